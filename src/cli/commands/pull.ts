@@ -1,0 +1,143 @@
+/** `loaa pull <arch>`: download a backbone's timm weights into $LOAA_HOME. */
+import { UsageError, type Command } from '../command.js';
+import { ARCHS, ARCH_NAMES, isArchName } from '../../models/archs.js';
+import { DEFAULT_ENDPOINT, pullBackbone, type PullProgress } from '../../models/pull.js';
+
+const help = `usage: loaa pull <arch> [--endpoint URL] [--force] [--json]
+
+Downloads timm's pretrained weights for <arch> to $LOAA_HOME/<arch>/model.safetensors
+($LOAA_HOME defaults to ~/.cache/loaa), from
+  <endpoint>/<repo>/resolve/main/model.safetensors
+A present file is left alone (unless --force). An interrupted download is resumed by running the
+command again; the file is checked against the size and sha256 the hub announces and discarded
+when it does not match. Offline? Download the file elsewhere and place it at the path above.
+
+architectures:
+${ARCH_NAMES.map((n) => `  ${n.padEnd(34)} ${ARCHS[n].hub.repo}`).join('\n')}
+
+options:
+  --endpoint URL   hub or mirror base URL (default $HF_ENDPOINT, then ${DEFAULT_ENDPOINT})
+  --force          download again even if the file is present
+  --json           print {"arch", "path", "url", "bytes", "sha256", "verified", "skipped", "resumed"}
+`;
+
+interface Args {
+  arch: string;
+  endpoint?: string;
+  force: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+function parse(argv: string[]): Args {
+  const positional: string[] = [];
+  const out: Args = { arch: '', force: false, json: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let inline: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) {
+      inline = a.slice(a.indexOf('=') + 1);
+      a = a.slice(0, a.indexOf('='));
+    }
+    if (a === '--endpoint') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError('--endpoint: missing URL');
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        throw new UsageError(`--endpoint: ${JSON.stringify(v)} is not a URL`);
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--endpoint: ${v} is not an http(s) URL`);
+      out.endpoint = v;
+    } else if ((a === '--force' || a === '--json' || a === '--help' || a === '-h') && inline === undefined) {
+      if (a === '--force') out.force = true;
+      else if (a === '--json') out.json = true;
+      else out.help = true;
+    } else if (a.startsWith('-') && a !== '-') {
+      throw new UsageError(`${a}: unknown option (see loaa pull --help)`);
+    } else {
+      positional.push(a);
+    }
+  }
+  if (out.help) return out;
+  if (positional.length !== 1) {
+    throw new UsageError(positional.length === 0 ? '<arch>: missing architecture name (see loaa pull --help)' : `<arch>: expected one architecture, got ${positional.length}`);
+  }
+  out.arch = positional[0];
+  if (!isArchName(out.arch)) throw new UsageError(`${out.arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')})`);
+  return out;
+}
+
+function mb(n: number): string {
+  return (n / 1e6).toFixed(1);
+}
+
+/** A bar redrawn in place on a terminal; a line per 10% elsewhere (logs stay readable). */
+function progressPrinter(tty: boolean, plain: boolean): { update(p: PullProgress): void; done(): void } {
+  const t0 = Date.now();
+  let lastDraw = 0;
+  let lastDecile = -1;
+  let drawn = false;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (tty) {
+        if (now - lastDraw < 100 && p.received !== p.total) return;
+        lastDraw = now;
+        const rate = (p.received - p.resumedFrom) / Math.max(0.001, (now - t0) / 1000);
+        let line: string;
+        if (p.total) {
+          const f = Math.min(1, p.received / p.total);
+          const w = 30;
+          const fill = Math.round(f * w);
+          line = `[${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${(f * 100).toFixed(0).padStart(3)}% ${mb(p.received)}/${mb(p.total)} MB ${mb(rate)} MB/s`;
+        } else {
+          line = `${mb(p.received)} MB ${mb(rate)} MB/s`;
+        }
+        process.stderr.write(`\r${line}\x1b[K`);
+        drawn = true;
+      } else if (plain && p.total) {
+        const decile = Math.floor((10 * p.received) / p.total);
+        if (decile > lastDecile) {
+          lastDecile = decile;
+          process.stderr.write(`pull: ${decile * 10}% (${mb(p.received)} of ${mb(p.total)} MB)\n`);
+        }
+      }
+    },
+    done() {
+      if (drawn) process.stderr.write('\n');
+    },
+  };
+}
+
+export const command: Command = {
+  name: 'pull',
+  summary: 'download a backbone checkpoint (timm weights from the Hugging Face hub)',
+  help,
+  async run(argv: string[]): Promise<number> {
+    const args = parse(argv);
+    if (args.help) {
+      process.stdout.write(help);
+      return 0;
+    }
+    const progress = progressPrinter(Boolean(process.stderr.isTTY), !args.json);
+    try {
+      const r = await pullBackbone(args.arch, { endpoint: args.endpoint, force: args.force, onProgress: (p) => progress.update(p) });
+      progress.done();
+      if (args.json) {
+        process.stdout.write(JSON.stringify(r) + '\n');
+      } else if (r.skipped) {
+        process.stdout.write(`${r.path} is already present (use --force to download again)\n`);
+      } else {
+        const check = r.verified === 'sha256' ? `sha256 ${r.sha256} verified` : r.verified === 'size' ? 'size verified (no sha256 announced)' : 'not verified (no size or sha256 announced)';
+        process.stdout.write(`${r.path}: ${r.bytes} bytes, ${check}\n`);
+      }
+      return 0;
+    } catch (e) {
+      progress.done();
+      process.stderr.write(`loaa pull: ${(e as Error).message}\n`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,817 @@
+/**
+ * A restricted unpickler with the discipline of `torch.load(weights_only=True)`: it understands the
+ * opcodes of pickle protocols 2-5, but a GLOBAL resolves only through a fixed table of tensor-rebuild
+ * functions, storage types, dtypes and plain containers (PyTorch's torch/_weights_only_unpickler.py
+ * allow-list, less what has no meaning without Python). Nothing is ever imported or executed: the
+ * "functions" below are TypeScript that builds descriptions of tensors. Any other global, INST/OBJ,
+ * extension codes and out-of-band buffers are refused with an Error naming what was asked for.
+ *
+ * Every read is bounds-checked and every opcode consumes at least one byte, so garbage ends in an
+ * Error after at most one pass over the input, never a hang, a crash or a runaway allocation.
+ */
+import { DTYPE_BYTES, type DType } from './safetensors.js';
+
+/** A Python tuple (lists are JS arrays, dicts are Maps, sets are Sets, bytes are Uint8Arrays). */
+export class PyTuple {
+  constructor(readonly items: readonly unknown[]) {}
+}
+
+export class PyComplex {
+  constructor(
+    readonly re: number,
+    readonly im: number,
+  ) {}
+}
+
+/** `torch.FloatStorage` and friends; `dtype` is null for kinds this reader cannot represent. */
+export class TorchStorageType {
+  constructor(
+    readonly path: string,
+    readonly dtype: DType | null,
+    readonly untyped = false,
+  ) {}
+}
+
+/** `torch.float32` and friends, as they appear in `_rebuild_tensor_v3`. */
+export class TorchDtype {
+  constructor(
+    readonly path: string,
+    readonly dtype: DType | null,
+  ) {}
+}
+
+/** A storage the caller's persistentLoad located: `nbytes` bytes of `key` from `byteOffset`. */
+export class TorchStorage {
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly nbytes: number,
+    readonly location = 'cpu',
+    readonly byteOffset = 0,
+  ) {}
+}
+
+/** A tensor as a view of a storage: offset and strides in elements of `dtype`. */
+export class TorchTensor {
+  constructor(
+    readonly storage: TorchStorage,
+    readonly dtype: DType,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+    readonly requiresGrad: boolean,
+  ) {}
+}
+
+/** An allowed global that may be called (REDUCE) or instantiated (NEWOBJ). */
+class PyCallable {
+  constructor(
+    readonly path: string,
+    readonly call: (args: readonly unknown[], fail: Fail) => unknown,
+  ) {}
+}
+
+/** An allowed global that is only ever an argument (`torch.Tensor` as a `_rebuild_from_type_v2` type). */
+class PyTypeMarker {
+  constructor(readonly path: string) {}
+}
+
+type Fail = (msg: string) => never;
+
+export interface UnpickleOptions {
+  /** names the input in errors (a file, or "file (entry)") */
+  source?: string;
+  /** where the pickle starts in `data` (several pickles may follow each other) */
+  offset?: number;
+  /**
+   * BINPERSID handler; only ids that are tuples starting with "storage" reach it (the rest are
+   * refused), and whatever it returns is what `_rebuild_tensor*` receive as their storage.
+   */
+  persistentLoad?: (pid: PyTuple, fail: Fail) => unknown;
+}
+
+export interface UnpickleResult {
+  value: unknown;
+  /** offset just past the STOP opcode */
+  end: number;
+}
+
+const STORAGE_DTYPES: Record<string, DType | null> = {
+  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
+  ByteStorage: 'uint8', BoolStorage: 'bool',
+  ComplexFloatStorage: null, ComplexDoubleStorage: null, QInt8Storage: null, QUInt8Storage: null,
+  QInt32Storage: null, QUInt4x2Storage: null, QUInt2x4Storage: null,
+};
+
+const TORCH_DTYPES: Record<string, DType | null> = {
+  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16', half: 'float16',
+  bfloat16: 'bfloat16', int64: 'int64', long: 'int64', int32: 'int32', int: 'int32', int16: 'int16', short: 'int16',
+  int8: 'int8', uint8: 'uint8', bool: 'bool',
+  complex32: null, complex64: null, complex128: null, cfloat: null, cdouble: null, chalf: null,
+  uint16: null, uint32: null, uint64: null, qint8: null, quint8: null, qint32: null, quint4x2: null, quint2x4: null,
+  float8_e4m3fn: null, float8_e5m2: null, float8_e4m3fnuz: null, float8_e5m2fnuz: null,
+};
+
+/** Allowed by torch's weights_only unpickler but meaningless here: a clear refusal, not "not allowed". */
+const TORCH_ALLOWED_UNSUPPORTED: Record<string, string> = {
+  'torch._utils._rebuild_qtensor': 'quantized tensors',
+  'torch._utils._rebuild_sparse_tensor': 'sparse tensors',
+  'torch._utils._rebuild_sparse_csr_tensor': 'sparse tensors',
+  'torch._utils._rebuild_meta_tensor_no_storage': 'meta tensors without data',
+  'torch._utils._rebuild_wrapper_subclass': 'tensor subclasses',
+  'torch._utils._rebuild_device_tensor_from_numpy': 'numpy-backed tensors',
+  'torch._utils._rebuild_device_tensor_from_cpu_tensor': 'device tensors',
+  'torch._utils._rebuild_nested_tensor': 'nested tensors',
+  'torch.serialization._get_layout': 'sparse layouts',
+  'torch.per_tensor_affine': 'quantized tensors',
+  'torch.per_tensor_symmetric': 'quantized tensors',
+  'torch.per_channel_affine': 'quantized tensors',
+  'torch.per_channel_symmetric': 'quantized tensors',
+  'torch.per_channel_affine_float_qparams': 'quantized tensors',
+};
+
+/** Protocol-2 pickles written by Python 2 name a few modules differently (pickle's IMPORT_MAPPING). */
+const PY2_MODULES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
+
+function asInt(v: unknown, what: string, fail: Fail): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return fail(`${what} must be an integer, found ${describe(v)}`);
+}
+
+function asIntTuple(v: unknown, what: string, fail: Fail): number[] {
+  if (!(v instanceof PyTuple) && !Array.isArray(v)) fail(`${what} must be a tuple of integers, found ${describe(v)}`);
+  const items = v instanceof PyTuple ? v.items : (v as unknown[]);
+  return items.map((x, i) => {
+    const n = asInt(x, `${what}[${i}]`, fail);
+    if (n < 0) fail(`${what}[${i}] is negative (${n})`);
+    return n;
+  });
+}
+
+function asBool(v: unknown, what: string, fail: Fail): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 0 || v === 1) return v === 1;
+  return fail(`${what} must be a bool, found ${describe(v)}`);
+}
+
+function argCount(path: string, args: readonly unknown[], min: number, max: number, fail: Fail): void {
+  if (args.length < min || args.length > max) {
+    fail(`${path} takes ${min === max ? min : `${min} to ${max}`} arguments, got ${args.length}`);
+  }
+}
+
+/** Build a tensor view, checking that every element it can reach lies inside its storage. */
+function makeTensor(
+  path: string, storage: unknown, offsetV: unknown, sizeV: unknown, strideV: unknown,
+  requiresGrad: boolean, dtype: DType | null, fail: Fail,
+): TorchTensor {
+  if (!(storage instanceof TorchStorage)) fail(`${path}: storage argument is ${describe(storage)}, not a persistent storage`);
+  const st = storage as TorchStorage;
+  const dt = dtype ?? st.dtype;
+  const offset = asInt(offsetV, `${path} storage_offset`, fail);
+  if (offset < 0) fail(`${path}: negative storage offset ${offset}`);
+  const shape = asIntTuple(sizeV, `${path} size`, fail);
+  const stride = asIntTuple(strideV, `${path} stride`, fail);
+  if (shape.length !== stride.length) fail(`${path}: size has ${shape.length} dims but stride has ${stride.length}`);
+  if (shape.length > 64) fail(`${path}: ${shape.length} dimensions is not a tensor anyone saved`);
+  let n = 1;
+  let last = offset;
+  for (let i = 0; i < shape.length; i++) {
+    n *= shape[i];
+    last += (shape[i] - 1) * stride[i];
+    if (!Number.isSafeInteger(last) || !Number.isSafeInteger(n)) fail(`${path}: size ${JSON.stringify(shape)} is out of range`);
+  }
+  if (n > 0) {
+    const es = DTYPE_BYTES[dt];
+    const need = (last + 1) * es;
+    if (!Number.isSafeInteger(need) || need > st.nbytes) {
+      fail(`${path}: a ${dt} tensor of size ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)} at offset ${offset} ` +
+        `reaches byte ${need} of storage "${st.key}", which holds ${st.nbytes} bytes`);
+    }
+  }
+  return new TorchTensor(st, dt, offset, shape, stride, requiresGrad);
+}
+
+function asTensor(v: unknown, what: string, fail: Fail): TorchTensor {
+  if (!(v instanceof TorchTensor)) fail(`${what} must be a tensor, found ${describe(v)}`);
+  return v as TorchTensor;
+}
+
+function withGrad(t: TorchTensor, requiresGrad: boolean): TorchTensor {
+  return new TorchTensor(t.storage, t.dtype, t.offset, t.shape, t.stride, requiresGrad);
+}
+
+function dictFrom(path: string, args: readonly unknown[], fail: Fail): Map<unknown, unknown> {
+  argCount(path, args, 0, 1, fail);
+  const m = new Map<unknown, unknown>();
+  if (args.length === 1 && args[0] !== null) {
+    const src = args[0];
+    if (src instanceof Map) {
+      for (const [k, v] of src) m.set(k, v);
+    } else if (Array.isArray(src) || src instanceof PyTuple) {
+      for (const pair of src instanceof PyTuple ? src.items : src) {
+        const kv = pair instanceof PyTuple ? pair.items : Array.isArray(pair) ? pair : null;
+        if (!kv || kv.length !== 2) fail(`${path}: items must be (key, value) pairs, found ${describe(pair)}`);
+        m.set(hashKey(kv![0], fail), kv![1]);
+      }
+    } else {
+      fail(`${path}: cannot build a dict from ${describe(src)}`);
+    }
+  }
+  return m;
+}
+
+const TENSOR_TYPE = new PyTypeMarker('torch.Tensor');
+const PARAMETER_TYPE = new PyTypeMarker('torch.nn.parameter.Parameter');
+
+function callable(path: string, call: (args: readonly unknown[], fail: Fail) => unknown): [string, PyCallable] {
+  return [path, new PyCallable(path, call)];
+}
+
+const ALLOWED: Map<string, unknown> = new Map<string, unknown>([
+  callable('collections.OrderedDict', (a, fail) => dictFrom('collections.OrderedDict', a, fail)),
+  callable('collections.Counter', (a, fail) => dictFrom('collections.Counter', a, fail)),
+  callable('torch._utils._rebuild_tensor', (a, fail) => {
+    argCount('_rebuild_tensor', a, 4, 4, fail);
+    return makeTensor('_rebuild_tensor', a[0], a[1], a[2], a[3], false, null, fail);
+  }),
+  callable('torch._utils._rebuild_tensor_v2', (a, fail) => {
+    argCount('_rebuild_tensor_v2', a, 6, 7, fail);
+    return makeTensor('_rebuild_tensor_v2', a[0], a[1], a[2], a[3], asBool(a[4], 'requires_grad', fail), null, fail);
+  }),
+  callable('torch._utils._rebuild_tensor_v3', (a, fail) => {
+    argCount('_rebuild_tensor_v3', a, 7, 8, fail);
+    const dt = a[6];
+    if (!(dt instanceof TorchDtype)) fail(`_rebuild_tensor_v3: dtype argument is ${describe(dt)}`);
+    if ((dt as TorchDtype).dtype === null) fail(`_rebuild_tensor_v3: dtype ${(dt as TorchDtype).path} is not supported`);
+    return makeTensor('_rebuild_tensor_v3', a[0], a[1], a[2], a[3], asBool(a[4], 'requires_grad', fail), (dt as TorchDtype).dtype, fail);
+  }),
+  callable('torch._utils._rebuild_parameter', (a, fail) => {
+    argCount('_rebuild_parameter', a, 3, 3, fail);
+    return withGrad(asTensor(a[0], '_rebuild_parameter data', fail), asBool(a[1], 'requires_grad', fail));
+  }),
+  callable('torch._utils._rebuild_parameter_with_state', (a, fail) => {
+    argCount('_rebuild_parameter_with_state', a, 4, 4, fail);
+    // the state is Python attributes set on the Parameter: nothing a state dict reader needs
+    return withGrad(asTensor(a[0], '_rebuild_parameter_with_state data', fail), asBool(a[1], 'requires_grad', fail));
+  }),
+  callable('torch._tensor._rebuild_from_type_v2', (a, fail) => {
+    argCount('_rebuild_from_type_v2', a, 4, 4, fail);
+    const [func, type, args] = a;
+    if (type !== TENSOR_TYPE && type !== PARAMETER_TYPE) fail(`_rebuild_from_type_v2: tensor subclass ${describe(type)} is not supported`);
+    if (!(func instanceof PyCallable)) fail(`_rebuild_from_type_v2: ${describe(func)} is not an allowed function`);
+    if (!(args instanceof PyTuple)) fail(`_rebuild_from_type_v2: arguments are ${describe(args)}, not a tuple`);
+    const t = (func as PyCallable).call((args as PyTuple).items, fail);
+    return asTensor(t, `_rebuild_from_type_v2 result of ${(func as PyCallable).path}`, fail);
+  }),
+  callable('torch.nn.parameter.Parameter', (a, fail) => {
+    argCount('torch.nn.parameter.Parameter', a, 0, 2, fail);
+    if (a.length === 0) fail('torch.nn.parameter.Parameter() without data is not supported');
+    return withGrad(asTensor(a[0], 'Parameter data', fail), a.length > 1 ? asBool(a[1], 'requires_grad', fail) : true);
+  }),
+  callable('torch.Size', (a, fail) => {
+    argCount('torch.Size', a, 0, 1, fail);
+    return new PyTuple(a.length ? asIntTuple(a[0], 'torch.Size', fail) : []);
+  }),
+  callable('torch.device', (a, fail) => {
+    argCount('torch.device', a, 1, 2, fail);
+    if (typeof a[0] !== 'string') fail(`torch.device: ${describe(a[0])} is not a device name`);
+    return a.length === 2 && a[1] !== null ? `${a[0]}:${asInt(a[1], 'device index', fail)}` : a[0];
+  }),
+  callable('_codecs.encode', (a, fail) => {
+    argCount('_codecs.encode', a, 1, 3, fail);
+    if (typeof a[0] !== 'string') fail(`_codecs.encode: ${describe(a[0])} is not a str`);
+    const enc = a.length > 1 ? String(a[1]).toLowerCase().replace(/[-_]/g, '') : 'utf8';
+    const s = a[0] as string;
+    if (enc === 'latin1' || enc === 'iso88591') {
+      const out = new Uint8Array(s.length);
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 255) fail('_codecs.encode: character outside latin-1');
+        out[i] = c;
+      }
+      return out;
+    }
+    if (enc === 'utf8' || enc === 'ascii') return new Uint8Array(Buffer.from(s, 'utf8'));
+    return fail(`_codecs.encode: encoding ${JSON.stringify(a[1])} is not supported`);
+  }),
+  callable('builtins.bytearray', (a, fail) => {
+    argCount('builtins.bytearray', a, 0, 1, fail);
+    if (a.length === 0) return new Uint8Array(0);
+    if (a[0] instanceof Uint8Array) return a[0].slice();
+    return fail(`builtins.bytearray: ${describe(a[0])} is not bytes`);
+  }),
+  callable('builtins.set', (a, fail) => {
+    argCount('builtins.set', a, 0, 1, fail);
+    const s = new Set<unknown>();
+    if (a.length) {
+      const src = a[0];
+      const items = src instanceof PyTuple ? src.items : Array.isArray(src) ? src : src instanceof Set ? [...src] : null;
+      if (!items) fail(`builtins.set: cannot build a set from ${describe(src)}`);
+      for (const x of items!) s.add(hashKey(x, fail));
+    }
+    return s;
+  }),
+  callable('builtins.complex', (a, fail) => {
+    argCount('builtins.complex', a, 0, 2, fail);
+    const num = (v: unknown): number => (typeof v === 'number' ? v : asInt(v, 'complex part', fail));
+    return new PyComplex(a.length > 0 ? num(a[0]) : 0, a.length > 1 ? num(a[1]) : 0);
+  }),
+  ['torch.Tensor', TENSOR_TYPE],
+]);
+
+/** NEWOBJ (cls.__new__) is allowed for these only, as in torch's unpickler. */
+const NEWOBJ_CLASSES = new Set(['collections.OrderedDict', 'collections.Counter', 'torch.nn.parameter.Parameter', 'builtins.set']);
+
+function resolveGlobal(module: string, name: string, fail: Fail): unknown {
+  const mod = PY2_MODULES[module] ?? module;
+  const path = `${mod}.${name}`;
+  const hit = ALLOWED.get(path);
+  if (hit !== undefined) return hit;
+  if (path === 'torch.nn.Parameter') return ALLOWED.get('torch.nn.parameter.Parameter');
+  if (mod === 'torch' && Object.hasOwn(STORAGE_DTYPES, name)) return new TorchStorageType(path, STORAGE_DTYPES[name]);
+  if (name === 'UntypedStorage' && (mod === 'torch' || mod === 'torch.storage')) {
+    return new TorchStorageType(path, 'uint8', true);
+  }
+  if (mod === 'torch' && Object.hasOwn(TORCH_DTYPES, name)) return new TorchDtype(path, TORCH_DTYPES[name]);
+  if (Object.hasOwn(TORCH_ALLOWED_UNSUPPORTED, path)) {
+    return fail(`pickle global ${path} (${TORCH_ALLOWED_UNSUPPORTED[path]}) is not supported`);
+  }
+  return fail(
+    `pickle global ${printable(path)} is not allowed: like torch.load(weights_only=True), only tensors, storages, ` +
+      'dtypes and plain containers are loaded (nothing is ever imported or executed)',
+  );
+}
+
+/** A short, printable rendering of attacker-chosen text for an error message. */
+function printable(s: string): string {
+  const t = s.length > 120 ? s.slice(0, 120) + '...' : s;
+  return /^[\x20-\x7e]*$/.test(t) ? t : JSON.stringify(t);
+}
+
+/** Short type names for error messages (never a dump of the value). */
+export function describe(v: unknown): string {
+  if (v === null) return 'None';
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (typeof v === 'bigint') return 'int';
+  if (typeof v === 'string') return 'str';
+  if (v instanceof Uint8Array) return 'bytes';
+  if (Array.isArray(v)) return 'list';
+  if (v instanceof PyTuple) return 'tuple';
+  if (v instanceof Map) return 'dict';
+  if (v instanceof Set) return 'set';
+  if (v instanceof TorchTensor) return 'tensor';
+  if (v instanceof TorchStorage) return 'storage';
+  if (v instanceof TorchStorageType || v instanceof TorchDtype) return v.path;
+  if (v instanceof PyCallable || v instanceof PyTypeMarker) return v.path;
+  if (v instanceof PyComplex) return 'complex';
+  return 'object';
+}
+
+/** Dict keys and set members must be hashable; tuples hash by identity here (state dicts use str keys). */
+function hashKey(k: unknown, fail: Fail): unknown {
+  if (Array.isArray(k) || k instanceof Map || k instanceof Set) {
+    fail(`unhashable ${describe(k)} used as a dict key or set member`);
+  }
+  return k;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+const OPCODE_NAMES: Record<number, string> = {
+  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4a: 'BININT',
+  0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID', 0x51: 'BINPERSID', 0x52: 'REDUCE',
+  0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND',
+  0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT', 0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET',
+  0x69: 'INST', 0x6a: 'LONG_BINGET', 0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
+  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2',
+  0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME',
+  0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+};
+
+class Unpickler {
+  private pos: number;
+  private opPos = 0;
+  private op = 0;
+  private stack: unknown[] = [];
+  private readonly metastack: unknown[][] = [];
+  private readonly memo = new Map<number, unknown>();
+  private readonly dv: DataView;
+  private readonly source: string;
+  readonly fail: Fail;
+
+  constructor(
+    private readonly data: Uint8Array,
+    private readonly opts: UnpickleOptions,
+  ) {
+    this.pos = opts.offset ?? 0;
+    this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.source = opts.source ?? 'pickle';
+    this.fail = (msg: string): never => {
+      if (this.op < 0) throw new Error(`${this.source}: ${msg} (at byte ${this.opPos})`);
+      const name = OPCODE_NAMES[this.op] ?? `0x${this.op.toString(16).padStart(2, '0')}`;
+      throw new Error(`${this.source}: ${msg} (pickle opcode ${name} at byte ${this.opPos})`);
+    };
+  }
+
+  private need(n: number): number {
+    if (!(n >= 0) || this.pos + n > this.data.byteLength) {
+      this.fail(`truncated: needs ${n} more bytes but ${this.data.byteLength - this.pos} remain`);
+    }
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  private bytes(n: number): Uint8Array {
+    const at = this.need(n);
+    return this.data.subarray(at, at + n);
+  }
+
+  private readline(): string {
+    const nl = this.data.indexOf(0x0a, this.pos);
+    if (nl < 0) this.fail('truncated: a text argument has no end of line');
+    const line = this.data.subarray(this.pos, nl);
+    this.pos = nl + 1;
+    return this.text(line);
+  }
+
+  private text(b: Uint8Array): string {
+    try {
+      return utf8.decode(b);
+    } catch {
+      return this.fail('string is not valid UTF-8');
+    }
+  }
+
+  private u64len(): number {
+    const at = this.need(8);
+    const n = this.dv.getBigUint64(at, true);
+    if (n > BigInt(this.data.byteLength)) this.fail(`length ${n} is larger than the whole input`);
+    return Number(n);
+  }
+
+  private pop(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow (corrupt pickle)');
+    return this.stack.pop();
+  }
+
+  private top(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow (corrupt pickle)');
+    return this.stack[this.stack.length - 1];
+  }
+
+  private popMark(): unknown[] {
+    const items = this.stack;
+    const prev = this.metastack.pop();
+    if (prev === undefined) this.fail('no MARK to pop to (corrupt pickle)');
+    this.stack = prev!;
+    return items;
+  }
+
+  private memoGet(i: number): unknown {
+    if (!this.memo.has(i)) this.fail(`memo entry ${i} was never stored (corrupt pickle)`);
+    return this.memo.get(i);
+  }
+
+  private memoPut(i: number): void {
+    if (i < 0) this.fail('negative memo index');
+    this.memo.set(i, this.top());
+  }
+
+  private int(v: bigint): number | bigint {
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  }
+
+  /** Two's complement little-endian, as pickle's LONG1/LONG4 store it. */
+  private decodeLong(b: Uint8Array): number | bigint {
+    if (b.length === 0) return 0;
+    // no size, offset or magic number needs more; huge ones only cost time (decimal printing is quadratic)
+    if (b.length > 64) this.fail(`a ${b.length}-byte integer is not something a checkpoint holds`);
+    let hexs = '';
+    for (let i = b.length - 1; i >= 0; i--) hexs += b[i].toString(16).padStart(2, '0');
+    let v = BigInt('0x' + hexs);
+    if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
+    return this.int(v);
+  }
+
+  private parseTextInt(s: string): number | bigint | boolean {
+    if (s === '00') return false;
+    if (s === '01') return true;
+    const t = s.endsWith('L') ? s.slice(0, -1) : s;
+    if (!/^[+-]?\d{1,40}$/.test(t)) this.fail(`${JSON.stringify(printable(s))} is not an integer`);
+    return this.int(BigInt(t));
+  }
+
+  private call(fn: unknown, args: unknown, how: 'REDUCE' | 'NEWOBJ'): unknown {
+    if (!(fn instanceof PyCallable)) return this.fail(`${how} on ${describe(fn)}, which is not an allowed callable`);
+    if (how === 'NEWOBJ' && !NEWOBJ_CLASSES.has(fn.path)) return this.fail(`NEWOBJ of ${fn.path} is not allowed`);
+    if (!(args instanceof PyTuple)) return this.fail(`${how} arguments are ${describe(args)}, not a tuple`);
+    return fn.call(args.items, this.fail);
+  }
+
+  private build(): void {
+    const state = this.pop();
+    const inst = this.top();
+    if (inst instanceof Map) return; // OrderedDict attributes such as _metadata: not part of the data
+    if (inst instanceof TorchTensor) {
+      const empty = state === null || (state instanceof Map && state.size === 0) || (state instanceof PyTuple && state.items.length === 0);
+      if (empty) return;
+      // Parameter/Tensor python attributes arrive as (dict, slots) tuples: harmless, and unused
+      if (state instanceof PyTuple && state.items.every((x) => x === null || x instanceof Map)) return;
+    }
+    this.fail(`BUILD on ${describe(inst)} is not allowed`);
+  }
+
+  run(): UnpickleResult {
+    const d = this.data;
+    const dv = this.dv;
+    for (;;) {
+      this.opPos = this.pos;
+      if (this.pos >= d.byteLength) {
+        this.op = -1;
+        this.fail('truncated: input ends before the STOP opcode');
+      }
+      const op = d[this.pos++];
+      this.op = op;
+      switch (op) {
+        case 0x80: { // PROTO
+          const p = d[this.need(1)];
+          if (p > 5) this.fail(`unsupported pickle protocol ${p}`);
+          break;
+        }
+        case 0x95: // FRAME: a length hint only
+          this.u64len();
+          break;
+        case 0x2e: { // STOP
+          const value = this.pop();
+          return { value, end: this.pos };
+        }
+        // --- constants
+        case 0x4e: this.stack.push(null); break;
+        case 0x88: this.stack.push(true); break;
+        case 0x89: this.stack.push(false); break;
+        case 0x4a: this.stack.push(dv.getInt32(this.need(4), true)); break;
+        case 0x4b: this.stack.push(d[this.need(1)]); break;
+        case 0x4d: this.stack.push(dv.getUint16(this.need(2), true)); break;
+        case 0x8a: this.stack.push(this.decodeLong(this.bytes(d[this.need(1)]))); break;
+        case 0x8b: {
+          const n = dv.getInt32(this.need(4), true);
+          if (n < 0) this.fail('negative LONG4 length');
+          this.stack.push(this.decodeLong(this.bytes(n)));
+          break;
+        }
+        case 0x47: this.stack.push(dv.getFloat64(this.need(8), false)); break;
+        case 0x49: this.stack.push(this.parseTextInt(this.readline())); break;
+        case 0x4c: this.stack.push(this.parseTextInt(this.readline())); break;
+        case 0x46: {
+          const s = this.readline().trim();
+          const f = Number(s);
+          if (s === '' || (Number.isNaN(f) && !/^[+-]?nan$/i.test(s))) this.fail(`${JSON.stringify(printable(s))} is not a float`);
+          this.stack.push(f);
+          break;
+        }
+        // --- strings and bytes
+        case 0x58: this.stack.push(this.text(this.bytes(dv.getUint32(this.need(4), true)))); break;
+        case 0x8c: this.stack.push(this.text(this.bytes(d[this.need(1)]))); break;
+        case 0x8d: this.stack.push(this.text(this.bytes(this.u64len()))); break;
+        case 0x55: // SHORT_BINSTRING / BINSTRING: Python 2 str; keys are ASCII in practice
+        case 0x54: {
+          let n: number;
+          if (op === 0x55) n = d[this.need(1)];
+          else {
+            n = dv.getInt32(this.need(4), true);
+            if (n < 0) this.fail('negative BINSTRING length');
+          }
+          const b = this.bytes(n);
+          let s: string;
+          try {
+            s = utf8.decode(b);
+          } catch {
+            s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+          }
+          this.stack.push(s);
+          break;
+        }
+        case 0x43: this.stack.push(new Uint8Array(this.bytes(d[this.need(1)]))); break;
+        case 0x42: this.stack.push(new Uint8Array(this.bytes(dv.getUint32(this.need(4), true)))); break;
+        case 0x8e: this.stack.push(new Uint8Array(this.bytes(this.u64len()))); break;
+        case 0x96: this.stack.push(new Uint8Array(this.bytes(this.u64len()))); break;
+        case 0x97: return this.fail('out-of-band buffers (NEXT_BUFFER) are not supported');
+        case 0x98: this.top(); break; // READONLY_BUFFER: no-op on what is there
+        // --- containers
+        case 0x29: this.stack.push(new PyTuple([])); break;
+        case 0x5d: this.stack.push([]); break;
+        case 0x7d: this.stack.push(new Map()); break;
+        case 0x8f: this.stack.push(new Set()); break;
+        case 0x28: // MARK
+          this.metastack.push(this.stack);
+          this.stack = [];
+          break;
+        case 0x74: { // TUPLE (pop first: push must go to the stack below the mark)
+          const t = new PyTuple(this.popMark());
+          this.stack.push(t);
+          break;
+        }
+        case 0x85: this.stack.push(new PyTuple([this.pop()])); break;
+        case 0x86: {
+          const b = this.pop();
+          const a = this.pop();
+          this.stack.push(new PyTuple([a, b]));
+          break;
+        }
+        case 0x87: {
+          const c = this.pop();
+          const b = this.pop();
+          const a = this.pop();
+          this.stack.push(new PyTuple([a, b, c]));
+          break;
+        }
+        case 0x6c: { // LIST
+          const l = this.popMark();
+          this.stack.push(l);
+          break;
+        }
+        case 0x64: {
+          const items = this.popMark();
+          if (items.length % 2) this.fail('DICT with an odd number of items');
+          const m = new Map<unknown, unknown>();
+          for (let i = 0; i < items.length; i += 2) m.set(hashKey(items[i], this.fail), items[i + 1]);
+          this.stack.push(m);
+          break;
+        }
+        case 0x91: {
+          const items = this.popMark();
+          this.stack.push(new Set(items.map((x) => hashKey(x, this.fail))));
+          break;
+        }
+        case 0x61: { // APPEND
+          const item = this.pop();
+          const list = this.top();
+          if (!Array.isArray(list)) this.fail(`APPEND to ${describe(list)}: only lists can be appended to`);
+          (list as unknown[]).push(item);
+          break;
+        }
+        case 0x65: { // APPENDS
+          const items = this.popMark();
+          const list = this.top();
+          if (!Array.isArray(list)) this.fail(`APPENDS to ${describe(list)}: only lists can be appended to`);
+          for (const x of items) (list as unknown[]).push(x);
+          break;
+        }
+        case 0x73: { // SETITEM
+          const v = this.pop();
+          const k = this.pop();
+          const m = this.top();
+          if (!(m instanceof Map)) this.fail(`SETITEM on ${describe(m)}: only dicts take items`);
+          (m as Map<unknown, unknown>).set(hashKey(k, this.fail), v);
+          break;
+        }
+        case 0x75: { // SETITEMS
+          const items = this.popMark();
+          const m = this.top();
+          if (!(m instanceof Map)) this.fail(`SETITEMS on ${describe(m)}: only dicts take items`);
+          if (items.length % 2) this.fail('SETITEMS with an odd number of items');
+          for (let i = 0; i < items.length; i += 2) (m as Map<unknown, unknown>).set(hashKey(items[i], this.fail), items[i + 1]);
+          break;
+        }
+        case 0x90: { // ADDITEMS
+          const items = this.popMark();
+          const s = this.top();
+          if (!(s instanceof Set)) this.fail(`ADDITEMS on ${describe(s)}: only sets take items`);
+          for (const x of items) (s as Set<unknown>).add(hashKey(x, this.fail));
+          break;
+        }
+        // --- stack and memo
+        case 0x30: // POP
+          if (this.stack.length) this.stack.pop();
+          else this.popMark();
+          break;
+        case 0x31: this.popMark(); break;
+        case 0x32: this.stack.push(this.top()); break;
+        case 0x68: this.stack.push(this.memoGet(d[this.need(1)])); break;
+        case 0x6a: this.stack.push(this.memoGet(dv.getUint32(this.need(4), true))); break;
+        case 0x67: this.stack.push(this.memoGet(this.textIndex())); break;
+        case 0x71: this.memoPut(d[this.need(1)]); break;
+        case 0x72: this.memoPut(dv.getUint32(this.need(4), true)); break;
+        case 0x70: this.memoPut(this.textIndex()); break;
+        case 0x94: this.memoPut(this.memo.size); break;
+        // --- the risky ones: globals, calls, persistent ids
+        case 0x63: { // GLOBAL
+          const module = this.readline();
+          const name = this.readline();
+          this.stack.push(resolveGlobal(module, name, this.fail));
+          break;
+        }
+        case 0x93: { // STACK_GLOBAL
+          const name = this.pop();
+          const module = this.pop();
+          if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two str');
+          this.stack.push(resolveGlobal(module as string, name as string, this.fail));
+          break;
+        }
+        case 0x52: { // REDUCE
+          const args = this.pop();
+          const fn = this.pop();
+          this.stack.push(this.call(fn, args, 'REDUCE'));
+          break;
+        }
+        case 0x81: { // NEWOBJ
+          const args = this.pop();
+          const cls = this.pop();
+          this.stack.push(this.call(cls, args, 'NEWOBJ'));
+          break;
+        }
+        case 0x92: { // NEWOBJ_EX
+          const kwargs = this.pop();
+          const args = this.pop();
+          const cls = this.pop();
+          if (!(kwargs instanceof Map) || kwargs.size) this.fail('NEWOBJ_EX with keyword arguments is not allowed');
+          this.stack.push(this.call(cls, args, 'NEWOBJ'));
+          break;
+        }
+        case 0x62: this.build(); break;
+        case 0x51: { // BINPERSID
+          const pid = this.pop();
+          this.stack.push(this.persistent(pid));
+          break;
+        }
+        case 0x50: return this.fail('text persistent ids (PERSID) are not allowed; torch writes storages as tuples');
+        case 0x69:
+        case 0x6f: return this.fail(`${OPCODE_NAMES[op]} builds arbitrary objects and is not allowed`);
+        case 0x82:
+        case 0x83:
+        case 0x84: return this.fail('extension registry codes (EXT1/2/4) are not allowed');
+        case 0x53:
+        case 0x56: return this.fail('protocol-0 quoted strings are not supported (torch.save writes protocol 2 or later)');
+        default:
+          return this.fail(`unknown pickle opcode 0x${op.toString(16).padStart(2, '0')} (not a pickle, or a corrupt one)`);
+      }
+    }
+  }
+
+  private textIndex(): number {
+    const s = this.readline();
+    if (!/^\d{1,15}$/.test(s)) this.fail(`memo index ${JSON.stringify(printable(s))} is not a number`);
+    return Number(s);
+  }
+
+  private persistent(pid: unknown): unknown {
+    if (!(pid instanceof PyTuple)) return this.fail(`persistent id is ${describe(pid)}; only storage tuples are allowed`);
+    const tag = pid.items[0];
+    const tagStr = tag instanceof Uint8Array ? Buffer.from(tag).toString('latin1') : tag;
+    if (tagStr !== 'storage') return this.fail(`only persistent ids of storages are allowed, found ${describe(tag)} ${typeof tagStr === 'string' ? JSON.stringify(printable(tagStr)) : ''}`.trimEnd());
+    if (!this.opts.persistentLoad) return this.fail('this pickle refers to tensor storages outside it, but none are available');
+    return this.opts.persistentLoad(pid, this.fail);
+  }
+}
+
+/** Unpickle one pickle from `data` (at `opts.offset`), under the weights-only rules above. */
+export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): UnpickleResult {
+  return new Unpickler(data, opts).run();
+}
+
+export interface StoragePid {
+  storageType: TorchStorageType;
+  /** element type of the storage (uint8 for untyped storages) */
+  dtype: DType;
+  key: string;
+  location: string;
+  /** size in elements of `dtype` */
+  numel: number;
+  /** legacy format only: (view key, offset, size) of a storage view, or null */
+  viewMetadata: unknown;
+}
+
+/** Parse `('storage', storage_type, key, location, numel[, view_metadata])` as torch.save writes it. */
+export function parseStoragePid(pid: PyTuple, fail: Fail): StoragePid {
+  const it = pid.items;
+  if (it.length !== 5 && it.length !== 6) fail(`storage persistent id has ${it.length} fields, expected 5 or 6`);
+  const st = it[1];
+  if (!(st instanceof TorchStorageType)) {
+    if (st instanceof TorchDtype && st.dtype) {
+      return finish(new TorchStorageType(st.path, st.dtype), st.dtype);
+    }
+    return fail(`storage type is ${describe(st)}, not a torch storage class`);
+  }
+  if (st.dtype === null) return fail(`storage type ${st.path} is not supported (complex and quantized tensors are not)`);
+  return finish(st, st.dtype);
+
+  function finish(storageType: TorchStorageType, dtype: DType): StoragePid {
+    const key = it[2];
+    if (typeof key !== 'string' && typeof key !== 'number') fail(`storage key is ${describe(key)}`);
+    const location = it[3];
+    if (typeof location !== 'string') fail(`storage location is ${describe(location)}`);
+    const numel = asInt(it[4], 'storage size', fail);
+    if (numel < 0) fail(`storage size ${numel} is negative`);
+    return { storageType, dtype, key: String(key), location: location as string, numel, viewMetadata: it.length === 6 ? it[5] : null };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * safetensors: an 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}`, then the raw
+ * little-endian tensor bytes. Every field of the header is checked against the file before a byte
+ * of tensor data is touched, so a truncated or lying file is an Error naming the file and the key.
+ */
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/fs.js';
+
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+
+/** A tensor as bytes: what file formats carry before the engine sees it. */
+export interface RawTensor {
+  dtype: DType;
+  shape: number[];
+  /** little-endian element bytes, row-major; may be a view into a larger file buffer */
+  data: Uint8Array;
+}
+
+const ST_TO_DTYPE: Record<string, DType> = {
+  F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16',
+  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+};
+const DTYPE_TO_ST: Record<DType, string> = Object.fromEntries(
+  Object.entries(ST_TO_DTYPE).map(([k, v]) => [v, k]),
+) as Record<DType, string>;
+
+export const DTYPE_BYTES: Record<DType, number> = {
+  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+};
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, RawTensor>;
+  metadata: Record<string, string>;
+}
+
+/** Largest header the reference implementation accepts (100 MB): anything bigger is a lie. */
+const MAX_HEADER = 100_000_000;
+
+export function parseSafetensors(buf: Uint8Array, source: string): SafetensorsFile {
+  const fail = (msg: string): never => {
+    throw new Error(`${source}: not a valid safetensors file: ${msg}`);
+  };
+  if (buf.byteLength < 8) fail(`file is ${buf.byteLength} bytes, shorter than the 8-byte header length`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const hlen = dv.getBigUint64(0, true);
+  if (hlen > BigInt(MAX_HEADER)) fail(`header length ${hlen} is larger than ${MAX_HEADER}`);
+  const n = Number(hlen);
+  if (8 + n > buf.byteLength) fail(`header length ${n} runs past the end of the file (${buf.byteLength} bytes)`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+  } catch (e) {
+    fail(`header is not UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const dataStart = 8 + n;
+  const dataLen = buf.byteLength - dataStart;
+  const tensors = new Map<string, RawTensor>();
+  let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
+  for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
+    if (key === '__metadata__') {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('__metadata__ is not an object');
+      for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof mv !== 'string') fail(`__metadata__.${mk} is not a string`);
+      }
+      metadata = value as Record<string, string>;
+      continue;
+    }
+    const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof info !== 'object' || info === null) fail(`entry "${key}" is not an object`);
+    const dtype = ST_TO_DTYPE[String(info.dtype)];
+    if (!dtype) fail(`tensor "${key}" has unsupported dtype ${JSON.stringify(info.dtype)}`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      fail(`tensor "${key}" has an invalid shape ${JSON.stringify(shape)}`);
+    }
+    const off = info.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      fail(`tensor "${key}" has invalid data_offsets ${JSON.stringify(off)}`);
+    }
+    const [b, e] = off as [number, number];
+    if (b > e || e > dataLen) fail(`tensor "${key}" data_offsets [${b}, ${e}] lie outside the ${dataLen} data bytes`);
+    const expected = numel(shape as number[]) * DTYPE_BYTES[dtype];
+    if (e - b !== expected) {
+      fail(`tensor "${key}" holds ${e - b} bytes but ${dtype} ${JSON.stringify(shape)} needs ${expected}`);
+    }
+    spans.push([b, e, key]);
+    tensors.set(key, { dtype, shape: [...(shape as number[])], data: buf.subarray(dataStart + b, dataStart + e) });
+  }
+  spans.sort((x, y) => x[0] - y[0]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i][0] < spans[i - 1][1]) fail(`tensors "${spans[i - 1][2]}" and "${spans[i][2]}" overlap`);
+  }
+  return { tensors, metadata };
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read safetensors file: ${(e as Error).message}`);
+  }
+  return parseSafetensors(buf, path);
+}
+
+/** Serialise tensors (sorted by name, 8-byte aligned data as the reference writer does). */
+export function serializeSafetensors(
+  tensors: Map<string, RawTensor> | Record<string, RawTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array[] {
+  const entries = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).sort((a, b) =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+  );
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const need = numel(t.shape) * DTYPE_BYTES[t.dtype];
+    if (t.data.byteLength !== need) {
+      throw new Error(`safetensors: tensor "${name}" has ${t.data.byteLength} bytes, ${t.dtype} ${JSON.stringify(t.shape)} needs ${need}`);
+    }
+    header[name] = { dtype: DTYPE_TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + need] };
+    offset += need;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const pad = (8 - (json.byteLength % 8)) % 8;
+  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.byteLength));
+  return [len, json, ...entries.map(([, t]) => t.data)];
+}
+
+/** Atomic write: the target is replaced only once the whole file is on disk. */
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, RawTensor> | Record<string, RawTensor>,
+  metadata?: Record<string, string>,
+): void {
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+}
+
+/** float32 view helpers for code that works on plain arrays (front end, fixtures). */
+export function rawFromFloat32(data: Float32Array, shape: number[]): RawTensor {
+  return { dtype: 'float32', shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+export function rawToFloat32(t: RawTensor, name = 'tensor'): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`${name}: expected float32, found ${t.dtype}`);
+  // copy when unaligned: a Float32Array view needs a 4-byte aligned offset
+  if (t.data.byteOffset % 4 === 0) return new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4);
+  return new Float32Array(t.data.slice().buffer);
+}

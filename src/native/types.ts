@@ -1,0 +1,32 @@
+/** The shape of the compiled addon, as TypeScript sees it. Ops are loosely typed here; src/tensor wraps them. */
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly device: string;
+  requiresGrad: boolean;
+  grad: NativeTensor | null;
+  readonly isLeaf: boolean;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NativeOp = (...args: any[]) => any;
+
+export interface NativeInfo {
+  torchVersion: string;
+  cuda: boolean;
+  cudaDevices: number;
+  mkldnn: boolean;
+  parallel: string;
+  config: string;
+}
+
+export interface NativeAddon {
+  NativeTensor: new () => NativeTensor;
+  ops: Record<string, NativeOp> & {
+    info(): NativeInfo;
+    setNumThreads(n: number): void;
+    getNumThreads(): number;
+  };
+}
