@@ -1,12 +1,14 @@
 // Entry point of the loaa addon: the NativeTensor class and the op table, per environment.
 #include <napi.h>
 
+#include "cpu_allocator.h"
 #include "ops.h"
 #include "tensor_wrap.h"
 
 namespace loaa {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  CachingCPUAllocator::install();
   auto* data = new AddonData();
   Napi::Function ctor = TensorWrap::Init(env);
   data->tensorCtor = Napi::Persistent(ctor);

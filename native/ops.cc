@@ -8,6 +8,9 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <cstring>
+#ifdef __linux__
+#include <sched.h>
+#endif
 #include <sstream>
 
 #include "args.h"
@@ -342,6 +345,20 @@ const std::vector<OpDef>& table() {
       // ---- runtime
       {"manualSeed", [](Args& a) -> V { at::manual_seed(static_cast<uint64_t>(a.i64(0))); return a.env().Undefined(); }},
       {"setNumThreads", [](Args& a) -> V { at::set_num_threads(static_cast<int>(a.i64(0))); return a.env().Undefined(); }},
+      {"setThreadAffinity", [](Args& a) -> V {  // (cpus[]): the calling thread may run on these CPUs
+#ifdef __linux__
+         cpu_set_t set;
+         CPU_ZERO(&set);
+         for (int64_t c : a.ints(0)) {
+           if (c < 0 || c >= CPU_SETSIZE) a.fail(0, "CPU " + std::to_string(c) + " is out of range");
+           CPU_SET(static_cast<int>(c), &set);
+         }
+         if (sched_setaffinity(0, sizeof(set), &set) != 0) a.fail(0, "sched_setaffinity failed");
+         return Napi::Boolean::New(a.env(), true);
+#else
+         return Napi::Boolean::New(a.env(), false);
+#endif
+       }},
       {"getNumThreads", [](Args& a) -> V { return Napi::Number::New(a.env(), at::get_num_threads()); }},
       {"info", [](Args& a) -> V {
          auto o = Napi::Object::New(a.env());
@@ -357,25 +374,38 @@ const std::vector<OpDef>& table() {
   return ops;
 }
 
+void describeValue(std::ostringstream& os, Napi::Env env, const Napi::Value& v, int depth) {
+  if (isTensor(env, v)) {
+    auto* w = TensorWrap::Unwrap(v.As<Napi::Object>());
+    if (w->alive()) os << dtypeName(w->tensor().scalar_type()) << c10::str(w->tensor().sizes());
+    else os << "disposed";
+  } else if (v.IsNumber()) {
+    os << v.As<Napi::Number>().DoubleValue();
+  } else if (v.IsArray() && depth == 0) {
+    // shapes, strides and tensor lists (cat, stack): the elements say what went wrong
+    auto arr = v.As<Napi::Array>();
+    os << "[";
+    for (uint32_t k = 0; k < arr.Length() && k < 8; ++k) {
+      if (k) os << ", ";
+      describeValue(os, env, arr.Get(k), depth + 1);
+    }
+    if (arr.Length() > 8) os << ", ..";
+    os << "]";
+  } else if (v.IsArray()) {
+    os << "[..]";
+  } else if (v.IsString()) {
+    os << '"' << v.As<Napi::String>().Utf8Value() << '"';
+  } else {
+    os << "_";
+  }
+}
+
 std::string describeInputs(const Napi::CallbackInfo& info) {
   std::ostringstream os;
   os << "(";
   for (size_t i = 0; i < info.Length(); ++i) {
     if (i) os << ", ";
-    Napi::Value v = info[i];
-    if (isTensor(info.Env(), v)) {
-      auto* w = TensorWrap::Unwrap(v.As<Napi::Object>());
-      if (w->alive()) os << dtypeName(w->tensor().scalar_type()) << c10::str(w->tensor().sizes());
-      else os << "disposed";
-    } else if (v.IsNumber()) {
-      os << v.As<Napi::Number>().DoubleValue();
-    } else if (v.IsArray()) {
-      os << "[..]";
-    } else if (v.IsString()) {
-      os << '"' << v.As<Napi::String>().Utf8Value() << '"';
-    } else {
-      os << "_";
-    }
+    describeValue(os, info.Env(), info[i], 0);
   }
   os << ")";
   return os.str();

@@ -102,7 +102,15 @@ void TensorWrap::SetGrad(const Napi::CallbackInfo& info, const Napi::Value& v) {
     t_.mutable_grad().reset();
     return;
   }
-  t_.mutable_grad() = unwrap(info.Env(), v, "grad");
+  const at::Tensor& g = unwrap(info.Env(), v, "grad");
+  // torch's own setter checks this too: a mismatched gradient would only fail later, in backward
+  // or in the optimizer, far from the assignment
+  if (g.sizes() != t_.sizes() || g.scalar_type() != t_.scalar_type() || g.device() != t_.device()) {
+    throw Napi::Error::New(info.Env(), "grad: assigned gradient " + dtypeName(g.scalar_type()) + c10::str(g.sizes()) + " on " +
+                                           g.device().str() + " does not match the tensor's " + dtypeName(t_.scalar_type()) +
+                                           c10::str(t_.sizes()) + " on " + t_.device().str());
+  }
+  t_.mutable_grad() = g;
 }
 
 Napi::Value TensorWrap::IsLeaf(const Napi::CallbackInfo& info) {

@@ -42,9 +42,9 @@ export interface SafetensorsFile {
 const MAX_HEADER = 100_000_000;
 
 export function parseSafetensors(buf: Uint8Array, source: string): SafetensorsFile {
-  const fail = (msg: string): never => {
+  function fail(msg: string): never {
     throw new Error(`${source}: not a valid safetensors file: ${msg}`);
-  };
+  }
   if (buf.byteLength < 8) fail(`file is ${buf.byteLength} bytes, shorter than the 8-byte header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const hlen = dv.getBigUint64(0, true);
@@ -74,7 +74,8 @@ export function parseSafetensors(buf: Uint8Array, source: string): SafetensorsFi
     }
     const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof info !== 'object' || info === null) fail(`entry "${key}" is not an object`);
-    const dtype = ST_TO_DTYPE[String(info.dtype)];
+    // own keys only: a dtype named "constructor" or "__proto__" must not reach Object.prototype
+    const dtype = Object.hasOwn(ST_TO_DTYPE, String(info.dtype)) ? ST_TO_DTYPE[String(info.dtype)] : undefined;
     if (!dtype) fail(`tensor "${key}" has unsupported dtype ${JSON.stringify(info.dtype)}`);
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

@@ -1,6 +1,6 @@
 /** Loads the compiled addon once per thread, after the thread environment is set. */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configureThreadEnv } from './env.js';
@@ -16,8 +16,31 @@ function findAddon(): string {
   throw new Error('loaa: the native addon is not built (build/Release/loaa_native.node is missing): run `npm run build` or `npm test`, which builds it');
 }
 
+/** The CPUs this thread may run on (Linux: /proc/thread-self/status), or null where unknown. */
+function allowedCpus(): number[] | null {
+  try {
+    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'));
+    if (!m) return null;
+    return m[1].split(',').flatMap((r) => {
+      const [a, b] = r.split('-').map(Number);
+      return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+    });
+  } catch {
+    return null;
+  }
+}
+
 const settings = configureThreadEnv();
+const cpusBefore = allowedCpus();
 const require = createRequire(import.meta.url);
 export const native: NativeAddon = require(findAddon());
 native.ops.setNumThreads(settings.threads);
+// With OMP_PROC_BIND, libgomp pins the loading thread to the first CPU as it loads. Every thread
+// and process started from it afterwards (data-loader workers, grid runs, the PyTorch side of the
+// bench) would inherit that one-CPU mask and queue behind the OpenMP master. Give the loading
+// thread its CPUs back; the OpenMP pool threads stay bound to their places.
+if (cpusBefore && process.env.LOAA_PIN_MAIN_THREAD !== '1') {
+  const after = allowedCpus();
+  if (after && after.length < cpusBefore.length) native.ops.setThreadAffinity(cpusBefore);
+}
 export const threadSettings = settings;
