@@ -22,11 +22,11 @@ export const VIT_LN_EPS = 1e-6;
 export class SeedSeq {
   #next: number;
   constructor(readonly seed: number | undefined) {
-    this.#next = seed ?? 0;
+    this.#next = (Math.abs(Math.trunc(seed ?? 0)) % 2147483646) + 1;
   }
   next(): number | undefined {
     if (this.seed === undefined) return undefined;
-    this.#next = (this.#next * 1103515245 + 12345) % 2147483647;
+    this.#next = (this.#next * 48271) % 2147483647; // MINSTD: exact in doubles
     return this.#next;
   }
 }

@@ -1,0 +1,273 @@
+/** `loaa params`: parameter counts of an AST + PEFT method, from the config alone (nothing is allocated). */
+import { UsageError, type Command } from '../command.js';
+import { ARCH_NAMES, getArch } from '../../models/archs.js';
+import { astGrid } from '../../models/ast.js';
+import type { AdapterSpec } from '../../peft/adapter.js';
+import { DEFAULT_BOTTLENECK, isPeftMethod, PEFT_METHODS, resolvePeft, type PeftConfig, type ResolvedPeft } from '../../peft/methods.js';
+import { LORA_DEFAULTS } from '../../peft/lora.js';
+import { PROMPT_DEFAULTS } from '../../peft/prompt.js';
+import { bottleneckForBudget, countAst, equalizeAdapters, type AstGeometry } from '../../peft/params.js';
+
+const DEFAULTS = { classes: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
+
+const help = `usage: loaa params --arch <name> --method <${PEFT_METHODS.join('|')}>
+                   [--adapter attn:1x3 --adapter ffn:3x1] [--bottleneck R | --budget 2%] [--equalize KFxKT]
+                   [--classes C] [--tdim T] [--fdim F] [--fstride S] [--tstride S] [--depth N]
+                   [--lora-rank r] [--lora-alpha a] [--lora-targets q,v] [--prompt-tokens N] [--json]
+
+Prints the total, trainable and frozen parameter counts of the AST as built for this input (1-channel
+patch embedding, positional table of its f_dim x t_dim grid, cls/dist tokens, blocks, final norm,
+head LayerNorm + Linear) with the method's tensors; the image model's own heads are not counted.
+Counted from the config: no weights are needed or allocated.
+
+options:
+  --arch NAME           ${ARCH_NAMES.join(', ')}
+  --method M            loaa (default): Look-Aside Adapters, default --adapter attn:1x3
+                        adapter: parallel (Houlsby) adapters, default attn:1x1 + ffn:1x1
+                        linear: head only; full: everything; lora: LoRA on q,v (r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha});
+                        bitfit: backbone biases + head; prompt: ${PROMPT_DEFAULTS.tokens} deep prompts per block
+  --adapter POS:KFxKT   an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
+                        repeat for both positions; suffixes :bias (Down/Up biases), :sequential;
+                        adapters may be added to any method (every added tensor trains)
+  --bottleneck R        adapter bottleneck r (default ${DEFAULT_BOTTLENECK})
+  --budget P%           instead: the largest r whose trainable share (trainable / total) is at most P
+                        (also a fraction: 0.02)
+  --equalize KFxKT      R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
+                        parameters than that (bigger kernels, smaller r; --equalize 1x1 --bottleneck 108
+                        gives 1x3 adapters r 36)
+  --classes C           classes of the head (default ${DEFAULTS.classes}, ESC-50)
+  --fdim F              mel bins (default ${DEFAULTS.fdim})
+  --tdim T              frames (default ${DEFAULTS.tdim})
+  --fstride S, --tstride S   patch strides (default ${DEFAULTS.fstride})
+  --depth N             count a model with fewer blocks than the architecture
+  --lora-rank r, --lora-alpha a, --lora-targets q,v   LoRA (default r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha}, q,v)
+  --prompt-tokens N     deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)
+  --json                print {"total", "trainable", "frozen", "ratio", "bottleneck", ...} as one JSON object
+`;
+
+const VALUE_FLAGS = new Set([
+  '--arch', '--method', '--adapter', '--bottleneck', '--budget', '--equalize', '--classes', '--tdim', '--fdim', '--fstride', '--tstride',
+  '--depth', '--lora-rank', '--lora-alpha', '--lora-targets', '--prompt-tokens',
+]);
+const REPEATABLE = new Set(['--adapter']);
+const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string[] | true>;
+}
+
+function parse(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string[] | true>();
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let inline: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) {
+      inline = a.slice(a.indexOf('=') + 1);
+      a = a.slice(0, a.indexOf('='));
+    }
+    if (VALUE_FLAGS.has(a)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${a}: missing value`);
+      const prev = flags.get(a);
+      if (prev && !REPEATABLE.has(a)) throw new UsageError(`${a}: given more than once`);
+      flags.set(a, [...((prev as string[] | undefined) ?? []), v]);
+    } else if (BOOL_FLAGS.has(a)) {
+      flags.set(a, true);
+    } else if (a.startsWith('-')) {
+      throw new UsageError(`${a}: unknown option (see loaa params --help)`);
+    } else {
+      positional.push(a);
+    }
+  }
+  return { positional, flags };
+}
+
+function str(p: Parsed, name: string): string | undefined {
+  const v = p.flags.get(name);
+  return Array.isArray(v) ? v[0] : undefined;
+}
+
+function int(p: Parsed, name: string, dflt: number | undefined, min = 1, max = 1 << 24): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${name}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function kernelOf(s: string, where: string): [number, number] {
+  const m = /^(\d+)x(\d+)$/.exec(s.trim());
+  if (!m) throw new UsageError(`${where}: expected a kernel KFxKT such as 1x3, got ${JSON.stringify(s)}`);
+  const k: [number, number] = [Number(m[1]), Number(m[2])];
+  if (!k.every((v) => v >= 1 && v % 2 === 1)) throw new UsageError(`${where}: kernel sizes must be odd, got ${s}`);
+  return k;
+}
+
+/** `attn:1x3`, `ffn:3x1:bias:sequential` -> an adapter spec (bottleneck filled in later). */
+export function parseAdapterFlag(s: string, bottleneck: number): AdapterSpec {
+  const parts = s.split(':');
+  const where = `--adapter ${s}`;
+  const position = parts[0];
+  if (position !== 'attn' && position !== 'ffn') throw new UsageError(`${where}: position must be attn or ffn, got ${JSON.stringify(position)}`);
+  if (parts.length < 2) throw new UsageError(`${where}: expected POS:KFxKT such as attn:1x3`);
+  const spec: AdapterSpec = { position, kernel: kernelOf(parts[1], where), bottleneck };
+  for (const extra of parts.slice(2)) {
+    if (extra === 'bias') spec.bias = true;
+    else if (extra === 'sequential' || extra === 'parallel') spec.mode = extra;
+    else throw new UsageError(`${where}: unknown suffix ${JSON.stringify(extra)} (bias, sequential)`);
+  }
+  return spec;
+}
+
+function fraction(s: string): number {
+  const t = s.trim();
+  const pct = t.endsWith('%');
+  const n = Number(pct ? t.slice(0, -1) : t);
+  const f = pct ? n / 100 : n;
+  if (!Number.isFinite(n) || !(f > 0 && f <= 1)) throw new UsageError(`--budget: expected a percentage such as 2% (or a fraction in (0, 1]), got ${JSON.stringify(s)}`);
+  return f;
+}
+
+export interface ParamsResult {
+  arch: string;
+  method: string;
+  total: number;
+  trainable: number;
+  frozen: number;
+  ratio: number;
+  /** the adapters' r (a list when they differ), null without adapters */
+  bottleneck: number | number[] | null;
+  adapters: ResolvedPeft['adapters'];
+  lora: ResolvedPeft['lora'];
+  prompt: ResolvedPeft['prompt'];
+  classes: number;
+  input: { fdim: number; tdim: number; fstride: number; tstride: number };
+  grid: { f_dim: number; t_dim: number };
+  depth: number;
+}
+
+/** The computation behind the command (exported for tests and other commands). */
+export function computeParams(argv: string[]): ParamsResult {
+  const p = parse(argv);
+  if (p.positional.length) throw new UsageError(`${p.positional[0]}: unexpected argument (loaa params takes only options)`);
+  const archName = str(p, '--arch');
+  if (!archName) throw new UsageError(`--arch: missing (one of ${ARCH_NAMES.join(', ')})`);
+  let arch;
+  try {
+    arch = getArch(archName);
+  } catch (e) {
+    throw new UsageError(`--arch: ${(e as Error).message}`);
+  }
+  const method = str(p, '--method') ?? 'loaa';
+  if (!isPeftMethod(method)) throw new UsageError(`--method: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
+  const geom: AstGeometry = {
+    arch: arch.name,
+    numClasses: int(p, '--classes', DEFAULTS.classes)!,
+    fdim: int(p, '--fdim', DEFAULTS.fdim)!,
+    tdim: int(p, '--tdim', DEFAULTS.tdim)!,
+    fstride: int(p, '--fstride', DEFAULTS.fstride)!,
+    tstride: int(p, '--tstride', DEFAULTS.tstride)!,
+    depth: int(p, '--depth', undefined, 1, 1000),
+  };
+  let grid;
+  try {
+    grid = astGrid(geom);
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new UsageError(`--${msg.split(':')[0]}${msg.slice(msg.indexOf(':'))}`);
+  }
+  const budget = str(p, '--budget');
+  if (budget !== undefined && p.flags.has('--bottleneck')) throw new UsageError('--budget: give either --bottleneck or --budget, not both');
+  const r = int(p, '--bottleneck', DEFAULT_BOTTLENECK, 1, 1 << 20)!;
+  const adapterFlags = (p.flags.get('--adapter') as string[] | undefined) ?? [];
+  const cfg: PeftConfig = { method };
+  if (adapterFlags.length) cfg.adapters = adapterFlags.map((s) => parseAdapterFlag(s, r));
+  else if (method === 'loaa' || method === 'adapter') cfg.adapters = resolvePeft({ method }).adapters.map((a) => ({ ...a, bottleneck: r }));
+  const loraGiven = ['--lora-rank', '--lora-alpha', '--lora-targets'].some((f) => p.flags.has(f));
+  if (method === 'lora' || loraGiven) {
+    const targets = (str(p, '--lora-targets') ?? LORA_DEFAULTS.targets.join(',')).split(',').map((t) => t.trim());
+    if (!targets.every((t) => t === 'q' || t === 'k' || t === 'v')) throw new UsageError(`--lora-targets: expected a list of q, k, v, got ${JSON.stringify(str(p, '--lora-targets'))}`);
+    const alphaS = str(p, '--lora-alpha');
+    const alpha = alphaS === undefined ? LORA_DEFAULTS.alpha : Number(alphaS);
+    if (!(alpha > 0)) throw new UsageError(`--lora-alpha: expected a positive number, got ${JSON.stringify(alphaS)}`);
+    cfg.lora = { rank: int(p, '--lora-rank', LORA_DEFAULTS.rank)!, alpha, targets: targets as ('q' | 'k' | 'v')[] };
+  }
+  if (method === 'prompt' || p.flags.has('--prompt-tokens')) cfg.prompt = { tokens: int(p, '--prompt-tokens', PROMPT_DEFAULTS.tokens)! };
+  const eqS = str(p, '--equalize');
+  const equalize = eqS === undefined ? undefined : kernelOf(eqS, '--equalize');
+  if ((budget !== undefined || equalize) && !(cfg.adapters && cfg.adapters.length)) {
+    throw new UsageError(`${budget !== undefined ? '--budget' : '--equalize'}: method ${method} has no adapters (add --adapter)`);
+  }
+  try {
+    if (budget !== undefined) {
+      cfg.adapters = bottleneckForBudget(cfg, geom, fraction(budget), { equalize }).adapters;
+    } else if (equalize && cfg.adapters) {
+      cfg.adapters = equalizeAdapters(cfg.adapters, arch.embedDim, { kernel: equalize, bottleneck: r, bias: cfg.adapters[0].bias });
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${budget !== undefined ? '--budget' : '--equalize'}: ${(e as Error).message.replace(/^(budget|equalize): /, '')}`);
+  }
+  let peft: ResolvedPeft;
+  try {
+    peft = resolvePeft(cfg);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const c = countAst(geom, peft);
+  const rs = [...new Set(peft.adapters.map((a) => a.bottleneck))];
+  return {
+    arch: arch.name,
+    method,
+    total: c.total,
+    trainable: c.trainable,
+    frozen: c.frozen,
+    ratio: c.ratio,
+    bottleneck: rs.length === 0 ? null : rs.length === 1 ? rs[0] : peft.adapters.map((a) => a.bottleneck),
+    adapters: peft.adapters,
+    lora: peft.lora,
+    prompt: peft.prompt,
+    classes: geom.numClasses,
+    input: { fdim: geom.fdim, tdim: geom.tdim, fstride: geom.fstride, tstride: geom.tstride },
+    grid: { f_dim: grid.fDim, t_dim: grid.tDim },
+    depth: geom.depth ?? arch.depth,
+  };
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+function describe(r: ParamsResult): string {
+  const parts: string[] = [];
+  for (const a of r.adapters) parts.push(`${a.position} ${a.kernel[0]}x${a.kernel[1]} r ${a.bottleneck}${a.bias ? ' +bias' : ''}${a.mode === 'sequential' ? ' sequential' : ''}`);
+  if (r.lora) parts.push(`LoRA ${r.lora.targets.join(',')} r ${r.lora.rank} alpha ${r.lora.alpha}`);
+  if (r.prompt) parts.push(`${r.prompt.tokens} prompts/block`);
+  return parts.length ? ` (${parts.join('; ')})` : '';
+}
+
+export const command: Command = {
+  name: 'params',
+  summary: 'count total / trainable / frozen parameters of an AST + fine-tuning method',
+  help,
+  async run(argv: string[]): Promise<number> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(help);
+      return 0;
+    }
+    const r = computeParams(argv);
+    if (argv.includes('--json')) {
+      process.stdout.write(JSON.stringify(r) + '\n');
+      return 0;
+    }
+    const w = fmt(r.total).length;
+    process.stdout.write(
+      `${r.arch}${r.depth !== getArch(r.arch).depth ? ` (depth ${r.depth})` : ''}, ${r.method}${describe(r)}\n` +
+        `${r.classes} classes, ${r.input.tdim} frames x ${r.input.fdim} mel bins, stride ${r.input.fstride}x${r.input.tstride} (grid ${r.grid.f_dim}x${r.grid.t_dim})\n` +
+        `total      ${fmt(r.total).padStart(w)}\n` +
+        `trainable  ${fmt(r.trainable).padStart(w)}  (${(r.ratio * 100).toFixed(2)}%)\n` +
+        `frozen     ${fmt(r.frozen).padStart(w)}\n`,
+    );
+    return 0;
+  },
+};

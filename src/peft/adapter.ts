@@ -1,0 +1,106 @@
+/**
+ * The Look-Aside Adapter (docs/interfaces.md section 1): A(u) = Up(GELU(Down(u))) with Down/Up 2-D
+ * convolutions over the [f_dim, t_dim] patch-token grid (token f * t_dim + t), zero padding
+ * (kF//2, kT//2). Tokens outside the grid (cls, dist, prompts) are each their own 1x1 grid, so only
+ * the kernel's centre tap acts on them. Up starts at zero: an untrained adapter changes nothing.
+ * Kernel (1,1) is the plain parallel (Houlsby) adapter; it runs as two matrix products.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { cat, conv2d, linear, noGrad } from '../tensor/functional.js';
+import { scope } from '../tensor/scope.js';
+import { Module } from '../nn/module.js';
+import { Conv2d } from '../nn/layers.js';
+import type { SideAdapter } from '../models/vit.js';
+
+export type AdapterMode = 'parallel' | 'sequential';
+export type AdapterPosition = 'attn' | 'ffn';
+
+export interface AdapterSpec {
+  position: AdapterPosition;
+  /** [kF, kT]: (1,3) time, (3,1) frequency, (1,1) plain parallel adapter; odd sizes */
+  kernel: [number, number];
+  /** r */
+  bottleneck: number;
+  /** biases on Down and Up (default false) */
+  bias?: boolean;
+  /** s (default 1) */
+  scale?: number;
+  /** default 'parallel' */
+  mode?: AdapterMode;
+}
+
+/** Validates one spec; `where` names it in errors (e.g. `adapters[1]`). */
+export function checkAdapterSpec(a: AdapterSpec, where = 'adapter'): Required<AdapterSpec> {
+  if (a === null || typeof a !== 'object') throw new Error(`${where}: expected an object`);
+  if (a.position !== 'attn' && a.position !== 'ffn') throw new Error(`${where}.position: expected "attn" or "ffn", got ${JSON.stringify(a.position)}`);
+  const k = a.kernel;
+  if (!Array.isArray(k) || k.length !== 2 || !k.every((v) => Number.isSafeInteger(v) && v >= 1 && v % 2 === 1)) {
+    throw new Error(`${where}.kernel: expected two odd positive integers [kF, kT], got ${JSON.stringify(k)}`);
+  }
+  if (!Number.isSafeInteger(a.bottleneck) || a.bottleneck < 1) throw new Error(`${where}.bottleneck: expected a positive integer, got ${JSON.stringify(a.bottleneck)}`);
+  if (a.bias !== undefined && typeof a.bias !== 'boolean') throw new Error(`${where}.bias: expected true or false, got ${JSON.stringify(a.bias)}`);
+  if (a.scale !== undefined && (typeof a.scale !== 'number' || !Number.isFinite(a.scale))) throw new Error(`${where}.scale: expected a number, got ${JSON.stringify(a.scale)}`);
+  const mode = a.mode ?? 'parallel';
+  if (mode !== 'parallel' && mode !== 'sequential') throw new Error(`${where}.mode: expected "parallel" or "sequential", got ${JSON.stringify(a.mode)}`);
+  return { position: a.position, kernel: [k[0], k[1]], bottleneck: a.bottleneck, bias: a.bias ?? false, scale: a.scale ?? 1, mode };
+}
+
+/** Parameters of one adapter on width D: Down + Up (+ biases). */
+export function adapterParamCount(a: Pick<AdapterSpec, 'kernel' | 'bottleneck' | 'bias'>, dim: number): number {
+  const area = a.kernel[0] * a.kernel[1];
+  return 2 * a.bottleneck * dim * area + (a.bias ? a.bottleneck + dim : 0);
+}
+
+export class LookAsideAdapter extends Module implements SideAdapter {
+  readonly down: Conv2d;
+  readonly up: Conv2d;
+  readonly spec: Readonly<Required<AdapterSpec>>;
+  readonly mode: AdapterMode;
+  readonly scale: number;
+  readonly #pad: [number, number];
+
+  constructor(readonly dim: number, spec: AdapterSpec, opts: { seed?: number } = {}) {
+    super();
+    this.spec = Object.freeze(checkAdapterSpec(spec));
+    const [kF, kT] = this.spec.kernel;
+    const r = this.spec.bottleneck;
+    this.mode = this.spec.mode;
+    this.scale = this.spec.scale;
+    this.#pad = [kF >> 1, kT >> 1];
+    // Down: torch's Conv2d default (kaiming-uniform a=sqrt(5)); Up: zero, weight and bias
+    this.down = this.child('down', new Conv2d(dim, r, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed }));
+    this.up = this.child('up', new Conv2d(r, dim, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed === undefined ? undefined : opts.seed + 7 }));
+    noGrad(() => {
+      this.up.weight.zero_();
+      this.up.bias?.zero_();
+    });
+  }
+
+  /** s * A(u) for u [B, L, D] whose first `nPre` tokens are outside the grid. */
+  forward(u: Tensor, nPre: number, grid: readonly [number, number]): Tensor {
+    return scope(() => {
+      const [B, L, D] = u.shape;
+      const [f, t] = grid;
+      if (L !== nPre + f * t) throw new Error(`adapter: ${L} tokens do not make ${nPre} + ${f}x${t}`);
+      const [kF, kT] = this.spec.kernel;
+      let out: Tensor;
+      if (kF === 1 && kT === 1) {
+        out = this.#centre(u);
+      } else {
+        const g = u.narrow(1, nPre, f * t).transpose(1, 2).reshape(B, D, f, t);
+        const h = conv2d(conv2d(g, this.down.weight, this.down.bias, { padding: this.#pad }).gelu(), this.up.weight, this.up.bias, { padding: this.#pad });
+        const grid = h.reshape(B, D, f * t).transpose(1, 2);
+        out = nPre > 0 ? cat([this.#centre(u.narrow(1, 0, nPre)), grid], 1) : grid;
+      }
+      return this.scale === 1 ? out : out.mul(this.scale);
+    });
+  }
+
+  /** The adapter through the kernel's centre tap only: what a 1x1 grid sees. */
+  #centre(x: Tensor): Tensor {
+    const [cF, cT] = this.#pad;
+    const wd = this.down.weight.select(3, cT).select(2, cF);
+    const wu = this.up.weight.select(3, cT).select(2, cF);
+    return linear(linear(x, wd, this.down.bias).gelu(), wu, this.up.bias);
+  }
+}
