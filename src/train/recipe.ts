@@ -1,0 +1,602 @@
+/**
+ * Training recipes: YAML files in `recipes/`, checked against a schema that also supplies the
+ * defaults. A recipe may `extends:` another file (deep merge; lists are replaced, not merged).
+ * Every key can be overridden from the command line with `--set key.path=value`, the value typed by
+ * the schema (`--set optim.lr=1e-3`, `--set peft.adapters.0.bottleneck=48`, `--set model.depth=null`).
+ *
+ * Errors name the file and the key path: `recipes/x.yaml: optim.lr: expected a number, got "fast"`.
+ * Relative paths in a file (data.root, model.backbone, extends) are relative to that file; relative
+ * paths given with --set / --data-root are relative to the working directory.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+
+// ---------------------------------------------------------------- the recipe, as code sees it
+
+export interface AdapterRecipe {
+  position: 'attn' | 'ffn';
+  kernel: [number, number];
+  bottleneck: number;
+  bias: boolean;
+  scale: number;
+  mode: 'parallel' | 'sequential';
+}
+
+export type MethodName = 'loaa' | 'adapter' | 'linear' | 'full' | 'lora' | 'bitfit' | 'prompt';
+export type MetricName = 'top1' | 'top5' | 'mAP' | 'meanClassAccuracy' | 'macroAUC' | 'dPrime' | 'loss';
+
+export interface Recipe {
+  name: string;
+  description: string;
+  seed: number;
+  data: {
+    type: string;
+    root: string;
+    /** reader options (openDataset), e.g. {validation: index5-9} for FSDD, {classes: 12} for Speech Commands */
+    options: Record<string, unknown>;
+    train: string;
+    validation: string | null;
+    test: string | null;
+    /** k-fold datasets (ESC-50): this fold is held out and evaluated every epoch (AST's protocol) */
+    fold: number | null;
+    /** use only this many training clips (a seeded, class-balanced-by-order subset); null: all */
+    train_limit: number | null;
+    eval_limit: number | null;
+    workers: number;
+    prefetch: number;
+    /** keep un-augmented features in memory: auto = every set whose features do not change */
+    cache: 'auto' | boolean;
+  };
+  frontend: {
+    type: 'ast' | 'epic';
+    sample_rate: number;
+    num_mel_bins: number;
+    target_length: number;
+    /** `auto`: computed from the training clips (AST's get_norm_stats); null: no normalisation */
+    mean: number | 'auto' | null;
+    std: number | 'auto' | null;
+  };
+  augment: {
+    freqm: number;
+    timem: number;
+    mixup: number;
+    mixup_alpha: number;
+    noise: boolean;
+  };
+  model: {
+    arch: string;
+    /** `pretrained`: the weights `loaa pull <arch>` fetched; `random`: random initialisation; or a checkpoint path */
+    backbone: string;
+    fstride: number;
+    tstride: number;
+    depth: number | null;
+    /** model initialisation seed (random weights, adapters, head); null: the recipe seed */
+    init_seed: number | null;
+  };
+  peft: {
+    method: MethodName;
+    adapters: AdapterRecipe[];
+    lora: { rank: number; alpha: number; targets: ('q' | 'k' | 'v')[] } | null;
+    prompt: { tokens: number } | null;
+  };
+  optim: {
+    name: 'adam' | 'adamw' | 'sgd';
+    lr: number;
+    betas: [number, number];
+    eps: number;
+    weight_decay: number;
+    momentum: number;
+    grad_clip: number | null;
+  };
+  schedule: {
+    type: 'constant' | 'step' | 'multistep' | 'cosine';
+    /** step: the first decayed epoch is start + 1 (AST's lrscheduler_start) */
+    start: number;
+    gamma: number;
+    every: number;
+    milestones: number[];
+    factors: number[];
+    min_lr: number;
+    warmup_epochs: number;
+    warmup_start_lr: number;
+  };
+  train: {
+    epochs: number;
+    batch_size: number;
+    eval_batch_size: number | null;
+    loss: 'ce' | 'bce';
+    label_smoothing: number;
+    drop_last: boolean;
+    best_metric: MetricName;
+    /** also checkpoint every N optimizer steps (0: at the end of every epoch only) */
+    checkpoint_every: number;
+    log_every: number;
+    /** stop after this many steps (smoke tests, benchmarks); null: run all epochs */
+    max_steps: number | null;
+  };
+}
+
+// ---------------------------------------------------------------- schema
+
+type Node =
+  | { kind: 'number'; min?: number; max?: number; int?: boolean }
+  | { kind: 'string'; values?: readonly string[] }
+  | { kind: 'boolean' }
+  | { kind: 'null' }
+  | { kind: 'array'; of: Node; length?: number }
+  | { kind: 'object'; fields: Record<string, Field>; open?: boolean }
+  | { kind: 'union'; of: Node[] };
+
+interface Field {
+  node: Node;
+  default?: unknown;
+  /** must be given (no default) */
+  required?: boolean;
+}
+
+const num = (o: { min?: number; max?: number; int?: boolean } = {}): Node => ({ kind: 'number', ...o });
+const int = (min = 0, max?: number): Node => ({ kind: 'number', int: true, min, max });
+const str = (values?: readonly string[]): Node => ({ kind: 'string', values });
+const bool: Node = { kind: 'boolean' };
+const nul: Node = { kind: 'null' };
+const arr = (of: Node, length?: number): Node => ({ kind: 'array', of, length });
+const obj = (fields: Record<string, Field>, open = false): Node => ({ kind: 'object', fields, open });
+const or = (...of: Node[]): Node => ({ kind: 'union', of });
+const f = (node: Node, dflt?: unknown): Field => (dflt === undefined ? { node, required: true } : { node, default: dflt });
+
+export const METHODS: readonly MethodName[] = ['loaa', 'adapter', 'linear', 'full', 'lora', 'bitfit', 'prompt'];
+export const METRICS: readonly MetricName[] = ['top1', 'top5', 'mAP', 'meanClassAccuracy', 'macroAUC', 'dPrime', 'loss'];
+
+const ADAPTER = obj({
+  position: f(str(['attn', 'ffn'])),
+  kernel: f(arr(int(1), 2), [1, 1]),
+  bottleneck: f(int(1)),
+  bias: f(bool, false),
+  scale: f(num(), 1),
+  mode: f(str(['parallel', 'sequential']), 'parallel'),
+});
+
+export const RECIPE_SCHEMA: Node = obj({
+  extends: { node: str() },
+  name: f(str(), ''),
+  description: f(str(), ''),
+  seed: f(int(0), 0),
+  data: f(
+    obj({
+      type: f(str()),
+      root: f(str()),
+      options: f(obj({}, true), {}),
+      train: f(str(), 'train'),
+      validation: f(or(str(), nul), 'validation'),
+      test: f(or(str(), nul), 'test'),
+      fold: f(or(int(1), nul), null),
+      train_limit: f(or(int(1), nul), null),
+      eval_limit: f(or(int(1), nul), null),
+      workers: f(int(0, 64), 2),
+      prefetch: f(int(1, 256), 4),
+      cache: f(or(str(['auto']), bool), 'auto'),
+    }),
+  ),
+  frontend: f(
+    obj({
+      type: f(str(['ast', 'epic']), 'ast'),
+      sample_rate: f(int(1, 384000), 16000),
+      num_mel_bins: f(int(1, 4096), 128),
+      target_length: f(int(16)),
+      mean: f(or(num(), str(['auto']), nul), null),
+      std: f(or(num({ min: Number.MIN_VALUE }), str(['auto']), nul), null),
+    }),
+  ),
+  augment: f(
+    obj({
+      freqm: f(int(0), 0),
+      timem: f(int(0), 0),
+      mixup: f(num({ min: 0, max: 1 }), 0),
+      mixup_alpha: f(num({ min: Number.MIN_VALUE }), 10),
+      noise: f(bool, false),
+    }),
+    {},
+  ),
+  model: f(
+    obj({
+      arch: f(str()),
+      backbone: f(str(), 'pretrained'),
+      fstride: f(int(1, 16), 16),
+      tstride: f(int(1, 16), 16),
+      depth: f(or(int(1, 64), nul), null),
+      init_seed: f(or(int(0), nul), null),
+    }),
+  ),
+  peft: f(
+    obj({
+      method: f(str(METHODS)),
+      adapters: f(arr(ADAPTER), []),
+      lora: f(or(obj({ rank: f(int(1)), alpha: f(num({ min: Number.MIN_VALUE }), 16), targets: f(arr(str(['q', 'k', 'v'])), ['q', 'v']) }), nul), null),
+      prompt: f(or(obj({ tokens: f(int(1)) }), nul), null),
+    }),
+  ),
+  optim: f(
+    obj({
+      name: f(str(['adam', 'adamw', 'sgd']), 'adam'),
+      lr: f(num({ min: 0 })),
+      betas: f(arr(num({ min: 0, max: 1 }), 2), [0.9, 0.999]),
+      eps: f(num({ min: 0 }), 1e-8),
+      weight_decay: f(num({ min: 0 }), 0),
+      momentum: f(num({ min: 0, max: 1 }), 0.9),
+      grad_clip: f(or(num({ min: Number.MIN_VALUE }), nul), null),
+    }),
+  ),
+  schedule: f(
+    obj({
+      type: f(str(['constant', 'step', 'multistep', 'cosine']), 'constant'),
+      start: f(int(0), 0),
+      gamma: f(num({ min: 0 }), 1),
+      every: f(int(1), 1),
+      milestones: f(arr(num({ min: 0 })), []),
+      factors: f(arr(num({ min: 0 })), []),
+      min_lr: f(num({ min: 0 }), 0),
+      warmup_epochs: f(num({ min: 0 }), 0),
+      warmup_start_lr: f(num({ min: 0 }), 0),
+    }),
+    {},
+  ),
+  train: f(
+    obj({
+      epochs: f(int(1)),
+      batch_size: f(int(1)),
+      eval_batch_size: f(or(int(1), nul), null),
+      loss: f(str(['ce', 'bce']), 'ce'),
+      label_smoothing: f(num({ min: 0, max: 1 }), 0),
+      drop_last: f(bool, false),
+      best_metric: f(str(METRICS), 'top1'),
+      checkpoint_every: f(int(0), 0),
+      log_every: f(int(1), 20),
+      max_steps: f(or(int(1), nul), null),
+    }),
+  ),
+});
+
+// ---------------------------------------------------------------- checking
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+function describe(n: Node): string {
+  switch (n.kind) {
+    case 'number': {
+      const what = n.int ? 'an integer' : 'a number';
+      if (n.min !== undefined && n.max !== undefined) return `${what} in [${n.min === Number.MIN_VALUE ? '>0' : n.min}, ${n.max}]`;
+      if (n.min === Number.MIN_VALUE) return `${what} > 0`;
+      if (n.min !== undefined) return `${what} >= ${n.min}`;
+      return what;
+    }
+    case 'string':
+      return n.values ? `one of ${n.values.map((v) => JSON.stringify(v)).join(', ')}` : 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'null':
+      return 'null';
+    case 'array':
+      return n.length !== undefined ? `a list of ${n.length} (${describe(n.of)})` : `a list of (${describe(n.of)})`;
+    case 'object':
+      return 'a mapping';
+    case 'union':
+      return n.of.map(describe).join(' or ');
+  }
+}
+
+const join = (path: string, key: string | number): string => (path === '' ? String(key) : `${path}.${key}`);
+
+/**
+ * Checks `value` against `node`; with `fill`, returns a copy with defaults filled in and required
+ * keys enforced (the final recipe), without, checks only what is there (one file of an `extends` chain).
+ */
+function check(value: unknown, node: Node, path: string, fill: boolean): unknown {
+  const fail = (msg: string): never => {
+    throw new RecipeError(path, msg);
+  };
+  switch (node.kind) {
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
+      if ((node.int && !Number.isInteger(value)) || (node.min !== undefined && value < node.min) || (node.max !== undefined && value > node.max)) {
+        return fail(`expected ${describe(node)}, got ${show(value)}`);
+      }
+      return value;
+    case 'string':
+      if (typeof value !== 'string') return fail(`expected ${describe(node)}, got ${show(value)}`);
+      if (node.values && !node.values.includes(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') return fail(`expected true or false, got ${show(value)}`);
+      return value;
+    case 'null':
+      if (value !== null) return fail(`expected null, got ${show(value)}`);
+      return value;
+    case 'array': {
+      if (!Array.isArray(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
+      if (node.length !== undefined && value.length !== node.length) return fail(`expected ${describe(node)}, got ${value.length} item(s)`);
+      return value.map((v, i) => check(v, node.of, join(path, i), fill));
+    }
+    case 'object': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(`expected a mapping, got ${show(value)}`);
+      const o = value as Record<string, unknown>;
+      if (node.open) return { ...o };
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o)) {
+        if (!Object.hasOwn(node.fields, k)) {
+          throw new RecipeError(join(path, k), `unknown key (known here: ${Object.keys(node.fields).filter((x) => x !== 'extends').join(', ')})`);
+        }
+        out[k] = check(o[k], node.fields[k]!.node, join(path, k), fill);
+      }
+      if (fill) {
+        for (const [k, fld] of Object.entries(node.fields)) {
+          if (Object.hasOwn(out, k)) continue;
+          if (fld.required) throw new RecipeError(join(path, k), `missing (expected ${describe(fld.node)})`);
+          if (fld.default !== undefined) out[k] = check(structuredClone(fld.default), fld.node, join(path, k), fill);
+        }
+      }
+      return out;
+    }
+    case 'union': {
+      const errors: string[] = [];
+      for (const alt of node.of) {
+        try {
+          return check(value, alt, path, fill);
+        } catch (e) {
+          if (!(e instanceof RecipeError)) throw e;
+          // a mapping that matched the shape but failed inside says more than "expected X or Y"
+          if (alt.kind === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value)) throw e;
+          errors.push(e.message);
+        }
+      }
+      return fail(`expected ${describe(node)}, got ${show(value)}`);
+    }
+  }
+}
+
+/** A recipe problem at a key path; `file` is added by whoever knows it. */
+export class RecipeError extends Error {
+  constructor(
+    readonly keyPath: string,
+    readonly detail: string,
+    readonly file?: string,
+  ) {
+    super(`${file ? file + ': ' : ''}${keyPath ? keyPath + ': ' : ''}${detail}`);
+  }
+  inFile(file: string): RecipeError {
+    return new RecipeError(this.keyPath, this.detail, file);
+  }
+}
+
+function nodeAt(path: string[], where: string): Node {
+  let node: Node = RECIPE_SCHEMA;
+  const seen: string[] = [];
+  for (const key of path) {
+    // through unions, to the alternative that has structure
+    if (node.kind === 'union') node = node.of.find((n) => n.kind === 'object' || n.kind === 'array') ?? node;
+    if (node.kind === 'object') {
+      if (node.open) return { kind: 'union', of: [num(), str(), bool, nul, arr(or(num(), str())), obj({}, true)] };
+      const fld = node.fields[key];
+      if (!fld) throw new RecipeError(join(seen.join('.'), key), `unknown key in ${where} (known here: ${Object.keys(node.fields).filter((x) => x !== 'extends').join(', ')})`);
+      node = fld.node;
+    } else if (node.kind === 'array') {
+      if (!/^\d+$/.test(key)) throw new RecipeError(join(seen.join('.'), key), `${where}: a list index is expected here`);
+      node = node.of;
+    } else {
+      throw new RecipeError(seen.join('.'), `${where}: ${describe(node)} has no key "${key}"`);
+    }
+    seen.push(key);
+  }
+  return node;
+}
+
+function accepts(node: Node, pred: (n: Node) => boolean): boolean {
+  return node.kind === 'union' ? node.of.some((n) => accepts(n, pred)) : pred(node);
+}
+
+/** A command-line string typed by the schema node it is for. */
+function typedValue(node: Node, raw: string): unknown {
+  const t = raw.trim();
+  if (t === 'null' || t === '~') return accepts(node, (n) => n.kind === 'null') ? null : raw;
+  if (accepts(node, (n) => n.kind === 'number') && t !== '' && Number.isFinite(Number(t))) return Number(t);
+  if (accepts(node, (n) => n.kind === 'boolean') && (t === 'true' || t === 'false')) return t === 'true';
+  if (accepts(node, (n) => n.kind === 'array' || n.kind === 'object') && /^[[{]/.test(t)) {
+    try {
+      return parseYaml(t) as unknown;
+    } catch (e) {
+      throw new Error(`cannot parse ${JSON.stringify(raw)} (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  return raw;
+}
+
+/** `key.path=value` strings applied onto a raw (unchecked) recipe object. */
+export function applyOverrides(raw: Record<string, unknown>, sets: string[]): Record<string, unknown> {
+  const out = structuredClone(raw);
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new RecipeError('', `--set ${s}: expected key.path=value`);
+    const keyPath = s.slice(0, eq).trim().replace(/\[(\d+)\]/g, '.$1');
+    const path = keyPath.split('.').filter((k) => k !== '');
+    const where = `--set ${keyPath}`;
+    const node = nodeAt(path, where);
+    let value: unknown;
+    try {
+      value = typedValue(node, s.slice(eq + 1));
+    } catch (e) {
+      throw new RecipeError(keyPath, `${where}: ${(e as Error).message}`);
+    }
+    try {
+      check(value, node, keyPath, false);
+    } catch (e) {
+      if (e instanceof RecipeError) throw new RecipeError(keyPath, `${where}: ${e.detail}`);
+      throw e;
+    }
+    let cur: Record<string, unknown> | unknown[] = out;
+    for (let i = 0; i < path.length - 1; i++) {
+      const k = path[i]!;
+      const nextIsIndex = /^\d+$/.test(path[i + 1]!);
+      const container = cur as Record<string, unknown>;
+      if (container[k] === undefined || container[k] === null || typeof container[k] !== 'object') {
+        if (nextIsIndex) throw new RecipeError(keyPath, `${where}: ${path.slice(0, i + 1).join('.')} is not a list in this recipe`);
+        container[k] = {};
+      }
+      cur = container[k] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1]!;
+    if (Array.isArray(cur)) {
+      const i = Number(last);
+      if (i > cur.length) throw new RecipeError(keyPath, `${where}: index ${i} is past the end of the list (${cur.length} items)`);
+      cur[i] = value;
+    } else {
+      (cur as Record<string, unknown>)[last] = value;
+    }
+  }
+  return out;
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Deep merge: mappings merge key by key, anything else (lists included) is replaced. */
+export function mergeRecipes(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isPlain(v) && isPlain(out[k]) && k !== 'options' ? mergeRecipes(out[k] as Record<string, unknown>, v) : structuredClone(v);
+  }
+  return out;
+}
+
+/** Paths in a file are relative to it. */
+function resolvePaths(raw: Record<string, unknown>, dir: string): void {
+  const data = raw.data as Record<string, unknown> | undefined;
+  if (isPlain(data) && typeof data.root === 'string' && data.root !== '' && !isAbsolute(data.root)) data.root = resolve(dir, data.root);
+  const model = raw.model as Record<string, unknown> | undefined;
+  if (isPlain(model) && typeof model.backbone === 'string' && !['pretrained', 'random'].includes(model.backbone) && !isAbsolute(model.backbone)) {
+    model.backbone = resolve(dir, model.backbone);
+  }
+}
+
+/** One file and the files it extends, merged (base first), each checked for unknown keys and types. */
+export function readRecipeFile(path: string, seen: string[] = []): Record<string, unknown> {
+  const abs = resolve(path);
+  if (seen.includes(abs)) throw new RecipeError('extends', `cycle: ${[...seen, abs].join(' -> ')}`, path);
+  if (!existsSync(abs)) throw new Error(`${path}: recipe file not found`);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(abs, 'utf8'));
+  } catch (e) {
+    const msg = e instanceof YAMLParseError ? e.message.split('\n')[0] : (e as Error).message;
+    throw new Error(`${path}: not valid YAML: ${msg}`);
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (!isPlain(raw)) throw new Error(`${path}: expected a mapping of recipe keys at the top level`);
+  try {
+    check(raw, RECIPE_SCHEMA, '', false);
+  } catch (e) {
+    if (e instanceof RecipeError) throw e.inFile(path);
+    throw e;
+  }
+  const own = structuredClone(raw);
+  resolvePaths(own, dirname(abs));
+  const ext = own.extends;
+  delete own.extends;
+  if (typeof ext !== 'string') return own;
+  const basePath = resolve(dirname(abs), ext);
+  return mergeRecipes(readRecipeFile(basePath, [...seen, abs]), own);
+}
+
+/** The final recipe: defaults filled in, required keys checked, cross-field rules applied. */
+export function finishRecipe(raw: Record<string, unknown>, source: string): Recipe {
+  let r: Recipe;
+  try {
+    r = check(raw, RECIPE_SCHEMA, '', true) as Recipe;
+    crossCheck(r);
+  } catch (e) {
+    if (e instanceof RecipeError) throw e.inFile(source);
+    throw e;
+  }
+  return r;
+}
+
+function crossCheck(r: Recipe): void {
+  const fe = r.frontend;
+  if ((fe.mean === null) !== (fe.std === null) || (fe.mean === 'auto') !== (fe.std === 'auto')) {
+    throw new RecipeError('frontend.std', `mean and std go together (mean ${show(fe.mean)}, std ${show(fe.std)})`);
+  }
+  const s = r.schedule;
+  if (s.type === 'multistep' && s.milestones.length !== s.factors.length) {
+    throw new RecipeError('schedule.factors', `${s.factors.length} factor(s) for ${s.milestones.length} milestone(s)`);
+  }
+  s.milestones.forEach((m, i) => {
+    if (i > 0 && m <= s.milestones[i - 1]!) throw new RecipeError(`schedule.milestones.${i}`, 'milestones must increase');
+  });
+  r.peft.adapters.forEach((a, i) => {
+    if (a.kernel.some((k) => k % 2 === 0)) throw new RecipeError(`peft.adapters.${i}.kernel`, `kernel sizes must be odd, got [${a.kernel.join(', ')}]`);
+  });
+  if ((r.peft.method === 'loaa' || r.peft.method === 'adapter') && r.peft.adapters.length === 0) {
+    throw new RecipeError('peft.adapters', `method ${r.peft.method} needs at least one adapter`);
+  }
+  if (r.peft.method === 'lora' && r.peft.lora === null) throw new RecipeError('peft.lora', 'method lora needs {rank, alpha}');
+  if (r.peft.method === 'prompt' && r.peft.prompt === null) throw new RecipeError('peft.prompt', 'method prompt needs {tokens}');
+  if (r.data.prefetch < 1) throw new RecipeError('data.prefetch', 'must be >= 1');
+}
+
+export interface LoadOptions {
+  /** `key.path=value` overrides */
+  set?: string[];
+  /** replaces data.root (relative to the working directory) */
+  dataRoot?: string;
+}
+
+/** Reads, merges, overrides and checks a recipe file. */
+export function loadRecipe(path: string, opts: LoadOptions = {}): Recipe {
+  let raw = readRecipeFile(path);
+  try {
+    raw = applyOverrides(raw, opts.set ?? []);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new RecipeError(e.keyPath, e.detail);
+    throw e;
+  }
+  if (opts.dataRoot !== undefined) {
+    raw.data = { ...(isPlain(raw.data) ? raw.data : {}), root: resolve(opts.dataRoot) };
+  }
+  // --set paths are the user's, relative to the working directory
+  for (const s of opts.set ?? []) {
+    const m = /^\s*(data\.root|model\.backbone)\s*=(.*)$/.exec(s);
+    if (!m) continue;
+    const v = m[2]!.trim();
+    if (m[1] === 'data.root' && !isAbsolute(v)) (raw.data as Record<string, unknown>).root = resolve(v);
+    if (m[1] === 'model.backbone' && !['pretrained', 'random'].includes(v) && !isAbsolute(v)) (raw.model as Record<string, unknown>).backbone = resolve(v);
+  }
+  const r = finishRecipe(raw, path);
+  if (r.name === '') r.name = path.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
+  return r;
+}
+
+/** A recipe from an in-memory object (the demo, tests, a run's saved recipe.json). */
+export function recipeFromObject(raw: Record<string, unknown>, source = 'recipe', set: string[] = []): Recipe {
+  let r: Record<string, unknown>;
+  try {
+    check(raw, RECIPE_SCHEMA, '', false);
+    r = applyOverrides(raw, set);
+  } catch (e) {
+    if (e instanceof RecipeError) throw e.inFile(source);
+    throw e;
+  }
+  return finishRecipe(r, source);
+}
+
+/** Key paths where two recipes differ (for `--resume` with a changed recipe). */
+export function recipeDiff(a: unknown, b: unknown, path = ''): string[] {
+  if (isPlain(a) && isPlain(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => recipeDiff(a[k], b[k], join(path, k)));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
