@@ -1,0 +1,183 @@
+/**
+ * Runs the models of `loaa attention` on one input and hands their attention matrices to
+ * attention.ts: the backbone (a checkpoint, `pretrained` = the `loaa pull` cache, or
+ * `random:<arch>` = seeded random weights), then each adapter put on it in turn (loadAdapter swaps
+ * them and restores any backbone tensors an adapter overwrote, so the backbone is loaded once).
+ */
+import { basename, dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readAudio } from '../audio/decode.js';
+import { astFeatures } from '../audio/frontend.js';
+import { readSafetensors } from '../io/safetensors.js';
+import { AudioSpectrogramTransformer, astGrid, loadAst, type AstConfig } from '../models/ast.js';
+import { getArch } from '../models/archs.js';
+import { backbonePath } from '../models/pull.js';
+import { astConfigFromAdapter, loadAdapter, readAdapterConfig, removeAdapter, type AdapterConfigFile } from '../peft/checkpoint.js';
+import { fromRaw, noGrad, tensor } from '../tensor/functional.js';
+import { scope } from '../tensor/scope.js';
+import type { AttentionMatrix, PatchGeometry } from './attention.js';
+
+export interface AttentionRunOptions {
+  /** audio file, or a `.safetensors` holding `fbank` [frames, mel] used as it is */
+  input: string;
+  /** checkpoint path, `pretrained`, or `random:<arch>` */
+  backbone: string;
+  adapters: string[];
+  compare?: string;
+  /** draw the bare backbone as the first row (default true) */
+  backboneRow?: boolean;
+  /** block index; negative counts from the end (default -1) */
+  layer?: number;
+  /** without an adapter: the architecture of a checkpoint backbone */
+  arch?: string;
+  /** without an adapter: front end and input geometry */
+  targetLength?: number;
+  numMelBins?: number;
+  sampleRate?: number;
+  mean?: number;
+  std?: number;
+  fstride?: number;
+  tstride?: number;
+  /** blocks of a random backbone (reduced-depth tests) */
+  depth?: number;
+  /** random backbone seed */
+  seed?: number;
+}
+
+export interface AttentionRun {
+  /** model input [frames, bins] row-major, as the model saw it */
+  fbank: Float32Array;
+  /** frames before padding */
+  validFrames: number;
+  geometry: PatchGeometry;
+  matrices: AttentionMatrix[];
+  /** index into `matrices` of the --compare model */
+  compareIndex?: number;
+  /** the block whose attention this is (non-negative) */
+  layer: number;
+  depth: number;
+  arch: string;
+}
+
+/** A short row label for an adapter directory: `run/best` rather than `best`. */
+export function adapterLabel(dir: string): string {
+  const abs = resolve(dir);
+  const b = basename(abs);
+  return ['best', 'last', 'final', 'adapter', 'checkpoint'].includes(b) ? `${basename(dirname(abs))}/${b}` : b;
+}
+
+function backboneConfig(o: AttentionRunOptions, first: AdapterConfigFile | undefined): AstConfig {
+  if (first) {
+    const c = astConfigFromAdapter(first);
+    if (o.depth !== undefined && c.depth === undefined) c.depth = o.depth;
+    return c;
+  }
+  const randomArch = o.backbone.startsWith('random:') ? o.backbone.slice('random:'.length) : undefined;
+  const arch = randomArch ?? o.arch;
+  if (!arch) throw new Error('--arch: needed to build a checkpoint backbone without an --adapter (the adapter says it otherwise)');
+  getArch(arch);
+  return {
+    arch,
+    numClasses: 1,
+    fdim: o.numMelBins ?? 128,
+    tdim: o.targetLength ?? 0, // filled from the input when not given
+    fstride: o.fstride ?? 16,
+    tstride: o.tstride ?? 16,
+    ...(o.depth !== undefined ? { depth: o.depth } : {}),
+  };
+}
+
+async function readInput(o: AttentionRunOptions, fe: { sampleRate: number; numMelBins: number; targetLength?: number; mean?: number; std?: number }): Promise<{ data: Float32Array; frames: number; bins: number; valid: number }> {
+  if (/\.safetensors$/i.test(o.input)) {
+    const f = readSafetensors(o.input);
+    const raw = f.tensors.get('fbank') ?? (f.tensors.size === 1 ? [...f.tensors.values()][0] : undefined);
+    if (!raw) throw new Error(`${o.input}: no tensor "fbank" (write one with loaa features)`);
+    if (raw.shape.length !== 2) throw new Error(`${o.input}: fbank: expected [frames, mel bins], got [${raw.shape.join(', ')}]`);
+    const t = fromRaw(raw);
+    try {
+      const t32 = t.to('float32');
+      const data = t32.toFloat32();
+      if (t32 !== t) t32.dispose();
+      return { data, frames: raw.shape[0]!, bins: raw.shape[1]!, valid: raw.shape[0]! };
+    } finally {
+      t.dispose();
+    }
+  }
+  const audio = await readAudio(o.input);
+  const bare = astFeatures(audio, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins }, o.input);
+  const spec = astFeatures(audio, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins, targetLength: fe.targetLength, mean: fe.mean, std: fe.std }, o.input);
+  return { data: spec.data, frames: spec.frames, bins: spec.bins, valid: Math.min(bare.frames, spec.frames) };
+}
+
+/** Builds the models, runs them on the input and returns their attention at the chosen block. */
+export async function runAttentionModels(o: AttentionRunOptions): Promise<AttentionRun> {
+  const adapterDirs = [...o.adapters, ...(o.compare !== undefined ? [o.compare] : [])];
+  const configs = adapterDirs.map((d) => readAdapterConfig(d));
+  const first = configs[0];
+  const cfg = backboneConfig(o, first);
+  const fe = first?.frontend;
+  const sampleRate = o.sampleRate ?? fe?.sample_rate ?? 16000;
+  const numMelBins = first ? cfg.fdim : (o.numMelBins ?? 128);
+  const targetLength = first ? cfg.tdim : o.targetLength;
+  const mean = o.mean ?? fe?.mean;
+  const std = o.std ?? fe?.std;
+  const input = await readInput(o, { sampleRate, numMelBins, targetLength, mean, std });
+  if (cfg.tdim === 0) cfg.tdim = input.frames;
+  if (input.frames !== cfg.tdim || input.bins !== cfg.fdim) {
+    throw new Error(`${o.input}: the input is ${input.frames} frames x ${input.bins} mel bins, the model takes ${cfg.tdim} x ${cfg.fdim}`);
+  }
+  const { fDim, tDim } = astGrid(cfg);
+  const geometry: PatchGeometry = { frames: cfg.tdim, bins: cfg.fdim, fDim, tDim, fstride: cfg.fstride, tstride: cfg.tstride, patch: 16 };
+
+  let model: AudioSpectrogramTransformer;
+  if (o.backbone.startsWith('random:')) {
+    model = new AudioSpectrogramTransformer(cfg, { seed: o.seed ?? 0 });
+  } else {
+    const path = o.backbone === 'pretrained' ? backbonePath(cfg.arch) : o.backbone;
+    if (!existsSync(path)) {
+      throw new Error(`--backbone: ${path} does not exist${o.backbone === 'pretrained' ? ` (run loaa pull ${cfg.arch})` : ''} (random:<arch> builds random weights)`);
+    }
+    model = loadAst(path, cfg, { seed: o.seed ?? 0 }).model;
+  }
+  const depth = model.depth;
+  const layer = o.layer ?? -1;
+  const li = layer < 0 ? depth + layer : layer;
+  if (!Number.isInteger(li) || li < 0 || li >= depth) throw new Error(`--layer: ${layer} is outside the model's ${depth} blocks (0..${depth - 1}, or -1..-${depth})`);
+  model.eval();
+
+  const matrices: AttentionMatrix[] = [];
+  const run = (label: string): void => {
+    const probs = noGrad(() =>
+      scope(() => {
+        const x = tensor(input.data, [1, input.frames, input.bins]);
+        model.forward(x, { attention: li === depth - 1 ? 'last' : 'all' });
+        const a = li === depth - 1 ? model.lastAttention : model.attentions?.[li];
+        if (!a) throw new Error('the model recorded no attention');
+        return a.select(0, 0).contiguous().toFloat32();
+      }),
+    );
+    const L = Math.round(Math.sqrt(probs.length));
+    matrices.push({ label, probs, nPre: L - fDim * tDim });
+  };
+  try {
+    if (o.backboneRow !== false) run(o.backbone.startsWith('random:') ? 'BACKBONE (RANDOM)' : 'BACKBONE');
+    adapterDirs.forEach((dir, i) => {
+      loadAdapter(dir, model);
+      run(i === adapterDirs.length - 1 && o.compare !== undefined ? `${adapterLabel(dir)} (COMPARE)` : adapterLabel(dir));
+      removeAdapter(model);
+    });
+  } finally {
+    model.dispose();
+  }
+  if (!matrices.length) throw new Error('--no-backbone-row: nothing to draw without an --adapter');
+  return {
+    fbank: input.data,
+    validFrames: input.valid,
+    geometry,
+    matrices,
+    ...(o.compare !== undefined ? { compareIndex: matrices.length - 1 } : {}),
+    layer: li,
+    depth,
+    arch: cfg.arch,
+  };
+}

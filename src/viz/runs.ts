@@ -1,0 +1,148 @@
+/**
+ * Finding and reading training runs for `loaa report`: a run is a directory with results.json or
+ * metrics.jsonl (what `loaa train` writes); `grid_run.json` (written by `loaa grid`) gives its axis
+ * values, otherwise the run is named by its path (and `.../fold<k>` directories, as `loaa cv` writes
+ * them, are folds of one run).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+
+/** One line of metrics.jsonl (the trainer's; unknown keys are kept). */
+export interface EpochLine {
+  epoch: number;
+  train_loss?: number | null;
+  lr?: number;
+  val?: Record<string, number>;
+  [k: string]: unknown;
+}
+
+export interface RunResults {
+  name?: string;
+  dataset?: string;
+  method?: string;
+  arch?: string;
+  params?: { total: number; trainable: number; frozen?: number; ratio?: number };
+  epochs?: number;
+  seconds_per_epoch?: number;
+  final?: { epoch: number; split: string | null; metrics: Record<string, number> | null };
+  best?: { epoch: number; metric: string; value: number; split: string | null; metrics: Record<string, number> | null } | null;
+  test?: { split: string; checkpoint: string; metrics: Record<string, number> } | null;
+  [k: string]: unknown;
+}
+
+export interface RunRecord {
+  dir: string;
+  /** axis values (grid runs) or {run: <path relative to the root given>} */
+  axes: Record<string, string>;
+  results: RunResults | null;
+  epochs: EpochLine[];
+  /** problems reading it (shown in the report, never fatal) */
+  problems: string[];
+}
+
+function readJson<T>(file: string, problems: string[]): T | null {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    problems.push(`${file}: unreadable JSON (${(e as Error).message})`);
+    return null;
+  }
+}
+
+export function readEpochs(file: string, problems: string[] = []): EpochLine[] {
+  if (!existsSync(file)) return [];
+  const out: EpochLine[] = [];
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      try {
+        const v = JSON.parse(line) as EpochLine;
+        if (typeof v.epoch === 'number') out.push(v);
+        else problems.push(`${file}:${i + 1}: no epoch number`);
+      } catch {
+        // a line cut short by a crash: the runs before it still count
+        problems.push(`${file}:${i + 1}: not JSON (a torn last line?)`);
+      }
+    });
+  return out;
+}
+
+function isRunDir(dir: string): boolean {
+  return existsSync(join(dir, 'results.json')) || existsSync(join(dir, 'metrics.jsonl')) || existsSync(join(dir, 'grid_run.json'));
+}
+
+/** Run directories under `root` (itself included), to `depth` levels; adapter folders are not entered. */
+export function findRunDirs(root: string, depth = 4): string[] {
+  const out: string[] = [];
+  const walk = (d: string, level: number): void => {
+    if (isRunDir(d)) {
+      out.push(d);
+      return;
+    }
+    if (level >= depth) return;
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (n.startsWith('.') || n === 'node_modules') continue;
+      const p = join(d, n);
+      try {
+        if (statSync(p).isDirectory()) walk(p, level + 1);
+      } catch {
+        /* vanished */
+      }
+    }
+  };
+  walk(resolve(root), 0);
+  return out;
+}
+
+/** Reads one run directory. */
+export function readRun(dir: string, root: string): RunRecord {
+  const problems: string[] = [];
+  const grid = readJson<{ axes?: Record<string, string> }>(join(dir, 'grid_run.json'), problems);
+  const results = readJson<RunResults>(join(dir, 'results.json'), problems);
+  const epochs = readEpochs(join(dir, 'metrics.jsonl'), problems);
+  const rel = relative(resolve(root), dir) || dir.replace(/^.*[\\/]/, '');
+  let axes: Record<string, string>;
+  if (grid?.axes && typeof grid.axes === 'object') axes = { ...grid.axes };
+  else {
+    // loaa cv writes <out>/fold<k>: the folds of one run are replicates of it
+    const m = /^(?:(.*)[\\/])?fold(\d+)$/.exec(rel);
+    axes = m ? { run: m[1] || basename(dirname(dir)), fold: m[2]! } : { run: rel };
+  }
+  return { dir, axes, results, epochs, problems };
+}
+
+/** Every run under the given roots (a grid's output directory, a folder of runs, or single runs). */
+export function collectRuns(roots: string[]): RunRecord[] {
+  const out: RunRecord[] = [];
+  const seen = new Set<string>();
+  for (const root of roots) {
+    if (!existsSync(root)) throw new Error(`${root}: no such directory`);
+    if (!statSync(root).isDirectory()) throw new Error(`${root}: not a directory (give a run directory, or a folder of runs)`);
+    for (const d of findRunDirs(root)) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      out.push(readRun(d, root));
+    }
+  }
+  return out;
+}
+
+export type Split = 'test' | 'best' | 'final';
+
+/** The metrics a run reports for a split; 'auto': test when the run has a test set, else the last epoch. */
+export function runMetrics(r: RunRecord, split: Split | 'auto'): Record<string, number> | null {
+  const res = r.results;
+  if (!res) return null;
+  const pick = split === 'auto' ? (res.test ? 'test' : 'final') : split;
+  if (pick === 'test') return res.test?.metrics ?? null;
+  if (pick === 'best') return res.best?.metrics ?? null;
+  return res.final?.metrics ?? null;
+}

@@ -1,0 +1,180 @@
+/**
+ * Result tables laid out like the paper's: chosen axes on the rows and on the columns, each cell the
+ * mean +/- std of one metric over the runs that share those axis values (the folds and seeds), the
+ * best cell of each column (or row, or table) in bold and the second underlined, and the trainable
+ * parameters of each row.
+ */
+import { runMetrics, type RunRecord, type Split } from './runs.js';
+
+export type BestScope = 'column' | 'row' | 'table' | 'none';
+
+export interface TableSpec {
+  title: string;
+  rows: string[];
+  cols: string[];
+  /** only runs whose axis values are among these */
+  filter: Record<string, string[]>;
+  metric: string;
+  split: Split | 'auto';
+  params: boolean;
+  best: BestScope;
+  better: 'higher' | 'lower';
+  /** show x100 */
+  percent: boolean;
+  digits: number;
+}
+
+export type Mark = 'best' | 'second' | null;
+
+export interface Cell {
+  values: number[];
+  mean: number;
+  std: number;
+  /** runs in the cell that have no value (unfinished, or the metric is missing) */
+  missing: number;
+  mark: Mark;
+  /** the value as shown (rounded, percent applied) */
+  text: string;
+}
+
+export interface RowParams {
+  trainable: number[];
+  total: number[];
+}
+
+export interface Table {
+  spec: TableSpec;
+  /** per row, the value of each row axis */
+  rowKeys: string[][];
+  colKeys: string[][];
+  cells: Cell[][];
+  params: RowParams[];
+  /** axes (besides the replicates) whose several values were pooled into one cell */
+  pooled: string[];
+  /** the largest number of values in a cell */
+  maxN: number;
+}
+
+/** population std (numpy's default, as loaa cv reports it) */
+export function meanStd(xs: number[]): { mean: number; std: number } {
+  if (!xs.length) return { mean: NaN, std: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { mean, std: Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length) };
+}
+
+/** Natural order: numbers by value, then strings. */
+function natural(a: string, b: string): number {
+  const na = Number(a);
+  const nb = Number(b);
+  if (a.trim() !== '' && b.trim() !== '' && Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function keyCombos(runs: RunRecord[], axes: string[], order: Record<string, string[]>): string[][] {
+  const seen = new Map<string, string[]>();
+  for (const r of runs) {
+    const k = axes.map((a) => r.axes[a] ?? '-');
+    seen.set(JSON.stringify(k), k);
+  }
+  const rank = (axis: string, v: string): number => {
+    const i = order[axis]?.indexOf(v) ?? -1;
+    return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  return [...seen.values()].sort((x, y) => {
+    for (let i = 0; i < axes.length; i++) {
+      const d = rank(axes[i]!, x[i]!) - rank(axes[i]!, y[i]!) || natural(x[i]!, y[i]!);
+      if (d !== 0) return d;
+    }
+    return 0;
+  });
+}
+
+export function formatValue(mean: number, std: number, n: number, spec: Pick<TableSpec, 'percent' | 'digits'>): string {
+  if (!Number.isFinite(mean)) return '-';
+  const k = spec.percent ? 100 : 1;
+  const m = (mean * k).toFixed(spec.digits);
+  return n > 1 ? `${m} ± ${(std * k).toFixed(spec.digits)}` : m;
+}
+
+/** 1234 -> "1.23K", 5.6e6 -> "5.60M" */
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return '-';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+/** "0.42M (0.49%)", or a range when the row's runs differ (e.g. heads of different sizes). */
+export function formatParams(p: RowParams): string {
+  if (!p.trainable.length) return '-';
+  const lo = Math.min(...p.trainable);
+  const hi = Math.max(...p.trainable);
+  const ratios = p.trainable.map((t, i) => t / p.total[i]!);
+  const rlo = Math.min(...ratios);
+  const rhi = Math.max(...ratios);
+  const pct = (r: number): string => (r >= 0.1 ? (100 * r).toFixed(1) : (100 * r).toFixed(2));
+  if (lo === hi) return `${formatCount(lo)} (${pct(rlo)}%)`;
+  return `${formatCount(lo)}–${formatCount(hi)} (${pct(rlo)}–${pct(rhi)}%)`;
+}
+
+function markCells(cells: Cell[], better: 'higher' | 'lower'): void {
+  // compared as shown, so that equal-looking numbers get the same mark
+  const shown = cells.map((c) => (Number.isFinite(c.mean) ? Number(c.text.split(' ')[0]) : NaN));
+  const distinct = [...new Set(shown.filter((v) => Number.isFinite(v)))].sort((a, b) => (better === 'higher' ? b - a : a - b));
+  if (distinct.length === 0) return;
+  cells.forEach((c, i) => {
+    if (shown[i] === distinct[0]) c.mark = 'best';
+    else if (distinct.length > 1 && shown[i] === distinct[1]) c.mark = 'second';
+  });
+}
+
+export function buildTable(all: RunRecord[], spec: TableSpec, order: Record<string, string[]>, replicates: string[]): Table {
+  const runs = all.filter((r) => Object.entries(spec.filter).every(([a, vs]) => vs.includes(r.axes[a] ?? '')));
+  const rowKeys = spec.rows.length ? keyCombos(runs, spec.rows, order) : [[]];
+  const colKeys = spec.cols.length ? keyCombos(runs, spec.cols, order) : [[]];
+  const match = (r: RunRecord, axes: string[], key: string[]): boolean => axes.every((a, i) => (r.axes[a] ?? '-') === key[i]);
+  const cells: Cell[][] = [];
+  const params: RowParams[] = [];
+  let maxN = 0;
+  const pooled = new Set<string>();
+  const fixed = new Set([...spec.rows, ...spec.cols, ...replicates]);
+  for (const rk of rowKeys) {
+    const rowRuns = runs.filter((r) => match(r, spec.rows, rk));
+    const p: RowParams = { trainable: [], total: [] };
+    for (const r of rowRuns) {
+      const pr = r.results?.params;
+      if (pr && Number.isFinite(pr.trainable) && Number.isFinite(pr.total)) {
+        p.trainable.push(pr.trainable);
+        p.total.push(pr.total);
+      }
+    }
+    params.push(p);
+    const row: Cell[] = [];
+    for (const ck of colKeys) {
+      const cellRuns = rowRuns.filter((r) => match(r, spec.cols, ck));
+      const values: number[] = [];
+      let missing = 0;
+      for (const r of cellRuns) {
+        const v = runMetrics(r, spec.split)?.[spec.metric];
+        if (typeof v === 'number' && Number.isFinite(v)) values.push(v);
+        else missing++;
+      }
+      const axesHere = new Map<string, Set<string>>();
+      for (const r of cellRuns) for (const [a, v] of Object.entries(r.axes)) if (!fixed.has(a)) (axesHere.get(a) ?? axesHere.set(a, new Set()).get(a)!).add(v);
+      for (const [a, vs] of axesHere) if (vs.size > 1) pooled.add(a);
+      const { mean, std } = meanStd(values);
+      maxN = Math.max(maxN, values.length);
+      row.push({ values, mean, std, missing, mark: null, text: formatValue(mean, std, values.length, spec) });
+    }
+    cells.push(row);
+  }
+  if (spec.best === 'column') {
+    for (let j = 0; j < colKeys.length; j++) markCells(cells.map((row) => row[j]!), spec.better);
+  } else if (spec.best === 'row') {
+    for (const row of cells) markCells(row, spec.better);
+  } else if (spec.best === 'table') {
+    markCells(cells.flat(), spec.better);
+  }
+  return { spec, rowKeys, colKeys, cells, params, pooled: [...pooled], maxN };
+}
