@@ -7,5 +7,10 @@ if (!existsSync(fileURLToPath(main))) {
   console.error('loaa: not built yet (dist/ is missing). Run `npm run build` (or `npm test` / `npm run demo`, which build first).');
   process.exit(2);
 }
+// `loaa ... | head` closes the pipe early: that is the reader's choice, not an error
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 const { main: run } = await import(main.href);
 process.exitCode = await run(process.argv.slice(2));

@@ -16,6 +16,9 @@ const COMMANDS: Record<string, Entry> = {
   params: { summary: 'total / trainable / frozen parameter counts of a model configuration' },
   features: { summary: 'compute the AST filterbank of an audio file into a safetensors file' },
   stats: { summary: 'mean and std of a dataset\'s filterbanks, as AST normalises them' },
+  attention: { summary: 'draw what the model attends to over a spectrogram (the paper\'s Figure 3), per model' },
+  grid: { summary: 'run an experiment grid (methods x kernels x budgets x folds ...) as a resumable queue' },
+  report: { summary: 'tables like the paper\'s and training curves from runs, as Markdown and HTML' },
   pull: { summary: 'download an ImageNet ViT/DeiT checkpoint into the cache' },
   bench: { summary: 'measure engine, front end, inference and training speed (vs PyTorch when installed)' },
 };
