@@ -3,8 +3,22 @@
  * run when Debian's python3-torch is installed. Sections are independent modules in src/bench/ and
  * src/audio/bench.ts; `--only` picks some.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
+
+/** Runs one of tools/bench/*.py with Debian's python3-torch; null when that is not installed. */
+function runPython(script: string): Record<string, unknown> | null {
+  const python = '/usr/bin/python3';
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  if (!existsSync(python) || spawnSync(python, ['-c', 'import torchaudio'], { stdio: 'ignore' }).status !== 0) return null;
+  const r = spawnSync(python, [join(root, script)], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').pop() };
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
+}
 
 const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string, unknown>> }> = {
   engine: {
@@ -13,7 +27,15 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
   },
   frontend: {
     what: 'resampling + Kaldi fbank per clip (5 s at 44.1 kHz, 1 s at 16 kHz), one thread',
-    run: async () => (await import('../../audio/bench.js')).benchFrontEnd(),
+    run: async () => {
+      const ours = await (await import('../../audio/bench.js')).benchFrontEnd();
+      const torchaudio = runPython('tools/bench/frontend_torchaudio.py');
+      if (!torchaudio) return ours;
+      const ratio = Object.fromEntries(
+        Object.keys(ours).filter((k) => typeof torchaudio[k] === 'number').map((k) => [k, +(Number(ours[k]) / Number(torchaudio[k])).toFixed(3)]),
+      );
+      return { loaa: ours, torchaudio, ratio_ms_loaa_over_torchaudio: ratio };
+    },
   },
   inference: {
     what: 'AST deit_base_distilled_patch16_384 inference, 512 frames, stride 16 and 10, batch 1 and 8',
