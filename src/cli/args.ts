@@ -56,3 +56,45 @@ export function numberFlag(
 export function boolFlag(a: ParsedArgs, name: string): boolean {
   return a.values[name] === true;
 }
+
+export interface FlagTokens {
+  positional: string[];
+  /** value flags: every value given, in order; boolean flags: true */
+  flags: Map<string, string[] | true>;
+}
+
+/**
+ * The hand-rolled flag loop of `features`, `params` and `predict`, with their messages
+ * (`--x: missing value`, `--x: given more than once`, `--x: unknown option (see loaa <command> --help)`).
+ * `--flag=value` and `--flag value` both work; a lone `-` is a positional (stdin-style) unless
+ * `dashIsOption` says it is an unknown option.
+ */
+export function tokenizeFlags(
+  argv: string[],
+  spec: { command: string; value: ReadonlySet<string>; bool: ReadonlySet<string>; repeatable?: ReadonlySet<string>; dashIsOption?: boolean },
+): FlagTokens {
+  const positional: string[] = [];
+  const flags = new Map<string, string[] | true>();
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i];
+    let inline: string | undefined;
+    if (a.startsWith('--') && a.includes('=')) {
+      inline = a.slice(a.indexOf('=') + 1);
+      a = a.slice(0, a.indexOf('='));
+    }
+    if (spec.value.has(a)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${a}: missing value`);
+      const prev = flags.get(a);
+      if (prev && !spec.repeatable?.has(a)) throw new UsageError(`${a}: given more than once`);
+      flags.set(a, [...((prev as string[] | undefined) ?? []), v]);
+    } else if (spec.bool.has(a)) {
+      flags.set(a, true);
+    } else if (a.startsWith('-') && (a !== '-' || spec.dashIsOption)) {
+      throw new UsageError(`${a}: unknown option (see loaa ${spec.command} --help)`);
+    } else {
+      positional.push(a);
+    }
+  }
+  return { positional, flags };
+}

@@ -1,5 +1,6 @@
 /** `loaa features`: one audio file -> AST input fbank `[frames, mel]` as safetensors. */
 import { UsageError, type Command } from '../command.js';
+import { tokenizeFlags } from '../args.js';
 import { readAudio } from '../../audio/decode.js';
 import { astFeatures } from '../../audio/frontend.js';
 import { rawFromFloat32, writeSafetensors } from '../../io/safetensors.js';
@@ -32,29 +33,9 @@ const VALUE_FLAGS = new Set(['--out', '--sample-rate', '--num-mel-bins', '--targ
 const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
 
 function parse(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
-    if (VALUE_FLAGS.has(a)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${a}: missing value`);
-      if (flags.has(a)) throw new UsageError(`${a}: given more than once`);
-      flags.set(a, v);
-    } else if (BOOL_FLAGS.has(a)) {
-      flags.set(a, true);
-    } else if (a.startsWith('-') && a !== '-') {
-      throw new UsageError(`${a}: unknown option (see loaa features --help)`);
-    } else {
-      positional.push(a);
-    }
-  }
-  return { positional, flags };
+  // no repeatable flags here: each value flag holds at most one value
+  const { positional, flags } = tokenizeFlags(argv, { command: 'features', value: VALUE_FLAGS, bool: BOOL_FLAGS });
+  return { positional, flags: new Map([...flags].map(([k, v]) => [k, v === true ? true : v[0]])) };
 }
 
 function intFlag(p: Parsed, name: string, min: number, max: number): number | undefined {

@@ -1,5 +1,6 @@
 /** `loaa params`: parameter counts of an AST + PEFT method, from the config alone (nothing is allocated). */
 import { UsageError, type Command } from '../command.js';
+import { tokenizeFlags, type FlagTokens } from '../args.js';
 import { ARCH_NAMES, getArch } from '../../models/archs.js';
 import { astGrid } from '../../models/ast.js';
 import type { AdapterSpec } from '../../peft/adapter.js';
@@ -52,36 +53,10 @@ const VALUE_FLAGS = new Set([
 const REPEATABLE = new Set(['--adapter']);
 const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[] | true>;
-}
+type Parsed = FlagTokens;
 
 function parse(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string[] | true>();
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
-    if (VALUE_FLAGS.has(a)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${a}: missing value`);
-      const prev = flags.get(a);
-      if (prev && !REPEATABLE.has(a)) throw new UsageError(`${a}: given more than once`);
-      flags.set(a, [...((prev as string[] | undefined) ?? []), v]);
-    } else if (BOOL_FLAGS.has(a)) {
-      flags.set(a, true);
-    } else if (a.startsWith('-')) {
-      throw new UsageError(`${a}: unknown option (see loaa params --help)`);
-    } else {
-      positional.push(a);
-    }
-  }
-  return { positional, flags };
+  return tokenizeFlags(argv, { command: 'params', value: VALUE_FLAGS, bool: BOOL_FLAGS, repeatable: REPEATABLE, dashIsOption: true });
 }
 
 function str(p: Parsed, name: string): string | undefined {

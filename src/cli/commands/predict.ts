@@ -1,5 +1,6 @@
 /** `loaa predict`: classify audio files (or ready fbank features) with a backbone + adapter checkpoint. */
 import { UsageError, type Command } from '../command.js';
+import { tokenizeFlags, type FlagTokens } from '../args.js';
 import { readAudio } from '../../audio/decode.js';
 import { astFeatures } from '../../audio/frontend.js';
 import { readSafetensors, type RawTensor } from '../../io/safetensors.js';
@@ -33,31 +34,8 @@ const VALUE_FLAGS = new Set(['--backbone', '--adapter', '--features', '--top-k']
 const REPEATABLE = new Set(['--features']);
 const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
 
-function parse(argv: string[]): { positional: string[]; flags: Map<string, string[] | true> } {
-  const positional: string[] = [];
-  const flags = new Map<string, string[] | true>();
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
-    if (VALUE_FLAGS.has(a)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${a}: missing value`);
-      const prev = flags.get(a);
-      if (prev && !REPEATABLE.has(a)) throw new UsageError(`${a}: given more than once`);
-      flags.set(a, [...((prev as string[] | undefined) ?? []), v]);
-    } else if (BOOL_FLAGS.has(a)) {
-      flags.set(a, true);
-    } else if (a.startsWith('-') && a !== '-') {
-      throw new UsageError(`${a}: unknown option (see loaa predict --help)`);
-    } else {
-      positional.push(a);
-    }
-  }
-  return { positional, flags };
+function parse(argv: string[]): FlagTokens {
+  return tokenizeFlags(argv, { command: 'predict', value: VALUE_FLAGS, bool: BOOL_FLAGS, repeatable: REPEATABLE });
 }
 
 export interface Prediction {
