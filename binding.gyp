@@ -8,10 +8,11 @@
         "<!@(node scripts/find-libtorch.mjs include)"
       ],
       "libraries": [
+        "-Wl,--no-as-needed",
         "-L<!(node scripts/find-libtorch.mjs libdir)",
         "<!@(node scripts/find-libtorch.mjs libs)",
         "-Wl,-rpath,<!(node scripts/find-libtorch.mjs libdir)",
-        "-Wl,--no-as-needed"
+        "<!@(node scripts/find-libtorch.mjs rpaths)"
       ],
       "defines": [
         "NAPI_CPP_EXCEPTIONS",
@@ -20,7 +21,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+      "cflags_cc": ["-std=<!(node scripts/find-libtorch.mjs std)", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
     }
   ]
 }

@@ -14,6 +14,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,6 +23,15 @@
 #include <mutex>
 #include <unordered_map>
 #include <vector>
+
+// PyTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define LOAA_ALLOCATE_CONST
+#define LOAA_ALLOCATOR_HAS_COPY_DATA 1
+#else
+#define LOAA_ALLOCATE_CONST const
+#define LOAA_ALLOCATOR_HAS_COPY_DATA 0
+#endif
 
 namespace loaa {
 
@@ -52,7 +62,7 @@ class CachingCPUAllocator final : public c10::Allocator {
     });
   }
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) LOAA_ALLOCATE_CONST override {
     void* base = nullptr;
     size_t total = 0;  // 0 in the header marks a malloc'd block
     if (n < kMinBytes) {
@@ -69,6 +79,9 @@ class CachingCPUAllocator final : public c10::Allocator {
     return {data, data, &CachingCPUAllocator::release, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &CachingCPUAllocator::release; }
+#if LOAA_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
  private:
   static constexpr size_t kPage = 4096;
