@@ -11,39 +11,9 @@ import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
 import { Conv2d } from '../nn/layers.js';
 import type { SideAdapter } from '../models/vit.js';
+import { checkAdapterSpec, type AdapterMode, type AdapterSpec } from './config.js';
 
-export type AdapterMode = 'parallel' | 'sequential';
-export type AdapterPosition = 'attn' | 'ffn';
-
-export interface AdapterSpec {
-  position: AdapterPosition;
-  /** [kF, kT]: (1,3) time, (3,1) frequency, (1,1) plain parallel adapter; odd sizes */
-  kernel: [number, number];
-  /** r */
-  bottleneck: number;
-  /** biases on Down and Up (default false) */
-  bias?: boolean;
-  /** s (default 1) */
-  scale?: number;
-  /** default 'parallel' */
-  mode?: AdapterMode;
-}
-
-/** Validates one spec; `where` names it in errors (e.g. `adapters[1]`). */
-export function checkAdapterSpec(a: AdapterSpec, where = 'adapter'): Required<AdapterSpec> {
-  if (a === null || typeof a !== 'object') throw new Error(`${where}: expected an object`);
-  if (a.position !== 'attn' && a.position !== 'ffn') throw new Error(`${where}.position: expected "attn" or "ffn", got ${JSON.stringify(a.position)}`);
-  const k = a.kernel;
-  if (!Array.isArray(k) || k.length !== 2 || !k.every((v) => Number.isSafeInteger(v) && v >= 1 && v % 2 === 1)) {
-    throw new Error(`${where}.kernel: expected two odd positive integers [kF, kT], got ${JSON.stringify(k)}`);
-  }
-  if (!Number.isSafeInteger(a.bottleneck) || a.bottleneck < 1) throw new Error(`${where}.bottleneck: expected a positive integer, got ${JSON.stringify(a.bottleneck)}`);
-  if (a.bias !== undefined && typeof a.bias !== 'boolean') throw new Error(`${where}.bias: expected true or false, got ${JSON.stringify(a.bias)}`);
-  if (a.scale !== undefined && (typeof a.scale !== 'number' || !Number.isFinite(a.scale))) throw new Error(`${where}.scale: expected a number, got ${JSON.stringify(a.scale)}`);
-  const mode = a.mode ?? 'parallel';
-  if (mode !== 'parallel' && mode !== 'sequential') throw new Error(`${where}.mode: expected "parallel" or "sequential", got ${JSON.stringify(a.mode)}`);
-  return { position: a.position, kernel: [k[0], k[1]], bottleneck: a.bottleneck, bias: a.bias ?? false, scale: a.scale ?? 1, mode };
-}
+export type { AdapterMode, AdapterPosition, AdapterSpec } from './config.js';
 
 /** Parameters of one adapter on width D: Down + Up (+ biases). */
 export function adapterParamCount(a: Pick<AdapterSpec, 'kernel' | 'bottleneck' | 'bias'>, dim: number): number {

@@ -21,7 +21,8 @@ import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safeten
 import { writeFileAtomic } from '../util/fs.js';
 import { astGrid, type AudioSpectrogramTransformer, type AstConfig } from '../models/ast.js';
 import { isArchName, getArch } from '../models/archs.js';
-import { isTrainable, isAddedParam, applyPeft, peftOf, removePeft, resolvePeft, PEFT_METHODS, type PeftConfig, type ResolvedPeft } from './methods.js';
+import { isTrainable, isAddedParam, applyPeft, peftOf, removePeft, resolvePeft } from './methods.js';
+import { describePeft, parsePeft, type PeftConfig, type ResolvedAdapter, type ResolvedPeft } from './config.js';
 import { astParamShapes, type AstGeometry } from './params.js';
 import { recordOriginal } from './state.js';
 
@@ -30,6 +31,8 @@ export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
 export interface FrontendConfig {
+  /** which front end made the features: AST's Kaldi fbank (absent: "ast") or EPIC-SOUNDS' log-mel */
+  type?: 'ast' | 'epic';
   sample_rate: number;
   num_mel_bins: number;
   target_length: number;
@@ -42,9 +45,9 @@ export interface AdapterConfigFile {
   format: typeof ADAPTER_FORMAT;
   arch: string;
   method: ResolvedPeft['method'];
-  adapters: { position: 'attn' | 'ffn'; kernel: [number, number]; bottleneck: number; bias: boolean; scale: number; mode: 'parallel' | 'sequential' }[];
-  lora?: { rank: number; alpha: number; targets: ('q' | 'k' | 'v')[] };
-  prompt?: { tokens: number };
+  adapters: ResolvedAdapter[];
+  lora?: NonNullable<ResolvedPeft['lora']>;
+  prompt?: NonNullable<ResolvedPeft['prompt']>;
   input: { fdim: number; tdim: number; fstride: number; tstride: number };
   num_classes: number;
   labels?: string[];
@@ -164,18 +167,10 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
       bad('arch', (e as Error).message);
     }
   }
-  if (!PEFT_METHODS.includes(o.method as never)) bad('method', `expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(o.method)}`);
-  if (o.adapters !== undefined && !Array.isArray(o.adapters)) bad('adapters', 'expected a list');
-  if (o.lora !== undefined && o.lora !== null && !isObj(o.lora)) bad('lora', 'expected an object');
-  if (o.prompt !== undefined && o.prompt !== null && !isObj(o.prompt)) bad('prompt', 'expected an object');
   let peft: ResolvedPeft;
   try {
-    peft = resolvePeft({
-      method: o.method as ResolvedPeft['method'],
-      adapters: (o.adapters as never) ?? [],
-      lora: (o.lora ?? undefined) as never,
-      prompt: (o.prompt ?? undefined) as never,
-    });
+    // the file lists every adapter: an absent list is none, not the method's default
+    peft = parsePeft({ method: o.method, adapters: o.adapters ?? [], lora: o.lora, prompt: o.prompt }, '');
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
@@ -208,7 +203,9 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
     if (hasStd && (typeof f.std !== 'number' || !(f.std > 0))) bad('frontend.std', `expected a positive number, got ${JSON.stringify(f.std)}`);
     if (f.num_mel_bins !== input.fdim) bad('frontend.num_mel_bins', `${f.num_mel_bins} does not match input.fdim ${input.fdim}`);
     if (f.target_length !== input.tdim) bad('frontend.target_length', `${f.target_length} does not match input.tdim ${input.tdim}`);
+    if (f.type !== undefined && f.type !== 'ast' && f.type !== 'epic') bad('frontend.type', `expected "ast" or "epic", got ${JSON.stringify(f.type)}`);
     frontend = {
+      ...(f.type === 'epic' ? { type: 'epic' as const } : {}),
       sample_rate: f.sample_rate as number,
       num_mel_bins: f.num_mel_bins as number,
       target_length: f.target_length as number,
@@ -281,8 +278,8 @@ export function loadAdapter(dir: string, model: AudioSpectrogramTransformer): Lo
   const missing = expected.filter((n) => !tensors.has(n));
   const unknown = [...tensors.keys()].filter((n) => !expected.includes(n));
   const list = (xs: string[]) => `${xs.slice(0, 4).join(', ')}${xs.length > 4 ? `, ... (${xs.length} in all)` : ''}`;
-  if (unknown.length) throw new Error(`${wFile}: tensors a ${describe(peft)} adapter does not have: ${list(unknown)}`);
-  if (missing.length) throw new Error(`${wFile}: missing tensors of its ${describe(peft)} config: ${list(missing)}`);
+  if (unknown.length) throw new Error(`${wFile}: tensors a ${describePeft(peft)} adapter does not have: ${list(unknown)}`);
+  if (missing.length) throw new Error(`${wFile}: missing tensors of its ${describePeft(peft)} config: ${list(missing)}`);
   const mismatched = expected.filter((n) => {
     const a = tensors.get(n)!.shape;
     const b = shapes.get(n)!;
@@ -309,12 +306,4 @@ export function swapAdapter(model: AudioSpectrogramTransformer, dir: string): Lo
 /** Takes the adapter off, leaving the bare backbone (head kept). */
 export function removeAdapter(model: AudioSpectrogramTransformer): void {
   removePeft(model);
-}
-
-function describe(p: ResolvedPeft): string {
-  const parts: string[] = [p.method];
-  for (const a of p.adapters) parts.push(`${a.position} ${a.kernel[0]}x${a.kernel[1]} r ${a.bottleneck}${a.bias ? ' bias' : ''}${a.mode === 'sequential' ? ' sequential' : ''}`);
-  if (p.lora) parts.push(`LoRA ${p.lora.targets.join('')} r ${p.lora.rank}`);
-  if (p.prompt) parts.push(`${p.prompt.tokens} prompts`);
-  return parts.join(', ');
 }

@@ -13,26 +13,6 @@ import type { QkvDelta, QkvTarget } from '../models/vit.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { recordOriginal } from './state.js';
 
-export interface LoraSpec {
-  rank: number;
-  alpha: number;
-  /** default ['q', 'v'] */
-  targets?: QkvTarget[];
-}
-
-export const LORA_DEFAULTS = { rank: 8, alpha: 16, targets: ['q', 'v'] as QkvTarget[] };
-
-export function checkLoraSpec(l: LoraSpec, where = 'lora'): Required<LoraSpec> {
-  if (l === null || typeof l !== 'object') throw new Error(`${where}: expected an object`);
-  if (!Number.isSafeInteger(l.rank) || l.rank < 1) throw new Error(`${where}.rank: expected a positive integer, got ${JSON.stringify(l.rank)}`);
-  if (typeof l.alpha !== 'number' || !Number.isFinite(l.alpha) || l.alpha <= 0) throw new Error(`${where}.alpha: expected a positive number, got ${JSON.stringify(l.alpha)}`);
-  const targets = l.targets ?? LORA_DEFAULTS.targets;
-  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => t === 'q' || t === 'k' || t === 'v') || new Set(targets).size !== targets.length) {
-    throw new Error(`${where}.targets: expected distinct "q", "k", "v", got ${JSON.stringify(l.targets)}`);
-  }
-  return { rank: l.rank, alpha: l.alpha, targets: [...targets] };
-}
-
 export class LoraDelta extends Module implements QkvDelta {
   readonly A: Tensor;
   readonly B: Tensor;

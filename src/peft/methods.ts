@@ -4,76 +4,31 @@
  *
  * | method  | added                                   | trains (besides the head and anything added) |
  * |---------|-----------------------------------------|----------------------------------------------|
- * | loaa    | adapters (default attn 1x3, r 36)       | -                                            |
- * | adapter | adapters (default attn+ffn 1x1, r 36)   | -                                            |
+ * | loaa    | adapters (default attn 1x3 + ffn 3x1, r 36) | -                                        |
+ * | adapter | adapters (default attn+ffn 1x1, r 108)  | -                                            |
  * | linear  | -                                       | -                                            |
  * | full    | -                                       | everything                                   |
  * | lora    | LoRA (default r 8, alpha 16, q and v)   | -                                            |
  * | bitfit  | -                                       | every backbone `.bias`                       |
  * | prompt  | deep prompts (default 10 per block)     | -                                            |
  *
- * Adapters, LoRA and prompts may be combined with any method (e.g. LoAA + prompts); every tensor
- * added trains. The head (`head.norm`, `head.fc`) always trains.
+ * The config and its defaults live in config.ts. Adapters, LoRA and prompts may be combined with any
+ * method (e.g. LoAA + prompts); every tensor added trains. The head (`head.norm`, `head.fc`) always trains.
  */
 import { Module } from '../nn/module.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
-import { checkAdapterSpec, LookAsideAdapter, type AdapterSpec } from './adapter.js';
+import { LookAsideAdapter } from './adapter.js';
 import { isBitfitParam } from './bitfit.js';
-import { checkLoraSpec, LoraDelta, LORA_DEFAULTS, type LoraSpec } from './lora.js';
-import { addPrompts, checkPromptSpec, PROMPT_DEFAULTS, removePrompts, type PromptSpec } from './prompt.js';
+import { parsePeft, type PeftConfig, type ResolvedPeft } from './config.js';
+import { LoraDelta } from './lora.js';
+import { addPrompts, removePrompts } from './prompt.js';
 import { getState, recordOriginal, restoreOriginals, setState } from './state.js';
 
-export const PEFT_METHODS = ['loaa', 'adapter', 'linear', 'full', 'lora', 'bitfit', 'prompt'] as const;
-export type PeftMethod = (typeof PEFT_METHODS)[number];
+export { PEFT_METHODS, isPeftMethod, parsePeft, type PeftConfig, type PeftMethod, type ResolvedPeft } from './config.js';
 
-export interface PeftConfig {
-  method: PeftMethod;
-  adapters?: AdapterSpec[];
-  lora?: LoraSpec;
-  prompt?: PromptSpec;
-}
-
-/** A config with every default filled in and every value checked. */
-export interface ResolvedPeft {
-  method: PeftMethod;
-  adapters: Required<AdapterSpec>[];
-  lora: Required<LoraSpec> | null;
-  prompt: PromptSpec | null;
-}
-
-export const DEFAULT_BOTTLENECK = 36;
-
-/** The adapters a method gets when the config lists none. */
-export function defaultAdapters(method: PeftMethod, bottleneck = DEFAULT_BOTTLENECK): AdapterSpec[] {
-  if (method === 'loaa') return [{ position: 'attn', kernel: [1, 3], bottleneck }];
-  if (method === 'adapter') return [{ position: 'attn', kernel: [1, 1], bottleneck }, { position: 'ffn', kernel: [1, 1], bottleneck }];
-  return [];
-}
-
-export function isPeftMethod(m: unknown): m is PeftMethod {
-  return typeof m === 'string' && (PEFT_METHODS as readonly string[]).includes(m);
-}
-
-/** Fills defaults and validates; errors name the key (`adapters[1].kernel`, `lora.rank`, ...). */
+/** Fills defaults and validates a config given in code (errors name the key: `adapters.1.kernel`). */
 export function resolvePeft(cfg: PeftConfig | ResolvedPeft): ResolvedPeft {
-  if (cfg === null || typeof cfg !== 'object') throw new Error('peft: expected an object');
-  if (!isPeftMethod(cfg.method)) throw new Error(`method: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(cfg.method)}`);
-  const method = cfg.method;
-  const given = cfg.adapters;
-  if (given !== undefined && !Array.isArray(given)) throw new Error('adapters: expected a list');
-  const list = given === undefined ? defaultAdapters(method) : given;
-  if ((method === 'loaa' || method === 'adapter') && list.length === 0) throw new Error(`adapters: method "${method}" needs at least one adapter`);
-  const adapters = list.map((a, i) => checkAdapterSpec(a, `adapters[${i}]`));
-  const seen = new Set<string>();
-  for (const [i, a] of adapters.entries()) {
-    if (seen.has(a.position)) throw new Error(`adapters[${i}].position: a second "${a.position}" adapter (one per position)`);
-    seen.add(a.position);
-  }
-  let lora = cfg.lora ? checkLoraSpec(cfg.lora) : null;
-  if (!lora && method === 'lora') lora = checkLoraSpec(LORA_DEFAULTS);
-  let prompt = cfg.prompt ? checkPromptSpec(cfg.prompt) : null;
-  if (!prompt && method === 'prompt') prompt = { ...PROMPT_DEFAULTS };
-  return { method, adapters, lora, prompt };
+  return parsePeft(cfg, '');
 }
 
 /** Does parameter `name` train under this config? (the reference's `is_trainable`) */

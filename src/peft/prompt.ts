@@ -5,19 +5,9 @@
  */
 import { empty } from '../tensor/functional.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
+import { checkPromptSpec, type PromptSpec } from './config.js';
 
-export interface PromptSpec {
-  tokens: number;
-}
-
-export const PROMPT_DEFAULTS: PromptSpec = { tokens: 10 };
 export const PROMPT_INIT = 0.1;
-
-export function checkPromptSpec(p: PromptSpec, where = 'prompt'): PromptSpec {
-  if (p === null || typeof p !== 'object') throw new Error(`${where}: expected an object`);
-  if (!Number.isSafeInteger(p.tokens) || p.tokens < 1) throw new Error(`${where}.tokens: expected a positive integer, got ${JSON.stringify(p.tokens)}`);
-  return { tokens: p.tokens };
-}
 
 /** Adds N prompt tokens to every block (replacing any there; the old ones are disposed). */
 export function addPrompts(model: AudioSpectrogramTransformer, spec: PromptSpec, seed?: number): void {

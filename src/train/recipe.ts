@@ -11,19 +11,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parsePeft, PEFT_METHODS, type ResolvedPeft } from '../peft/config.js';
 
 // ---------------------------------------------------------------- the recipe, as code sees it
 
-export interface AdapterRecipe {
-  position: 'attn' | 'ffn';
-  kernel: [number, number];
-  bottleneck: number;
-  bias: boolean;
-  scale: number;
-  mode: 'parallel' | 'sequential';
-}
-
-export type MethodName = 'loaa' | 'adapter' | 'linear' | 'full' | 'lora' | 'bitfit' | 'prompt';
 export type MetricName = 'top1' | 'top5' | 'mAP' | 'meanClassAccuracy' | 'macroAUC' | 'dPrime' | 'loss';
 
 export interface Recipe {
@@ -74,12 +65,8 @@ export interface Recipe {
     /** model initialisation seed (random weights, adapters, head); null: the recipe seed */
     init_seed: number | null;
   };
-  peft: {
-    method: MethodName;
-    adapters: AdapterRecipe[];
-    lora: { rank: number; alpha: number; targets: ('q' | 'k' | 'v')[] } | null;
-    prompt: { tokens: number } | null;
-  };
+  /** checked and defaulted by parsePeft (src/peft/config.ts), the same as adapter_config.json */
+  peft: ResolvedPeft;
   optim: {
     name: 'adam' | 'adamw' | 'sgd';
     lr: number;
@@ -145,16 +132,17 @@ const obj = (fields: Record<string, Field>, open = false): Node => ({ kind: 'obj
 const or = (...of: Node[]): Node => ({ kind: 'union', of });
 const f = (node: Node, dflt?: unknown): Field => (dflt === undefined ? { node, required: true } : { node, default: dflt });
 
-export const METHODS: readonly MethodName[] = ['loaa', 'adapter', 'linear', 'full', 'lora', 'bitfit', 'prompt'];
 export const METRICS: readonly MetricName[] = ['top1', 'top5', 'mAP', 'meanClassAccuracy', 'macroAUC', 'dPrime', 'loss'];
 
+// Shapes only, for key checks and typing --set values; parsePeft supplies defaults and the rules.
+const opt = (node: Node): Field => ({ node });
 const ADAPTER = obj({
-  position: f(str(['attn', 'ffn'])),
-  kernel: f(arr(int(1), 2), [1, 1]),
-  bottleneck: f(int(1)),
-  bias: f(bool, false),
-  scale: f(num(), 1),
-  mode: f(str(['parallel', 'sequential']), 'parallel'),
+  position: opt(str(['attn', 'ffn'])),
+  kernel: opt(arr(int(1), 2)),
+  bottleneck: opt(int(1)),
+  bias: opt(bool),
+  scale: opt(num()),
+  mode: opt(str(['parallel', 'sequential'])),
 });
 
 export const RECIPE_SCHEMA: Node = obj({
@@ -210,10 +198,10 @@ export const RECIPE_SCHEMA: Node = obj({
   ),
   peft: f(
     obj({
-      method: f(str(METHODS)),
-      adapters: f(arr(ADAPTER), []),
-      lora: f(or(obj({ rank: f(int(1)), alpha: f(num({ min: Number.MIN_VALUE }), 16), targets: f(arr(str(['q', 'k', 'v'])), ['q', 'v']) }), nul), null),
-      prompt: f(or(obj({ tokens: f(int(1)) }), nul), null),
+      method: f(str(PEFT_METHODS)),
+      adapters: opt(arr(ADAPTER)),
+      lora: opt(or(obj({ rank: opt(int(1)), alpha: opt(num({ min: Number.MIN_VALUE })), targets: opt(arr(str(['q', 'k', 'v']))) }), nul)),
+      prompt: opt(or(obj({ tokens: opt(int(1)) }), nul)),
     }),
   ),
   optim: f(
@@ -536,14 +524,12 @@ function crossCheck(r: Recipe): void {
   s.milestones.forEach((m, i) => {
     if (i > 0 && m <= s.milestones[i - 1]!) throw new RecipeError(`schedule.milestones.${i}`, 'milestones must increase');
   });
-  r.peft.adapters.forEach((a, i) => {
-    if (a.kernel.some((k) => k % 2 === 0)) throw new RecipeError(`peft.adapters.${i}.kernel`, `kernel sizes must be odd, got [${a.kernel.join(', ')}]`);
-  });
-  if ((r.peft.method === 'loaa' || r.peft.method === 'adapter') && r.peft.adapters.length === 0) {
-    throw new RecipeError('peft.adapters', `method ${r.peft.method} needs at least one adapter`);
+  try {
+    r.peft = parsePeft(r.peft, 'peft');
+  } catch (e) {
+    const m = /^([\w.]+): (.*)$/s.exec((e as Error).message);
+    throw m ? new RecipeError(m[1]!, m[2]!) : e;
   }
-  if (r.peft.method === 'lora' && r.peft.lora === null) throw new RecipeError('peft.lora', 'method lora needs {rank, alpha}');
-  if (r.peft.method === 'prompt' && r.peft.prompt === null) throw new RecipeError('peft.prompt', 'method prompt needs {tokens}');
   if (r.data.prefetch < 1) throw new RecipeError('data.prefetch', 'must be >= 1');
 }
 

@@ -29,7 +29,8 @@ import { computeNormStats, DataLoader, mixSeed, WorkerPool, type Batch, type Fro
 import { Rng } from '../audio/rng.js';
 import { AudioSpectrogramTransformer, loadAst, type AstConfig } from '../models/ast.js';
 import { backbonePath } from '../models/pull.js';
-import { applyPeft, type PeftConfig } from '../peft/methods.js';
+import { applyPeft } from '../peft/methods.js';
+import type { ResolvedPeft } from '../peft/config.js';
 import { loadAdapter, saveAdapter, type FrontendConfig } from '../peft/checkpoint.js';
 import { countModel, type ParamCounts } from '../peft/params.js';
 import { Adam, AdamW } from '../optim/adam.js';
@@ -154,12 +155,11 @@ export async function resolveFrontend(
 }
 
 export function frontendConfig(fe: FrontendSpec): FrontendConfig {
-  const c: FrontendConfig = { sample_rate: fe.sampleRate, num_mel_bins: fe.numMelBins, target_length: fe.targetLength };
+  const c: FrontendConfig = { ...(fe.type !== 'ast' ? { type: fe.type } : {}), sample_rate: fe.sampleRate, num_mel_bins: fe.numMelBins, target_length: fe.targetLength };
   if (fe.mean !== undefined && fe.std !== undefined) {
     c.mean = fe.mean;
     c.std = fe.std;
   }
-  if (fe.type !== 'ast') (c as FrontendConfig & { type?: string }).type = fe.type;
   return c;
 }
 
@@ -170,12 +170,9 @@ export function augmentSpec(recipe: Recipe) {
 
 // ---------------------------------------------------------------- model and optimisation
 
-export function peftConfig(recipe: Recipe): PeftConfig {
-  const p = recipe.peft;
-  const cfg: PeftConfig = { method: p.method, adapters: p.adapters.map((a) => ({ ...a, kernel: [a.kernel[0], a.kernel[1]] as [number, number] })) };
-  if (p.lora) cfg.lora = { ...p.lora };
-  if (p.prompt) cfg.prompt = { ...p.prompt };
-  return cfg;
+/** The recipe's PEFT config (already resolved by parsePeft when the recipe was read), as a copy. */
+export function peftConfig(recipe: Recipe): ResolvedPeft {
+  return structuredClone(recipe.peft);
 }
 
 export function astConfig(recipe: Recipe, numClasses: number): AstConfig {

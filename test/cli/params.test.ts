@@ -33,7 +33,8 @@ test('loaa params prints the paper\'s rows', async () => {
     [['--method', 'adapter', '--bottleneck', '108'], 4_016_684], // adapter's default: attn 1x1 + ffn 1x1
     [['--method', 'loaa', '--adapter', 'attn:1x3', '--adapter', 'ffn:3x1', '--equalize', '1x1', '--bottleneck', '108'], 4_016_684],
     [['--method', 'linear'], 35_372],
-    [['--method', 'loaa'], 2_026_028], // loaa's default: attn 1x3 r 36
+    [['--method', 'loaa'], 4_016_684], // loaa's default (the paper's): attn 1x3 + ffn 3x1 r 36
+    [['--method', 'adapter'], 4_016_684], // adapter's default (the paper's): attn 1x1 + ffn 1x1 r 108
   ];
   for (const [args, trainable] of rows) {
     const j = await run([...PAPER, ...args, '--json']);
@@ -90,7 +91,7 @@ test('loaa params: LoRA, prompts, BitFit, full, defaults, --help', async () => {
   const h = await run(['--help']);
   assert.equal(h.code, 0);
   assert.match(h.out, /--classes C +classes of the head \(default 50/);
-  assert.match(h.out, /loaa \(default\): Look-Aside Adapters, default --adapter attn:1x3/);
+  assert.match(h.out, /loaa \(default\): Look-Aside Adapters, default attn:1x3 \+ ffn:3x1/);
 });
 
 test('loaa params: bad arguments are usage errors naming the argument', async () => {
@@ -100,7 +101,7 @@ test('loaa params: bad arguments are usage errors naming the argument', async ()
     [['--arch', 'deit_tiny_patch16_224', '--method', 'magic'], /^--method: expected one of/],
     [['--arch', 'deit_tiny_patch16_224', '--adapter', 'mlp:1x3'], /^--adapter mlp:1x3: position must be attn or ffn/],
     [['--arch', 'deit_tiny_patch16_224', '--adapter', 'attn:2x3'], /^--adapter attn:2x3: kernel sizes must be odd/],
-    [['--arch', 'deit_tiny_patch16_224', '--adapter', 'attn:1x3', '--adapter', 'attn:3x1'], /adapters\[1\]\.position: a second "attn"/],
+    [['--arch', 'deit_tiny_patch16_224', '--adapter', 'attn:1x3', '--adapter', 'attn:3x1'], /adapters\.1\.position: a second "attn"/],
     [['--arch', 'deit_tiny_patch16_224', '--bottleneck', '8', '--budget', '2%'], /^--budget: give either --bottleneck or --budget/],
     [['--arch', 'deit_tiny_patch16_224', '--budget', '200%'], /^--budget: expected a percentage/],
     [['--arch', 'deit_tiny_patch16_224', '--method', 'linear', '--budget', '2%'], /^--budget: method linear has no adapters/],

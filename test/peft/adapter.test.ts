@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, conv2d, linear, noGrad, randn } from '../../src/tensor/functional.js';
 import { scope } from '../../src/tensor/scope.js';
-import { LookAsideAdapter, checkAdapterSpec, adapterParamCount } from '../../src/peft/adapter.js';
+import { LookAsideAdapter, adapterParamCount } from '../../src/peft/adapter.js';
+import { checkAdapterSpec } from '../../src/peft/config.js';
 import { applyPeft, removePeft, type PeftConfig } from '../../src/peft/methods.js';
 import { mergeLora } from '../../src/peft/lora.js';
 import { loadAst } from '../../src/models/ast.js';
@@ -120,7 +121,7 @@ test('scale multiplies the adapter output; Up starts at zero; Down has torch Con
   a.dispose();
   assert.equal(adapterParamCount({ kernel: [1, 3], bottleneck: 36 }, 768), 165888);
   assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [2, 3], bottleneck: 4 }), /adapter\.kernel: expected two odd/);
-  assert.throws(() => checkAdapterSpec({ position: 'mlp' as 'attn', kernel: [1, 3], bottleneck: 4 }, 'adapters[0]'), /adapters\[0\]\.position/);
+  assert.throws(() => checkAdapterSpec({ position: 'mlp' as 'attn', kernel: [1, 3], bottleneck: 4 }, 'adapters.0'), /adapters\.0\.position/);
   assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [1, 3], bottleneck: 0 }), /bottleneck/);
   assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [1, 3], bottleneck: 2, mode: 'serial' as 'parallel' }), /mode/);
 });

@@ -158,8 +158,7 @@ test('loading an adapter into the wrong backbone says what does not fit', () => 
   const m = load();
   try {
     assert.throws(() => loadAdapter(bad, m), /adapter_model\.safetensors: shape mismatch with the backbone: blocks\.0\.attn_adapter\.down\.weight: expected \[8, 192, 1, 3\], found \[36, 192, 1, 3\]/);
-    cfg.adapters[0].bottleneck = 36;
-    cfg.adapters[0].position = 'ffn';
+    cfg.adapters = [{ ...cfg.adapters[0], bottleneck: 36, position: 'ffn' }];
     writeFileSync(join(bad, ADAPTER_CONFIG_FILE), JSON.stringify(cfg));
     assert.throws(() => loadAdapter(bad, m), /tensors a loaa, ffn 1x3 r 36 adapter does not have: blocks\.0\.attn_adapter/);
   } finally {
@@ -181,8 +180,8 @@ test('readAdapterConfig: errors name the file and the key', () => {
   check((c) => (c.format = 'loaa-adapter/9'), /format: unsupported "loaa-adapter\/9"/);
   check((c) => (c.arch = 'resnet50'), /arch: resnet50: unknown architecture/);
   check((c) => (c.method = 'magic'), /method: expected one of/);
-  check((c) => (c.adapters[0].kernel = [2, 2]), /adapters\[0\]\.kernel/);
-  check((c) => (c.adapters[0].bottleneck = 0), /adapters\[0\]\.bottleneck/);
+  check((c) => (c.adapters[0].kernel = [2, 2]), /adapters\.0\.kernel/);
+  check((c) => (c.adapters[0].bottleneck = 0), /adapters\.0\.bottleneck/);
   check((c) => delete c.input.tstride, /input\.tstride: expected a positive integer/);
   check((c) => (c.num_classes = 2.5), /num_classes/);
   check((c) => (c.labels = ['x']), /labels: 1 labels for num_classes 5/);

@@ -121,13 +121,14 @@ test('bottleneckForBudget: the largest r within the trainable fraction', () => {
 });
 
 test('resolvePeft fills defaults and names bad keys', () => {
-  assert.deepEqual(resolvePeft({ method: 'loaa' }).adapters.map((a) => [a.position, a.kernel, a.bottleneck]), [['attn', [1, 3], 36]]);
-  assert.deepEqual(resolvePeft({ method: 'adapter' }).adapters.map((a) => [a.position, a.kernel]), [['attn', [1, 1]], ['ffn', [1, 1]]]);
+  // the paper's defaults: LoAA = attn 1x3 + ffn 3x1 r 36; the parallel adapter = attn + ffn 1x1 r 108
+  assert.deepEqual(resolvePeft({ method: 'loaa' }).adapters.map((a) => [a.position, a.kernel, a.bottleneck]), [['attn', [1, 3], 36], ['ffn', [3, 1], 36]]);
+  assert.deepEqual(resolvePeft({ method: 'adapter' }).adapters.map((a) => [a.position, a.kernel, a.bottleneck]), [['attn', [1, 1], 108], ['ffn', [1, 1], 108]]);
   assert.deepEqual(resolvePeft({ method: 'lora' }).lora, { rank: 8, alpha: 16, targets: ['q', 'v'] });
   assert.deepEqual(resolvePeft({ method: 'prompt' }).prompt, { tokens: 10 });
   assert.throws(() => resolvePeft({ method: 'loora' as 'lora' }), /^Error: method: expected one of/);
   assert.throws(() => resolvePeft({ method: 'loaa', adapters: [] }), /adapters: method "loaa" needs at least one adapter/);
-  assert.throws(() => resolvePeft({ method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4 }, { position: 'attn', kernel: [1, 1], bottleneck: 4 }] }), /adapters\[1\]\.position: a second "attn"/);
+  assert.throws(() => resolvePeft({ method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4 }, { position: 'attn', kernel: [1, 1], bottleneck: 4 }] }), /adapters\.1\.position: a second "attn"/);
   assert.throws(() => resolvePeft({ method: 'lora', lora: { rank: 0, alpha: 1 } }), /lora\.rank/);
   assert.throws(() => resolvePeft({ method: 'lora', lora: { rank: 2, alpha: 1, targets: ['o' as 'q'] } }), /lora\.targets/);
   assert.throws(() => resolvePeft({ method: 'prompt', prompt: { tokens: -1 } }), /prompt\.tokens/);

@@ -68,7 +68,7 @@ test('errors name the file and the key path', () => {
   assert.throws(() => loadRecipe(bad('b.yaml', base.replace('lr: 0.001', 'lr: fast'))), /b\.yaml: optim\.lr: expected a number >= 0, got "fast"/);
   assert.throws(() => loadRecipe(bad('c.yaml', base.replace('batch_size: 2', 'batch_size: 2, batchsize: 3'))), /c\.yaml: train\.batchsize: unknown key \(known here: epochs, batch_size/);
   assert.throws(() => loadRecipe(bad('d.yaml', base + 'augment: {mixup: 2}\n')), /d\.yaml: augment\.mixup: expected a number in \[0, 1\], got 2/);
-  assert.throws(() => loadRecipe(bad('e.yaml', base.replace('method: linear', 'method: loaa, adapters: [{position: attn, kernel: [1, 2], bottleneck: 4}]'))), /e\.yaml: peft\.adapters\.0\.kernel: kernel sizes must be odd/);
+  assert.throws(() => loadRecipe(bad('e.yaml', base.replace('method: linear', 'method: loaa, adapters: [{position: attn, kernel: [1, 2], bottleneck: 4}]'))), /e\.yaml: peft\.adapters\.0\.kernel: expected two odd positive integers/);
   assert.throws(() => loadRecipe(bad('f.yaml', base.replace('method: linear', 'method: loaa, adapters: [{position: side, bottleneck: 4}]'))), /f\.yaml: peft\.adapters\.0\.position: expected one of "attn", "ffn", got "side"/);
   assert.throws(() => loadRecipe(bad('g.yaml', base.replace('train: {epochs: 1, batch_size: 2}\n', ''))), /g\.yaml: train: missing/);
   assert.throws(() => loadRecipe(bad('h.yaml', 'data: [1, 2\n')), /h\.yaml: not valid YAML/);

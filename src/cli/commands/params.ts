@@ -3,10 +3,7 @@ import { UsageError, type Command } from '../command.js';
 import { tokenizeFlags, type FlagTokens } from '../args.js';
 import { ARCH_NAMES, getArch } from '../../models/archs.js';
 import { astGrid } from '../../models/ast.js';
-import type { AdapterSpec } from '../../peft/adapter.js';
-import { DEFAULT_BOTTLENECK, isPeftMethod, PEFT_METHODS, resolvePeft, type PeftConfig, type ResolvedPeft } from '../../peft/methods.js';
-import { LORA_DEFAULTS } from '../../peft/lora.js';
-import { PROMPT_DEFAULTS } from '../../peft/prompt.js';
+import { defaultAdapters, defaultBottleneck, isPeftMethod, LORA_DEFAULTS, parsePeft, PEFT_METHODS, PROMPT_DEFAULTS, type AdapterSpec, type PeftConfig, type ResolvedPeft } from '../../peft/config.js';
 import { bottleneckForBudget, countAst, equalizeAdapters, type AstGeometry } from '../../peft/params.js';
 
 const DEFAULTS = { classes: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
@@ -23,14 +20,14 @@ Counted from the config: no weights are needed or allocated.
 
 options:
   --arch NAME           ${ARCH_NAMES.join(', ')}
-  --method M            loaa (default): Look-Aside Adapters, default --adapter attn:1x3
+  --method M            loaa (default): Look-Aside Adapters, default attn:1x3 + ffn:3x1
                         adapter: parallel (Houlsby) adapters, default attn:1x1 + ffn:1x1
                         linear: head only; full: everything; lora: LoRA on q,v (r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha});
                         bitfit: backbone biases + head; prompt: ${PROMPT_DEFAULTS.tokens} deep prompts per block
   --adapter POS:KFxKT   an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
                         repeat for both positions; suffixes :bias (Down/Up biases), :sequential;
                         adapters may be added to any method (every added tensor trains)
-  --bottleneck R        adapter bottleneck r (default ${DEFAULT_BOTTLENECK})
+  --bottleneck R        adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)
   --budget P%           instead: the largest r whose trainable share (trainable / total) is at most P
                         (also a fraction: 0.02)
   --equalize KFxKT      R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
@@ -155,11 +152,11 @@ export function computeParams(argv: string[]): ParamsResult {
   }
   const budget = str(p, '--budget');
   if (budget !== undefined && p.flags.has('--bottleneck')) throw new UsageError('--budget: give either --bottleneck or --budget, not both');
-  const r = int(p, '--bottleneck', DEFAULT_BOTTLENECK, 1, 1 << 20)!;
+  const r = int(p, '--bottleneck', defaultBottleneck(method), 1, 1 << 20)!;
   const adapterFlags = (p.flags.get('--adapter') as string[] | undefined) ?? [];
   const cfg: PeftConfig = { method };
   if (adapterFlags.length) cfg.adapters = adapterFlags.map((s) => parseAdapterFlag(s, r));
-  else if (method === 'loaa' || method === 'adapter') cfg.adapters = resolvePeft({ method }).adapters.map((a) => ({ ...a, bottleneck: r }));
+  else if (method === 'loaa' || method === 'adapter') cfg.adapters = defaultAdapters(method, r);
   const loraGiven = ['--lora-rank', '--lora-alpha', '--lora-targets'].some((f) => p.flags.has(f));
   if (method === 'lora' || loraGiven) {
     const targets = (str(p, '--lora-targets') ?? LORA_DEFAULTS.targets.join(',')).split(',').map((t) => t.trim());
@@ -187,7 +184,7 @@ export function computeParams(argv: string[]): ParamsResult {
   }
   let peft: ResolvedPeft;
   try {
-    peft = resolvePeft(cfg);
+    peft = parsePeft(cfg, '');
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
