@@ -281,9 +281,13 @@ export async function pullBackbone(arch: string, opts: PullOptions = {}): Promis
         cb(null, chunk);
       },
     });
+    const sink = createWriteStream(part, { flags: from > 0 ? 'a' : 'w' });
     try {
-      await pipeline(res, counter, createWriteStream(part, { flags: from > 0 ? 'a' : 'w' }));
+      await pipeline(res, counter, sink);
     } catch (e) {
+      // pipeline reports the first error before the destroyed file stream has finished its
+      // in-flight write; the .part file's size must be final before anyone resumes from it
+      if (!sink.closed) await new Promise<void>((done) => sink.once('close', () => done()));
       const err = e as NodeJS.ErrnoException;
       if (err.code && /^E(NOSPC|ACCES|PERM|ROFS|DQUOT)$/.test(err.code)) throw new Error(`${part}: cannot write: ${err.message}`);
       throw new Retryable(`the connection dropped after ${from + got} bytes (${err.code ?? err.message})`);

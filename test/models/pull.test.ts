@@ -70,7 +70,7 @@ function ranged(req: IncomingMessage, res: ServerResponse, body: Buffer = CONTEN
 /** Send the headers for the whole file and `upTo` bytes, then drop the connection. */
 function dropAfter(res: ServerResponse, upTo: number): void {
   res.writeHead(200, { 'content-length': String(CONTENT.length) });
-  res.write(CONTENT.subarray(0, upTo), () => setTimeout(() => res.socket?.destroy(), 10));
+  res.write(CONTENT.subarray(0, upTo), () => setTimeout(() => res.socket?.destroy(), 50));
 }
 
 function tmpHome(): string {
