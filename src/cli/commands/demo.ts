@@ -187,25 +187,12 @@ export const command: Command = {
 
 /** Top-3 labels of one audio file with an adapter directory (the front end from its config). */
 async function classify(adapterDir: string, file: string, recipe: import('../../train/recipe.js').Recipe, numClasses: number): Promise<{ label: string; p: number }[]> {
-  const { readAdapterConfig, loadAdapter } = await import('../../peft/checkpoint.js');
-  const { readAudio } = await import('../../audio/decode.js');
-  const { astFeatures } = await import('../../audio/frontend.js');
-  const { tensor, noGrad } = await import('../../tensor/functional.js');
-  const { scope } = await import('../../tensor/scope.js');
+  const { Classifier } = await import('../../infer/classifier.js');
   const trainer = await import('../../train/trainer.js');
-  const cfg = readAdapterConfig(adapterDir);
-  const fe = cfg.frontend!;
-  const spec = astFeatures(await readAudio(file), { sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length, mean: fe.mean, std: fe.std }, file);
-  const { model } = trainer.buildModel(recipe, numClasses);
+  const clf = Classifier.onModel(trainer.buildModel(recipe, numClasses).model, adapterDir);
   try {
-    loadAdapter(adapterDir, model);
-    model.eval();
-    const probs = noGrad(() => scope(() => model.forward(tensor(spec.data, [1, spec.frames, spec.bins])).softmax(-1).toFloat32()));
-    const labels = cfg.labels ?? [];
-    return Array.from(probs, (p, i) => ({ label: labels[i] ?? String(i), p }))
-      .sort((a, b) => b.p - a.p)
-      .slice(0, 3);
+    return (await clf.classifyFile(file, 3)).top;
   } finally {
-    model.dispose();
+    clf.dispose();
   }
 }
