@@ -4,6 +4,7 @@
  */
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
+import { closest } from './suggest.js';
 
 interface Entry { summary: string }
 
@@ -38,7 +39,9 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  // `loaa help <command>` is `loaa <command> --help`
+  if (name === 'help' && rest.length) [name, rest] = [rest[0], ['--help']];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name === undefined ? 2 : 0;
@@ -50,7 +53,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    console.error(`loaa: unknown command "${name}"\n\n${usage()}`);
+    const near = closest(name, Object.keys(COMMANDS));
+    console.error(`loaa: unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${usage()}`);
     return 2;
   }
   let command: Command;
@@ -61,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`loaa ${name}: cannot load the command: ${(e as Error).message}`);
     return 1;
   }
+  // before any parsing, so help works even next to a bad flag
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.help);
     return 0;

@@ -7,10 +7,10 @@
  * deviation (population, numpy's default); and AST's way for ESC-50: average the folds' accuracy
  * curves epoch by epoch and take the epoch where the average is highest.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
-import { recipeDiff, recipeFromObject, type MetricName, type Recipe } from './recipe.js';
+import type { MetricName, Recipe } from './recipe.js';
+import { readMetrics, readResults, readRunRecipe, resumeDiff, runDone, runPaths, runStarted } from './run_dir.js';
 import { train, type TrainOptions, type TrainResults } from './trainer.js';
 
 export interface CvOptions {
@@ -55,13 +55,7 @@ export function meanStd(xs: number[]): { mean: number; std: number } {
 }
 
 function readCurve(dir: string, metric: MetricName): number[] {
-  const file = join(dir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { val?: Record<string, number> })
-    .map((m) => m.val?.[metric] ?? NaN);
+  return readMetrics(dir).map((m) => m.val?.[metric] ?? NaN);
 }
 
 /** The recipe of fold k. */
@@ -78,19 +72,17 @@ export async function runCv(o: CvOptions): Promise<CvResults> {
   for (let k = 1; k <= o.folds; k++) {
     const dir = join(out, `fold${k}`);
     const recipe = foldRecipe(o.recipe, k);
-    const resultsFile = join(dir, 'results.json');
     let results: TrainResults;
     let reused = false;
-    if (existsSync(resultsFile)) {
-      const saved = recipeFromObject(JSON.parse(readFileSync(join(dir, 'recipe.json'), 'utf8')) as Record<string, unknown>, join(dir, 'recipe.json'));
-      const diff = recipeDiff(saved, recipe).filter((p) => !/^(data\.(workers|prefetch|root|cache)|train\.(log_every|checkpoint_every)|description)$/.test(p));
+    if (runDone(dir)) {
+      const diff = resumeDiff(readRunRecipe(dir), recipe);
       if (diff.length) throw new Error(`${dir}: fold ${k} was run with a different recipe (${diff.join(', ')}); use another --out`);
-      results = JSON.parse(readFileSync(resultsFile, 'utf8')) as TrainResults;
+      results = readResults<TrainResults>(dir);
       reused = true;
-      log(`fold ${k}/${o.folds}: done earlier (${resultsFile})`);
+      log(`fold ${k}/${o.folds}: done earlier (${runPaths(dir).results})`);
     } else {
-      log(`fold ${k}/${o.folds}: ${existsSync(join(dir, 'recipe.json')) ? 'resuming' : 'training'} (fold${k} held out)`);
-      results = await train({ recipe, out: dir, resume: existsSync(join(dir, 'recipe.json')), log, progress: o.progress });
+      log(`fold ${k}/${o.folds}: ${runStarted(dir) ? 'resuming' : 'training'} (fold${k} held out)`);
+      results = await train({ recipe, out: dir, resume: runStarted(dir), log, progress: o.progress });
     }
     const curve = readCurve(dir, metric);
     let bestEpoch = 0;

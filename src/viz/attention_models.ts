@@ -6,14 +6,13 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { readAudio } from '../audio/decode.js';
-import { astFeatures } from '../audio/frontend.js';
-import { readSafetensors } from '../io/safetensors.js';
+import { featuresOfFile, readFeaturesFile } from '../infer/features.js';
+import type { FrontendSpec } from '../data/loader.js';
 import { AudioSpectrogramTransformer, astGrid, loadAst, type AstConfig } from '../models/ast.js';
 import { getArch } from '../models/archs.js';
 import { backbonePath } from '../models/pull.js';
 import { astConfigFromAdapter, loadAdapter, readAdapterConfig, removeAdapter, type AdapterConfigFile } from '../peft/checkpoint.js';
-import { fromRaw, noGrad, tensor } from '../tensor/functional.js';
+import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { AttentionMatrix, PatchGeometry } from './attention.js';
 
@@ -87,26 +86,15 @@ function backboneConfig(o: AttentionRunOptions, first: AdapterConfigFile | undef
   };
 }
 
-async function readInput(o: AttentionRunOptions, fe: { sampleRate: number; numMelBins: number; targetLength?: number; mean?: number; std?: number }): Promise<{ data: Float32Array; frames: number; bins: number; valid: number }> {
+async function readInput(o: AttentionRunOptions, fe: FrontendSpec): Promise<{ data: Float32Array; frames: number; bins: number; valid: number }> {
   if (/\.safetensors$/i.test(o.input)) {
-    const f = readSafetensors(o.input);
-    const raw = f.tensors.get('fbank') ?? (f.tensors.size === 1 ? [...f.tensors.values()][0] : undefined);
-    if (!raw) throw new Error(`${o.input}: no tensor "fbank" (write one with loaa features)`);
-    if (raw.shape.length !== 2) throw new Error(`${o.input}: fbank: expected [frames, mel bins], got [${raw.shape.join(', ')}]`);
-    const t = fromRaw(raw);
-    try {
-      const t32 = t.to('float32');
-      const data = t32.toFloat32();
-      if (t32 !== t) t32.dispose();
-      return { data, frames: raw.shape[0]!, bins: raw.shape[1]!, valid: raw.shape[0]! };
-    } finally {
-      t.dispose();
-    }
+    const xs = readFeaturesFile(o.input);
+    if (xs.length !== 1 || xs[0]!.name !== o.input) throw new Error(`${o.input}: fbank: expected [frames, mel bins], got a batch of ${xs.length}`);
+    const x = xs[0];
+    return { data: x!.fbank, frames: x!.frames, bins: x!.bins, valid: x!.frames };
   }
-  const audio = await readAudio(o.input);
-  const bare = astFeatures(audio, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins }, o.input);
-  const spec = astFeatures(audio, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins, targetLength: fe.targetLength, mean: fe.mean, std: fe.std }, o.input);
-  return { data: spec.data, frames: spec.frames, bins: spec.bins, valid: Math.min(bare.frames, spec.frames) };
+  const spec = await featuresOfFile(o.input, fe);
+  return { data: spec.data, frames: spec.frames, bins: spec.bins, valid: spec.validFrames };
 }
 
 /** Builds the models, runs them on the input and returns their attention at the chosen block. */
@@ -121,7 +109,8 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
   const targetLength = first ? cfg.tdim : o.targetLength;
   const mean = o.mean ?? fe?.mean;
   const std = o.std ?? fe?.std;
-  const input = await readInput(o, { sampleRate, numMelBins, targetLength, mean, std });
+  if ((mean === undefined) !== (std === undefined)) throw new Error(`${o.input}: normalisation needs both mean and std`);
+  const input = await readInput(o, { type: fe?.type ?? 'ast', sampleRate, numMelBins, targetLength: targetLength ?? 0, ...(mean !== undefined && std !== undefined ? { mean, std } : {}) });
   if (cfg.tdim === 0) cfg.tdim = input.frames;
   if (input.frames !== cfg.tdim || input.bins !== cfg.fdim) {
     throw new Error(`${o.input}: the input is ${input.frames} frames x ${input.bins} mel bins, the model takes ${cfg.tdim} x ${cfg.fdim}`);

@@ -8,7 +8,8 @@ import { after } from 'node:test';
 import { readPng } from '../../src/viz/png.js';
 import { repoRoot } from '../helpers.js';
 import { tinyRecipe, tinySet } from './tiny.js';
-import { planGrid, readGrid, runGrid, runState, setArg, trainArgs, GridError, type RunContext, type GridEvent } from '../../src/train/grid.js';
+import { planGrid, readGrid, setArg, GridError } from '../../src/train/grid.js';
+import { childSpec, runGrid, runState, trainArgs, type RunContext, type GridEvent } from '../../src/train/grid_run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'loaa-grid-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -71,6 +72,8 @@ test('grid file: axes, named and key/values forms, exclude, overrides as --set, 
   assert.deepEqual(args.slice(0, 5), ['train', '--config', g.base, '--set', 'train.epochs=3']);
   assert.deepEqual(args.slice(-2), ['--out', lin.dir]);
   assert.ok(trainArgs({ run: lin, resume: true }).includes('--resume'));
+  // the runner starts the run through the JSON child entry, not through flags
+  assert.deepEqual(childSpec({ run: lin, resume: true }), { config: g.base, set: lin.sets, out: lin.dir, resume: true });
   assert.equal(setArg('peft.adapters', [{ position: 'attn', kernel: [1, 3] }]), 'peft.adapters=[{"position":"attn","kernel":[1,3]}]');
   assert.equal(setArg('model.depth', null), 'model.depth=null');
 });

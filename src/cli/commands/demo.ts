@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError, type Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
 
 const ARCH = 'deit_tiny_distilled_patch16_224';
 
@@ -19,33 +20,24 @@ function repoRoot(): string {
 
 const DEFAULT_FSDD = '../shared/data/fsdd/recordings';
 
-const help = `usage: loaa demo [--data PATH | --synthetic] [--out DIR] [--epochs N] [--train-clips N]
-                 [--quick] [--json]
+const FLAGS = {
+  data: { type: 'string', value: 'PATH', help: `FSDD recordings folder (default ${DEFAULT_FSDD} relative to the repository)` },
+  synthetic: { type: 'boolean', help: 'use the synthetic set even when FSDD is there' },
+  out: { type: 'string', value: 'DIR', default: 'runs/demo', help: 'where the runs go' },
+  epochs: { type: 'int', min: 1, max: 1000, help: 'epochs per method (default 5; 2 with --quick)' },
+  'train-clips': { type: 'int', min: 1, max: 1_000_000, help: 'training clips (default 800, batch 32; validation and test 150 each)' },
+  quick: { type: 'boolean', help: 'a few seconds: 2 epochs on a handful of clips, 2 blocks (a smoke test)' },
+} as const;
 
-Trains three ways of adapting an audio spectrogram transformer (AST) briefly and compares them:
+const DESCRIPTION = `Trains three ways of adapting an audio spectrogram transformer (AST) briefly and compares them:
   loaa      Look-Aside Adapters: attn 1x3 (time) + ffn 3x1 (frequency) convolutions, r=36
   adapter   the plain parallel adapter (1x1) at the same parameter count (r=108)
   linear    a linear probe (only the head trains)
 then writes the LoAA adapter and classifies one test clip with it.
 
-Data: the Free Spoken Digit Dataset when found (--data, default ${DEFAULT_FSDD} relative to the
-repository), otherwise (or with --synthetic) a synthetic set of tones, chirps, noise bursts and
-clicks. Backbone: ${ARCH}'s geometry, with the ImageNet weights when \`loaa pull ${ARCH}\` has
-fetched them into $LOAA_HOME, else random initialisation (the demo says which).
-
-options:
-  --data PATH        FSDD recordings folder
-  --synthetic        use the synthetic set even when FSDD is there
-  --out DIR          where the runs go (default runs/demo under the working directory)
-  --epochs N         epochs per method (default 5)
-  --train-clips N    training clips (default 800, batch 32; validation and test 150 each)
-  --quick            a few seconds: 2 epochs on a handful of clips, 2 blocks (a smoke test)
-  --json             print the comparison as one JSON object on stdout
-
-example:
-  npm run demo
-  loaa demo --synthetic --epochs 3
-`;
+Data: the Free Spoken Digit Dataset when found (--data), otherwise (or with --synthetic) a synthetic
+set of tones, chirps, noise bursts and clicks. Backbone: ${ARCH}'s geometry, with the ImageNet weights
+when \`loaa pull ${ARCH}\` has fetched them into $LOAA_HOME, else random initialisation (the demo says which).`;
 
 interface Row {
   method: string;
@@ -57,38 +49,24 @@ interface Row {
   dir: string;
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'demo',
   summary: 'train LoAA, a parallel adapter and a linear probe on a small audio set and compare them',
-  help,
-  async run(argv) {
-    let dataArg: string | undefined;
-    let synthetic = false;
-    let outArg = 'runs/demo';
-    let epochs: number | undefined;
-    let trainClips: number | undefined;
-    let quick = false;
-    let json = false;
-    const int = (flag: string, v: string | undefined, max: number): number => {
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new UsageError(`${flag}: expected an integer in [1, ${max}], got ${JSON.stringify(v ?? '')}`);
-      return Number(v);
-    };
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === '--data') dataArg = argv[++i] ?? '';
-      else if (a === '--synthetic') synthetic = true;
-      else if (a === '--out') outArg = argv[++i] ?? '';
-      else if (a === '--epochs') epochs = int(a, argv[++i], 1000);
-      else if (a === '--train-clips') trainClips = int(a, argv[++i], 1_000_000);
-      else if (a === '--quick') quick = true;
-      else if (a === '--json') json = true;
-      else throw new UsageError(`${a}: unknown option (see loaa demo --help)`);
-    }
+  usage: '[--data PATH | --synthetic] [--out DIR] [--epochs N] [--train-clips N] [--quick] [--json]',
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['npm run demo', 'loaa demo --synthetic --epochs 3'],
+  async run({ flags, positionals, json, log, stream }) {
+    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument (loaa demo takes only options)`);
+    const dataArg = flags.data;
+    const synthetic = flags.synthetic;
+    const outArg = flags.out;
+    const epochs = flags.epochs;
+    const trainClips = flags['train-clips'];
+    const quick = flags.quick;
     if (!outArg) throw new UsageError('--out: a directory is required');
     const t0 = performance.now();
     const out = resolve(outArg);
-    const stream = json ? process.stderr : process.stdout;
-    const log = (s: string): void => void stream.write(s + '\n');
 
     const { recipeFromObject } = await import('../../train/recipe.js');
     const trainer = await import('../../train/trainer.js');
@@ -183,29 +161,16 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});
 
 /** Top-3 labels of one audio file with an adapter directory (the front end from its config). */
 async function classify(adapterDir: string, file: string, recipe: import('../../train/recipe.js').Recipe, numClasses: number): Promise<{ label: string; p: number }[]> {
-  const { readAdapterConfig, loadAdapter } = await import('../../peft/checkpoint.js');
-  const { readAudio } = await import('../../audio/decode.js');
-  const { astFeatures } = await import('../../audio/frontend.js');
-  const { tensor, noGrad } = await import('../../tensor/functional.js');
-  const { scope } = await import('../../tensor/scope.js');
+  const { Classifier } = await import('../../infer/classifier.js');
   const trainer = await import('../../train/trainer.js');
-  const cfg = readAdapterConfig(adapterDir);
-  const fe = cfg.frontend!;
-  const spec = astFeatures(await readAudio(file), { sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length, mean: fe.mean, std: fe.std }, file);
-  const { model } = trainer.buildModel(recipe, numClasses);
+  const clf = Classifier.onModel(trainer.buildModel(recipe, numClasses).model, adapterDir);
   try {
-    loadAdapter(adapterDir, model);
-    model.eval();
-    const probs = noGrad(() => scope(() => model.forward(tensor(spec.data, [1, spec.frames, spec.bins])).softmax(-1).toFloat32()));
-    const labels = cfg.labels ?? [];
-    return Array.from(probs, (p, i) => ({ label: labels[i] ?? String(i), p }))
-      .sort((a, b) => b.p - a.p)
-      .slice(0, 3);
+    return (await clf.classifyFile(file, 3)).top;
   } finally {
-    model.dispose();
+    clf.dispose();
   }
 }

@@ -41,7 +41,7 @@ export const command: Command = {
     const { recipeFromObject } = await import('../../train/recipe.js');
     const trainer = await import('../../train/trainer.js');
     const { DataLoader } = await import('../../data/loader.js');
-    const { readAdapterConfig, loadAdapter } = await import('../../peft/checkpoint.js');
+    const { Classifier } = await import('../../infer/classifier.js');
     const raw = JSON.parse(readFileSync(recipeFile, 'utf8')) as Record<string, unknown>;
     if (a.dataRoot) (raw.data as Record<string, unknown>).root = resolve(a.dataRoot);
     const sets = a.workers !== undefined ? [`data.workers=${a.workers}`] : [];
@@ -60,18 +60,10 @@ export const command: Command = {
     if (!clips || clips.length === 0) {
       throw new UsageError(`--split: ${data.dataset.name} has no labelled split "${want}" (splits: ${Object.keys(data.dataset.splits).join(', ')})`);
     }
-    // the front end the adapter was trained with (normalisation included)
-    const cfg = readAdapterConfig(adapterDir);
-    const fe = cfg.frontend;
-    const frontend = {
-      type: ((fe as { type?: string } | undefined)?.type ?? recipe.frontend.type) as 'ast' | 'epic',
-      sampleRate: fe?.sample_rate ?? recipe.frontend.sample_rate,
-      numMelBins: fe?.num_mel_bins ?? recipe.frontend.num_mel_bins,
-      targetLength: fe?.target_length ?? recipe.frontend.target_length,
-      mean: fe?.mean,
-      std: fe?.std,
-    };
-    const { model } = trainer.buildModel(recipe, data.labels.length);
+    // the adapter's own front end (type and normalisation included); the recipe's for old adapters without one
+    const clf = Classifier.onModel(trainer.buildModel(recipe, data.labels.length).model, adapterDir);
+    const fe = recipe.frontend;
+    const frontend = clf.frontend ?? { type: fe.type, sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length };
     const loader = new DataLoader({
       clips,
       numClasses: data.labels.length,
@@ -80,8 +72,8 @@ export const command: Command = {
       workers: recipe.data.workers,
       prefetch: recipe.data.prefetch,
     });
+    const model = clf.model;
     try {
-      loadAdapter(adapterDir, model);
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream: a.json ? process.stderr : process.stdout });
       const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar });
@@ -97,7 +89,7 @@ export const command: Command = {
       }
     } finally {
       await loader.close();
-      model.dispose();
+      clf.dispose();
     }
     return 0;
   },

@@ -44,7 +44,8 @@ export const command: Command = {
     const json = boolFlag(a, 'json');
     const sets = listFlag(a, 'set');
     for (const s of sets) if (!/^[^=]+=/.test(s)) throw new UsageError(`--set ${s}: expected key.path=value`);
-    const { readGrid, planGrid, runGrid, gridStates, trainArgs, GridError } = await import('../../train/grid.js');
+    const { readGrid, planGrid, GridError } = await import('../../train/grid.js');
+    const { runGrid, gridStates, trainArgs } = await import('../../train/grid_run.js');
     const { resolve, relative } = await import('node:path');
     const load = async () => {
       try {

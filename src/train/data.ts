@@ -1,0 +1,188 @@
+/**
+ * The data side of a run: which clips play which role (train / validation / test), the front end
+ * (with `mean: auto` statistics, cached in the run directory) and the loaders.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { writeFileAtomic } from '../util/fs.js';
+import { openDataset } from '../data/open.js';
+import { foldTrainTest } from '../data/folds.js';
+import { UNLABELED, type ClipRef, type Dataset } from '../data/types.js';
+import { computeNormStats, DataLoader, mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
+import { Rng } from '../audio/rng.js';
+import type { FrontendConfig } from '../peft/checkpoint.js';
+import type { Recipe } from './recipe.js';
+import { runPaths } from './run_dir.js';
+
+export interface RunData {
+  dataset: Dataset;
+  labels: string[];
+  multiLabel: boolean;
+  train: ClipRef[];
+  validation: ClipRef[] | null;
+  validationName: string | null;
+  test: ClipRef[] | null;
+  testName: string | null;
+}
+
+/** A subset of `n` clips, classes interleaved after a seeded shuffle, kept in the original order. */
+export function limitClips(clips: ClipRef[], n: number | null, seed: number): ClipRef[] {
+  if (n === null || n >= clips.length) return clips;
+  const rng = new Rng(mixSeed(seed, 0x11a17));
+  const byClass = new Map<string, number[]>();
+  clips.forEach((c, i) => {
+    const k = String(Array.isArray(c.label) ? c.label[0] ?? -1 : c.label);
+    let g = byClass.get(k);
+    if (!g) byClass.set(k, (g = []));
+    g.push(i);
+  });
+  const groups = [...byClass.values()].map((g) => {
+    for (let i = g.length - 1; i > 0; i--) {
+      const j = rng.randint(0, i + 1);
+      [g[i], g[j]] = [g[j]!, g[i]!];
+    }
+    return g;
+  });
+  const picked: number[] = [];
+  for (let r = 0; picked.length < n; r++) {
+    for (const g of groups) if (r < g.length && picked.length < n) picked.push(g[r]!);
+  }
+  return picked.sort((a, b) => a - b).map((i) => clips[i]!);
+}
+
+const labelled = (c: ClipRef): boolean => !(c.label === UNLABELED || (Array.isArray(c.label) && c.label.length === 0));
+
+/** The dataset and the clips of each role (train / validation / test) the recipe asks for. */
+export function selectData(recipe: Recipe, log: (s: string) => void = () => undefined): RunData {
+  const d = recipe.data;
+  const dataset = openDataset({ ...d.options, type: d.type, root: d.root });
+  const names = Object.keys(dataset.splits);
+  const split = (key: string, name: string): ClipRef[] => {
+    const clips = dataset.splits[name];
+    if (!clips) throw new Error(`data.${key}: ${dataset.name} at ${d.root} has no split "${name}" (splits: ${names.join(', ')})`);
+    return clips;
+  };
+  let train: ClipRef[];
+  let validation: ClipRef[] | null = null;
+  let validationName: string | null = null;
+  let test: ClipRef[] | null = null;
+  let testName: string | null = null;
+  if (d.fold !== null) {
+    // k-fold (ESC-50, AST's protocol): the held-out fold is evaluated every epoch
+    const ft = foldTrainTest(dataset, d.fold);
+    train = ft.train;
+    validation = ft.test;
+    validationName = `fold${d.fold}`;
+  } else {
+    train = split('train', d.train);
+    if (d.validation !== null) {
+      validation = split('validation', d.validation);
+      validationName = d.validation;
+    }
+    if (d.test !== null) {
+      test = split('test', d.test);
+      testName = d.test;
+    }
+  }
+  const drop = (what: string, clips: ClipRef[] | null): ClipRef[] | null => {
+    if (clips === null) return null;
+    const kept = clips.filter(labelled);
+    if (kept.length < clips.length) log(`${what}: ${clips.length - kept.length} unlabelled clip(s) left out`);
+    return kept.length > 0 ? kept : null;
+  };
+  train = drop('train', train)!;
+  if (!train || train.length === 0) throw new Error(`data.train: no labelled training clips in ${d.root}`);
+  validation = drop('validation', validation);
+  if (validation === null) validationName = null;
+  test = drop('test', test);
+  if (test === null) testName = null;
+  train = limitClips(train, d.train_limit, recipe.seed);
+  if (validation) validation = limitClips(validation, d.eval_limit, recipe.seed + 1);
+  if (test) test = limitClips(test, d.eval_limit, recipe.seed + 2);
+  return { dataset, labels: dataset.labels, multiLabel: dataset.multiLabel, train, validation, validationName, test, testName };
+}
+
+/** The front end of the recipe; `mean: auto` computes (or reads back) the training set's statistics. */
+export async function resolveFrontend(
+  recipe: Recipe,
+  train: ClipRef[],
+  opts: { out?: string; workers?: number | WorkerPool; log?: (s: string) => void } = {},
+): Promise<FrontendSpec> {
+  const fe = recipe.frontend;
+  const spec: FrontendSpec = { type: fe.type, sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length };
+  if (fe.mean === null || fe.std === null) return spec;
+  if (typeof fe.mean === 'number' && typeof fe.std === 'number') return { ...spec, mean: fe.mean, std: fe.std };
+  const file = opts.out ? runPaths(opts.out).normStats : null;
+  if (file && existsSync(file)) {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as { mean: number; std: number };
+    return { ...spec, mean: s.mean, std: s.std };
+  }
+  opts.log?.(`frontend: computing normalisation statistics over ${train.length} training clips`);
+  const s = await computeNormStats(train, spec, { workers: opts.workers });
+  opts.log?.(`frontend: mean ${s.mean.toPrecision(8)}  std ${s.std.toPrecision(8)}`);
+  if (file) writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n');
+  return { ...spec, mean: s.mean, std: s.std };
+}
+
+export function frontendConfig(fe: FrontendSpec): FrontendConfig {
+  const c: FrontendConfig = { ...(fe.type !== 'ast' ? { type: fe.type } : {}), sample_rate: fe.sampleRate, num_mel_bins: fe.numMelBins, target_length: fe.targetLength };
+  if (fe.mean !== undefined && fe.std !== undefined) {
+    c.mean = fe.mean;
+    c.std = fe.std;
+  }
+  return c;
+}
+
+export function augmentSpec(recipe: Recipe) {
+  const a = recipe.augment;
+  return { freqm: a.freqm, timem: a.timem, mixup: a.mixup, mixupAlpha: a.mixup_alpha, noise: a.noise };
+}
+
+export interface RunLoaders {
+  train: DataLoader;
+  validation: DataLoader | null;
+  test: DataLoader | null;
+  /** every loader, for closing */
+  all: DataLoader[];
+}
+
+/**
+ * The train loader (shuffled, augmented) and the evaluation loaders. `data.cache: auto` keeps in
+ * memory what fits comfortably (features are float32 [frames, bins] per clip) and does not change
+ * between epochs (no augmentation).
+ */
+export function makeLoaders(recipe: Recipe, data: RunData, frontend: FrontendSpec, workers: WorkerPool | number): RunLoaders {
+  const t = recipe.train;
+  const numClasses = data.labels.length;
+  const augment = augmentSpec(recipe);
+  const augments = augment.freqm > 0 || augment.timem > 0 || augment.mixup > 0 || augment.noise;
+  const bytes = (clips: ClipRef[] | null): number => (clips?.length ?? 0) * frontend.targetLength * frontend.numMelBins * 4;
+  const budget = Math.min(4 * 2 ** 30, totalmem() / 4);
+  const evalBytes = bytes(data.validation) + bytes(data.test);
+  const cacheEval = recipe.data.cache === true || (recipe.data.cache === 'auto' && evalBytes <= budget);
+  const cacheTrain = recipe.data.cache === true || (recipe.data.cache === 'auto' && !augments && evalBytes + bytes(data.train) <= budget);
+  const all: DataLoader[] = [];
+  const train = new DataLoader({
+    clips: data.train,
+    numClasses,
+    frontend,
+    augment,
+    batchSize: t.batch_size,
+    shuffle: true,
+    dropLast: t.drop_last,
+    seed: recipe.seed,
+    workers,
+    prefetch: recipe.data.prefetch,
+    cache: cacheTrain && !augments,
+  });
+  all.push(train);
+  const evalLoader = (clips: ClipRef[] | null): DataLoader | null => {
+    if (clips === null) return null;
+    const l = new DataLoader({ clips, numClasses, frontend, batchSize: t.eval_batch_size ?? t.batch_size, workers, prefetch: recipe.data.prefetch, cache: cacheEval });
+    all.push(l);
+    return l;
+  };
+  const validation = evalLoader(data.validation);
+  const test = evalLoader(data.test);
+  return { train, validation, test, all };
+}
