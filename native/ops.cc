@@ -435,8 +435,8 @@ Napi::Value dispatch(const Napi::CallbackInfo& info) {
 
 void registerOps(Napi::Env env, Napi::Object exports) {
   auto ops = Napi::Object::New(env);
-  for (const OpDef& op : table()) {
-    ops.Set(op.name, Napi::Function::New(env, dispatch, op.name, const_cast<OpDef*>(&op)));
+  for (const auto* list : {&table(), &deviceOps()}) {
+    for (const OpDef& op : *list) ops.Set(op.name, Napi::Function::New(env, dispatch, op.name, const_cast<OpDef*>(&op)));
   }
   exports.Set("ops", ops);
 }

@@ -1,6 +1,8 @@
 #pragma once
 #include <napi.h>
 
+#include <vector>
+
 #include "args.h"
 
 namespace loaa {
@@ -11,5 +13,7 @@ struct OpDef {
 };
 
 void registerOps(Napi::Env env, Napi::Object exports);
+// devices, autocast and fused attention (device_ops.cc)
+const std::vector<OpDef>& deviceOps();
 
 }  // namespace loaa

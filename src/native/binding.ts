@@ -7,6 +7,12 @@ import { configureThreadEnv } from './env.js';
 import type { NativeAddon } from './types.js';
 
 function findAddon(): string {
+  // a second build against another libtorch (setup --build-dir), e.g. CI's Debian libtorch run
+  const override = process.env.LOAA_ADDON;
+  if (override) {
+    if (!existsSync(override)) throw new Error(`LOAA_ADDON=${override}: no such file (build it with \`node scripts/setup.mjs --build-dir DIR\`)`);
+    return override;
+  }
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const candidate = join(dir, 'build', 'Release', 'loaa_native.node');

@@ -2,6 +2,25 @@
 import { Tensor } from '../tensor/tensor.js';
 import { conv2d, dropout, empty, layerNorm, linear, ones, zeros, type ConvOptions } from '../tensor/functional.js';
 import { Module } from './module.js';
+import { autocastDtype, deviceType, type LowDType } from '../tensor/autocast.js';
+
+/** A frozen weight (and bias) in autocast's low-precision dtype: see `Module.castFrozenWeights`. */
+class LowCopy {
+  private constructor(readonly dtype: LowDType, readonly weight: Tensor, readonly bias: Tensor | null) {}
+  /** null when the layer trains (autocast's own cache handles trainable weights) */
+  static of(dtype: LowDType | null, weight: Tensor, bias: Tensor | null): LowCopy | null {
+    if (dtype === null || weight.requiresGrad || bias?.requiresGrad) return null;
+    return new LowCopy(dtype, weight.to(dtype).keep(), bias ? bias.to(dtype).keep() : null);
+  }
+  /** usable now: autocast is on in this dtype, and nobody unfroze the layer since */
+  usable(weight: Tensor, bias: Tensor | null): boolean {
+    return autocastDtype(deviceType(weight.device)) === this.dtype && !weight.requiresGrad && !bias?.requiresGrad;
+  }
+  dispose(): void {
+    this.weight.dispose();
+    this.bias?.dispose();
+  }
+}
 
 export class Linear extends Module {
   weight: Tensor;
@@ -13,7 +32,14 @@ export class Linear extends Module {
     this.weight = this.param('weight', empty([outFeatures, inFeatures]).uniform_(-bound, bound, opts.seed));
     this.bias = opts.bias === false ? null : this.param('bias', empty([outFeatures]).uniform_(-bound, bound, seedPlus(opts.seed)));
   }
+  #low: LowCopy | null = null;
+  protected override lowPrecisionCopies(dtype: LowDType | null): void {
+    this.#low?.dispose();
+    this.#low = LowCopy.of(dtype, this.weight, this.bias);
+  }
   forward(x: Tensor): Tensor {
+    const low = this.#low;
+    if (low?.usable(this.weight, this.bias)) return linear(x, low.weight, low.bias);
     return linear(x, this.weight, this.bias);
   }
 }
@@ -33,7 +59,14 @@ export class Conv2d extends Module {
     this.weight = this.param('weight', empty([outChannels, inChannels / (opts.groups ?? 1), ...kernel]).uniform_(-bound, bound, opts.seed));
     this.bias = opts.bias === false ? null : this.param('bias', empty([outChannels]).uniform_(-bound, bound, seedPlus(opts.seed)));
   }
+  #low: LowCopy | null = null;
+  protected override lowPrecisionCopies(dtype: LowDType | null): void {
+    this.#low?.dispose();
+    this.#low = LowCopy.of(dtype, this.weight, this.bias);
+  }
   forward(x: Tensor): Tensor {
+    const low = this.#low;
+    if (low?.usable(this.weight, this.bias)) return conv2d(x, low.weight, low.bias, this.opts);
     return conv2d(x, this.weight, this.bias, this.opts);
   }
 }

@@ -6,6 +6,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { fromRaw, noGrad, toRaw } from '../tensor/functional.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { moveTo_ } from '../tensor/device.js';
+import type { LowDType } from '../tensor/autocast.js';
 
 export class Module {
   training = true;
@@ -91,6 +93,40 @@ export class Module {
     return this;
   }
 
+  /**
+   * Moves every parameter and buffer to `device` (torch's `module.to(device)`): the tensors behind
+   * the existing handles are replaced, so layers, adapters and optimizers built on them follow.
+   * Low-precision weight copies are dropped (make them again with `castFrozenWeights`).
+   */
+  to(device: string): this {
+    this.castFrozenWeights(null);
+    noGrad(() => {
+      for (const [, t] of this.namedParameters()) moveTo_(t, device);
+      for (const [, t] of this.namedBuffers()) moveTo_(t, device);
+    });
+    return this;
+  }
+  /** The device of the first parameter ('cpu' for a module without any). */
+  get device(): string {
+    for (const [, p] of this.namedParameters()) return p.device;
+    return 'cpu';
+  }
+
+  /**
+   * Under autocast, libtorch caches its low-precision casts of trainable weights for the region,
+   * but casts frozen ones again at every op, every step. This makes `dtype` copies of the frozen
+   * weights of the layers autocast runs in low precision (linear, conv) once; those layers use
+   * them while autocast runs in that dtype. The result is identical: autocast would cast the same
+   * values to the same dtype. Weights of float32 ops (layer norm) stay as they are. `null` drops
+   * the copies. Call after freezing and loading weights; loading drops them.
+   */
+  castFrozenWeights(dtype: LowDType | null): this {
+    for (const [, m] of this.namedModules()) m.lowPrecisionCopies(dtype);
+    return this;
+  }
+  /** Layers with autocast low-precision weights override this (see `castFrozenWeights`). */
+  protected lowPrecisionCopies(_dtype: LowDType | null): void {}
+
   /** Detached handles on every parameter and buffer, by name. The caller disposes them. */
   stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
@@ -111,6 +147,7 @@ export class Module {
     if (opts.strict && missing.length) {
       throw new Error(`${source}: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
     }
+    this.castFrozenWeights(null); // copies of the old values would go stale
     const mismatched: string[] = [];
     for (const [k, t] of own) {
       const src = tensors.get(k);
@@ -150,6 +187,7 @@ export class Module {
 
   /** Frees every parameter and buffer. */
   dispose(): void {
+    this.castFrozenWeights(null);
     for (const [, p] of this.namedParameters()) p.dispose();
     for (const [, b] of this.namedBuffers()) b.dispose();
   }

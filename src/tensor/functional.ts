@@ -114,9 +114,14 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, o: Co
 export const layerNorm = (x: Tensor, normalizedShape: number[], w: Tensor | null, b: Tensor | null, eps: number): Tensor =>
   wrap(ops.layerNorm(x.native, normalizedShape, w ? w.native : null, b ? b.native : null, eps));
 export const dropout = (x: Tensor, p: number, training: boolean): Tensor => wrap(ops.dropout(x.native, p, training));
-/** softmax(q k^T * scale) v over the last two dims: the composite scaled dot-product attention. */
+// Fused scaled_dot_product_attention where libtorch has it (2.x), the composite elsewhere;
+// LOAA_ATTENTION=composite forces the composite (benchmarks, bisecting a difference).
+const fusedAttention = (ops.hasFusedAttention() as boolean) && process.env.LOAA_ATTENTION !== 'composite';
+/** softmax(q k^T * scale) v over the last two dims, fused where the libtorch has it. */
 export const attention = (q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor =>
-  wrap(ops.attention(q.native, k.native, v.native, scale));
+  wrap(fusedAttention ? ops.sdpa(q.native, k.native, v.native, scale) : ops.attention(q.native, k.native, v.native, scale));
+/** Whether `attention` runs the fused kernel. */
+export const usesFusedAttention = (): boolean => fusedAttention;
 /** Bilinear resize of [N, C, H, W] to `size` = [h, w] (align_corners false, as AST's pos-embed resize). */
 export const interpolateBilinear = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
   wrap(ops.upsampleBilinear2d(x.native, size, alignCorners));

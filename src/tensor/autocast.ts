@@ -1,0 +1,57 @@
+/**
+ * Mixed precision with torch.autocast's semantics, through libtorch's own autocast dispatch keys:
+ * inside `autocast(...)` matmul, linear and conv run in the low-precision dtype while softmax,
+ * layer norm, losses and reductions run in float32 (libtorch's op lists, not ours), and gradients
+ * flow back to float32 master parameters. The state is per thread, as in torch.
+ */
+import { nativeOps as ops } from './tensor.js';
+
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+export type AutocastDevice = 'cpu' | 'cuda';
+export type LowDType = 'bfloat16' | 'float16';
+
+export const PRECISIONS: readonly string[] = ['fp32', 'bf16', 'fp16', 'auto'];
+
+/** The autocast dtype of a precision (null for fp32: autocast stays off). */
+export function precisionDtype(p: Precision): LowDType | null {
+  return p === 'bf16' ? 'bfloat16' : p === 'fp16' ? 'float16' : null;
+}
+
+/** Checked parsing of a user's `--precision` / `train.precision` value (`auto` is resolved elsewhere). */
+export function parsePrecision(v: string, where = '--precision'): Precision | 'auto' {
+  if (!PRECISIONS.includes(v)) throw new Error(`${where}: expected fp32, bf16, fp16 or auto, not "${v}"`);
+  return v as Precision | 'auto';
+}
+
+// Mirrors the native state so layers can ask "is autocast on, in which dtype?" without a native call.
+const active: Record<AutocastDevice, LowDType | null> = { cpu: null, cuda: null };
+
+/** The dtype autocast currently casts to on `device`, or null when it is off. */
+export function autocastDtype(device: AutocastDevice = 'cpu'): LowDType | null {
+  return active[device];
+}
+
+/** The autocast device type of a tensor device string ('cuda:1' -> 'cuda'). */
+export function deviceType(device: string): AutocastDevice {
+  if (device === 'cpu') return 'cpu';
+  if (device === 'cuda' || device.startsWith('cuda:')) return 'cuda';
+  throw new Error(`device "${device}": autocast supports cpu and cuda`);
+}
+
+/**
+ * Runs `fn` with autocast on for `device` in `dtype` (null runs it unchanged). Nested regions
+ * restore the outer state; the weight-cast cache is cleared when the outermost region ends.
+ * `fn` must be synchronous: the state is thread-wide.
+ */
+export function autocast<T>(device: AutocastDevice, dtype: LowDType | null, fn: () => T): T {
+  if (dtype === null) return fn();
+  const prev = ops.autocastEnter(device, dtype) as { enabled: boolean; dtype: string };
+  const prevJs = active[device];
+  active[device] = dtype;
+  try {
+    return fn();
+  } finally {
+    active[device] = prevJs;
+    ops.autocastExit(device, prev.enabled, prev.dtype);
+  }
+}
