@@ -35,6 +35,8 @@ export type FlagValues<F extends Record<string, FlagDef>> = { [K in keyof F]: Va
 export interface CommandArgs<F extends Record<string, FlagDef>> {
   flags: FlagValues<F>;
   positionals: string[];
+  /** the arguments as given (for commands that hand them on) */
+  argv: string[];
   /** whether the flag was on the command line (not defaulted) */
   given(name: keyof F & string): boolean;
   /** log lines and progress: stderr under --json, else stdout */
@@ -193,7 +195,7 @@ export function defineCommand<F extends Record<string, FlagDef>>(def: CommandDef
       }
       const json = all.json === true;
       const stream = json ? process.stderr : process.stdout;
-      const code = await def.run({ flags: p.flags, positionals: p.positionals, given: (n) => p.given.has(n), json, stream, log: (s) => void stream.write(s + '\n') });
+      const code = await def.run({ flags: p.flags, positionals: p.positionals, argv, given: (n) => p.given.has(n), json, stream, log: (s) => void stream.write(s + '\n') });
       return code ?? 0;
     },
   };

@@ -1,6 +1,7 @@
 /** `loaa params`: parameter counts of an AST + PEFT method, from the config alone (nothing is allocated). */
-import { UsageError, type Command } from '../command.js';
-import { tokenizeFlags, type FlagTokens } from '../args.js';
+import { UsageError } from '../command.js';
+import type { FlagTokens } from '../args.js';
+import { defineCommand, parseCommandArgs } from '../define.js';
 import { ARCH_NAMES, getArch } from '../../models/archs.js';
 import { astGrid } from '../../models/ast.js';
 import { defaultAdapters, defaultBottleneck, isPeftMethod, LORA_DEFAULTS, parsePeft, PEFT_METHODS, PROMPT_DEFAULTS, type AdapterSpec, type PeftConfig, type ResolvedPeft } from '../../peft/config.js';
@@ -8,52 +9,51 @@ import { bottleneckForBudget, countAst, equalizeAdapters, type AstGeometry } fro
 
 const DEFAULTS = { classes: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
 
-const help = `usage: loaa params --arch <name> --method <${PEFT_METHODS.join('|')}>
-                   [--adapter attn:1x3 --adapter ffn:3x1] [--bottleneck R | --budget 2%] [--equalize KFxKT]
-                   [--classes C] [--tdim T] [--fdim F] [--fstride S] [--tstride S] [--depth N]
-                   [--lora-rank r] [--lora-alpha a] [--lora-targets q,v] [--prompt-tokens N] [--json]
+const FLAGS = {
+  arch: { type: 'string', value: 'NAME', help: ARCH_NAMES.join(', ') },
+  method: {
+    type: 'string', value: 'M', help: `loaa (default): Look-Aside Adapters, default attn:1x3 + ffn:3x1
+adapter: parallel (Houlsby) adapters, default attn:1x1 + ffn:1x1
+linear: head only; full: everything; lora: LoRA on q,v (r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha});
+bitfit: backbone biases + head; prompt: ${PROMPT_DEFAULTS.tokens} deep prompts per block`,
+  },
+  adapter: { type: 'list', value: 'POS:KFxKT', help: `an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
+repeat for both positions; suffixes :bias (Down/Up biases), :sequential;
+adapters may be added to any method (every added tensor trains)` },
+  bottleneck: { type: 'string', value: 'R', help: `adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)` },
+  budget: { type: 'string', value: 'P%', help: `instead: the largest r whose trainable share (trainable / total) is at most P
+(also a fraction: 0.02)` },
+  equalize: { type: 'string', value: 'KFxKT', help: `R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
+parameters than that (bigger kernels, smaller r; --equalize 1x1 --bottleneck 108
+gives 1x3 adapters r 36)` },
+  classes: { type: 'string', value: 'C', help: `classes of the head (default ${DEFAULTS.classes}, ESC-50)` },
+  fdim: { type: 'string', value: 'F', help: `mel bins (default ${DEFAULTS.fdim})` },
+  tdim: { type: 'string', value: 'T', help: `frames (default ${DEFAULTS.tdim})` },
+  fstride: { type: 'string', value: 'S', help: `patch stride over frequency (default ${DEFAULTS.fstride})` },
+  tstride: { type: 'string', value: 'S', help: `patch stride over time (default ${DEFAULTS.tstride})` },
+  depth: { type: 'string', value: 'N', help: 'count a model with fewer blocks than the architecture' },
+  'lora-rank': { type: 'string', value: 'r', help: `LoRA rank (default ${LORA_DEFAULTS.rank})` },
+  'lora-alpha': { type: 'string', value: 'a', help: `LoRA alpha (default ${LORA_DEFAULTS.alpha})` },
+  'lora-targets': { type: 'string', value: 'q,v', help: 'LoRA targets (default q,v)' },
+  'prompt-tokens': { type: 'string', value: 'N', help: `deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)` },
+} as const;
 
-Prints the total, trainable and frozen parameter counts of the AST as built for this input (1-channel
+const DESCRIPTION = `Prints the total, trainable and frozen parameter counts of the AST as built for this input (1-channel
 patch embedding, positional table of its f_dim x t_dim grid, cls/dist tokens, blocks, final norm,
 head LayerNorm + Linear) with the method's tensors; the image model's own heads are not counted.
-Counted from the config: no weights are needed or allocated.
-
-options:
-  --arch NAME           ${ARCH_NAMES.join(', ')}
-  --method M            loaa (default): Look-Aside Adapters, default attn:1x3 + ffn:3x1
-                        adapter: parallel (Houlsby) adapters, default attn:1x1 + ffn:1x1
-                        linear: head only; full: everything; lora: LoRA on q,v (r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha});
-                        bitfit: backbone biases + head; prompt: ${PROMPT_DEFAULTS.tokens} deep prompts per block
-  --adapter POS:KFxKT   an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
-                        repeat for both positions; suffixes :bias (Down/Up biases), :sequential;
-                        adapters may be added to any method (every added tensor trains)
-  --bottleneck R        adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)
-  --budget P%           instead: the largest r whose trainable share (trainable / total) is at most P
-                        (also a fraction: 0.02)
-  --equalize KFxKT      R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
-                        parameters than that (bigger kernels, smaller r; --equalize 1x1 --bottleneck 108
-                        gives 1x3 adapters r 36)
-  --classes C           classes of the head (default ${DEFAULTS.classes}, ESC-50)
-  --fdim F              mel bins (default ${DEFAULTS.fdim})
-  --tdim T              frames (default ${DEFAULTS.tdim})
-  --fstride S, --tstride S   patch strides (default ${DEFAULTS.fstride})
-  --depth N             count a model with fewer blocks than the architecture
-  --lora-rank r, --lora-alpha a, --lora-targets q,v   LoRA (default r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha}, q,v)
-  --prompt-tokens N     deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)
-  --json                print {"total", "trainable", "frozen", "ratio", "bottleneck", ...} as one JSON object
-`;
-
-const VALUE_FLAGS = new Set([
-  '--arch', '--method', '--adapter', '--bottleneck', '--budget', '--equalize', '--classes', '--tdim', '--fdim', '--fstride', '--tstride',
-  '--depth', '--lora-rank', '--lora-alpha', '--lora-targets', '--prompt-tokens',
-]);
-const REPEATABLE = new Set(['--adapter']);
-const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
+Counted from the config: no weights are needed or allocated.`;
 
 type Parsed = FlagTokens;
 
+/** The flags as `--name` -> values, only those given (the readers below apply defaults and messages). */
 function parse(argv: string[]): Parsed {
-  return tokenizeFlags(argv, { command: 'params', value: VALUE_FLAGS, bool: BOOL_FLAGS, repeatable: REPEATABLE, dashIsOption: true });
+  const p = parseCommandArgs(argv, FLAGS, 'params');
+  const flags = new Map<string, string[] | true>();
+  for (const [name, v] of Object.entries(p.flags as Record<string, unknown>)) {
+    if (!p.given.has(name)) continue;
+    flags.set(`--${name}`, v === true ? true : Array.isArray(v) ? v.map(String) : [String(v)]);
+  }
+  return { positional: p.positionals, flags };
 }
 
 function str(p: Parsed, name: string): string | undefined {
@@ -218,17 +218,21 @@ function describe(r: ParamsResult): string {
   return parts.length ? ` (${parts.join('; ')})` : '';
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'params',
   summary: 'count total / trainable / frozen parameters of an AST + fine-tuning method',
-  help,
-  async run(argv: string[]): Promise<number> {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(help);
-      return 0;
-    }
+  usage: [
+    `--arch <name> --method <${PEFT_METHODS.join('|')}>`,
+    '      [--adapter attn:1x3 --adapter ffn:3x1] [--bottleneck R | --budget 2%] [--equalize KFxKT]',
+    '      [--classes C] [--tdim T] [--fdim F] [--fstride S] [--tstride S] [--depth N]',
+    '      [--lora-rank r] [--lora-alpha a] [--lora-targets q,v] [--prompt-tokens N] [--json]',
+  ],
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['loaa params --arch deit_base_distilled_patch16_384 --method loaa --adapter attn:1x3 --adapter ffn:3x1 --bottleneck 36'],
+  async run({ json, argv }) {
     const r = computeParams(argv);
-    if (argv.includes('--json')) {
+    if (json) {
       process.stdout.write(JSON.stringify(r) + '\n');
       return 0;
     }
@@ -242,4 +246,4 @@ export const command: Command = {
     );
     return 0;
   },
-};
+});

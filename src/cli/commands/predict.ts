@@ -1,61 +1,41 @@
 /** `loaa predict`: classify audio files (or ready fbank features) with a backbone + adapter checkpoint. */
-import { UsageError, type Command } from '../command.js';
-import { tokenizeFlags, type FlagTokens } from '../args.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
 import { readAdapterConfig, type AdapterConfigFile } from '../../peft/checkpoint.js';
 import { featuresOfFile, frontendSpec, readFeaturesFile } from '../../infer/features.js';
 import { Classifier, type Prediction } from '../../infer/classifier.js';
 
 export type { Prediction } from '../../infer/classifier.js';
 
-const help = `usage: loaa predict <audio...> --backbone <checkpoint> --adapter <adapter dir> [--top-k K] [--json]
-       loaa predict --features <file.safetensors> [--features ...] --backbone <checkpoint> --adapter <adapter dir>
-
-Classifies each input with the AST built from the backbone checkpoint (timm / DeiT safetensors or
+const DESCRIPTION = `Classifies each input with the AST built from the backbone checkpoint (timm / DeiT safetensors or
 .pth, Hugging Face ViT / DeiT / AST) and the adapter checkpoint (a directory with adapter_config.json
 and adapter_model.safetensors), and prints the top-k labels with their probabilities (softmax).
 
-Audio files (WAV, FLAC, Ogg/Vorbis, MP3) go through the AST front end the adapter was trained with
-(its config's "frontend": sample_rate, num_mel_bins, target_length, mean, std). --features files are
-the model input as they are (tensor "fbank", [frames, mel] or [batch, frames, mel], already padded and
-normalised, as written by \`loaa features --target-length N --mean M --std S\`).
+Audio files (WAV, FLAC, Ogg/Vorbis, MP3) go through the front end the adapter was trained with
+(its config's "frontend": type, sample_rate, num_mel_bins, target_length, mean, std). --features files
+are the model input as they are (tensor "fbank", [frames, mel] or [batch, frames, mel], already padded
+and normalised, as written by \`loaa features --target-length N --mean M --std S\`).`;
 
-options:
-  --backbone FILE     backbone checkpoint (file or Hugging Face model directory)
-  --adapter DIR       adapter checkpoint directory
-  --features FILE     a features file instead of audio (repeatable)
-  --top-k K           labels per input (default 5, at most the class count)
-  --json              print {"results": [{"input", "logits", "top": [{"label", "p"}]}]}
-`;
+const FLAGS = {
+  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (file or Hugging Face model directory)' },
+  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory' },
+  features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
+  'top-k': { type: 'string', value: 'K', help: 'labels per input (default 5, at most the class count)' },
+} as const;
 
-const VALUE_FLAGS = new Set(['--backbone', '--adapter', '--features', '--top-k']);
-const REPEATABLE = new Set(['--features']);
-const BOOL_FLAGS = new Set(['--json', '--help', '-h']);
-
-function parse(argv: string[]): FlagTokens {
-  return tokenizeFlags(argv, { command: 'predict', value: VALUE_FLAGS, bool: BOOL_FLAGS, repeatable: REPEATABLE });
-}
-
-export const command: Command = {
+export const command = defineCommand({
   name: 'predict',
   summary: 'classify audio (or features) with a backbone and an adapter checkpoint',
-  help,
-  async run(argv: string[]): Promise<number> {
-    const p = parse(argv);
-    if (p.flags.has('--help') || p.flags.has('-h')) {
-      process.stdout.write(help);
-      return 0;
-    }
-    const one = (f: string): string | undefined => {
-      const v = p.flags.get(f);
-      return Array.isArray(v) ? v[0] : undefined;
-    };
-    const backbone = one('--backbone');
-    const adapter = one('--adapter');
+  usage: ['<audio...> --backbone <checkpoint> --adapter <adapter dir> [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --backbone <checkpoint> --adapter <adapter dir>'],
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['loaa predict clip.wav --backbone deit.safetensors --adapter runs/esc50/best --top-k 3'],
+  async run({ flags, positionals, json }) {
+    const { backbone, adapter, features } = flags;
     if (!backbone) throw new UsageError('--backbone: missing (the image or AST checkpoint the adapter was trained on)');
     if (!adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory)');
-    const features = (p.flags.get('--features') as string[] | undefined) ?? [];
-    if (features.length === 0 && p.positional.length === 0) throw new UsageError('<audio>: no input (give audio files or --features FILE)');
-    const kS = one('--top-k');
+    if (features.length === 0 && positionals.length === 0) throw new UsageError('<audio>: no input (give audio files or --features FILE)');
+    const kS = flags['top-k'];
     let k = 5;
     if (kS !== undefined) {
       k = Number(kS);
@@ -78,8 +58,8 @@ export const command: Command = {
       }
     };
     for (const f of features) inputs.push(...usage(() => readFeaturesFile(f, [cfg.input.tdim, cfg.input.fdim])));
-    if (p.positional.length && !cfg.frontend) throw new UsageError(`${adapter}/adapter_config.json: frontend: missing, so audio cannot be turned into features (pass --features)`);
-    for (const f of p.positional) {
+    if (positionals.length && !cfg.frontend) throw new UsageError(`${adapter}/adapter_config.json: frontend: missing, so audio cannot be turned into features (pass --features)`);
+    for (const f of positionals) {
       const fe = frontendSpec(cfg.frontend!);
       const x = await featuresOfFile(f, fe).catch((e: Error) => {
         throw new UsageError(e.message);
@@ -89,7 +69,7 @@ export const command: Command = {
     const clf = usage(() => Classifier.load(adapter, backbone));
     try {
       const results: Prediction[] = inputs.map((x) => clf.classify(x.fbank, k, x.name));
-      if (p.flags.has('--json')) {
+      if (json) {
         process.stdout.write(JSON.stringify({ results }) + '\n');
       } else {
         for (const r of results) {
@@ -102,4 +82,4 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});
