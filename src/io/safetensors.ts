@@ -7,15 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/fs.js';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+import type { DType, RawTensor } from '../tensor/dtype.js';
+import { DTYPE_BYTES, numel } from '../tensor/dtype.js';
 
-/** A tensor as bytes: what file formats carry before the engine sees it. */
-export interface RawTensor {
-  dtype: DType;
-  shape: number[];
-  /** little-endian element bytes, row-major; may be a view into a larger file buffer */
-  data: Uint8Array;
-}
+export { DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor/dtype.js';
 
 const ST_TO_DTYPE: Record<string, DType> = {
   F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16',
@@ -24,14 +19,6 @@ const ST_TO_DTYPE: Record<string, DType> = {
 const DTYPE_TO_ST: Record<DType, string> = Object.fromEntries(
   Object.entries(ST_TO_DTYPE).map(([k, v]) => [v, k]),
 ) as Record<DType, string>;
-
-export const DTYPE_BYTES: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
-};
-
-export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 export interface SafetensorsFile {
   tensors: Map<string, RawTensor>;

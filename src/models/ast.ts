@@ -1,5 +1,5 @@
 /**
- * The Audio Spectrogram Transformer built from an image ViT/DeiT (docs/interfaces.md section 1):
+ * The Audio Spectrogram Transformer built from an image ViT/DeiT (docs/adapter-format.md section 1):
  * fbank [B, T, F] -> image [B, 1, F, T] -> 1-channel 16x16 patches with stride (fstride, tstride) ->
  * [cls, (dist), patches] + pos -> timm blocks -> norm -> pooled (cls, or the mean of cls and dist) ->
  * head = LayerNorm (eps 1e-5, AST's `mlp_head`) + Linear.

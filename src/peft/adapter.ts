@@ -1,5 +1,5 @@
 /**
- * The Look-Aside Adapter (docs/interfaces.md section 1): A(u) = Up(GELU(Down(u))) with Down/Up 2-D
+ * The Look-Aside Adapter (docs/adapter-format.md section 1): A(u) = Up(GELU(Down(u))) with Down/Up 2-D
  * convolutions over the [f_dim, t_dim] patch-token grid (token f * t_dim + t), zero padding
  * (kF//2, kT//2). Tokens outside the grid (cls, dist, prompts) are each their own 1x1 grid, so only
  * the kernel's centre tap acts on them. Up starts at zero: an untrained adapter changes nothing.

@@ -1,5 +1,5 @@
 /**
- * Adapter checkpoints (docs/interfaces.md section 2): a directory with `adapter_config.json`
+ * Adapter checkpoints (docs/adapter-format.md section 2): a directory with `adapter_config.json`
  * (format "loaa-adapter/1") and `adapter_model.safetensors` (float32) holding the tensors that
  * train: the head (`head.norm.*`, `head.fc.*`), adapters (`blocks.{i}.{attn,ffn}_adapter.{down,up}.*`),
  * LoRA (`blocks.{i}.attn.lora_{q,k,v}.{A,B}`), prompts (`blocks.{i}.prompt`), BitFit's biases and full

@@ -1,6 +1,6 @@
 /**
  * The fine-tuning methods as one config, and `applyPeft`, which adds the method's modules to an AST
- * and sets what trains (docs/interfaces.md section 1; tools/fixtures/reference_model.py):
+ * and sets what trains (docs/adapter-format.md section 1; tools/fixtures/reference_model.py):
  *
  * | method  | added                                   | trains (besides the head and anything added) |
  * |---------|-----------------------------------------|----------------------------------------------|

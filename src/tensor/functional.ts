@@ -1,7 +1,7 @@
 /** Tensor factories and the ops that are not methods (layers, losses, autograd modes). */
 import { native, threadSettings } from '../native/binding.js';
 import type { NativeInfo, NativeTensor } from '../native/types.js';
-import { DTYPE_BYTES, numel, type RawTensor } from '../io/safetensors.js';
+import { DTYPE_BYTES, numel, type RawTensor } from './dtype.js';
 import { Tensor, type DType } from './tensor.js';
 
 const ops = native.ops;

@@ -4,7 +4,7 @@
  */
 import { native } from '../native/binding.js';
 import type { NativeTensor } from '../native/types.js';
-import type { DType } from '../io/safetensors.js';
+import type { DType } from './dtype.js';
 import { track, type Disposable } from './scope.js';
 
 export type { DType };

@@ -4,7 +4,7 @@
  * the mel spectrogram. Pure arithmetic and drawing here (no tensors); attention_models.ts runs the
  * models and hands over the probability matrices.
  *
- * Geometry (docs/interfaces.md section 1): the input fbank is [T frames, F mel bins]; patch token
+ * Geometry (docs/adapter-format.md section 1): the input fbank is [T frames, F mel bins]; patch token
  * (f, t) has index `nPre + f * tDim + t` and covers bins [f*fs, f*fs+16) and frames [t*ts, t*ts+16).
  */
 import { Canvas, drawColorbar, drawGrid, textWidth, type Rgb } from './png.js';

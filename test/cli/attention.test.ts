@@ -25,7 +25,7 @@ function rng(seed: number): () => number {
   };
 }
 
-/** An adapter directory in the documented format (docs/interfaces.md section 2), with non-zero Up. */
+/** An adapter directory in the documented format (docs/adapter-format.md section 2), with non-zero Up. */
 function writeAdapter(path: string, seed: number, kernel: [number, number]): void {
   const r = 8;
   const C = 3;
