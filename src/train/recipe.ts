@@ -11,6 +11,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { arr, bool, check, f, int, join, nodeAt, nul, num, obj, opt, or, RecipeError, show, str, typedValue, type Node } from './schema.js';
+
+export { RecipeError } from './schema.js';
 import { parsePeft, PEFT_METHODS, type ResolvedPeft } from '../peft/config.js';
 
 // ---------------------------------------------------------------- the recipe, as code sees it
@@ -106,36 +109,9 @@ export interface Recipe {
 
 // ---------------------------------------------------------------- schema
 
-type Node =
-  | { kind: 'number'; min?: number; max?: number; int?: boolean }
-  | { kind: 'string'; values?: readonly string[] }
-  | { kind: 'boolean' }
-  | { kind: 'null' }
-  | { kind: 'array'; of: Node; length?: number }
-  | { kind: 'object'; fields: Record<string, Field>; open?: boolean }
-  | { kind: 'union'; of: Node[] };
-
-interface Field {
-  node: Node;
-  default?: unknown;
-  /** must be given (no default) */
-  required?: boolean;
-}
-
-const num = (o: { min?: number; max?: number; int?: boolean } = {}): Node => ({ kind: 'number', ...o });
-const int = (min = 0, max?: number): Node => ({ kind: 'number', int: true, min, max });
-const str = (values?: readonly string[]): Node => ({ kind: 'string', values });
-const bool: Node = { kind: 'boolean' };
-const nul: Node = { kind: 'null' };
-const arr = (of: Node, length?: number): Node => ({ kind: 'array', of, length });
-const obj = (fields: Record<string, Field>, open = false): Node => ({ kind: 'object', fields, open });
-const or = (...of: Node[]): Node => ({ kind: 'union', of });
-const f = (node: Node, dflt?: unknown): Field => (dflt === undefined ? { node, required: true } : { node, default: dflt });
-
 export const METRICS: readonly MetricName[] = ['top1', 'top5', 'mAP', 'meanClassAccuracy', 'macroAUC', 'dPrime', 'loss'];
 
 // Shapes only, for key checks and typing --set values; parsePeft supplies defaults and the rules.
-const opt = (node: Node): Field => ({ node });
 const ADAPTER = obj({
   position: opt(str(['attn', 'ffn'])),
   kernel: opt(arr(int(1), 2)),
@@ -245,164 +221,6 @@ export const RECIPE_SCHEMA: Node = obj({
   ),
 });
 
-// ---------------------------------------------------------------- checking
-
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
-}
-
-function describe(n: Node): string {
-  switch (n.kind) {
-    case 'number': {
-      const what = n.int ? 'an integer' : 'a number';
-      if (n.min !== undefined && n.max !== undefined) return `${what} in [${n.min === Number.MIN_VALUE ? '>0' : n.min}, ${n.max}]`;
-      if (n.min === Number.MIN_VALUE) return `${what} > 0`;
-      if (n.min !== undefined) return `${what} >= ${n.min}`;
-      return what;
-    }
-    case 'string':
-      return n.values ? `one of ${n.values.map((v) => JSON.stringify(v)).join(', ')}` : 'a string';
-    case 'boolean':
-      return 'true or false';
-    case 'null':
-      return 'null';
-    case 'array':
-      return n.length !== undefined ? `a list of ${n.length} (${describe(n.of)})` : `a list of (${describe(n.of)})`;
-    case 'object':
-      return 'a mapping';
-    case 'union':
-      return n.of.map(describe).join(' or ');
-  }
-}
-
-const join = (path: string, key: string | number): string => (path === '' ? String(key) : `${path}.${key}`);
-
-/**
- * Checks `value` against `node`; with `fill`, returns a copy with defaults filled in and required
- * keys enforced (the final recipe), without, checks only what is there (one file of an `extends` chain).
- */
-function check(value: unknown, node: Node, path: string, fill: boolean): unknown {
-  const fail = (msg: string): never => {
-    throw new RecipeError(path, msg);
-  };
-  switch (node.kind) {
-    case 'number':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
-      if ((node.int && !Number.isInteger(value)) || (node.min !== undefined && value < node.min) || (node.max !== undefined && value > node.max)) {
-        return fail(`expected ${describe(node)}, got ${show(value)}`);
-      }
-      return value;
-    case 'string':
-      if (typeof value !== 'string') return fail(`expected ${describe(node)}, got ${show(value)}`);
-      if (node.values && !node.values.includes(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
-      return value;
-    case 'boolean':
-      if (typeof value !== 'boolean') return fail(`expected true or false, got ${show(value)}`);
-      return value;
-    case 'null':
-      if (value !== null) return fail(`expected null, got ${show(value)}`);
-      return value;
-    case 'array': {
-      if (!Array.isArray(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
-      if (node.length !== undefined && value.length !== node.length) return fail(`expected ${describe(node)}, got ${value.length} item(s)`);
-      return value.map((v, i) => check(v, node.of, join(path, i), fill));
-    }
-    case 'object': {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(`expected a mapping, got ${show(value)}`);
-      const o = value as Record<string, unknown>;
-      if (node.open) return { ...o };
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(o)) {
-        if (!Object.hasOwn(node.fields, k)) {
-          throw new RecipeError(join(path, k), `unknown key (known here: ${Object.keys(node.fields).filter((x) => x !== 'extends').join(', ')})`);
-        }
-        out[k] = check(o[k], node.fields[k]!.node, join(path, k), fill);
-      }
-      if (fill) {
-        for (const [k, fld] of Object.entries(node.fields)) {
-          if (Object.hasOwn(out, k)) continue;
-          if (fld.required) throw new RecipeError(join(path, k), `missing (expected ${describe(fld.node)})`);
-          if (fld.default !== undefined) out[k] = check(structuredClone(fld.default), fld.node, join(path, k), fill);
-        }
-      }
-      return out;
-    }
-    case 'union': {
-      const errors: string[] = [];
-      for (const alt of node.of) {
-        try {
-          return check(value, alt, path, fill);
-        } catch (e) {
-          if (!(e instanceof RecipeError)) throw e;
-          // a mapping that matched the shape but failed inside says more than "expected X or Y"
-          if (alt.kind === 'object' && value !== null && typeof value === 'object' && !Array.isArray(value)) throw e;
-          errors.push(e.message);
-        }
-      }
-      return fail(`expected ${describe(node)}, got ${show(value)}`);
-    }
-  }
-}
-
-/** A recipe problem at a key path; `file` is added by whoever knows it. */
-export class RecipeError extends Error {
-  constructor(
-    readonly keyPath: string,
-    readonly detail: string,
-    readonly file?: string,
-  ) {
-    super(`${file ? file + ': ' : ''}${keyPath ? keyPath + ': ' : ''}${detail}`);
-  }
-  inFile(file: string): RecipeError {
-    return new RecipeError(this.keyPath, this.detail, file);
-  }
-}
-
-function nodeAt(path: string[], where: string): Node {
-  let node: Node = RECIPE_SCHEMA;
-  const seen: string[] = [];
-  for (const key of path) {
-    // through unions, to the alternative that has structure
-    if (node.kind === 'union') node = node.of.find((n) => n.kind === 'object' || n.kind === 'array') ?? node;
-    if (node.kind === 'object') {
-      if (node.open) return { kind: 'union', of: [num(), str(), bool, nul, arr(or(num(), str())), obj({}, true)] };
-      const fld = node.fields[key];
-      if (!fld) throw new RecipeError(join(seen.join('.'), key), `unknown key in ${where} (known here: ${Object.keys(node.fields).filter((x) => x !== 'extends').join(', ')})`);
-      node = fld.node;
-    } else if (node.kind === 'array') {
-      if (!/^\d+$/.test(key)) throw new RecipeError(join(seen.join('.'), key), `${where}: a list index is expected here`);
-      node = node.of;
-    } else {
-      throw new RecipeError(seen.join('.'), `${where}: ${describe(node)} has no key "${key}"`);
-    }
-    seen.push(key);
-  }
-  return node;
-}
-
-function accepts(node: Node, pred: (n: Node) => boolean): boolean {
-  return node.kind === 'union' ? node.of.some((n) => accepts(n, pred)) : pred(node);
-}
-
-/** A command-line string typed by the schema node it is for. */
-function typedValue(node: Node, raw: string): unknown {
-  const t = raw.trim();
-  if (t === 'null' || t === '~') return accepts(node, (n) => n.kind === 'null') ? null : raw;
-  if (accepts(node, (n) => n.kind === 'number') && t !== '' && Number.isFinite(Number(t))) return Number(t);
-  if (accepts(node, (n) => n.kind === 'boolean') && (t === 'true' || t === 'false')) return t === 'true';
-  if (accepts(node, (n) => n.kind === 'array' || n.kind === 'object') && /^[[{]/.test(t)) {
-    try {
-      return parseYaml(t) as unknown;
-    } catch (e) {
-      throw new Error(`cannot parse ${JSON.stringify(raw)} (${(e as Error).message.split('\n')[0]})`);
-    }
-  }
-  return raw;
-}
-
-/** `key.path=value` strings applied onto a raw (unchecked) recipe object. */
 export function applyOverrides(raw: Record<string, unknown>, sets: string[]): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const s of sets) {
@@ -411,7 +229,7 @@ export function applyOverrides(raw: Record<string, unknown>, sets: string[]): Re
     const keyPath = s.slice(0, eq).trim().replace(/\[(\d+)\]/g, '.$1');
     const path = keyPath.split('.').filter((k) => k !== '');
     const where = `--set ${keyPath}`;
-    const node = nodeAt(path, where);
+    const node = nodeAt(RECIPE_SCHEMA, path, where);
     let value: unknown;
     try {
       value = typedValue(node, s.slice(eq + 1));
