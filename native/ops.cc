@@ -363,7 +363,8 @@ const std::vector<OpDef>& table() {
       {"info", [](Args& a) -> V {
          auto o = Napi::Object::New(a.env());
          o.Set("torchVersion", std::string(TORCH_VERSION));
-         o.Set("cuda", at::hasCUDA());
+         o.Set("cuda", at::hasCUDA());  // a usable GPU: 2.x says false without one
+         o.Set("cudaBuilt", at::detail::getCUDAHooks().hasCUDART());  // linked against libtorch_cuda
          o.Set("cudaDevices", static_cast<double>(at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0));
          o.Set("mkldnn", at::hasMKLDNN());
          o.Set("parallel", at::get_parallel_info());

@@ -12,7 +12,9 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../tensor/tensor.js';
-import { attention, engineInfo, getNumThreads, randn } from '../tensor/functional.js';
+import { attention, engineInfo, getNumThreads, randn, usesFusedAttention } from '../tensor/functional.js';
+import { autocast } from '../tensor/autocast.js';
+import { torchPython } from './python.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
@@ -67,6 +69,8 @@ export interface EngineBenchOptions {
   /** also run tools/bench/engine_torch.py (default: when /usr/bin/python3 exists) */
   python?: boolean;
   batch?: number;
+  /** where the rows run (default cpu; scripts/gpu-check.sh uses cuda:0) */
+  device?: string;
 }
 
 export const GEOMETRY = { tokens: 258, dim: 768, heads: 12, hidden: 3072 } as const;
@@ -78,21 +82,41 @@ export function benchEngineNode(opts: EngineBenchOptions = {}): Record<string, n
   const reps = opts.reps ?? 6;
   const round = (v: number, d = 2): number => Math.round(v * 10 ** d) / 10 ** d;
 
-  const a = randn([N, D], { seed: 1 }).keep();
-  const b = randn([D, M], { seed: 2 }).keep();
-  const mmMs = medianMs(() => scope(() => { a.matmul(b); }), reps * 5, 5);
+  const dev = opts.device ?? 'cpu';
+  const amp = dev === 'cpu' ? 'cpu' : 'cuda';
+  // GPU work is asynchronous: reading one value waits for it
+  const sync = (t: Tensor): void => { if (dev !== 'cpu') t.flatten().select(0, 0).item(); };
+  const on = (t: Tensor): Tensor => (dev === 'cpu' ? t : scope(() => t.to(null, dev)));
+  const a = on(randn([N, D], { seed: 1 })).keep();
+  const b = on(randn([D, M], { seed: 2 })).keep();
+  const mmMs = medianMs(() => scope(() => { sync(a.matmul(b)); }), reps * 5, 5);
   a.dispose();
   b.dispose();
 
-  const block = new BenchBlock(D, H, M, 10).freeze();
-  const x = randn([B, N, D], { seed: 3 }).keep();
+  const block = new BenchBlock(D, H, M, 10).freeze().to(dev);
+  const x = on(randn([B, N, D], { seed: 3 })).keep();
   x.requiresGrad = true;
   const step = (): void => scope(() => {
     block.forward(x).sum().backward();
+    sync(x.grad!);
     x.grad = null;
   });
   const fwdBwdMs = medianMs(step, reps, 2);
-  const fwdMs = medianMs(() => scope(() => { block.forward(x); }), reps, 1);
+  const fwdMs = medianMs(() => scope(() => { sync(block.forward(x)); }), reps, 1);
+  // mixed precision as torch.autocast(bf16) runs it, the frozen weights cast once
+  block.castFrozenWeights('bfloat16');
+  // backward outside the autocast region, as torch recommends and the trainer does
+  const bf16Step = (): void => scope(() => {
+    autocast(amp, 'bfloat16', () => block.forward(x).sum()).backward();
+    sync(x.grad!);
+    x.grad = null;
+  });
+  const fwdBwdBf16Ms = medianMs(bf16Step, reps, 2);
+  const a16 = on(randn([N, D], { seed: 1 })).keep();
+  const b16 = on(randn([D, M], { seed: 2 })).keep();
+  const mmBf16Ms = medianMs(() => scope(() => { sync(autocast(amp, 'bfloat16', () => a16.matmul(b16))); }), reps * 5, 5);
+  a16.dispose();
+  b16.dispose();
   block.dispose();
   x.dispose();
   return {
@@ -100,12 +124,14 @@ export function benchEngineNode(opts: EngineBenchOptions = {}): Record<string, n
     matmul_258x768x3072_gflops: round((2 * N * D * M) / (mmMs * 1e6), 1),
     vit_b_block_fwd_bwd_ms_per_sample: round(fwdBwdMs / B),
     vit_b_block_fwd_ms_per_sample: round(fwdMs / B),
+    matmul_258x768x3072_bf16_ms: round(mmBf16Ms, 3),
+    vit_b_block_fwd_bwd_bf16_ms_per_sample: round(fwdBwdBf16Ms / B),
     batch: B,
     threads: getNumThreads(),
   };
 }
 
-const PYTHON = '/usr/bin/python3';
+const PYTHON = torchPython();
 function scriptPath(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
@@ -161,7 +187,8 @@ export async function benchEngine(opts: EngineBenchOptions & { rounds?: number }
       }
     }
   }
-  const KEYS = ['matmul_258x768x3072_ms', 'matmul_258x768x3072_gflops', 'vit_b_block_fwd_bwd_ms_per_sample', 'vit_b_block_fwd_ms_per_sample'] as const;
+  const KEYS = ['matmul_258x768x3072_ms', 'matmul_258x768x3072_gflops', 'vit_b_block_fwd_bwd_ms_per_sample', 'vit_b_block_fwd_ms_per_sample',
+    'matmul_258x768x3072_bf16_ms', 'vit_b_block_fwd_bwd_bf16_ms_per_sample'] as const;
   const round3 = (v: number): number => Math.round(v * 1000) / 1000;
   const out: Record<string, unknown> = {};
   for (const k of KEYS) out[k] = round3(median(nodeRuns.map((n) => n[k])));
@@ -172,6 +199,8 @@ export async function benchEngine(opts: EngineBenchOptions & { rounds?: number }
     cpus: cpus().length,
     openblasCoretype: info.openblasCoretype ?? null,
     ompProcBind: process.env.OMP_PROC_BIND ?? null,
+    torchVersion: info.torchVersion,
+    fusedAttention: usesFusedAttention(),
   });
   if (!withPython) return out;
   if (pyRuns.length === 0) {
@@ -187,6 +216,7 @@ export async function benchEngine(opts: EngineBenchOptions & { rounds?: number }
   out.ratio_block_fwd_bwd_node_over_python = ratio('vit_b_block_fwd_bwd_ms_per_sample');
   out.ratio_block_fwd_node_over_python = ratio('vit_b_block_fwd_ms_per_sample');
   out.ratio_matmul_ms_node_over_python = ratio('matmul_258x768x3072_ms');
+  out.ratio_block_fwd_bwd_bf16_node_over_python = ratio('vit_b_block_fwd_bwd_bf16_ms_per_sample');
   out.per_round = nodeRuns.map((n, i) => ({
     node_block_ms_per_sample: n.vit_b_block_fwd_bwd_ms_per_sample,
     python_block_ms_per_sample: pyRuns[i]?.vit_b_block_fwd_bwd_ms_per_sample ?? null,

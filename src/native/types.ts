@@ -16,6 +16,8 @@ export type NativeOp = (...args: any[]) => any;
 export interface NativeInfo {
   torchVersion: string;
   cuda: boolean;
+  /** the addon was linked against a CUDA libtorch (true even where no GPU is visible) */
+  cudaBuilt: boolean;
   cudaDevices: number;
   mkldnn: boolean;
   parallel: string;

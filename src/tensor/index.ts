@@ -3,3 +3,4 @@ export * from './functional.js';
 export { scope, scopeDepth } from './scope.js';
 export { autocast, autocastDtype, deviceType, parsePrecision, precisionDtype, type AutocastDevice, type LowDType, type Precision } from './autocast.js';
 export { cudaAvailable, cudaDeviceCount, moveTo_, resolveDevice, toDevice } from './device.js';
+export { measureCpuBf16, resolvePrecision } from './precision.js';

@@ -104,6 +104,10 @@ export interface Recipe {
     log_every: number;
     /** stop after this many steps (smoke tests, benchmarks); null: run all epochs */
     max_steps: number | null;
+    /** cpu, cuda, cuda:N or auto (the first GPU when there is one) */
+    device: string;
+    /** fp32, or mixed precision with torch.autocast's semantics: bf16, fp16 (loss-scaled), auto */
+    precision: 'fp32' | 'bf16' | 'fp16' | 'auto';
   };
 }
 
@@ -217,6 +221,8 @@ export const RECIPE_SCHEMA: Node = obj({
       checkpoint_every: f(int(0), 0),
       log_every: f(int(1), 20),
       max_steps: f(or(int(1), nul), null),
+      device: f(str(), 'cpu'),
+      precision: f(str(['fp32', 'bf16', 'fp16', 'auto']), 'fp32'),
     }),
   ),
 });

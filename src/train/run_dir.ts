@@ -63,7 +63,7 @@ export function readRunRecipe(dir: string, set: string[] = [], edit?: (raw: Reco
 }
 
 /** Keys that may change between an interrupted run and its resumption (they do not change the result). */
-export const RESUME_FREE = ['data.workers', 'data.prefetch', 'data.root', 'data.cache', 'train.log_every', 'train.checkpoint_every', 'description'];
+export const RESUME_FREE = ['data.workers', 'data.prefetch', 'data.root', 'data.cache', 'train.log_every', 'train.checkpoint_every', 'train.device', 'description'];
 
 /** Key paths where `recipe` differs from a run's saved one in ways that change the result. */
 export function resumeDiff(saved: Recipe, recipe: Recipe): string[] {

@@ -5,17 +5,22 @@ import { scope } from '../tensor/scope.js';
 import type { Batch, DataLoader } from '../data/loader.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { clipGradNorm } from '../optim/clip.js';
+import { autocast } from '../tensor/autocast.js';
+import { toDevice } from '../tensor/device.js';
+import type { GradScaler } from './amp.js';
+import { CPU_FP32, type Engine } from './engine.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 import { evaluate, type MetricReport } from './metrics.js';
 import type { Progress } from './progress.js';
 
 export function batchLoss(logits: Tensor, batch: Batch, kind: 'ce' | 'bce', labelSmoothing = 0, reduction: 'mean' | 'sum' = 'mean'): Tensor {
   return scope(() => {
-    if (kind === 'bce') return bceWithLogits(logits, tensor(batch.targets, [batch.size, batch.numClasses]), reduction);
+    const on = (t: Tensor): Tensor => toDevice(t, logits.device);
+    if (kind === 'bce') return bceWithLogits(logits, on(tensor(batch.targets, [batch.size, batch.numClasses])), reduction);
     if (batch.soft || batch.labels.some((l) => l < 0)) {
-      return crossEntropy(logits, tensor(batch.targets, [batch.size, batch.numClasses]), reduction, labelSmoothing);
+      return crossEntropy(logits, on(tensor(batch.targets, [batch.size, batch.numClasses])), reduction, labelSmoothing);
     }
-    return crossEntropy(logits, tensor(batch.labels, [batch.size], 'int64'), reduction, labelSmoothing);
+    return crossEntropy(logits, on(tensor(batch.labels, [batch.size], 'int64')), reduction, labelSmoothing);
   });
 }
 
@@ -31,6 +36,10 @@ export interface StepContext {
    * gradients of `params` across ranks). Absent: one process.
    */
   afterBackward?: (params: Tensor[]) => void;
+  /** device and precision (default: CPU, fp32) */
+  engine?: Engine;
+  /** fp16's loss scaler; absent or disabled for fp32 and bf16 */
+  scaler?: GradScaler;
 }
 
 /**
@@ -39,15 +48,22 @@ export interface StepContext {
 export function trainStep(ctx: StepContext, batch: Batch): number {
   return scope(() => {
     ctx.opt.zeroGrad();
-    const x = tensor(batch.x, [batch.size, batch.frames, batch.bins]);
-    const logits = ctx.model.forward(x);
-    const loss = batchLoss(logits, batch, ctx.loss, ctx.labelSmoothing);
+    const e = ctx.engine ?? CPU_FP32;
+    const x = toDevice(tensor(batch.x, [batch.size, batch.frames, batch.bins]), e.device);
+    const loss = autocast(e.amp.device, e.amp.dtype, () => batchLoss(ctx.model.forward(x), batch, ctx.loss, ctx.labelSmoothing));
     const v = loss.item();
     if (!Number.isFinite(v)) return v;
-    loss.backward();
+    const scaler = ctx.scaler?.enabled ? ctx.scaler : null;
+    // backward outside autocast, as torch does
+    (scaler ? scaler.scaleLoss(loss) : loss).backward();
     ctx.afterBackward?.(ctx.params);
-    if (ctx.gradClip !== null) clipGradNorm(ctx.params, ctx.gradClip);
-    ctx.opt.step();
+    const update = (): void => {
+      if (ctx.gradClip !== null) clipGradNorm(ctx.params, ctx.gradClip);
+      ctx.opt.step();
+    };
+    // the scaler unscales first, so clipping sees true gradients, and skips overflowing steps
+    if (scaler) scaler.step(ctx.params, update);
+    else update();
     ctx.opt.zeroGrad();
     return v;
   });
@@ -67,8 +83,9 @@ export interface EvalResult {
 export async function evaluateModel(
   model: AudioSpectrogramTransformer,
   loader: DataLoader,
-  o: { loss: 'ce' | 'bce'; progress?: Progress },
+  o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine },
 ): Promise<EvalResult> {
+  const e = o.engine ?? CPU_FP32;
   const t0 = performance.now();
   const wasTraining = model.training;
   model.eval();
@@ -85,7 +102,8 @@ export async function evaluateModel(
     for await (const b of loader.epoch(0)) {
       const out = noGrad(() =>
         scope(() => {
-          const lg = model.forward(tensor(b.x, [b.size, b.frames, b.bins]));
+          const x = toDevice(tensor(b.x, [b.size, b.frames, b.bins]), e.device);
+          const lg = autocast(e.amp.device, e.amp.dtype, () => model.forward(x)).to('float32');
           const l = batchLoss(lg, b, o.loss, 0, 'sum').item();
           return { l, data: lg.data<'float32'>() };
         }),

@@ -25,6 +25,9 @@ import { appendMetrics, keepMetrics, readMetrics, readRunRecipe, resumeDiff, run
 import { frontendConfig, makeLoaders, resolveFrontend, selectData, type RunData, type RunLoaders } from './data.js';
 import { buildModel, makeOptimizer, makeSchedule } from './build.js';
 import { evaluateModel, scalarMetrics, trainStep, type StepContext } from './step.js';
+import { placeModel, resolveEngine, type Engine } from './engine.js';
+import { GradScaler } from './amp.js';
+import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 
 // the loop's parts, for callers that import them from here
@@ -116,6 +119,7 @@ interface Run {
   counts: ParamCounts | null;
   schedule: LrSchedule;
   ctx: StepContext | null;
+  engine: Engine | null;
   meta: { labels: string[]; frontend: FrontendConfig } | null;
   state: LoopState;
   /** the step of the newest checkpoint known to hold finite weights */
@@ -158,12 +162,19 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   const built = buildModel(recipe, data.labels.length);
   const model = (run.model = built.model);
   run.backbone = built.backbone;
+  const engine = (run.engine = resolveEngine(t.device, t.precision));
+  placeModel(model, engine);
   run.params = model.trainableParameters().map(([, p]) => p);
   const counts = (run.counts = countModel(model));
   const opt = (run.opt = makeOptimizer(recipe, run.params));
   run.schedule = makeSchedule(recipe);
   run.meta = { labels: data.labels, frontend: frontendConfig(run.frontend) };
-  run.ctx = { model, opt, params: run.params, loss: t.loss, labelSmoothing: t.label_smoothing, gradClip: recipe.optim.grad_clip };
+  const scaler = new GradScaler({
+    enabled: engine.precision === 'fp16',
+    onSkip: (k) => log(`step ${k.step}: fp16 gradients overflowed; step skipped, loss scale ${k.scale} -> ${k.newScale}`),
+  });
+  run.ctx = { model, opt, params: run.params, loss: t.loss, labelSmoothing: t.label_smoothing, gradClip: recipe.optim.grad_clip, engine, scaler };
+  log(`engine: libtorch ${engineInfo().torchVersion} on ${engine.device}, ${engine.precision}${t.precision === 'auto' ? ' (auto)' : ''}`);
   log(
     `${recipe.name}: ${data.dataset.name} (${data.train.length} train${data.validation ? `, ${data.validation.length} ${data.validationName}` : ''}${data.test ? `, ${data.test.length} ${data.testName}` : ''} clips, ${data.labels.length} classes)`,
   );
@@ -270,7 +281,7 @@ async function endEpoch(run: Run, lr: number): Promise<void> {
     // plain logs get the epoch line below; a terminal also sees evaluation move
     const isTty = progress.tty ?? Boolean((progress.stream ?? process.stdout).isTTY);
     const vbar = new Progress({ label: `  eval ${data.validationName}`, total: valLoader.length, stream: progress.stream, tty: progress.tty, silent: progress.silent || !isTty });
-    const r = await evaluateModel(run.model!, valLoader, { loss: t.loss, progress: vbar });
+    const r = await evaluateModel(run.model!, valLoader, { loss: t.loss, progress: vbar, engine: run.engine ?? undefined });
     if (isTty) vbar.finish();
     const m = scalarMetrics(r);
     line.split = data.validationName;
@@ -311,8 +322,9 @@ async function finish(run: Run): Promise<TrainResults> {
   if (testLoader) {
     const which = existsSync(join(paths.best, 'adapter_config.json')) ? 'best' : 'final';
     loadAdapter(join(out, which), model);
+    model.castFrozenWeights(run.engine?.amp.dtype ?? null); // loading dropped the copies
     const bar = new Progress({ label: `  test: ${data.testName} (${which} checkpoint)`, total: testLoader.length, stream: progress.stream, tty: progress.tty, silent: progress.silent, every: testLoader.length });
-    const r = await evaluateModel(model, testLoader, { loss: t.loss, progress: bar });
+    const r = await evaluateModel(model, testLoader, { loss: t.loss, progress: bar, engine: run.engine ?? undefined });
     bar.finish();
     test = { split: data.testName!, checkpoint: which, metrics: scalarMetrics(r), confusion: r.report?.confusion ?? [] };
     run.log(`test (${data.testName}, ${which} checkpoint): top1 ${fmt(test.metrics.top1)}  mAP ${fmt(test.metrics.mAP)}  (${r.n} clips)`);
@@ -357,7 +369,7 @@ export async function train(opts: TrainOptions): Promise<TrainResults> {
     main: !opts.parallel || opts.parallel.rank === 0,
     pool: recipe.data.workers > 0 ? new WorkerPool(recipe.data.workers) : null,
     loaders: null, frontend: null, model: null, opt: null, backbone: '', params: [], counts: null,
-    schedule: () => 0, ctx: null, meta: null,
+    schedule: () => 0, ctx: null, engine: null, meta: null,
     state: { epoch: 0, batch: 0, step: 0, lossSum: 0, lossCount: 0, epochSeconds: 0, trainSeconds: [], best: null },
     lastGoodStep: null,
   };

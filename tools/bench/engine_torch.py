@@ -1,7 +1,11 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Python PyTorch's timings for the rows src/bench/engine.ts measures (same work, same op order).
 
-    /usr/bin/python3 tools/bench/engine_torch.py [--reps 10] [--batch 8] [--threads N]
+    .venv/bin/python tools/bench/engine_torch.py [--reps 10] [--batch 8] [--threads N]
+
+(the bench runs the Python of the addon's libtorch: src/bench/python.ts). Attention goes through
+F.scaled_dot_product_attention where torch has it (2.x), as timm runs it, else the composite. The
+bf16 rows run under torch.autocast("cpu", dtype=torch.bfloat16).
 
 Rows: matmul 258x768 @ 768x3072 fp32 (ms, GFLOP/s), and a ViT-B block (D 768, 12 heads, MLP 3072,
 258 tokens, pre-norm, LayerNorm eps 1e-6, erf GELU, fused qkv, attention as
@@ -29,6 +33,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 N, D, H, M = 258, 768, 12, 3072
+FUSED = hasattr(F, "scaled_dot_product_attention") and os.environ.get("LOAA_ATTENTION") != "composite"
 
 
 class Block(torch.nn.Module):
@@ -46,8 +51,11 @@ class Block(torch.nn.Module):
         B, n, d = x.shape
         qkv = self.qkv(self.norm1(x)).reshape(B, n, 3, H, self.hd).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)
-        attn = torch.softmax(torch.matmul(q, k.transpose(-2, -1)).mul_(self.hd ** -0.5), -1)
-        ctx = torch.matmul(attn, v)
+        if FUSED:
+            ctx = F.scaled_dot_product_attention(q, k, v, scale=self.hd ** -0.5)
+        else:
+            attn = torch.softmax(torch.matmul(q, k.transpose(-2, -1)).mul_(self.hd ** -0.5), -1)
+            ctx = torch.matmul(attn, v)
         h = x + self.proj(ctx.transpose(1, 2).reshape(B, n, d))
         return h + self.fc2(F.gelu(self.fc1(self.norm2(h))))
 
@@ -70,32 +78,60 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    dev = torch.device(args.device)
+    amp = "cuda" if dev.type == "cuda" else "cpu"
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
     torch.set_num_threads(args.threads)
     B, reps = args.batch, args.reps
 
-    a = torch.randn(N, D, generator=torch.Generator().manual_seed(1))
-    b = torch.randn(D, M, generator=torch.Generator().manual_seed(2))
-    mm = median_ms(lambda: torch.matmul(a, b), reps * 5, 5)
+    a = torch.randn(N, D, generator=torch.Generator().manual_seed(1)).to(dev)
+    b = torch.randn(D, M, generator=torch.Generator().manual_seed(2)).to(dev)
+    mm = median_ms(lambda: (torch.matmul(a, b), sync()), reps * 5, 5)
 
     torch.manual_seed(10)
-    block = Block()
+    block = Block().to(dev)
     for p in block.parameters():
         p.requires_grad_(False)
-    x = torch.randn(B, N, D, generator=torch.Generator().manual_seed(3)).requires_grad_()
+    x = torch.randn(B, N, D, generator=torch.Generator().manual_seed(3)).to(dev).requires_grad_()
 
     def step():
         block(x).sum().backward()
+        sync()
         x.grad = None
 
     fwd_bwd = median_ms(step, reps, 2)
     with torch.enable_grad():
-        fwd = median_ms(lambda: block(x), reps, 1)
+        fwd = median_ms(lambda: (block(x), sync()), reps, 1)
+
+    def step_bf16():
+        with torch.autocast(amp, dtype=torch.bfloat16):
+            y = block(x).sum()
+        y.backward()
+        sync()
+        x.grad = None
+
+    fwd_bwd_bf16 = median_ms(step_bf16, reps, 2)
+
+    def mm_bf16():
+        with torch.autocast(amp, dtype=torch.bfloat16):
+            torch.matmul(a, b)
+        sync()
+
+    mm16 = median_ms(mm_bf16, reps * 5, 5)
     print(json.dumps({
         "matmul_258x768x3072_ms": round(mm, 3),
         "matmul_258x768x3072_gflops": round(2 * N * D * M / (mm * 1e6), 1),
         "vit_b_block_fwd_bwd_ms_per_sample": round(fwd_bwd / B, 2),
         "vit_b_block_fwd_ms_per_sample": round(fwd / B, 2),
+        "matmul_258x768x3072_bf16_ms": round(mm16, 3),
+        "vit_b_block_fwd_bwd_bf16_ms_per_sample": round(fwd_bwd_bf16 / B, 2),
+        "torch": torch.__version__,
+        "fused_attention": FUSED,
         "batch": B,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -3,7 +3,7 @@ import { UsageError, type Command } from '../command.js';
 import { outputs, parseArgs } from './train.js';
 
 const help = `usage: loaa cv --config <recipe.yaml> --out <dir> [--folds 5] [--set key.path=value ...]
-               [--data-root PATH] [--workers N] [--json]
+               [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]
 
 Trains one run per held-out fold (<dir>/fold1 ... fold<k>; the recipe's data.fold is set to each in
 turn and that fold is evaluated every epoch, as AST does for ESC-50), then prints per-fold accuracy
@@ -20,6 +20,7 @@ options:
   --set KEY=VALUE      recipe overrides, as for loaa train; repeatable
   --data-root PATH     where the dataset is
   --workers N          data-loading threads
+  --device D, --precision P   as for loaa train
   --json               print cv_results.json as one JSON object on stdout
 
 example:

@@ -5,7 +5,7 @@ import { UsageError, type Command } from '../command.js';
 import { outputs, parseArgs } from './train.js';
 
 const help = `usage: loaa eval <run dir> [--split test] [--checkpoint best|final] [--data-root PATH]
-                 [--workers N] [--json]
+                 [--workers N] [--device D] [--precision P] [--json]
 
 Evaluates a run's adapter (best/ by default) on a split of the run's dataset, with the run's front
 end and normalisation, and prints top-1 / top-5 accuracy, mAP, mean class accuracy, macro AUC, d'
@@ -18,6 +18,8 @@ options:
   --checkpoint WHICH   best (default) or final
   --data-root PATH     the dataset's location, when it moved since training
   --workers N          data-loading threads (default: the recipe's)
+  --device D           cpu, cuda, cuda:N or auto (default: the recipe's train.device)
+  --precision P        fp32, bf16, fp16 or auto (default: the recipe's train.precision)
   --json               {"split", "checkpoint", "n", "metrics": {...}, "confusion": [[...]]} on stdout
 
 example:
@@ -44,7 +46,7 @@ export const command: Command = {
     const { Classifier } = await import('../../infer/classifier.js');
     const raw = JSON.parse(readFileSync(recipeFile, 'utf8')) as Record<string, unknown>;
     if (a.dataRoot) (raw.data as Record<string, unknown>).root = resolve(a.dataRoot);
-    const sets = a.workers !== undefined ? [`data.workers=${a.workers}`] : [];
+    const sets = [...a.set.filter((x) => x.startsWith('train.device=') || x.startsWith('train.precision=')), ...(a.workers !== undefined ? [`data.workers=${a.workers}`] : [])];
     const recipe = recipeFromObject(raw, recipeFile, sets);
     const { log } = outputs(a.json);
     const data = trainer.selectData(recipe, log);
@@ -73,10 +75,13 @@ export const command: Command = {
       prefetch: recipe.data.prefetch,
     });
     const model = clf.model;
+    const { placeModel, resolveEngine } = await import('../../train/engine.js');
+    const engine = resolveEngine(recipe.train.device, recipe.train.precision);
+    placeModel(model, engine);
     try {
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream: a.json ? process.stderr : process.stdout });
-      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar });
+      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
       if (a.json) {

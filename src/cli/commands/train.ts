@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UsageError, type Command } from '../command.js';
 
 const help = `usage: loaa train --config <recipe.yaml> --out <run dir> [--set key.path=value ...]
-                  [--resume] [--data-root PATH] [--workers N] [--json]
+                  [--resume] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]
 
 Fine-tunes the recipe's backbone with its method (LoAA, adapters, LoRA, linear probe, ...) and writes
 into the run directory: metrics.jsonl (one line per epoch), best/ and final/ (adapter directories for
@@ -20,6 +20,10 @@ options:
                        the same weights as an uninterrupted run
   --data-root PATH     where the dataset is (replaces data.root)
   --workers N          data-loading threads (data.workers; default from the recipe, 2)
+  --device D           cpu, cuda, cuda:N or auto (train.device; default cpu)
+  --precision P        fp32, bf16, fp16 or auto (train.precision; default fp32): mixed precision with
+                       torch.autocast's semantics; fp16 scales the loss and skips overflowing steps;
+                       auto is bf16 on a GPU and on CPUs where bf16 matmul measures faster (AMX)
   --json               print results.json as one JSON object on stdout (logs go to stderr)
 
 example:
@@ -82,6 +86,16 @@ export function parseArgs(argv: string[], command: string, valued: string[] = []
       case '--json':
         a.json = true;
         break;
+      // recipe keys, so a resumed or evaluated run sees them too
+      case '--device':
+        a.set.push(`train.device=${value()}`);
+        break;
+      case '--precision': {
+        const v = value();
+        if (!['fp32', 'bf16', 'fp16', 'auto'].includes(v)) throw new UsageError(`--precision: expected fp32, bf16, fp16 or auto, got ${JSON.stringify(v)}`);
+        a.set.push(`train.precision=${v}`);
+        break;
+      }
       default:
         if (valued.includes(flag)) a.values.set(flag, value());
         else if (flags.includes(flag)) a.values.set(flag, 'true');
