@@ -9,7 +9,7 @@ import { scope } from '../tensor/scope.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 
 export const FP32_TOLERANCE = 1e-4;
-export const FP16_TOLERANCE = 2e-2;
+export const FP16_TOLERANCE = 1e-2;
 
 export interface VerifyResult {
   ok: boolean;
