@@ -4,7 +4,7 @@
  * `window.loaaResult` / `body[data-state]` expose the outcome to tests.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { features, modelInfo, topK, type ModelInfo, type Scored } from './classify.js';
+import { features, modelInfo, topK, type ModelInfo, type Scored } from '../../src/export/classify.js';
 import type { Spectrogram } from '../../src/audio/types.js';
 
 declare global {

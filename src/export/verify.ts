@@ -26,6 +26,8 @@ export interface VerifyResult {
   /** mean wall time per input after a warm-up run, batch as given (onnxruntime-node / loaa) */
   ortMsPerInput: number;
   loaaMsPerInput: number;
+  /** intra-op threads of both (loaa's OMP_NUM_THREADS) */
+  threads?: number;
 }
 
 type Ort = typeof import('onnxruntime-node');
@@ -71,7 +73,9 @@ export async function verifyOnnx(
   const batch = opts.batch ?? 2;
   const rounds = Math.max(1, Math.ceil((opts.inputs ?? 4) / batch));
   const tolerance = opts.tolerance ?? (opts.precision === 'fp16' ? FP16_TOLERANCE : FP32_TOLERANCE);
-  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all' });
+  // as many threads as loaa's own (src/native sets OMP_NUM_THREADS): the timings compare like with like
+  const threads = Number(process.env.OMP_NUM_THREADS) || undefined;
+  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) });
   let maxDiff = 0;
   let maxLogit = 0;
   let top1Agrees = true;
@@ -104,5 +108,5 @@ export async function verifyOnnx(
   }
   const bound = tolerance * (1 + maxLogit);
   const n = rounds * batch;
-  return { ok: maxDiff <= bound, maxDiff, maxLogit, tolerance, bound, inputs: n, top1Agrees, ortMsPerInput: ortMs / n, loaaMsPerInput: loaaMs / n };
+  return { ok: maxDiff <= bound, maxDiff, maxLogit, tolerance, bound, inputs: n, top1Agrees, ortMsPerInput: ortMs / n, loaaMsPerInput: loaaMs / n, threads };
 }

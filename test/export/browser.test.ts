@@ -101,7 +101,7 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
 });
 
 test('the page reads labels and front end from the model file itself (metadata_props)', async () => {
-  const { onnxMetadata } = await import('../../examples/browser/onnx_meta.js');
+  const { onnxMetadata } = await import('../../src/export/onnx_meta.js');
   const { dir: adapter, backbone } = exportCase('loaa_attn_1x3_s10');
   const out = join(freshDir('meta'), 'm.onnx');
   const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', out], { encoding: 'utf8' });

@@ -93,7 +93,7 @@ export const command: Command = {
         const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
         process.stdout.write(`${r.file}: ${mb(r.bytes)}${r.dataFile ? ` + ${r.dataFile} ${mb(r.dataBytes)}` : ''}, ${precision}, input fbank [${r.inputShape.join(', ')}], logits [${r.inputShape[0]}, ${config.num_classes}]\n`);
         const v = report.verify as import('../../export/verify.js').VerifyResult | undefined;
-        if (v) process.stdout.write(`verify: ${v.ok ? 'ok' : 'FAILED'}: max |onnxruntime - loaa| ${v.maxDiff.toExponential(2)} (bound ${v.bound.toExponential(2)}) on ${v.inputs} random inputs, top-1 ${v.top1Agrees ? 'agrees' : 'differs'}; time per input: onnxruntime-node ${v.ortMsPerInput.toFixed(1)} ms, loaa ${v.loaaMsPerInput.toFixed(1)} ms\n`);
+        if (v) process.stdout.write(`verify: ${v.ok ? 'ok' : 'FAILED'}: max |onnxruntime - loaa| ${v.maxDiff.toExponential(2)} (bound ${v.bound.toExponential(2)}) on ${v.inputs} random inputs, top-1 ${v.top1Agrees ? 'agrees' : 'differs'}; time per input: onnxruntime-node ${v.ortMsPerInput.toFixed(1)} ms, loaa ${v.loaaMsPerInput.toFixed(1)} ms (${v.threads ?? "default"} thread${v.threads === 1 ? "" : "s"} each)\n`);
         if (web) process.stdout.write(`web page: ${resolve(web)}/index.html (serve the directory: python3 -m http.server -d ${web})\n`);
       }
       if (!ok) {

@@ -1,10 +1,11 @@
 /**
- * Audio bytes -> fbank -> logits -> top-k, with loaa's own front end (src/audio) and any
- * onnxruntime (web or node) session: the page and its Node test share this file.
+ * Audio bytes -> fbank -> top-k for an exported model, with loaa's own front end (src/audio) and any
+ * onnxruntime (web or node) session, without libtorch: the browser page (examples/browser) and Node
+ * programs (docs/deploy.md) share it.
  */
-import { decodeAudio } from '../../src/audio/decode.js';
-import { astFeatures } from '../../src/audio/frontend.js';
-import type { Spectrogram } from '../../src/audio/types.js';
+import { decodeAudio } from '../audio/decode.js';
+import { astFeatures } from '../audio/frontend.js';
+import type { Spectrogram } from '../audio/types.js';
 import { onnxMetadata } from './onnx_meta.js';
 
 export interface ModelInfo {
