@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { PNG } from 'pngjs';
+import { repoRoot, fixture } from '../helpers.js';
+import { freshDir } from '../models/model_cases.js';
+import { exportCase } from './export_cases.js';
+import { CHROMIUM_FLAGS, findChromium } from './chromium.js';
+
+const LOAA = join(repoRoot, 'bin', 'loaa.js');
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
+
+function serve(dir: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = normalize(join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    const file = path.endsWith('/') ? join(path, 'index.html') : path;
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => {
+    const a = server.address();
+    ok({ server, url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/` });
+  }));
+}
+
+interface PageResult {
+  input: string;
+  logits: number[];
+  top: { label: string; p: number }[];
+}
+
+function predict(adapter: string, backbone: string, file: string): PageResult {
+  const r = spawnSync(process.execPath, [LOAA, 'predict', file, '--backbone', backbone, '--adapter', adapter, '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { results: PageResult[] }).results[0];
+}
+
+test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC like loaa predict, draws the result', async (t) => {
+  const c = findChromium();
+  if ('why' in c) {
+    t.skip(`SKIPPED: ${c.why}`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const { dir: adapter, backbone } = exportCase('loaa_ffn_3x1_bias_half'); // its frontend: 16 kHz, 128 bins, 100 frames
+  const web = freshDir('web');
+  const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', join(web, 'model.onnx'), '--web', web, '--json'], { encoding: 'utf8' });
+  assert.equal(ex.status, 0, ex.stderr);
+  for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'model.onnx']) assert.ok(existsSync(join(web, f)), `--web wrote ${f}`);
+  const inputs = [fixture('audio', 'wav', 'in_44100_2ch_int16.wav'), fixture('audio', 'formats', 'tone.flac')];
+  const { server, url } = await serve(web);
+  const browser = await chromium.launch({ executablePath: c.bin, args: CHROMIUM_FLAGS, headless: true });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
+    assert.equal(await page.getAttribute('body', 'data-state'), 'ready', `page failed to load: ${await page.textContent('#status')} ${errors.join('; ')}`);
+    for (const file of inputs) {
+      await page.evaluate('document.body.dataset.state = "busy"'); // string form: the test compiles without DOM types
+      await page.setInputFiles('#file', file);
+      await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 60_000 });
+      assert.equal(await page.getAttribute('body', 'data-state'), 'done', `${file}: ${await page.textContent('#status')}`);
+      const got = (await page.evaluate('window.loaaResult')) as PageResult;
+      const want = predict(adapter, backbone, file);
+      assert.equal(got.top.length, Math.min(5, want.logits.length));
+      assert.equal(got.top[0].label, want.top[0].label, `${file}: same top-1 as loaa predict`);
+      for (let i = 0; i < want.top.length; i++) {
+        assert.equal(got.top[i].label, want.top[i].label);
+        assert.ok(Math.abs(got.top[i].p - want.top[i].p) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].p} vs loaa predict ${want.top[i].p}`);
+      }
+      const shown = await page.$$eval('#top li', (lis) => lis.map((li) => li.textContent ?? ''));
+      assert.equal(shown.length, got.top.length);
+      assert.match(shown[0], new RegExp(`^${got.top[0].label}\\s+${got.top[0].p.toFixed(4)}`));
+    }
+    const shot = await page.screenshot({ fullPage: true });
+    if (process.env.LOAA_SCREENSHOT) writeFileSync(process.env.LOAA_SCREENSHOT, shot);
+    const png = PNG.sync.read(shot);
+    let nonWhite = 0;
+    const colours = new Set<number>();
+    for (let i = 0; i < png.data.length; i += 4) {
+      const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
+      if (r < 240 || g < 240 || b < 240) nonWhite++;
+      colours.add((r << 16) | (g << 8) | b);
+    }
+    assert.ok(nonWhite > 0.1 * png.width * png.height, `the page looks blank: ${nonWhite} non-white pixels`);
+    assert.ok(colours.size > 200, `only ${colours.size} colours: no spectrogram drawn`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test('the page reads labels and front end from the model file itself (metadata_props)', async () => {
+  const { onnxMetadata } = await import('../../src/export/onnx_meta.js');
+  const { dir: adapter, backbone } = exportCase('loaa_attn_1x3_s10');
+  const out = join(freshDir('meta'), 'm.onnx');
+  const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', out], { encoding: 'utf8' });
+  assert.equal(ex.status, 0, ex.stderr);
+  const meta = onnxMetadata(new Uint8Array(readFileSync(out)));
+  const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { labels: string[]; frontend: unknown };
+  assert.deepEqual(JSON.parse(meta.labels), cfg.labels);
+  assert.deepEqual(JSON.parse(meta.frontend), cfg.frontend);
+});
