@@ -5,7 +5,8 @@
  *   train [flags]          a small two-layer classifier trained with sharded batches and bucketed
  *                          gradient all-reduce; rank 0 writes the final parameters and the gathered
  *                          evaluation logits as JSON (`--out`), and a checkpoint after every step
- *                          (`--ckpt DIR`, `--resume` continues from it, with any world size)
+ *                          (`--ckpt DIR`, `--resume` continues from it, with any world size);
+ *                          `--no-reduce` skips the gradient all-reduce (the tests' control)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,8 +33,7 @@ const flag = (name: string, dflt?: string): string | undefined => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 
-const cfg = rankFromEnv();
-const group = cfg ? ProcessGroup.join(cfg) : ProcessGroup.single();
+let group = ProcessGroup.single();
 
 function collectives(): void {
   const r = group.rank;
@@ -117,7 +117,7 @@ function train(): void {
         loss.backward();
       }
     });
-    reducer.reduce(shard.indices.length, shard.globalCount);
+    if (!args.includes('--no-reduce')) reducer.reduce(shard.indices.length, shard.globalCount);
     opt.step();
     if (ckpt && group.isMain) {
       const name = `opt-${step + 1}.safetensors`;
@@ -141,6 +141,8 @@ function train(): void {
 }
 
 try {
+  const cfg = rankFromEnv();
+  if (cfg) group = ProcessGroup.join(cfg);
   if (mode === 'collectives') collectives();
   else if (mode === 'train') train();
   else throw new Error(`rank_child: unknown mode ${mode}`);
