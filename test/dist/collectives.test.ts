@@ -6,6 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, launchLocal } from '../../src/dist/launch.js';
 import { ProcessGroup } from '../../src/dist/group.js';
+import { gatherRows } from '../../src/dist/gather.js';
+import { GradientReducer } from '../../src/dist/reducer.js';
+import { nativeDist } from '../../src/dist/native.js';
+import { zeros } from '../../src/tensor/functional.js';
 import { assertOk, child, glooSkip, startRanks, type RankRun } from './ranks.js';
 
 const skip = glooSkip();
@@ -99,4 +103,25 @@ test('a world of one needs no native group and every collective is the identity'
   assert.deepEqual(g.sumNumbers([1, 2]), [1, 2]);
   g.barrier();
   g.close();
+});
+
+test('bad process-group options are errors naming the option; NCCL needs a CUDA build', { skip }, () => {
+  const d = nativeDist();
+  const base = { backend: 'gloo' as const, rank: 0, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 29999, timeoutMs: 1000 };
+  assert.throws(() => new d.ProcessGroup({ ...base, rank: 2 }), /^RangeError: ProcessGroup option rank: 2 is outside \[0, 2\)/);
+  assert.throws(() => new d.ProcessGroup({ ...base, masterPort: 0 }), /ProcessGroup option masterPort/);
+  assert.throws(() => new d.ProcessGroup({ ...base, timeoutMs: 0 }), /ProcessGroup option timeoutMs/);
+  assert.throws(() => new d.ProcessGroup({ ...base, backend: 'mpi' as 'gloo' }), /ProcessGroup option backend: "mpi" is not gloo or nccl/);
+  if (!d.available.nccl) assert.throws(() => new d.ProcessGroup({ ...base, backend: 'nccl' }), /NCCL needs a CUDA build/);
+});
+
+test('gatherRows checks the shard it is given; a world of one returns it as it is', () => {
+  const g = ProcessGroup.single();
+  const rows = zeros([5, 3]);
+  assert.equal(gatherRows(g, rows, 5), rows);
+  assert.throws(() => gatherRows(g, rows, 6), /^Error: gatherRows: rank 0 has 5 rows, its shard of 6 clips over 1 ranks is 6/);
+  const r = new GradientReducer(g, [zeros([4, 4]).requiresGrad_(), zeros([3]).requiresGrad_()], 64);
+  assert.equal(r.bytesPerStep, 19 * 4);
+  // 64-byte buckets in reverse order: the 12-byte bias first, then the 64-byte weight no longer fits
+  assert.deepEqual(r.buckets.map((b) => b.map((p) => p.numel)), [[3], [16]]);
 });
