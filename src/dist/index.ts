@@ -4,3 +4,4 @@ export { ProcessGroup } from './group.js';
 export { GradientReducer, broadcastParameters, DEFAULT_BUCKET_BYTES } from './reducer.js';
 export { gatherRows } from './gather.js';
 export { launchLocal, type LaunchResult } from './launch.js';
+export { parallelHooks } from './hooks.js';
