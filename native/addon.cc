@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "cpu_allocator.h"
+#include "distributed.h"
 #include "ops.h"
 #include "tensor_wrap.h"
 
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // deleted with the environment (worker exit)
   exports.Set("NativeTensor", ctor);
   registerOps(env, exports);
+  registerDistributed(env, exports);
   return exports;
 }
 

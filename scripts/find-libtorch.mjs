@@ -129,6 +129,8 @@ export function findLibtorch() {
   found.libs = ['torch', 'torch_cpu', 'c10', ...['torch_cuda', 'c10_cuda'].filter(has)];
   found.cuda = has('torch_cuda');
   found.extraLibdirs = found.cuda ? nvidiaLibdirs(found.root) : [];
+  // c10d's NCCL header pulls in nccl.h, cuSPARSE/cuBLAS and CUDA runtime headers (native/distributed.cc)
+  if (found.cuda) found.include.push(...[...found.extraLibdirs.map((d) => join(dirname(d), 'include')), join(process.env.CUDA_HOME ?? '/usr/local/cuda', 'include')].filter((d) => existsSync(d)));
   found.version = headerVersion(found.include);
   // 2.x headers use C++20 features (TorchConfig.cmake asks for CXX_STANDARD 20); 1.x builds with 17
   found.std = found.version && found.version.major >= 2 ? 'c++20' : 'c++17';

@@ -68,6 +68,7 @@ const usesWheel = () => !process.env.LIBTORCH && !process.env.LOAA_PYTHON && tor
 
 const APT_ALWAYS = {
   'g++': 'compiles the native addon',
+  'libgloo-dev': 'Gloo\'s headers for c10d\'s CPU process group (both libtorch builds have Gloo compiled in; neither ships its headers)',
   make: 'builds the native addon',
 };
 const APT_WHEEL = { 'python3-venv': 'a project-local Python environment for the PyTorch wheel' };

@@ -134,6 +134,12 @@ export interface LoaderOptions {
   prefetch?: number;
   /** keep features in memory after the first epoch (only without augmentation) */
   cache?: boolean;
+  /**
+   * Data parallelism: this rank's part of every batch (positions i of the batch with
+   * i % worldSize == rank, as src/dist/sampler.ts's shardEpoch), so the ranks together read each
+   * single-process batch exactly once.
+   */
+  shard?: { rank: number; worldSize: number };
 }
 
 export interface Batch {
@@ -155,6 +161,8 @@ export interface Batch {
   ids: string[];
   /** indices into the loader's clips */
   clipIndices: number[];
+  /** clips in this batch over all ranks (with `shard`; else `size`) */
+  globalSize?: number;
 }
 
 interface Cached {
@@ -181,6 +189,7 @@ export class DataLoader {
   readonly augment: AugmentSpec | null;
   readonly seed: number;
   readonly shuffle: boolean;
+  readonly shard: { rank: number; worldSize: number } | null;
   readonly dropLast: boolean;
   readonly prefetch: number;
   readonly #pool: WorkerPool | null;
@@ -206,6 +215,10 @@ export class DataLoader {
     this.augment = augments ? aug : null;
     this.seed = o.seed ?? 0;
     this.shuffle = o.shuffle ?? false;
+    if (o.shard && !(Number.isInteger(o.shard.worldSize) && o.shard.worldSize >= 1 && Number.isInteger(o.shard.rank) && o.shard.rank >= 0 && o.shard.rank < o.shard.worldSize)) {
+      throw new Error(`loader: shard rank ${o.shard.rank} of ${o.shard.worldSize} is not a rank of the group`);
+    }
+    this.shard = o.shard && o.shard.worldSize > 1 ? o.shard : null;
     this.dropLast = o.dropLast ?? false;
     const workers = o.workers ?? 0;
     if (workers instanceof WorkerPool) {
@@ -253,7 +266,10 @@ export class DataLoader {
   batch(epoch: number, index: number, order: Int32Array = this.order(epoch)): Promise<Batch> {
     if (!(index >= 0 && index < this.length)) throw new Error(`loader: batch ${index} outside 0..${this.length - 1}`);
     const from = index * this.batchSize;
-    const indices = Array.from(order.subarray(from, Math.min(from + this.batchSize, order.length)));
+    let indices = Array.from(order.subarray(from, Math.min(from + this.batchSize, order.length)));
+    const globalSize = indices.length;
+    const shard = this.shard;
+    if (shard) indices = indices.filter((_, i) => i % shard.worldSize === shard.rank);
     const make = (r: JobResult): Batch => ({
       epoch,
       index,
@@ -267,7 +283,13 @@ export class DataLoader {
       soft: r.soft,
       ids: indices.map((i) => this.clips[i]!.id),
       clipIndices: indices,
+      globalSize,
     });
+    // a short last batch may leave this rank nothing: it still takes the step (zero gradient)
+    if (indices.length === 0) {
+      const none: JobResult = { frames: this.frontend.targetLength, bins: this.frontend.numMelBins, x: new Float32Array(0), targets: new Float32Array(0), labels: new Int32Array(0), soft: false };
+      return Promise.resolve(make(none));
+    }
     const cache = this.#cache;
     if (cache && indices.every((i) => cache.has(i))) return Promise.resolve(make(this.#fromCache(indices)));
     const job: Job = { frontend: this.frontend, augment: this.augment, numClasses: this.numClasses, items: indices.map((i) => this.#item(epoch, i)) };

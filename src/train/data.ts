@@ -151,7 +151,7 @@ export interface RunLoaders {
  * memory what fits comfortably (features are float32 [frames, bins] per clip) and does not change
  * between epochs (no augmentation).
  */
-export function makeLoaders(recipe: Recipe, data: RunData, frontend: FrontendSpec, workers: WorkerPool | number): RunLoaders {
+export function makeLoaders(recipe: Recipe, data: RunData, frontend: FrontendSpec, workers: WorkerPool | number, shard?: { rank: number; worldSize: number }): RunLoaders {
   const t = recipe.train;
   const numClasses = data.labels.length;
   const augment = augmentSpec(recipe);
@@ -174,6 +174,7 @@ export function makeLoaders(recipe: Recipe, data: RunData, frontend: FrontendSpe
     workers,
     prefetch: recipe.data.prefetch,
     cache: cacheTrain && !augments,
+    ...(shard ? { shard } : {}),
   });
   all.push(train);
   const evalLoader = (clips: ClipRef[] | null): DataLoader | null => {

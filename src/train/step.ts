@@ -35,7 +35,7 @@ export interface StepContext {
    * Runs after backward, before clipping and the update: the data-parallel seam (all-reduce the
    * gradients of `params` across ranks). Absent: one process.
    */
-  afterBackward?: (params: Tensor[]) => void;
+  afterBackward?: (params: Tensor[], batch: Batch) => void;
   /** device and precision (default: CPU, fp32) */
   engine?: Engine;
   /** fp16's loss scaler; absent or disabled for fp32 and bf16 */
@@ -49,18 +49,26 @@ export function trainStep(ctx: StepContext, batch: Batch): number {
   return scope(() => {
     ctx.opt.zeroGrad();
     const e = ctx.engine ?? CPU_FP32;
-    const x = toDevice(tensor(batch.x, [batch.size, batch.frames, batch.bins]), e.device);
-    const loss = autocast(e.amp.device, e.amp.dtype, () => batchLoss(ctx.model.forward(x), batch, ctx.loss, ctx.labelSmoothing));
-    const v = loss.item();
-    if (!Number.isFinite(v)) return v;
     const scaler = ctx.scaler?.enabled ? ctx.scaler : null;
-    // backward outside autocast, as torch does
-    (scaler ? scaler.scaleLoss(loss) : loss).backward();
-    ctx.afterBackward?.(ctx.params);
     const update = (): void => {
       if (ctx.gradClip !== null) clipGradNorm(ctx.params, ctx.gradClip);
       ctx.opt.step();
     };
+    if (batch.size === 0) {
+      // a data-parallel rank with no clips in a short last batch: a zero gradient, the same update
+      ctx.afterBackward?.(ctx.params, batch);
+      if (scaler) scaler.step(ctx.params, update);
+      else update();
+      ctx.opt.zeroGrad();
+      return 0;
+    }
+    const x = toDevice(tensor(batch.x, [batch.size, batch.frames, batch.bins]), e.device);
+    const loss = autocast(e.amp.device, e.amp.dtype, () => batchLoss(ctx.model.forward(x), batch, ctx.loss, ctx.labelSmoothing));
+    const v = loss.item();
+    if (!Number.isFinite(v)) return v;
+    // backward outside autocast, as torch does
+    (scaler ? scaler.scaleLoss(loss) : loss).backward();
+    ctx.afterBackward?.(ctx.params, batch);
     // the scaler unscales first, so clipping sees true gradients, and skips overflowing steps
     if (scaler) scaler.step(ctx.params, update);
     else update();

@@ -56,8 +56,11 @@ export interface TrainOptions {
 export interface ParallelHooks {
   rank: number;
   worldSize: number;
-  /** sums (or averages) the gradients of `params` across ranks, in place */
-  allReduceGradients(params: Tensor[]): void;
+  /**
+   * Replaces the gradients of `params` with their mean over the global batch, in place: this rank's
+   * loss was a mean over `local` of the batch's `global` clips (src/dist/hooks.ts).
+   */
+  allReduceGradients(params: Tensor[], counts: { local: number; global: number }): void;
 }
 
 export interface TrainResults {
@@ -108,6 +111,8 @@ interface Run {
   progress: NonNullable<TrainOptions['progress']>;
   /** rank 0 (or the only process): the one that writes files */
   main: boolean;
+  /** this rank's part of every training batch (data parallelism) */
+  shard: { rank: number; worldSize: number } | undefined;
   data: RunData;
   pool: WorkerPool | null;
   loaders: RunLoaders | null;
@@ -129,7 +134,9 @@ interface Run {
 /** The recipe of the run in `out`: a new run writes it, a resumed one must match it (RESUME_FREE aside). */
 function openRun(out: string, opts: TrainOptions): Recipe {
   const paths = runPaths(out);
-  if (existsSync(paths.recipe)) {
+  // data-parallel ranks other than 0 may see the recipe.json rank 0 has just written for this run
+  const main = !opts.parallel || opts.parallel.rank === 0;
+  if (existsSync(paths.recipe) && (main || opts.resume)) {
     if (!opts.resume) {
       const what = existsSync(paths.results) ? 'a finished run' : 'a run';
       throw new Error(`${out}: already holds ${what} (recipe.json): pass --resume to continue it, or choose another --out`);
@@ -144,7 +151,7 @@ function openRun(out: string, opts: TrainOptions): Recipe {
   }
   if (opts.resume && !opts.recipe) throw new Error(`${out}: nothing to resume (no recipe.json)`);
   if (!opts.recipe) throw new Error('train: a recipe is required');
-  if (!opts.parallel || opts.parallel.rank === 0) {
+  if (main) {
     mkdirSync(out, { recursive: true });
     writeRunRecipe(out, opts.recipe);
   }
@@ -157,7 +164,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   const t = recipe.train;
   if (t.loss === 'ce' && run.data.multiLabel) log('warning: cross-entropy on a multi-label dataset (train.loss: bce is the usual choice)');
   run.frontend = await resolveFrontend(recipe, run.data.train, { out, workers: run.pool ?? 0, log });
-  run.loaders = makeLoaders(recipe, run.data, run.frontend, run.pool ?? 0);
+  run.loaders = makeLoaders(recipe, run.data, run.frontend, run.pool ?? 0, run.shard);
   const data = run.data;
   const built = buildModel(recipe, data.labels.length);
   const model = (run.model = built.model);
@@ -367,6 +374,7 @@ export async function train(opts: TrainOptions): Promise<TrainResults> {
     out, recipe, log, data,
     progress: opts.progress ?? {},
     main: !opts.parallel || opts.parallel.rank === 0,
+    shard: opts.parallel ? { rank: opts.parallel.rank, worldSize: opts.parallel.worldSize } : undefined,
     pool: recipe.data.workers > 0 ? new WorkerPool(recipe.data.workers) : null,
     loaders: null, frontend: null, model: null, opt: null, backbone: '', params: [], counts: null,
     schedule: () => 0, ctx: null, engine: null, meta: null,
@@ -375,7 +383,7 @@ export async function train(opts: TrainOptions): Promise<TrainResults> {
   };
   try {
     await prepare(run, opts.resume ?? false);
-    if (opts.parallel) run.ctx!.afterBackward = (params) => opts.parallel!.allReduceGradients(params);
+    if (opts.parallel) run.ctx!.afterBackward = (params, batch) => opts.parallel!.allReduceGradients(params, { local: batch.size, global: batch.globalSize ?? batch.size });
     while (run.state.epoch < recipe.train.epochs) {
       const { lr, stopped } = await trainEpoch(run);
       if (stopped && run.state.batch < run.loaders!.train.length) {

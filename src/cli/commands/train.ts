@@ -5,6 +5,7 @@ import { UsageError, type Command } from '../command.js';
 
 const help = `usage: loaa train --config <recipe.yaml> --out <run dir> [--set key.path=value ...]
                   [--resume] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]
+                  [--nproc N] [--nnodes M --node-rank K --master-addr A --master-port P] [--dist-timeout S]
 
 Fine-tunes the recipe's backbone with its method (LoAA, adapters, LoRA, linear probe, ...) and writes
 into the run directory: metrics.jsonl (one line per epoch), best/ and final/ (adapter directories for
@@ -25,6 +26,14 @@ options:
                        torch.autocast's semantics; fp16 scales the loss and skips overflowing steps;
                        auto is bf16 on a GPU and on CPUs where bf16 matmul measures faster (AMX)
   --json               print results.json as one JSON object on stdout (logs go to stderr)
+  --nproc N            data-parallel training on N local ranks (PyTorch's c10d, Gloo), available
+                       cores / N threads each; the batch size stays the global one, so the steps are
+                       the single-process ones. Rank 0 writes the run directory; the other ranks log
+                       to <out>/logs/rank<R>.log. A process started by torchrun (RANK, WORLD_SIZE,
+                       MASTER_ADDR, MASTER_PORT set) joins its group without these flags.
+  --nnodes M, --node-rank K, --master-addr A, --master-port P
+                       several machines: run the same command on each, K = 0..M-1, A:P on node 0
+  --dist-timeout S     seconds a rank waits for the others before failing (default 300)
 
 example:
   loaa train --config recipes/fsdd_loaa.yaml --out runs/fsdd_loaa
@@ -117,10 +126,11 @@ export const command: Command = {
   summary: 'fine-tune a backbone on a dataset from a recipe',
   help,
   async run(argv) {
-    const a = parseArgs(argv, 'train');
+    const a = parseArgs(argv, 'train', DIST_FLAGS);
     if (a.positional.length) throw new UsageError(`${a.positional[0]}: unexpected argument (the recipe goes after --config)`);
     if (!a.out) throw new UsageError('--out: the run directory is required');
     if (!a.config && !a.resume) throw new UsageError('--config: a recipe file is required (or --resume an existing run)');
+    distFlags(a);
     const { loadRecipe, recipeFromObject } = await import('../../train/recipe.js');
     const { train } = await import('../../train/trainer.js');
     const sets = [...a.set];
@@ -138,7 +148,17 @@ export const command: Command = {
       recipe = recipeFromObject(raw, file, sets);
     }
     const { log, progress } = outputs(a.json);
-    const r = await train({ recipe, out: a.out, resume: a.resume, log, progress });
+    const dist = await distributed(argv, a);
+    if (dist.launched !== null) return dist.launched;
+    let r;
+    try {
+      r = await train({ recipe, out: a.out, resume: a.resume, log, progress, ...(dist.hooks ? { parallel: dist.hooks } : {}) });
+      dist.group?.close();
+    } catch (e) {
+      dist.group?.markFailed((e as Error).message);
+      throw e;
+    }
+    if (dist.group && !dist.group.isMain) return 0;
     if (a.json) {
       process.stdout.write(JSON.stringify(r) + '\n');
     } else {
@@ -152,3 +172,72 @@ export const command: Command = {
     return 0;
   },
 };
+
+const DIST_FLAGS = ['--nproc', '--nnodes', '--node-rank', '--master-addr', '--master-port', '--dist-timeout'];
+
+/** The distributed flags, checked (before any recipe is read). */
+export function distFlags(a: CommonArgs): import('../../dist/env.js').DistFlags {
+  const timeout = a.values.get('--dist-timeout');
+  if (timeout !== undefined && !(Number(timeout) > 0)) throw new UsageError(`--dist-timeout: expected a positive number of seconds, got ${JSON.stringify(timeout)}`);
+  const flags = {
+    nproc: distInt(a, '--nproc'),
+    nnodes: distInt(a, '--nnodes'),
+    nodeRank: distInt(a, '--node-rank'),
+    masterAddr: a.values.get('--master-addr'),
+    masterPort: distInt(a, '--master-port'),
+    timeout: timeout === undefined ? undefined : Number(timeout),
+  };
+  const nnodes = flags.nnodes ?? 1;
+  if ((flags.nproc ?? 1) < 1) throw new UsageError('--nproc: expected at least 1');
+  if (nnodes > 1 && !flags.masterAddr && !process.env.MASTER_ADDR) throw new UsageError('--master-addr: required with --nnodes > 1 (the address of node 0), or set MASTER_ADDR');
+  return flags;
+}
+
+function distInt(a: CommonArgs, flag: string): number | undefined {
+  const v = a.values.get(flag);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/**
+ * Data parallelism for a training command: with --nproc / --nnodes (and no rank variables) this
+ * process becomes the launcher and returns its ranks' exit status in `launched`; in a rank (torchrun
+ * variables set) it joins the group and returns the trainer's hooks.
+ */
+export async function distributed(argv: string[], a: CommonArgs): Promise<{ launched: number | null; group?: import('../../dist/group.js').ProcessGroup; hooks?: import('../../dist/hooks.js').ParallelHooks }> {
+  const { launchPlan, rankFromEnv } = await import('../../dist/env.js');
+  const flags = distFlags(a);
+  let cfg;
+  try {
+    cfg = rankFromEnv(process.env, flags);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (cfg === null) {
+    let plan;
+    try {
+      plan = launchPlan(flags);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (plan === null) return { launched: null };
+    const { launchLocal } = await import('../../dist/launch.js');
+    // the ranks run this same command without the launcher's flags
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const flag = argv[i]!.split('=')[0]!;
+      if (DIST_FLAGS.includes(flag) && flag !== '--dist-timeout') {
+        if (!argv[i]!.includes('=')) i++;
+        continue;
+      }
+      rest.push(argv[i]!);
+    }
+    const r = await launchLocal({ plan, script: process.argv[1]!, args: ['train', ...rest], logDir: join(a.out!, 'logs') });
+    return { launched: r.code };
+  }
+  const { ProcessGroup } = await import('../../dist/group.js');
+  const { parallelHooks } = await import('../../dist/hooks.js');
+  const group = ProcessGroup.join(cfg);
+  return { launched: null, group, hooks: parallelHooks(group) };
+}
