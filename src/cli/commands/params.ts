@@ -1,6 +1,5 @@
 /** `loaa params`: parameter counts of an AST + PEFT method, from the config alone (nothing is allocated). */
 import { UsageError } from '../command.js';
-import type { FlagTokens } from '../args.js';
 import { defineCommand, parseCommandArgs } from '../define.js';
 import { ARCH_NAMES, getArch } from '../../models/archs.js';
 import { astGrid } from '../../models/ast.js';
@@ -43,7 +42,11 @@ patch embedding, positional table of its f_dim x t_dim grid, cls/dist tokens, bl
 head LayerNorm + Linear) with the method's tensors; the image model's own heads are not counted.
 Counted from the config: no weights are needed or allocated.`;
 
-type Parsed = FlagTokens;
+/** value flags: every value given, in order; boolean flags: true */
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string[] | true>;
+}
 
 /** The flags as `--name` -> values, only those given (the readers below apply defaults and messages). */
 function parse(argv: string[]): Parsed {
