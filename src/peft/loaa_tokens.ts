@@ -48,7 +48,9 @@ export function loaaTokens(u: Tensor, nPre: number, grid: readonly [number, numb
   }
   let hGrid = (down as Tensor).reshape(B, f * t, r);
   let h = nPre > 0 ? cat([y.narrow(1, 0, nPre).narrow(2, centre * r, r), hGrid], 1) : hGrid;
-  if (w.downBias) h = h.add(w.downBias);
+  // under autocast y is bf16/fp16: a float32 bias would promote the activations back to float32
+  // (conv2d casts its bias to the compute dtype the same way)
+  if (w.downBias) h = h.add(w.downBias.dtype === h.dtype ? w.downBias : w.downBias.to(h.dtype));
   h = h.gelu();
 
   // Up: columns of the [D, K*r] matrix are ordered (tap, channel) to match the im2col below

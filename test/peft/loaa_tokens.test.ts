@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noGrad, randn } from '../../src/tensor/functional.js';
 import { scope } from '../../src/tensor/scope.js';
+import { autocast } from '../../src/tensor/autocast.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { LookAsideAdapter, type AdapterImpl } from '../../src/peft/adapter.js';
 import type { AudioSpectrogramTransformer } from '../../src/models/ast.js';
@@ -85,6 +86,23 @@ test('token-layout LoAA equals the Conv2d path: outputs and all gradients, every
     }
   }
   assert.ok(checked > 100);
+});
+
+test('token-layout LoAA under bf16 autocast: stays in bf16 (the bias does not promote it) and tracks the conv path', () => {
+  const a = trained(16, [1, 3], 4, true);
+  noGrad(() => scope(() => {
+    const u = randn([2, 2 + 3 * 5, 16], { seed: 43 });
+    a.impl = 'conv';
+    const ref = autocast('cpu', 'bfloat16', () => a.forward(u, 2, [3, 5]));
+    a.impl = 'tokens';
+    const fast = autocast('cpu', 'bfloat16', () => a.forward(u, 2, [3, 5]));
+    assert.equal(fast.dtype, 'bfloat16');
+    assert.equal(fast.dtype, ref.dtype);
+    // bf16 keeps 8 bits of mantissa: the two summation orders differ by a few units in the last place
+    const rel = relDiff(fast.toFloat32(), ref.toFloat32(), 'bf16');
+    assert.ok(rel <= 3e-2, `bf16 relative difference ${rel}`);
+  }));
+  a.dispose();
 });
 
 test('token-layout LoAA rejects a token count that does not make the grid', () => {
