@@ -12,6 +12,13 @@ import { Module } from '../nn/module.js';
 import { Conv2d } from '../nn/layers.js';
 import type { SideAdapter } from '../models/vit.js';
 import { checkAdapterSpec, type AdapterMode, type AdapterSpec } from './config.js';
+import { loaaTokens } from './loaa_tokens.js';
+
+/**
+ * 'tokens': the convolutions as shifted matmuls on the token layout (src/peft/loaa_tokens.ts), the
+ * fast path; 'conv': Conv2d on a transposed [B, D, f, t] copy, kept as the reference the tests compare to.
+ */
+export type AdapterImpl = 'tokens' | 'conv';
 
 export type { AdapterMode, AdapterPosition, AdapterSpec } from './config.js';
 
@@ -28,6 +35,7 @@ export class LookAsideAdapter extends Module implements SideAdapter {
   readonly mode: AdapterMode;
   readonly scale: number;
   readonly #pad: [number, number];
+  impl: AdapterImpl = 'tokens';
 
   constructor(readonly dim: number, spec: AdapterSpec, opts: { seed?: number } = {}) {
     super();
@@ -56,6 +64,8 @@ export class LookAsideAdapter extends Module implements SideAdapter {
       let out: Tensor;
       if (kF === 1 && kT === 1) {
         out = this.#centre(u);
+      } else if (this.impl === 'tokens') {
+        out = loaaTokens(u, nPre, grid, { downWeight: this.down.weight, downBias: this.down.bias, upWeight: this.up.weight, upBias: this.up.bias });
       } else {
         const g = u.narrow(1, nPre, f * t).transpose(1, 2).reshape(B, D, f, t);
         const h = conv2d(conv2d(g, this.down.weight, this.down.bias, { padding: this.#pad }).gelu(), this.up.weight, this.up.bias, { padding: this.#pad });

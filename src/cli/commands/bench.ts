@@ -41,6 +41,7 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
     what: 'AST deit_base_distilled_patch16_384 inference, 512 frames, stride 16 and 10, batch 1 and 8',
     run: async () => (await import('../../bench/inference.js')).benchInference(),
   },
+  speed: { what: 'frozen-backbone levers (#12): token-layout LoAA step vs Conv2d, cached linear probe vs plain loop', run: async () => (await import('../../bench/speed_rows.js')).benchSpeed() },
   training: {
     what: 'end-to-end LoAA training throughput (ESC-50 geometry, batch 8, data loading included)',
     run: async () => (await import('../../bench/train.js')).benchTraining(),

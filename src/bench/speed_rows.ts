@@ -1,0 +1,174 @@
+/**
+ * `loaa bench --only speed` (issue #12): the frozen-backbone levers, each against loaa's own plain
+ * path in the same run, interleaved (one of each per round), with each row's fraction of the
+ * GEMM-bound limit: the work's FLOPs over this machine's matmul rate in that precision, measured here.
+ * - LoAA training step (forward, backward, Adam; no data loading), deit_base_distilled_384, 512 frames,
+ *   stride 16: the token-layout adapter (src/peft/loaa_tokens.ts) vs the Conv2d reference, fp32 and bf16.
+ * - Linear probe, 10 epochs over FSDD-sized clips (1 s: 100 frames): backbone features once through
+ *   FeatureCache vs the plain loop that runs the frozen backbone every epoch.
+ * The PyTorch reference of the step is the training section's (tools/bench, engine helper).
+ */
+import { AudioSpectrogramTransformer, astGrid } from '../models/ast.js';
+import { applyPeft } from '../peft/methods.js';
+import { LookAsideAdapter, type AdapterImpl } from '../peft/adapter.js';
+import { FeatureCache, type FeatureContext } from '../peft/feature_cache.js';
+import { Adam } from '../optim/adam.js';
+import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
+import { autocast } from '../tensor/autocast.js';
+import { crossEntropy, manualSeed, randint, randn } from '../tensor/functional.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { medianMs } from './engine.js';
+
+type Precision = 'fp32' | 'bf16';
+const ARCH = 'deit_base_distilled_patch16_384';
+const DIM = 768;
+const DEPTH = 12;
+const ADAPTERS = [{ position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 }, { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 }];
+
+export interface SpeedOptions {
+  rounds?: number;
+  batch?: number;
+  clips?: number;
+  epochs?: number;
+}
+
+interface Stats { median: number; min: number; max: number }
+const stats = (xs: number[]): Stats => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return { median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2, min: s[0], max: s[s.length - 1] };
+};
+const r3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** Matmul GFLOP/s in `p` at the ViT-B MLP's shape: the denominator of every GEMM-bound limit. */
+function peakGflops(p: Precision): number {
+  const [M, K, N] = [258 * 8, 768, 3072];
+  const a = randn([M, K], { seed: 1 }).keep();
+  const b = randn([K, N], { seed: 2 }).keep();
+  const ms = medianMs(() => scope(() => { (p === 'bf16' ? autocast('cpu', 'bfloat16', () => a.matmul(b)) : a.matmul(b)).flatten().select(0, 0).item(); }), 7, 2);
+  a.dispose();
+  b.dispose();
+  return (2 * M * K * N) / (ms * 1e6);
+}
+
+/** Forward FLOPs of one sample through the backbone (GEMMs and attention products) and of its adapters. */
+export function forwardFlops(tokens: number, patches: number, withAdapters: boolean): { backbone: number; adapters: number } {
+  const [N, D, H] = [tokens, DIM, 4 * DIM];
+  const block = 2 * N * D * 3 * D + 2 * N * D * D + 2 * 2 * N * N * D + 2 * 2 * N * D * H;
+  const embed = 2 * patches * 256 * D;
+  const adapter = ADAPTERS.reduce((s, a) => s + 2 * 2 * N * D * a.bottleneck * a.kernel[0] * a.kernel[1], 0);
+  return { backbone: DEPTH * block + embed, adapters: withAdapters ? DEPTH * adapter : 0 };
+}
+
+function setImpl(model: AudioSpectrogramTransformer, impl: AdapterImpl): void {
+  for (const [, m] of model.namedModules()) if (m instanceof LookAsideAdapter) m.impl = impl;
+}
+
+function stepRows(o: Required<SpeedOptions>, peak: Record<Precision, number>): Record<string, unknown>[] {
+  manualSeed(0);
+  const cfg = { arch: ARCH, numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
+  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
+  applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
+  const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
+  const x = randn([o.batch, 512, 128], { seed: 3 }).keep();
+  const y = randint(0, 50, [o.batch], { seed: 4 }).keep();
+  const { fDim, tDim } = astGrid(cfg);
+  const f = forwardFlops(2 + fDim * tDim, fDim * tDim, true);
+  // frozen backbone: backward is the input gradients only (~1x forward); adapters also get weight gradients
+  const stepFlops = o.batch * (2 * f.backbone + 3 * f.adapters);
+  const rows: Record<string, unknown>[] = [];
+  for (const p of ['fp32', 'bf16'] as Precision[]) {
+    model.castFrozenWeights(p === 'bf16' ? 'bfloat16' : null);
+    const step = (impl: AdapterImpl): number => {
+      setImpl(model, impl);
+      const t0 = performance.now();
+      scope(() => {
+        opt.zeroGrad();
+        const loss = p === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
+        loss.backward();
+        opt.step();
+      });
+      return performance.now() - t0;
+    };
+    step('tokens');
+    step('conv');
+    const ms: Record<AdapterImpl, number[]> = { tokens: [], conv: [] };
+    for (let i = 0; i < o.rounds; i++) for (const impl of ['tokens', 'conv'] as AdapterImpl[]) ms[impl].push(step(impl));
+    const fast = stats(ms.tokens);
+    const ref = stats(ms.conv);
+    const limitMs = stepFlops / (peak[p] * 1e6);
+    rows.push({
+      row: `loaa step ${p}, batch ${o.batch}`,
+      ms_per_step: { token_layout: fast, conv2d_reference: ref },
+      speedup_token_over_conv: r3(ref.median / fast.median),
+      gflop_per_step: r3(stepFlops / 1e9),
+      gemm_bound_fraction: r3(limitMs / fast.median),
+      samples_per_s: r3((1000 * o.batch) / fast.median),
+    });
+  }
+  model.castFrozenWeights(null);
+  x.dispose();
+  y.dispose();
+  model.dispose();
+  return rows;
+}
+
+function probeRow(o: Required<SpeedOptions>, peak: Record<Precision, number>): Record<string, unknown> {
+  manualSeed(0);
+  const cfg = { arch: ARCH, numClasses: 10, fdim: 128, tdim: 100, fstride: 16, tstride: 16 };
+  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
+  applyPeft(model, { method: 'linear' }, { seed: 0 });
+  model.eval();
+  const clips = randn([o.clips, 100, 128], { seed: 5 }).keep();
+  const labels = randint(0, 10, [o.clips], { seed: 6 }).keep();
+  const ctx: FeatureContext = { backbone: '0'.repeat(64), frontend: { bench: 'random fbank', frames: 100, bins: 128 } };
+  const run = (cache: FeatureCache | null): number => {
+    const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-3 }) as unknown as Optimizer<GroupOptions>;
+    const t0 = performance.now();
+    for (let e = 0; e < o.epochs; e++) {
+      for (let s = 0; s < o.clips; s += o.batch) {
+        const n = Math.min(o.batch, o.clips - s);
+        scope(() => {
+          opt.zeroGrad();
+          const xb = (): Tensor => clips.narrow(0, s, n);
+          const names = Array.from({ length: n }, (_, i) => `clip${s + i}`);
+          const logits = cache ? model.head.forward(cache.features(model, ctx, names, xb)) : model.forward(xb());
+          crossEntropy(logits, labels.narrow(0, s, n)).backward();
+          opt.step();
+        });
+      }
+    }
+    return performance.now() - t0;
+  };
+  const ms: { cached: number[]; plain: number[] } = { cached: [], plain: [] };
+  for (let i = 0; i < o.rounds; i++) {
+    ms.cached.push(run(new FeatureCache()));
+    ms.plain.push(run(null));
+  }
+  const { fDim, tDim } = astGrid(cfg);
+  const f = forwardFlops(2 + fDim * tDim, fDim * tDim, false);
+  const cached = stats(ms.cached);
+  const plain = stats(ms.plain);
+  const flops = o.clips * f.backbone; // the cached run's work: each clip's backbone once
+  clips.dispose();
+  labels.dispose();
+  model.dispose();
+  return {
+    row: `linear probe, ${o.epochs} epochs, ${o.clips} FSDD-sized clips (1 s, 100 frames), batch ${o.batch}, fp32`,
+    ms_per_run: { feature_cache: cached, plain_loop: plain },
+    speedup_cached_over_plain: r3(plain.median / cached.median),
+    gemm_bound_fraction: r3(flops / (peak.fp32 * 1e6) / cached.median),
+  };
+}
+
+export async function benchSpeed(opts: SpeedOptions = {}): Promise<Record<string, unknown>> {
+  const o: Required<SpeedOptions> = { rounds: opts.rounds ?? 5, batch: opts.batch ?? 8, clips: opts.clips ?? 64, epochs: opts.epochs ?? 10 };
+  const peak = { fp32: peakGflops('fp32'), bf16: peakGflops('bf16') };
+  return {
+    peak_matmul_gflops: { fp32: r3(peak.fp32), bf16: r3(peak.bf16) },
+    rounds: o.rounds,
+    rows: [...stepRows(o, peak), probeRow(o, peak)],
+    pytorch: 'the PyTorch step is the training section\'s reference; a PyTorch linear-probe loop is not wired yet',
+  };
+}
