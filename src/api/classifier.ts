@@ -17,7 +17,7 @@ import { scope } from '../tensor/scope.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { loadAdapter, readAdapterConfig, type AdapterConfigFile } from '../peft/checkpoint.js';
 import type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
-import { featuresOf } from './features.js';
+import { featuresOfAudio, frontendSpec } from '../infer/features.js';
 import { resolveBackbone, type BackboneProvenance } from './provenance.js';
 
 export interface FromPretrainedOptions {
@@ -135,7 +135,7 @@ export class AudioClassifier implements ClassifierBackend {
   private featuresFor(audio: DecodedAudio, source: string): Float32Array {
     const fe = this.entries.get(this.active)!.config.frontend;
     if (!fe) throw new Error(`${this.entries.get(this.active)!.dir}/adapter_config.json: frontend: missing, so audio cannot be turned into features`);
-    return featuresOf(audio, fe, source);
+    return featuresOfAudio(audio, frontendSpec(fe), source).data;
   }
 
   /** Logits of `n` feature rows [n, frames, mel] with the active adapter. */
