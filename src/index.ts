@@ -15,4 +15,4 @@ export { startServer, type ServeOptions, type ServerHandle } from './serve/serve
 export type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from './serve/backend.js';
 export { runBatchPredict, type BatchPredictOptions } from './batch/cli.js';
 export { AudioClassifier, type FromPretrainedOptions, type AudioInput, type ClassifyOptions } from './api/classifier.js';
-export { recordBackbone, readBackbone, fileProvenance, randomProvenance, type BackboneProvenance } from './api/provenance.js';
+export { recordBackbone, readBackbone, fileProvenance, randomProvenance, type BackboneProvenance } from './infer/provenance.js';

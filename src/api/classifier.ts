@@ -18,7 +18,7 @@ import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { loadAdapter, readAdapterConfig, type AdapterConfigFile } from '../peft/checkpoint.js';
 import type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
 import { featuresOfAudio, frontendSpec } from '../infer/features.js';
-import { resolveBackbone, type BackboneProvenance } from './provenance.js';
+import { resolveBackbone, type BackboneProvenance } from '../infer/provenance.js';
 
 export interface FromPretrainedOptions {
   /** a backbone checkpoint instead of the one recorded in adapter_config.json */

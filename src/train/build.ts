@@ -1,5 +1,5 @@
 /** What a recipe builds: the AST with its PEFT method, the optimizer and the learning-rate schedule. */
-import { fileProvenance, randomProvenance, type BackboneProvenance } from '../api/provenance.js';
+import { fileProvenance, randomProvenance, type BackboneProvenance } from '../infer/provenance.js';
 import { existsSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { AudioSpectrogramTransformer, loadAst, type AstConfig } from '../models/ast.js';

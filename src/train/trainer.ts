@@ -16,7 +16,7 @@ import { manualSeed } from '../tensor/functional.js';
 import { mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { loadAdapter, saveAdapter, type FrontendConfig } from '../peft/checkpoint.js';
-import { recordBackbone, type BackboneProvenance } from '../api/provenance.js';
+import { recordBackbone, type BackboneProvenance } from '../infer/provenance.js';
 
 import { countModel, type ParamCounts } from '../peft/params.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
@@ -32,7 +32,7 @@ import { GradScaler } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 
-/** An adapter directory that also records the backbone it was trained on (see src/api/provenance.ts). */
+/** An adapter directory that also records the backbone it was trained on (see src/infer/provenance.ts). */
 function saveWithBackbone(dir: string, ...args: [Parameters<typeof saveAdapter>[1], Parameters<typeof saveAdapter>[2], { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance }]): void {
   saveAdapter(dir, ...args);
   recordBackbone(dir, args[2].backbone);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AudioClassifier } from '../../src/api/classifier.js';
-import { fileProvenance, randomProvenance, readBackbone, recordBackbone } from '../../src/api/provenance.js';
+import { fileProvenance, randomProvenance, readBackbone, recordBackbone } from '../../src/infer/provenance.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import { readAudio } from '../../src/audio/decode.js';
 import { readSafetensors, rawFromFloat32, rawToFloat32, writeSafetensors } from '../../src/io/safetensors.js';

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
 import { encodeWav } from '../../src/audio/wav.js';
-import { fileProvenance, recordBackbone } from '../../src/api/provenance.js';
+import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
 import { adapterDir, backbonePath, caseNamed, freshDir } from '../models/model_cases.js';
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../helpers.js';
 import { encodeWav } from '../../src/audio/wav.js';
-import { fileProvenance, recordBackbone } from '../../src/api/provenance.js';
+import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
 import { adapterDir, backbonePath, caseNamed } from '../models/model_cases.js';
 
