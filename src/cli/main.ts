@@ -21,6 +21,7 @@ const COMMANDS: Record<string, Entry> = {
   grid: { summary: 'run an experiment grid (methods x kernels x budgets x folds ...) as a resumable queue' },
   report: { summary: 'tables like the paper\'s and training curves from runs, as Markdown and HTML' },
   export: { summary: 'export an adapter with its backbone as an ONNX model (onnxruntime, browser)' },
+  serve: { summary: 'serve adapters over HTTP: batched, bounded, with metrics' },
   pull: { summary: 'download an ImageNet ViT/DeiT checkpoint into the cache' },
   bench: { summary: 'measure engine, front end, inference and training speed (vs PyTorch when installed)' },
 };

@@ -18,6 +18,7 @@ import { Transform } from 'node:stream';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { getArch } from './archs.js';
+import { findInHfCache, resolvePullId } from './hub.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -70,10 +71,10 @@ export function backbonePath(arch: string, home: string = loaaHome()): string {
   return join(home, getArch(arch).name, 'model.safetensors');
 }
 
-export function hubUrl(arch: string, endpoint?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const a = getArch(arch);
+export function hubUrl(id: string, endpoint?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const t = resolvePullId(id);
   const base = (endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-  return `${base}/${a.hub.repo}/resolve/${a.hub.revision}/${a.hub.file}`;
+  return `${base}/${t.repo}/resolve/${t.revision}/${t.file}`;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -124,7 +125,13 @@ async function open(
       const loc = res.headers.location;
       res.resume();
       if (!loc) throw new Error(`${current.href}: HTTP ${status} redirect without a Location`);
-      current = new URL(loc, current);
+      const next = new URL(loc, current);
+      // the token is for the hub: a CDN on another host must not see it
+      if (next.host !== current.host && headers.authorization) {
+        headers = { ...headers };
+        delete headers.authorization;
+      }
+      current = next;
       continue;
     }
     // a server answering directly (a mirror, a non-LFS file) puts the LFS sha256 in its own ETag
@@ -164,17 +171,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Download (or find) the weights for `arch`; see the file comment for the guarantees. */
 export async function pullBackbone(arch: string, opts: PullOptions = {}): Promise<PullResult> {
   const env = opts.env ?? process.env;
-  const a = getArch(arch);
+  const t = resolvePullId(arch);
+  const a = { name: t.name, hub: { repo: t.repo, file: t.file } };
   const home = opts.home ?? loaaHome(env);
-  const dest = backbonePath(a.name, home);
+  const dest = join(home, t.name, 'model.safetensors');
   const part = `${dest}.part`;
-  const url = hubUrl(a.name, opts.endpoint, env);
+  const url = hubUrl(arch, opts.endpoint, env);
   const retries = opts.retries ?? 3;
   const idle = opts.idleTimeoutMs ?? 60_000;
 
   if (existsSync(dest) && !opts.force) {
     return { arch: a.name, path: dest, url, bytes: sizeOf(dest), sha256: null, verified: 'none', skipped: true, resumed: false };
   }
+  // already downloaded by the Hugging Face tools: use their copy
+  const cached = opts.force ? null : findInHfCache(t, env);
+  if (cached) return { arch: a.name, path: cached, url, bytes: sizeOf(cached), sha256: null, verified: 'none', skipped: true, resumed: false };
   mkdirSync(dirname(dest), { recursive: true });
   if (opts.force) rmSync(part, { force: true });
 
@@ -226,6 +237,8 @@ export async function pullBackbone(arch: string, opts: PullOptions = {}): Promis
       start = 0;
     }
     const headers: Record<string, string> = { 'user-agent': 'loaa', accept: '*/*' };
+    const token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
+    if (token) headers.authorization = `Bearer ${token}`;
     if (start > 0) headers.range = `bytes=${start}-`;
     let res: http.IncomingMessage;
     try {
@@ -247,6 +260,10 @@ export async function pullBackbone(arch: string, opts: PullOptions = {}): Promis
     if (status === 404) {
       res.resume();
       throw new Error(`${url}: not found (HTTP 404): the endpoint does not serve ${a.hub.repo}/${a.hub.file}`);
+    }
+    if (status === 401 || status === 403) {
+      res.resume();
+      throw new Error(`${url}: HTTP ${status}: ${env.HF_TOKEN ? 'HF_TOKEN was sent but does not grant access to' : 'access denied (gated or private repository?): set HF_TOKEN for'} ${a.hub.repo}`);
     }
     if (status >= 500) {
       res.resume();

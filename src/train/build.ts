@@ -1,4 +1,5 @@
 /** What a recipe builds: the AST with its PEFT method, the optimizer and the learning-rate schedule. */
+import { fileProvenance, randomProvenance, type BackboneProvenance } from '../infer/provenance.js';
 import { existsSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { AudioSpectrogramTransformer, loadAst, type AstConfig } from '../models/ast.js';
@@ -46,18 +47,20 @@ export function backboneFile(recipe: Recipe): string | null {
 }
 
 /** The AST with the recipe's PEFT method applied. */
-export function buildModel(recipe: Recipe, numClasses: number): { model: AudioSpectrogramTransformer; backbone: string } {
+export function buildModel(recipe: Recipe, numClasses: number): { model: AudioSpectrogramTransformer; backbone: string; provenance: BackboneProvenance } {
   const cfg = astConfig(recipe, numClasses);
   const seed = recipe.model.init_seed ?? recipe.seed;
   const file = backboneFile(recipe);
   const model = file === null ? new AudioSpectrogramTransformer(cfg, { seed }) : loadAst(file, cfg, { seed }).model;
+  // recorded in every saved adapter, so predict/serve can rebuild or find (and check) this backbone
+  const provenance = file === null ? randomProvenance(cfg.arch, seed, model) : fileProvenance(cfg.arch, file);
   try {
     applyPeft(model, peftConfig(recipe), { seed });
   } catch (e) {
     model.dispose();
     throw new Error(`peft.${(e as Error).message}`);
   }
-  return { model, backbone: file ?? 'random' };
+  return { model, backbone: file ?? 'random', provenance };
 }
 
 export function makeOptimizer(recipe: Recipe, params: Tensor[]): Optimizer<GroupOptions> {

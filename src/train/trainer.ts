@@ -16,6 +16,8 @@ import { manualSeed } from '../tensor/functional.js';
 import { mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { loadAdapter, saveAdapter, type FrontendConfig } from '../peft/checkpoint.js';
+import { recordBackbone, type BackboneProvenance } from '../infer/provenance.js';
+
 import { countModel, type ParamCounts } from '../peft/params.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
@@ -29,6 +31,12 @@ import { placeModel, resolveEngine, type Engine } from './engine.js';
 import { GradScaler } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
+
+/** An adapter directory that also records the backbone it was trained on (see src/infer/provenance.ts). */
+function saveWithBackbone(dir: string, ...args: [Parameters<typeof saveAdapter>[1], Parameters<typeof saveAdapter>[2], { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance }]): void {
+  saveAdapter(dir, ...args);
+  recordBackbone(dir, args[2].backbone);
+}
 
 // the loop's parts, for callers that import them from here
 export * from './data.js';
@@ -125,7 +133,7 @@ interface Run {
   schedule: LrSchedule;
   ctx: StepContext | null;
   engine: Engine | null;
-  meta: { labels: string[]; frontend: FrontendConfig } | null;
+  meta: { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance } | null;
   state: LoopState;
   /** the step of the newest checkpoint known to hold finite weights */
   lastGoodStep: number | null;
@@ -175,7 +183,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   const counts = (run.counts = countModel(model));
   const opt = (run.opt = makeOptimizer(recipe, run.params));
   run.schedule = makeSchedule(recipe);
-  run.meta = { labels: data.labels, frontend: frontendConfig(run.frontend) };
+  run.meta = { labels: data.labels, frontend: frontendConfig(run.frontend), backbone: built.provenance };
   const scaler = new GradScaler({
     enabled: engine.precision === 'fp16',
     onSkip: (k) => log(`step ${k.step}: fp16 gradients overflowed; step skipped, loss scale ${k.scale} -> ${k.newScale}`),
@@ -302,7 +310,7 @@ async function endEpoch(run: Run, lr: number): Promise<void> {
   if (run.main) appendMetrics(run.out, line);
   // without a validation split the best checkpoint is the latest
   if (valLoader === null || (value !== null && better(t.best_metric, value, state.best?.value ?? null))) {
-    if (run.main) saveAdapter(runPaths(run.out).best, run.model!, recipe.peft, run.meta!);
+    if (run.main) saveWithBackbone(runPaths(run.out).best, run.model!, recipe.peft, run.meta!);
     state.best = { epoch: epoch + 1, value: value ?? NaN };
   }
   state.trainSeconds.push(trainSeconds);
@@ -320,7 +328,7 @@ async function finish(run: Run): Promise<TrainResults> {
   const t = recipe.train;
   const paths = runPaths(out);
   const model = run.model!;
-  if (run.main) saveAdapter(paths.final, model, recipe.peft, run.meta!);
+  if (run.main) saveWithBackbone(paths.final, model, recipe.peft, run.meta!);
   const history = readMetrics(out);
   const last = history[history.length - 1];
   const bestLine = state.best ? history.find((h) => h.epoch === state.best!.epoch) : undefined;

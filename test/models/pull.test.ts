@@ -303,3 +303,53 @@ test('loaa pull: arguments, --json output, errors on stderr', async () => {
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('pull ids: timm name.tag and hf-hub:org/repo resolve to their repos; HF_TOKEN goes to the hub, not the CDN', async () => {
+  const { resolvePullId } = await import('../../src/models/hub.js');
+  assert.deepEqual(resolvePullId('deit_tiny_patch16_224.fb_in1k'), { name: 'deit_tiny_patch16_224.fb_in1k', arch: 'deit_tiny_patch16_224', repo: 'timm/deit_tiny_patch16_224.fb_in1k', revision: 'main', file: 'model.safetensors' });
+  assert.equal(resolvePullId('hf-hub:org/my-vit@v2').repo, 'org/my-vit');
+  assert.equal(resolvePullId('hf-hub:org/my-vit@v2').revision, 'v2');
+  assert.throws(() => resolvePullId('hf-hub:nope'), /hf-hub:nope: expected hf-hub:<org>\/<repo>/);
+  assert.throws(() => resolvePullId('resnet50.a1_in1k'), /unknown architecture/);
+  const auth: (string | undefined)[] = [];
+  const s = await serve((req, res) => {
+    auth.push(req.headers.authorization);
+    if (req.url === '/org/my-vit/resolve/main/model.safetensors') {
+      res.writeHead(302, { location: `http://localhost:${new URL(s.endpoint).port}/cdn/blob`, 'x-linked-etag': `"${SHA}"` });
+      return res.end();
+    }
+    if (req.url === '/cdn/blob') return ranged(req, res);
+    res.writeHead(404).end();
+  });
+  const home = tmpHome();
+  try {
+    const r = await pullBackbone('hf-hub:org/my-vit', { endpoint: s.endpoint, home, env: { HF_TOKEN: 'secret' } });
+    assert.equal(r.path, join(home, 'hf-hub--org--my-vit', 'model.safetensors'));
+    assert.equal(r.verified, 'sha256');
+    assert.deepEqual(auth, ['Bearer secret', undefined], 'the token reaches the hub only');
+  } finally {
+    await s.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('pull finds a file already in the Hugging Face cache layout; 401 names HF_TOKEN', async () => {
+  const hf = tmpHome();
+  const snap = join(hf, 'hub', 'models--timm--deit_tiny_patch16_224.fb_in1k', 'snapshots', 'a'.repeat(40));
+  mkdirSync(snap, { recursive: true });
+  writeFileSync(join(snap, 'model.safetensors'), CONTENT);
+  mkdirSync(join(hf, 'hub', 'models--timm--deit_tiny_patch16_224.fb_in1k', 'refs'), { recursive: true });
+  writeFileSync(join(hf, 'hub', 'models--timm--deit_tiny_patch16_224.fb_in1k', 'refs', 'main'), 'a'.repeat(40));
+  const home = tmpHome();
+  const s = await serve((_req, res) => res.writeHead(401).end());
+  try {
+    const r = await pullBackbone(ARCH, { endpoint: 'http://127.0.0.1:9', home, env: { HF_HOME: hf } });
+    assert.equal(r.path, join(snap, 'model.safetensors'));
+    assert.equal(r.skipped, true);
+    await assert.rejects(pullBackbone('hf-hub:org/gated', { endpoint: s.endpoint, home, env: {} }), /HTTP 401: access denied .*set HF_TOKEN for org\/gated/);
+  } finally {
+    await s.close();
+    rmSync(hf, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  }
+});

@@ -1,9 +1,10 @@
 /** `loaa predict`: classify audio files (or ready fbank features) with a backbone + adapter checkpoint. */
-import { UsageError } from '../command.js';
+import { UsageError, type Command } from '../command.js';
 import { defineCommand } from '../define.js';
 import { readAdapterConfig, type AdapterConfigFile } from '../../peft/checkpoint.js';
 import { featuresOfFile, frontendSpec, readFeaturesFile } from '../../infer/features.js';
 import { Classifier, type Prediction } from '../../infer/classifier.js';
+import { batchHelp, isBatchPredict, runPredictBatch } from './predict_batch.js';
 
 export type { Prediction } from '../../infer/classifier.js';
 
@@ -23,7 +24,7 @@ const FLAGS = {
   'top-k': { type: 'string', value: 'K', help: 'labels per input (default 5, at most the class count)' },
 } as const;
 
-export const command = defineCommand({
+const single = defineCommand({
   name: 'predict',
   summary: 'classify audio (or features) with a backbone and an adapter checkpoint',
   usage: ['<audio...> --backbone <checkpoint> --adapter <adapter dir> [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --backbone <checkpoint> --adapter <adapter dir>'],
@@ -83,3 +84,10 @@ export const command = defineCommand({
     return 0;
   },
 });
+
+// many inputs, folders, globs, stdin, --jsonl/--csv, or no --backbone: the streaming form
+export const command: Command = {
+  ...single,
+  help: single.help + batchHelp,
+  run: (argv) => (!argv.includes('--help') && !argv.includes('-h') && isBatchPredict(argv) ? runPredictBatch(argv) : single.run(argv)),
+};

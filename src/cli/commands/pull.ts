@@ -1,15 +1,19 @@
 /** `loaa pull <arch>`: download a backbone's timm weights into $LOAA_HOME. */
 import { UsageError, type Command } from '../command.js';
-import { ARCHS, ARCH_NAMES, isArchName } from '../../models/archs.js';
+import { ARCHS, ARCH_NAMES } from '../../models/archs.js';
+import { resolvePullId } from '../../models/hub.js';
 import { DEFAULT_ENDPOINT, pullBackbone, type PullProgress } from '../../models/pull.js';
 
 const help = `usage: loaa pull <arch> [--endpoint URL] [--force] [--json]
+       (<arch> may also be timm's <arch>.<tag>, or hf-hub:<org>/<repo>[@revision])
 
 Downloads timm's pretrained weights for <arch> to $LOAA_HOME/<arch>/model.safetensors
 ($LOAA_HOME defaults to ~/.cache/loaa), from
   <endpoint>/<repo>/resolve/main/model.safetensors
 A present file is left alone (unless --force). An interrupted download is resumed by running the
-command again; the file is checked against the size and sha256 the hub announces and discarded
+command again; a file already in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub,
+~/.cache/huggingface/hub) is used as it is; $HF_TOKEN is sent to the hub (not to its CDN) for gated
+repositories. The file is checked against the size and sha256 the hub announces and discarded
 when it does not match. Offline? Download the file elsewhere and place it at the path above.
 
 architectures:
@@ -65,7 +69,11 @@ function parse(argv: string[]): Args {
     throw new UsageError(positional.length === 0 ? '<arch>: missing architecture name (see loaa pull --help)' : `<arch>: expected one architecture, got ${positional.length}`);
   }
   out.arch = positional[0];
-  if (!isArchName(out.arch)) throw new UsageError(`${out.arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')})`);
+  try {
+    resolvePullId(out.arch);
+  } catch {
+    throw new UsageError(`${out.arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')}; or <arch>.<tag>, or hf-hub:<org>/<repo>)`);
+  }
   return out;
 }
 

@@ -1,0 +1,18 @@
+/**
+ * `loaa`: the package's curated surface. Everything here is public and kept working across minor
+ * versions; deeper modules are reachable only through the subpaths in package.json's `exports`
+ * (`loaa/audio`, `loaa/models`, `loaa/peft`, `loaa/train`).
+ */
+export { loadAst, AudioSpectrogramTransformer, type AstConfig } from './models/ast.js';
+export { pullBackbone } from './models/pull.js';
+export { applyPeft } from './peft/methods.js';
+export { parsePeft, type PeftConfig } from './peft/config.js';
+export { saveAdapter, loadAdapter, readAdapterConfig, type AdapterConfigFile } from './peft/checkpoint.js';
+export { decodeAudio, readAudio } from './audio/decode.js';
+export { astFeatures } from './audio/frontend.js';
+export type { DecodedAudio, Spectrogram } from './audio/types.js';
+export { startServer, type ServeOptions, type ServerHandle } from './serve/server.js';
+export type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from './serve/backend.js';
+export { runBatchPredict, type BatchPredictOptions } from './batch/cli.js';
+export { AudioClassifier, type FromPretrainedOptions, type AudioInput, type ClassifyOptions } from './api/classifier.js';
+export { recordBackbone, readBackbone, fileProvenance, randomProvenance, type BackboneProvenance } from './infer/provenance.js';
