@@ -166,6 +166,21 @@ function findMpegStart(buf: Uint8Array, from: number, window: number): number {
   return -1;
 }
 
+/**
+ * Index of the last non-zero byte (-1 when all are zero), computed once per buffer: testing "only
+ * zeros from here on" by rescanning the rest for every candidate frame made probing quadratic.
+ */
+const lastNonZeroCache = new WeakMap<Uint8Array, number>();
+function lastNonZero(buf: Uint8Array): number {
+  let hit = lastNonZeroCache.get(buf);
+  if (hit === undefined) {
+    hit = buf.byteLength - 1;
+    while (hit >= 0 && buf[hit] === 0) hit--;
+    lastNonZeroCache.set(buf, hit);
+  }
+  return hit;
+}
+
 function trailerAt(buf: Uint8Array, p: number): boolean {
   const rest = buf.byteLength - p;
   return (
@@ -173,7 +188,7 @@ function trailerAt(buf: Uint8Array, p: number): boolean {
     ascii(buf, p, 8) === 'APETAGEX' ||
     ascii(buf, p, 6) === 'LYRICS' ||
     id3v2Length(buf, p) > 0 ||
-    buf.subarray(p).every((b) => b === 0)
+    p > lastNonZero(buf)
   );
 }
 
