@@ -7,6 +7,7 @@
 import { closeSync, readSync } from 'node:fs';
 import { openRegular } from '../util/fs.js';
 import { checkFinite } from './types.js';
+import { requireWasmMemory } from './wasm_probe.js';
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -72,6 +73,7 @@ export class AudioHdf5 {
 
   static async open(path: string): Promise<AudioHdf5> {
     if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
+    requireWasmMemory(path, 'open the HDF5 file');
     const file = await named(path, 'cannot open the HDF5 file', async () => new (await loadH5()).File(path, 'r'));
     if ((file as unknown as { file_id: bigint }).file_id < 0n) throw new Error(`${path}: HDF5 library could not open the file`);
     return new AudioHdf5(path, file);

@@ -192,15 +192,19 @@ function trailerAt(buf: Uint8Array, p: number): boolean {
   );
 }
 
-/** Walks MPEG frames from `start`: framing must hold to the end (tags and zero padding allowed). */
-export function checkMpegFrames(buf: Uint8Array, start: number, source: string): void {
+/**
+ * Walks MPEG frames from `start`: framing must hold to the end (tags and zero padding allowed).
+ * Returns where the frames end (the end of the buffer for free-format streams), so the decoder is
+ * given the frames only, never megabytes of trailing padding to resynchronise over.
+ */
+export function checkMpegFrames(buf: Uint8Array, start: number, source: string): number {
   let p = start;
   let frames = 0;
   while (p < buf.byteLength) {
     if (trailerAt(buf, p)) break;
     const len = mpegFrameLength(buf, p);
     if (len < 0) throw new Error(`${source}: corrupt MPEG audio stream: no frame header at byte ${p}`);
-    if (len === 0) return; // free-format bitrate: frame sizes are not in the header
+    if (len === 0) return buf.byteLength; // free-format bitrate: frame sizes are not in the header
     if (p + len > buf.byteLength) {
       throw new Error(`${source}: truncated MPEG audio stream: frame at byte ${p} needs ${len} bytes, ${buf.byteLength - p} are left`);
     }
@@ -208,4 +212,5 @@ export function checkMpegFrames(buf: Uint8Array, start: number, source: string):
     p += len;
   }
   if (frames === 0) throw new Error(`${source}: zero samples: no MPEG audio frames`);
+  return p;
 }
