@@ -19,7 +19,7 @@ mkdirSync(out, { recursive: true });
 // LOAA_HOSTILE_REPO runs the corpus against another checkout (e.g. the code before a fix)
 const repo = resolve(process.env.LOAA_HOSTILE_REPO ?? new URL('../..', import.meta.url).pathname);
 const loaa = join(repo, 'bin', 'loaa.js');
-const probe = join(repo, 'tools', 'hostile', 'probe.mjs');
+const probe = join(new URL('.', import.meta.url).pathname, 'probe.mjs');
 const cases = [];
 const p = (name) => join(out, name);
 
