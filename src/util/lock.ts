@@ -78,8 +78,11 @@ function readLock(path: string): Read {
   }
   if (text === '') return { kind: 'empty', ageMs };
   try {
-    const o = JSON.parse(text) as LockOwner;
-    if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.token === 'string') return { kind: 'owner', owner: o };
+    const o = JSON.parse(text) as Partial<LockOwner>;
+    // locks written before owners carried a token and start time read as such owners
+    if (typeof o.pid === 'number' && typeof o.host === 'string') {
+      return { kind: 'owner', owner: { start: null, token: '', started: '', what: 'another process', ...o } as LockOwner };
+    }
   } catch {
     /* fall through */
   }
@@ -176,6 +179,20 @@ export class FileLock {
     throw new Error(`${path}: locked by ${describeOwner(r)}`);
   }
 
+  /**
+   * Take the lock, waiting up to `waitMs` for a live holder to let go (an orphan of a killed grid
+   * stops within a second of its parent's death), then throw naming the holder.
+   */
+  static async acquireWaiting(path: string, what: string, waitMs: number): Promise<FileLock> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const r = FileLock.tryAcquire(path, what);
+      if (r instanceof FileLock) return r;
+      if (Date.now() >= until) throw new Error(`${path}: locked by ${describeOwner(r)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   get isHeld(): boolean {
     return this.held;
   }
@@ -199,4 +216,24 @@ export function lockOwner(path: string): LockOwner | null {
   if (r.kind === 'owner') return ownerAlive(r.owner) ? r.owner : null;
   if (r.kind === 'empty' || r.kind === 'garbage') return r.ageMs > EMPTY_STALE_MS ? null : { pid: 0, start: null, host: '?', token: '', started: '', what: 'another process (lock being written)' };
   return null;
+}
+
+/** Set by a parent (loaa grid) for its children: the pid whose death they must not outlive. */
+export const PARENT_PID_ENV = 'LOAA_PARENT_PID';
+
+/**
+ * Exit when the process named by LOAA_PARENT_PID is gone (Linux has PR_SET_PDEATHSIG, Node does not
+ * expose it): a `train` started by a grid that was killed with -9 stops within a second instead of
+ * training on beside the rerun. Its checkpoint is intact, so the rerun resumes it.
+ */
+export function exitWithParent(env: NodeJS.ProcessEnv = process.env, everyMs = 1000): void {
+  const pid = Number(env[PARENT_PID_ENV]);
+  if (!Number.isSafeInteger(pid) || pid <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid !== pid || !processAlive(pid)) {
+      process.stderr.write(`loaa: the parent process ${pid} is gone: stopping (resume with --resume)\n`);
+      process.exit(129);
+    }
+  }, everyMs);
+  timer.unref();
 }
