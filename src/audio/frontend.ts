@@ -7,6 +7,7 @@
 import { AST_FBANK, fbank, frameLayout, type FbankOptions } from './kaldi.js';
 import { resample } from './resample.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, toMono, type DecodedAudio, type Spectrogram } from './types.js';
+import { LIMITS } from '../util/bounds.js';
 
 export interface AstFrontEndOptions {
   /** resample to this rate first (default 16000) */
@@ -46,9 +47,9 @@ export function astFbankOfWaveform(wave: Float32Array, sampleRate = 16000, numMe
 }
 
 /** Most frames a target length may ask for (100k frames is 1000 s at a 10 ms shift). */
-export const MAX_TARGET_LENGTH = 100_000;
+export const MAX_TARGET_LENGTH = LIMITS.frames;
 /** Most mel bins (AST uses 128; a filterbank wider than an FFT half is meaningless anyway). */
-export const MAX_MEL_BINS = 1024;
+export const MAX_MEL_BINS = LIMITS.melBins;
 
 /**
  * Front-end settings come from users and adapter configs: each is checked where it is read, and

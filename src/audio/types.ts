@@ -1,3 +1,5 @@
+import { LIMITS } from '../util/bounds.js';
+
 /** Decoded audio: one Float32Array per channel, all the same length, samples nominally in [-1, 1). */
 export interface DecodedAudio {
   sampleRate: number;
@@ -12,14 +14,14 @@ export interface Spectrogram {
 }
 
 /** Highest sample rate accepted anywhere (384 kHz, the top of common converters). */
-export const MAX_SAMPLE_RATE = 384_000;
+export const MAX_SAMPLE_RATE = LIMITS.maxSampleRate;
 
 /**
  * Lowest sample rate accepted from a file (1 kHz, below any speech or sound recording): a header
  * claiming 1 Hz made resampling to 16 kHz a 16000-fold upsampling of every sample (31 s, 3.8 GB for
  * a 32 KB file).
  */
-export const MIN_SAMPLE_RATE = 1_000;
+export const MIN_SAMPLE_RATE = LIMITS.minSampleRate;
 
 export function checkSampleRate(rate: number, source: string): void {
   if (!Number.isFinite(rate) || rate <= 0) throw new Error(`${source}: invalid sample rate ${rate} Hz`);

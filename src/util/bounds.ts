@@ -15,6 +15,11 @@ export const LIMITS = {
   tokens: 65_536,
   /** spectrogram frames (1000 s at a 10 ms shift) */
   frames: 100_000,
+  /** mel bins (AST uses 128) */
+  melBins: 1_024,
+  /** sample rates, of files and of front-end settings: below 1 kHz nothing is audio worth classifying */
+  minSampleRate: 1_000,
+  maxSampleRate: 384_000,
 } as const;
 
 /** An integer in [min, max], or an Error starting with `key` that says what was found and allowed. */

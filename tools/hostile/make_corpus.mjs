@@ -9,7 +9,7 @@
  * test/hostile/corpus.test.ts runs every case under a 4 GB address-space limit.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { constants as zc, crc32 as zcrc32, deflateRawSync } from 'node:zlib';
 
@@ -212,6 +212,25 @@ add('hdf5-fifo', 2, [probe, 'hdf5', fifo, 'P01_01'], ['fifo.wav', 'FIFO']);
 add('labels-dev-zero', 2, [probe, 'labels', '/dev/zero'], ['/dev/zero', 'character device']);
 add('csv-fifo', 2, [probe, 'csv', fifo], ['fifo.wav', 'FIFO']);
 
+// adapter configs and recipes (`extends:` included) are read as regular files only
+{
+  const d = p('adapter_dev_zero');
+  mkdirSync(d);
+  symlinkSync('/dev/zero', join(d, 'adapter_config.json'));
+  add('adapter-config-dev-zero', 2, [probe, 'adapter-config', d], ['adapter_config.json', 'character device']);
+  writeFileSync(p('extends_fifo.yaml'), `extends: ${fifo}\nname: x\n`);
+  add('recipe-extends-fifo', 2, [probe, 'recipe', p('extends_fifo.yaml')], ['fifo.wav', 'FIFO']);
+  const c = p('adapter_classes');
+  mkdirSync(c);
+  const cfg = JSON.parse(readFileSync(join(repo, 'fixtures', 'models', 'adapters', 'loaa_attn_1x3_s10_adapter_config.json'), 'utf8'));
+  writeFileSync(join(c, 'adapter_config.json'), JSON.stringify({ ...cfg, num_classes: 1e9, labels: undefined }));
+  add('adapter-num-classes-1e9', 7, [probe, 'adapter-config', c], ['adapter_config.json', 'num_classes']);
+  const r = p('adapter_rate');
+  mkdirSync(r);
+  writeFileSync(join(r, 'adapter_config.json'), JSON.stringify({ ...cfg, frontend: { sample_rate: 1e9, num_mel_bins: cfg.input.fdim, target_length: cfg.input.tdim } }));
+  add('adapter-sample-rate-1e9', 5, [probe, 'adapter-config', r], ['adapter_config.json', 'frontend.sample_rate']);
+}
+
 // ------------------------------------------------------------------ 3. --out never replaces special files
 
 const outFifo = p('out_fifo.safetensors');
@@ -270,6 +289,9 @@ writeFileSync(p('labels_huge_index.csv'), 'index,name\n0,a\n999999999,b\n');
 add('label-index-999999999', 7, [probe, 'labels', p('labels_huge_index.csv')], ['labels_huge_index.csv', '999999999']);
 writeFileSync(p('labels_huge.json'), JSON.stringify({ a: 0, b: 999999999 }));
 add('label-json-index-999999999', 7, [probe, 'labels', p('labels_huge.json')], ['labels_huge.json', '999999999']);
+
+add('attention-depth-100000', 7, [loaa, 'attention', goodWav, '--backbone', 'random:deit_tiny_patch16_224', '--depth', '100000', '--out', p('att.png')], ['depth', '100000']);
+add('params-depth-100000', 7, [loaa, 'params', '--arch', 'deit_tiny_patch16_224', '--depth', '100000'], ['depth', '100000']);
 
 // ------------------------------------------------------------------ 10. decoders under a memory limit
 
