@@ -50,7 +50,7 @@ test('tampered state.json is refused naming the file and key', async () => {
   await assert.rejects(train({ recipe: recipeFromObject(base), out, resume: true, ...quiet }), (e: Error) => e.message.startsWith(`${f}: not valid JSON`));
 });
 
-test('resume: a torn last metrics line is dropped with a warning; stale temps of dead writers are removed', async () => {
+test('resume: a torn last metrics line is dropped; stale temps of dead writers are removed', async () => {
   const out = await interrupted('torn');
   appendFileSync(join(out, 'metrics.jsonl'), '{"epoch": 2, "train_lo');
   const dead = deadPid();
@@ -60,7 +60,6 @@ test('resume: a torn last metrics line is dropped with a warning; stale temps of
   const lines: string[] = [];
   const r = await train({ recipe: recipeFromObject(base), out, resume: true, log: (s) => lines.push(s), progress: { silent: true } });
   assert.equal(r.epochs, 2);
-  assert.ok(lines.some((l) => l.includes('metrics.jsonl: line') && l.includes('torn')), lines.join('\n'));
   const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number });
   assert.deepEqual(metrics.map((m) => m.epoch), [1, 2], 'one line per epoch');
   assert.ok(!existsSync(join(out, `.checkpoint-tmp-${dead}`)));
