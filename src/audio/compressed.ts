@@ -7,6 +7,7 @@
  */
 import { checkMpegFrames, checkOggPages, flacStreamInfo } from './sniff.js';
 import { checkDecoded, type DecodedAudio } from './types.js';
+import { requireWasmMemory } from './wasm_probe.js';
 
 interface WasmDecoded {
   channelData: Float32Array[];
@@ -49,6 +50,7 @@ async function run<D extends WasmDecoder>(make: () => D, decode: (d: D) => WasmD
 
 export async function decodeFlac(buf: Uint8Array, offset: number, source: string): Promise<DecodedAudio> {
   const info = flacStreamInfo(buf, offset, source);
+  requireWasmMemory(source, 'decode FLAC');
   const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
   const audio = await run(() => new FLACDecoder(), (d) => d.decodeFile(buf.subarray(offset)), 'FLAC', source);
   if (info.totalSamples > 0 && audio.channels[0].length !== info.totalSamples) {
@@ -62,12 +64,14 @@ export async function decodeFlac(buf: Uint8Array, offset: number, source: string
 
 export async function decodeOggVorbis(buf: Uint8Array, source: string): Promise<DecodedAudio> {
   checkOggPages(buf, source);
+  requireWasmMemory(source, 'decode Ogg/Vorbis');
   const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
   return run(() => new OggVorbisDecoder(), (d) => d.decodeFile(buf), 'Ogg/Vorbis', source);
 }
 
 export async function decodeMp3(buf: Uint8Array, offset: number, source: string): Promise<DecodedAudio> {
-  checkMpegFrames(buf, offset, source);
+  const end = checkMpegFrames(buf, offset, source);
+  requireWasmMemory(source, 'decode MPEG audio');
   const { MPEGDecoder } = await import('mpg123-decoder');
-  return run(() => new MPEGDecoder({ enableGapless: true }), (d) => d.decode(buf.subarray(offset)), 'MPEG audio', source);
+  return run(() => new MPEGDecoder({ enableGapless: true }), (d) => d.decode(buf.subarray(offset, end)), 'MPEG audio', source);
 }

@@ -90,7 +90,9 @@ export function epicLogMel(samples: ArrayLike<number>, options: EpicOptions = {}
   const winOff = Math.floor((nFft - winLength) / 2);
   const win = new Float64Array(winLength);
   for (let i = 0; i < winLength; i++) win[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / winLength);
-  const frames = 1 + Math.floor(L / hopLength);
+  // frames past numFrames would be cropped: never computed (a long clip costs what 400 frames cost)
+  const all = 1 + Math.floor(L / hopLength);
+  const frames = o.numFrames > 0 ? Math.min(all, o.numFrames) : all;
   const filters = htkMelFilters(o.sampleRate, nFft, o.numMelBins);
   const spec = realSpectrum(nFft);
   const buf = new Float64Array(nFft);

@@ -4,9 +4,10 @@
  * with AST's options; then optionally pad with zeros / keep the first frames (AST's target_length) and
  * normalise `(x - mean) / (2 * std)`, in that order, as AST's dataloader does.
  */
-import { AST_FBANK, fbank, type FbankOptions } from './kaldi.js';
+import { AST_FBANK, fbank, frameLayout, type FbankOptions } from './kaldi.js';
 import { resample } from './resample.js';
-import { toMono, type DecodedAudio, type Spectrogram } from './types.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, toMono, type DecodedAudio, type Spectrogram } from './types.js';
+import { LIMITS } from '../util/bounds.js';
 
 export interface AstFrontEndOptions {
   /** resample to this rate first (default 16000) */
@@ -45,13 +46,52 @@ export function astFbankOfWaveform(wave: Float32Array, sampleRate = 16000, numMe
   return fbank(wave, opts);
 }
 
+/** Most frames a target length may ask for (100k frames is 1000 s at a 10 ms shift). */
+export const MAX_TARGET_LENGTH = LIMITS.frames;
+/** Most mel bins (AST uses 128; a filterbank wider than an FFT half is meaningless anyway). */
+export const MAX_MEL_BINS = LIMITS.melBins;
+
+/**
+ * Front-end settings come from users and adapter configs: each is checked where it is read, and
+ * the error names the key (`frontend.sample_rate: 1e9 ...`) rather than failing in an allocation.
+ */
+export function checkFrontEndOptions(opts: AstFrontEndOptions, where = 'front end'): void {
+  const int = (v: number | undefined, key: string, lo: number, hi: number): void => {
+    if (v === undefined) return;
+    if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new Error(`${where}: ${key} must be an integer in [${lo}, ${hi}], got ${v}`);
+  };
+  int(opts.sampleRate, 'sample_rate', MIN_SAMPLE_RATE, MAX_SAMPLE_RATE);
+  int(opts.numMelBins, 'num_mel_bins', 1, MAX_MEL_BINS);
+  int(opts.targetLength, 'target_length', 1, MAX_TARGET_LENGTH);
+}
+
+/**
+ * The input samples that decide the first `frames` fbank frames at `outRate`, with margin for the
+ * resampler's filter: cropping to them before resampling keeps a long (or lying) file from costing
+ * time and memory for frames that are cut off anyway. The frames kept are the same up to float
+ * rounding (Kaldi's per-frame DC removal cancels the waveform mean, which the crop changes).
+ */
+export function samplesForFrames(frames: number, inRate: number, outRate: number): number {
+  const { windowShift, windowSize } = frameLayout({ sampleFrequency: outRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
+  const outSamples = (frames - 1) * windowShift + windowSize;
+  // the resampler reaches ~6 / rolloff input periods of the slower rate either side
+  const margin = 2 * Math.ceil((7 * inRate) / Math.min(inRate, outRate)) + 64;
+  return Math.ceil((outSamples * inRate) / outRate) + margin;
+}
+
 /** The whole front end on decoded audio; `source` names the input in errors. */
 export function astFeatures(audio: DecodedAudio, opts: AstFrontEndOptions = {}, source = 'audio'): Spectrogram {
+  checkFrontEndOptions(opts, source);
   const sr = opts.sampleRate ?? 16000;
   const mel = opts.numMelBins ?? 128;
   let spec: Spectrogram;
   try {
-    spec = astFbankOfWaveform(astWaveform(toMono(audio), audio.sampleRate, sr), sr, mel);
+    let mono = toMono(audio);
+    if (opts.targetLength !== undefined) {
+      const keep = samplesForFrames(opts.targetLength, audio.sampleRate, sr);
+      if (mono.length > keep) mono = mono.subarray(0, keep);
+    }
+    spec = astFbankOfWaveform(astWaveform(mono, audio.sampleRate, sr), sr, mel);
   } catch (e) {
     throw new Error(`${source}: ${(e as Error).message}`);
   }

@@ -4,8 +4,10 @@
  * a slice reads only the chunks it covers, never a whole video. Float datasets are returned as they
  * are; integer datasets are scaled to [-1, 1) by their full scale, as torchaudio does for PCM.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openRegular } from '../util/fs.js';
 import { checkFinite } from './types.js';
+import { requireWasmMemory } from './wasm_probe.js';
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -27,8 +29,8 @@ async function loadH5(): Promise<H5Module['default']> {
 
 /** The HDF5 superblock signature sits at 0 or at a power-of-two offset >= 512 (after a user block). */
 function hasHdf5Signature(path: string): boolean {
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
+  // regular files only: h5wasm would block forever on a FIFO and read /dev/zero without end
+  const { fd, size } = openRegular(path, 'HDF5 file');
   try {
     const b = Buffer.alloc(8);
     for (let off = 0; off + 8 <= size; off = off === 0 ? 512 : off * 2) {
@@ -37,6 +39,27 @@ function hasHdf5Signature(path: string): boolean {
     return false;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** h5wasm fails in its own words (and under a memory limit, in wasm's): every failure names the file. */
+function namedSync<T>(path: string, doing: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg.startsWith(`${path}:`)) throw e;
+    throw new Error(`${path}: ${doing}: ${e instanceof RangeError ? 'out of memory' : msg}`);
+  }
+}
+
+async function named<T>(path: string, doing: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (msg.startsWith(`${path}:`)) throw e;
+    throw new Error(`${path}: ${doing}: ${e instanceof RangeError ? 'out of memory' : msg}`);
   }
 }
 
@@ -49,16 +72,9 @@ export class AudioHdf5 {
   ) {}
 
   static async open(path: string): Promise<AudioHdf5> {
-    let ok: boolean;
-    try {
-      ok = hasHdf5Signature(path);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new Error(`${path}: cannot read HDF5 file: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-    }
-    if (!ok) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
-    const lib = await loadH5();
-    const file = new lib.File(path, 'r');
+    if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
+    requireWasmMemory(path, 'open the HDF5 file');
+    const file = await named(path, 'cannot open the HDF5 file', async () => new (await loadH5()).File(path, 'r'));
     if ((file as unknown as { file_id: bigint }).file_id < 0n) throw new Error(`${path}: HDF5 library could not open the file`);
     return new AudioHdf5(path, file);
   }
@@ -78,13 +94,23 @@ export class AudioHdf5 {
     if (hit) return hit;
     const f = this.handle();
     if (id.includes('/') || !f.keys().includes(id)) throw new Error(`${this.path}: no dataset ${JSON.stringify(id)}`);
-    const d = f.get(id) as { type?: string } | null;
+    // an external link would make the library open another file of the host (any file, a FIFO that
+    // never answers): refused before anything resolves it
+    const ext = namedSync(this.path, `cannot inspect ${JSON.stringify(id)}`, () => f.get_external_link(id)) as { filename?: string } | null;
+    if (ext && typeof ext.filename === 'string') {
+      throw new Error(`${this.path}: ${JSON.stringify(id)} is an external link to ${JSON.stringify(ext.filename)}: refused (the audio must be stored in this file)`);
+    }
+    const d = namedSync(this.path, `cannot open dataset ${JSON.stringify(id)}`, () => f.get(id)) as { type?: string } | null;
     if (!d || d.type !== 'Dataset') throw new Error(`${this.path}: ${JSON.stringify(id)} is not a dataset`);
     const ds = d as H5Dataset;
     const shape = ds.shape;
     if (!shape || shape.length !== 1) throw new Error(`${this.path}: dataset ${JSON.stringify(id)} has shape ${JSON.stringify(shape)}, expected 1-D samples`);
     const md = ds.metadata;
     if (md.type !== 0 && md.type !== 1) throw new Error(`${this.path}: dataset ${JSON.stringify(id)} is not numeric`);
+    if (md.virtual_sources && md.virtual_sources.length > 0) {
+      const files = md.virtual_sources.map((v) => v.file_name).slice(0, 3).join(', ');
+      throw new Error(`${this.path}: dataset ${JSON.stringify(id)} is a virtual dataset reading other files (${files}): refused (the audio must be stored in this file)`);
+    }
     this.datasets.set(id, ds);
     return ds;
   }
@@ -103,7 +129,7 @@ export class AudioHdf5 {
       throw new Error(`${where}: slice outside the dataset's ${n} samples (or empty)`);
     }
     const md = ds.metadata;
-    const raw = ds.slice([[start, stop]]);
+    const raw = namedSync(this.path, `cannot read ${id}[${start}:${stop}]`, () => ds.slice([[start, stop]]));
     if (!ArrayBuffer.isView(raw) || (raw as unknown as ArrayLike<unknown>).length !== stop - start) {
       throw new Error(`${where}: HDF5 read returned ${raw === null ? 'nothing' : 'unexpected data'}`);
     }

@@ -166,6 +166,21 @@ function findMpegStart(buf: Uint8Array, from: number, window: number): number {
   return -1;
 }
 
+/**
+ * Index of the last non-zero byte (-1 when all are zero), computed once per buffer: testing "only
+ * zeros from here on" by rescanning the rest for every candidate frame made probing quadratic.
+ */
+const lastNonZeroCache = new WeakMap<Uint8Array, number>();
+function lastNonZero(buf: Uint8Array): number {
+  let hit = lastNonZeroCache.get(buf);
+  if (hit === undefined) {
+    hit = buf.byteLength - 1;
+    while (hit >= 0 && buf[hit] === 0) hit--;
+    lastNonZeroCache.set(buf, hit);
+  }
+  return hit;
+}
+
 function trailerAt(buf: Uint8Array, p: number): boolean {
   const rest = buf.byteLength - p;
   return (
@@ -173,19 +188,23 @@ function trailerAt(buf: Uint8Array, p: number): boolean {
     ascii(buf, p, 8) === 'APETAGEX' ||
     ascii(buf, p, 6) === 'LYRICS' ||
     id3v2Length(buf, p) > 0 ||
-    buf.subarray(p).every((b) => b === 0)
+    p > lastNonZero(buf)
   );
 }
 
-/** Walks MPEG frames from `start`: framing must hold to the end (tags and zero padding allowed). */
-export function checkMpegFrames(buf: Uint8Array, start: number, source: string): void {
+/**
+ * Walks MPEG frames from `start`: framing must hold to the end (tags and zero padding allowed).
+ * Returns where the frames end (the end of the buffer for free-format streams), so the decoder is
+ * given the frames only, never megabytes of trailing padding to resynchronise over.
+ */
+export function checkMpegFrames(buf: Uint8Array, start: number, source: string): number {
   let p = start;
   let frames = 0;
   while (p < buf.byteLength) {
     if (trailerAt(buf, p)) break;
     const len = mpegFrameLength(buf, p);
     if (len < 0) throw new Error(`${source}: corrupt MPEG audio stream: no frame header at byte ${p}`);
-    if (len === 0) return; // free-format bitrate: frame sizes are not in the header
+    if (len === 0) return buf.byteLength; // free-format bitrate: frame sizes are not in the header
     if (p + len > buf.byteLength) {
       throw new Error(`${source}: truncated MPEG audio stream: frame at byte ${p} needs ${len} bytes, ${buf.byteLength - p} are left`);
     }
@@ -193,4 +212,5 @@ export function checkMpegFrames(buf: Uint8Array, start: number, source: string):
     p += len;
   }
   if (frames === 0) throw new Error(`${source}: zero samples: no MPEG audio frames`);
+  return p;
 }

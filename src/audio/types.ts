@@ -1,3 +1,5 @@
+import { LIMITS } from '../util/bounds.js';
+
 /** Decoded audio: one Float32Array per channel, all the same length, samples nominally in [-1, 1). */
 export interface DecodedAudio {
   sampleRate: number;
@@ -12,12 +14,23 @@ export interface Spectrogram {
 }
 
 /** Highest sample rate accepted anywhere (384 kHz, the top of common converters). */
-export const MAX_SAMPLE_RATE = 384_000;
+export const MAX_SAMPLE_RATE = LIMITS.maxSampleRate;
+
+/**
+ * Lowest sample rate accepted from a file (1 kHz, below any speech or sound recording): a header
+ * claiming 1 Hz made resampling to 16 kHz a 16000-fold upsampling of every sample (31 s, 3.8 GB for
+ * a 32 KB file).
+ */
+export const MIN_SAMPLE_RATE = LIMITS.minSampleRate;
 
 export function checkSampleRate(rate: number, source: string): void {
   if (!Number.isFinite(rate) || rate <= 0) throw new Error(`${source}: invalid sample rate ${rate} Hz`);
   if (rate > MAX_SAMPLE_RATE) throw new Error(`${source}: sample rate ${rate} Hz is above the ${MAX_SAMPLE_RATE} Hz limit`);
+  if (rate < MIN_SAMPLE_RATE) throw new Error(`${source}: sample rate ${rate} Hz is below the ${MIN_SAMPLE_RATE} Hz limit`);
 }
+
+/** Channels a decoded file may have (WAV allows 65535; nothing recorded has more than a few dozen). */
+export const MAX_CHANNELS = 256;
 
 /** Throws on the first NaN or infinite sample: decoded audio is never silently repaired. */
 export function checkFinite(x: ArrayLike<number>, source: string, what = 'sample'): void {
@@ -31,6 +44,7 @@ export function checkFinite(x: ArrayLike<number>, source: string, what = 'sample
 export function checkDecoded(audio: DecodedAudio, source: string): DecodedAudio {
   checkSampleRate(audio.sampleRate, source);
   if (audio.channels.length === 0) throw new Error(`${source}: no audio channels`);
+  if (audio.channels.length > MAX_CHANNELS) throw new Error(`${source}: ${audio.channels.length} channels is above the ${MAX_CHANNELS}-channel limit`);
   const n = audio.channels[0].length;
   if (n === 0) throw new Error(`${source}: zero samples`);
   audio.channels.forEach((ch, c) => {

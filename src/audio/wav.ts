@@ -5,7 +5,7 @@
  * unsigned, centred on 128). Every size field is checked against the file before it is used, so a
  * lying header is an Error naming the file, never a crash, a hang, or zero-filled audio.
  */
-import { checkSampleRate, type DecodedAudio } from './types.js';
+import { checkSampleRate, MAX_CHANNELS, type DecodedAudio } from './types.js';
 
 const FORMAT_PCM = 0x0001;
 const FORMAT_FLOAT = 0x0003;
@@ -123,6 +123,7 @@ function parseFmt(dv: DataView, off: number, size: number, fail: (m: string) => 
     fail(`unsupported codec: WAV format tag 0x${tag.toString(16).padStart(4, '0')}${name}; only PCM integer and IEEE float are read`);
   }
   if (channels === 0) fail('fmt chunk says 0 channels');
+  if (channels > MAX_CHANNELS) fail(`fmt chunk says ${channels} channels, above the ${MAX_CHANNELS}-channel limit`);
   try {
     checkSampleRate(sampleRate, 'fmt chunk');
   } catch (e) {

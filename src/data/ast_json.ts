@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { readRegularText } from '../util/fs.js';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { readCsv, parseIndex } from './csv.js';
 import { denseLabels } from './label_file.js';
@@ -49,8 +50,9 @@ export function readAstJson(root: string, opts: AstJsonOptions = {}): Dataset {
   const entries: { split: string; file: string; wav: string; ids: number[] }[] = [];
   for (const [split, file] of files) {
     let doc: unknown;
+    const text = readRegularText(file, 'JSON manifest');
     try {
-      doc = JSON.parse(readFileSync(file, 'utf8'));
+      doc = JSON.parse(text);
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`);
     }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readRegularText } from '../util/fs.js';
 
 export interface CsvTable {
   header: string[];
@@ -65,12 +65,7 @@ export function parseCsv(text: string, where: string): { records: string[][]; li
 
 /** Reads a CSV with a header row; `required` columns must be present. */
 export function readCsv(path: string, required: readonly string[] = []): CsvTable {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`${path}: cannot read: ${(e as Error).message}`);
-  }
+  const text = readRegularText(path, 'CSV file');
   const { records, lines } = parseCsv(text, path);
   if (records.length === 0) throw new Error(`${path}: empty CSV (no header)`);
   const header = records[0]!.map((h) => h.trim());

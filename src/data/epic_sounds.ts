@@ -4,9 +4,12 @@ import { readCsv, parseIndex } from './csv.js';
 import { denseLabels, readLabelFile } from './label_file.js';
 import { checkSplits, failIfAny } from './problems.js';
 import { UNLABELED, type ClipRef, type Dataset, type ReaderOptions } from './types.js';
+import { checkCount, LIMITS } from '../util/bounds.js';
 
 export const EPIC_SOUNDS_SAMPLE_RATE = 24000;
 export const EPIC_SOUNDS_CLASSES = 44;
+/** Longest clip span read (an hour at 24 kHz, 346 MB as float32): a row spanning 400M samples is an error, not 5 GB. */
+export const MAX_CLIP_SAMPLES = 3600 * EPIC_SOUNDS_SAMPLE_RATE;
 export const EPIC_SOUNDS_FILES = {
   train: 'EPIC_Sounds_train.csv',
   validation: 'EPIC_Sounds_validation.csv',
@@ -38,7 +41,7 @@ const REQUIRED = ['annotation_id', 'video_id', 'start_sample', 'stop_sample'];
  * recognition test timestamps) give `UNLABELED` clips.
  */
 export function readEpicSounds(root: string, opts: EpicSoundsOptions = {}): Dataset {
-  const numClasses = opts.numClasses ?? EPIC_SOUNDS_CLASSES;
+  const numClasses = checkCount(opts.numClasses ?? EPIC_SOUNDS_CLASSES, 'numClasses', 1, LIMITS.classes);
   const files: [string, string][] = [];
   for (const split of ['train', 'validation', 'test'] as const) {
     const given = opts[split];
@@ -67,6 +70,7 @@ export function readEpicSounds(root: string, opts: EpicSoundsOptions = {}): Data
     const labelled = t.header.includes('class_id');
     const bad: string[] = [];
     const unknown: string[] = [];
+    const long: string[] = [];
     const clips: ClipRef[] = [];
     t.rows.forEach((r, k) => {
       const id = r.annotation_id!.trim();
@@ -76,6 +80,10 @@ export function readEpicSounds(root: string, opts: EpicSoundsOptions = {}): Data
       const video = r.video_id!.trim();
       if (!id || !video || start === undefined || end === undefined || end <= start) {
         bad.push(where);
+        return;
+      }
+      if (end - start > MAX_CLIP_SAMPLES) {
+        long.push(`${where}: ${end - start} samples`);
         return;
       }
       let label = UNLABELED;
@@ -97,6 +105,7 @@ export function readEpicSounds(root: string, opts: EpicSoundsOptions = {}): Data
     });
     failIfAny(path, 'rows without annotation_id, video_id and integer start_sample < stop_sample', bad);
     failIfAny(path, `rows with a class_id outside 0..${numClasses - 1}`, unknown);
+    failIfAny(path, `rows spanning more than ${MAX_CLIP_SAMPLES} samples (one hour at 24 kHz)`, long);
     splits[split] = clips;
   }
   failIfAny(root, 'class ids with two names', conflicts);

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
+import { checkCount, LIMITS } from '../util/bounds.js';
+import { readRegularText } from '../util/fs.js';
 import { readCsv, parseIndex } from './csv.js';
 import { failIfAny } from './problems.js';
 
@@ -27,7 +28,7 @@ export function readLabelFile(path: string): string[] {
     failIfAny(path, 'rows without an integer index and a name', bad);
     return denseLabels(path, pairs);
   }
-  const text = readFileSync(path, 'utf8');
+  const text = readRegularText(path, 'label file');
   if (ext === '.json') {
     let v: unknown;
     try {
@@ -46,7 +47,11 @@ export function readLabelFile(path: string): string[] {
 
 /** Names for 0..max from index/name pairs; an index without a name is an error. */
 export function denseLabels(where: string, pairs: Map<number, string>, count?: number): string[] {
-  const n = count ?? (pairs.size === 0 ? 0 : Math.max(...pairs.keys()) + 1);
+  let top = -1;
+  for (const k of pairs.keys()) if (k > top) top = k;
+  // a class index is an allocation size (one name, one logit each): bounded before the loop below
+  if (top >= LIMITS.classes) throw new Error(`${where}: class index ${top} is above the limit of ${LIMITS.classes - 1}`);
+  const n = count === undefined ? top + 1 : checkCount(count, `${where}: number of classes`, 0, LIMITS.classes);
   const missing: string[] = [];
   const out: string[] = [];
   for (let i = 0; i < n; i++) {

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { readRegularText } from '../util/fs.js';
 import { join } from 'node:path';
 import { checkSplits, failIfAny, keepExisting, SkipLog } from './problems.js';
 import type { ClipRef, Dataset, ReaderOptions } from './types.js';
@@ -58,7 +59,7 @@ export function readSpeechCommands(root: string, opts: SpeechCommandsOptions = {
   const both: string[] = [];
   for (const split of ['validation', 'test'] as const) {
     const path = lists[split];
-    const ids = readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+    const ids = readRegularText(path, 'split list').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
     failIfAny(path, 'entries name no word folder', ids.filter((id) => !wordSet.has(id.split('/')[0]!) || !id.includes('/')));
     for (const id of ids) {
       if (listed.has(id) && listed.get(id) !== split) both.push(id);

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
+import { openRegular } from '../util/fs.js';
 
 export interface WavInfo {
   sampleRate: number;
@@ -13,9 +14,8 @@ export interface WavInfo {
  * (readers cut windows from long files and need only the length).
  */
 export function wavInfo(path: string): WavInfo {
-  const fd = openSync(path, 'r');
+  const { fd, size } = openRegular(path, 'WAV file');
   try {
-    const size = fstatSync(fd).size;
     const head = Buffer.alloc(12);
     if (readSync(fd, head, 0, 12, 0) < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') {
       throw new Error(`${path}: not a RIFF/WAVE file`);

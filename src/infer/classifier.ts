@@ -81,7 +81,14 @@ export class Classifier {
 
   /** Logits and the top-k labels of one input. */
   classify(fbank: Float32Array, k = 5, input = 'input'): Prediction {
+    // NaN in, or NaN weights, would print NaN probabilities (null in JSON) and exit 0: name the source
+    const bad = fbank.findIndex((v) => !Number.isFinite(v));
+    const F = this.inputShape[1];
+    if (bad >= 0) throw new Error(`${input}: the features hold ${fbank[bad]} at frame ${Math.floor(bad / F)}, bin ${bad % F}: not classified`);
     const logits = this.logits(fbank)[0]!;
+    if (!logits.every((v) => Number.isFinite(v))) {
+      throw new Error(`${input}: the model's outputs are not finite (NaN or infinity) for finite features: the backbone or adapter weights hold NaN/Inf`);
+    }
     return { input, logits, top: topK(logits, this.labels, Math.min(k, this.labels.length)) };
   }
 

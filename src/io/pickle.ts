@@ -9,6 +9,7 @@
  * Every read is bounds-checked and every opcode consumes at least one byte, so garbage ends in an
  * Error after at most one pass over the input, never a hang, a crash or a runaway allocation.
  */
+import { budgetFor, heapCost, type LoadBudget } from './budget.js';
 import { DTYPE_BYTES, type DType } from './safetensors.js';
 
 /** A Python tuple (lists are JS arrays, dicts are Maps, sets are Sets, bytes are Uint8Arrays). */
@@ -88,6 +89,12 @@ export interface UnpickleOptions {
    * refused), and whatever it returns is what `_rebuild_tensor*` receive as their storage.
    */
   persistentLoad?: (pid: PyTuple, fail: Fail) => unknown;
+  /**
+   * Charged with what every call (REDUCE, NEWOBJ) builds: allowed callables such as builtins.set or
+   * collections.OrderedDict copy their argument, and one memoised object can be passed to them again
+   * and again. Default: a budget tied to the size of `data`.
+   */
+  budget?: LoadBudget;
 }
 
 export interface UnpickleResult {
@@ -406,6 +413,7 @@ class Unpickler {
   private readonly memo = new Map<number, unknown>();
   private readonly dv: DataView;
   private readonly source: string;
+  private readonly budget: LoadBudget;
   readonly fail: Fail;
 
   constructor(
@@ -415,6 +423,7 @@ class Unpickler {
     this.pos = opts.offset ?? 0;
     this.dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.source = opts.source ?? 'pickle';
+    this.budget = opts.budget ?? budgetFor(this.source, data.byteLength);
     this.fail = (msg: string): never => {
       if (this.op < 0) throw new Error(`${this.source}: ${msg} (at byte ${this.opPos})`);
       const name = OPCODE_NAMES[this.op] ?? `0x${this.op.toString(16).padStart(2, '0')}`;
@@ -515,7 +524,10 @@ class Unpickler {
     if (!(fn instanceof PyCallable)) return this.fail(`${how} on ${describe(fn)}, which is not an allowed callable`);
     if (how === 'NEWOBJ' && !NEWOBJ_CLASSES.has(fn.path)) return this.fail(`NEWOBJ of ${fn.path} is not allowed`);
     if (!(args instanceof PyTuple)) return this.fail(`${how} arguments are ${describe(args)}, not a tuple`);
-    return fn.call(args.items, this.fail);
+    const out = fn.call(args.items, this.fail);
+    const cost = out instanceof PyTuple ? 16 * out.items.length + 32 : heapCost(out);
+    this.budget.charge(cost, `pickle ${how} of ${fn.path} at byte ${this.opPos}`);
+    return out;
   }
 
   private build(): void {

@@ -11,8 +11,10 @@
  * storage (offset, sizes, strides): contiguous views are returned without copying, others are
  * copied into row-major order.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
+import { openRegular, readRegularFile } from '../util/fs.js';
+import { budgetFor, type LoadBudget } from './budget.js';
 import { DTYPE_BYTES, numel, type RawTensor } from './safetensors.js';
 import { isZip, ZipReader } from './zip.js';
 import { describe, parseStoragePid, PyTuple, TorchStorage, TorchTensor, unpickle } from './pickle.js';
@@ -41,17 +43,18 @@ function isTar(head: Uint8Array): boolean {
   return head.length >= 262 && Buffer.from(head.subarray(257, 262)).toString('latin1') === 'ustar';
 }
 
-function readHead(path: string, n: number): Uint8Array {
-  let fd: number;
+/** The first `n` bytes and the size of a regular file (devices, FIFOs and sockets are refused). */
+function readHead(path: string, n: number): { head: Uint8Array; size: number } {
+  const { fd, size } = openRegular(path, 'checkpoint');
   try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new Error(`${path}: cannot open: ${(e as Error).message}`);
-  }
-  try {
-    const b = Buffer.alloc(n);
-    const got = readSync(fd, b, 0, n, 0);
-    return b.subarray(0, got);
+    const b = Buffer.alloc(Math.min(n, size));
+    let got = 0;
+    while (got < b.length) {
+      const k = readSync(fd, b, got, b.length - got, got);
+      if (k === 0) break;
+      got += k;
+    }
+    return { head: b.subarray(0, got), size };
   } finally {
     closeSync(fd);
   }
@@ -63,26 +66,30 @@ export function readPth(path: string): Map<string, RawTensor> {
 }
 
 export function readPthFile(path: string): PthFile {
-  const head = readHead(path, 512);
+  const { head, size } = readHead(path, 512);
+  const budget = budgetFor(path, size);
   if (isZip(head)) {
-    const zip = ZipReader.open(path);
+    const zip = ZipReader.open(path, budget);
     try {
-      return loadZip(zip, path);
+      return loadZip(zip, path, budget);
     } finally {
       zip.close();
     }
   }
-  return parsePthLegacyOrFail(head, () => readFileSync(path), path);
+  return parsePthLegacyOrFail(head, () => {
+    budget.charge(size, 'reading the legacy checkpoint');
+    return readRegularFile(path, 'checkpoint');
+  }, path, budget);
 }
 
 /** The same from bytes already in memory (tests, and callers that fetched the file themselves). */
-export function parsePth(buf: Uint8Array, source: string): PthFile {
-  if (isZip(buf)) return loadZip(ZipReader.fromBuffer(buf, source), source);
-  return parsePthLegacyOrFail(buf.subarray(0, 512), () => buf, source);
+export function parsePth(buf: Uint8Array, source: string, budget: LoadBudget = budgetFor(source, buf.byteLength)): PthFile {
+  if (isZip(buf)) return loadZip(ZipReader.fromBuffer(buf, source, budget), source, budget);
+  return parsePthLegacyOrFail(buf.subarray(0, 512), () => buf, source, budget);
 }
 
-function parsePthLegacyOrFail(head: Uint8Array, all: () => Uint8Array, source: string): PthFile {
-  if (isPickleStart(head)) return loadLegacy(all(), source);
+function parsePthLegacyOrFail(head: Uint8Array, all: () => Uint8Array, source: string, budget: LoadBudget): PthFile {
+  if (isPickleStart(head)) return loadLegacy(all(), source, budget);
   if (isTar(head)) {
     throw new Error(`${source}: this is the tar-based torch.save format of PyTorch < 0.4, which is not supported: ` +
       're-save it with a recent torch.save(...)');
@@ -95,7 +102,7 @@ function hexHead(b: Uint8Array): string {
   return Buffer.from(b.subarray(0, 8)).toString('hex');
 }
 
-function loadZip(zip: ZipReader, source: string): PthFile {
+function loadZip(zip: ZipReader, source: string, budget: LoadBudget): PthFile {
   const pkls = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (pkls.length === 0) {
     const top = zip.entries.slice(0, 5).map((e) => e.name).join(', ');
@@ -116,6 +123,7 @@ function loadZip(zip: ZipReader, source: string): PthFile {
   const storages = new Map<string, TorchStorage>();
   const { value } = unpickle(zip.read(pkls[0].name), {
     source: pklSource,
+    budget,
     persistentLoad(pid: PyTuple, fail) {
       const p = parseStoragePid(pid, fail);
       const nbytes = p.numel * DTYPE_BYTES[p.dtype];
@@ -146,20 +154,20 @@ function loadZip(zip: ZipReader, source: string): PthFile {
     return b;
   };
   const tensors = new Map<string, RawTensor>();
-  for (const [name, t] of entries) tensors.set(name, materialize(name, t, storageBytes(t.storage), source));
+  for (const [name, t] of entries) tensors.set(name, materialize(name, t, storageBytes(t.storage), source, budget));
   return { tensors, format: 'zip', root };
 }
 
-function loadLegacy(buf: Uint8Array, source: string): PthFile {
+function loadLegacy(buf: Uint8Array, source: string, budget: LoadBudget): PthFile {
   const at = (what: string) => `${source} (legacy torch.save ${what})`;
-  const magic = unpickle(buf, { source });
+  const magic = unpickle(buf, { source, budget });
   if (magic.value !== LEGACY_MAGIC) {
     // (a hostile pickle never gets here: its first forbidden GLOBAL already threw, naming itself)
     throw new Error(`${source}: a pickle, but not a torch.save file (no torch magic number)`);
   }
-  const proto = unpickle(buf, { source: at('protocol version'), offset: magic.end });
+  const proto = unpickle(buf, { source: at('protocol version'), offset: magic.end, budget });
   if (proto.value !== LEGACY_PROTOCOL) throw new Error(`${source}: legacy torch.save protocol ${String(proto.value)} is not supported (only ${LEGACY_PROTOCOL})`);
-  const sys = unpickle(buf, { source: at('system info'), offset: proto.end });
+  const sys = unpickle(buf, { source: at('system info'), offset: proto.end, budget });
   if (!(sys.value instanceof Map) || sys.value.get('little_endian') !== true) {
     throw new Error(`${source}: legacy torch.save file written on a big-endian machine: not supported`);
   }
@@ -167,6 +175,7 @@ function loadLegacy(buf: Uint8Array, source: string): PthFile {
   const obj = unpickle(buf, {
     source: at('data'),
     offset: sys.end,
+    budget,
     persistentLoad(pid: PyTuple, fail) {
       const p = parseStoragePid(pid, fail);
       const es = DTYPE_BYTES[p.dtype];
@@ -187,7 +196,7 @@ function loadLegacy(buf: Uint8Array, source: string): PthFile {
       return new TorchStorage(p.key, p.dtype, (size as number) * es, p.location, (off as number) * es);
     },
   });
-  const keys = unpickle(buf, { source: at('storage keys'), offset: obj.end });
+  const keys = unpickle(buf, { source: at('storage keys'), offset: obj.end, budget });
   if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) {
     throw new Error(`${source}: legacy torch.save storage key list is ${describe(keys.value)}, not a list of str`);
   }
@@ -215,7 +224,7 @@ function loadLegacy(buf: Uint8Array, source: string): PthFile {
   for (const [name, t] of entries) {
     const b = data.get(t.storage.key);
     if (!b) throw new Error(`${source}: tensor "${name}" uses storage "${t.storage.key}", which the file does not contain`);
-    tensors.set(name, materialize(name, t, b, source));
+    tensors.set(name, materialize(name, t, b, source, budget));
   }
   return { tensors, format: 'legacy', root };
 }
@@ -281,12 +290,15 @@ function byteswap(b: Uint8Array, es: number): Uint8Array {
 }
 
 /** A row-major copy of the view (or a view into `bytes` when it already is row-major). */
-function materialize(name: string, t: TorchTensor, bytes: Uint8Array, source: string): RawTensor {
+function materialize(name: string, t: TorchTensor, bytes: Uint8Array, source: string, budget: LoadBudget): RawTensor {
   const es = DTYPE_BYTES[t.dtype];
   const n = numel(t.shape);
   const shape = [...t.shape];
   if (n === 0) return { dtype: t.dtype, shape, data: new Uint8Array(0) };
   if (n * es > bufferConstants.MAX_LENGTH) throw new Error(`${source}: tensor "${name}" of size ${JSON.stringify(shape)} is too large to hold in memory`);
+  // every view counts, copied or not: the engine copies each tensor it is given, so 40 views of one
+  // 64 MB storage cost 2.5 GB there even when they cost nothing here
+  budget.charge(n * es, `tensor "${name}" (${t.dtype} ${JSON.stringify(shape)})`);
   const base = t.storage.byteOffset + t.offset * es;
   let last = base;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * t.stride[i] * es;

@@ -4,8 +4,8 @@
  * little-endian tensor bytes. Every field of the header is checked against the file before a byte
  * of tensor data is touched, so a truncated or lying file is an Error naming the file and the key.
  */
-import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../util/fs.js';
+import { readRegularFile, writeFileAtomic } from '../util/fs.js';
+import { firstDuplicateKey } from './json_keys.js';
 
 import type { DType, RawTensor } from '../tensor/dtype.js';
 import { DTYPE_BYTES, numel } from '../tensor/dtype.js';
@@ -39,11 +39,16 @@ export function parseSafetensors(buf: Uint8Array, source: string): SafetensorsFi
   const n = Number(hlen);
   if (8 + n > buf.byteLength) fail(`header length ${n} runs past the end of the file (${buf.byteLength} bytes)`);
   let header: unknown;
+  let text = '';
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n));
+    header = JSON.parse(text);
   } catch (e) {
     fail(`header is not UTF-8 JSON (${(e as Error).message})`);
   }
+  // JSON.parse keeps the last of two entries for one name; the reference reader refuses the file
+  const dup = firstDuplicateKey(text);
+  if (dup !== null) fail(`header names ${JSON.stringify(dup)} twice`);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
   const dataStart = 8 + n;
   const dataLen = buf.byteLength - dataStart;
@@ -88,14 +93,9 @@ export function parseSafetensors(buf: Uint8Array, source: string): SafetensorsFi
   return { tensors, metadata };
 }
 
+/** Regular files only (a device or FIFO is refused by name); tensors are views into one read of the file. */
 export function readSafetensors(path: string): SafetensorsFile {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read safetensors file: ${(e as Error).message}`);
-  }
-  return parseSafetensors(buf, path);
+  return parseSafetensors(readRegularFile(path, 'safetensors file'), path);
 }
 
 /** Serialise tensors (sorted by name, 8-byte aligned data as the reference writer does). */

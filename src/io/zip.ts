@@ -7,9 +7,11 @@
  * The archive is read through `pread`, never as one Buffer: checkpoints may be larger than the
  * biggest Buffer Node allows, and only the entries asked for are loaded.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
+import { openRegular, preadExact } from '../util/fs.js';
+import { budgetFor, type LoadBudget } from './budget.js';
 
 export interface ZipEntry {
   name: string;
@@ -46,30 +48,12 @@ export function isZip(head: Uint8Array): boolean {
 }
 
 function fileSource(path: string): ByteSource {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new Error(`${path}: cannot open: ${(e as Error).message}`);
-  }
-  let size: number;
-  try {
-    size = fstatSync(fd).size;
-  } catch (e) {
-    closeSync(fd);
-    throw new Error(`${path}: cannot stat: ${(e as Error).message}`);
-  }
+  // regular files only: a FIFO would hang the open, /dev/zero would look like an endless archive
+  const { fd, size } = openRegular(path, 'zip archive');
   return {
     size,
     read(offset, length) {
-      const out = Buffer.allocUnsafe(length);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, out, done, length - done, offset + done);
-        if (n === 0) throw new Error(`${path}: unexpected end of file at byte ${offset + done} (the file is truncated)`);
-        done += n;
-      }
-      return out;
+      return preadExact(fd, path, offset, length);
     },
     close() {
       closeSync(fd);
@@ -111,10 +95,15 @@ export class ZipReader {
   private readonly byName = new Map<string, ZipEntry>();
   private closed = false;
 
+  /** charged with every entry read (stored or inflated): a deflate bomb is refused before it inflates */
+  readonly budget: LoadBudget;
+
   private constructor(
     readonly source: string,
     private readonly bytes: ByteSource,
+    budget?: LoadBudget,
   ) {
+    this.budget = budget ?? budgetFor(source, bytes.size);
     try {
       this.entries = this.readCentralDirectory();
     } catch (e) {
@@ -131,13 +120,13 @@ export class ZipReader {
   }
 
   /** Open a zip file; the caller closes it (`close()`), reads go through the file descriptor. */
-  static open(path: string): ZipReader {
-    return new ZipReader(path, fileSource(path));
+  static open(path: string, budget?: LoadBudget): ZipReader {
+    return new ZipReader(path, fileSource(path), budget);
   }
 
   /** A zip already in memory; entries read from it are views, not copies, when stored. */
-  static fromBuffer(buf: Uint8Array, source: string): ZipReader {
-    return new ZipReader(source, bufferSource(buf, source));
+  static fromBuffer(buf: Uint8Array, source: string, budget?: LoadBudget): ZipReader {
+    return new ZipReader(source, bufferSource(buf, source), budget);
   }
 
   get size(): number {
@@ -173,6 +162,7 @@ export class ZipReader {
     if (e.method !== 0 && e.method !== 8) this.fail(`${where} uses compression method ${e.method} (only stored and deflate are supported)`);
     if (e.uncompressedSize > bufferConstants.MAX_LENGTH) this.fail(`${where} is ${e.uncompressedSize} bytes, larger than this Node can hold in memory`);
     const start = this.dataStart(e);
+    this.budget.charge(e.uncompressedSize, `zip ${where} (${e.uncompressedSize} bytes${e.method === 8 ? ` inflated from ${e.compressedSize}` : ''})`);
     const raw = this.bytes.read(start, e.compressedSize);
     let data: Uint8Array;
     if (e.method === 0) {

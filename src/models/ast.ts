@@ -74,6 +74,8 @@ export function astArch(cfg: Pick<AstConfig, 'arch' | 'depth'>): ArchSpec {
   const a = getArch(cfg.arch);
   if (cfg.depth === undefined || cfg.depth === a.depth) return a;
   if (!Number.isSafeInteger(cfg.depth) || cfg.depth < 1) throw new Error(`depth: expected a positive integer, got ${cfg.depth}`);
+  // depth reduces a model; more blocks than the architecture has would only allocate (--depth 100000 aborted)
+  if (cfg.depth > a.depth) throw new Error(`depth: ${cfg.depth} is more than the ${a.depth} blocks of ${a.name} (depth builds a model with fewer blocks)`);
   return { ...a, depth: cfg.depth };
 }
 

@@ -14,11 +14,12 @@
  * Optional key `depth` is written for reduced-depth models (tests); absent, the depth is the arch's
  * or, on reading, the one the tensors show.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { toRaw } from '../tensor/functional.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { readRegularText, writeFileAtomic } from '../util/fs.js';
+import { LIMITS } from '../util/bounds.js';
 import { astGrid, type AudioSpectrogramTransformer, type AstConfig } from '../models/ast.js';
 import { isArchName, getArch } from '../models/archs.js';
 import { isTrainable, isAddedParam, applyPeft, peftOf, removePeft, resolvePeft } from './methods.js';
@@ -141,10 +142,11 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
     throw new Error(`${dir}: not an adapter directory (${why})`);
   }
   try {
-    text = readFileSync(file, 'utf8');
+    // regular files only: /dev/zero or a FIFO named adapter_config.json is refused, not read forever
+    text = readRegularText(file, 'adapter config');
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${ADAPTER_CONFIG_FILE} in ${dir}` : (e as Error).message;
-    throw new Error(`${file}: cannot read: ${why}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${file}: cannot read: no ${ADAPTER_CONFIG_FILE} in ${dir}`);
+    throw e;
   }
   let c: unknown;
   try {
@@ -183,7 +185,7 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
   } catch (e) {
     bad('input', (e as Error).message);
   }
-  if (!posInt(o.num_classes)) bad('num_classes', `expected a positive integer, got ${JSON.stringify(o.num_classes)}`);
+  if (!posInt(o.num_classes) || o.num_classes > LIMITS.classes) bad('num_classes', `expected an integer in [1, ${LIMITS.classes}], got ${JSON.stringify(o.num_classes)}`);
   const C = o.num_classes as number;
   let labels: string[] | undefined;
   if (o.labels !== undefined && o.labels !== null) {
@@ -196,6 +198,13 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
     if (!isObj(o.frontend)) bad('frontend', 'expected an object');
     const f = o.frontend as Record<string, unknown>;
     for (const k of ['sample_rate', 'num_mel_bins', 'target_length']) if (!posInt(f[k])) bad(`frontend.${k}`, `expected a positive integer, got ${JSON.stringify(f[k])}`);
+    // the front end allocates by these: bounded here, naming the key (sample_rate 1e9 hung before)
+    const range = (k: string, lo: number, hi: number): void => {
+      if ((f[k] as number) < lo || (f[k] as number) > hi) bad(`frontend.${k}`, `${f[k] as number} is outside [${lo}, ${hi}]`);
+    };
+    range('sample_rate', LIMITS.minSampleRate, LIMITS.maxSampleRate);
+    range('num_mel_bins', 1, LIMITS.melBins);
+    range('target_length', 1, LIMITS.frames);
     const hasMean = f.mean !== undefined && f.mean !== null;
     const hasStd = f.std !== undefined && f.std !== null;
     if (hasMean !== hasStd) bad(hasMean ? 'frontend.std' : 'frontend.mean', 'mean and std go together');
@@ -212,7 +221,7 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
       ...(hasMean ? { mean: f.mean as number, std: f.std as number } : {}),
     };
   }
-  if (o.depth !== undefined && !posInt(o.depth)) bad('depth', `expected a positive integer, got ${JSON.stringify(o.depth)}`);
+  if (o.depth !== undefined && (!posInt(o.depth) || o.depth > LIMITS.depth)) bad('depth', `expected an integer in [1, ${LIMITS.depth}], got ${JSON.stringify(o.depth)}`);
   return {
     format: ADAPTER_FORMAT,
     arch: o.arch as string,

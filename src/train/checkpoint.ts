@@ -2,13 +2,13 @@
  * Loop checkpoints (`checkpoint/` in the run directory): trainable tensors, optimizer state and the
  * loop position, written beside the old one and swapped in, so a crash never leaves a torn one.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
-import { noGrad } from '../tensor/functional.js';
+import { getNumThreads, noGrad } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { readSafetensors } from '../io/safetensors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { readRegularText, writeFileAtomic } from '../util/fs.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 
@@ -54,7 +54,7 @@ export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, 
   const names = new Set(model.trainableParameters().map(([n]) => n));
   model.saveSafetensors(join(tmp, 'trainable.safetensors'), (n) => names.has(n));
   opt.saveSafetensors(join(tmp, 'optimizer.safetensors'));
-  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ format: 'loaa-checkpoint/1', seed, ...state }, null, 1) + '\n');
+  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ format: 'loaa-checkpoint/1', seed, threads: getNumThreads(), ...state }, null, 1) + '\n');
   const cur = join(out, CHECKPOINT);
   const old = join(out, CHECKPOINT_OLD);
   rmSync(old, { recursive: true, force: true });
@@ -63,9 +63,50 @@ export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, 
   rmSync(old, { recursive: true, force: true });
 }
 
-export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>): LoopState {
-  const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as LoopState & { format?: string };
-  if (state.format !== 'loaa-checkpoint/1') throw new Error(`${join(dir, 'state.json')}: not a loaa checkpoint`);
+/** A state.json checked field by field: a tampered one (epoch -5, step "x") is an Error naming the key. */
+export function checkLoopState(v: unknown, file: string): LoopState & { format: string; threads?: number } {
+  const s = v as Record<string, unknown>;
+  if (!s || typeof s !== 'object' || Array.isArray(s)) throw new Error(`${file}: not a JSON object`);
+  if (s.format !== 'loaa-checkpoint/1') throw new Error(`${file}: not a loaa checkpoint`);
+  const count = (k: string): void => {
+    if (!Number.isSafeInteger(s[k]) || (s[k] as number) < 0) throw new Error(`${file}: ${k}: expected a non-negative integer, got ${JSON.stringify(s[k])}`);
+  };
+  const finite = (k: string, x: unknown): void => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new Error(`${file}: ${k}: expected a finite non-negative number, got ${JSON.stringify(x)}`);
+  };
+  for (const k of ['epoch', 'batch', 'step', 'lossCount']) count(k);
+  finite('epochSeconds', s.epochSeconds);
+  if (typeof s.lossSum !== 'number' || !Number.isFinite(s.lossSum)) throw new Error(`${file}: lossSum: expected a finite number, got ${JSON.stringify(s.lossSum)}`);
+  if (!Array.isArray(s.trainSeconds) || s.trainSeconds.length !== s.epoch) throw new Error(`${file}: trainSeconds: expected one entry per finished epoch (${String(s.epoch)})`);
+  s.trainSeconds.forEach((x, i) => finite(`trainSeconds.${i}`, x));
+  const b = s.best as { epoch?: unknown; value?: unknown } | null;
+  if (b !== null && (typeof b !== 'object' || !Number.isSafeInteger(b.epoch) || typeof b.value !== 'number' || !Number.isFinite(b.value))) {
+    throw new Error(`${file}: best: expected null or {epoch, value}, got ${JSON.stringify(b)}`);
+  }
+  if (s.threads !== undefined && (!Number.isSafeInteger(s.threads) || (s.threads as number) < 1)) throw new Error(`${file}: threads: expected a positive integer, got ${JSON.stringify(s.threads)}`);
+  return s as unknown as LoopState & { format: string; threads?: number };
+}
+
+export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, allowThreadChange = false): LoopState {
+  const stateFile = join(dir, 'state.json');
+  const text = readRegularText(stateFile, 'checkpoint state');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${stateFile}: not valid JSON (${(e as Error).message})`);
+  }
+  const state = checkLoopState(raw, stateFile);
+  // reductions split by thread: only the same count continues bit for bit
+  const threads = getNumThreads();
+  if (state.threads !== undefined && state.threads !== threads && !allowThreadChange) {
+    throw new Error(
+      `${stateFile}: this run was trained with ${state.threads} threads and this process has ${threads}: a resumed run is bit-identical ` +
+        `to an uninterrupted one only at the same thread count. Set LOAA_NUM_THREADS=${state.threads}, or pass --allow-thread-change ` +
+        '(training continues correctly, but the final weights differ from an uninterrupted run in the last bits)',
+    );
+  }
+  delete (state as { threads?: number }).threads;
   const file = join(dir, 'trainable.safetensors');
   const tensors = readSafetensors(file).tensors;
   const want = model.trainableParameters().map(([n]) => n);

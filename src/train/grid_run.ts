@@ -4,45 +4,23 @@
  * grid_child.ts (the recipe, its overrides and the run directory as one JSON argument).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/fs.js';
+import { FileLock, lockOwner, PARENT_PID_ENV, type LockOwner } from '../util/lock.js';
 import type { Grid, PlannedRun } from './grid.js';
 import { runDone, runStarted } from './run_dir.js';
 import type { GridChildSpec } from './grid_child.js';
 
 export type RunState = 'done' | 'pending' | 'interrupted' | 'running';
 
-interface LockInfo {
-  pid: number;
-  host: string;
-  started: string;
-}
-
 const LOCK = '.grid-lock';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** A lock held by a live process on this machine (locks of other machines count as held). */
-function lockHolder(dir: string): LockInfo | null {
-  const f = join(dir, LOCK);
-  if (!existsSync(f)) return null;
-  try {
-    const l = JSON.parse(readFileSync(f, 'utf8')) as LockInfo;
-    if (l.host !== hostname()) return l;
-    return l.pid !== process.pid && alive(l.pid) ? l : null;
-  } catch {
-    return null;
-  }
+function lockHolder(dir: string): LockOwner | null {
+  return lockOwner(join(dir, LOCK));
 }
 
 /** done: results.json; running: another live grid holds it; interrupted: started, not finished. */
@@ -53,24 +31,22 @@ export function runState(run: PlannedRun): RunState {
   return 'pending';
 }
 
-/** Takes the run's lock (exclusive create; a stale lock is replaced). False when someone else holds it. */
+/**
+ * The run's lock (src/util/lock.ts: exclusive create; a stale lock is broken only under a second
+ * lock and after reading it again, never deleted by a competitor that merely lost).
+ */
+const held = new Map<string, FileLock>();
 function takeLock(dir: string): boolean {
   mkdirSync(dir, { recursive: true });
-  const f = join(dir, LOCK);
-  if (lockHolder(dir)) return false;
-  rmSync(f, { force: true });
-  try {
-    const fd = openSync(f, 'wx');
-    writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
-    closeSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
+  const l = FileLock.tryAcquire(join(dir, LOCK), `loaa grid ${dir}`);
+  if (!(l instanceof FileLock)) return false;
+  held.set(dir, l);
+  return true;
 }
 
 function dropLock(dir: string): void {
-  rmSync(join(dir, LOCK), { force: true });
+  held.get(dir)?.release();
+  held.delete(dir);
 }
 
 // ---------------------------------------------------------------- running
@@ -106,7 +82,8 @@ export function childSpec(ctx: Pick<RunContext, 'run' | 'resume'>): GridChildSpe
 export const spawnTrain: Runner = (ctx) =>
   new Promise((res, rej) => {
     const fd = openSync(ctx.log, 'a');
-    const env: NodeJS.ProcessEnv = { ...process.env, LOAA_NUM_THREADS: process.env.LOAA_NUM_THREADS ?? String(ctx.threads) };
+    // the child exits when this grid dies (kill -9 included): an orphan would train on beside a rerun
+    const env: NodeJS.ProcessEnv = { ...process.env, LOAA_NUM_THREADS: process.env.LOAA_NUM_THREADS ?? String(ctx.threads), [PARENT_PID_ENV]: String(process.pid) };
     // several runs at once: each on its own cores, so OpenMP's binding does not stack them on one
     if (ctx.cpus.length && process.env.OMP_PLACES === undefined) env.OMP_PLACES = ctx.cpus.map((c) => `{${c}}`).join(',');
     const child = spawn(process.execPath, [GRID_CHILD, JSON.stringify(childSpec(ctx))], { stdio: ['ignore', fd, fd], env });
@@ -121,7 +98,8 @@ export const spawnTrain: Runner = (ctx) =>
     });
     child.on('exit', (code, sig) => {
       ctx.signal.removeEventListener('abort', kill);
-      res(code ?? (sig ? 128 + 15 : 1));
+      // the signal it was, not always SIGTERM's 143
+      res(code ?? (sig ? 128 + (osConstants.signals[sig] ?? 15) : 1));
     });
   });
 

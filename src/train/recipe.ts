@@ -8,8 +8,9 @@
  * Relative paths in a file (data.root, model.backbone, extends) are relative to that file; relative
  * paths given with --set / --data-root are relative to the working directory.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { readRegularText } from '../util/fs.js';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { arr, bool, check, f, int, join, nodeAt, nul, num, obj, opt, or, RecipeError, show, str, typedValue, type Node } from './schema.js';
 
@@ -300,8 +301,10 @@ export function readRecipeFile(path: string, seen: string[] = []): Record<string
   if (seen.includes(abs)) throw new RecipeError('extends', `cycle: ${[...seen, abs].join(' -> ')}`, path);
   if (!existsSync(abs)) throw new Error(`${path}: recipe file not found`);
   let raw: unknown;
+  // regular files only: `extends: /dev/zero` or a FIFO is refused, not read until memory runs out
+  const text = readRegularText(abs, 'recipe');
   try {
-    raw = parseYaml(readFileSync(abs, 'utf8'));
+    raw = parseYaml(text);
   } catch (e) {
     const msg = e instanceof YAMLParseError ? e.message.split('\n')[0] : (e as Error).message;
     throw new Error(`${path}: not valid YAML: ${msg}`);

@@ -31,6 +31,8 @@ import { placeModel, resolveEngine, type Engine } from './engine.js';
 import { GradScaler } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
+import { removeStaleTemps } from '../util/fs.js';
+import { exitWithParent, FileLock } from '../util/lock.js';
 
 /** An adapter directory that also records the backbone it was trained on (see src/infer/provenance.ts). */
 function saveWithBackbone(dir: string, ...args: [Parameters<typeof saveAdapter>[1], Parameters<typeof saveAdapter>[2], { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance }]): void {
@@ -49,6 +51,8 @@ export interface TrainOptions {
   recipe?: Recipe;
   out: string;
   resume?: boolean;
+  /** resume even when the checkpoint was written with another thread count (the result then differs in the last bits) */
+  allowThreadChange?: boolean;
   /** log lines (default: stdout) */
   log?: (line: string) => void;
   /** progress bars go here (default process.stdout); `silent` for none */
@@ -113,6 +117,8 @@ function fmt(v: number | undefined, digits = 4): string {
 
 /** Everything one run holds while it trains (what prepare builds and the loop reads). */
 interface Run {
+  /** resume across a thread-count change (TrainOptions.allowThreadChange) */
+  allowThreadChange?: boolean;
   out: string;
   recipe: Recipe;
   log: (line: string) => void;
@@ -199,7 +205,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   );
   const ck = resume ? findCheckpoint(out) : null;
   if (ck) {
-    run.state = loadCheckpoint(ck, model, opt);
+    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange);
     run.lastGoodStep = run.state.step;
     // epochs the checkpoint has not seen finished are run again: drop their lines
     if (run.main) keepMetrics(out, run.state.epoch);
@@ -371,15 +377,35 @@ async function finish(run: Run): Promise<TrainResults> {
   return results;
 }
 
-/** Trains the recipe into `out` (the layout: run_dir.ts). The loop, in one sitting: */
+/**
+ * One `train` per run directory at a time (a lock `train` itself holds, whoever started it),
+ * leftovers of killed writers removed first, and under a grid the run stops when the grid dies.
+ */
 export async function train(opts: TrainOptions): Promise<TrainResults> {
+  // data-parallel ranks share the run directory: rank 0, the one that writes it, holds the lock
+  if (opts.parallel && opts.parallel.rank !== 0) return trainLocked(opts);
+  const out = resolve(opts.out);
+  mkdirSync(out, { recursive: true });
+  // a few seconds' grace: the train of a grid killed a moment ago is still stopping
+  const lock = await FileLock.acquireWaiting(join(out, '.train-lock'), `loaa train --out ${out}`, Number(process.env.LOAA_TRAIN_LOCK_WAIT_MS ?? 5000));
+  exitWithParent();
+  try {
+    removeStaleTemps(out);
+    return await trainLocked(opts);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Trains the recipe into `out` (the layout: run_dir.ts). The loop, in one sitting: */
+async function trainLocked(opts: TrainOptions): Promise<TrainResults> {
   const out = resolve(opts.out);
   const log = opts.log ?? ((s: string) => process.stdout.write(s + '\n'));
   const recipe = openRun(out, opts);
   manualSeed(recipe.seed);
   const data = selectData(recipe, log);
   const run: Run = {
-    out, recipe, log, data,
+    out, recipe, log, data, allowThreadChange: opts.allowThreadChange,
     progress: opts.progress ?? {},
     main: !opts.parallel || opts.parallel.rank === 0,
     shard: opts.parallel ? { rank: opts.parallel.rank, worldSize: opts.parallel.worldSize } : undefined,

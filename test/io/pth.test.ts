@@ -115,7 +115,7 @@ test('wrong, truncated and random files: one-line errors naming the file', () =>
         return true;
       });
     }
-    throwsMsg(() => readPth(join(dir, 'absent.pth')), /absent\.pth: cannot open/);
+    throwsMsg(() => readPth(join(dir, 'absent.pth')), /absent\.pth: cannot read checkpoint: no such file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

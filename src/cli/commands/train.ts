@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UsageError, type Command } from '../command.js';
 
 const help = `usage: loaa train --config <recipe.yaml> --out <run dir> [--set key.path=value ...]
-                  [--resume] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]
+                  [--resume [--allow-thread-change]] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]
                   [--nproc N] [--nnodes M --node-rank K --master-addr A --master-port P] [--dist-timeout S]
 
 Fine-tunes the recipe's backbone with its method (LoAA, adapters, LoRA, linear probe, ...) and writes
@@ -18,7 +18,9 @@ options:
   --set KEY=VALUE      override any recipe key, typed by the schema; repeatable
                        e.g. --set optim.lr=1e-3 --set train.epochs=5 --set peft.adapters.0.bottleneck=48
   --resume             continue an interrupted run in --out from its last checkpoint; it ends with
-                       the same weights as an uninterrupted run
+                       the same weights as an uninterrupted run (at the same thread count)
+  --allow-thread-change  resume with another thread count than the run was started with: training
+                       continues correctly, but the weights differ from an uninterrupted run in the last bits
   --data-root PATH     where the dataset is (replaces data.root)
   --workers N          data-loading threads (data.workers; default from the recipe, 2)
   --device D           cpu, cuda, cuda:N or auto (train.device; default cpu)
@@ -126,7 +128,7 @@ export const command: Command = {
   summary: 'fine-tune a backbone on a dataset from a recipe',
   help,
   async run(argv) {
-    const a = parseArgs(argv, 'train', DIST_FLAGS);
+    const a = parseArgs(argv, 'train', DIST_FLAGS, ['--allow-thread-change']);
     if (a.positional.length) throw new UsageError(`${a.positional[0]}: unexpected argument (the recipe goes after --config)`);
     if (!a.out) throw new UsageError('--out: the run directory is required');
     if (!a.config && !a.resume) throw new UsageError('--config: a recipe file is required (or --resume an existing run)');
@@ -152,7 +154,7 @@ export const command: Command = {
     if (dist.launched !== null) return dist.launched;
     let r;
     try {
-      r = await train({ recipe, out: a.out, resume: a.resume, log, progress, ...(dist.hooks ? { parallel: dist.hooks } : {}) });
+      r = await train({ recipe, out: a.out, resume: a.resume, allowThreadChange: a.values.has('--allow-thread-change'), log, progress, ...(dist.hooks ? { parallel: dist.hooks } : {}) });
       dist.group?.close();
     } catch (e) {
       dist.group?.markFailed((e as Error).message);
