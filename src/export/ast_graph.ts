@@ -81,9 +81,6 @@ class AstGraph {
     }
     return x;
   }
-  has(name: string): boolean {
-    return this.sd.has(name);
-  }
 
   /** [B] of the running batch (a Shape node made once). */
   batchDim(x: string): string {
