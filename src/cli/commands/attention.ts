@@ -27,7 +27,8 @@ options:
   --layer L             block whose attention is drawn (default -1: the last; 0 = the first)
   --frames A:B          query frames [A, B) (default: the patch column with the highest energy)
   --upsample M          nearest (the patch areas; default) or bilinear
-  --out FILE            the PNG to write (required)
+  --out FILE            the PNG to write (required); FILE.svg draws the paper's Figure 3 layout
+                        (text, time in s, frequency in Hz, colour bars, padding cropped)
   --title TEXT          caption at the top
   --json                print {"out", "layer", "frames", "rows": [...], ...} as one JSON object
 
@@ -147,13 +148,21 @@ export const command: Command = {
     const rows = r.matrices.map((m) => patchAttention(m, tokens, g));
     const layerName = `LAYER ${r.layer + 1}/${r.depth}`;
     const title = stringFlag(a, 'title') ?? `${r.arch}  ${layerName}  QUERY FRAMES ${query[0]}-${query[1]} (${tokens.length} TOKENS)  MEAN OVER HEADS`;
-    const { canvas, info } = renderAttentionFigure({ data: r.fbank, frames: g.frames, bins: g.bins }, g, rows, query, {
-      title,
-      upsample: up as Upsample,
-      compareIndex: r.compareIndex,
-      validFrames: r.validFrames,
-    });
-    canvas.writePng(out);
+    let info: { width: number; height: number; scale?: [number, number]; diffScale?: [number, number]; panels: unknown[] };
+    if (/\.svg$/i.test(out)) {
+      // the paper's Figure 3 layout (src/viz/figure3.ts): real text, axes in s and Hz, padding cropped
+      const { writeFigure3 } = await import('../../viz/figure3_run.js');
+      info = writeFigure3(out, r, rows, query, { title: stringFlag(a, 'title'), upsample: up as Upsample, sampleRate: numberFlag(a, 'sample-rate', { integer: true, min: 1 }), adapters });
+    } else {
+      const fig = renderAttentionFigure({ data: r.fbank, frames: g.frames, bins: g.bins }, g, rows, query, {
+        title,
+        upsample: up as Upsample,
+        compareIndex: r.compareIndex,
+        validFrames: r.validFrames,
+      });
+      fig.canvas.writePng(out);
+      info = fig.info;
+    }
     const summary = {
       out,
       input,
