@@ -40,7 +40,7 @@ export interface Figure3Input {
   padding?: 'crop' | 'shade';
   upsample?: Upsample;
   /** 'row' (default): each row's map over its own maximum (grids of different sizes differ in mean
-   * attention per patch); 'shared': one scale for every row */
+   * attention per patch), from its minimum to its maximum; 'shared': one scale for every row */
   scale?: 'row' | 'shared';
   /** panel size in px (default 640 x 150) */
   panelWidth?: number;
@@ -165,7 +165,7 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
   const top = input.title ? 40 : 14;
   const gap = 34;
   const barX = left + axisW + pw + 18;
-  const width = barX + 90;
+  const width = barX + 110;
   const height = top + (rows.length + 1) * (ph + gap) + 30;
   const x0 = left + axisW;
   const centres = melBinCentresHz(F, input.sampleRate);
@@ -183,8 +183,12 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
 
   const axes = (y: number, xlabel: boolean): void => {
     out.push(`<rect x="${x0}" y="${y}" width="${pw}" height="${ph}" fill="none" stroke="#444" stroke-width="0.8"/>`);
+    let last = Infinity;
     for (const t of yTicks) {
       const yy = y + ph - (t.bin + 0.5) / F * ph;
+      // ticks closer than a label's height (100 and 200 Hz on a short panel) keep the lower one only
+      if (last - yy < 12) continue;
+      last = yy;
       out.push(`<line x1="${x0 - 4}" y1="${yy.toFixed(1)}" x2="${x0}" y2="${yy.toFixed(1)}" stroke="#444"/>`);
       out.push(`<text x="${x0 - 6}" y="${yy.toFixed(1)}" class="tick" text-anchor="end" dominant-baseline="middle">${hzLabel(t.hz)}</text>`);
     }
@@ -235,7 +239,8 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
   });
   const finite = (v: Float32Array): Float32Array => v.filter((x) => Number.isFinite(x));
   const shared = minMax(Float32Array.from(maps.flatMap((m) => [...finite(m)])));
-  const scales = maps.map((m) => ((input.scale ?? 'row') === 'shared' ? shared : ([0, minMax(finite(m))[1]] as [number, number])));
+  // per row: its own min..max, so that a nearly uniform map still shows where it leans
+  const scales = maps.map((m) => ((input.scale ?? 'row') === 'shared' ? shared : minMax(finite(m))));
   const panels: Figure3Info['panels'] = [];
   rows.forEach((r, i) => {
     out.push(`<text x="14" y="${y + 16}" class="row">${escapeXml(r.label)}</text>`);
@@ -253,7 +258,7 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
     bracket(y, r.query, g.frames);
     panels.push({ label: r.label, x: x0, y, w: pw, h: ph });
     if ((input.scale ?? 'row') === 'row' || i === 0) {
-      out.push(colourBar(`cb-${i}`, barX, y, ph, 'viridis', (input.scale ?? 'row') === 'row' ? 'row max' : fmtNum(hi), (input.scale ?? 'row') === 'row' ? '0' : fmtNum(lo), 'attention'));
+      out.push(colourBar(`cb-${i}`, barX, y, ph, 'viridis', (input.scale ?? 'row') === 'row' ? `row max ${fmtNum(hi)}` : fmtNum(hi), (input.scale ?? 'row') === 'row' ? `row min ${fmtNum(lo)}` : fmtNum(lo), 'attention'));
     }
     y += ph + gap;
   });
