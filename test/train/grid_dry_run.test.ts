@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
 import { planGrid, readGrid } from '../../src/train/grid.js';
@@ -107,4 +108,22 @@ test('the dry-run listing shows one line per paper row with the labels and count
   const esc = lines.find((l) => l.includes('ESC-50') && l.includes('LoAA Attn(T) FFN(F) 5%'))!;
   assert.ok(esc, text);
   assert.match(esc, new RegExp(`${expected([[1, 3, 36], [3, 1, 36]], 50).toLocaleString('en-US')}\\s+4\\.49%\\s+4\\.63%\\s+5$`));
+});
+
+test('loaa grid --dry-run prints the rows with their counts (text and --json), without data or weights', () => {
+  const bin = join(repoRoot, 'bin', 'loaa.js');
+  const text = spawnSync(process.execPath, [bin, 'grid', join(repoRoot, 'grids', 'paper_table3.yaml'), '--dry-run', '--out', join(repoRoot, 'runs', 'dry-run-test')], { encoding: 'utf8' });
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^adapters\s+budget\s+trains\s+trainable\s+share\s+paper share$/m);
+  assert.match(text.stdout, new RegExp(`^Attn\\(L\\) \\+ FFN\\(L\\)\\s+10%\\s+loaa: attn 1x1 r216 \\+ ffn 1x1 r216\\s+${expected([[1, 1, 216], [1, 1, 216]], 44).toLocaleString('en-US')}\\s+8\\.56%\\s+9\\.26%$`, 'm'));
+  const js = spawnSync(process.execPath, [bin, 'grid', join(repoRoot, 'grids', 'paper_table1.yaml'), '--dry-run', '--json', '--out', join(repoRoot, 'runs', 'dry-run-test')], { encoding: 'utf8' });
+  assert.equal(js.status, 0, js.stderr);
+  const out = JSON.parse(js.stdout) as { runs: { axes: Record<string, string>; trainable: number; paper_share: number; state: string }[] };
+  assert.equal(out.runs.length, 24);
+  for (const r of out.runs) {
+    const r13 = { '1.2%': 18, '2.3%': 36, '4.6%': 72 }[r.axes.budget!]!;
+    assert.equal(r.trainable, expected([[1, 3, r13]], 44), JSON.stringify(r.axes));
+    assert.equal(`${(100 * r.paper_share).toFixed(1)}%`, r.axes.budget);
+    assert.equal(r.state, 'pending');
+  }
 });
