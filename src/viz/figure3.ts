@@ -1,6 +1,6 @@
 /**
  * The paper's Figure 3 as an SVG: the clip's log-mel spectrogram on top, then one row per model
- * (each its own backbone, adapter and patch grid: an ImageNet backbone's 8x31 grid and an
+ * (each its own backbone, adapter and patch grid: an ImageNet backbone's 8x32 grid and an
  * audio-pretrained one's 8x64 grid can share a figure), every panel on the same axes: time in
  * seconds and frequency in Hz (Kaldi mel bin centres), real text, colour bars, the query frames
  * bracketed, and the padding after the clip cropped (or shaded). The heat maps are embedded PNGs

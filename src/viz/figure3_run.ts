@@ -36,3 +36,89 @@ export function writeFigure3(out: string, r: AttentionRun, rows: PatchAttention[
   writeFileAtomic(out, svg);
   return { ...info, scale: info.scales[0]! };
 }
+
+/** One row of a multi-backbone figure: `name=...,backbone=...,adapter=...` (the paper's Figure 3). */
+export interface FigureRowSpec {
+  name: string;
+  /** checkpoint path, `pretrained`, or `random:<arch>` */
+  backbone: string;
+  adapter?: string;
+  /** without an adapter: the architecture of a checkpoint, the input frames, the random seed ... */
+  arch?: string;
+  targetLength?: number;
+  fstride?: number;
+  tstride?: number;
+  seed?: number;
+  depth?: number;
+}
+
+const ROW_KEYS: Record<string, 'string' | 'int'> = { name: 'string', backbone: 'string', adapter: 'string', arch: 'string', target_length: 'int', fstride: 'int', tstride: 'int', seed: 'int', depth: 'int' };
+
+/** Parses `name=ImageNet,backbone=pretrained,adapter=runs/x/best` (commas inside values: quote with "). */
+export function parseRowSpec(s: string, where = '--row'): FigureRowSpec {
+  const parts = s.match(/(?:[^,"]+|"[^"]*")+/g) ?? [];
+  const o: Record<string, string | number> = {};
+  for (const p of parts) {
+    const m = /^\s*([a-z_-]+)\s*=(.*)$/.exec(p);
+    if (!m) throw new Error(`${where} ${s}: expected key=value pairs separated by commas, got ${JSON.stringify(p)}`);
+    const key = m[1]!.replace(/-/g, '_');
+    const kind = ROW_KEYS[key];
+    if (!kind) throw new Error(`${where} ${s}: ${m[1]}: unknown key (known: ${Object.keys(ROW_KEYS).join(', ')})`);
+    const v = m[2]!.trim().replace(/^"(.*)"$/, '$1');
+    if (kind === 'int') {
+      if (!/^\d+$/.test(v)) throw new Error(`${where} ${s}: ${key}: expected a non-negative integer, got ${JSON.stringify(v)}`);
+      o[key] = Number(v);
+    } else o[key] = v;
+  }
+  if (typeof o.name !== 'string' || !o.name) throw new Error(`${where} ${s}: name: missing (the row's label)`);
+  if (typeof o.backbone !== 'string' || !o.backbone) throw new Error(`${where} ${s}: backbone: missing (a checkpoint, pretrained or random:<arch>)`);
+  const { target_length, ...rest } = o;
+  return { ...(rest as unknown as FigureRowSpec), ...(target_length !== undefined ? { targetLength: target_length as number } : {}) };
+}
+
+/**
+ * Runs every row's model (its own backbone and adapter) on one input and renders the figure. The
+ * query frames are the same time range in every row (all inputs start at the clip's first frame,
+ * 10 ms apart): `frames`, or the first row's highest-energy patch column.
+ */
+export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { layer?: number; frames?: FrameRange; upsample?: Upsample; title?: string; sampleRate?: number } = {}): Promise<{ svg: string; info: Figure3Info; rows: Figure3Row[] }> {
+  if (specs.length === 0) throw new Error('--row: at least one row');
+  const { runAttentionModels } = await import('./attention_models.js');
+  const { highestEnergyRange, patchAttention, queryColumns, queryTokens } = await import('./attention.js');
+  const rows: Figure3Row[] = [];
+  let first: AttentionRun | undefined;
+  let query = o.frames;
+  for (const s of specs) {
+    const r = await runAttentionModels({
+      input,
+      backbone: s.backbone,
+      adapters: s.adapter ? [s.adapter] : [],
+      backboneRow: !s.adapter,
+      layer: o.layer ?? -1,
+      ...(s.arch ? { arch: s.arch } : {}),
+      ...(s.targetLength ? { targetLength: s.targetLength } : {}),
+      ...(s.fstride ? { fstride: s.fstride } : {}),
+      ...(s.tstride ? { tstride: s.tstride } : {}),
+      ...(s.seed !== undefined ? { seed: s.seed } : {}),
+      ...(s.depth ? { depth: s.depth } : {}),
+    });
+    const g = r.geometry;
+    first ??= r;
+    query ??= highestEnergyRange(r.fbank, g, r.validFrames);
+    if (query[1] > g.frames) throw new Error(`--row ${s.name}: query frames ${query[0]}:${query[1]} end after its input's ${g.frames} frames`);
+    const pa = patchAttention(r.matrices[r.matrices.length - 1]!, queryTokens(queryColumns(query, g), g), g);
+    rows.push({ label: s.name, note: `${s.adapter ? 'adapter ' + s.adapter.replace(/^.*[\\/](?=[^\\/]+[\\/][^\\/]+$)/, '') + ', ' : ''}${r.arch}\nblock ${r.layer + 1} of ${r.depth}`, map: pa.map, geometry: g, query, toSpecial: pa.toSpecial });
+  }
+  const firstAdapter = specs.find((s) => s.adapter)?.adapter;
+  const sampleRate = o.sampleRate ?? (firstAdapter ? readAdapterConfig(firstAdapter).frontend?.sample_rate : undefined) ?? 16000;
+  const g0 = first!.geometry;
+  const { svg, info } = renderFigure3({
+    spec: { data: first!.fbank, frames: g0.frames, bins: g0.bins },
+    validFrames: first!.validFrames,
+    sampleRate,
+    rows,
+    title: o.title ?? `What the model sees: attention of frames ${query![0]}-${query![1]}, mean over heads`,
+    ...(o.upsample ? { upsample: o.upsample } : {}),
+  });
+  return { svg, info, rows };
+}
