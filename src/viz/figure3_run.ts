@@ -50,9 +50,18 @@ export interface FigureRowSpec {
   tstride?: number;
   seed?: number;
   depth?: number;
+  /** an audio checkpoint's positional grid [f, t] (`source_grid=8x64`) when the checkpoint does not say */
+  sourceGrid?: [number, number];
 }
 
-const ROW_KEYS: Record<string, 'string' | 'int'> = { name: 'string', backbone: 'string', adapter: 'string', arch: 'string', target_length: 'int', fstride: 'int', tstride: 'int', seed: 'int', depth: 'int' };
+const ROW_KEYS: Record<string, 'string' | 'int' | 'grid'> = { name: 'string', backbone: 'string', adapter: 'string', arch: 'string', target_length: 'int', fstride: 'int', tstride: 'int', seed: 'int', depth: 'int', source_grid: 'grid' };
+
+/** `8x64` -> [8, 64] */
+export function parseGrid(v: string, where: string): [number, number] {
+  const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/i.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`${where}: expected FxT (positional grid rows x columns, e.g. 8x64), got ${JSON.stringify(v)}`);
+  return [Number(m[1]), Number(m[2])];
+}
 
 /** Parses `name=ImageNet,backbone=pretrained,adapter=runs/x/best` (commas inside values: quote with "). */
 export function parseRowSpec(s: string, where = '--row'): FigureRowSpec {
@@ -65,15 +74,20 @@ export function parseRowSpec(s: string, where = '--row'): FigureRowSpec {
     const kind = ROW_KEYS[key];
     if (!kind) throw new Error(`${where} ${s}: ${m[1]}: unknown key (known: ${Object.keys(ROW_KEYS).join(', ')})`);
     const v = m[2]!.trim().replace(/^"(.*)"$/, '$1');
-    if (kind === 'int') {
+    if (kind === 'grid') o[key] = JSON.stringify(parseGrid(v, `${where} ${s}: ${key}`));
+    else if (kind === 'int') {
       if (!/^\d+$/.test(v)) throw new Error(`${where} ${s}: ${key}: expected a non-negative integer, got ${JSON.stringify(v)}`);
       o[key] = Number(v);
     } else o[key] = v;
   }
   if (typeof o.name !== 'string' || !o.name) throw new Error(`${where} ${s}: name: missing (the row's label)`);
   if (typeof o.backbone !== 'string' || !o.backbone) throw new Error(`${where} ${s}: backbone: missing (a checkpoint, pretrained or random:<arch>)`);
-  const { target_length, ...rest } = o;
-  return { ...(rest as unknown as FigureRowSpec), ...(target_length !== undefined ? { targetLength: target_length as number } : {}) };
+  const { target_length, source_grid, ...rest } = o;
+  return {
+    ...(rest as unknown as FigureRowSpec),
+    ...(target_length !== undefined ? { targetLength: target_length as number } : {}),
+    ...(source_grid !== undefined ? { sourceGrid: JSON.parse(source_grid as string) as [number, number] } : {}),
+  };
 }
 
 /**
@@ -101,6 +115,7 @@ export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { 
       ...(s.tstride ? { tstride: s.tstride } : {}),
       ...(s.seed !== undefined ? { seed: s.seed } : {}),
       ...(s.depth ? { depth: s.depth } : {}),
+      ...(s.sourceGrid ? { sourceGrid: s.sourceGrid } : {}),
     });
     const g = r.geometry;
     first ??= r;

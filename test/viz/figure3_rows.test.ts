@@ -1,9 +1,11 @@
 /** Figure 3 with one backbone per row: row specs, and rows of different input lengths in one figure. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fsddDir } from '../helpers.js';
+import { fsddDir, repoRoot } from '../helpers.js';
 import { parseRowSpec, runFigureRows } from '../../src/viz/figure3_run.js';
 
 test('--row specs: name, backbone, adapter and geometry keys; errors name the key', () => {
@@ -19,6 +21,8 @@ test('--row specs: name, backbone, adapter and geometry keys; errors name the ke
   assert.throws(() => parseRowSpec('name=x'), /backbone: missing/);
   assert.throws(() => parseRowSpec('name=x,backbone=y,colour=red'), /colour: unknown key/);
   assert.throws(() => parseRowSpec('name=x,backbone=y,seed=-1'), /seed: expected a non-negative integer/);
+  assert.deepEqual(parseRowSpec('name=SSAST,backbone=ckpt.pth,source_grid=8x64,target_length=1024').sourceGrid, [8, 64]);
+  assert.throws(() => parseRowSpec('name=x,backbone=y,source_grid=8'), /source_grid: expected FxT/);
 });
 
 const clip = join(fsddDir, '7_jackson_0.wav');
@@ -40,4 +44,24 @@ test('rows with their own backbones and input lengths share the time axis', { sk
   assert.ok(info.frames > 30 && info.frames < 128, String(info.frames));
   for (const n of ['short input', 'long input', '8x16 patches, query frames 16-32']) assert.ok(svg.includes(`>${n}`), n);
   await assert.rejects(runFigureRows(clip, [{ name: 'x', backbone: 'random:deit_tiny_patch16_224', depth: 1, targetLength: 128 }], { frames: [120, 140] }), /ends? after its input's 128 frames/);
+});
+
+test('loaa attention --row: one model per row into an SVG; --row does not mix with --backbone; --out must be .svg', { skip: existsSync(clip) ? false : `${clip} missing (../shared data)` }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loaa-fig3-'));
+  try {
+    const bin = join(repoRoot, 'bin', 'loaa.js');
+    const out = join(dir, 'fig.svg');
+    const r = spawnSync(process.execPath, [bin, 'attention', clip, '--row', 'name=short,backbone=random:deit_tiny_patch16_224,depth=1,target_length=128', '--row', 'name="long, 256",backbone=random:deit_tiny_patch16_224,depth=1,target_length=256', '--frames', '16:32', '--out', out, '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { rows: { label: string; grid: number[]; query: number[] }[] };
+    assert.deepEqual(s.rows.map((x) => [x.label, x.grid.join('x'), x.query.join(':')]), [['short', '8x8', '16:32'], ['long, 256', '8x16', '16:32']]);
+    assert.ok(readFileSync(out, 'utf8').includes('>long, 256</text>'));
+    const mixed = spawnSync(process.execPath, [bin, 'attention', clip, '--row', 'name=a,backbone=random:deit_tiny_patch16_224', '--backbone', 'pretrained', '--out', out], { encoding: 'utf8' });
+    assert.notEqual(mixed.status, 0);
+    assert.match(mixed.stderr, /--backbone: not with --row/);
+    const png = spawnSync(process.execPath, [bin, 'attention', clip, '--row', 'name=a,backbone=random:deit_tiny_patch16_224', '--out', join(dir, 'x.png')], { encoding: 'utf8' });
+    assert.match(png.stderr, /--out: with --row the figure is an SVG/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
