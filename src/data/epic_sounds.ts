@@ -128,3 +128,48 @@ export function readEpicSounds(root: string, opts: EpicSoundsOptions = {}): Data
   checkSplits(root, splits);
   return { name: 'epic-sounds', labels, multiLabel: false, splits, sampleRate: EPIC_SOUNDS_SAMPLE_RATE, skipped: { count: 0, examples: [] } };
 }
+
+// ---------------------------------------------------------------- the reference's 2-s windows
+
+/** AUDIO_DATA.CLIP_SECS of the SSAST EPIC-SOUNDS config: 1.999 s (400 frames at hop 120 / 24 kHz). */
+export const EPIC_CLIP_SECONDS = 1.999;
+/** TEST.NUM_ENSEMBLE_VIEWS of the same config. */
+export const EPIC_TEST_VIEWS = 5;
+
+/**
+ * The samples [start, end) that the reference reads for one view of an annotation
+ * (audio_loader_epicsounds.py `pack_audio` / `get_start_end_idx` / `_extract_sound_feature`):
+ * clip = round(rate x 1.999); delta = max(length - clip, 0); the window starts at
+ * `u x delta` for training (`{ random: u }`, u uniform in [0, 1): `random.uniform(0, delta)`) or
+ * at `linspace(0, delta, views)[view]` for test view `view`; it ends clip - 1 samples later, both
+ * truncated to integers after adding the annotation's start (Python's int()). An annotation
+ * shorter than the clip is read whole.
+ */
+export function epicWindow(start: number, stop: number, view: number | { random: number }, o: { sampleRate?: number; views?: number } = {}): [number, number] {
+  const rate = o.sampleRate ?? EPIC_SOUNDS_SAMPLE_RATE;
+  const views = o.views ?? EPIC_TEST_VIEWS;
+  if (!(Number.isInteger(start) && Number.isInteger(stop) && stop > start && start >= 0)) throw new Error(`epic window: expected integer samples 0 <= start < stop, got ${start}, ${stop}`);
+  const clip = Math.round(rate * EPIC_CLIP_SECONDS);
+  const length = stop - start;
+  if (length < clip) return [start, stop];
+  const delta = Math.max(length - clip, 0);
+  let offset: number;
+  if (typeof view === 'number') {
+    if (!Number.isInteger(view) || view < 0 || view >= views) throw new Error(`epic window: view ${view} outside 0..${views - 1}`);
+    // numpy.linspace: i * step, the last one exactly `stop`
+    offset = views === 1 ? 0 : view === views - 1 ? delta : view * (delta / (views - 1));
+  } else {
+    if (!(view.random >= 0 && view.random < 1)) throw new Error(`epic window: random position must be in [0, 1), got ${view.random}`);
+    offset = view.random * delta;
+  }
+  return [Math.trunc(start + offset), Math.trunc(start + offset + clip - 1)];
+}
+
+/** The test views of a clip as clips of their own (`<id>#view<k>`), to be scored and averaged. */
+export function epicTestViews(clip: ClipRef, views = EPIC_TEST_VIEWS): ClipRef[] {
+  if (clip.start === undefined || clip.end === undefined) throw new Error(`${clip.id}: an EPIC-SOUNDS clip needs start and end samples`);
+  return Array.from({ length: views }, (_, k) => {
+    const [start, end] = epicWindow(clip.start!, clip.end!, k, { views });
+    return { ...clip, id: `${clip.id}#view${k}`, start, end };
+  });
+}

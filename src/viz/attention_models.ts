@@ -41,6 +41,8 @@ export interface AttentionRunOptions {
   depth?: number;
   /** random backbone seed */
   seed?: number;
+  /** an audio checkpoint's positional grid [f, t] when it cannot be read from the checkpoint */
+  sourceGrid?: [number, number];
 }
 
 export interface AttentionRun {
@@ -126,7 +128,7 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
     if (!existsSync(path)) {
       throw new Error(`--backbone: ${path} does not exist${o.backbone === 'pretrained' ? ` (run loaa pull ${cfg.arch})` : ''} (random:<arch> builds random weights)`);
     }
-    model = loadAst(path, cfg, { seed: o.seed ?? 0 }).model;
+    model = loadAst(path, cfg, { seed: o.seed ?? 0, ...(o.sourceGrid ? { sourceGrid: o.sourceGrid } : {}) }).model;
   }
   const depth = model.depth;
   const layer = o.layer ?? -1;

@@ -9,6 +9,9 @@
  *     title: "LoAA on FSDD"
  *     metric: top1             # a key of the trainer's metrics (top1, top5, mAP, meanClassAccuracy, loss, ...)
  *     split: auto              # test | best | final | auto (test when the run has a test set, else the last epoch)
+ *                              # | fold-best (AST's ESC-50 protocol) | paper (fold-best for folds, else test, else best)
+ *     labels:                  # the names shown for axis values (the paper's row and column names)
+ *       method: {attnT_2: "LoAA Attn(T) 2%"}
  *     percent: true            # show x100 (default: true except for loss and dPrime)
  *     digits: 2
  *     replicates: [fold, seed] # axes averaged into mean +/- std (default: axes called fold(s)/seed(s))
@@ -28,10 +31,10 @@
 import { mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
-import { collectRuns, type RunRecord, type Split } from './runs.js';
+import { collectRuns, runMetrics, type ReportSplit, type RunRecord } from './runs.js';
+import { LOWER_IS_BETTER, NOT_FRACTIONS, parseReportSpec, type ReportSpec } from './report_spec.js';
 import { escapeXml, linePlot, type Series } from './svg.js';
 import { buildTable, formatCount, formatParams, formatValue, meanStd, type Table, type TableSpec } from './table.js';
-import { isPlain, LOWER_IS_BETTER, NOT_FRACTIONS, parseReportSpec, type ReportSpec } from './report_spec.js';
 
 export { parseReportSpec, type CurvesSpec, type ReportSpec } from './report_spec.js';
 
@@ -66,7 +69,7 @@ function defaultReplicates(axes: string[]): string[] {
 export function fullTableSpec(t: Partial<TableSpec>, spec: ReportSpec, axes: string[], replicates: string[], i: number): TableSpec {
   const metric = t.metric ?? spec.metric;
   const cols = t.cols ?? [];
-  for (const a of [...(t.rows ?? []), ...cols, ...Object.keys(t.filter ?? {})]) {
+  for (const a of [...(t.rows ?? []), ...cols, ...Object.keys(t.filter ?? {}), ...(t.extra ?? []).flatMap((x) => Object.keys(x.filter))]) {
     if (!axes.includes(a)) throw new Error(`report.tables.${i}: no axis "${a}" in these runs (axes: ${axes.join(', ') || 'none'})`);
   }
   const rows = t.rows ?? axes.filter((a) => !cols.includes(a) && !replicates.includes(a) && !Object.hasOwn(t.filter ?? {}, a));
@@ -82,10 +85,12 @@ export function fullTableSpec(t: Partial<TableSpec>, spec: ReportSpec, axes: str
     better: t.better ?? (LOWER_IS_BETTER.has(metric) ? 'lower' : 'higher'),
     percent: t.percent ?? spec.percent ?? !NOT_FRACTIONS.has(metric),
     digits: t.digits ?? spec.digits,
+    extra: t.extra ?? [],
+    labels: spec.labels,
   };
 }
 
-function splitLabel(s: Split | 'auto', runs: RunRecord[] = []): string {
+function splitLabel(s: ReportSplit, runs: RunRecord[] = []): string {
   if (s === 'auto') {
     const done = runs.filter((r) => r.results);
     const withTest = done.filter((r) => r.results!.test).length;
@@ -93,6 +98,8 @@ function splitLabel(s: Split | 'auto', runs: RunRecord[] = []): string {
     if (withTest === 0) return 'last epoch (validation split)';
     return 'test set (last epoch for the runs without one)';
   }
+  if (s === 'fold-best') return "epoch with the best fold-averaged accuracy (AST's ESC-50 protocol)";
+  if (s === 'paper') return "paper's protocol: folds at the epoch with the best fold-averaged accuracy (AST's ESC-50 protocol), else the test set with the best validation checkpoint, else the best validation epoch";
   return s === 'test' ? 'test set' : s === 'best' ? 'best validation epoch' : 'last epoch';
 }
 
@@ -206,13 +213,16 @@ function tableNote(t: Table, replicates: string[], runs: RunRecord[]): string {
   if (s.best !== 'none') parts.push(`best per ${s.best} in bold, second underlined (${s.better} is better)`);
   if (Object.keys(s.filter).length) parts.push(`only ${Object.entries(s.filter).map(([a, v]) => `${a} = ${v.join(' or ')}`).join(', ')}`);
   if (t.pooled.length) parts.push(`pooled over ${t.pooled.join(', ')} (not on the rows or columns)`);
+  for (const x of s.extra) parts.push(`column "${x.label}": ${x.metric ?? s.metric} on the ${splitLabel(x.split ?? s.split, runs)}`);
+  const epochs = t.cells.flatMap((row, i) => row.map((c, j) => (c.epoch ? `${t.rowLabels[i]!.join(' / ') || 'all'} @ ${t.colLabels[j]!.join(' / ') || s.metric}: epoch ${c.epoch}` : ''))).filter(Boolean);
+  if (epochs.length) parts.push(`fold-averaged best epochs: ${epochs.join(', ')}`);
   return parts.join('; ') + '.';
 }
 
 function colHeader(t: Table, j: number): string {
-  const k = t.colKeys[j]!;
+  if (j >= t.colKeys.length) return t.colLabels[j]!.join(' / ');
   if (!t.spec.cols.length) return `${t.spec.metric}${t.spec.percent ? ' (%)' : ''}`;
-  return k.join(' / ');
+  return t.colLabels[j]!.join(' / ');
 }
 
 function cellMd(c: { text: string; mark: string | null; missing: number }): string {
@@ -230,10 +240,10 @@ function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tab
   L.push(...intro(input, replicates, info.finished), '');
   for (const t of tables) {
     L.push(`## ${t.spec.title}`, '', tableNote(t, replicates, input.runs), '');
-    const head = [...(t.spec.rows.length ? t.spec.rows : ['']), ...(t.spec.params ? ['trainable params'] : []), ...t.colKeys.map((_, j) => colHeader(t, j))];
+    const head = [...(t.spec.rows.length ? t.spec.rows : ['']), ...(t.spec.params ? ['trainable params'] : []), ...t.colLabels.map((_, j) => colHeader(t, j))];
     L.push(`| ${head.map(mdEscape).join(' | ')} |`);
     L.push(`| ${head.map((_, i) => (i < Math.max(1, t.spec.rows.length) ? '---' : '---:')).join(' | ')} |`);
-    t.rowKeys.forEach((rk, i) => {
+    t.rowLabels.forEach((rk, i) => {
       const cells = [...(rk.length ? rk : ['all']), ...(t.spec.params ? [formatParams(t.params[i]!)] : []), ...t.cells[i]!.map(cellMd)];
       L.push(`| ${cells.map(mdEscape).join(' | ')} |`);
     });
@@ -257,7 +267,7 @@ function runsTable(runs: RunRecord[], spec: ReportSpec): string[][] {
   for (const r of runs) {
     const res = r.results;
     const name = Object.entries(r.axes).map(([a, v]) => (a === 'run' ? v : `${a}=${v}`)).join(' ');
-    const m = res ? (spec.split === 'auto' ? (res.test ? res.test.metrics : res.final?.metrics) : spec.split === 'test' ? res.test?.metrics : spec.split === 'best' ? res.best?.metrics : res.final?.metrics) : null;
+    const m = runMetrics(r, spec.split);
     const v = m?.[metric];
     const pct = !NOT_FRACTIONS.has(metric) && spec.percent !== false;
     rows.push([
@@ -295,34 +305,37 @@ ul.problems { color: #a00; font-size: 12px; }
 function htmlTable(t: Table): string {
   const s = t.spec;
   const H: string[] = ['<table class="results">', '<thead>'];
-  // column axes as stacked header rows with spans, as in the paper's tables
+  // column axes as stacked header rows with spans, as in the paper's tables; extra columns span them all
   const levels = s.cols.length;
+  const nCols = t.colKeys.length;
   const lead = (span: number): string =>
     [...(s.rows.length ? s.rows : ['']).map((r) => `<th rowspan="${span}">${escapeXml(r)}</th>`), ...(s.params ? [`<th rowspan="${span}">trainable params</th>`] : [])].join('');
+  const extras = (span: number): string => s.extra.map((x) => `<th rowspan="${span}">${escapeXml(x.label)}</th>`).join('');
   if (levels === 0) {
-    H.push(`<tr>${lead(1)}<th>${escapeXml(colHeader(t, 0))}</th></tr>`);
+    H.push(`<tr>${lead(1)}<th>${escapeXml(colHeader(t, 0))}</th>${extras(1)}</tr>`);
   } else {
     for (let lv = 0; lv < levels; lv++) {
       const cells: string[] = [];
       let j = 0;
-      while (j < t.colKeys.length) {
+      while (j < nCols) {
         let k = j + 1;
         const prefix = (x: string[]): string => JSON.stringify(x.slice(0, lv + 1));
-        while (k < t.colKeys.length && prefix(t.colKeys[k]!) === prefix(t.colKeys[j]!)) k++;
-        cells.push(`<th colspan="${k - j}">${lv === 0 ? `<span style="font-weight:normal;color:#555">${escapeXml(s.cols[lv]!)}=</span>` : ''}${escapeXml(t.colKeys[j]![lv]!)}</th>`);
+        while (k < nCols && prefix(t.colKeys[k]!) === prefix(t.colKeys[j]!)) k++;
+        const name = s.labels[s.cols[lv]!] ? '' : `<span style="font-weight:normal;color:#555">${escapeXml(s.cols[lv]!)}=</span>`;
+        cells.push(`<th colspan="${k - j}">${lv === 0 ? name : ''}${escapeXml(t.colLabels[j]![lv]!)}</th>`);
         j = k;
       }
-      H.push(`<tr${lv < levels - 1 ? ' class="group"' : ''}>${lv === 0 ? lead(levels) : ''}${cells.join('')}</tr>`);
+      H.push(`<tr${lv < levels - 1 ? ' class="group"' : ''}>${lv === 0 ? lead(levels) : ''}${cells.join('')}${lv === 0 ? extras(levels) : ''}</tr>`);
     }
   }
   H.push('</thead>', '<tbody>');
-  t.rowKeys.forEach((rk, i) => {
+  t.rowLabels.forEach((rk, i) => {
     const keys = (rk.length ? rk : ['all']).map((k) => `<td class="key">${escapeXml(k)}</td>`).join('');
     const params = s.params ? `<td class="params">${escapeXml(formatParams(t.params[i]!))}</td>` : '';
     const cells = t.cells[i]!.map((c) => {
       const txt = escapeXml(c.text) + (c.missing && c.text !== '-' ? '*' : '');
       const inner = c.mark === 'best' ? `<b>${txt}</b>` : c.mark === 'second' ? `<u>${txt}</u>` : txt;
-      return `<td class="num${c.mark ? ' ' + c.mark : ''}" title="${c.values.length} run(s)">${inner}</td>`;
+      return `<td class="num${c.mark ? ' ' + c.mark : ''}" title="${c.values.length} run(s)${c.epoch ? `, epoch ${c.epoch}` : ''}">${inner}</td>`;
     });
     H.push(`<tr>${keys}${params}${cells.join('')}</tr>`);
   });
@@ -380,7 +393,9 @@ export function writeReport(outDir: string, r: ReportOutput): string[] {
           cols: t.spec.cols,
           row_keys: t.rowKeys,
           col_keys: t.colKeys,
-          cells: t.cells.map((row) => row.map((c) => ({ mean: Number.isFinite(c.mean) ? c.mean : null, std: Number.isFinite(c.std) ? c.std : null, n: c.values.length, mark: c.mark }))),
+          row_labels: t.rowLabels,
+          col_labels: t.colLabels,
+          cells: t.cells.map((row) => row.map((c) => ({ mean: Number.isFinite(c.mean) ? c.mean : null, std: Number.isFinite(c.std) ? c.std : null, n: c.values.length, mark: c.mark, ...(c.epoch ? { epoch: c.epoch } : {}) }))),
           params: t.params.map((p) => ({ trainable: p.trainable.length ? mean(p.trainable) : null, total: p.total.length ? mean(p.total) : null })),
         })),
         plots: r.plots.map((p) => `plots/${p.name}`),

@@ -1,6 +1,9 @@
-/** The `report` section of a grid file, checked (the format: report.ts's file comment). */
-import type { BestScope, TableSpec } from './table.js';
-import type { Split } from './runs.js';
+/**
+ * The `report` section of a grid file, checked (see the comment at the top of report.ts for its
+ * keys); every error names the key path under `where`.
+ */
+import { REPORT_SPLITS, type ReportSplit } from './runs.js';
+import type { BestScope, ExtraColumn, TableSpec } from './table.js';
 
 export interface CurvesSpec {
   group: string[] | null;
@@ -12,20 +15,21 @@ export interface ReportSpec {
   title: string;
   description: string;
   metric: string;
-  split: Split | 'auto';
+  split: ReportSplit;
   percent: boolean | null;
   digits: number;
   replicates: string[] | null;
+  labels: Record<string, Record<string, string>>;
   tables: Partial<TableSpec>[];
   curves: CurvesSpec;
 }
 
-export const SPLITS = ['test', 'best', 'final', 'auto'];
+const SPLITS: readonly string[] = REPORT_SPLITS;
 const BESTS = ['column', 'row', 'table', 'none'];
 export const LOWER_IS_BETTER = new Set(['loss']);
 export const NOT_FRACTIONS = new Set(['loss', 'dPrime', 'n']);
 
-export function isPlain(v: unknown): v is Record<string, unknown> {
+function isPlain(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
@@ -41,10 +45,10 @@ function checkKeys(o: Record<string, unknown>, known: string[], where: string): 
 
 /** Checks a grid file's `report` section (`where` names it in errors). */
 export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
-  const spec: ReportSpec = { title: '', description: '', metric: 'top1', split: 'auto', percent: null, digits: 2, replicates: null, tables: [], curves: { group: null, split: null, metric: '' } };
+  const spec: ReportSpec = { title: '', description: '', metric: 'top1', split: 'auto', percent: null, digits: 2, replicates: null, labels: {}, tables: [], curves: { group: null, split: null, metric: '' } };
   if (raw === null || raw === undefined) return spec;
   if (!isPlain(raw)) throw new Error(`${where}: expected a mapping`);
-  checkKeys(raw, ['title', 'description', 'metric', 'split', 'percent', 'digits', 'replicates', 'tables', 'curves'], where);
+  checkKeys(raw, ['title', 'description', 'metric', 'split', 'percent', 'digits', 'replicates', 'labels', 'tables', 'curves'], where);
   if (raw.title !== undefined) spec.title = String(raw.title);
   if (raw.description !== undefined) spec.description = String(raw.description);
   if (raw.metric !== undefined) {
@@ -53,7 +57,14 @@ export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
   }
   if (raw.split !== undefined) {
     if (!SPLITS.includes(raw.split as string)) throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}, got ${JSON.stringify(raw.split)}`);
-    spec.split = raw.split as Split | 'auto';
+    spec.split = raw.split as ReportSplit;
+  }
+  if (raw.labels !== undefined) {
+    if (!isPlain(raw.labels)) throw new Error(`${where}.labels: expected {axis: {value: label}}`);
+    for (const [axis, m] of Object.entries(raw.labels)) {
+      if (!isPlain(m)) throw new Error(`${where}.labels.${axis}: expected {value: label}`);
+      spec.labels[axis] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
+    }
   }
   if (raw.percent !== undefined) {
     if (typeof raw.percent !== 'boolean') throw new Error(`${where}.percent: expected true or false`);
@@ -81,7 +92,7 @@ export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
 
 function parseTable(t: unknown, where: string): Partial<TableSpec> {
   if (!isPlain(t)) throw new Error(`${where}: expected a mapping {title, rows, cols, ...}`);
-  checkKeys(t, ['title', 'rows', 'cols', 'filter', 'metric', 'split', 'params', 'best', 'better', 'percent', 'digits'], where);
+  checkKeys(t, ['title', 'rows', 'cols', 'filter', 'metric', 'split', 'params', 'best', 'better', 'percent', 'digits', 'extra'], where);
   const out: Partial<TableSpec> = {};
   if (t.title !== undefined) out.title = String(t.title);
   if (t.rows !== undefined) out.rows = t.rows === null ? [] : strList(t.rows, `${where}.rows`);
@@ -93,7 +104,11 @@ function parseTable(t: unknown, where: string): Partial<TableSpec> {
   if (t.metric !== undefined) out.metric = String(t.metric);
   if (t.split !== undefined) {
     if (!SPLITS.includes(t.split as string)) throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}`);
-    out.split = t.split as Split | 'auto';
+    out.split = t.split as ReportSplit;
+  }
+  if (t.extra !== undefined) {
+    if (!Array.isArray(t.extra)) throw new Error(`${where}.extra: expected a list of {label, filter, metric, split}`);
+    out.extra = t.extra.map((x, i) => parseExtra(x, `${where}.extra.${i}`));
   }
   if (t.params !== undefined) {
     if (typeof t.params !== 'boolean') throw new Error(`${where}.params: expected true or false`);
@@ -114,3 +129,18 @@ function parseTable(t: unknown, where: string): Partial<TableSpec> {
   }
   return out;
 }
+
+function parseExtra(x: unknown, where: string): ExtraColumn {
+  if (!isPlain(x)) throw new Error(`${where}: expected {label, filter, metric, split}`);
+  checkKeys(x, ['label', 'filter', 'metric', 'split'], where);
+  if (typeof x.label !== 'string' || x.label === '') throw new Error(`${where}.label: expected the column's name`);
+  if (x.filter !== undefined && !isPlain(x.filter)) throw new Error(`${where}.filter: expected {axis: value or [values]}`);
+  const out: ExtraColumn = { label: x.label, filter: Object.fromEntries(Object.entries((x.filter as Record<string, unknown>) ?? {}).map(([a, v]) => [a, (Array.isArray(v) ? v : [v]).map(String)])) };
+  if (x.metric !== undefined) out.metric = String(x.metric);
+  if (x.split !== undefined) {
+    if (!SPLITS.includes(x.split as string)) throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}`);
+    out.split = x.split as ReportSplit;
+  }
+  return out;
+}
+

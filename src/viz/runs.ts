@@ -136,13 +136,53 @@ export function collectRuns(roots: string[]): RunRecord[] {
 }
 
 export type Split = 'test' | 'best' | 'final';
+/**
+ * What a report cell reads: a run's `test`, `best` or `final` metrics; `auto` (test when the run has
+ * a test set, else the last epoch); `fold-best`, AST's ESC-50 protocol (the folds' validation curves
+ * averaged epoch by epoch, every fold read at the epoch where that average is highest, as AST's
+ * get_esc_result.py does); `paper`, the paper's protocol per dataset (fold-best for cross-validated
+ * cells, the test set with the best validation checkpoint when the run has one, else the best
+ * validation epoch).
+ */
+export type ReportSplit = Split | 'auto' | 'fold-best' | 'paper';
+export const REPORT_SPLITS: readonly ReportSplit[] = ['test', 'best', 'final', 'auto', 'fold-best', 'paper'];
 
-/** The metrics a run reports for a split; 'auto': test when the run has a test set, else the last epoch. */
-export function runMetrics(r: RunRecord, split: Split | 'auto'): Record<string, number> | null {
+/** The metrics a run reports for a split on its own ('fold-best' needs the other folds: see cellValues). */
+export function runMetrics(r: RunRecord, split: ReportSplit): Record<string, number> | null {
   const res = r.results;
   if (!res) return null;
-  const pick = split === 'auto' ? (res.test ? 'test' : 'final') : split;
+  const pick = split === 'auto' ? (res.test ? 'test' : 'final') : split === 'paper' || split === 'fold-best' ? (res.test ? 'test' : 'best') : split;
   if (pick === 'test') return res.test?.metrics ?? null;
   if (pick === 'best') return res.best?.metrics ?? null;
   return res.final?.metrics ?? null;
+}
+
+/** The validation curve of a run for a metric (NaN where an epoch lacks it). */
+export function runCurve(r: RunRecord, metric: string): number[] {
+  return r.epochs.map((e) => {
+    const v = e.val?.[metric];
+    return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
+  });
+}
+
+/**
+ * AST's ESC-50 number for a group of folds: average the finished folds' curves over the epochs they
+ * all have, take the epoch (1-based) with the highest average (the first on ties, as numpy's argmax)
+ * and return every fold's value there. null when fewer than two folds are finished.
+ */
+export function foldBest(runs: RunRecord[], metric: string, better: 'higher' | 'lower' = 'higher'): { epoch: number; values: number[] } | null {
+  const curves = runs.filter((r) => r.results !== null).map((r) => runCurve(r, metric));
+  if (curves.length < 2) return null;
+  const E = Math.min(...curves.map((c) => c.length));
+  let best = -1;
+  let bestAvg = NaN;
+  for (let e = 0; e < E; e++) {
+    const avg = curves.reduce((a, c) => a + c[e]!, 0) / curves.length;
+    if (!Number.isFinite(avg)) continue;
+    if (best < 0 || (better === 'higher' ? avg > bestAvg : avg < bestAvg)) {
+      best = e;
+      bestAvg = avg;
+    }
+  }
+  return best < 0 ? null : { epoch: best + 1, values: curves.map((c) => c[best]!) };
 }

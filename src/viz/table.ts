@@ -4,7 +4,7 @@
  * best cell of each column (or row, or table) in bold and the second underlined, and the trainable
  * parameters of each row.
  */
-import { runMetrics, type RunRecord, type Split } from './runs.js';
+import { foldBest, runMetrics, type ReportSplit, type RunRecord } from './runs.js';
 
 export type BestScope = 'column' | 'row' | 'table' | 'none';
 
@@ -15,13 +15,24 @@ export interface TableSpec {
   /** only runs whose axis values are among these */
   filter: Record<string, string[]>;
   metric: string;
-  split: Split | 'auto';
+  split: ReportSplit;
   params: boolean;
   best: BestScope;
   better: 'higher' | 'lower';
   /** show x100 */
   percent: boolean;
   digits: number;
+  /** columns after the `cols` ones, each its own filter, metric and split (Table 2's EPIC mAP) */
+  extra: ExtraColumn[];
+  /** axis -> value -> the name shown (the paper's row and column names) */
+  labels: Record<string, Record<string, string>>;
+}
+
+export interface ExtraColumn {
+  label: string;
+  filter: Record<string, string[]>;
+  metric?: string;
+  split?: ReportSplit;
 }
 
 export type Mark = 'best' | 'second' | null;
@@ -35,6 +46,8 @@ export interface Cell {
   mark: Mark;
   /** the value as shown (rounded, percent applied) */
   text: string;
+  /** fold-best cells: the epoch (1-based) the folds were read at */
+  epoch?: number;
 }
 
 export interface RowParams {
@@ -47,6 +60,9 @@ export interface Table {
   /** per row, the value of each row axis */
   rowKeys: string[][];
   colKeys: string[][];
+  /** rowKeys / colKeys as shown (spec.labels applied); colLabels also holds the extra columns */
+  rowLabels: string[][];
+  colLabels: string[][];
   cells: Cell[][];
   params: RowParams[];
   /** axes (besides the replicates) whose several values were pooled into one cell */
@@ -153,28 +169,55 @@ export function buildTable(all: RunRecord[], spec: TableSpec, order: Record<stri
     const row: Cell[] = [];
     for (const ck of colKeys) {
       const cellRuns = rowRuns.filter((r) => match(r, spec.cols, ck));
-      const values: number[] = [];
-      let missing = 0;
-      for (const r of cellRuns) {
-        const v = runMetrics(r, spec.split)?.[spec.metric];
-        if (typeof v === 'number' && Number.isFinite(v)) values.push(v);
-        else missing++;
-      }
+      const { values, missing, epoch } = cellValues(cellRuns, spec.metric, spec.split, spec.better, replicates);
       const axesHere = new Map<string, Set<string>>();
       for (const r of cellRuns) for (const [a, v] of Object.entries(r.axes)) if (!fixed.has(a)) (axesHere.get(a) ?? axesHere.set(a, new Set()).get(a)!).add(v);
       for (const [a, vs] of axesHere) if (vs.size > 1) pooled.add(a);
       const { mean, std } = meanStd(values);
       maxN = Math.max(maxN, values.length);
-      row.push({ values, mean, std, missing, mark: null, text: formatValue(mean, std, values.length, spec) });
+      row.push({ values, mean, std, missing, mark: null, text: formatValue(mean, std, values.length, spec), ...(epoch ? { epoch } : {}) });
+    }
+    for (const x of spec.extra) {
+      const xr = rowRuns.filter((r) => Object.entries(x.filter).every(([a, vs]) => vs.includes(r.axes[a] ?? '')));
+      const { values, missing, epoch } = cellValues(xr, x.metric ?? spec.metric, x.split ?? spec.split, spec.better, replicates);
+      const { mean, std } = meanStd(values);
+      maxN = Math.max(maxN, values.length);
+      row.push({ values, mean, std, missing, mark: null, text: formatValue(mean, std, values.length, spec), ...(epoch ? { epoch } : {}) });
     }
     cells.push(row);
   }
   if (spec.best === 'column') {
-    for (let j = 0; j < colKeys.length; j++) markCells(cells.map((row) => row[j]!), spec.better);
+    for (let j = 0; j < colKeys.length + spec.extra.length; j++) markCells(cells.map((row) => row[j]!), spec.better);
   } else if (spec.best === 'row') {
     for (const row of cells) markCells(row, spec.better);
   } else if (spec.best === 'table') {
     markCells(cells.flat(), spec.better);
   }
-  return { spec, rowKeys, colKeys, cells, params, pooled: [...pooled], maxN };
+  const show = (axes: string[], key: string[]): string[] => key.map((v, i) => spec.labels[axes[i]!]?.[v] ?? v);
+  const rowLabels = rowKeys.map((k) => show(spec.rows, k));
+  const colLabels = [...colKeys.map((k) => show(spec.cols, k)), ...spec.extra.map((x) => [x.label])];
+  return { spec, rowKeys, colKeys, rowLabels, colLabels, cells, params, pooled: [...pooled], maxN };
+}
+
+/**
+ * The values of one cell. fold-best / paper on a cell of several folds (runs that differ in a
+ * replicate axis and have no test set): AST's protocol, every fold at the epoch with the best
+ * fold-averaged curve. Otherwise each run's own metrics for the split.
+ */
+export function cellValues(runs: RunRecord[], metric: string, split: ReportSplit, better: 'higher' | 'lower', replicates: string[]): { values: number[]; missing: number; epoch?: number } {
+  if ((split === 'fold-best' || split === 'paper') && runs.length > 1 && runs.every((r) => !r.results?.test)) {
+    const folds = replicates.some((a) => runs.every((r) => r.axes[a] !== undefined) && new Set(runs.map((r) => r.axes[a])).size === runs.length);
+    if (folds) {
+      const fb = foldBest(runs, metric, better);
+      if (fb) return { values: fb.values.filter(Number.isFinite), missing: runs.length - fb.values.filter(Number.isFinite).length, epoch: fb.epoch };
+    }
+  }
+  const values: number[] = [];
+  let missing = 0;
+  for (const r of runs) {
+    const v = runMetrics(r, split)?.[metric];
+    if (typeof v === 'number' && Number.isFinite(v)) values.push(v);
+    else missing++;
+  }
+  return { values, missing };
 }

@@ -18,7 +18,7 @@ function run(axes: Record<string, string>, top1: number | null, trainable = 1000
   };
 }
 
-const SPEC: TableSpec = { title: 't', rows: ['method'], cols: ['dataset'], filter: {}, metric: 'top1', split: 'auto', params: true, best: 'column', better: 'higher', percent: true, digits: 1 };
+const SPEC: TableSpec = { title: 't', rows: ['method'], cols: ['dataset'], filter: {}, metric: 'top1', split: 'auto', params: true, best: 'column', better: 'higher', percent: true, digits: 1, extra: [], labels: {} };
 
 test('table: mean +/- std over seeds, best bold and second underlined per column, ties share, unfinished left out', () => {
   const runs = [

@@ -6,6 +6,7 @@ import { highestEnergyRange, patchAttention, queryColumns, queryTokens, renderAt
 const help = `usage: loaa attention <audio | features.safetensors> --backbone <ckpt | pretrained | random:<arch>>
                       [--adapter <dir> ...] [--compare <dir>] [--no-backbone-row] [--layer -1]
                       [--frames a:b] [--upsample nearest|bilinear] --out map.png [--json]
+       loaa attention <audio> --row name=...,backbone=...[,adapter=...] --row ... --out fig.svg
 
 Draws what the model attends to (the paper's Figure 3): the mel spectrogram (frequency up, time
 right) and, per model, the attention that the patch tokens of a time range pay to every patch,
@@ -27,8 +28,19 @@ options:
   --layer L             block whose attention is drawn (default -1: the last; 0 = the first)
   --frames A:B          query frames [A, B) (default: the patch column with the highest energy)
   --upsample M          nearest (the patch areas; default) or bilinear
-  --out FILE            the PNG to write (required)
+  --out FILE            the PNG to write (required); FILE.svg draws the paper's Figure 3 layout
+                        (text, time in s, frequency in Hz, colour bars, padding cropped)
   --title TEXT          caption at the top
+  --row SPEC            one row of the figure with its own model (repeatable; replaces
+                        --backbone / --adapter): name=LABEL,backbone=B[,adapter=DIR][,arch=A]
+                        [,target_length=N][,fstride=S][,tstride=S][,seed=N][,depth=N]
+                        [,source_grid=FxT]; quote values with commas: name="LoAA, T".
+                        Every row is drawn on the same time axis (its own patch grid); the
+                        output is an SVG (the paper's Figure 3, e.g. an ImageNet DeiT, an
+                        audio-pretrained SSAST with 16x16 patches on 1024 frames and
+                        --frames 320:336, and LoAA)
+  --source-grid FxT     positional grid of an audio checkpoint whose grid cannot be read from
+                        it (e.g. 8x64 for an SSAST-style 128x1024 input with 16x16 patches)
   --json                print {"out", "layer", "frames", "rows": [...], ...} as one JSON object
 
 without an adapter (input geometry and front end):
@@ -62,6 +74,8 @@ const SPEC: FlagSpec = {
   tstride: { type: 'string' },
   depth: { type: 'string' },
   seed: { type: 'string' },
+  row: { type: 'string', multiple: true },
+  'source-grid': { type: 'string' },
 };
 
 /** `--layer -1` and `--mean -6.6`: node's parser wants `--layer=-1` for values starting with '-'. */
@@ -90,6 +104,50 @@ function parseFrames(s: string): FrameRange {
   return [a, b];
 }
 
+async function sourceGridFlag(v: string): Promise<[number, number]> {
+  const { parseGrid } = await import('../../viz/figure3_run.js');
+  try {
+    return parseGrid(v, '--source-grid');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** `--row` mode: one model per row, drawn as the Figure 3 SVG (src/viz/figure3_run.ts). */
+async function runRows(a: ReturnType<typeof parseFlags>, input: string, rowArgs: string[]): Promise<number> {
+  for (const f of ['backbone', 'adapter', 'compare', 'no-backbone-row', 'source-grid'] as const) {
+    if (a.values[f] !== undefined) throw new UsageError(`--${f}: not with --row (each row names its own backbone, adapter and source_grid)`);
+  }
+  const out = stringFlag(a, 'out');
+  if (!out || !/\.svg$/i.test(out)) throw new UsageError('--out: with --row the figure is an SVG: give FILE.svg (rsvg-convert FILE.svg -o FILE.png makes a PNG)');
+  const up = stringFlag(a, 'upsample') ?? 'nearest';
+  if (up !== 'nearest' && up !== 'bilinear') throw new UsageError(`--upsample: expected nearest or bilinear, got ${JSON.stringify(up)}`);
+  const framesArg = stringFlag(a, 'frames');
+  const { parseRowSpec, runFigureRows } = await import('../../viz/figure3_run.js');
+  let specs;
+  try {
+    specs = rowArgs.map((s) => parseRowSpec(s));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { svg, info, rows } = await runFigureRows(input, specs, {
+    layer: numberFlag(a, 'layer', { integer: true }) ?? -1,
+    ...(framesArg !== undefined ? { frames: parseFrames(framesArg) } : {}),
+    upsample: up,
+    ...(stringFlag(a, 'title') !== undefined ? { title: stringFlag(a, 'title')! } : {}),
+    ...(numberFlag(a, 'sample-rate', { integer: true, min: 1 }) !== undefined ? { sampleRate: numberFlag(a, 'sample-rate', { integer: true, min: 1 })! } : {}),
+  });
+  const { writeFileAtomic } = await import('../../util/fs.js');
+  writeFileAtomic(out, svg);
+  const summary = { out, input, size: [info.width, info.height], frames: info.frames, rows: rows.map((r) => ({ label: r.label, grid: [r.geometry.fDim, r.geometry.tDim], input_shape: [r.geometry.frames, r.geometry.bins], query: r.query, to_special: r.toSpecial ?? null })) };
+  if (boolFlag(a, 'json')) process.stdout.write(JSON.stringify(summary) + '\n');
+  else {
+    process.stdout.write(`${out}: ${info.width}x${info.height}, ${rows.length} row(s), ${info.frames} frames shown\n`);
+    for (const r of summary.rows) process.stdout.write(`  ${r.label}: ${r.grid.join('x')} patches on ${r.input_shape.join('x')}, query frames ${r.query.join(':')}\n`);
+  }
+  return 0;
+}
+
 export const command: Command = {
   name: 'attention',
   summary: "draw what the model attends to over a spectrogram (the paper's Figure 3), per model",
@@ -104,6 +162,8 @@ export const command: Command = {
       throw new UsageError(a.positionals.length === 0 ? '<audio>: missing input file' : `<audio>: expected one input, got ${a.positionals.length}`);
     }
     const input = a.positionals[0]!;
+    const rowArgs = listFlag(a, 'row');
+    if (rowArgs.length) return runRows(a, input, rowArgs);
     const backbone = stringFlag(a, 'backbone');
     if (!backbone) throw new UsageError('--backbone: required (a checkpoint, "pretrained" or random:<arch>)');
     const out = stringFlag(a, 'out');
@@ -138,6 +198,7 @@ export const command: Command = {
       tstride: numberFlag(a, 'tstride', { integer: true, min: 1, max: 16 }),
       depth: numberFlag(a, 'depth', { integer: true, min: 1 }),
       seed: numberFlag(a, 'seed', { integer: true, min: 0 }),
+      ...(stringFlag(a, 'source-grid') !== undefined ? { sourceGrid: await sourceGridFlag(stringFlag(a, 'source-grid')!) } : {}),
     });
     const g = r.geometry;
     if (frames && frames[1] > g.frames) throw new UsageError(`--frames: ${frames[0]}:${frames[1]} ends after the input's ${g.frames} frames`);
@@ -147,13 +208,21 @@ export const command: Command = {
     const rows = r.matrices.map((m) => patchAttention(m, tokens, g));
     const layerName = `LAYER ${r.layer + 1}/${r.depth}`;
     const title = stringFlag(a, 'title') ?? `${r.arch}  ${layerName}  QUERY FRAMES ${query[0]}-${query[1]} (${tokens.length} TOKENS)  MEAN OVER HEADS`;
-    const { canvas, info } = renderAttentionFigure({ data: r.fbank, frames: g.frames, bins: g.bins }, g, rows, query, {
-      title,
-      upsample: up as Upsample,
-      compareIndex: r.compareIndex,
-      validFrames: r.validFrames,
-    });
-    canvas.writePng(out);
+    let info: { width: number; height: number; scale?: [number, number]; diffScale?: [number, number]; panels: unknown[] };
+    if (/\.svg$/i.test(out)) {
+      // the paper's Figure 3 layout (src/viz/figure3.ts): real text, axes in s and Hz, padding cropped
+      const { writeFigure3 } = await import('../../viz/figure3_run.js');
+      info = writeFigure3(out, r, rows, query, { title: stringFlag(a, 'title'), upsample: up as Upsample, sampleRate: numberFlag(a, 'sample-rate', { integer: true, min: 1 }), adapters });
+    } else {
+      const fig = renderAttentionFigure({ data: r.fbank, frames: g.frames, bins: g.bins }, g, rows, query, {
+        title,
+        upsample: up as Upsample,
+        compareIndex: r.compareIndex,
+        validFrames: r.validFrames,
+      });
+      fig.canvas.writePng(out);
+      info = fig.info;
+    }
     const summary = {
       out,
       input,

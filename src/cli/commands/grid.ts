@@ -21,8 +21,9 @@ options:
   --jobs N         runs at once, each a child process with its share of the cores
                    (default: the grid file's "jobs", else 1)
   --set KEY=VALUE  an override for every run (after the grid's own); repeatable
-  --dry-run        list the runs, their state (done / pending / interrupted / running) and the
-                   train command of each, and run nothing
+  --dry-run        list the runs with their trainable parameters and share (no data or weights
+                   needed), their state (done / pending / interrupted / running) and the train
+                   command of each, and run nothing
   --json           print one JSON object (the runs and their states, or the summary) on stdout;
                    progress goes to stderr
 
@@ -68,9 +69,14 @@ export const command: Command = {
 
     if (boolFlag(a, 'dry-run')) {
       const states = gridStates(runs);
+      // parameter counts from the configs alone (src/train/grid_plan.ts): no data, no weights
+      const { countGrid, formatGridCounts } = await import('../../train/grid_plan.js');
+      const counts = countGrid(runs);
       if (json) {
-        process.stdout.write(JSON.stringify({ grid: grid.name, out: outDir, runs: states.map(({ run, state }) => ({ id: run.id, dir: run.dir, axes: run.axes, state, command: ['loaa', ...trainArgs({ run, resume: state === 'interrupted' })] })) }) + '\n');
+        process.stdout.write(JSON.stringify({ grid: grid.name, out: outDir, runs: states.map(({ run, state }, i) => ({ id: run.id, dir: run.dir, axes: run.axes, state, trainable: counts[i]!.counts.trainable, total: counts[i]!.counts.total, share: counts[i]!.share, paper_share: counts[i]!.paperShare, command: ['loaa', ...trainArgs({ run, resume: state === 'interrupted' })] })) }) + '\n');
       } else {
+        say(formatGridCounts(grid, counts));
+        say('(share: trainable / total as built; paper share: the method\'s parameters without the head / 86 M, the paper\'s convention)\n');
         const count = (s: string): number => states.filter((x) => x.state === s).length;
         say(`${grid.name}: ${runs.length} runs (${grid.axes.map((x) => `${x.values.length} ${x.name}`).join(' x ')}${grid.exclude.length ? ', some excluded' : ''}) in ${rel(outDir)}`);
         say(`  ${count('done')} done, ${count('pending')} pending, ${count('interrupted')} interrupted, ${count('running')} running elsewhere`);

@@ -5,7 +5,7 @@ import { UsageError, type Command } from '../command.js';
 import { boolFlag, parseFlags, stringFlag } from '../args.js';
 
 const help = `usage: loaa report <grid output dir | runs dir | run dir> ... --out <report dir>
-                   [--grid grid.yaml] [--metric top1] [--split auto|test|best|final]
+                   [--grid grid.yaml] [--metric top1] [--split auto|test|best|final|fold-best|paper]
                    [--rows a,b] [--cols c] [--title TEXT] [--json]
 
 Collects the runs under the given directories (every directory with results.json or metrics.jsonl,
@@ -25,7 +25,9 @@ options:
   --out DIR        the report directory (required)
   --grid FILE      the grid file whose report section and axis order to use
   --metric NAME    top1 (default), top5, mAP, meanClassAccuracy, macroAUC, dPrime, loss
-  --split S        auto (test set if the run has one, else the last epoch), test, best, final
+  --split S        auto (test set if the run has one, else the last epoch), test, best, final,
+                   fold-best (AST's ESC-50: the epoch with the best fold-averaged accuracy),
+                   paper (fold-best for folds, else test, else the best validation epoch)
   --rows A,B       one table with these axes on the rows (replaces the grid's tables)
   --cols C         ... and these on the columns
   --title TEXT     the report's title
@@ -52,7 +54,8 @@ export const command: Command = {
     if (!out) throw new UsageError('--out: the report directory is required');
     for (const p of a.positionals) if (!existsSync(p)) throw new UsageError(`${p}: no such directory`);
     const split = stringFlag(a, 'split');
-    if (split !== undefined && !['auto', 'test', 'best', 'final'].includes(split)) throw new UsageError(`--split: expected auto, test, best or final, got ${JSON.stringify(split)}`);
+    const splits = ['auto', 'test', 'best', 'final', 'fold-best', 'paper'];
+    if (split !== undefined && !splits.includes(split)) throw new UsageError(`--split: expected ${splits.join(', ')}, got ${JSON.stringify(split)}`);
     const { readGrid } = await import('../../train/grid.js');
     const { loadReportInput, buildReport, writeReport } = await import('../../viz/report.js');
     let gridFile = stringFlag(a, 'grid');
