@@ -42,12 +42,14 @@ export async function writeWebApp(dir: string, modelFile: string): Promise<WebAp
     write: false,
     logLevel: 'silent',
     absWorkingDir: packageRoot,
-    // decode.ts reads files with node:fs only in its path-based helpers, which the page never calls
+    // The audio code reaches node:fs / node:path / node:crypto ... only in its path-based helpers,
+    // which the page never calls: each Node built-in becomes a stub whose every member throws when
+    // called, so a future import of another built-in cannot break the bundle.
     plugins: [{
-      name: 'no-node-fs',
+      name: 'no-node-builtins',
       setup(b) {
-        b.onResolve({ filter: /^node:fs$/ }, () => ({ path: 'node:fs', namespace: 'stub' }));
-        b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export function readFileSync() { throw new Error("no file system in the browser"); }', loader: 'js' }));
+        b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
+        b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({ contents: nodeStub(args.path), loader: 'js' }));
       },
     }],
   });
@@ -61,4 +63,10 @@ export async function writeWebApp(dir: string, modelFile: string): Promise<WebAp
   const files: Record<string, number> = {};
   for (const f of ['index.html', 'app.js', ...ORT_WASM_FILES, 'model.onnx']) files[f] = statSync(join(dir, f)).size;
   return { dir, files };
+}
+
+function nodeStub(name: string): string {
+  return `const fail = () => { throw new Error(${JSON.stringify(name + ' is not available in the browser')}); };
+const stub = new Proxy(fail, { get: (_, k) => (k === '__esModule' ? false : stub), apply: fail, construct: fail });
+module.exports = stub;`;
 }
