@@ -55,3 +55,13 @@ export function autocast<T>(device: AutocastDevice, dtype: LowDType | null, fn: 
     ops.autocastExit(device, prev.enabled, prev.dtype);
   }
 }
+
+/**
+ * Why CPU mixed precision is limited on this libtorch, or null where it is not. libtorch 1.x's CPU
+ * autocast knows bfloat16 only, and its op lists leave layer norm out, so a layer norm right after
+ * a low-precision op sees mixed dtypes (the AST's norms follow residual adds and run); 2.x has both.
+ */
+export function cpuAutocastLimitation(): string | null {
+  const version = (ops.info() as { torchVersion: string }).torchVersion;
+  return Number(version.split('.')[0]) >= 2 ? null : `libtorch ${version}: CPU autocast has bfloat16 only and no float32 layer norm (libtorch 2.x has both)`;
+}
