@@ -1,14 +1,10 @@
 /** `loaa report`: tables like the paper's and training curves from runs, as Markdown and HTML. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, type Command } from '../command.js';
-import { boolFlag, parseFlags, stringFlag } from '../args.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
 
-const help = `usage: loaa report <grid output dir | runs dir | run dir> ... --out <report dir>
-                   [--grid grid.yaml] [--metric top1] [--split auto|test|best|final|fold-best|paper]
-                   [--rows a,b] [--cols c] [--title TEXT] [--json]
-
-Collects the runs under the given directories (every directory with results.json or metrics.jsonl,
+const DESCRIPTION = `Collects the runs under the given directories (every directory with results.json or metrics.jsonl,
 as loaa train writes them) and writes into --out:
   report.md     tables, curves (as images) and a list of the runs
   report.html   the same, self-contained (inline CSS and SVG), for a browser
@@ -19,48 +15,48 @@ Tables come from the "report" section of the grid file (the grid.yaml that loaa 
 its output directory, or --grid): axes on the rows and columns, each cell the mean +/- std over the
 folds and seeds, the best of each column in bold and the second underlined, with the trainable
 parameters of each row. Without a report section: one table, every non-replicate axis on the rows.
-Runs that have not finished are listed but left out of the tables.
+Runs that have not finished are listed but left out of the tables.`;
 
-options:
-  --out DIR        the report directory (required)
-  --grid FILE      the grid file whose report section and axis order to use
-  --metric NAME    top1 (default), top5, mAP, meanClassAccuracy, macroAUC, dPrime, loss
-  --split S        auto (test set if the run has one, else the last epoch), test, best, final,
-                   fold-best (AST's ESC-50: the epoch with the best fold-averaged accuracy),
-                   paper (fold-best for folds, else test, else the best validation epoch)
-  --rows A,B       one table with these axes on the rows (replaces the grid's tables)
-  --cols C         ... and these on the columns
-  --title TEXT     the report's title
-  --json           print {"out", "files", "summary"} as one JSON object
-`;
+const FLAGS = {
+  out: { type: 'string', value: 'DIR', help: 'the report directory (required)' },
+  grid: { type: 'string', value: 'FILE', help: 'the grid file whose report section and axis order to use' },
+  metric: { type: 'string', value: 'NAME', help: 'top1 (default), top5, mAP, meanClassAccuracy, macroAUC, dPrime, loss' },
+  split: {
+    type: 'string',
+    value: 'S',
+    choices: ['auto', 'test', 'best', 'final', 'fold-best', 'paper'],
+    help: "auto (test set if the run has one, else the last epoch), test, best, final,\nfold-best (AST's ESC-50: the epoch with the best fold-averaged accuracy),\npaper (fold-best for folds, else test, else the best validation epoch)",
+  },
+  rows: { type: 'string', value: 'A,B', help: 'one table with these axes on the rows (replaces the grid\'s tables)' },
+  cols: { type: 'string', value: 'C', help: '... and these on the columns' },
+  title: { type: 'string', value: 'TEXT', help: 'the report\'s title' },
+} as const;
 
 function axesList(s: string | undefined): string[] | undefined {
   if (s === undefined) return undefined;
   return s.split(',').map((x) => x.trim()).filter((x) => x !== '');
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'report',
   summary: "tables like the paper's and training curves from runs, as Markdown and HTML",
-  help,
-  async run(argv: string[]): Promise<number> {
-    const a = parseFlags(argv, { out: { type: 'string' }, grid: { type: 'string' }, metric: { type: 'string' }, split: { type: 'string' }, rows: { type: 'string' }, cols: { type: 'string' }, title: { type: 'string' } }, 'report');
-    if (boolFlag(a, 'help')) {
-      process.stdout.write(help);
-      return 0;
-    }
-    if (!a.positionals.length) throw new UsageError('<runs>: give a grid output directory, a folder of runs or run directories');
-    const out = stringFlag(a, 'out');
+  usage: [
+    '<grid output dir | runs dir | run dir> ... --out <report dir>',
+    '[--grid grid.yaml] [--metric top1] [--split auto|test|best|final|fold-best|paper] [--rows a,b] [--cols c] [--title TEXT] [--json]',
+  ],
+  description: DESCRIPTION,
+  flags: FLAGS,
+  async run({ flags, positionals, json }) {
+    if (!positionals.length) throw new UsageError('<runs>: give a grid output directory, a folder of runs or run directories');
+    const out = flags.out;
     if (!out) throw new UsageError('--out: the report directory is required');
-    for (const p of a.positionals) if (!existsSync(p)) throw new UsageError(`${p}: no such directory`);
-    const split = stringFlag(a, 'split');
-    const splits = ['auto', 'test', 'best', 'final', 'fold-best', 'paper'];
-    if (split !== undefined && !splits.includes(split)) throw new UsageError(`--split: expected ${splits.join(', ')}, got ${JSON.stringify(split)}`);
+    for (const p of positionals) if (!existsSync(p)) throw new UsageError(`${p}: no such directory`);
+    const split = flags.split;
     const { readGrid } = await import('../../train/grid.js');
     const { loadReportInput, buildReport, writeReport } = await import('../../viz/report.js');
-    let gridFile = stringFlag(a, 'grid');
+    let gridFile = flags.grid;
     if (gridFile !== undefined && !existsSync(gridFile)) throw new UsageError(`--grid: ${gridFile} does not exist`);
-    gridFile ??= a.positionals.map((p) => join(p, 'grid.yaml')).find((f) => existsSync(f));
+    gridFile ??= positionals.map((p) => join(p, 'grid.yaml')).find((f) => existsSync(f));
     let grid = null;
     if (gridFile) {
       try {
@@ -71,12 +67,12 @@ export const command: Command = {
     }
     let input;
     try {
-      input = loadReportInput(a.positionals, grid);
+      input = loadReportInput(positionals, grid);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    if (!input.runs.length) throw new UsageError(`${a.positionals.join(', ')}: no runs found (a run directory holds results.json or metrics.jsonl)`);
-    const metric = stringFlag(a, 'metric');
+    if (!input.runs.length) throw new UsageError(`${positionals.join(', ')}: no runs found (a run directory holds results.json or metrics.jsonl)`);
+    const metric = flags.metric;
     if (metric) {
       input.spec.metric = metric;
       input.spec.tables = input.spec.tables.map((t) => ({ ...t, metric }));
@@ -86,10 +82,10 @@ export const command: Command = {
       input.spec.split = split as typeof input.spec.split;
       input.spec.tables = input.spec.tables.map((t) => ({ ...t, split: split as typeof input.spec.split }));
     }
-    const rows = axesList(stringFlag(a, 'rows'));
-    const cols = axesList(stringFlag(a, 'cols'));
+    const rows = axesList(flags.rows);
+    const cols = axesList(flags.cols);
     if (rows || cols) input.spec.tables = [{ ...(rows ? { rows } : {}), cols: cols ?? [] }];
-    const title = stringFlag(a, 'title');
+    const title = flags.title;
     if (title) input.spec.title = title;
     if (!input.spec.title) input.spec.title = grid ? `${grid.name}` : 'loaa report';
     let report;
@@ -100,7 +96,7 @@ export const command: Command = {
     }
     const files = writeReport(out, report);
     const s = report.summary;
-    if (boolFlag(a, 'json')) {
+    if (json) {
       process.stdout.write(JSON.stringify({ out, files, summary: s }) + '\n');
     } else {
       process.stdout.write(`${out}: ${report.tables.length} table(s), ${report.plots.length} plot(s) from ${s.finished} finished run(s)${s.unfinished ? ` (${s.unfinished} unfinished)` : ''}\n`);
@@ -109,4 +105,4 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});
