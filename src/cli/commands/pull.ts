@@ -1,11 +1,11 @@
 /** `loaa pull <arch>`: download a backbone's timm weights into $LOAA_HOME. */
-import { UsageError, type Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
 import { ARCHS, ARCH_NAMES } from '../../models/archs.js';
 import { resolvePullId } from '../../models/hub.js';
 import { DEFAULT_ENDPOINT, pullBackbone, type PullProgress } from '../../models/pull.js';
 
-const help = `usage: loaa pull <arch> [--endpoint URL] [--force] [--json]
-       (<arch> may also be timm's <arch>.<tag>, or hf-hub:<org>/<repo>[@revision])
+const DESCRIPTION = `(<arch> may also be timm's <arch>.<tag>, or hf-hub:<org>/<repo>[@revision])
 
 Downloads timm's pretrained weights for <arch> to $LOAA_HOME/<arch>/model.safetensors
 ($LOAA_HOME defaults to ~/.cache/loaa), from
@@ -17,64 +17,37 @@ repositories. The file is checked against the size and sha256 the hub announces 
 when it does not match. Offline? Download the file elsewhere and place it at the path above.
 
 architectures:
-${ARCH_NAMES.map((n) => `  ${n.padEnd(34)} ${ARCHS[n].hub.repo}`).join('\n')}
+${ARCH_NAMES.map((n) => `  ${n.padEnd(34)} ${ARCHS[n].hub.repo}`).join('\n')}`;
 
-options:
-  --endpoint URL   hub or mirror base URL (default $HF_ENDPOINT, then ${DEFAULT_ENDPOINT})
-  --force          download again even if the file is present
-  --json           print {"arch", "path", "url", "bytes", "sha256", "verified", "skipped", "resumed"}
-`;
+const FLAGS = {
+  endpoint: { type: 'string', value: 'URL', help: `hub or mirror base URL (default $HF_ENDPOINT, then ${DEFAULT_ENDPOINT})` },
+  force: { type: 'boolean', help: 'download again even if the file is present' },
+} as const;
 
-interface Args {
-  arch: string;
-  endpoint?: string;
-  force: boolean;
-  json: boolean;
-  help: boolean;
+function endpointArg(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === '') throw new UsageError('--endpoint: missing URL');
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new UsageError(`--endpoint: ${JSON.stringify(v)} is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--endpoint: ${v} is not an http(s) URL`);
+  return v;
 }
 
-function parse(argv: string[]): Args {
-  const positional: string[] = [];
-  const out: Args = { arch: '', force: false, json: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let inline: string | undefined;
-    if (a.startsWith('--') && a.includes('=')) {
-      inline = a.slice(a.indexOf('=') + 1);
-      a = a.slice(0, a.indexOf('='));
-    }
-    if (a === '--endpoint') {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError('--endpoint: missing URL');
-      let u: URL;
-      try {
-        u = new URL(v);
-      } catch {
-        throw new UsageError(`--endpoint: ${JSON.stringify(v)} is not a URL`);
-      }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--endpoint: ${v} is not an http(s) URL`);
-      out.endpoint = v;
-    } else if ((a === '--force' || a === '--json' || a === '--help' || a === '-h') && inline === undefined) {
-      if (a === '--force') out.force = true;
-      else if (a === '--json') out.json = true;
-      else out.help = true;
-    } else if (a.startsWith('-') && a !== '-') {
-      throw new UsageError(`${a}: unknown option (see loaa pull --help)`);
-    } else {
-      positional.push(a);
-    }
-  }
-  if (out.help) return out;
+function archArg(positional: string[]): string {
   if (positional.length !== 1) {
     throw new UsageError(positional.length === 0 ? '<arch>: missing architecture name (see loaa pull --help)' : `<arch>: expected one architecture, got ${positional.length}`);
   }
-  out.arch = positional[0];
+  const arch = positional[0]!;
   try {
-    resolvePullId(out.arch);
+    resolvePullId(arch);
   } catch {
-    throw new UsageError(`${out.arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')}; or <arch>.<tag>, or hf-hub:<org>/<repo>)`);
+    throw new UsageError(`${arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')}; or <arch>.<tag>, or hf-hub:<org>/<repo>)`);
   }
-  return out;
+  return arch;
 }
 
 function mb(n: number): string {
@@ -119,16 +92,14 @@ function progressPrinter(tty: boolean, plain: boolean): { update(p: PullProgress
   };
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'pull',
   summary: 'download a backbone checkpoint (timm weights from the Hugging Face hub)',
-  help,
-  async run(argv: string[]): Promise<number> {
-    const args = parse(argv);
-    if (args.help) {
-      process.stdout.write(help);
-      return 0;
-    }
+  usage: '<arch> [--endpoint URL] [--force] [--json]',
+  description: DESCRIPTION,
+  flags: FLAGS,
+  async run({ flags, positionals, json }) {
+    const args = { arch: archArg(positionals), endpoint: endpointArg(flags.endpoint), force: flags.force, json };
     const progress = progressPrinter(Boolean(process.stderr.isTTY), !args.json);
     try {
       const r = await pullBackbone(args.arch, { endpoint: args.endpoint, force: args.force, onProgress: (p) => progress.update(p) });
@@ -148,4 +119,4 @@ export const command: Command = {
       return 1;
     }
   },
-};
+});
