@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import { readPng } from '../../src/viz/png.js';
 import { repoRoot } from '../helpers.js';
+import { findChromium } from '../chromium.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loaa-report-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -136,32 +137,10 @@ test('loaa report: --rows/--cols/--metric from the command line, plain run folde
 
 // ---------------------------------------------------------------- the page in a real browser
 
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
-/** Debian's chromium, installed when missing and we are root; null (with why) when it cannot be had. */
-function chromium(): { bin: string } | { why: string } {
-  const found = which('chromium') ?? which('chromium-browser') ?? which('google-chrome');
-  if (found) return { bin: found };
-  if (process.getuid?.() !== 0) return { why: 'chromium is not installed and the tests do not run as root to install it' };
-  const t0 = Date.now();
-  let r = spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (r.status !== 0) {
-    spawnSync('apt-get', ['update', '-q'], { encoding: 'utf8', timeout: 120_000 });
-    r = spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  const bin = which('chromium');
-  if (r.status !== 0 || !bin) return { why: `apt-get install chromium failed (offline?): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}` };
-  console.log(`# installed chromium with apt-get in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return { bin };
-}
-
 test('report.html in headless Chromium: not blank, a table and plots on the page', (t) => {
   const html = join(out, 'report.html');
   if (!existsSync(html)) loaa(['report', grid, '--out', out]);
-  const c = chromium();
+  const c = findChromium();
   if ('why' in c) {
     t.skip(`SKIPPED: ${c.why}`);
     return;

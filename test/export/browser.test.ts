@@ -8,7 +8,7 @@ import { PNG } from 'pngjs';
 import { repoRoot, fixture } from '../helpers.js';
 import { freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
-import { CHROMIUM_FLAGS, findChromium } from './chromium.js';
+import { CHROMIUM_FLAGS, findChromium } from '../chromium.js';
 
 const LOAA = join(repoRoot, 'bin', 'loaa.js');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
