@@ -1,13 +1,12 @@
 /**
  * The server under load, in a child process (its memory and signals are its own): concurrency 1, 8
  * and 32 with 10% malformed requests, RSS over many requests, and SIGTERM in the middle of load.
- * LOAA_SERVE_LOAD_REQUESTS sets the RSS run's length (default 2000; the issue's 10,000 is run by hand).
+ * LOAA_SERVE_LOAD_REQUESTS sets the RSS run's length (default 10,000, the issue's number).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { runLoad, type LoadRequest } from '../../src/serve/loadgen.js';
 import { wavBytes } from '../data/wav_writer.js';
@@ -20,8 +19,8 @@ interface Child {
   lines: AsyncIterator<string>;
 }
 
-async function spawnServer(args: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function spawnServer(args: string[], nodeFlags: string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, ['--expose-gc', ...nodeFlags, entry, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.done) throw new Error('the server child exited before printing its URL');
@@ -45,13 +44,11 @@ function mixed(i: number): LoadRequest {
   return { path: '/v1/classify?top_k=2', body: bad ? BAD[i % BAD.length] : GOOD[i % GOOD.length], headers: { 'content-type': 'audio/wav' } };
 }
 
-function rss(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request(`${url}/metrics`, { agent: false }, (res) => {
-      let t = '';
-      res.on('data', (c) => (t += c));
-      res.on('end', () => resolve(Number(/^process_resident_memory_bytes (\d+)$/m.exec(t)![1])));
-    }).on('error', reject).end();
+/** The server's memory after a full garbage collection (see fake_server.ts). */
+function memory(c: Child): Promise<NodeJS.MemoryUsage> {
+  return new Promise((resolve) => {
+    c.proc.once('message', (m) => resolve(m as NodeJS.MemoryUsage));
+    c.proc.send('memory');
   });
 }
 
@@ -71,17 +68,26 @@ test('load at concurrency 1, 8 and 32 with 10% malformed: no crash, every malfor
   }
 });
 
-test('RSS stays flat (within 10%) over many requests', async () => {
-  const n = Number(process.env.LOAA_SERVE_LOAD_REQUESTS ?? 2000);
-  const c = await spawnServer(['0', '8', '256']);
+// V8 grows its young generation in steps when the survival rate is high (measured here: heapTotal
+// 10 -> 14 MiB somewhere between request 2,500 and 7,500, heapUsed flat at 5 MiB), and where that
+// step lands depends on the machine's load: it moved RSS by 12% with nothing leaking. The young
+// generation is pinned to its full size for this test, so RSS measures what the server holds.
+const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+
+test('RSS stays flat (within 10%) over 10,000 requests; what the heap retains too', async () => {
+  const n = Number(process.env.LOAA_SERVE_LOAD_REQUESTS ?? 10000);
+  const c = await spawnServer(['0', '8', '256'], PINNED_YOUNG_GENERATION);
   try {
-    await runLoad({ url: c.url, concurrency: 8, total: 1000, make: mixed }); // warm up: JIT, pools, buffers
-    const before = await rss(c.url);
+    await runLoad({ url: c.url, concurrency: 8, total: 2000, make: mixed }); // warm up: JIT, pools, buffers
+    const before = await memory(c);
     const r = await runLoad({ url: c.url, concurrency: 8, total: n, make: mixed });
-    const after = await rss(c.url);
+    const after = await memory(c);
     assert.equal(r.codes['200'] + r.codes['400'], n);
-    console.log(`RSS over ${n} requests: ${(before / 2 ** 20).toFixed(1)} MiB -> ${(after / 2 ** 20).toFixed(1)} MiB (${(((after - before) / before) * 100).toFixed(1)}%)`);
-    assert.ok(after <= before * 1.1, `RSS grew from ${before} to ${after}`);
+    const mib = (x: number) => (x / 2 ** 20).toFixed(1);
+    const retained = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external;
+    console.log(`RSS over ${n} requests: ${mib(before.rss)} MiB -> ${mib(after.rss)} MiB (${(((after.rss - before.rss) / before.rss) * 100).toFixed(1)}%); heap used + external ${mib(retained(before))} -> ${mib(retained(after))} MiB`);
+    assert.ok(after.rss <= before.rss * 1.1, `RSS grew from ${before.rss} to ${after.rss}`);
+    assert.ok(retained(after) <= retained(before) * 1.1, `retained memory grew from ${retained(before)} to ${retained(after)}`);
   } finally {
     await stop(c);
   }
