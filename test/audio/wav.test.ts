@@ -178,7 +178,7 @@ test('property: mutated WAV headers never crash, hang or return inconsistent aud
       }
       const t0 = performance.now();
       checkOutcome(buf);
-      assert.ok(performance.now() - t0 < 1000, 'took over a second');
+      assert.ok(performance.now() - t0 < 2000, 'took over 2 s: a hang, not a slow machine');
     }),
     { numRuns: 4000, seed: 20240601 },
   );

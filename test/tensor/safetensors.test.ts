@@ -120,7 +120,7 @@ function parsesOrNamesFile(buf: Uint8Array): void {
     assert.ok(e instanceof Error, `threw a non-Error ${String(e)}`);
     assert.match(e.message, PREFIX);
   }
-  assert.ok(performance.now() - t0 < 1000, 'no hang');
+  assert.ok(performance.now() - t0 < 2000, 'took over 2 s: a hang, not a slow machine');
 }
 
 test('fuzz: random bytes', () => {
