@@ -21,7 +21,7 @@ function repoRoot(): string {
 const DEFAULT_FSDD = '../shared/data/fsdd/recordings';
 
 const FLAGS = {
-  data: { type: 'string', value: 'PATH', help: `FSDD recordings folder (default ${DEFAULT_FSDD} relative to the repository)` },
+  data: { type: 'string', value: 'PATH', help: `FSDD recordings folder (default ${DEFAULT_FSDD} relative to the repository,\nelse the copy \`loaa pull fsdd\` put in $LOAA_HOME/datasets/fsdd)` },
   synthetic: { type: 'boolean', help: 'use the synthetic set even when FSDD is there' },
   out: { type: 'string', value: 'DIR', default: 'runs/demo', help: 'where the runs go' },
   epochs: { type: 'int', min: 1, max: 1000, help: 'epochs per method (default 5; 2 with --quick)' },
@@ -35,8 +35,9 @@ const DESCRIPTION = `Trains three ways of adapting an audio spectrogram transfor
   linear    a linear probe (only the head trains)
 then writes the LoAA adapter and classifies one test clip with it.
 
-Data: the Free Spoken Digit Dataset when found (--data), otherwise (or with --synthetic) a synthetic
-set of tones, chirps, noise bursts and clicks. Backbone: ${ARCH}'s geometry, with the ImageNet weights
+Data: the Free Spoken Digit Dataset when found (--data; else ${DEFAULT_FSDD} beside the repository;
+else the copy \`loaa pull fsdd\` downloaded), otherwise (or with --synthetic) a synthetic set of tones,
+chirps, noise bursts and clicks. The demo says which it used. Backbone: ${ARCH}'s geometry, with the ImageNet weights
 when \`loaa pull ${ARCH}\` has fetched them into $LOAA_HOME, else random initialisation (the demo says which).`;
 
 interface Row {
@@ -72,11 +73,13 @@ export const command = defineCommand({
     const trainer = await import('../../train/trainer.js');
     const { backbonePath } = await import('../../models/pull.js');
     const { writeSyntheticSet } = await import('../../data/synthetic.js');
+    const { pulledDataset } = await import('../../models/datasets.js');
 
     // ---- data
-    const fsdd = dataArg !== undefined ? resolve(dataArg) : resolve(repoRoot(), DEFAULT_FSDD);
-    if (dataArg !== undefined && !synthetic && !existsSync(fsdd)) throw new UsageError(`--data: ${fsdd}: no such folder`);
-    const useFsdd = !synthetic && existsSync(fsdd) && readdirSync(fsdd).some((f) => f.endsWith('.wav'));
+    if (dataArg !== undefined && !synthetic && !existsSync(resolve(dataArg))) throw new UsageError(`--data: ${resolve(dataArg)}: no such folder`);
+    const found = synthetic ? null : findFsdd(dataArg, pulledDataset('fsdd'));
+    const fsdd = found?.dir ?? '';
+    const useFsdd = found !== null;
     mkdirSync(out, { recursive: true });
     let data: Record<string, unknown>;
     let what: string;
@@ -84,7 +87,7 @@ export const command = defineCommand({
     const nEval = quick ? 12 : 150;
     if (useFsdd) {
       data = { type: 'fsdd', root: fsdd, options: { validation: 'index5-9' }, train_limit: nTrain, eval_limit: nEval };
-      what = `FSDD (${fsdd}): spoken digits 0-9, ${nTrain} training clips, ${nEval} validation and ${nEval} test clips`;
+      what = `FSDD (${fsdd}, ${found!.from}): spoken digits 0-9, ${nTrain} training clips, ${nEval} validation and ${nEval} test clips`;
     } else {
       const root = join(out, 'synthetic-data');
       if (!existsSync(join(root, 'test'))) {
@@ -157,11 +160,31 @@ export const command = defineCommand({
     const seconds = (performance.now() - t0) / 1000;
     log(`\ndemo finished in ${seconds.toFixed(0)} s`);
     if (json) {
-      process.stdout.write(JSON.stringify({ data: useFsdd ? 'fsdd' : 'synthetic', backbone: pretrained ? 'pretrained' : 'random', runs: rows, adapter: adapterDir, prediction: { input: clip.path, label: runData.labels[clip.label as number], top: prediction }, seconds }) + '\n');
+      process.stdout.write(JSON.stringify({ data: useFsdd ? 'fsdd' : 'synthetic', ...(found ? { data_dir: found.dir, data_source: found.source } : {}), backbone: pretrained ? 'pretrained' : 'random', runs: rows, adapter: adapterDir, prediction: { input: clip.path, label: runData.labels[clip.label as number], top: prediction }, seconds }) + '\n');
     }
     return 0;
   },
 });
+
+const hasWavs = (dir: string): boolean => existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.wav'));
+
+/**
+ * Where the demo's FSDD comes from, in order: `--data`, the copy beside the repository, the
+ * `loaa pull fsdd` cache; null when none holds WAVs (the synthetic set then).
+ */
+export function findFsdd(
+  dataArg: string | undefined,
+  pulled: string | null,
+  beside: string = resolve(repoRoot(), DEFAULT_FSDD),
+): { dir: string; source: 'data' | 'repository' | 'pulled'; from: string } | null {
+  if (dataArg !== undefined) {
+    const dir = resolve(dataArg);
+    return hasWavs(dir) ? { dir, source: 'data', from: 'from --data' } : null;
+  }
+  if (hasWavs(beside)) return { dir: beside, source: 'repository', from: 'found beside the repository' };
+  if (pulled && hasWavs(pulled)) return { dir: pulled, source: 'pulled', from: 'downloaded by `loaa pull fsdd`' };
+  return null;
+}
 
 /** Top-3 labels of one audio file with an adapter directory (the front end from its config). */
 async function classify(adapterDir: string, file: string, recipe: import('../../train/recipe.js').Recipe, numClasses: number): Promise<{ label: string; p: number }[]> {
