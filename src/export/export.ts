@@ -91,16 +91,23 @@ function withFrames(dir: string, config: AdapterConfigFile, frames: number): str
 }
 
 /**
+ * The backbone: a checkpoint path, or a function that builds the AST for the (possibly re-framed)
+ * adapter config, which is how the CLI hands in the backbone recorded in adapter_config.json
+ * (src/infer/provenance.ts sits above this layer).
+ */
+export type BackboneSource = string | ((config: AdapterConfigFile) => AudioSpectrogramTransformer);
+
+/**
  * Loads the backbone + adapter with loaa (the model `--verify` compares against) for `frames` input
  * frames (default the adapter's). Caller disposes the model.
  */
-export function loadForExport(adapterDir: string, backbone: string, frames?: number): { model: AudioSpectrogramTransformer; config: AdapterConfigFile } {
+export function loadForExport(adapterDir: string, backbone: BackboneSource, frames?: number): { model: AudioSpectrogramTransformer; config: AdapterConfigFile } {
   const config = readAdapterConfig(adapterDir);
   const f = frames ?? config.input.tdim;
   const dir = f === config.input.tdim ? adapterDir : withFrames(adapterDir, config, f);
   try {
     const cfgF = f === config.input.tdim ? config : readAdapterConfig(dir);
-    const model = loadAst(backbone, astConfigFromAdapter(cfgF)).model;
+    const model = typeof backbone === 'string' ? loadAst(backbone, astConfigFromAdapter(cfgF)).model : backbone(cfgF);
     try {
       loadAdapter(dir, model);
     } catch (e) {

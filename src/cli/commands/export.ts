@@ -10,7 +10,8 @@ the front-end settings go into the model's metadata_props ("labels", "frontend",
 1.8 GB go to <out>.data beside the model (ONNX external data). See docs/deploy.md.`;
 
 const FLAGS = {
-  backbone: { type: 'string', value: 'FILE', help: 'the backbone checkpoint the adapter was trained on' },
+  backbone: { type: 'string', value: 'FILE', help: 'the backbone checkpoint the adapter was trained on (default: the one its\nadapter_config.json records, checked by sha256; a random one is rebuilt from its seed)' },
+  force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
   format: { type: 'string', value: 'FORMAT', default: 'onnx', choices: ['onnx'], help: 'the model format' },
   out: { type: 'string', value: 'FILE', help: 'the .onnx file to write' },
   frames: { type: 'int', min: 16, max: 1_000_000, help: 'input frames (default: the adapter\'s target length)' },
@@ -24,19 +25,19 @@ export const command = defineCommand({
   name: 'export',
   summary: 'export an adapter with its backbone as an ONNX model (onnxruntime, browser)',
   usage: [
-    '<adapter dir> --backbone <checkpoint> --format onnx --out <model.onnx>',
+    '<adapter dir> [--backbone <checkpoint> [--force]] --format onnx --out <model.onnx>',
     '[--frames N] [--batch dynamic|N] [--precision fp32|fp16] [--verify] [--web DIR] [--json]',
   ],
   description: DESCRIPTION,
   flags: FLAGS,
   examples: [
+    'loaa export runs/fsdd_loaa/best --out fsdd.onnx --verify',
     'loaa export runs/esc50_f1/best --backbone model.safetensors --out esc50.onnx --verify',
     'loaa export runs/esc50_f1/best --backbone model.safetensors --out esc50.onnx --precision fp16 --web site/ && python3 -m http.server -d site',
   ],
   async run({ flags, positionals, json }) {
     if (positionals.length !== 1) throw new UsageError(`<adapter dir>: expected one adapter directory, got ${positionals.length}`);
     const adapter = positionals[0]!;
-    if (!flags.backbone) throw new UsageError('--backbone: missing (the image or AST checkpoint the adapter was trained on)');
     if (!flags.out) throw new UsageError('--out: missing (the .onnx file to write)');
     let batch: number | 'dynamic' = 'dynamic';
     if (flags.batch !== 'dynamic') {
@@ -45,9 +46,20 @@ export const command = defineCommand({
     }
     const precision = flags.precision as 'fp32' | 'fp16';
     const { exportModel, loadForExport } = await import('../../export/export.js');
+    const { readBackbone, resolveBackbone } = await import('../../infer/provenance.js');
     let loaded;
     try {
-      loaded = loadForExport(adapter, flags.backbone, flags.frames);
+      const { readAdapterConfig } = await import('../../peft/checkpoint.js');
+      const original = readAdapterConfig(adapter);
+      const recorded = readBackbone(adapter);
+      if (!flags.backbone && !recorded) {
+        throw new Error(`--backbone: missing: ${adapter}/adapter_config.json records no backbone (an adapter saved before provenance); pass the checkpoint it was trained on`);
+      }
+      if (!flags.backbone && recorded?.source === 'random' && flags.frames !== undefined && flags.frames !== original.input.tdim) {
+        throw new Error(`--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.tdim} frames only`);
+      }
+      // the recorded backbone (or --backbone, checked against the record), built for the export's frames
+      loaded = loadForExport(adapter, (cfg) => resolveBackbone(adapter, cfg, { backbone: flags.backbone, force: flags.force }).model, flags.frames);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
