@@ -16,7 +16,8 @@ import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { loadAdapter, readAdapterConfig, type AdapterConfigFile } from '../peft/checkpoint.js';
-import type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
+import type { ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
+import type { LogitsBackend } from '../batch/run.js';
 import { featuresOfAudio, frontendSpec } from '../infer/features.js';
 import { resolveBackbone, type BackboneProvenance } from '../infer/provenance.js';
 
@@ -57,7 +58,7 @@ function softmaxTop(logits: number[], labels: string[], k: number): Scored[] {
   return order.slice(0, Math.min(k, labels.length)).map((i) => ({ label: labels[i] ?? String(i), score: e[i] / z }));
 }
 
-export class AudioClassifier implements ClassifierBackend {
+export class AudioClassifier implements LogitsBackend {
   private readonly entries = new Map<string, Entry>();
   private active: string;
 
@@ -171,6 +172,11 @@ export class AudioClassifier implements ClassifierBackend {
 
   /** ClassifierBackend (the server, batch predict): per-item errors, one forward per call. */
   async classifyBatch(items: ClassifyItem[], adapter: string): Promise<(Scored[] | Error)[]> {
+    return (await this.classifyBatchWithLogits(items, adapter)).map((r) => (r instanceof Error ? r : r.top));
+  }
+
+  /** classifyBatch with each input's logits beside its top labels (batch predict's JSON output). */
+  async classifyBatchWithLogits(items: ClassifyItem[], adapter: string): Promise<({ top: Scored[]; logits: number[] } | Error)[]> {
     this.useAdapter(adapter);
     const { tdim, fdim } = this.model.cfg;
     const per = tdim * fdim;
@@ -186,7 +192,11 @@ export class AudioClassifier implements ClassifierBackend {
     ok.forEach((r, i) => x.set(r, i * per));
     const logits = ok.length ? this.logits(x, ok.length) : [];
     let j = 0;
-    return rows.map((r, i) => (r instanceof Error ? r : softmaxTop(logits[j++], this.labels, items[i].topK)));
+    return rows.map((r, i) => {
+      if (r instanceof Error) return r;
+      const l = logits[j++];
+      return { top: softmaxTop(l, this.labels, items[i].topK), logits: l };
+    });
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {

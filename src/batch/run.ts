@@ -6,9 +6,18 @@
 import { readFile } from 'node:fs/promises';
 import { decodeAudio } from '../audio/decode.js';
 import { toMono } from '../audio/types.js';
-import type { ClassifierBackend, ClassifyInput, Scored } from '../serve/backend.js';
+import type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
 import type { InputRef } from './inputs.js';
 import type { BatchRecord } from './writers.js';
+
+/** A backend that also hands out each input's logits (batch predict's jsonl/json output carries them). */
+export interface LogitsBackend extends ClassifierBackend {
+  classifyBatchWithLogits(items: ClassifyItem[], adapter: string): Promise<({ top: Scored[]; logits: number[] } | Error)[]>;
+}
+
+function hasLogits(b: ClassifierBackend): b is LogitsBackend {
+  return typeof (b as Partial<LogitsBackend>).classifyBatchWithLogits === 'function';
+}
 
 export interface BatchProgress {
   done: number;
@@ -67,11 +76,14 @@ export async function predictStream(inputs: AsyncIterable<InputRef>, backend: Cl
     batch = [];
     pendingInputs = 0;
     const items = entries.filter((e): e is Entry & { input: ClassifyInput } => e.error === undefined);
-    let out: (Scored[] | Error)[] = [];
+    let out: ({ top: Scored[]; logits?: number[] } | Error)[] = [];
     let whole: string | null = null;
     if (items.length) {
       try {
-        out = await backend.classifyBatch(items.map((b) => ({ input: b.input, topK: opts.topK })), opts.adapter);
+        const req = items.map((b) => ({ input: b.input, topK: opts.topK }));
+        out = hasLogits(backend)
+          ? await backend.classifyBatchWithLogits(req, opts.adapter)
+          : (await backend.classifyBatch(req, opts.adapter)).map((r) => (r instanceof Error ? r : { top: r }));
       } catch (e) {
         // the whole call failed: say so for each input rather than stopping the run
         whole = `the model failed on this batch: ${e instanceof Error ? e.message : String(e)}`;
@@ -88,7 +100,7 @@ export async function predictStream(inputs: AsyncIterable<InputRef>, backend: Cl
       else if (r instanceof Error) await fail(e.path, reason(e.path, r));
       else {
         p.done++;
-        await opts.onRecord({ input: e.path, top: r });
+        await opts.onRecord({ input: e.path, top: r.top, ...(r.logits ? { logits: r.logits } : {}) });
       }
     }
     tick();

@@ -2,7 +2,8 @@
 import type { Writable } from 'node:stream';
 import type { Scored } from '../serve/backend.js';
 
-export type BatchRecord = { input: string; top: Scored[]; error?: undefined } | { input: string; error: string; top?: undefined };
+/** `logits`: the model's raw outputs, when the backend gives them (AudioClassifier does). */
+export type BatchRecord = { input: string; top: Scored[]; logits?: number[]; error?: undefined } | { input: string; error: string; top?: undefined; logits?: undefined };
 
 export type OutputFormat = 'text' | 'jsonl' | 'csv';
 
@@ -45,7 +46,7 @@ export function recordWriter(format: OutputFormat, out: Writable, topK: number):
     write(r) {
       let text: string;
       if (format === 'jsonl') {
-        text = JSON.stringify(r.error !== undefined ? { input: r.input, error: r.error } : { input: r.input, top: r.top }) + '\n';
+        text = JSON.stringify(r.error !== undefined ? { input: r.input, error: r.error } : { input: r.input, top: r.top, ...(r.logits ? { logits: r.logits } : {}) }) + '\n';
       } else if (format === 'csv') {
         const row: (string | number)[] = [r.input, r.error !== undefined ? 'error' : 'ok'];
         for (let i = 0; i < topK; i++) {

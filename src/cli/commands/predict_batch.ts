@@ -21,7 +21,7 @@ batch form: loaa predict <file|folder|glob|->... --adapter DIR [--backbone FILE]
   --backbone the adapter's recorded backbone is used (a random one is rebuilt from its seed).
   Results stream to stdout (or --out, renamed into place when complete); a bad file is reported on
   stderr and skipped, and the exit status is 1 when any input failed. Progress goes to stderr.
-  --jsonl         one {"input", "top": [{"label", "score"}]} (or {"input", "error"}) per line
+  --jsonl         one {"input", "top": [{"label", "score"}], "logits"} (or {"input", "error"}) per line
   --csv           input,status,label1,score1,...,error
   --out FILE      write there instead of stdout
   --batch-size N  clips per forward pass (default 8)
@@ -87,8 +87,8 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
       adapter: clf.activeAdapter,
     });
     if (json) {
-      const recs = collected.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { input: string; top?: { label: string; score: number }[]; error?: string });
-      const results = recs.filter((r) => r.top).map((r) => ({ input: r.input, top: r.top!.map((t) => ({ label: t.label, p: t.score })) }));
+      const recs = collected.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { input: string; top?: { label: string; score: number }[]; logits?: number[]; error?: string });
+      const results = recs.filter((r) => r.top).map((r) => ({ input: r.input, ...(r.logits ? { logits: r.logits } : {}), top: r.top!.map((t) => ({ label: t.label, p: t.score })) }));
       const errors = recs.filter((r) => r.error !== undefined).map((r) => ({ input: r.input, error: r.error }));
       process.stdout.write(JSON.stringify({ results, ...(errors.length ? { errors } : {}) }) + '\n');
     }
