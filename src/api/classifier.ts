@@ -20,13 +20,24 @@ import type { ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
 import type { LogitsBackend } from '../batch/run.js';
 import { featuresOfAudio, frontendSpec } from '../infer/features.js';
 import { resolveBackbone, type BackboneProvenance } from '../infer/provenance.js';
+import { CPU_FP32, placeModel, type Engine } from '../train/engine.js';
+import { autocast, deviceType, parsePrecision, precisionDtype, type Precision } from '../tensor/autocast.js';
+import { resolveDevice, toDevice } from '../tensor/device.js';
+import { resolvePrecision } from '../tensor/precision.js';
 
 export interface FromPretrainedOptions {
   /** a backbone checkpoint instead of the one recorded in adapter_config.json */
   backbone?: string;
-  /** 'cpu' (the only device this build runs inference on) */
+  /**
+   * 'cpu' (default), 'cuda', 'cuda:N' or 'auto' (the first GPU when there is one); a GPU that is
+   * not there is an error
+   */
   device?: string;
-  /** 'fp32' */
+  /**
+   * 'fp32' (default), 'bf16', 'fp16' (libtorch's autocast, as `loaa eval --precision`: linear and
+   * conv in the low precision, the adapter's tensors and the logits float32), or 'auto' (bf16 on
+   * CUDA; on a CPU only where a measured bf16 matmul beats fp32)
+   */
   precision?: string;
   /** use the backbone even if its sha256 is not the recorded one */
   force?: boolean;
@@ -62,24 +73,49 @@ export class AudioClassifier implements LogitsBackend {
   private readonly entries = new Map<string, Entry>();
   private active: string;
 
-  private constructor(private readonly model: AudioSpectrogramTransformer, readonly backbone: BackboneProvenance | null, name: string, first: Entry) {
+  private constructor(
+    private readonly model: AudioSpectrogramTransformer,
+    readonly backbone: BackboneProvenance | null,
+    name: string,
+    first: Entry,
+    private readonly engine: Engine = CPU_FP32,
+  ) {
     this.entries.set(name, first);
     this.active = name;
     model.eval();
   }
 
   static async fromPretrained(adapterDir: string, opts: FromPretrainedOptions = {}): Promise<AudioClassifier> {
-    if (opts.device !== undefined && opts.device !== 'cpu') throw new Error(`device: ${JSON.stringify(opts.device)} is not supported for inference here (use "cpu")`);
-    if (opts.precision !== undefined && opts.precision !== 'fp32') throw new Error(`precision: ${JSON.stringify(opts.precision)} is not supported for inference here (use "fp32")`);
+    // the device and precision first: a GPU that is not there should not cost a backbone load
+    const device = resolveDevice(opts.device ?? 'cpu', 'device');
+    const precision = resolvePrecision(parsePrecision(opts.precision ?? 'fp32', 'precision'), device);
+    const engine: Engine = { device, precision, amp: { device: deviceType(device), dtype: precisionDtype(precision) } };
     const config = readAdapterConfig(adapterDir);
     const { model, provenance } = resolveBackbone(adapterDir, config, { backbone: opts.backbone, force: opts.force });
     try {
+      placeModel(model, engine);
       loadAdapter(adapterDir, model);
+      model.castFrozenWeights(engine.amp.dtype); // loading dropped the low-precision copies
     } catch (e) {
       model.dispose();
       throw e;
     }
-    return new AudioClassifier(model, provenance, opts.name ?? 'default', AudioClassifier.entry(adapterDir, config));
+    return new AudioClassifier(model, provenance, opts.name ?? 'default', AudioClassifier.entry(adapterDir, config), engine);
+  }
+
+  /** Where and in which precision this classifier computes. */
+  get device(): string {
+    return this.engine.device;
+  }
+
+  get precision(): Precision {
+    return this.engine.precision;
+  }
+
+  /** Loads an adapter's tensors into the model (which drops the cast-once low-precision weights). */
+  private apply(dir: string): void {
+    loadAdapter(dir, this.model);
+    this.model.castFrozenWeights(this.engine.amp.dtype);
   }
 
   private static entry(dir: string, config: AdapterConfigFile): Entry {
@@ -97,14 +133,14 @@ export class AudioClassifier implements LogitsBackend {
     // a trial load checks the fit now rather than at the first request; then back to the active one
     loadAdapter(dir, this.model);
     this.entries.set(name, AudioClassifier.entry(dir, config));
-    loadAdapter(this.entries.get(this.active)!.dir, this.model);
+    this.apply(this.entries.get(this.active)!.dir);
   }
 
   useAdapter(name: string): void {
     const e = this.entries.get(name);
     if (!e) throw new Error(`useAdapter: no adapter "${name}" (loaded: ${this.adapters().join(', ')})`);
     if (name === this.active) return;
-    loadAdapter(e.dir, this.model);
+    this.apply(e.dir);
     this.active = name;
   }
 
@@ -142,7 +178,11 @@ export class AudioClassifier implements LogitsBackend {
   /** Logits of `n` feature rows [n, frames, mel] with the active adapter. */
   private logits(fbank: Float32Array, n: number): number[][] {
     const { tdim, fdim } = this.model.cfg;
-    const flat = noGrad(() => scope(() => this.model.forward(tensor(fbank, [n, tdim, fdim])).toArray()));
+    const { device, amp } = this.engine;
+    const flat = noGrad(() => scope(() => {
+      const x = toDevice(tensor(fbank, [n, tdim, fdim]), device);
+      return autocast(amp.device, amp.dtype, () => this.model.forward(x)).to('float32', 'cpu').toArray();
+    }));
     const C = flat.length / n;
     return Array.from({ length: n }, (_, i) => flat.slice(i * C, (i + 1) * C));
   }
