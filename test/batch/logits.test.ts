@@ -9,6 +9,7 @@ import { encodeWav } from '../../src/audio/wav.js';
 import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
 import { runBatchPredict } from '../../src/batch/cli.js';
+import { cudaAvailable } from '../../src/tensor/device.js';
 import type { ClassifierBackend, ClassifyItem, Scored } from '../../src/serve/backend.js';
 import { adapterDir, backbonePath, caseNamed, freshDir } from '../models/model_cases.js';
 
@@ -78,4 +79,33 @@ test('a backend without logits: the records keep their old shape', async () => {
   const { code } = await runBatchPredict(backend, { inputs: [join(dir, 'a.wav')], format: 'jsonl', batchSize: 2, topK: 1, adapter: 'default', stdout, stderr, progressEveryS: 0 });
   assert.equal(code, 0);
   assert.deepEqual(JSON.parse(out), { input: join(dir, 'a.wav'), top: [{ label: 'x', score: 1 }] });
+});
+
+test('loaa predict --precision bf16 / --device: logits near fp32; cuda without a GPU is a one-line error', { timeout: 180_000 }, (t) => {
+  const dir = freshDir('predict-precision');
+  const adapter = adapterDir(C)!;
+  const cfg = readAdapterConfig(adapter);
+  recordBackbone(adapter, fileProvenance(cfg.arch, backbonePath(C.backbone)));
+  const clip = join(dir, 'a.wav');
+  writeFileSync(clip, encodeWav({ sampleRate: 16000, channels: [new Float32Array(9000).map((_, i) => 0.3 * Math.sin(i * 0.07))] }));
+  const run = (...extra: string[]) => spawnSync(process.execPath, [LOAA, 'predict', clip, '--adapter', adapter, '--json', ...extra], { encoding: 'utf8' });
+  const fp32 = run();
+  const bf16 = run('--precision', 'bf16', '--device', 'cpu');
+  assert.equal(fp32.status, 0, fp32.stderr);
+  assert.equal(bf16.status, 0, bf16.stderr);
+  const a = (JSON.parse(fp32.stdout) as { results: { logits: number[] }[] }).results[0].logits;
+  const b = (JSON.parse(bf16.stdout) as { results: { logits: number[] }[] }).results[0].logits;
+  const diff = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+  const scale = Math.max(...a.map(Math.abs));
+  assert.ok(diff > 0 && diff <= 0.05 * (1 + scale), `bf16 vs fp32: ${diff}`);
+  const bad = run('--precision', 'int4');
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /--precision: expected fp32, bf16, fp16 or auto, not "int4"/);
+  if (cudaAvailable()) return t.skip('a CUDA device is visible: the no-GPU error cannot be shown here');
+  const cuda = run('--device', 'cuda');
+  assert.notEqual(cuda.status, 0);
+  assert.equal(cuda.stdout, '');
+  const lines = cuda.stderr.split('\n').filter((l) => l.trim() && !/^npm warn/.test(l));
+  assert.equal(lines.length, 1, cuda.stderr);
+  assert.match(lines[0], /--device: cuda requested but /);
 });

@@ -16,7 +16,7 @@ import { hasGlob } from '../../batch/glob.js';
 
 export const batchHelp = `
 batch form: loaa predict <file|folder|glob|->... --adapter DIR [--backbone FILE] [--jsonl | --csv] [--out FILE]
-            [--batch-size N] [--top-k K]
+            [--batch-size N] [--top-k K] [--device D] [--precision P]
   Folders are searched recursively for .wav/.flac/.ogg/.mp3, '-' reads paths from stdin. Without
   --backbone the adapter's recorded backbone is used (a random one is rebuilt from its seed).
   Results stream to stdout (or --out, renamed into place when complete); a bad file is reported on
@@ -26,6 +26,8 @@ batch form: loaa predict <file|folder|glob|->... --adapter DIR [--backbone FILE]
   --out FILE      write there instead of stdout
   --batch-size N  clips per forward pass (default 8)
   --force         use --backbone even if its sha256 is not the recorded one
+  --device D      cpu (default), cuda, cuda:N or auto
+  --precision P   fp32 (default), bf16, fp16 or auto (autocast, as loaa eval --precision)
 `;
 
 /** Whether this `loaa predict` call is the batch form. */
@@ -35,14 +37,14 @@ export function isBatchPredict(argv: string[]): boolean {
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
-      options: { backbone: { type: 'string' }, adapter: { type: 'string' }, features: { type: 'string', multiple: true }, 'top-k': { type: 'string' }, out: { type: 'string' }, 'batch-size': { type: 'string' } },
+      options: { backbone: { type: 'string' }, adapter: { type: 'string' }, features: { type: 'string', multiple: true }, 'top-k': { type: 'string' }, out: { type: 'string' }, 'batch-size': { type: 'string' }, device: { type: 'string' }, precision: { type: 'string' } },
       strict: false,
       allowPositionals: true,
     }));
   } catch {
     return false; // the single-input form reports the problem in its own words
   }
-  if (['jsonl', 'csv', 'out', 'batch-size', 'force'].some((k) => values[k] !== undefined)) return true;
+  if (['jsonl', 'csv', 'out', 'batch-size', 'force', 'device', 'precision'].some((k) => values[k] !== undefined)) return true;
   if (values.features !== undefined) return false;
   if (values.backbone === undefined) return true;
   return positionals.some((a) => a === '-' || (hasGlob(a) && !existsSync(a)) || (existsSync(a) && statSync(a).isDirectory()));
@@ -57,6 +59,8 @@ const SPEC = {
   out: { type: 'string' },
   'batch-size': { type: 'string' },
   'top-k': { type: 'string' },
+  device: { type: 'string' },
+  precision: { type: 'string' },
 } as const;
 
 export async function runPredictBatch(argv: string[]): Promise<number> {
@@ -67,7 +71,15 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
   if (boolFlag(a, 'jsonl') && boolFlag(a, 'csv')) throw new UsageError('--jsonl, --csv: choose one');
   const json = boolFlag(a, 'json');
   if (json && (boolFlag(a, 'jsonl') || boolFlag(a, 'csv') || stringFlag(a, 'out'))) throw new UsageError('--json: not with --jsonl, --csv or --out');
-  const clf = await AudioClassifier.fromPretrained(adapter, { backbone: stringFlag(a, 'backbone'), force: boolFlag(a, 'force') });
+  let clf: AudioClassifier;
+  try {
+    clf = await AudioClassifier.fromPretrained(adapter, { backbone: stringFlag(a, 'backbone'), force: boolFlag(a, 'force'), device: stringFlag(a, 'device'), precision: stringFlag(a, 'precision') });
+  } catch (e) {
+    const m = (e as Error).message;
+    // the option names as the command line spells them
+    if (/^(device|precision): /.test(m)) throw new UsageError(`--${m}`);
+    throw e;
+  }
   try {
     // --json: one object at the end, as the single-input form prints it ("p" for the probability)
     let collected = '';
