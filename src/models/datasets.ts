@@ -115,10 +115,14 @@ export function datasetDir(name: DatasetName, home: string = loaaHome()): string
   return join(datasetsHome(home), name);
 }
 
-/** The folder to give the dataset's reader when the dataset has been pulled; null when it has not. */
+/**
+ * The folder to give the dataset's reader when the dataset has been pulled (or unpacked there by
+ * hand, as the offline message suggests); null when it has not.
+ */
 export function pulledDataset(name: DatasetName, home: string = loaaHome()): string | null {
   const dir = datasetDir(name, home);
-  return existsSync(join(dir, MARKER)) ? join(dir, DATASETS[name].readerRoot) : null;
+  const spec = DATASETS[name];
+  return existsSync(join(dir, MARKER)) || existsSync(join(dir, spec.audioDir)) ? join(dir, spec.readerRoot) : null;
 }
 
 export function datasetUrl(spec: DatasetSpec, endpoint?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -260,7 +264,12 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
       return result({ files: m.files ?? 0, manifest: m.manifest ?? 'not pinned', skipped: true });
     }
     // unpacked by hand: accepted once it passes the same checks
-    const c = checkDataset(spec, dir);
+    let c: { files: number; manifest: 'verified' | 'not pinned' };
+    try {
+      c = checkDataset(spec, dir);
+    } catch (e) {
+      throw new Error(`${dir}: present but not a complete ${spec.name} copy (${(e as Error).message}); remove it or pass --force to download again`);
+    }
     writeMarker(dir, spec, url, null, c);
     return result({ ...c, skipped: true });
   }
@@ -296,14 +305,14 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
-    log(`unpacking ${archive}`);
-    await unpack(spec, archive, tmp);
-    log(`checking ${tmp}`);
     let c: { files: number; manifest: 'verified' | 'not pinned' };
     try {
+      log(`unpacking ${archive}`);
+      await unpack(spec, archive, tmp);
+      log(`checking ${tmp}`);
       c = checkDataset(spec, tmp);
     } catch (e) {
-      // a wrong archive is not resumed or reused: the next run downloads afresh
+      // a wrong or corrupt archive is not resumed or reused: the next run downloads afresh
       rmSync(archive, { force: true });
       throw new Error(`${url}: the archive does not hold the expected dataset and was deleted: ${(e as Error).message}`);
     }

@@ -352,3 +352,32 @@ test('loaa pull esc50 (the command): help lists the datasets; a failed check is 
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('a corrupt archive is deleted so the next run downloads afresh; an incomplete hand-made copy names --force', async () => {
+  const { archive, spec } = esc50Zip();
+  const good = await mirror(spec.file, archive);
+  const home = tmpHome();
+  try {
+    mkdirSync(join(home, 'datasets'));
+    // a cached archive that is not a zip (say, an HTML error page saved by hand)
+    writeFileSync(join(home, 'datasets', spec.file), '<html>rate limited</html>');
+    await assert.rejects(pullDataset(spec, { endpoint: good.endpoint, home }), /the archive does not hold the expected dataset and was deleted: .*ESC-50-master\.zip/);
+    assert.equal(good.seen.length, 0);
+    assert.ok(!existsSync(join(home, 'datasets', spec.file)));
+    const r = await pullDataset(spec, { endpoint: good.endpoint, home });
+    assert.equal(r.files, 3);
+    assert.equal(good.seen.length, 1);
+    assert.equal(pulledDataset('esc50', home), r.root);
+
+    // a folder made by hand that is missing clips: not taken, and the way out is named
+    rmSync(join(r.path, '.loaa-dataset.json'));
+    rmSync(join(r.path, 'audio', '1-100032-A-0.wav'));
+    await assert.rejects(pullDataset(spec, { endpoint: good.endpoint, home }), /esc50: present but not a complete esc50 copy \(.*2 WAV files, expected 3\); remove it or pass --force to download again/);
+    const forced = await pullDataset(spec, { endpoint: good.endpoint, home, force: true });
+    assert.equal(forced.files, 3);
+    assert.equal(forced.skipped, false);
+  } finally {
+    await good.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
