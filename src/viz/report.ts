@@ -255,16 +255,23 @@ function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tab
     for (const p of plots) L.push(`![${p.title}](plots/${p.name})`, '');
   }
   L.push('## Runs', '');
-  L.push(...runsTable(input.runs, spec).map((r) => `| ${r.map(mdEscape).join(' | ')} |`));
+  L.push(...runsTable(input.runs, spec, input.order).map((r) => `| ${r.map(mdEscape).join(' | ')} |`));
   L.push('');
   if (info.problems.length) L.push('## Problems', '', ...info.problems.map((p) => `- ${p}`), '');
   return L.join('\n');
 }
 
-function runsTable(runs: RunRecord[], spec: ReportSpec): string[][] {
+/** The runs in the grid's order (axes nested as the grid file lists them), not their directory names' order. */
+function inGridOrder(runs: RunRecord[], order: Record<string, string[]>): RunRecord[] {
+  const axes = Object.keys(order);
+  if (!axes.length) return runs;
+  return groupBy(runs, axes, order).flatMap((g) => g.runs);
+}
+
+function runsTable(runs: RunRecord[], spec: ReportSpec, order: Record<string, string[]>): string[][] {
   const metric = spec.metric;
   const rows: string[][] = [['run', 'epochs', 's/epoch', 'trainable', `${metric} (${spec.split})`], ['---', '---:', '---:', '---:', '---:']];
-  for (const r of runs) {
+  for (const r of inGridOrder(runs, order)) {
     const res = r.results;
     const name = Object.entries(r.axes).map(([a, v]) => (a === 'run' ? v : `${a}=${v}`)).join(' ');
     const m = runMetrics(r, spec.split);
@@ -359,7 +366,7 @@ function renderHtml(title: string, spec: ReportSpec, input: ReportInput, tables:
     B.push('</div>');
   }
   B.push('<h2>Runs</h2>', '<table class="results runs">');
-  const rows = runsTable(input.runs, spec);
+  const rows = runsTable(input.runs, spec, input.order);
   B.push(`<thead><tr>${rows[0]!.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>`);
   for (const r of rows.slice(2)) B.push(`<tr>${r.map((c, i) => `<td class="${i === 0 ? 'key' : 'num'}">${escapeXml(c)}</td>`).join('')}</tr>`);
   B.push('</tbody></table>');
