@@ -185,7 +185,9 @@ export function buildReport(input: ReportInput): ReportOutput {
     }
     const val = curveSeries(groups, (r, e) => r.epochs[e]?.val?.[metric]);
     if (val.some((s) => s.y.some(Number.isFinite))) {
-      const splitName = part.runs.find((r) => typeof r.epochs[0]?.split === 'string')?.epochs[0]!.split as string | undefined;
+      // cross-validated runs each hold out their own fold: the curve is over all of them, not fold1's
+      const names = [...new Set(part.runs.map((r) => r.epochs[0]?.split).filter((x): x is string => typeof x === 'string'))];
+      const splitName = names.length === 1 ? names[0] : names.length > 1 && names.every((n) => /^fold\d+$/.test(n)) ? 'held-out folds' : undefined;
       const t = `Validation ${metric}${splitName && splitName !== 'validation' ? ` (${splitName})` : ''}${suffix}`;
       plots.push({ name: `${slug(metric)}${file}.svg`, title: t.toLowerCase(), svg: linePlot({ title: t, xlabel: 'epoch', ylabel: metric, series: val, percent, width: 540 }) });
     }
