@@ -175,8 +175,10 @@ export function buildReport(input: ReportInput): ReportOutput {
   const plots: ReportOutput['plots'] = [];
   const withEpochs = runs.filter((r) => r.epochs.length > 0);
   for (const part of splitAxes.length ? groupBy(withEpochs, splitAxes, order) : [{ key: [] as string[], runs: withEpochs }]) {
-    const groups = groupBy(part.runs, lineAxes, order).map((g) => ({ label: g.key.join(' / ') || 'all runs', runs: g.runs }));
-    const suffix = part.key.length ? ` (${part.key.join(' / ')})` : '';
+    // the names the tables use (the paper's), not the grid's value names
+    const shown = (axes: string[], key: string[]): string[] => key.map((v, i) => spec.labels[axes[i]!]?.[v] ?? v);
+    const groups = groupBy(part.runs, lineAxes, order).map((g) => ({ label: shown(lineAxes, g.key).join(' / ') || 'all runs', runs: g.runs }));
+    const suffix = part.key.length ? ` (${shown(splitAxes, part.key).join(' / ')})` : '';
     const file = part.key.length ? `_${slug(part.key.join('_'))}` : '';
     const percent = !NOT_FRACTIONS.has(metric);
     const loss = curveSeries(groups, (r, e) => r.epochs[e]?.train_loss ?? undefined);

@@ -2,7 +2,8 @@
  * What the rehearsal's real run directories showed about `loaa report` (fixed in src/viz/report.ts):
  * the list of runs follows the grid's order, not the directory names' (10% sorted before 5%), and
  * the validation curve of cross-validated runs is over every held-out fold, not named after the
- * first run's (train.ts writes `split: fold<k>` into each epoch of metrics.jsonl).
+ * first run's (train.ts writes `split: fold<k>` into each epoch of metrics.jsonl), and its legend
+ * uses the grid's labels (the paper's names) as the tables do.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ const grid = {
     { name: 'budget', values: [{ name: '5%' }, { name: '10%' }] },
     { name: 'fold', values: [{ name: '1' }, { name: '2' }] },
   ],
-  report: { metric: 'top1', split: 'fold-best', tables: [{ rows: ['method'], cols: ['budget'] }] },
+  report: { metric: 'top1', split: 'fold-best', labels: { method: { loaa: 'LoAA Attn(T)' } }, tables: [{ rows: ['method'], cols: ['budget'] }] },
 };
 
 function writeRun(axes: Record<string, string>, top1: number[]): void {
@@ -46,5 +47,8 @@ test('report of cross-validated runs: the runs in grid order, the curve over the
   assert.ok(curve, 'a validation curve');
   assert.match(curve.svg, /Validation top1 \(held-out folds\)/);
   assert.doesNotMatch(curve.svg, /\(fold[12]\)/);
+  // the legend names the lines as the tables do
+  assert.match(curve.svg, />LoAA Attn\(T\) \/ 5%</);
+  assert.doesNotMatch(curve.svg, />loaa /);
   assert.deepEqual(rep.tables[0]!.colLabels, [['5%'], ['10%']]);
 });

@@ -14,7 +14,7 @@
  *              points); made when missing. Elsewhere only for grids that read one dataset (their
  *              data.root is overridden); a grid with a dataset axis reads <repo>/data.
  *   --size     small (default): every run trains on 64 clips drawn from its stand-in's training
- *              split and evaluates 32, at 64 frames, 1 block; min: 16 and 8 clips at 32 frames (the
+ *              split and evaluates 32, at 64 frames, 2 blocks; min: 16 and 8 clips at 32 frames (the
  *              test's size). Both: a random DeiT-tiny, 2 epochs, batch 16 (8), no lr warm-up, the
  *              recipe otherwise.
  *   --set      more overrides for every run (after the size's)
@@ -37,7 +37,9 @@ const SIZES = {
   small: [
     'model.arch=deit_tiny_distilled_patch16_224',
     'model.backbone=random',
-    'model.depth=1',
+    // two blocks, not one: in the last block only the cls / dist tokens reach the head, and they see
+    // only the kernel's centre tap, so with one block every kernel would train as a 1x1
+    'model.depth=2',
     'frontend.target_length=64',
     'train.epochs=2',
     'train.batch_size=16',
@@ -50,7 +52,7 @@ const SIZES = {
   min: [
     'model.arch=deit_tiny_distilled_patch16_224',
     'model.backbone=random',
-    'model.depth=1',
+    'model.depth=2',
     'frontend.target_length=32',
     'train.epochs=2',
     'train.batch_size=8',
