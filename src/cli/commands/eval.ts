@@ -1,56 +1,51 @@
 /** `loaa eval`: metrics of a trained run's checkpoint on one split. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, type Command } from '../command.js';
-import { outputs, parseArgs } from './train.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
+import { ENGINE_FLAGS, engineSets } from '../recipe_flags.js';
 
-const help = `usage: loaa eval <run dir> [--split test] [--checkpoint best|final] [--data-root PATH]
-                 [--workers N] [--device D] [--precision P] [--json]
-
-Evaluates a run's adapter (best/ by default) on a split of the run's dataset, with the run's front
+const DESCRIPTION = `Evaluates a run's adapter (best/ by default) on a split of the run's dataset, with the run's front
 end and normalisation, and prints top-1 / top-5 accuracy, mAP, mean class accuracy, macro AUC, d'
-and the loss.
+and the loss. --json prints {"run", "split", "checkpoint", "n", "metrics": {...}, "confusion": [[...]]}.`;
 
-options:
-  --split NAME         test (default), validation, train, or any split name of the dataset
-                       (fold3, ...); test / validation mean the splits the recipe uses for them
-                       (for a k-fold recipe, test is its held-out fold)
-  --checkpoint WHICH   best (default) or final
-  --data-root PATH     the dataset's location, when it moved since training
-  --workers N          data-loading threads (default: the recipe's)
-  --device D           cpu, cuda, cuda:N or auto (default: the recipe's train.device)
-  --precision P        fp32, bf16, fp16 or auto (default: the recipe's train.precision)
-  --json               {"split", "checkpoint", "n", "metrics": {...}, "confusion": [[...]]} on stdout
+const FLAGS = {
+  split: {
+    type: 'string',
+    value: 'NAME',
+    default: 'test',
+    help: 'test, validation, train, or any split name of the dataset (fold3, ...); test / validation\nmean the splits the recipe uses for them (for a k-fold recipe, test is its held-out fold)',
+  },
+  checkpoint: { type: 'string', value: 'WHICH', default: 'best', choices: ['best', 'final'], help: 'the adapter to evaluate' },
+  'data-root': { type: 'string', value: 'PATH', help: 'the dataset\'s location, when it moved since training' },
+  ...ENGINE_FLAGS,
+} as const;
 
-example:
-  loaa eval runs/fsdd_loaa --split test
-`;
-
-export const command: Command = {
+export const command = defineCommand({
   name: 'eval',
   summary: 'evaluate a trained run on a split',
-  help,
-  async run(argv) {
-    const a = parseArgs(argv, 'eval', ['--split', '--checkpoint']);
-    if (a.positional.length !== 1) throw new UsageError(a.positional.length ? `${a.positional[1]}: one run directory only` : '<run dir>: required');
-    const run = resolve(a.positional[0]!);
-    const which = a.values.get('--checkpoint') ?? 'best';
-    if (which !== 'best' && which !== 'final') throw new UsageError(`--checkpoint: expected best or final, got ${JSON.stringify(which)}`);
+  usage: '<run dir> [--split test] [--checkpoint best|final] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['loaa eval runs/fsdd_loaa --split test'],
+  async run({ flags, positionals, json, log, stream }) {
+    if (positionals.length !== 1) throw new UsageError(positionals.length ? `${positionals[1]}: one run directory only` : '<run dir>: required');
+    const run = resolve(positionals[0]!);
+    const which = flags.checkpoint;
     const recipeFile = join(run, 'recipe.json');
     if (!existsSync(recipeFile)) throw new UsageError(`${run}: not a run directory (no recipe.json)`);
     const adapterDir = join(run, which);
     if (!existsSync(join(adapterDir, 'adapter_config.json'))) throw new UsageError(`${adapterDir}: no adapter (has the run finished an epoch?)`);
-    const { recipeFromObject } = await import('../../train/recipe.js');
+    const { readRunRecipe } = await import('../../train/run_dir.js');
     const trainer = await import('../../train/trainer.js');
     const { DataLoader } = await import('../../data/loader.js');
     const { Classifier } = await import('../../infer/classifier.js');
-    const raw = JSON.parse(readFileSync(recipeFile, 'utf8')) as Record<string, unknown>;
-    if (a.dataRoot) (raw.data as Record<string, unknown>).root = resolve(a.dataRoot);
-    const sets = [...a.set.filter((x) => x.startsWith('train.device=') || x.startsWith('train.precision=')), ...(a.workers !== undefined ? [`data.workers=${a.workers}`] : [])];
-    const recipe = recipeFromObject(raw, recipeFile, sets);
-    const { log } = outputs(a.json);
+    const dataRoot = flags['data-root'];
+    const recipe = readRunRecipe(run, engineSets(flags), (raw) => {
+      if (dataRoot) (raw.data as Record<string, unknown>).root = resolve(dataRoot);
+    });
     const data = trainer.selectData(recipe, log);
-    const want = a.values.get('--split') ?? 'test';
+    const want = flags.split;
     let clips;
     let splitName = want;
     if (want === 'test' && data.testName !== null) [clips, splitName] = [data.test!, data.testName];
@@ -80,11 +75,11 @@ export const command: Command = {
     placeModel(model, engine);
     try {
       const { Progress } = await import('../../train/progress.js');
-      const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream: a.json ? process.stderr : process.stdout });
+      const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream });
       const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
-      if (a.json) {
+      if (json) {
         process.stdout.write(JSON.stringify({ run, split: splitName, checkpoint: which, n: r.n, metrics, confusion: r.report?.confusion ?? [] }) + '\n');
       } else {
         const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : (100 * v).toFixed(2) + '%');
@@ -98,4 +93,4 @@ export const command: Command = {
     }
     return 0;
   },
-};
+});
