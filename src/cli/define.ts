@@ -70,13 +70,11 @@ function flagLabel(name: string, d: FlagDef): string {
   return `--${name} ${v}`;
 }
 
-/** The `--help` text of a definition. */
-export function helpText(def: CommandDef<Record<string, FlagDef>>): string {
-  const flags = { ...def.flags, ...(def.json === false ? {} : { json: BUILTIN.json! }), help: BUILTIN.help! };
-  const usage = (Array.isArray(def.usage) ? def.usage : [def.usage]).map((u, i) => `${i === 0 ? 'usage: ' : '       '}loaa ${def.name} ${u}`.trimEnd());
+/** The option lines of a help text, one flag (and its wrapped help) after another. */
+export function optionLines(flags: Record<string, FlagDef>): string[] {
   const labels = Object.entries(flags).map(([n, d]) => flagLabel(n, d));
   const w = Math.min(28, Math.max(...labels.map((l) => l.length)) + 2);
-  const lines = Object.entries(flags).map(([n, d], i) => {
+  return Object.entries(flags).map(([n, d], i) => {
     const extra: string[] = [];
     if ('default' in d && d.default !== undefined) extra.push(`default ${d.default}`);
     if (d.type === 'list') extra.push('repeatable');
@@ -87,12 +85,18 @@ export function helpText(def: CommandDef<Record<string, FlagDef>>): string {
     const head = label.length + 2 > w ? `  ${label}\n  ${' '.repeat(w)}${first}` : `  ${label.padEnd(w)}${first}`;
     return [head, ...rest.map((r) => `  ${' '.repeat(w)}${r}`)].join('\n');
   });
+}
+
+/** The `--help` text of a definition. */
+export function helpText(def: CommandDef<Record<string, FlagDef>>): string {
+  const flags = { ...def.flags, ...(def.json === false ? {} : { json: BUILTIN.json! }), help: BUILTIN.help! };
+  const usage = (Array.isArray(def.usage) ? def.usage : [def.usage]).map((u, i) => `${i === 0 ? 'usage: ' : '       '}loaa ${def.name} ${u}`.trimEnd());
   return [
     ...usage,
     '',
     ...(def.description ? [def.description.trim(), ''] : []),
     'options:',
-    ...lines,
+    ...optionLines(flags),
     ...(def.examples?.length ? ['', 'examples:', ...def.examples.map((e) => `  ${e}`)] : []),
     '',
   ].join('\n');
@@ -157,7 +161,7 @@ function typed(name: string, d: FlagDef, raw: unknown): unknown {
 }
 
 /** Parses argv against a flag table (exported for tests and for commands that parse twice). */
-export function parseCommandArgs<F extends Record<string, FlagDef>>(argv: string[], flags: F, command: string): { flags: FlagValues<F>; positionals: string[]; given: Set<string> } {
+export function parseCommandArgs<F extends Record<string, FlagDef>>(argv: string[], flags: F, command: string): { flags: FlagValues<F> & { json: boolean; help: boolean }; positionals: string[]; given: Set<string> } {
   const all: Record<string, FlagDef> = { ...flags, ...BUILTIN };
   const options = Object.fromEntries(Object.entries(all).map(([n, d]) => [n, { type: d.type === 'boolean' ? ('boolean' as const) : ('string' as const), multiple: true }]));
   const args = normalise(argv, all, command);
@@ -177,7 +181,7 @@ export function parseCommandArgs<F extends Record<string, FlagDef>>(argv: string
     else if (d.type !== 'list' && Array.isArray(raw) && raw.length === 1) raw = raw[0];
     values[n] = typed(n, d, raw);
   }
-  return { flags: values as FlagValues<F>, positionals: parsed.positionals, given };
+  return { flags: values as FlagValues<F> & { json: boolean; help: boolean }, positionals: parsed.positionals, given };
 }
 
 export function defineCommand<F extends Record<string, FlagDef>>(def: CommandDef<F>): Command {

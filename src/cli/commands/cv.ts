@@ -22,7 +22,7 @@ const FLAGS = {
 export const command = defineCommand({
   name: 'cv',
   summary: 'k-fold cross-validation (ESC-50 style) with per-fold and mean results',
-  usage: ['--config <recipe.yaml> --out <dir> [--folds 5] [--set key.path=value ...]', '[--data-root PATH] [--workers N] [--device D] [--precision P] [--json]'],
+  usage: '--config <recipe.yaml> --out <dir> [--folds 5] [--set key.path=value ...] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['loaa cv --config recipes/esc50_loaa.yaml --data-root ~/data/ESC-50-master --folds 5 --out runs/esc50_loaa_cv'],

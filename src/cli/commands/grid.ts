@@ -1,10 +1,8 @@
 /** `loaa grid`: an experiment grid as a resumable queue of `loaa train` runs. */
-import { UsageError, type Command } from '../command.js';
-import { boolFlag, listFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
 
-const help = `usage: loaa grid <grid.yaml> [--jobs N] [--out DIR] [--set key=value ...] [--dry-run] [--json]
-
-Runs an experiment grid: the cross product of the grid file's axes (datasets x methods x kernels x
+const DESCRIPTION = `Runs an experiment grid: the cross product of the grid file's axes (datasets x methods x kernels x
 positions x budgets x folds x seeds ...), each value a set of recipe overrides on the base recipe,
 every run as "loaa train" in its own directory <out>/<axis>=<value>__... (recipe.json, metrics.jsonl,
 results.json, best/, train.log, grid_run.json).
@@ -13,45 +11,39 @@ Resumable: a run with results.json is never repeated; a run that started and did
 continued from its last checkpoint (loaa train --resume); run the same command again after a crash
 or a Ctrl-C. Two "loaa grid" processes on the same grid share the work (a run being trained by one
 is skipped by the other). Failed runs are listed at the end and retried by the next invocation.
+--json prints one JSON object (the runs and their states, or the summary) on stdout.
 
 Then: loaa report <out> --out <report dir> (tables from the grid file's "report" section).
+Grid file: see grids/*.yaml and the comment at the top of src/train/grid.ts.`;
 
-options:
-  --out DIR        where the runs go (default: the grid file's "out", else runs/<grid name>)
-  --jobs N         runs at once, each a child process with its share of the cores
-                   (default: the grid file's "jobs", else 1)
-  --set KEY=VALUE  an override for every run (after the grid's own); repeatable
-  --dry-run        list the runs with their trainable parameters and share (no data or weights
-                   needed), their state (done / pending / interrupted / running) and the train
-                   command of each, and run nothing
-  --json           print one JSON object (the runs and their states, or the summary) on stdout;
-                   progress goes to stderr
+const FLAGS = {
+  out: { type: 'string', value: 'DIR', help: 'where the runs go (default: the grid file\'s "out", else runs/<grid name>)' },
+  jobs: { type: 'int', min: 1, max: 256, help: 'runs at once, each a child process with its share of the cores\n(default: the grid file\'s "jobs", else 1)' },
+  set: { type: 'list', value: 'KEY=VALUE', help: 'an override for every run (after the grid\'s own)' },
+  'dry-run': {
+    type: 'boolean',
+    help: 'list the runs with their trainable parameters and share (no data or weights needed),\ntheir state (done / pending / interrupted / running) and the train command of each,\nand run nothing',
+  },
+} as const;
 
-grid file: see grids/*.yaml and the comment at the top of src/train/grid.ts.
-`;
-
-export const command: Command = {
+export const command = defineCommand({
   name: 'grid',
   summary: 'run an experiment grid (methods x kernels x budgets x folds ...) as a resumable queue',
-  help,
-  async run(argv: string[]): Promise<number> {
-    const a = parseFlags(argv, { jobs: { type: 'string' }, out: { type: 'string' }, set: { type: 'string', multiple: true }, 'dry-run': { type: 'boolean' } }, 'grid');
-    if (boolFlag(a, 'help')) {
-      process.stdout.write(help);
-      return 0;
-    }
-    if (a.positionals.length !== 1) throw new UsageError(a.positionals.length ? `${a.positionals[1]}: one grid file at a time` : '<grid.yaml>: missing grid file');
-    const jobsFlag = numberFlag(a, 'jobs', { integer: true, min: 1, max: 256 });
-    const json = boolFlag(a, 'json');
-    const sets = listFlag(a, 'set');
+  usage: '<grid.yaml> [--jobs N] [--out DIR] [--set key=value ...] [--dry-run] [--json]',
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['loaa grid grids/fsdd_small.yaml --jobs 2', 'loaa grid grids/paper_table1.yaml --dry-run'],
+  async run({ flags, positionals, json, log: say }) {
+    if (positionals.length !== 1) throw new UsageError(positionals.length ? `${positionals[1]}: one grid file at a time` : '<grid.yaml>: missing grid file');
+    const sets = flags.set;
     for (const s of sets) if (!/^[^=]+=/.test(s)) throw new UsageError(`--set ${s}: expected key.path=value`);
     const { readGrid, planGrid, GridError } = await import('../../train/grid.js');
     const { runGrid, gridStates, trainArgs } = await import('../../train/grid_run.js');
     const { resolve, relative } = await import('node:path');
     const load = async () => {
       try {
-        const g = readGrid(a.positionals[0]!);
-        const out = resolve(stringFlag(a, 'out') ?? g.out ?? `runs/${g.name}`);
+        const g = readGrid(positionals[0]!);
+        const out = resolve(flags.out ?? g.out ?? `runs/${g.name}`);
         return { grid: g, outDir: out, runs: await planGrid(g, out, sets) };
       } catch (e) {
         if (e instanceof GridError) throw new UsageError(e.message);
@@ -59,15 +51,12 @@ export const command: Command = {
       }
     };
     const { grid, outDir, runs } = await load();
-    const say = (s: string): void => {
-      (json ? process.stderr : process.stdout).write(s + '\n');
-    };
     const rel = (p: string): string => {
       const r = relative(process.cwd(), p);
       return r.startsWith('..') ? p : r || '.';
     };
 
-    if (boolFlag(a, 'dry-run')) {
+    if (flags['dry-run']) {
       const states = gridStates(runs);
       // parameter counts from the configs alone (src/train/grid_plan.ts): no data, no weights
       const { countGrid, formatGridCounts } = await import('../../train/grid_plan.js');
@@ -103,7 +92,7 @@ export const command: Command = {
     try {
       summary = await runGrid(grid, runs, {
         out: outDir,
-        jobs: jobsFlag,
+        jobs: flags.jobs,
         signal: ac.signal,
         onEvent: (e) => {
           const pos = `[${String(e.index).padStart(width)}/${e.total}]`;
@@ -124,4 +113,4 @@ export const command: Command = {
     if (interrupted) return 130;
     return summary.failed.length ? 1 : 0;
   },
-};
+});

@@ -7,12 +7,28 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../command.js';
-import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
+import { optionLines, parseCommandArgs } from '../define.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { runBatchPredict } from '../../batch/cli.js';
 import { hasGlob } from '../../batch/glob.js';
+
+const FLAGS = {
+  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory' },
+  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (default: the adapter\'s recorded one)' },
+  jsonl: { type: 'boolean', help: 'one {"input", "top": [{"label", "score"}], "logits"} (or {"input", "error"}) per line' },
+  csv: { type: 'boolean', help: 'input,status,label1,score1,...,error' },
+  out: { type: 'string', value: 'FILE', help: 'write there instead of stdout' },
+  'batch-size': { type: 'int', default: 8, min: 1, help: 'clips per forward pass' },
+  'top-k': { type: 'int', value: 'K', default: 5, min: 1, help: 'labels per input (at most the class count)' },
+  force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
+  // checked by AudioClassifier (its messages, named as the flags)
+  device: { type: 'string', value: 'D', help: 'cpu (default), cuda, cuda:N or auto' },
+  precision: { type: 'string', value: 'P', help: 'fp32 (default), bf16, fp16 or auto (autocast, as loaa eval --precision)' },
+} as const;
+
+/** Flags only the batch form has: any of them selects it. */
+const BATCH_ONLY = ['jsonl', 'csv', 'out', 'batch-size', 'force', 'device', 'precision'];
 
 export const batchHelp = `
 batch form: loaa predict <file|folder|glob|->... --adapter DIR [--backbone FILE] [--jsonl | --csv] [--out FILE]
@@ -21,59 +37,35 @@ batch form: loaa predict <file|folder|glob|->... --adapter DIR [--backbone FILE]
   --backbone the adapter's recorded backbone is used (a random one is rebuilt from its seed).
   Results stream to stdout (or --out, renamed into place when complete); a bad file is reported on
   stderr and skipped, and the exit status is 1 when any input failed. Progress goes to stderr.
-  --jsonl         one {"input", "top": [{"label", "score"}], "logits"} (or {"input", "error"}) per line
-  --csv           input,status,label1,score1,...,error
-  --out FILE      write there instead of stdout
-  --batch-size N  clips per forward pass (default 8)
-  --force         use --backbone even if its sha256 is not the recorded one
-  --device D      cpu (default), cuda, cuda:N or auto
-  --precision P   fp32 (default), bf16, fp16 or auto (autocast, as loaa eval --precision)
+${optionLines(Object.fromEntries(BATCH_ONLY.map((n) => [n, FLAGS[n as keyof typeof FLAGS]]))).join('\n')}
 `;
 
 /** Whether this `loaa predict` call is the batch form. */
 export function isBatchPredict(argv: string[]): boolean {
-  let values: Record<string, unknown>;
-  let positionals: string[];
+  if (BATCH_ONLY.some((n) => argv.some((t) => t === `--${n}` || t.startsWith(`--${n}=`)))) return true;
+  let p;
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: { backbone: { type: 'string' }, adapter: { type: 'string' }, features: { type: 'string', multiple: true }, 'top-k': { type: 'string' }, out: { type: 'string' }, 'batch-size': { type: 'string' }, device: { type: 'string' }, precision: { type: 'string' } },
-      strict: false,
-      allowPositionals: true,
-    }));
+    // the single form's flags, untyped: only the shape of the command line matters here
+    p = parseCommandArgs(argv, { backbone: FLAGS.backbone, adapter: FLAGS.adapter, features: { type: 'list', help: '' }, 'top-k': { type: 'string', help: '' } }, 'predict');
   } catch {
     return false; // the single-input form reports the problem in its own words
   }
-  if (['jsonl', 'csv', 'out', 'batch-size', 'force', 'device', 'precision'].some((k) => values[k] !== undefined)) return true;
-  if (values.features !== undefined) return false;
-  if (values.backbone === undefined) return true;
-  return positionals.some((a) => a === '-' || (hasGlob(a) && !existsSync(a)) || (existsSync(a) && statSync(a).isDirectory()));
+  if (p.flags.features.length) return false;
+  if (p.flags.backbone === undefined) return true;
+  return p.positionals.some((a) => a === '-' || (hasGlob(a) && !existsSync(a)) || (existsSync(a) && statSync(a).isDirectory()));
 }
 
-const SPEC = {
-  adapter: { type: 'string' },
-  backbone: { type: 'string' },
-  force: { type: 'boolean' },
-  jsonl: { type: 'boolean' },
-  csv: { type: 'boolean' },
-  out: { type: 'string' },
-  'batch-size': { type: 'string' },
-  'top-k': { type: 'string' },
-  device: { type: 'string' },
-  precision: { type: 'string' },
-} as const;
-
 export async function runPredictBatch(argv: string[]): Promise<number> {
-  const a = parseFlags(argv, SPEC, 'predict');
-  const adapter = stringFlag(a, 'adapter');
+  const { flags: f, positionals } = parseCommandArgs(argv, FLAGS, 'predict');
+  const adapter = f.adapter;
   if (!adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory)');
-  if (a.positionals.length === 0) throw new UsageError('<audio>: no input (give files, folders, globs, or - for a list on stdin)');
-  if (boolFlag(a, 'jsonl') && boolFlag(a, 'csv')) throw new UsageError('--jsonl, --csv: choose one');
-  const json = boolFlag(a, 'json');
-  if (json && (boolFlag(a, 'jsonl') || boolFlag(a, 'csv') || stringFlag(a, 'out'))) throw new UsageError('--json: not with --jsonl, --csv or --out');
+  if (positionals.length === 0) throw new UsageError('<audio>: no input (give files, folders, globs, or - for a list on stdin)');
+  if (f.jsonl && f.csv) throw new UsageError('--jsonl, --csv: choose one');
+  const json = f.json;
+  if (json && (f.jsonl || f.csv || f.out)) throw new UsageError('--json: not with --jsonl, --csv or --out');
   let clf: AudioClassifier;
   try {
-    clf = await AudioClassifier.fromPretrained(adapter, { backbone: stringFlag(a, 'backbone'), force: boolFlag(a, 'force'), device: stringFlag(a, 'device'), precision: stringFlag(a, 'precision') });
+    clf = await AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, device: f.device, precision: f.precision });
   } catch (e) {
     const m = (e as Error).message;
     // the option names as the command line spells them
@@ -90,12 +82,12 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
       },
     });
     const { code } = await runBatchPredict(clf, {
-      inputs: a.positionals,
-      format: json || boolFlag(a, 'jsonl') ? 'jsonl' : boolFlag(a, 'csv') ? 'csv' : 'text',
-      out: stringFlag(a, 'out'),
+      inputs: positionals,
+      format: json || f.jsonl ? 'jsonl' : f.csv ? 'csv' : 'text',
+      out: f.out,
       ...(json ? { stdout: sink } : {}),
-      batchSize: numberFlag(a, 'batch-size', { integer: true, min: 1 }) ?? 8,
-      topK: Math.min(numberFlag(a, 'top-k', { integer: true, min: 1 }) ?? 5, clf.labels.length),
+      batchSize: f['batch-size'],
+      topK: Math.min(f['top-k'], clf.labels.length),
       adapter: clf.activeAdapter,
     });
     if (json) {

@@ -1,27 +1,24 @@
 /** `loaa stats`: AST normalisation statistics (mean, std) of a set of audio files. */
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { UsageError, type Command } from '../command.js';
+import { UsageError } from '../command.js';
+import { defineCommand } from '../define.js';
 import { readAudio } from '../../audio/decode.js';
 import { astFeatures, clipStats } from '../../audio/frontend.js';
 
 const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.flac', '.ogg', '.oga', '.mp3']);
 
-const help = `usage: loaa stats <audio files or folders...> [--sample-rate 16000] [--num-mel-bins 128]
-                  [--target-length N] [--json]
-
-Prints the normalisation statistics of the AST front end over the given files (folders are searched
+const DESCRIPTION = `Prints the normalisation statistics of the AST front end over the given files (folders are searched
 recursively for .wav .flac .ogg .oga .mp3), computed as AST's get_norm_stats does: the mean of the
 per-clip fbank means and the mean of the per-clip standard deviations (unbiased), on unnormalised
 fbanks (padded / cropped to --target-length first when given, as AST's dataloader does).
-Use them as loaa features --mean M --std S.
+Use them as loaa features --mean M --std S. --json prints {"mean", "std", "clips"}.`;
 
-options:
-  --sample-rate HZ      resample to this rate first (default 16000)
-  --num-mel-bins N      mel bins (default 128)
-  --target-length N     pad / crop every clip to N frames before measuring
-  --json                print {"mean", "std", "clips"} as one JSON object
-`;
+const FLAGS = {
+  'sample-rate': { type: 'int', value: 'HZ', default: 16000, min: 1, max: 384000, help: 'resample to this rate first' },
+  'num-mel-bins': { type: 'int', default: 128, min: 4, max: 4096, help: 'mel bins' },
+  'target-length': { type: 'int', min: 1, max: 1 << 24, help: 'pad / crop every clip to N frames before measuring' },
+} as const;
 
 function listAudio(path: string, out: string[]): void {
   let st;
@@ -42,38 +39,15 @@ function listAudio(path: string, out: string[]): void {
   }
 }
 
-function intArg(name: string, v: string | undefined, min: number, max: number): number {
-  const n = Number(v);
-  if (v === undefined || !/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v ?? '')}`);
-  }
-  return n;
-}
-
-export const command: Command = {
+export const command = defineCommand({
   name: 'stats',
   summary: 'AST normalisation mean / std of a set of audio files',
-  help,
-  async run(argv: string[]): Promise<number> {
-    const paths: string[] = [];
-    let json = false;
-    let sampleRate = 16000;
-    let numMelBins = 128;
-    let targetLength: number | undefined;
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i];
-      const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-      const value = (): string | undefined => inline ?? argv[++i];
-      if (flag === '--help' || flag === '-h') {
-        process.stdout.write(help);
-        return 0;
-      } else if (flag === '--json') json = true;
-      else if (flag === '--sample-rate') sampleRate = intArg(flag, value(), 1, 384000);
-      else if (flag === '--num-mel-bins') numMelBins = intArg(flag, value(), 4, 4096);
-      else if (flag === '--target-length') targetLength = intArg(flag, value(), 1, 1 << 24);
-      else if (flag.startsWith('-') && flag !== '-') throw new UsageError(`${flag}: unknown option (see loaa stats --help)`);
-      else paths.push(a);
-    }
+  usage: '<audio files or folders...> [--sample-rate 16000] [--num-mel-bins 128] [--target-length N] [--json]',
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['loaa stats ../shared/data/fsdd/recordings --target-length 100'],
+  async run({ flags, positionals: paths, json }) {
+    const opts = { sampleRate: flags['sample-rate'], numMelBins: flags['num-mel-bins'], targetLength: flags['target-length'] };
     if (paths.length === 0) throw new UsageError('<audio files or folders>: none given');
     const files: string[] = [];
     for (const p of paths) listAudio(p, files);
@@ -83,7 +57,7 @@ export const command: Command = {
     for (const f of files) {
       let s;
       try {
-        const spec = astFeatures(await readAudio(f), { sampleRate, numMelBins, targetLength }, f);
+        const spec = astFeatures(await readAudio(f), opts, f);
         s = clipStats(spec.data);
       } catch (e) {
         throw new UsageError((e as Error).message);
@@ -96,4 +70,4 @@ export const command: Command = {
     else process.stdout.write(`mean ${result.mean.toPrecision(8)}  std ${result.std.toPrecision(8)}  (${result.clips} clips)\n`);
     return 0;
   },
-};
+});

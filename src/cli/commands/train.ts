@@ -40,9 +40,9 @@ export const command = defineCommand({
   name: 'train',
   summary: 'fine-tune a backbone on a dataset from a recipe',
   usage: [
-    '--config <recipe.yaml> --out <run dir> [--set key.path=value ...]',
-    '[--resume [--allow-thread-change]] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
-    '[--nproc N] [--nnodes M --node-rank K --master-addr A --master-port P] [--dist-timeout S]',
+    '--config <recipe.yaml> --out <run dir> [--set key.path=value ...] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
+    '--out <run dir> --resume [--allow-thread-change] [--config <recipe.yaml>] [--set ...] [--data-root PATH] ...',
+    '--config <recipe.yaml> --out <run dir> --nproc N [--nnodes M --node-rank K --master-addr A --master-port P] [--dist-timeout S] ...',
   ],
   description: DESCRIPTION,
   flags: FLAGS,
