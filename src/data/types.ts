@@ -18,11 +18,6 @@ export interface ClipRef {
 /** The label of clips whose annotations carry none (the EPIC-SOUNDS recognition test set). */
 export const UNLABELED = -1;
 
-export interface DatasetSplit {
-  name: string;
-  clips: ClipRef[];
-}
-
 /** What `skipMissing` dropped: how many, and the first few (up to 5). */
 export interface Skipped {
   count: number;

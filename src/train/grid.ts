@@ -41,12 +41,9 @@
  *     - when: {dataset: [speechcommands, epic]}
  *       set: {data.fold: null}
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism, hostname } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { writeFileAtomic } from '../util/fs.js';
 import { loadRecipe, type Recipe } from './recipe.js';
 
 // ---------------------------------------------------------------- the grid file
