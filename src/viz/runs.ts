@@ -6,15 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-
-/** One line of metrics.jsonl (the trainer's; unknown keys are kept). */
-export interface EpochLine {
-  epoch: number;
-  train_loss?: number | null;
-  lr?: number;
-  val?: Record<string, number>;
-  [k: string]: unknown;
-}
+import { readMetrics, type MetricsLine } from '../train/run_dir.js';
 
 export interface RunResults {
   name?: string;
@@ -35,7 +27,7 @@ export interface RunRecord {
   /** axis values (grid runs) or {run: <path relative to the root given>} */
   axes: Record<string, string>;
   results: RunResults | null;
-  epochs: EpochLine[];
+  epochs: MetricsLine[];
   /** problems reading it (shown in the report, never fatal) */
   problems: string[];
 }
@@ -50,23 +42,18 @@ function readJson<T>(file: string, problems: string[]): T | null {
   }
 }
 
-export function readEpochs(file: string, problems: string[] = []): EpochLine[] {
-  if (!existsSync(file)) return [];
-  const out: EpochLine[] = [];
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (line.trim() === '') return;
-      try {
-        const v = JSON.parse(line) as EpochLine;
-        if (typeof v.epoch === 'number') out.push(v);
-        else problems.push(`${file}:${i + 1}: no epoch number`);
-      } catch {
-        // a line cut short by a crash: the runs before it still count
-        problems.push(`${file}:${i + 1}: not JSON (a torn last line?)`);
-      }
-    });
-  return out;
+/** metrics.jsonl through the trainer's own reader (src/train/run_dir.ts); damage is one of the run's problems, never fatal. */
+function readEpochs(dir: string, problems: string[]): MetricsLine[] {
+  let lines: MetricsLine[];
+  try {
+    lines = readMetrics(dir);
+  } catch (e) {
+    problems.push((e as Error).message);
+    return [];
+  }
+  const numbered = lines.filter((l) => typeof l.epoch === 'number');
+  if (numbered.length < lines.length) problems.push(`${join(dir, 'metrics.jsonl')}: ${lines.length - numbered.length} line(s) with no epoch number`);
+  return numbered;
 }
 
 function isRunDir(dir: string): boolean {
@@ -107,7 +94,7 @@ export function readRun(dir: string, root: string): RunRecord {
   const problems: string[] = [];
   const grid = readJson<{ axes?: Record<string, string> }>(join(dir, 'grid_run.json'), problems);
   const results = readJson<RunResults>(join(dir, 'results.json'), problems);
-  const epochs = readEpochs(join(dir, 'metrics.jsonl'), problems);
+  const epochs = readEpochs(dir, problems);
   const rel = relative(resolve(root), dir) || dir.replace(/^.*[\\/]/, '');
   let axes: Record<string, string>;
   if (grid?.axes && typeof grid.axes === 'object') axes = { ...grid.axes };

@@ -92,7 +92,7 @@ test('report spec: checked with the key named; curves and tables built', () => {
   assert.throws(() => buildReport({ runs, spec: parseReportSpec({ tables: [{ rows: ['kernel'] }] }), order: {}, roots: [] }), /no axis "kernel"/);
 });
 
-test('runs: found under folders, loaa cv fold directories are folds of one run, torn metrics lines reported', () => {
+test('runs: found under folders, loaa cv fold directories are folds of one run, a torn last metrics line dropped', () => {
   const root = mkdtempSync(join(tmpdir(), 'loaa-runs-'));
   try {
     const res = (top1: number) => JSON.stringify({ params: { total: 10, trainable: 1 }, final: { epoch: 1, split: 'v', metrics: { top1 } } });
@@ -105,12 +105,35 @@ test('runs: found under folders, loaa cv fold directories are folds of one run, 
     writeFileSync(join(root, 'single', 'metrics.jsonl'), '{"epoch":1,"train_loss":2}\n{"epoch":2,"tr');
     const runs = collectRuns([root]);
     assert.deepEqual(runs.map((r) => r.axes), [{ run: 'cv', fold: '1' }, { run: 'cv', fold: '2' }, { run: 'single' }]);
+    // the trainer's reader (src/train/run_dir.ts): a torn last line is a crash mid-append, dropped
     assert.equal(runs[2]!.epochs.length, 1);
-    assert.match(runs[2]!.problems[0]!, /metrics\.jsonl:2: not JSON/);
+    assert.equal(runs[2]!.epochs[0]!.train_loss, 2);
     const r = buildReport({ runs, spec: parseReportSpec(null), order: {}, roots: [root] });
     assert.match(r.markdown, /\| cv \| 1 \(10\.0%\) \| \*\*65\.00 ± 5\.00\*\* \|/); // the two folds averaged
     assert.match(r.markdown, /1 unfinished, not counted in the tables/);
     assert.throws(() => collectRuns([join(root, 'nope')]), /nope: no such directory/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('runs: a damaged metrics.jsonl (not only its last line) is a problem of that run, not a failed report', () => {
+  const root = mkdtempSync(join(tmpdir(), 'loaa-runs-'));
+  try {
+    for (const [name, text] of [['damaged', '{"epoch":1}\n{"ep\n{"epoch":3}\n'], ['unnumbered', '{"epoch":1,"train_loss":1}\n{"train_loss":2}\n'], ['good', '{"epoch":1}\n{"epoch":2}\n']] as const) {
+      mkdirSync(join(root, name));
+      writeFileSync(join(root, name, 'metrics.jsonl'), text);
+    }
+    const runs = collectRuns([root]);
+    const by = Object.fromEntries(runs.map((r) => [r.axes.run, r]));
+    assert.deepEqual(by.damaged!.epochs, []);
+    assert.match(by.damaged!.problems.join('\n'), /damaged[\\/]metrics\.jsonl: line 2: not valid JSON/);
+    assert.deepEqual(by.unnumbered!.epochs.map((e) => e.train_loss), [1]);
+    assert.match(by.unnumbered!.problems.join('\n'), /unnumbered[\\/]metrics\.jsonl: 1 line\(s\) with no epoch number/);
+    assert.deepEqual(by.good!.epochs.map((e) => e.epoch), [1, 2]);
+    assert.deepEqual(by.good!.problems, []);
+    const r = buildReport({ runs, spec: parseReportSpec(null), order: {}, roots: [root] });
+    assert.match(r.markdown, /3 unfinished, not counted in the tables/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
