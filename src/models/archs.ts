@@ -71,15 +71,31 @@ export function posTokens(arch: ArchSpec): number {
   return arch.numPrefixTokens + g * g;
 }
 
-/** Every backbone tensor the image model has (heads excluded), with its shape. */
-export function expectedBackboneShapes(arch: ArchSpec): Map<string, number[]> {
+/** Where a model built on the backbone differs from the image model (the AST, a PEFT method). */
+export interface BackboneShapeOptions {
+  /** input channels of the patch embedding (default the arch's: 3; the AST's is 1) */
+  inChans?: number;
+  /** tokens in pos_embed, prefix included (default the arch's image grid) */
+  posTokens?: number;
+  /** tensors a method adds to block `b` (its name prefix, "blocks.<i>."), after the attention's */
+  afterAttention?: (b: string) => [string, number[]][];
+  /** ... and after the MLP's, at the end of the block */
+  afterMlp?: (b: string) => [string, number[]][];
+}
+
+/**
+ * Every backbone tensor (heads excluded) with its shape, in the model's order: the one
+ * per-architecture shape table, which the AST's parameter accounting (src/peft/params.ts) extends.
+ */
+export function expectedBackboneShapes(arch: ArchSpec, o: BackboneShapeOptions = {}): Map<string, number[]> {
   const D = arch.embedDim;
-  const H = D * arch.mlpRatio;
+  const H = Math.round(D * arch.mlpRatio);
   const m = new Map<string, number[]>();
+  const add = (entries: [string, number[]][] | undefined): void => entries?.forEach(([k, v]) => void m.set(k, v));
   m.set('cls_token', [1, 1, D]);
   if (arch.distilled) m.set('dist_token', [1, 1, D]);
-  m.set('pos_embed', [1, posTokens(arch), D]);
-  m.set('patch_embed.proj.weight', [D, arch.inChans, arch.patchSize, arch.patchSize]);
+  m.set('pos_embed', [1, o.posTokens ?? posTokens(arch), D]);
+  m.set('patch_embed.proj.weight', [D, o.inChans ?? arch.inChans, arch.patchSize, arch.patchSize]);
   m.set('patch_embed.proj.bias', [D]);
   for (let i = 0; i < arch.depth; i++) {
     const p = `blocks.${i}.`;
@@ -89,12 +105,14 @@ export function expectedBackboneShapes(arch: ArchSpec): Map<string, number[]> {
     m.set(p + 'attn.qkv.bias', [3 * D]);
     m.set(p + 'attn.proj.weight', [D, D]);
     m.set(p + 'attn.proj.bias', [D]);
+    add(o.afterAttention?.(p));
     m.set(p + 'norm2.weight', [D]);
     m.set(p + 'norm2.bias', [D]);
     m.set(p + 'mlp.fc1.weight', [H, D]);
     m.set(p + 'mlp.fc1.bias', [H]);
     m.set(p + 'mlp.fc2.weight', [D, H]);
     m.set(p + 'mlp.fc2.bias', [D]);
+    add(o.afterMlp?.(p));
   }
   m.set('norm.weight', [D]);
   m.set('norm.bias', [D]);

@@ -12,6 +12,7 @@
 import { numel } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { astArch, astGrid, type AstConfig } from '../models/ast.js';
+import { expectedBackboneShapes } from '../models/archs.js';
 import { adapterParamCount, type AdapterSpec } from './adapter.js';
 import { isTrainable, resolvePeft, type PeftConfig, type ResolvedPeft } from './methods.js';
 
@@ -29,54 +30,35 @@ function counts(total: number, trainable: number): ParamCounts {
   return { total, trainable, frozen: total - trainable, ratio: total > 0 ? trainable / total : 0 };
 }
 
-/** Name -> shape of every parameter of the AST with `peft` applied, in the model's order. */
+/**
+ * Name -> shape of every parameter of the AST with `peft` applied, in the model's order: the
+ * backbone's table (src/models/archs.ts) on a 1-channel patch embedding and the AST's token grid,
+ * the method's tensors in their blocks, then the AST head.
+ */
 export function astParamShapes(geom: AstGeometry, peft: PeftConfig | ResolvedPeft): Map<string, number[]> {
   const arch = astArch(geom);
   const p = resolvePeft(peft);
   const { fDim, tDim } = astGrid(geom, arch.patchSize);
   const D = arch.embedDim;
-  const H = Math.round(D * arch.mlpRatio);
-  const S = arch.distilled ? 2 : 1;
-  const P = arch.patchSize;
-  const m = new Map<string, number[]>();
-  m.set('cls_token', [1, 1, D]);
-  if (arch.distilled) m.set('dist_token', [1, 1, D]);
-  m.set('pos_embed', [1, S + fDim * tDim, D]);
-  m.set('patch_embed.proj.weight', [D, 1, P, P]);
-  m.set('patch_embed.proj.bias', [D]);
-  for (let i = 0; i < arch.depth; i++) {
-    const b = `blocks.${i}.`;
-    m.set(b + 'norm1.weight', [D]);
-    m.set(b + 'norm1.bias', [D]);
-    m.set(b + 'attn.qkv.weight', [3 * D, D]);
-    m.set(b + 'attn.qkv.bias', [3 * D]);
-    m.set(b + 'attn.proj.weight', [D, D]);
-    m.set(b + 'attn.proj.bias', [D]);
-    if (p.lora) {
-      for (const t of p.lora.targets) {
-        m.set(`${b}attn.lora_${t}.A`, [p.lora.rank, D]);
-        m.set(`${b}attn.lora_${t}.B`, [D, p.lora.rank]);
+  const m = expectedBackboneShapes(arch, {
+    inChans: 1,
+    posTokens: arch.numPrefixTokens + fDim * tDim,
+    afterAttention: (b) => (p.lora ? p.lora.targets.flatMap((t): [string, number[]][] => [[`${b}attn.lora_${t}.A`, [p.lora!.rank, D]], [`${b}attn.lora_${t}.B`, [D, p.lora!.rank]]]) : []),
+    afterMlp: (b) => {
+      const out: [string, number[]][] = [];
+      for (const a of p.adapters) {
+        const [kF, kT] = a.kernel;
+        const r = a.bottleneck;
+        const n = `${b}${a.position}_adapter.`;
+        out.push([n + 'down.weight', [r, D, kF, kT]]);
+        if (a.bias) out.push([n + 'down.bias', [r]]);
+        out.push([n + 'up.weight', [D, r, kF, kT]]);
+        if (a.bias) out.push([n + 'up.bias', [D]]);
       }
-    }
-    m.set(b + 'norm2.weight', [D]);
-    m.set(b + 'norm2.bias', [D]);
-    m.set(b + 'mlp.fc1.weight', [H, D]);
-    m.set(b + 'mlp.fc1.bias', [H]);
-    m.set(b + 'mlp.fc2.weight', [D, H]);
-    m.set(b + 'mlp.fc2.bias', [D]);
-    for (const a of p.adapters) {
-      const [kF, kT] = a.kernel;
-      const r = a.bottleneck;
-      const n = `${b}${a.position}_adapter.`;
-      m.set(n + 'down.weight', [r, D, kF, kT]);
-      if (a.bias) m.set(n + 'down.bias', [r]);
-      m.set(n + 'up.weight', [D, r, kF, kT]);
-      if (a.bias) m.set(n + 'up.bias', [D]);
-    }
-    if (p.prompt) m.set(b + 'prompt', [1, p.prompt.tokens, D]);
-  }
-  m.set('norm.weight', [D]);
-  m.set('norm.bias', [D]);
+      if (p.prompt) out.push([b + 'prompt', [1, p.prompt.tokens, D]]);
+      return out;
+    },
+  });
   m.set('head.norm.weight', [D]);
   m.set('head.norm.bias', [D]);
   m.set('head.fc.weight', [geom.numClasses, D]);
