@@ -312,6 +312,14 @@ add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', '
   f.close();
   add('hdf5-external-link', 11, [probe, 'hdf5', p('external_link.h5'), 'P01_01'], ['external_link.h5', 'external link']);
 }
+// external storage (h5py's create_dataset(external=...)): made by tools/fixtures/hdf5_external_fixtures.py.
+// From this checkout's fixtures even when LOAA_HOSTILE_REPO names another (older) one.
+{
+  const fx = new URL('../../fixtures/audio/hdf5_external/', import.meta.url).pathname;
+  for (const v of ['v0', 'v2']) {
+    add(`hdf5-external-storage-${v}`, 11, [probe, 'hdf5', join(fx, `external_${v}.h5`), 'P01_02'], [`external_${v}.h5`, 'P01_02', 'external storage']);
+  }
+}
 
 // ------------------------------------------------------------------ minor: safetensors
 
