@@ -81,7 +81,7 @@ export const command: Command = {
     try {
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream: a.json ? process.stderr : process.stdout });
-      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine });
+      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine, requireFinite: true });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
       if (a.json) {
