@@ -295,7 +295,12 @@ add('params-depth-100000', 7, [loaa, 'params', '--arch', 'deit_tiny_patch16_224'
 
 // ------------------------------------------------------------------ 10. decoders under a memory limit
 
-add('flac-under-as-limit', 10, [loaa, 'features', join(repo, 'fixtures', 'audio', 'formats', 'tone.flac'), '--out', p('o5.safetensors')], ['tone.flac', 'WebAssembly memory'], { wasmLimit: true });
+// bin/loaa.js restarts node with --disable-wasm-trap-handler under an address-space limit: the
+// compressed formats decode; a parser called directly (the probe) still fails with a named error
+for (const [i, f] of ['tone.flac', 'tone.ogg', 'tone.mp3'].entries()) {
+  add(`${f.split('.')[1]}-under-as-limit`, 10, [loaa, 'features', join(repo, 'fixtures', 'audio', 'formats', f), '--out', p(`o5_${i}.safetensors`)], [], { expect: 'ok', wasmLimit: true });
+}
+add('flac-probe-under-as-limit', 10, [probe, 'audio', join(repo, 'fixtures', 'audio', 'formats', 'tone.flac')], ['tone.flac', 'WebAssembly memory'], { wasmLimit: true });
 add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', 'epic.h5'), 'P01_01'], ['epic.h5', 'WebAssembly memory'], { wasmLimit: true });
 
 // ------------------------------------------------------------------ 11. HDF5 links to other files
