@@ -13,8 +13,9 @@ import { openRegular, preadExact } from '../util/fs.js';
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 const MSG_EXTERNAL_FILES = 0x07;
 const MSG_CONTINUATION = 0x10;
-/** a header spread over more blocks than this is refused rather than walked (a loop or a bomb) */
+/** a header spread over more blocks or bytes than this is refused rather than walked (a loop or a bomb) */
 const MAX_BLOCKS = 256;
+const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 interface Geometry {
   /** absolute file position of address 0 */
@@ -85,7 +86,7 @@ interface Message {
 /** Every message of the header at absolute position `pos`, continuation blocks included. */
 function headerMessages(r: HeaderReader, g: Geometry, pos: number): Message[] {
   const out: Message[] = [];
-  const first = r.bytes(pos, Math.min(16, r.size - pos));
+  const first = r.bytes(pos, 16);
   const v2 = first.subarray(0, 4).toString('latin1') === 'OHDR';
   const blocks: [number, number][] = [];
   if (v2) {
@@ -101,11 +102,14 @@ function headerMessages(r: HeaderReader, g: Geometry, pos: number): Message[] {
     blocks.push([pos + 16, uint(first, 8, 4) ?? -1]);
   }
   const seen = new Set<number>();
+  let total = 0;
   for (let k = 0; k < blocks.length; k++) {
     if (k >= MAX_BLOCKS) r.fail(`more than ${MAX_BLOCKS} header blocks`);
     const [start, len] = blocks[k]!;
     if (seen.has(start)) r.fail(`header block at ${start} is linked twice`);
     seen.add(start);
+    total += len;
+    if (total > MAX_HEADER_BYTES) r.fail(`header blocks of more than ${MAX_HEADER_BYTES} bytes`);
     const block = r.bytes(start, len);
     // v2 continuation blocks start with "OCHK"; v2 blocks end with a 4-byte checksum
     let at = v2 && k > 0 ? 4 : 0;
