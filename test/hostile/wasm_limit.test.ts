@@ -42,15 +42,27 @@ test('loaa under a 4 GB address-space limit: the wasm decoders give the same fea
 
 test('loaa serve under the limit: SIGTERM to the loaa process drains the server and exits 0', { skip, timeout: 120_000 }, async () => {
   const C = caseNamed('loaa_attn_1x3_s10');
-  const proc = spawn('prlimit', [AS, '--', process.execPath, loaa, 'serve', '--adapter', adapterDir(C)!, '--backbone', backbonePath(C.backbone), '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (c) => (stderr += c));
-  const first = await createInterface({ input: proc.stdout! })[Symbol.asyncIterator]().next();
-  assert.ok(!first.done, `no startup line; stderr: ${stderr}`);
-  const info = JSON.parse(first.value) as { url: string };
-  assert.equal((await fetch(`${info.url}/healthz`)).status, 200);
-  const exited = new Promise<[number | null, string | null]>((res) => proc.once('exit', (code, signal) => res([code, signal])));
-  proc.kill('SIGTERM'); // prlimit execs node: this is the loaa process itself
-  assert.deepEqual(await exited, [0, null], stderr);
-  await assert.rejects(fetch(`${info.url}/healthz`), 'the server (the restarted child) is gone too');
+  // its own process group: when SIGTERM is not passed on, the restarted server outlives the first
+  // process, and the group kill at the end still stops it (and the test then fails instead of hanging)
+  const proc = spawn('prlimit', [AS, '--', process.execPath, loaa, 'serve', '--adapter', adapterDir(C)!, '--backbone', backbonePath(C.backbone), '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  try {
+    let stderr = '';
+    proc.stderr!.on('data', (c) => (stderr += c));
+    const first = await createInterface({ input: proc.stdout! })[Symbol.asyncIterator]().next();
+    assert.ok(!first.done, `no startup line; stderr: ${stderr}`);
+    const info = JSON.parse(first.value) as { url: string };
+    assert.equal((await fetch(`${info.url}/healthz`)).status, 200);
+    const exited = new Promise<[number | null, string | null]>((res) => proc.once('exit', (code, signal) => res([code, signal])));
+    proc.kill('SIGTERM'); // prlimit execs node: this is the loaa process itself
+    assert.deepEqual(await exited, [0, null], stderr);
+    await assert.rejects(fetch(`${info.url}/healthz`), 'the server (the restarted child) is gone too');
+  } finally {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* the group is gone: the passing case */
+    }
+    proc.stdout!.destroy();
+    proc.stderr!.destroy();
+  }
 });
