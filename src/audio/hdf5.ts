@@ -6,6 +6,7 @@
  */
 import { closeSync, readSync } from 'node:fs';
 import { openRegular } from '../util/fs.js';
+import { refuseExternalStorage, referenceAddress } from './hdf5_header.js';
 import { checkFinite } from './types.js';
 import { requireWasmMemory } from './wasm_probe.js';
 
@@ -111,6 +112,9 @@ export class AudioHdf5 {
       const files = md.virtual_sources.map((v) => v.file_name).slice(0, 3).join(', ');
       throw new Error(`${this.path}: dataset ${JSON.stringify(id)} is a virtual dataset reading other files (${files}): refused (the audio must be stored in this file)`);
     }
+    // external storage (raw samples in other host files) is invisible through h5wasm: read the header
+    const ref = namedSync(this.path, `cannot locate dataset ${JSON.stringify(id)}`, () => ds.create_reference().ref_data);
+    refuseExternalStorage(this.path, id, referenceAddress(this.path, id, ref));
     this.datasets.set(id, ds);
     return ds;
   }

@@ -23,6 +23,7 @@ import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
 import type { RawTensor } from '../io/safetensors.js';
+import { checkLoadDtype } from '../io/dtype_check.js';
 import { assertBackbone, expectedBackboneShapes, getArch, inferArch, type ArchSpec } from './archs.js';
 import { loadBackboneStateDict, type Container, type KeyFormat } from './checkpoint_keys.js';
 import { Block, ModuleList, PatchEmbed, runBlocks, SeedSeq, VIT_LN_EPS, type AttentionRecord } from './vit.js';
@@ -327,6 +328,8 @@ function convertAndLoad(tensors: Map<string, RawTensor>, cfg: AstConfig, source:
         if (k === 'patch_embed.proj.weight' || k === 'pos_embed') continue;
         load.set(k, tensors.get(k)!);
       }
+      // these two are resized here rather than loaded, so loadStateDict's dtype check never sees them
+      for (const k of ['patch_embed.proj.weight', 'pos_embed']) checkLoadDtype(source, k, tensors.get(k)!.dtype, 'float32');
       const w = fromRaw(tensors.get('patch_embed.proj.weight')!);
       const w32 = w.to('float32');
       const w1 = w32.shape[1] === 1 ? w32 : w32.sum(1, true);

@@ -6,6 +6,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { fromRaw, noGrad, toRaw } from '../tensor/functional.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { checkLoadDtype } from '../io/dtype_check.js';
 import { moveTo_ } from '../tensor/device.js';
 import type { LowDType } from '../tensor/autocast.js';
 
@@ -156,6 +157,7 @@ export class Module {
       if (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i])) {
         mismatched.push(`${k}: expected [${t.shape.join(', ')}], found [${shape.join(', ')}]`);
       }
+      checkLoadDtype(source, k, src.dtype, t.dtype);
     }
     if (mismatched.length) throw new Error(`${source}: shape mismatch: ${mismatched.slice(0, 5).join('; ')}${mismatched.length > 5 ? '; ...' : ''}`);
     noGrad(() => {

@@ -103,6 +103,10 @@ export async function startServer(backend: ClassifierBackend, opts: ServeOptions
       cancel = ticket.cancel;
       const out = await ticket.result;
       if (out instanceof Error) throw new HttpError(400, out.message);
+      // NaN scores would go out as null with a 200: the input's features or the weights hold NaN/Inf
+      if (out.some((s) => !Number.isFinite(s.score))) {
+        throw new HttpError(400, `request: the model's outputs are not finite (NaN or infinity): the input's features or the adapter/backbone weights hold NaN/Inf; not classified`);
+      }
       send(res, 200, { adapter, top: out });
     } catch (e) {
       if (e instanceof HttpError) {

@@ -192,6 +192,13 @@ export async function runGrid(g: Grid, runs: PlannedRun[], o: GridRunOptions): P
         emit({ kind: 'busy', run, index: 0, total: todo.length });
         continue;
       }
+      // another grid may have finished it between the check above and the lock
+      if (runDone(run.dir)) {
+        dropLock(run.dir);
+        status.get(run.id)!.state = 'done';
+        summary.skipped++;
+        continue;
+      }
       const index = ++started;
       const resume = runStarted(run.dir);
       const log = join(run.dir, 'train.log');

@@ -88,8 +88,14 @@ export interface MetricsLine {
   [k: string]: unknown;
 }
 
-/** Every line of a run's metrics.jsonl ([] before the first epoch). A torn last line is skipped. */
-export function readMetrics(dir: string): MetricsLine[] {
+/** torn lines already reported (file:line): resume reads the file more than once */
+const warnedTorn = new Set<string>();
+
+/**
+ * Every line of a run's metrics.jsonl ([] before the first epoch). A torn last line (a crash
+ * mid-append) is dropped with one warning naming the file and line; damage elsewhere is an Error.
+ */
+export function readMetrics(dir: string, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')): MetricsLine[] {
   const file = runPaths(dir).metrics;
   if (!existsSync(file)) return [];
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
@@ -97,9 +103,13 @@ export function readMetrics(dir: string): MetricsLine[] {
     try {
       return [JSON.parse(l) as MetricsLine];
     } catch (e) {
-      // a crash mid-append leaves a torn last line; anything else is damage worth an error
-      if (i === lines.length - 1) return [];
-      throw new Error(`${file}: line ${i + 1}: not valid JSON (${(e as Error).message})`);
+      if (i < lines.length - 1) throw new Error(`${file}: line ${i + 1}: not valid JSON (${(e as Error).message})`);
+      const key = `${file}:${i + 1}`;
+      if (!warnedTorn.has(key)) {
+        warnedTorn.add(key);
+        warn(`warning: ${file}: line ${i + 1} is cut short (a crash while it was written?): dropped (${l.length} characters)`);
+      }
+      return [];
     }
   });
 }
@@ -109,8 +119,8 @@ export function appendMetrics(dir: string, line: MetricsLine): void {
 }
 
 /** Keeps the lines of epochs up to `epoch` (resuming re-runs the epochs a checkpoint has not seen finish). */
-export function keepMetrics(dir: string, epoch: number): void {
-  const kept = readMetrics(dir).filter((m) => m.epoch <= epoch);
+export function keepMetrics(dir: string, epoch: number, warn?: (line: string) => void): void {
+  const kept = readMetrics(dir, warn).filter((m) => m.epoch <= epoch);
   writeFileAtomic(runPaths(dir).metrics, kept.map((m) => JSON.stringify(m) + '\n').join(''));
 }
 

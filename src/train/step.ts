@@ -91,7 +91,7 @@ export interface EvalResult {
 export async function evaluateModel(
   model: AudioSpectrogramTransformer,
   loader: DataLoader,
-  o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine },
+  o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine; requireFinite?: boolean },
 ): Promise<EvalResult> {
   const e = o.engine ?? CPU_FP32;
   const t0 = performance.now();
@@ -116,6 +116,7 @@ export async function evaluateModel(
           return { l, data: lg.data<'float32'>() };
         }),
       );
+      if (o.requireFinite) checkFiniteBatch(b, out.data, C);
       lossSum += o.loss === 'bce' ? out.l / C : out.l;
       logits.set(out.data, at * C);
       targets.set(b.targets, at * C);
@@ -131,6 +132,24 @@ export async function evaluateModel(
   let report: MetricReport | null = null;
   if (n > 0) report = evaluate(logits, soft ? targets : Array.from(labels), { numClasses: C });
   return { report, loss: n > 0 ? lossSum / n : NaN, n, logits, ids, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * NaN in (features) or NaN weights would make metrics of NaN logits (NaN loss, arbitrary ranks)
+ * and exit 0: the first clip with a non-finite input or output is an Error naming it and the source.
+ */
+function checkFiniteBatch(b: { x: Float32Array; ids: string[]; size: number }, logits: ArrayLike<number>, C: number): void {
+  const per = b.x.length / b.size;
+  for (let i = 0; i < b.size; i++) {
+    let bad = -1;
+    for (let j = i * C; j < (i + 1) * C; j++) if (!Number.isFinite(logits[j]!)) bad = j;
+    if (bad < 0) continue;
+    const id = b.ids[i] ?? `clip ${i}`;
+    const x = b.x.subarray(i * per, (i + 1) * per);
+    const f = x.findIndex((v) => !Number.isFinite(v));
+    if (f >= 0) throw new Error(`${id}: its features hold ${x[f]} (value ${f} of ${per}): the input audio is not finite; not evaluated`);
+    throw new Error(`${id}: the model's outputs are not finite (NaN or infinity) for finite features: the backbone or adapter weights hold NaN/Inf`);
+  }
 }
 
 /** The scalar metrics of a report (what metrics.jsonl and results.json carry). */

@@ -10,6 +10,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { processAlive } from './fs.js';
 
 export interface LockOwner {
@@ -222,13 +223,38 @@ export function lockOwner(path: string): LockOwner | null {
 export const PARENT_PID_ENV = 'LOAA_PARENT_PID';
 
 /**
- * Exit when the process named by LOAA_PARENT_PID is gone (Linux has PR_SET_PDEATHSIG, Node does not
+ * The watch runs on its own thread: a training loop fed in-process (data.workers: 0) keeps the main
+ * thread's event loop from ever reaching a timer, so an interval there fired only after the run had
+ * finished beside the rerun. From the thread, the process is killed outright: a checkpoint survives
+ * kill -9 at any point (the rename is the commit), and the rerun resumes from it.
+ */
+const WATCH_PARENT = `
+const { workerData } = require('node:worker_threads');
+const { writeSync } = require('node:fs');
+const { parent, self, everyMs } = workerData;
+const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+setInterval(() => {
+  if (process.ppid === parent && alive(parent)) return;
+  try { writeSync(2, 'loaa: the parent process ' + parent + ' is gone: stopping (resume with --resume)\\n'); } catch {}
+  process.kill(self, 'SIGKILL');
+}, everyMs);
+`;
+
+/**
+ * Stop when the process named by LOAA_PARENT_PID is gone (Linux has PR_SET_PDEATHSIG, Node does not
  * expose it): a `train` started by a grid that was killed with -9 stops within a second instead of
  * training on beside the rerun. Its checkpoint is intact, so the rerun resumes it.
  */
 export function exitWithParent(env: NodeJS.ProcessEnv = process.env, everyMs = 1000): void {
   const pid = Number(env[PARENT_PID_ENV]);
   if (!Number.isSafeInteger(pid) || pid <= 1) return;
+  try {
+    const w = new Worker(WATCH_PARENT, { eval: true, workerData: { parent: pid, self: process.pid, everyMs } });
+    w.unref();
+    return;
+  } catch {
+    // no worker threads here: the main thread's timer still catches a grid killed between steps
+  }
   const timer = setInterval(() => {
     if (process.ppid !== pid || !processAlive(pid)) {
       process.stderr.write(`loaa: the parent process ${pid} is gone: stopping (resume with --resume)\n`);

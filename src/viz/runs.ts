@@ -46,7 +46,7 @@ function readJson<T>(file: string, problems: string[]): T | null {
 function readEpochs(dir: string, problems: string[]): MetricsLine[] {
   let lines: MetricsLine[];
   try {
-    lines = readMetrics(dir);
+    lines = readMetrics(dir, (w) => problems.push(w.replace(/^warning: /, '')));
   } catch (e) {
     problems.push((e as Error).message);
     return [];

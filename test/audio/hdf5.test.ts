@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { AudioHdf5 } from '../../src/audio/hdf5.js';
 import { audioFixture } from './golden-util.js';
 
@@ -23,4 +24,28 @@ test('HDF5: lists videos, reads slices, rejects bad slices and names', async () 
   assert.throws(() => h5.read('P01_01', 0, 10), /closed/);
   await assert.rejects(AudioHdf5.open(audioFixture('cases.json')), /not an HDF5 file/);
   await assert.rejects(AudioHdf5.open(audioFixture('missing.h5')), /missing\.h5: cannot read HDF5 file: no such file/);
+});
+
+test('HDF5: a dataset with external storage (samples in another host file) is refused naming file and dataset', async () => {
+  const raw = readFileSync(audioFixture('hdf5_external', 'samples.raw'));
+  const samples = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  const cwd = process.cwd();
+  // from the fixture's folder the library would find samples.raw and read it as this file's audio
+  process.chdir(audioFixture('hdf5_external'));
+  try {
+    for (const name of ['external_v0.h5', 'external_v2.h5']) {
+      const path = audioFixture('hdf5_external', name);
+      const h5 = await AudioHdf5.open(path);
+      try {
+        assert.deepEqual(h5.read('P01_01', 0, 64), samples, `${name}: a dataset stored in the file still reads`);
+        for (const f of [() => h5.length('P01_02'), () => h5.read('P01_02', 0, 4)]) {
+          assert.throws(f, (e: Error) => e.message.startsWith(`${path}: dataset "P01_02" uses external storage`) && e.message.includes('"samples.raw"'), name);
+        }
+      } finally {
+        h5.close();
+      }
+    }
+  } finally {
+    process.chdir(cwd);
+  }
 });

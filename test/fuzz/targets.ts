@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseWav } from '../../src/audio/wav.js';
+import { refuseExternalStorage } from '../../src/audio/hdf5_header.js';
 import { checkMpegFrames, checkOggPages, flacStreamInfo, sniffAudio } from '../../src/audio/sniff.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { ZipReader } from '../../src/io/zip.js';
@@ -109,6 +110,22 @@ export const TARGETS: FuzzTarget[] = [
         finishRecipe(readRecipeFile(f), f);
       } catch (e) {
         rename(e, f, s);
+      }
+    },
+  },
+  {
+    // the HDF5 object-header walk behind the external-storage check (h5wasm itself is not fuzzed here)
+    name: 'hdf5-header',
+    run(b, s) {
+      const f = join(scratchDir(), 'fuzz.h5');
+      writeFileSync(f, b);
+      // the seeds' dataset headers (external_v0.h5: 800, 1400; external_v2.h5: 179, 447) and a stray one
+      for (const address of [800, 1400, 179, 447, 96]) {
+        try {
+          refuseExternalStorage(f, 'P01_02', address);
+        } catch (e) {
+          if (!(e instanceof Error && e.message.startsWith(f))) rename(e, f, s);
+        }
       }
     },
   },

@@ -58,8 +58,18 @@ test('resume: a torn last metrics line is dropped; stale temps of dead writers a
   writeFileSync(join(out, `.checkpoint-tmp-${dead}`, 'trainable.safetensors'), Buffer.alloc(1000));
   writeFileSync(join(out, `.metrics.jsonl.tmp-${dead}-0badf00d`), 'x');
   const lines: string[] = [];
-  const r = await train({ recipe: recipeFromObject(base), out, resume: true, log: (s) => lines.push(s), progress: { silent: true } });
+  const stderr: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
+  let r;
+  try {
+    r = await train({ recipe: recipeFromObject(base), out, resume: true, log: (s) => lines.push(s), progress: { silent: true } });
+  } finally {
+    process.stderr.write = write;
+  }
   assert.equal(r.epochs, 2);
+  const torn = stderr.filter((s) => s.includes(`${join(out, 'metrics.jsonl')}: line 2`));
+  assert.equal(torn.length, 1, `one warning naming the torn line (stderr: ${stderr.join('')})`);
   const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number });
   assert.deepEqual(metrics.map((m) => m.epoch), [1, 2], 'one line per epoch');
   assert.ok(!existsSync(join(out, `.checkpoint-tmp-${dead}`)));

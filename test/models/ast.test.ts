@@ -248,3 +248,28 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
     src.dispose();
   }
 });
+
+test('integer tensors where float weights belong are refused naming source, key and both dtypes; float16 still loads', () => {
+  const spec = manifest.backbones['deit_tiny_patch16_224_depth2'];
+  const cfg = { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 };
+  // same bytes, relabelled: the silent cast would turn each float's bit pattern into a large integer-valued weight
+  const asInt = (t: RawTensor): RawTensor => ({ ...t, dtype: 'int32' });
+  for (const key of ['blocks.1.mlp.fc1.weight', 'pos_embed', 'patch_embed.proj.weight']) {
+    const sd = syntheticStateDict(spec);
+    sd.set(key, asInt(sd.get(key)!));
+    assert.throws(() => astFromImageStateDict(sd, cfg, 'synthetic.safetensors'), (e: Error) => {
+      assert.ok(e.message.startsWith(`synthetic.safetensors: ${key}: the file holds int32 where float32 is expected`), e.message);
+      return true;
+    });
+  }
+  const sd = syntheticStateDict(spec);
+  const key = 'blocks.1.mlp.fc1.weight';
+  const half = noGrad(() => scope(() => toRaw(fromRaw(sd.get(key)!).to('float16'))));
+  sd.set(key, half);
+  const m = astFromImageStateDict(sd, cfg, 'synthetic');
+  try {
+    assert.equal(m.blocks.at(1).mlp.fc1.weight.dtype, 'float32');
+  } finally {
+    m.dispose();
+  }
+});

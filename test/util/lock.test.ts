@@ -10,10 +10,15 @@ import { repoRoot } from '../helpers.js';
 
 const lockModule = pathToFileURL(join(repoRoot, 'dist', 'src', 'util', 'lock.js')).href;
 
-/** A child that tries the lock, prints won/held, and holds a won lock for `holdMs`. */
-function contender(path: string, holdMs: number, delayMs: number): Promise<{ out: string; code: number | null }> {
+/**
+ * A child that tries the lock at `startAt` (ms since the epoch: contenders started one after another
+ * still try together), prints won/held, and holds a won lock for `holdMs`.
+ */
+function contender(path: string, holdMs: number, delayMs: number, startAt = 0): Promise<{ out: string; code: number | null }> {
   const src = `
     import { FileLock } from ${JSON.stringify(lockModule)};
+    const wait = ${startAt} - Date.now();
+    if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
     const r = FileLock.tryAcquire(${JSON.stringify(path)}, 'test contender');
     if (r instanceof FileLock) {
       process.stdout.write('won ' + process.pid + '\\n');
@@ -58,7 +63,8 @@ test('racing over a stale lock with a delay in the break window: exactly one win
     // 6 contenders, each sleeping 150 ms between seeing the stale owner and breaking it (where the
     // old check-delete-create code let two of them through); the winner holds long enough that
     // every loser has finished trying
-    const rs = await Promise.all(Array.from({ length: 6 }, () => contender(p, 4000, 150)));
+    const startAt = Date.now() + 3000;
+    const rs = await Promise.all(Array.from({ length: 6 }, () => contender(p, 4000, 150, startAt)));
     const won = rs.filter((r) => r.out.startsWith('won'));
     assert.equal(won.length, 1, `winners: ${rs.map((r) => r.out.trim()).join(' | ')}`);
     const winner = won[0]!.out.split(' ')[1]!.trim();

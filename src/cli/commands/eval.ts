@@ -76,7 +76,7 @@ export const command = defineCommand({
     try {
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream });
-      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine });
+      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine, requireFinite: true });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
       if (json) {
