@@ -20,11 +20,11 @@ import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { medianMs } from './engine.js';
 
-type Precision = 'fp32' | 'bf16';
+export type Precision = 'fp32' | 'bf16';
 const ARCH = 'deit_base_distilled_patch16_384';
 const DIM = 768;
 const DEPTH = 12;
-const ADAPTERS = [{ position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 }, { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 }];
+export const ADAPTERS = [{ position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 }, { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 }];
 
 export interface SpeedOptions {
   rounds?: number;
@@ -42,7 +42,7 @@ const stats = (xs: number[]): Stats => {
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 
 /** Matmul GFLOP/s in `p` at the ViT-B MLP's shape: the denominator of every GEMM-bound limit. */
-function peakGflops(p: Precision): number {
+export function peakGflops(p: Precision): number {
   const [M, K, N] = [258 * 8, 768, 3072];
   const a = randn([M, K], { seed: 1 }).keep();
   const b = randn([K, N], { seed: 2 }).keep();
