@@ -6,7 +6,7 @@
  *   stride 16: the token-layout adapter (src/peft/loaa_tokens.ts) vs the Conv2d reference, fp32 and bf16.
  * - Linear probe, 10 epochs over FSDD-sized clips (1 s: 100 frames): backbone features once through
  *   FeatureCache vs the plain loop that runs the frozen backbone every epoch.
- * The PyTorch reference of the step is the training section's (tools/bench, engine helper).
+ * The PyTorch side of these rows is in the table (src/bench/rows.ts).
  */
 import { AudioSpectrogramTransformer, astGrid } from '../models/ast.js';
 import { applyPeft } from '../peft/methods.js';
@@ -169,6 +169,6 @@ export async function benchSpeed(opts: SpeedOptions = {}): Promise<Record<string
     peak_matmul_gflops: { fp32: r3(peak.fp32), bf16: r3(peak.bf16) },
     rounds: o.rounds,
     rows: [...stepRows(o, peak), probeRow(o, peak)],
-    pytorch: 'the PyTorch step is the training section\'s reference; a PyTorch linear-probe loop is not wired yet',
+    pytorch: 'this section compares loaa with itself; the table (loaa bench without --only) has the PyTorch 2.13 side of the step and the linear probe',
   };
 }
