@@ -36,8 +36,8 @@ fraction of the GEMM-bound limit (the work's FLOPs / this machine's matmul rate 
 Rows (--rows picks groups): step (LoAA training step fp32 and bf16), inference (batch 1 and 8 x
 stride 16 and 10), probe (linear probe, cached features vs PyTorch's plain loop), frontend (vs
 torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step).
-The default run takes about 7 minutes on a quiet 2-core Xeon; --quick is a smoke check (one round,
-small batches), not a measurement.
+The default run should take about 9 minutes on a quiet 2-core Xeon; --quick is a smoke check (one
+round, small batches), not a measurement.
 
 --only runs the older sections and prints their JSON:
 ${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('\n')}`;
