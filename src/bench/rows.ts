@@ -41,11 +41,12 @@ export interface RowsOptions {
   probeEpochs: number;
   /** front-end repetitions per round (median) */
   frontendReps: number;
-  /** which groups run: step, inference, probe, frontend, rss */
+  /** which groups run: step, inference, probe, frontend, rss, inference-bf16 */
   groups: readonly string[];
   log: (line: string) => void;
 }
 
+/** the default groups; 'inference-bf16' runs only when --rows names it (without AMX it would take the run past 12 minutes) */
 export const GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss'] as const;
 
 export const DEFAULTS: Omit<RowsOptions, 'log'> = { rounds: 5, batch: 8, steps: 1, inferReps: 3, probeClips: 64, probeEpochs: 10, frontendReps: 20, groups: GROUPS };
@@ -120,12 +121,13 @@ async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Pre
   return rows;
 }
 
-async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>): Promise<RowSamples[]> {
+async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>, p: Precision): Promise<RowSamples[]> {
   const rows: RowSamples[] = [];
   for (const stride of [16, 10]) {
     manualSeed(0);
     const cfg = { arch: ARCH, numClasses: 50, fdim: BINS, tdim: FRAMES, fstride: stride, tstride: stride };
     const model = new AudioSpectrogramTransformer(cfg, { seed: 0 }).eval();
+    if (p === 'bf16') model.castFrozenWeights('bfloat16');
     const { fDim, tDim } = astGrid(cfg);
     const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
     try {
@@ -133,20 +135,20 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Recor
         const x = randn([batch, FRAMES, BINS], { seed: 1 }).keep();
         const fwd = (): number => {
           const t0 = performance.now();
-          noGrad(() => scope(() => { model.forward(x); }));
+          noGrad(() => scope(() => { if (p === 'bf16') autocast('cpu', 'bfloat16', () => model.forward(x)); else model.forward(x); }));
           return performance.now() - t0;
         };
         const row: RowSamples = {
-          work: `inference fp32, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)`,
+          work: `inference ${p}${p === 'bf16' ? ' (autocast)' : ''}, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)`,
           unit: 'ms/batch', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
-          flops: { loaa: batch * perClip, pytorch: batch * perClip }, peakGflops: peak.fp32, timeMs: true,
+          flops: { loaa: batch * perClip, pytorch: batch * perClip }, peakGflops: peak[p], timeMs: true,
           ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
         };
         fwd();
         for (let r = 0; r < o.rounds; r++) {
-          o.log(`  inference stride ${stride} batch ${batch} round ${r + 1}/${o.rounds}`);
+          o.log(`  inference ${p} stride ${stride} batch ${batch} round ${r + 1}/${o.rounds}`);
           row.loaa.push(med(Array.from({ length: o.inferReps }, fwd)));
-          if (py) await pySide(row, async () => med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps }))));
+          if (py) await pySide(row, async () => med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps, precision: p }))));
         }
         x.dispose();
         rows.push(row);
@@ -287,7 +289,8 @@ export async function benchRows(o: RowsOptions): Promise<RowsResult> {
   try {
     const want = new Set(o.groups);
     if (want.has('step')) rows.push(...(await stepRows(o, py, peak)));
-    if (want.has('inference')) rows.push(...(await inferenceRows(o, py, peak)));
+    if (want.has('inference')) rows.push(...(await inferenceRows(o, py, peak, 'fp32')));
+    if (want.has('inference-bf16')) rows.push(...(await inferenceRows(o, py, peak, 'bf16')));
     if (want.has('probe')) rows.push(await probeRow(o, py, peak));
     await py?.close();
     py = null;

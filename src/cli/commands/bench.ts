@@ -26,7 +26,7 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
   },
 };
 
-const ROW_GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss'];
+const ROW_GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss', 'inference-bf16'];
 
 const DESCRIPTION = `Without --only or --profile: the table of issue #12. Each row runs the same work in loaa and in
 PyTorch (the project's .venv, PyTorch 2.13, the libtorch the addon is built on; the reference AST with
@@ -35,7 +35,8 @@ advantage (PyTorch time / loaa time, the median of the per-round ratios), the go
 fraction of the GEMM-bound limit (the work's FLOPs / this machine's matmul rate in that precision).
 Rows (--rows picks groups): step (LoAA training step fp32 and bf16), inference (batch 1 and 8 x
 stride 16 and 10), probe (linear probe, cached features vs PyTorch's plain loop), frontend (vs
-torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step).
+torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step);
+inference-bf16 (the inference rows under bf16 autocast) runs only when --rows names it.
 The default run should take about 9 minutes on a quiet 2-core Xeon; --quick is a smoke check (one
 round, small batches), not a measurement.
 
@@ -45,7 +46,7 @@ ${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('
 const FLAGS = {
   rounds: { type: 'int', min: 1, max: 100, help: 'interleaved rounds per row (default 5; 1 with --quick)' },
   quick: { type: 'boolean', help: 'one round, batch 2, fewer repetitions: checks that every row runs' },
-  rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default all: ${ROW_GROUPS.join(',')})` },
+  rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default step,inference,probe,frontend,rss; also inference-bf16)` },
   batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
   profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
