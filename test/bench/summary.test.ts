@@ -28,7 +28,7 @@ test('summarise: median/min/max per side, ratio as the median of per-round ratio
   assert.deepEqual(s.pytorch, { median: 210, min: 190, max: 600, n: 5 });
   assert.equal(s.ratio!.median, 2);
   assert.equal(s.goalMet, true);
-  // 50 GFLOP at 1000 GFLOP/s is 50 ms: half of loaa's 105 ms median... 50/105
+  // 50 GFLOP at 1000 GFLOP/s is 50 ms of pure GEMM: 50/105 of loaa's median, 50/210 of PyTorch's
   assert.ok(Math.abs(s.gemmFraction!.loaa - 50 / 105) < 1e-12);
   assert.ok(Math.abs(s.gemmFraction!.pytorch! - 50 / 210) < 1e-12);
   assert.equal(gemmFraction(1e9, 1, 1000), 1);
