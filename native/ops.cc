@@ -436,7 +436,7 @@ Napi::Value dispatch(const Napi::CallbackInfo& info) {
 
 void registerOps(Napi::Env env, Napi::Object exports) {
   auto ops = Napi::Object::New(env);
-  for (const auto* list : {&table(), &deviceOps()}) {
+  for (const auto* list : {&table(), &deviceOps(), &profilerOps()}) {
     for (const OpDef& op : *list) ops.Set(op.name, Napi::Function::New(env, dispatch, op.name, const_cast<OpDef*>(&op)));
   }
   exports.Set("ops", ops);

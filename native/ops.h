@@ -15,5 +15,7 @@ struct OpDef {
 void registerOps(Napi::Env env, Napi::Object exports);
 // devices, autocast and fused attention (device_ops.cc)
 const std::vector<OpDef>& deviceOps();
+// per-op timing through libtorch's RecordFunction callbacks (profiler.cc)
+const std::vector<OpDef>& profilerOps();
 
 }  // namespace loaa

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { torchPython } from './python.js';
 
 export interface InferenceRow { stride: number; batch: number; clipsPerSec: number; msPerBatch: number; peakRssMiB: number }
 
@@ -24,7 +25,7 @@ function runChild(cmd: string, args: string[]): InferenceRow {
 }
 
 export async function benchInference(): Promise<Record<string, unknown>> {
-  const python = '/usr/bin/python3';
+  const python = torchPython();
   const pyScript = join(repo, 'tools', 'bench', 'inference_torch.py');
   const hasTorch = existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
   const rows: Record<string, unknown>[] = [];

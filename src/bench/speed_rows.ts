@@ -6,7 +6,7 @@
  *   stride 16: the token-layout adapter (src/peft/loaa_tokens.ts) vs the Conv2d reference, fp32 and bf16.
  * - Linear probe, 10 epochs over FSDD-sized clips (1 s: 100 frames): backbone features once through
  *   FeatureCache vs the plain loop that runs the frozen backbone every epoch.
- * The PyTorch reference of the step is the training section's (tools/bench, engine helper).
+ * The PyTorch side of these rows is in the table (src/bench/rows.ts).
  */
 import { AudioSpectrogramTransformer, astGrid } from '../models/ast.js';
 import { applyPeft } from '../peft/methods.js';
@@ -20,11 +20,11 @@ import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { medianMs } from './engine.js';
 
-type Precision = 'fp32' | 'bf16';
+export type Precision = 'fp32' | 'bf16';
 const ARCH = 'deit_base_distilled_patch16_384';
 const DIM = 768;
 const DEPTH = 12;
-const ADAPTERS = [{ position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 }, { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 }];
+export const ADAPTERS = [{ position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 }, { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 }];
 
 export interface SpeedOptions {
   rounds?: number;
@@ -42,7 +42,7 @@ const stats = (xs: number[]): Stats => {
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 
 /** Matmul GFLOP/s in `p` at the ViT-B MLP's shape: the denominator of every GEMM-bound limit. */
-function peakGflops(p: Precision): number {
+export function peakGflops(p: Precision): number {
   const [M, K, N] = [258 * 8, 768, 3072];
   const a = randn([M, K], { seed: 1 }).keep();
   const b = randn([K, N], { seed: 2 }).keep();
@@ -169,6 +169,6 @@ export async function benchSpeed(opts: SpeedOptions = {}): Promise<Record<string
     peak_matmul_gflops: { fp32: r3(peak.fp32), bf16: r3(peak.bf16) },
     rounds: o.rounds,
     rows: [...stepRows(o, peak), probeRow(o, peak)],
-    pytorch: 'the PyTorch step is the training section\'s reference; a PyTorch linear-probe loop is not wired yet',
+    pytorch: 'this section compares loaa with itself; the table (loaa bench without --only) has the PyTorch 2.13 side of the step and the linear probe',
   };
 }

@@ -3,7 +3,8 @@
  * r=36) on deit_base_distilled_patch16_384 with ESC-50's geometry: 5-s clips at 44.1 kHz through the
  * real loader (2 worker threads: decode, resample to 16 kHz, fbank, pad to 512 frames, SpecAugment
  * 24/96, normalise), stride 16, batch 8, random weights, Adam. tools/bench/train_torch.py does the
- * same work in PyTorch (torch DataLoader with 2 worker processes) in the same run.
+ * same work in PyTorch 2.13 (the project's .venv; torch DataLoader with 2 worker processes, the fbank
+ * in plain torch ops as tools/bench/kaldi_torch.py) in the same run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { Adam } from '../optim/adam.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
 import { getNumThreads, manualSeed } from '../tensor/functional.js';
 import { trainStep } from '../train/trainer.js';
+import { torchPython } from './python.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..', '..');
@@ -29,7 +31,7 @@ export interface TrainBenchOptions {
   warmup?: number;
   steps?: number;
   workers?: number;
-  /** run the PyTorch side (default: when /usr/bin/python3 has torch) */
+  /** run the PyTorch side (default: when the bench's Python, src/bench/python.ts, has torch) */
   pytorch?: boolean;
 }
 
@@ -54,9 +56,9 @@ export async function benchTraining(o: TrainBenchOptions = {}): Promise<Record<s
       clips: '5 s at 44.1 kHz, SpecAugment 24/96',
       node,
     };
-    const python = '/usr/bin/python3';
+    const python = torchPython();
     const script = join(repo, 'tools', 'bench', 'train_torch.py');
-    const hasTorch = o.pytorch !== false && existsSync(python) && spawnSync(python, ['-c', 'import torch, torchaudio'], { stdio: 'ignore' }).status === 0;
+    const hasTorch = o.pytorch !== false && existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
     if (hasTorch) {
       const r = spawnSync(python, [script, dir, '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps), '--workers', String(workers)], {
         encoding: 'utf8',
@@ -70,7 +72,7 @@ export async function benchTraining(o: TrainBenchOptions = {}): Promise<Record<s
         result.speedRatio = +(node.samplesPerSec / py.samplesPerSec).toFixed(3);
       }
     } else {
-      result.pytorch = 'not run (/usr/bin/python3 with torch and torchaudio not found)';
+      result.pytorch = `not run (${python} cannot import torch)`;
     }
     return result;
   } finally {

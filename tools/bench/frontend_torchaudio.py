@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """torchaudio's timings for the rows src/audio/bench.ts measures (ms per clip, median, one thread).
 
-    /usr/bin/python3 tools/bench/frontend_torchaudio.py
+    /usr/bin/python3 tools/bench/frontend_torchaudio.py [--reps 20]
 
 Rows: frontend_5s_44k1_ms / frontend_1s_16k_ms (resample to 16 kHz with
 torchaudio.functional.resample, subtract the mean, kaldi.fbank with AST's options), and the two
@@ -71,4 +71,7 @@ def main(reps=20):
 
 
 if __name__ == '__main__':
-    main()
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--reps', type=int, default=20)
+    main(ap.parse_args().reps)

@@ -1,23 +1,26 @@
-#!/usr/bin/python3
-"""The PyTorch side of `loaa bench` training (src/bench/train.ts does the same work in loaa):
+"""The PyTorch side of `loaa bench --only training` (src/bench/train.ts does the same work in loaa):
 end-to-end LoAA training throughput on the paper's backbone geometry, data loading included.
 
-    /usr/bin/python3 tools/bench/train_torch.py CLIPS_DIR [--batch 8] [--warmup 1] [--steps 3] [--workers 2]
+    .venv/bin/python tools/bench/train_torch.py CLIPS_DIR [--batch 8] [--warmup 1] [--steps 3] [--workers 2]
 
-CLIPS_DIR holds WAV files (any depth). Each step: a batch from a torch DataLoader whose workers
-load the WAV (torchaudio), resample to 16 kHz, subtract the mean, take AST's Kaldi fbank, pad to
-512 frames, apply SpecAugment (FrequencyMasking 24, TimeMasking 96) and normalise with ESC-50's
+Runs on the project's PyTorch 2.13, which has no torchaudio here: the WAV is read with the wave
+module, resampling and the Kaldi fbank are tools/bench/kaldi_torch.py (torchaudio's semantics in
+plain torch ops, parity-tested), and SpecAugment's masks follow torchaudio's FrequencyMasking /
+TimeMasking. CLIPS_DIR holds 16-bit PCM WAV files (any depth). Each step: a batch from a torch
+DataLoader whose workers load the WAV, resample to 16 kHz, subtract the mean, take AST's Kaldi
+fbank, pad to 512 frames, apply SpecAugment (24 bins, 96 frames) and normalise with ESC-50's
 statistics; then forward, cross-entropy, backward and an Adam step of the trainable tensors (LoAA
 attn 1x3 + ffn 3x1, r=36, and the head) of deit_base_distilled_patch16_384 as an AST (stride 16,
 random weights). Prints one JSON object.
 """
-import argparse, glob, json, os, sys, time
+import argparse, glob, json, os, sys, time, wave
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+sys.path.insert(0, HERE)
 import torch  # noqa: E402
-import torchaudio  # noqa: E402
-import torchaudio.compliance.kaldi as kaldi  # noqa: E402
-import torchaudio.functional as AF  # noqa: E402
+import kaldi_torch  # noqa: E402
+import rows_torch  # noqa: E402,F401  (SDPA attention in the reference model, as timm runs it)
 from reference_model import AST, AdapterSpec, Peft  # noqa: E402
 
 p = argparse.ArgumentParser()
@@ -32,26 +35,47 @@ a = p.parse_args()
 MEAN, STD, FRAMES = -6.6268077, 5.358466, 512
 
 
+def load_wav(path):
+    """[1, time] float32 in [-1, 1) (torchaudio.load's scaling of 16-bit PCM), and the rate."""
+    with wave.open(path, "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: {8 * w.getsampwidth()}-bit WAV; the bench writes 16-bit PCM")
+        ch, sr, raw = w.getnchannels(), w.getframerate(), w.readframes(w.getnframes())
+    x = torch.frombuffer(bytearray(raw), dtype=torch.int16).to(torch.float32) / 32768.0
+    return x.reshape(-1, ch).t().mean(0, keepdim=True), sr
+
+
+def mask_(spec, param, axis):
+    """torchaudio's FrequencyMasking / TimeMasking on one [1, freq, time] spectrogram (iid_masks False)."""
+    value = torch.rand(1) * param
+    start = torch.rand(1) * (spec.shape[axis] - value)
+    a, b = int(start), int(start + value)
+    idx = [slice(None)] * spec.dim()
+    idx[axis] = slice(a, b)
+    spec[tuple(idx)] = 0
+    return spec
+
+
 class Clips(torch.utils.data.Dataset):
     def __init__(self, files):
         self.files = files
-        self.freqm = torchaudio.transforms.FrequencyMasking(24)
-        self.timem = torchaudio.transforms.TimeMasking(96)
+        self.resamplers = {}
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, i):
-        wav, sr = torchaudio.load(self.files[i])
-        wav = wav.mean(0, keepdim=True)
+        wav, sr = load_wav(self.files[i])
         if sr != 16000:
-            wav = AF.resample(wav, sr, 16000)
+            if sr not in self.resamplers:  # the kernel once per rate, as torchaudio.transforms.Resample keeps it
+                self.resamplers[sr] = kaldi_torch.Resampler(sr, 16000)
+            wav = self.resamplers[sr](wav)
         wav = wav - wav.mean()
-        fb = kaldi.fbank(wav, htk_compat=True, sample_frequency=16000, use_energy=False, window_type="hanning",
-                         num_mel_bins=128, dither=0.0, frame_shift=10)
+        fb = kaldi_torch.ast_fbank(wav)
         n = fb.shape[0]
         fb = torch.nn.functional.pad(fb, (0, 0, 0, FRAMES - n)) if n < FRAMES else fb[:FRAMES]
-        fb = self.timem(self.freqm(fb.t().unsqueeze(0))).squeeze(0).t()
+        spec = fb.t().unsqueeze(0)
+        fb = mask_(mask_(spec, 24, 1), 96, 2).squeeze(0).t()
         fb = (fb - MEAN) / (STD * 2)
         return fb, i % a.classes
 

@@ -1,24 +1,10 @@
 /**
- * `loaa bench`: the project's speed numbers, each next to PyTorch doing the same work in the same
- * run when Debian's python3-torch is installed. Sections are independent modules in src/bench/ and
- * src/audio/bench.ts; `--only` picks some.
+ * `loaa bench`: issue #12's table (loaa vs PyTorch 2.13, interleaved rounds, median/min/max, the
+ * goal and the GEMM-bound fraction of each row), `--profile` for where one training step's time goes,
+ * and `--only` for the older JSON sections (engine, frontend, inference, speed, training).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-
-/** Runs one of tools/bench/*.py with Debian's python3-torch; null when that is not installed. */
-function runPython(script: string): Record<string, unknown> | null {
-  const python = '/usr/bin/python3';
-  const root = fileURLToPath(new URL('../../../../', import.meta.url));
-  if (!existsSync(python) || spawnSync(python, ['-c', 'import torchaudio'], { stdio: 'ignore' }).status !== 0) return null;
-  const r = spawnSync(python, [join(root, script)], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').pop() };
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
-}
+import { defineCommand } from '../define.js';
 
 const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string, unknown>> }> = {
   engine: {
@@ -26,19 +12,11 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
     run: async () => (await import('../../bench/engine.js')).benchEngine(),
   },
   frontend: {
-    what: 'resampling + Kaldi fbank per clip (5 s at 44.1 kHz, 1 s at 16 kHz), one thread',
-    run: async () => {
-      const ours = await (await import('../../audio/bench.js')).benchFrontEnd();
-      const torchaudio = runPython('tools/bench/frontend_torchaudio.py');
-      if (!torchaudio) return ours;
-      const ratio = Object.fromEntries(
-        Object.keys(ours).filter((k) => typeof torchaudio[k] === 'number').map((k) => [k, +(Number(ours[k]) / Number(torchaudio[k])).toFixed(3)]),
-      );
-      return { loaa: ours, torchaudio, ratio_ms_loaa_over_torchaudio: ratio };
-    },
+    what: 'resampling + Kaldi fbank per clip (5 s at 44.1 kHz, 1 s at 16 kHz), one thread, vs torchaudio',
+    run: async () => (await import('../../bench/frontend.js')).benchFrontEndSection(),
   },
   inference: {
-    what: 'AST deit_base_distilled_patch16_384 inference, 512 frames, stride 16 and 10, batch 1 and 8',
+    what: 'AST inference, 512 frames, stride 16 and 10, batch 1 and 8, each in a fresh process (speed and peak RSS)',
     run: async () => (await import('../../bench/inference.js')).benchInference(),
   },
   speed: { what: 'frozen-backbone levers (#12): token-layout LoAA step vs Conv2d, cached linear probe vs plain loop', run: async () => (await import('../../bench/speed_rows.js')).benchSpeed() },
@@ -48,47 +26,109 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
   },
 };
 
-const help = `usage: loaa bench [--only engine,frontend,inference,training] [--json]
+const ROW_GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss', 'inference-bf16'];
 
-Measures on this machine and prints one JSON object (also with --json). Sections:
-${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('\n')}
+const DESCRIPTION = `Without --only or --profile: the table of issue #12. Each row runs the same work in loaa and in
+PyTorch (the project's .venv, PyTorch 2.13, the libtorch the addon is built on; the reference AST with
+SDPA attention), in interleaved rounds (loaa, PyTorch, loaa, ...), and shows median (min-max), loaa's
+advantage (PyTorch time / loaa time, the median of the per-round ratios), the goal, and each side's
+fraction of the GEMM-bound limit (the work's FLOPs / this machine's matmul rate in that precision).
+Rows (--rows picks groups): step (LoAA training step fp32 and bf16), inference (batch 1 and 8 x
+stride 16 and 10), probe (linear probe, cached features vs PyTorch's plain loop), frontend (vs
+torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step);
+inference-bf16 (the inference rows under bf16 autocast) runs only when --rows names it.
+The default run should take about 9 minutes on a quiet 2-core Xeon; --quick is a smoke check (one
+round, small batches), not a measurement.
 
-Each section also runs the same work through Python PyTorch (/usr/bin/python3 with Debian's
-python3-torch) when that is installed, and reports the ratio. Timings are medians after warm-up.`;
+--only runs the older sections and prints their JSON:
+${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('\n')}`;
 
-export const command: Command = {
+const FLAGS = {
+  rounds: { type: 'int', min: 1, max: 100, help: 'interleaved rounds per row (default 5; 1 with --quick)' },
+  quick: { type: 'boolean', help: 'one round, batch 2, fewer repetitions: checks that every row runs' },
+  rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default step,inference,probe,frontend,rss; also inference-bf16)` },
+  batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
+  steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
+  profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
+  precision: { type: 'string', default: 'fp32', choices: ['fp32', 'bf16'] as const, help: 'precision of the --profile step' },
+  top: { type: 'int', min: 1, max: 1000, default: 25, help: 'ops listed by --profile' },
+  only: { type: 'string', value: 'SECTIONS', help: `older JSON sections instead of the table: ${Object.keys(SECTIONS).join(',')}` },
+} as const;
+
+function list(flag: string, v: string, known: readonly string[]): string[] {
+  const xs = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = xs.filter((s) => !known.includes(s));
+  if (xs.length === 0 || bad.length) throw new UsageError(`--${flag}: unknown ${bad.length ? bad.join(', ') : '(empty list)'} (known: ${known.join(', ')})`);
+  return xs;
+}
+
+export const command = defineCommand({
   name: 'bench',
-  summary: 'measure engine, front end, inference and training speed',
-  help,
-  async run(argv) {
-    let only = Object.keys(SECTIONS);
-    for (let i = 0; i < argv.length; i++) {
-      if (argv[i] === '--only') {
-        const v = argv[++i];
-        if (!v) throw new UsageError('--only needs a comma-separated list of sections');
-        only = v.split(',');
-        const bad = only.filter((s) => !(s in SECTIONS));
-        if (bad.length) throw new UsageError(`--only: unknown section(s) ${bad.join(', ')} (known: ${Object.keys(SECTIONS).join(', ')})`);
-      } else if (argv[i] !== '--json') {
-        throw new UsageError(`unknown argument "${argv[i]}"`);
-      }
-    }
-    const { engineInfo } = await import('../../tensor/functional.js');
+  summary: 'measure training, inference, linear probe, front end and memory against PyTorch',
+  usage: ['[--rounds N] [--quick] [--rows GROUPS] [--json]', '--profile [--precision fp32|bf16] [--batch N]', '--only SECTIONS'],
+  description: DESCRIPTION,
+  flags: FLAGS,
+  examples: ['npm run bench', 'loaa bench --quick', 'loaa bench --rows step --rounds 3', 'loaa bench --profile --precision bf16', 'loaa bench --only engine,frontend'],
+  async run({ flags, positionals, json, log }) {
+    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
+    if (flags.only !== undefined && flags.profile) throw new UsageError('--only: not with --profile');
     const os = await import('node:os');
+    const { engineInfo } = await import('../../tensor/functional.js');
     const info = engineInfo();
-    const result: Record<string, unknown> = {
-      machine: { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
-      engine: { torch: info.torchVersion, threads: info.threads, openblasCoretype: info.openblasCoretype, cuda: info.cuda },
-    };
-    for (const name of only) {
-      process.stderr.write(`[bench] ${name}: ${SECTIONS[name].what}\n`);
-      try {
-        result[name] = await SECTIONS[name].run();
-      } catch (e) {
-        result[name] = { error: (e as Error).message };
+    const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+    const engine = { torch: info.torchVersion, threads: info.threads, openblasCoretype: info.openblasCoretype, cuda: info.cuda };
+
+    if (flags.only !== undefined) {
+      const only = list('only', flags.only, Object.keys(SECTIONS));
+      const result: Record<string, unknown> = { machine, engine };
+      for (const name of only) {
+        process.stderr.write(`[bench] ${name}: ${SECTIONS[name].what}\n`);
+        try {
+          result[name] = await SECTIONS[name].run();
+        } catch (e) {
+          result[name] = { error: (e as Error).message };
+        }
       }
+      console.log(JSON.stringify(result, null, 2));
+      return 0;
     }
-    console.log(JSON.stringify(result, null, 2));
+
+    if (flags.profile) {
+      const { profileStep, profileTable } = await import('../../bench/profile.js');
+      const batch = flags.batch ?? 8;
+      process.stderr.write(`[bench] profiling one LoAA training step (${flags.precision}, batch ${batch})\n`);
+      const p = profileStep({ batch, precision: flags.precision as 'fp32' | 'bf16' });
+      if (json) console.log(JSON.stringify({ machine, engine, precision: flags.precision, batch, ...p }, null, 2));
+      else log(`Per-op profile of one LoAA training step (deit_base_distilled_patch16_384, 512 frames, stride 16, batch ${batch}, ${flags.precision}), libtorch ${engine.torch}, ${engine.threads} threads; self time excludes nested ops.\n\n${profileTable(p, flags.top)}`);
+      return 0;
+    }
+
+    const { benchRows, DEFAULTS, QUICK } = await import('../../bench/rows.js');
+    const { summarise, markdownTable } = await import('../../bench/summary.js');
+    const base = flags.quick ? QUICK : DEFAULTS;
+    const o = {
+      ...base,
+      rounds: flags.rounds ?? base.rounds,
+      batch: flags.batch ?? base.batch,
+      steps: flags.steps ?? base.steps,
+      groups: flags.rows !== undefined ? list('rows', flags.rows, ROW_GROUPS) : base.groups,
+      log: (s: string) => void process.stderr.write(`[bench]${s}\n`),
+    };
+    const r = await benchRows(o);
+    const rows = r.rows.map(summarise);
+    if (json) {
+      console.log(JSON.stringify({ machine, engine, pytorch: r.pytorch, peakGflops: r.peakGflops, rounds: o.rounds, quick: flags.quick, seconds: r.seconds, rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })) }, null, 2));
+      return 0;
+    }
+    const py = r.pytorch;
+    log([
+      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; loaa on libtorch ${engine.torch}, ${engine.threads} threads; PyTorch ${String(py.torch ?? py.error ?? '?')} (${String(py.python)}).`,
+      `Peak matmul (2064x768 by 768x3072): ${Math.round(r.peakGflops.fp32)} GFLOP/s fp32, ${Math.round(r.peakGflops.bf16)} GFLOP/s bf16. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.`,
+      '',
+      markdownTable(rows),
+      '',
+      `(${Math.round(r.seconds)} s)`,
+    ].join('\n'));
     return 0;
   },
-};
+});

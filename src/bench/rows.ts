@@ -1,0 +1,303 @@
+/**
+ * The rows of issue #12's table, each with loaa and PyTorch doing the same work in the same run:
+ * rounds interleave the sides (loaa, PyTorch, loaa, ...) so load from other processes hits both; a
+ * row's samples go to summary.ts for median/min/max, the ratio and the GEMM-bound fractions.
+ *
+ * PyTorch is the project's 2.13 (src/bench/python.ts) running tools/bench/rows_torch.py: the
+ * reference AST with SDPA attention. The front end has no torchaudio for 2.13, so it compares
+ * against Debian's torchaudio 0.13 on torch 1.13 and says so in the row.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AudioSpectrogramTransformer, astGrid } from '../models/ast.js';
+import { applyPeft } from '../peft/methods.js';
+import { FeatureCache, type FeatureContext } from '../peft/feature_cache.js';
+import { Adam } from '../optim/adam.js';
+import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
+import { autocast } from '../tensor/autocast.js';
+import { crossEntropy, getNumThreads, manualSeed, noGrad, randint, randn } from '../tensor/functional.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { ADAPTERS, forwardFlops, peakGflops, type Precision } from './speed_rows.js';
+import { runPythonJson, torchaudioPython, torchPython } from './python.js';
+import { stats, type RowSamples } from './summary.js';
+import { TorchWorker } from './torch_worker.js';
+
+const ARCH = 'deit_base_distilled_patch16_384';
+const FRAMES = 512;
+const BINS = 128;
+const here = dirname(fileURLToPath(import.meta.url));
+
+export interface RowsOptions {
+  rounds: number;
+  /** training-step batch (the issue's 8) */
+  batch: number;
+  /** timed steps per side and round */
+  steps: number;
+  /** timed forwards per side, round and inference configuration (their median is the round's sample) */
+  inferReps: number;
+  probeClips: number;
+  probeEpochs: number;
+  /** front-end repetitions per round (median) */
+  frontendReps: number;
+  /** which groups run: step, inference, probe, frontend, rss, inference-bf16 */
+  groups: readonly string[];
+  log: (line: string) => void;
+}
+
+/** the default groups; 'inference-bf16' runs only when --rows names it (without AMX it would take the run past 12 minutes) */
+export const GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss'] as const;
+
+export const DEFAULTS: Omit<RowsOptions, 'log'> = { rounds: 5, batch: 8, steps: 1, inferReps: 3, probeClips: 64, probeEpochs: 10, frontendReps: 20, groups: GROUPS };
+/** --quick: the same rows, smaller, one round: a smoke check, not a measurement */
+export const QUICK: Omit<RowsOptions, 'log'> = { rounds: 1, batch: 2, steps: 1, inferReps: 1, probeClips: 16, probeEpochs: 2, frontendReps: 5, groups: GROUPS };
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const med = (xs: readonly number[]): number => stats(xs).median;
+const msOf = (r: Record<string, unknown>): number[] => {
+  const ms = r.ms;
+  return Array.isArray(ms) ? (ms as number[]) : [ms as number];
+};
+
+/** One side's failure becomes the row's note instead of ending the bench. */
+async function pySide(row: RowSamples, f: () => Promise<number>): Promise<void> {
+  if (row.pytorchNote?.startsWith('error')) return;
+  try {
+    row.pytorch.push(await f());
+  } catch (e) {
+    row.pytorchNote = `error: ${(e as Error).message}`;
+    row.pytorch.length = 0;
+  }
+}
+
+async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>): Promise<RowSamples[]> {
+  manualSeed(0);
+  const cfg = { arch: ARCH, numClasses: 50, fdim: BINS, tdim: FRAMES, fstride: 16, tstride: 16 };
+  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
+  applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
+  const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
+  const x = randn([o.batch, FRAMES, BINS], { seed: 3 }).keep();
+  const y = randint(0, 50, [o.batch], { seed: 4 }).keep();
+  const { fDim, tDim } = astGrid(cfg);
+  const f = forwardFlops(2 + fDim * tDim, fDim * tDim, true);
+  // frozen backbone: backward is the input gradients only (~1x forward); adapters also get weight gradients
+  const flops = o.batch * (2 * f.backbone + 3 * f.adapters);
+  const rows: RowSamples[] = [];
+  try {
+    for (const p of ['fp32', 'bf16'] as Precision[]) {
+      model.castFrozenWeights(p === 'bf16' ? 'bfloat16' : null);
+      const step = (): number => {
+        const t0 = performance.now();
+        scope(() => {
+          opt.zeroGrad();
+          const loss = p === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
+          loss.backward();
+          opt.step();
+        });
+        return performance.now() - t0;
+      };
+      const row: RowSamples = {
+        work: `LoAA training step ${p}${p === 'bf16' ? ' (autocast)' : ''}, ${ARCH}, ${FRAMES} frames, stride 16, batch ${o.batch}`,
+        unit: 'ms/step', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
+        flops: { loaa: flops, pytorch: flops }, peakGflops: peak[p], timeMs: true,
+        ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
+      };
+      step(); // warm-up: allocation, autocast's weight casts
+      for (let r = 0; r < o.rounds; r++) {
+        o.log(`  step ${p} round ${r + 1}/${o.rounds}`);
+        row.loaa.push(mean(Array.from({ length: o.steps }, step)));
+        if (py) await pySide(row, async () => mean(msOf(await py.request({ op: 'step', precision: p, batch: o.batch, steps: o.steps }))));
+      }
+      rows.push(row);
+    }
+  } finally {
+    model.castFrozenWeights(null);
+    x.dispose();
+    y.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+  return rows;
+}
+
+async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>, p: Precision): Promise<RowSamples[]> {
+  const rows: RowSamples[] = [];
+  for (const stride of [16, 10]) {
+    manualSeed(0);
+    const cfg = { arch: ARCH, numClasses: 50, fdim: BINS, tdim: FRAMES, fstride: stride, tstride: stride };
+    const model = new AudioSpectrogramTransformer(cfg, { seed: 0 }).eval();
+    if (p === 'bf16') model.castFrozenWeights('bfloat16');
+    const { fDim, tDim } = astGrid(cfg);
+    const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
+    try {
+      for (const batch of [1, 8]) {
+        const x = randn([batch, FRAMES, BINS], { seed: 1 }).keep();
+        const fwd = (): number => {
+          const t0 = performance.now();
+          noGrad(() => scope(() => { if (p === 'bf16') autocast('cpu', 'bfloat16', () => model.forward(x)); else model.forward(x); }));
+          return performance.now() - t0;
+        };
+        const row: RowSamples = {
+          work: `inference ${p}${p === 'bf16' ? ' (autocast)' : ''}, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)`,
+          unit: 'ms/batch', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
+          flops: { loaa: batch * perClip, pytorch: batch * perClip }, peakGflops: peak[p], timeMs: true,
+          ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
+        };
+        fwd();
+        for (let r = 0; r < o.rounds; r++) {
+          o.log(`  inference ${p} stride ${stride} batch ${batch} round ${r + 1}/${o.rounds}`);
+          row.loaa.push(med(Array.from({ length: o.inferReps }, fwd)));
+          if (py) await pySide(row, async () => med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps, precision: p }))));
+        }
+        x.dispose();
+        rows.push(row);
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  return rows;
+}
+
+async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>): Promise<RowSamples> {
+  const frames = 100; // FSDD: 1-s clips at 8 kHz, 100 fbank frames at the 16-kHz front end
+  manualSeed(0);
+  const cfg = { arch: ARCH, numClasses: 10, fdim: BINS, tdim: frames, fstride: 16, tstride: 16 };
+  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
+  applyPeft(model, { method: 'linear' }, { seed: 0 });
+  model.eval();
+  const clips = randn([o.probeClips, frames, BINS], { seed: 5 }).keep();
+  const labels = randint(0, 10, [o.probeClips], { seed: 6 }).keep();
+  const ctx: FeatureContext = { backbone: '0'.repeat(64), frontend: { bench: 'random fbank', frames, bins: BINS } };
+  const batch = 8;
+  // loaa's path: frozen features once through FeatureCache (a fresh cache per round), then the head
+  const run = (): number => {
+    const cache = new FeatureCache();
+    const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-3 }) as unknown as Optimizer<GroupOptions>;
+    const t0 = performance.now();
+    for (let e = 0; e < o.probeEpochs; e++) {
+      for (let s = 0; s < o.probeClips; s += batch) {
+        const n = Math.min(batch, o.probeClips - s);
+        scope(() => {
+          opt.zeroGrad();
+          const names = Array.from({ length: n }, (_, i) => `clip${s + i}`);
+          const logits = model.head.forward(cache.features(model, ctx, names, (): Tensor => clips.narrow(0, s, n)));
+          crossEntropy(logits, labels.narrow(0, s, n)).backward();
+          opt.step();
+        });
+      }
+    }
+    const ms = performance.now() - t0;
+    opt.dispose();
+    return ms;
+  };
+  const { fDim, tDim } = astGrid(cfg);
+  const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
+  const row: RowSamples = {
+    work: `linear probe, ${o.probeEpochs} epochs of ${o.probeClips} FSDD-sized clips (1 s, ${frames} frames), batch ${batch}, fp32 (loaa: cached features; PyTorch: plain loop)`,
+    unit: 'ms', lowerIsBetter: true, loaa: [], pytorch: [], goal: 20,
+    flops: { loaa: o.probeClips * perClip, pytorch: o.probeEpochs * o.probeClips * perClip }, peakGflops: peak.fp32, timeMs: true,
+    ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
+  };
+  try {
+    for (let r = 0; r < o.rounds; r++) {
+      o.log(`  linear probe round ${r + 1}/${o.rounds}`);
+      row.loaa.push(run());
+      if (py) await pySide(row, async () => msOf(await py.request({ op: 'probe', clips: o.probeClips, epochs: o.probeEpochs, batch, frames }))[0]);
+    }
+  } finally {
+    clips.dispose();
+    labels.dispose();
+    model.dispose();
+  }
+  return row;
+}
+
+async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
+  const { benchFrontEnd } = await import('../audio/bench.js');
+  const python = torchaudioPython();
+  const note = python ? 'torchaudio on Debian torch 1.13 (none for 2.13 here)' : 'torchaudio not installed';
+  const mk = (work: string): RowSamples => ({ work, unit: 'ms/clip', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0, pytorchNote: note });
+  const long = mk('AST front end, 5 s at 44.1 kHz (resample + fbank, 1 thread)');
+  const short = mk('AST front end, 1 s at 16 kHz (fbank, 1 thread)');
+  for (let r = 0; r < o.rounds; r++) {
+    o.log(`  front end round ${r + 1}/${o.rounds}`);
+    const ours = await benchFrontEnd(o.frontendReps);
+    long.loaa.push(ours.frontend_5s_44k1_ms);
+    short.loaa.push(ours.frontend_1s_16k_ms);
+    if (python && !long.pytorchNote?.startsWith('error')) {
+      try {
+        const ta = runPythonJson(python, 'frontend_torchaudio.py', ['--reps', String(o.frontendReps)]);
+        long.pytorch.push(ta.frontend_5s_44k1_ms as number);
+        short.pytorch.push(ta.frontend_1s_16k_ms as number);
+      } catch (e) {
+        long.pytorchNote = short.pytorchNote = `error: ${(e as Error).message}`;
+        long.pytorch.length = short.pytorch.length = 0;
+      }
+    }
+  }
+  return [long, short];
+}
+
+/** Peak RSS of a process that builds the model and runs training steps: one fresh process per side and round. */
+function rssRow(o: RowsOptions, python: string | null): RowSamples {
+  const row: RowSamples = {
+    work: `peak RSS of the LoAA training step, fp32, batch ${o.batch} (a fresh process: model + 2 steps)`,
+    unit: 'MiB', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0,
+    ...(python ? {} : { pytorchNote: 'PyTorch not found' }),
+  };
+  const rounds = Math.min(o.rounds, 2); // memory does not vary like time: two runs show it is stable
+  for (let r = 0; r < rounds; r++) {
+    o.log(`  peak RSS round ${r + 1}/${rounds}`);
+    const child = spawnSync(process.execPath, [join(here, 'rss_child.js'), String(o.batch), '2'], { encoding: 'utf8', env: process.env, timeout: 900_000 });
+    if (child.status !== 0) throw new Error(`rss_child.js: exit ${child.status}: ${(child.stderr || '').trim().split('\n').pop()}`);
+    row.loaa.push((JSON.parse(child.stdout.trim().split('\n').pop()!) as { peakRssMiB: number }).peakRssMiB);
+    if (python && !row.pytorchNote?.startsWith('error')) {
+      try {
+        row.pytorch.push(runPythonJson(python, 'rows_torch.py', ['--rss', '--batch', String(o.batch), '--steps', '2', '--threads', String(getNumThreads())], 900_000).peakRssMiB as number);
+      } catch (e) {
+        row.pytorchNote = `error: ${(e as Error).message}`;
+        row.pytorch.length = 0;
+      }
+    }
+  }
+  return row;
+}
+
+export interface RowsResult {
+  peakGflops: Record<Precision, number>;
+  pytorch: Record<string, unknown>;
+  rows: RowSamples[];
+  seconds: number;
+}
+
+export async function benchRows(o: RowsOptions): Promise<RowsResult> {
+  const t0 = performance.now();
+  const python = torchPython();
+  let py: TorchWorker | null = null;
+  let pyInfo: Record<string, unknown>;
+  try {
+    py = await TorchWorker.start(python, getNumThreads());
+    pyInfo = { python, ...py.info };
+  } catch (e) {
+    pyInfo = { python, error: (e as Error).message };
+  }
+  o.log('  peak matmul rate (fp32, bf16)');
+  const peak = { fp32: peakGflops('fp32'), bf16: peakGflops('bf16') };
+  const rows: RowSamples[] = [];
+  try {
+    const want = new Set(o.groups);
+    if (want.has('step')) rows.push(...(await stepRows(o, py, peak)));
+    if (want.has('inference')) rows.push(...(await inferenceRows(o, py, peak, 'fp32')));
+    if (want.has('inference-bf16')) rows.push(...(await inferenceRows(o, py, peak, 'bf16')));
+    if (want.has('probe')) rows.push(await probeRow(o, py, peak));
+    await py?.close();
+    py = null;
+    if (want.has('frontend')) rows.push(...(await frontendRows(o)));
+    if (want.has('rss')) rows.push(rssRow(o, pyInfo.error ? null : python));
+  } finally {
+    await py?.close();
+  }
+  return { peakGflops: peak, pytorch: pyInfo, rows, seconds: (performance.now() - t0) / 1000 };
+}
