@@ -98,7 +98,10 @@ export async function predictStream(inputs: AsyncIterable<InputRef>, backend: Cl
       const r = whole ?? out[j++];
       if (typeof r === 'string') await fail(e.path, r);
       else if (r instanceof Error) await fail(e.path, reason(e.path, r));
-      else {
+      else if (!r.top.every((t) => Number.isFinite(t.score)) || (r.logits && !r.logits.every(Number.isFinite))) {
+        // NaN scores would be written as null with the file counted as classified
+        await fail(e.path, `${e.path}: the model's outputs are not finite (NaN or infinity): the input's features or the adapter/backbone weights hold NaN/Inf; not classified`);
+      } else {
         p.done++;
         await opts.onRecord({ input: e.path, top: r.top, ...(r.logits ? { logits: r.logits } : {}) });
       }

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { repoRoot } from '../helpers.js';
+import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { AudioClassifier } from '../../src/api/classifier.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import { DataLoader } from '../../src/data/loader.js';
@@ -98,5 +101,20 @@ test('serve: NaN weights answer 400 with the message, and the server keeps servi
   } finally {
     await h.close(1000);
     clf.dispose();
+  }
+});
+
+test('batch predict: NaN weights each file is an error record naming it (not null scores), exit 1', async () => {
+  const dir = freshDir('nonfinite-batch');
+  const clips = [tone(dir, 'a.wav', 440), tone(dir, 'b.wav', 880)];
+  const adapter = nanAdapter();
+  recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbone));
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), 'predict', ...clips, '--adapter', adapter, '--jsonl'], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; error?: string; top?: unknown });
+  assert.deepEqual(recs.map((x) => x.input), clips);
+  for (const x of recs) {
+    assert.equal(x.top, undefined, 'no scores written');
+    assert.ok(x.error?.startsWith(`${x.input}: the model's outputs are not finite`), x.error);
   }
 });
