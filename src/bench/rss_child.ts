@@ -3,6 +3,7 @@
  * model, runs the steps, prints {"peakRssMiB": ...}. Spawned by rows.ts; the PyTorch side is
  * tools/bench/rows_torch.py --rss, the same work.
  */
+import { readFileSync } from 'node:fs';
 import { AudioSpectrogramTransformer } from '../models/ast.js';
 import { applyPeft } from '../peft/methods.js';
 import { Adam } from '../optim/adam.js';
@@ -26,4 +27,7 @@ for (let i = 0; i < steps; i++) {
     opt.step();
   });
 }
-console.log(JSON.stringify({ peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+// VmHWM is this process's own peak: getrusage's maxRSS survives exec, so a child spawned by a
+// large parent reports the parent's size (both sides of this row read 2,658 MiB that way).
+const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+console.log(JSON.stringify({ peakRssMiB: Math.round((hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS) / 1024) }));

@@ -175,7 +175,10 @@ def serve():
 def rss(a):
     s = Step(a.batch)
     s.timed(a.precision, a.steps)
-    print(json.dumps({"peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), "torch": str(torch.__version__)}))
+    # VmHWM, not ru_maxrss: the latter survives exec and reports the spawning process's size
+    with open("/proc/self/status") as f:
+        hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+    print(json.dumps({"peakRssMiB": round(hwm / 1024), "torch": str(torch.__version__)}))
 
 
 if __name__ == "__main__":
