@@ -22,3 +22,25 @@ export const fsddDir = join(sharedDir, 'data', 'fsdd', 'recordings');
 export function fixture(...parts: string[]): string {
   return join(fixturesDir, ...parts);
 }
+
+/**
+ * Runs `fn` (a command's run) with the strings it writes to stdout and stderr captured. Binary
+ * chunks pass through: the test runner's own messages are written that way and must still arrive.
+ */
+export async function captureOutput(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  const cap = { out: '', err: '' };
+  const ow = process.stdout.write;
+  const ew = process.stderr.write;
+  const into = (key: 'out' | 'err', orig: typeof ow, stream: NodeJS.WriteStream): typeof ow =>
+    ((c: string | Uint8Array, ...rest: unknown[]) =>
+      typeof c === 'string' ? ((cap[key] += c), true) : (orig as (...a: unknown[]) => boolean).call(stream, c, ...rest)) as typeof ow;
+  process.stdout.write = into('out', ow, process.stdout);
+  process.stderr.write = into('err', ew, process.stderr);
+  try {
+    const code = await fn();
+    return { code, ...cap };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}

@@ -11,20 +11,7 @@ import { readSafetensors, rawToFloat32 } from '../../src/io/safetensors.js';
 import { readAudio } from '../../src/audio/decode.js';
 import { astFeatures, normStats } from '../../src/audio/frontend.js';
 import { audioFixture, loadExpected, maxAbsDiff } from './golden-util.js';
-
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
-  const orig = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await fn(), out };
-  } finally {
-    process.stdout.write = orig;
-  }
-}
+import { captureOutput } from '../helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'loaa-audio-cli-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -32,7 +19,7 @@ process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 test('features writes fbank [frames, mel] matching torchaudio', async () => {
   const input = audioFixture('wav/in_44100_2ch_int16.wav');
   const out = join(tmp, 'a.safetensors');
-  const { code, out: stdout } = await capture(() => features.run([input, '--out', out, '--json']));
+  const { code, out: stdout } = await captureOutput(() => features.run([input, '--out', out, '--json']));
   assert.equal(code, 0);
   const info = JSON.parse(stdout);
   assert.equal(stdout.trim().split('\n').length, 1);
@@ -49,7 +36,7 @@ test('features writes fbank [frames, mel] matching torchaudio', async () => {
 test('features: --target-length pads first, then --mean/--std normalise', async () => {
   const input = audioFixture('wav/in_16000_1ch_float32.wav');
   const out = join(tmp, 'b.safetensors');
-  const { code } = await capture(() => features.run([input, '--out', out, '--target-length', '40', '--mean', '-6.6268077', '--std=5.358466']));
+  const { code } = await captureOutput(() => features.run([input, '--out', out, '--target-length', '40', '--mean', '-6.6268077', '--std=5.358466']));
   assert.equal(code, 0);
   const t = readSafetensors(out).tensors.get('fbank')!;
   assert.deepEqual(t.shape, [40, 128]);
@@ -59,7 +46,7 @@ test('features: --target-length pads first, then --mean/--std normalise', async 
   const k = 1 / (2 * 5.358466);
   for (let i = 0; i < 28 * 128; i++) assert.ok(Math.abs(got[i] - (raw.data[i] + 6.6268077) * k) < 1e-5);
   for (let i = 28 * 128; i < 40 * 128; i++) assert.ok(Math.abs(got[i] - 6.6268077 * k) < 1e-6, 'padding is normalised zeros');
-  await capture(() => features.run([input, '--out', out, '--target-length', '10', '--num-mel-bins', '64', '--sample-rate', '8000']));
+  await captureOutput(() => features.run([input, '--out', out, '--target-length', '10', '--num-mel-bins', '64', '--sample-rate', '8000']));
   assert.deepEqual(readSafetensors(out).tensors.get('fbank')!.shape, [10, 64]);
 });
 
@@ -80,17 +67,17 @@ test('features: bad arguments and bad files are UsageErrors naming them', async 
     [[bad, '--out', out], /bad\.wav: not an audio file/],
   ];
   for (const [argv, re] of cases) {
-    await assert.rejects(capture(() => features.run(argv)), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    await assert.rejects(captureOutput(() => features.run(argv)), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
   }
   assert.ok(!readdirSync(tmp).includes('c.safetensors'));
-  const { code, out: help } = await capture(() => features.run(['--help']));
+  const { code, out: help } = await captureOutput(() => features.run(['--help']));
   assert.equal(code, 0);
   assert.match(help, /usage: loaa features/);
 });
 
 test('stats prints AST mean/std over a folder', async () => {
   const dir = audioFixture('wav');
-  const { code, out } = await capture(() => stats.run([dir, '--json']));
+  const { code, out } = await captureOutput(() => stats.run([dir, '--json']));
   assert.equal(code, 0);
   const r = JSON.parse(out);
   const files = readdirSync(dir).sort().map((f) => join(dir, f));
@@ -99,7 +86,7 @@ test('stats prints AST mean/std over a folder', async () => {
   const want = normStats(specs);
   assert.equal(r.clips, files.length);
   assert.ok(Math.abs(r.mean - want.mean) < 1e-9 && Math.abs(r.std - want.std) < 1e-9);
-  const text = await capture(() => stats.run([files[0], files[1], '--target-length', '50']));
+  const text = await captureOutput(() => stats.run([files[0], files[1], '--target-length', '50']));
   assert.match(text.out, /^mean -?\d+\.\d+\s+std \d+\.\d+\s+\(2 clips\)/);
   await assert.rejects(stats.run([]), UsageError);
   await assert.rejects(stats.run([join(tmp, 'nothing-here')]), /nothing-here: no such file or folder/);

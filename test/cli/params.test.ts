@@ -5,21 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { command } from '../../src/cli/commands/params.js';
 import { UsageError } from '../../src/cli/command.js';
-import { fixture, repoRoot } from '../helpers.js';
+import { captureOutput, fixture, repoRoot } from '../helpers.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const orig = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    const code = await command.run(argv);
-    return { code, out };
-  } finally {
-    process.stdout.write = orig;
-  }
+function run(argv: string[]): Promise<{ code: number; out: string }> {
+  return captureOutput(() => command.run(argv));
 }
 
 const PAPER = ['--arch', 'deit_base_distilled_patch16_384', '--classes', '44', '--tdim', '400', '--fdim', '128', '--fstride', '16', '--tstride', '16'];

@@ -13,19 +13,10 @@ import { scope } from '../../src/tensor/scope.js';
 import { loadAst } from '../../src/models/ast.js';
 import { astConfigFromAdapter, loadAdapter, readAdapterConfig } from '../../src/peft/checkpoint.js';
 import { adapterDir, backbonePath, caseInputRaw, caseNamed, expectedOf, freshDir, maxDiff } from '../models/model_cases.js';
+import { captureOutput } from '../helpers.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const orig = process.stdout.write.bind(process.stdout);
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await command.run(argv), out };
-  } finally {
-    process.stdout.write = orig;
-  }
+function run(argv: string[]): Promise<{ code: number; out: string }> {
+  return captureOutput(() => command.run(argv));
 }
 
 const C = caseNamed('loaa_attn_1x3_s10');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { backbonePath, hubUrl, pullBackbone, type PullProgress } from '../../src/models/pull.js';
 import { command } from '../../src/cli/commands/pull.js';
 import { UsageError } from '../../src/cli/command.js';
+import { captureOutput } from '../helpers.js';
 
 const ARCH = 'deit_tiny_patch16_224';
 const FILE_PATH = '/timm/deit_tiny_patch16_224.fb_in1k/resolve/main/model.safetensors';
@@ -249,23 +250,8 @@ test('404 and connection refused are clear errors naming the URL', async () => {
   }
 });
 
-async function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write;
-  const ew = process.stderr.write;
-  // the command writes strings; the test runner's own (binary) messages must still get through
-  process.stdout.write = ((c: string | Uint8Array, ...rest: unknown[]) =>
-    typeof c === 'string' ? ((out += c), true) : (ow as (...a: unknown[]) => boolean).call(process.stdout, c, ...rest)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array, ...rest: unknown[]) =>
-    typeof c === 'string' ? ((err += c), true) : (ew as (...a: unknown[]) => boolean).call(process.stderr, c, ...rest)) as typeof process.stderr.write;
-  try {
-    const code = await command.run(argv);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
+function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return captureOutput(() => command.run(argv));
 }
 
 test('loaa pull: arguments, --json output, errors on stderr', async () => {

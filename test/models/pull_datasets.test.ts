@@ -14,7 +14,7 @@ import { readTar } from '../../src/io/tar.js';
 import { command } from '../../src/cli/commands/pull.js';
 import { buildZip } from '../io/zip_builder.js';
 import { wavBytes } from '../data/wav_writer.js';
-import { fsddDir } from '../helpers.js';
+import { captureOutput, fsddDir } from '../helpers.js';
 
 const FSDD_TOP = 'free-spoken-digit-dataset-26eb9aaf76e81b692f806f9140c2d2777410d7a1';
 const FSDD_NAMES = ['0_george_0.wav', '0_george_5.wav', '1_jackson_0.wav', '1_jackson_7.wav'];
@@ -324,28 +324,18 @@ test('loaa pull esc50 (the command): help lists the datasets; a failed check is 
   const home = tmpHome();
   const saved = process.env.LOAA_HOME;
   process.env.LOAA_HOME = home;
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write;
-  const ew = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array, ...rest: unknown[]) =>
-    typeof c === 'string' ? ((out += c), true) : (ow as (...a: unknown[]) => boolean).call(process.stdout, c, ...rest)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array, ...rest: unknown[]) =>
-    typeof c === 'string' ? ((err += c), true) : (ew as (...a: unknown[]) => boolean).call(process.stderr, c, ...rest)) as typeof process.stderr.write;
   try {
-    assert.equal(await command.run(['--help']), 0);
-    assert.match(out, /loaa pull fsdd\|esc50/);
-    assert.ok(out.includes(DATASETS.fsdd.url) && out.includes(DATASETS.esc50.url));
-    out = '';
+    const help = await captureOutput(() => command.run(['--help']));
+    assert.equal(help.code, 0);
+    assert.match(help.out, /loaa pull fsdd\|esc50/);
+    assert.ok(help.out.includes(DATASETS.fsdd.url) && help.out.includes(DATASETS.esc50.url));
     // the real table wants 2,000 clips, this archive has 3
-    const code = await command.run(['esc50', '--endpoint', s.endpoint, '--json']);
+    const { code, out, err } = await captureOutput(() => command.run(['esc50', '--endpoint', s.endpoint, '--json']));
     assert.equal(code, 1);
     assert.equal(out, '');
     assert.match(err, /^loaa pull: .*3 WAV files, expected 2000\n$/m);
     assert.ok(!existsSync(join(home, 'datasets', 'esc50')));
   } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
     if (saved === undefined) delete process.env.LOAA_HOME;
     else process.env.LOAA_HOME = saved;
     await s.close();
