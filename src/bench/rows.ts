@@ -19,7 +19,7 @@ import { autocast } from '../tensor/autocast.js';
 import { crossEntropy, getNumThreads, manualSeed, noGrad, randint, randn } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { ADAPTERS, forwardFlops, peakGflops, type Precision } from './speed_rows.js';
+import { forwardFlops, loaaStepBench, peakGflops, type Precision } from './speed_rows.js';
 import { runPythonJson, torchaudioPython, torchPython } from './python.js';
 import { stats, type RowSamples } from './summary.js';
 import { TorchWorker } from './torch_worker.js';
@@ -72,31 +72,12 @@ async function pySide(row: RowSamples, f: () => Promise<number>): Promise<void> 
 }
 
 async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>): Promise<RowSamples[]> {
-  manualSeed(0);
-  const cfg = { arch: ARCH, numClasses: 50, fdim: BINS, tdim: FRAMES, fstride: 16, tstride: 16 };
-  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
-  applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
-  const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
-  const x = randn([o.batch, FRAMES, BINS], { seed: 3 }).keep();
-  const y = randint(0, 50, [o.batch], { seed: 4 }).keep();
-  const { fDim, tDim } = astGrid(cfg);
-  const f = forwardFlops(2 + fDim * tDim, fDim * tDim, true);
-  // frozen backbone: backward is the input gradients only (~1x forward); adapters also get weight gradients
-  const flops = o.batch * (2 * f.backbone + 3 * f.adapters);
+  const { model, flops, step: timedStep, dispose } = loaaStepBench(o.batch);
   const rows: RowSamples[] = [];
   try {
     for (const p of ['fp32', 'bf16'] as Precision[]) {
       model.castFrozenWeights(p === 'bf16' ? 'bfloat16' : null);
-      const step = (): number => {
-        const t0 = performance.now();
-        scope(() => {
-          opt.zeroGrad();
-          const loss = p === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
-          loss.backward();
-          opt.step();
-        });
-        return performance.now() - t0;
-      };
+      const step = (): number => timedStep(p);
       const row: RowSamples = {
         work: `LoAA training step ${p}${p === 'bf16' ? ' (autocast)' : ''}, ${ARCH}, ${FRAMES} frames, stride 16, batch ${o.batch}`,
         unit: 'ms/step', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
@@ -112,11 +93,7 @@ async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Pre
       rows.push(row);
     }
   } finally {
-    model.castFrozenWeights(null);
-    x.dispose();
-    y.dispose();
-    opt.dispose();
-    model.dispose();
+    dispose();
   }
   return rows;
 }

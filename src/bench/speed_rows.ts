@@ -65,31 +65,50 @@ function setImpl(model: AudioSpectrogramTransformer, impl: AdapterImpl): void {
   for (const [, m] of model.namedModules()) if (m instanceof LookAsideAdapter) m.impl = impl;
 }
 
-function stepRows(o: Required<SpeedOptions>, peak: Record<Precision, number>): Record<string, unknown>[] {
+/**
+ * The LoAA training step that the step rows of `loaa bench` (rows.ts) and of `--only speed` time:
+ * deit_base_distilled_384 as an AST at 512 frames with ADAPTERS, Adam, a fixed random batch.
+ * `flops` is one step's work: the frozen backbone's backward is the input gradients only (~1x its
+ * forward); the adapters also get weight gradients.
+ */
+export function loaaStepBench(batch: number): { model: AudioSpectrogramTransformer; flops: number; step: (p: Precision) => number; dispose: () => void } {
   manualSeed(0);
   const cfg = { arch: ARCH, numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
   const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
-  const x = randn([o.batch, 512, 128], { seed: 3 }).keep();
-  const y = randint(0, 50, [o.batch], { seed: 4 }).keep();
+  const x = randn([batch, 512, 128], { seed: 3 }).keep();
+  const y = randint(0, 50, [batch], { seed: 4 }).keep();
   const { fDim, tDim } = astGrid(cfg);
   const f = forwardFlops(2 + fDim * tDim, fDim * tDim, true);
-  // frozen backbone: backward is the input gradients only (~1x forward); adapters also get weight gradients
-  const stepFlops = o.batch * (2 * f.backbone + 3 * f.adapters);
+  const step = (p: Precision): number => {
+    const t0 = performance.now();
+    scope(() => {
+      opt.zeroGrad();
+      const loss = p === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
+      loss.backward();
+      opt.step();
+    });
+    return performance.now() - t0;
+  };
+  const dispose = (): void => {
+    model.castFrozenWeights(null);
+    x.dispose();
+    y.dispose();
+    opt.dispose();
+    model.dispose();
+  };
+  return { model, flops: batch * (2 * f.backbone + 3 * f.adapters), step, dispose };
+}
+
+function stepRows(o: Required<SpeedOptions>, peak: Record<Precision, number>): Record<string, unknown>[] {
+  const { model, flops: stepFlops, step: timedStep, dispose } = loaaStepBench(o.batch);
   const rows: Record<string, unknown>[] = [];
   for (const p of ['fp32', 'bf16'] as Precision[]) {
     model.castFrozenWeights(p === 'bf16' ? 'bfloat16' : null);
     const step = (impl: AdapterImpl): number => {
       setImpl(model, impl);
-      const t0 = performance.now();
-      scope(() => {
-        opt.zeroGrad();
-        const loss = p === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
-        loss.backward();
-        opt.step();
-      });
-      return performance.now() - t0;
+      return timedStep(p);
     };
     step('tokens');
     step('conv');
@@ -107,10 +126,7 @@ function stepRows(o: Required<SpeedOptions>, peak: Record<Precision, number>): R
       samples_per_s: r3((1000 * o.batch) / fast.median),
     });
   }
-  model.castFrozenWeights(null);
-  x.dispose();
-  y.dispose();
-  model.dispose();
+  dispose();
   return rows;
 }
 
