@@ -145,6 +145,9 @@ const std::vector<OpDef>& table() {
          return Wlist(a, a.tensor(0).split_with_sizes(a.ints(1), a.i64(2, 0)));
        }},
       {"chunk", [](Args& a) -> V { return Wlist(a, a.tensor(0).chunk(a.i64(1), a.i64(2, 0))); }},
+      // views along `dim` whose backward is one stack, where per-index select() would zero-fill a
+      // full-size gradient for each of them
+      {"unbind", [](Args& a) -> V { return Wlist(a, a.tensor(0).unbind(a.i64(1, 0))); }},
       {"roll", [](Args& a) -> V { return W(a, a.tensor(0).roll(a.ints(1), a.ints(2))); }},
       {"flip", [](Args& a) -> V { return W(a, a.tensor(0).flip(a.ints(1))); }},
       {"pad", [](Args& a) -> V { return W(a, at::constant_pad_nd(a.tensor(0), a.ints(1), a.num(2, 0.0))); }},

@@ -27,29 +27,41 @@ struct Stat {
 struct Frame {
   Clock::time_point t0;
   double childUs = 0;
+  // input sizes, read at the start (libtorch keeps the inputs only during the start callback)
+  std::string shapes;
 };
 
 std::mutex mu;
 std::unordered_map<std::string, Stat> stats;
 bool running = false;
+// with shapes, ops are told apart by their tensor inputs' sizes too ("aten::mm [516, 768] [768, 3072]")
+bool withShapes = false;
 at::CallbackHandle handle = 0;
 // RecordFunctions nest strictly on one thread (RAII), so a per-thread stack pairs start with end
 // and gives each op the time of its children for the self time.
 thread_local std::vector<Frame> frames;
 
-std::unique_ptr<at::ObserverContext> onStart(const at::RecordFunction&) {
-  frames.push_back({Clock::now(), 0});
+std::unique_ptr<at::ObserverContext> onStart(const at::RecordFunction& fn) {
+  std::string shapes;
+  if (withShapes) {
+    for (const c10::IValue& v : fn.inputs()) {
+      if (!v.isTensor()) continue;
+      const at::Tensor& t = v.toTensor();
+      shapes += t.defined() ? " " + c10::str(t.sizes()) : " undefined";
+    }
+  }
+  frames.push_back({Clock::now(), 0, std::move(shapes)});
   return nullptr;
 }
 
 void onEnd(const at::RecordFunction& fn, at::ObserverContext*) {
   if (frames.empty()) return;
-  Frame f = frames.back();
+  Frame f = std::move(frames.back());
   frames.pop_back();
   double us = std::chrono::duration<double, std::micro>(Clock::now() - f.t0).count();
   if (!frames.empty()) frames.back().childUs += us;
   std::lock_guard<std::mutex> lock(mu);
-  Stat& s = stats[fn.name()];
+  Stat& s = stats[f.shapes.empty() ? std::string(fn.name()) : fn.name() + f.shapes];
   s.calls++;
   s.totalUs += us;
   s.selfUs += us - f.childUs;
@@ -57,13 +69,14 @@ void onEnd(const at::RecordFunction& fn, at::ObserverContext*) {
 
 const std::vector<OpDef>& table() {
   static const std::vector<OpDef> ops = {
-      {"profilerStart", [](Args& a) -> V {  // starts counting (clears what an earlier run left)
+      {"profilerStart", [](Args& a) -> V {  // (shapes?) starts counting (clears what an earlier run left)
          if (running) throw Napi::Error::New(a.env(), "profilerStart: the profiler is already running");
          {
            std::lock_guard<std::mutex> lock(mu);
            stats.clear();
          }
-         handle = at::addGlobalCallback(at::RecordFunctionCallback(onStart, onEnd));
+         withShapes = a.size() > 0 && a.raw(0).IsBoolean() && a.raw(0).As<Napi::Boolean>().Value();
+         handle = at::addGlobalCallback(at::RecordFunctionCallback(onStart, onEnd).needsInputs(withShapes));
          running = true;
          return a.env().Undefined();
        }},

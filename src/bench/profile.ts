@@ -32,10 +32,14 @@ export interface Profile {
 
 interface RawOp { name: string; calls: number; totalUs: number; selfUs: number }
 
-/** Runs `fn` with libtorch's op recording on; one profile at a time. */
-export function profileOps(fn: () => void): Profile {
+/**
+ * Runs `fn` with libtorch's op recording on; one profile at a time. With `shapes`, an op's calls are
+ * split by the sizes of their tensor inputs ("aten::mm [516, 768] [768, 3072]"), to tell which call
+ * of a common op is the costly one.
+ */
+export function profileOps(fn: () => void, opts: { shapes?: boolean } = {}): Profile {
   const ops = native.ops;
-  ops.profilerStart();
+  ops.profilerStart(opts.shapes ?? false);
   const t0 = performance.now();
   try {
     fn();
@@ -52,7 +56,7 @@ export function profileOps(fn: () => void): Profile {
 }
 
 /** Profiles the second of two LoAA training steps (the first allocates and casts). */
-export function profileStep(o: { batch: number; precision: Precision }): Profile {
+export function profileStep(o: { batch: number; precision: Precision; shapes?: boolean }): Profile {
   manualSeed(0);
   const model = new AudioSpectrogramTransformer({ arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 }, { seed: 0 });
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
@@ -68,7 +72,7 @@ export function profileStep(o: { batch: number; precision: Precision }): Profile
   });
   try {
     step();
-    return profileOps(step);
+    return profileOps(step, { shapes: o.shapes });
   } finally {
     x.dispose();
     y.dispose();

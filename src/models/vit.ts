@@ -142,9 +142,8 @@ export class Attention extends Module {
         qkv = cat(parts, -1);
       }
       const heads = qkv.reshape(B, N, 3, this.numHeads, this.headDim).permute(2, 0, 3, 1, 4);
-      const q = heads.select(0, 0);
-      const k = heads.select(0, 1);
-      const v = heads.select(0, 2);
+      // unbind, as timm: three select()s would each zero-fill a full [3, B, H, N, hd] gradient
+      const [q, k, v] = heads.unbind(0) as [Tensor, Tensor, Tensor];
       let ctx: Tensor;
       let probs: Tensor | null = null;
       if (record) {

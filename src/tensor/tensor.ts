@@ -156,6 +156,8 @@ export class Tensor implements Disposable {
   flatten(start = 0, end = -1): Tensor { return new Tensor(ops.flatten(this.native, start, end)); }
   split(sizes: number[], dim = 0): Tensor[] { return (ops.split(this.native, sizes, dim) as NativeTensor[]).map((n) => new Tensor(n)); }
   chunk(n: number, dim = 0): Tensor[] { return (ops.chunk(this.native, n, dim) as NativeTensor[]).map((x) => new Tensor(x)); }
+  /** The slices along `dim` with that dim removed (views); their gradients flow back as one stack. */
+  unbind(dim = 0): Tensor[] { return (ops.unbind(this.native, dim) as NativeTensor[]).map((x) => new Tensor(x)); }
   roll(shifts: number[], dims: number[]): Tensor { return new Tensor(ops.roll(this.native, shifts, dims)); }
   flip(dims: number[]): Tensor { return new Tensor(ops.flip(this.native, dims)); }
 

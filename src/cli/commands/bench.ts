@@ -51,6 +51,7 @@ const FLAGS = {
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
   profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
   precision: { type: 'string', default: 'fp32', choices: ['fp32', 'bf16'] as const, help: 'precision of the --profile step' },
+  shapes: { type: 'boolean', help: '--profile: split each op by its input shapes' },
   top: { type: 'int', min: 1, max: 1000, default: 25, help: 'ops listed by --profile' },
   only: { type: 'string', value: 'SECTIONS', help: `older JSON sections instead of the table: ${Object.keys(SECTIONS).join(',')}` },
 } as const;
@@ -65,7 +66,7 @@ function list(flag: string, v: string, known: readonly string[]): string[] {
 export const command = defineCommand({
   name: 'bench',
   summary: 'measure training, inference, linear probe, front end and memory against PyTorch',
-  usage: ['[--rounds N] [--quick] [--rows GROUPS] [--json]', '--profile [--precision fp32|bf16] [--batch N]', '--only SECTIONS'],
+  usage: ['[--rounds N] [--quick] [--rows GROUPS] [--json]', '--profile [--precision fp32|bf16] [--batch N] [--shapes]', '--only SECTIONS'],
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['npm run bench', 'loaa bench --quick', 'loaa bench --rows step --rounds 3', 'loaa bench --profile --precision bf16', 'loaa bench --only engine,frontend'],
@@ -97,7 +98,7 @@ export const command = defineCommand({
       const { profileStep, profileTable } = await import('../../bench/profile.js');
       const batch = flags.batch ?? 8;
       process.stderr.write(`[bench] profiling one LoAA training step (${flags.precision}, batch ${batch})\n`);
-      const p = profileStep({ batch, precision: flags.precision as 'fp32' | 'bf16' });
+      const p = profileStep({ batch, precision: flags.precision as 'fp32' | 'bf16', shapes: flags.shapes });
       if (json) console.log(JSON.stringify({ machine, engine, precision: flags.precision, batch, ...p }, null, 2));
       else log(`Per-op profile of one LoAA training step (deit_base_distilled_patch16_384, 512 frames, stride 16, batch ${batch}, ${flags.precision}), libtorch ${engine.torch}, ${engine.threads} threads; self time excludes nested ops.\n\n${profileTable(p, flags.top)}`);
       return 0;
