@@ -33,9 +33,12 @@ export class ProcessGroup {
     return new ProcessGroup(0, 1, null);
   }
 
-  /** Joins the group described by `cfg` (blocks until every rank has joined, or the timeout). */
-  static join(cfg: DistConfig): ProcessGroup {
-    if (cfg.worldSize === 1) return ProcessGroup.single();
+  /**
+   * Joins the group described by `cfg` (blocks until every rank has joined, or the timeout). A world
+   * of one has no native group unless `native` asks for one (a backend check on a single GPU).
+   */
+  static join(cfg: DistConfig, o: { native?: boolean } = {}): ProcessGroup {
+    if (cfg.worldSize === 1 && !o.native) return ProcessGroup.single();
     const d = nativeDist();
     const n = new d.ProcessGroup({
       backend: cfg.backend,
