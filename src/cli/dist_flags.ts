@@ -27,7 +27,7 @@ export const DIST_FLAGS = {
     type: 'string',
     value: 'B',
     choices: DIST_BACKENDS,
-    help: 'gloo (CPUs), nccl (a GPU per rank: rank on cuda:LOCAL_RANK) or auto (default, or\nLOAA_DIST_BACKEND): nccl when train.device is CUDA, else gloo',
+    help: 'gloo (CPUs), nccl (a GPU per rank: rank on cuda:LOCAL_RANK) or auto (default, or\nLOAA_DIST_BACKEND): nccl when train.device is CUDA and there is a GPU for each local\nrank, else gloo',
   },
 } as const satisfies Record<string, FlagDef>;
 
@@ -60,15 +60,18 @@ function distInt(v: string | undefined, flag: string): number | undefined {
   return Number(v);
 }
 
-/** --dist-backend (or LOAA_DIST_BACKEND), `auto` resolved: NCCL for a CUDA train.device, Gloo otherwise. */
-export async function resolveBackend(flag: string | undefined, device: string, env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
+/**
+ * --dist-backend (or LOAA_DIST_BACKEND), `auto` resolved: NCCL for a CUDA train.device when this
+ * node has a GPU for each of its `ranksHere` ranks (NCCL refuses two ranks on one GPU), Gloo
+ * otherwise. `gpus` defaults to the visible CUDA devices.
+ */
+export async function resolveBackend(flag: string | undefined, device: string, env: NodeJS.ProcessEnv = process.env, o: { ranksHere?: number; gpus?: number } = {}): Promise<Backend> {
   const raw = flag ?? (env.LOAA_DIST_BACKEND || 'auto');
   if (raw === 'gloo' || raw === 'nccl') return raw;
   if (raw !== 'auto') throw new UsageError(`${flag !== undefined ? '--dist-backend' : 'LOAA_DIST_BACKEND'}: expected gloo, nccl or auto, got ${JSON.stringify(raw)}`);
-  if (device.startsWith('cuda')) return 'nccl';
-  if (device !== 'auto') return 'gloo';
-  const { cudaAvailable } = await import('../tensor/device.js');
-  return cudaAvailable() ? 'nccl' : 'gloo';
+  if (device !== 'auto' && !device.startsWith('cuda')) return 'gloo';
+  const gpus = o.gpus ?? (await import('../tensor/device.js')).cudaDeviceCount();
+  return gpus >= 1 && gpus >= (o.ranksHere ?? 1) ? 'nccl' : 'gloo';
 }
 
 export interface Distributed {
@@ -85,7 +88,10 @@ export interface Distributed {
  */
 export async function distributed(command: string, argv: string[], flags: Flags & { out?: string }, device: string): Promise<Distributed> {
   const { launchPlan, rankFromEnv } = await import('../dist/env.js');
-  const d = { ...distFlags(flags), backend: await resolveBackend(flags['dist-backend'], device) };
+  const f = distFlags(flags);
+  // the ranks on this node: the launcher's --nproc, or a rank's LOCAL_WORLD_SIZE (torchrun's)
+  const ranksHere = Number(process.env.LOCAL_WORLD_SIZE || (process.env.RANK !== undefined ? process.env.WORLD_SIZE : undefined) || f.nproc || 1);
+  const d = { ...f, backend: await resolveBackend(flags['dist-backend'], device, process.env, { ranksHere }) };
   let cfg;
   try {
     cfg = rankFromEnv(process.env, d);
