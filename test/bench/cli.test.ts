@@ -64,3 +64,16 @@ test('loaa bench --quick --precision bf16: the step row runs bf16 on both sides;
   assert.deepEqual(out.skipped.map((s) => s.work), ['linear probe', 'AST front end']);
   for (const s of out.skipped) assert.match(s.reason, /fp32.*\(asked: --device cpu --precision bf16\)$/);
 });
+
+test('bench rows that cannot run a device or precision are named with the reason; the others run', async () => {
+  const { groupLimit } = await import('../../src/bench/rows.js');
+  for (const g of ['step', 'inference', 'inference-bf16']) {
+    for (const [d, p] of [['cpu', undefined], ['cuda:0', 'fp16'], ['cpu', 'bf16']] as const) assert.equal(groupLimit(g, d, p), null, `${g} ${d} ${p}`);
+  }
+  for (const g of ['probe', 'frontend', 'rss']) assert.equal(groupLimit(g, 'cpu', undefined), null, g);
+  assert.equal(groupLimit('rss', 'cpu', 'bf16'), null, 'peak RSS has a bf16 CPU variant');
+  assert.match(groupLimit('rss', 'cpu', 'fp16') ?? '', /^peak RSS is measured for CPU steps in fp32 or bf16 \(asked: --device cpu --precision fp16\)$/);
+  assert.match(groupLimit('rss', 'cuda:1', undefined) ?? '', /\(asked: --device cuda:1\)$/);
+  assert.match(groupLimit('probe', 'cuda:0', 'fp32') ?? '', /^the linear probe row runs on the CPU in fp32 only/);
+  assert.match(groupLimit('frontend', 'cpu', 'fp16') ?? '', /^the front end is CPU code in fp32/);
+});
