@@ -29,7 +29,7 @@ import { buildModel, makeOptimizer, makeSchedule } from './build.js';
 import { scalarMetrics, trainStep, type StepContext } from './step.js';
 import { evaluateSplit, type EvalGather } from './eval_split.js';
 import { placeModel, resolveEngine, type Engine } from './engine.js';
-import { GradScaler } from './amp.js';
+import { GradScaler, type GradScalerOptions } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { removeStaleTemps } from '../util/fs.js';
@@ -56,6 +56,8 @@ export interface TrainOptions {
   allowThreadChange?: boolean;
   /** log lines (default: stdout) */
   log?: (line: string) => void;
+  /** fp16's dynamic loss scaler (default: torch's GradScaler settings); the other precisions have none */
+  gradScaler?: Pick<GradScalerOptions, 'initScale' | 'growthFactor' | 'backoffFactor' | 'growthInterval'>;
   /** progress bars go here (default process.stdout); `silent` for none */
   progress?: { stream?: NodeJS.WriteStream; silent?: boolean; tty?: boolean };
   /**
@@ -126,6 +128,7 @@ function fmt(v: number | undefined, digits = 4): string {
 interface Run {
   /** resume across a thread-count change (TrainOptions.allowThreadChange) */
   allowThreadChange?: boolean;
+  gradScaler?: TrainOptions['gradScaler'];
   out: string;
   recipe: Recipe;
   log: (line: string) => void;
@@ -199,6 +202,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   run.schedule = makeSchedule(recipe);
   run.meta = { labels: data.labels, frontend: frontendConfig(run.frontend), backbone: built.provenance };
   const scaler = new GradScaler({
+    ...run.gradScaler,
     enabled: engine.precision === 'fp16',
     onSkip: (k) => log(`step ${k.step}: fp16 gradients overflowed; step skipped, loss scale ${k.scale} -> ${k.newScale}`),
   });
@@ -213,11 +217,11 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   );
   const ck = resume ? findCheckpoint(out) : null;
   if (ck) {
-    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange);
+    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange, scaler);
     run.lastGoodStep = run.state.step;
     // epochs the checkpoint has not seen finished are run again: drop their lines
     if (run.main) keepMetrics(out, run.state.epoch);
-    log(`resuming from ${ck}: epoch ${run.state.epoch + 1}, batch ${run.state.batch}/${run.loaders.train.length}, step ${run.state.step}`);
+    log(`resuming from ${ck}: epoch ${run.state.epoch + 1}, batch ${run.state.batch}/${run.loaders.train.length}, step ${run.state.step}${scaler.enabled ? `, loss scale ${scaler.scale}` : ''}`);
   } else if (resume) {
     log(`${out}: no checkpoint yet; starting from the beginning`);
     if (run.main) rmSync(runPaths(out).metrics, { force: true });
@@ -225,7 +229,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
 }
 
 function saveLoopCheckpoint(run: Run): void {
-  if (run.main) saveCheckpoint(run.out, run.model!, run.opt!, run.state, run.recipe.seed);
+  if (run.main) saveCheckpoint(run.out, run.model!, run.opt!, run.state, run.recipe.seed, run.ctx?.scaler);
   run.lastGoodStep = run.state.step;
 }
 
@@ -416,7 +420,7 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResults> {
   manualSeed(recipe.seed);
   const data = selectData(recipe, log);
   const run: Run = {
-    out, recipe, log, data, allowThreadChange: opts.allowThreadChange,
+    out, recipe, log, data, allowThreadChange: opts.allowThreadChange, gradScaler: opts.gradScaler,
     progress: opts.progress ?? {},
     main: !opts.parallel || opts.parallel.rank === 0,
     shard: opts.parallel ? { rank: opts.parallel.rank, worldSize: opts.parallel.worldSize } : undefined,
