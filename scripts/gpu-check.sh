@@ -4,7 +4,12 @@
 # 1. builds the addon against that machine's CUDA PyTorch into build-cuda/;
 # 2. checks the addon sees the GPU; runs the model-parity cases on cuda:0 in fp32, bf16 and fp16
 #    (autocast) against the float32 reference outputs, and a CUDA->CPU checkpoint round trip;
-# 3. times LoAA-style training steps of a ViT-B block stack in loaa and in PyTorch with AMP
+# 3. data parallelism on NCCL (src/dist/check.ts): 2 ranks, each on cuda:(LOCAL_RANK mod GPUs), time
+#    an all-reduce of 4 MiB and take 5 data-parallel SGD steps that rank 0 compares with one process's
+#    (`nccl: {ok, allreduce_ms, steps_equal_single, ...}`). NCCL >= 2.5 refuses two ranks on one GPU
+#    ("Duplicate GPU detected"): with a single GPU the 2-rank attempt's error is recorded and NCCL's
+#    path is checked in a native group of one (`nccl.one_rank`);
+# 4. times LoAA-style training steps of a ViT-B block stack in loaa and in PyTorch with AMP
 #    (torch.autocast) in the same run;
 # and prints one JSON object on stdout (logs on stderr).
 set -euo pipefail
@@ -65,6 +70,17 @@ for (const [precision, dtype] of [['fp32', null], ['bf16', 'bfloat16'], ['fp16',
     return p.toFloat32().every((v, i) => v === q.toFloat32()[i]);
   });
   out.checkpoint = { cuda_to_cpu_identical: same };
+}
+// data parallelism on NCCL, in child processes (the launcher starts the ranks; they inherit LOAA_ADDON)
+{
+  const gpus = T.cudaDeviceCount();
+  const check = (nproc) => {
+    const r = spawnSync(process.execPath, ['dist/src/dist/check.js', '--backend', 'nccl', '--nproc', String(nproc), '--dist-timeout', '60'], { encoding: 'utf8', timeout: 300_000 });
+    try { return JSON.parse(r.stdout.trim().split('\n').pop()); } catch { return { ok: false, error: (r.stderr || r.stdout || String(r.error)).slice(-800) }; }
+  };
+  const two = check(2);
+  out.nccl = { ok: two.ok === true, allreduce_ms: two.allreduce_ms ?? null, steps_equal_single: two.steps_equal_single ?? null, gpus, ranks: two };
+  if (gpus < 2) out.nccl.one_rank = check(1);
 }
 out.bench.loaa = benchEngineNode({ reps: 10, device: out.device });
 const py = spawnSync(process.argv[2], ['tools/bench/engine_torch.py', '--reps', '10', '--device', 'cuda'], { encoding: 'utf8' });

@@ -56,7 +56,7 @@ export function profileOps(fn: () => void, opts: { shapes?: boolean } = {}): Pro
 }
 
 /** Profiles the second of two LoAA training steps (the first allocates and casts). */
-export function profileStep(o: { batch: number; precision: Precision; shapes?: boolean }): Profile {
+export function profileStep(o: { batch: number; precision: Exclude<Precision, 'fp16'>; shapes?: boolean }): Profile {
   manualSeed(0);
   const model = new AudioSpectrogramTransformer({ arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 }, { seed: 0 });
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });

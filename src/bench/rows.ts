@@ -6,6 +6,10 @@
  * PyTorch is the project's 2.13 (src/bench/python.ts) running tools/bench/rows_torch.py: the
  * reference AST with SDPA attention. The front end has no torchaudio for 2.13, so it compares
  * against Debian's torchaudio 0.13 on torch 1.13 and says so in the row.
+ *
+ * `device` and `precision` (loaa bench --device/--precision) say what both sides run: the step and
+ * inference rows honour them; a row that cannot (the probe, the front end, peak RSS off the CPU)
+ * is not run and `skipped` says why, rather than timing something else under the asked-for name.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -15,11 +19,11 @@ import { applyPeft } from '../peft/methods.js';
 import { FeatureCache, type FeatureContext } from '../peft/feature_cache.js';
 import { Adam } from '../optim/adam.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
-import { autocast } from '../tensor/autocast.js';
+import { autocast, deviceType, precisionDtype } from '../tensor/autocast.js';
 import { crossEntropy, getNumThreads, manualSeed, noGrad, randint, randn } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { forwardFlops, loaaStepBench, peakGflops, type Precision } from './speed_rows.js';
+import { forwardFlops, loaaStepBench, onDevice, peakGflops, syncDevice, type Precision } from './speed_rows.js';
 import { runPythonJson, torchaudioPython, torchPython } from './python.js';
 import { stats, type RowSamples } from './summary.js';
 import { TorchWorker } from './torch_worker.js';
@@ -43,15 +47,31 @@ export interface RowsOptions {
   frontendReps: number;
   /** which groups run: step, inference, probe, frontend, rss, inference-bf16 */
   groups: readonly string[];
+  /** where both sides run (a resolved libtorch device: cpu, cuda:N); default cpu */
+  device?: string;
+  /** the one precision of the step and inference rows; default: steps in fp32 and bf16, inference in fp32 */
+  precision?: Precision;
+  /** an untimed first training step per side (allocation, autocast's casts); --quick leaves it out */
+  warmup?: boolean;
   log: (line: string) => void;
 }
+
+/** A row that cannot run the asked-for device or precision, and why. */
+export interface SkippedRow { work: string; reason: string }
+
+/** Matmul rates, measured on first use per precision (the GEMM-bound limit's denominator). */
+type Peak = (p: Precision) => number;
+
+/** ", on cuda:0" for rows off the CPU: the work's name says where it ran. */
+const where = (device: string): string => (device === 'cpu' ? '' : `, on ${device}`);
+const low = (p: Precision): string => (p === 'fp32' ? p : `${p} (autocast${p === 'fp16' ? ', loss scaling' : ''})`);
 
 /** the default groups; 'inference-bf16' runs only when --rows names it (without AMX it would take the run past 12 minutes) */
 export const GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss'] as const;
 
 export const DEFAULTS: Omit<RowsOptions, 'log'> = { rounds: 5, batch: 8, steps: 1, inferReps: 3, probeClips: 64, probeEpochs: 10, frontendReps: 20, groups: GROUPS };
-/** --quick: the same rows, smaller, one round: a smoke check, not a measurement */
-export const QUICK: Omit<RowsOptions, 'log'> = { rounds: 1, batch: 2, steps: 1, inferReps: 1, probeClips: 16, probeEpochs: 2, frontendReps: 5, groups: GROUPS };
+/** --quick: the same rows, smaller, one round, no warm-up step: a smoke check, not a measurement */
+export const QUICK: Omit<RowsOptions, 'log'> = { rounds: 1, batch: 2, steps: 1, inferReps: 1, probeClips: 16, probeEpochs: 2, frontendReps: 5, groups: GROUPS, warmup: false };
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const med = (xs: readonly number[]): number => stats(xs).median;
@@ -71,24 +91,25 @@ async function pySide(row: RowSamples, f: () => Promise<number>): Promise<void> 
   }
 }
 
-async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>): Promise<RowSamples[]> {
-  const { model, flops, step: timedStep, dispose } = loaaStepBench(o.batch);
+async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Peak): Promise<RowSamples[]> {
+  const device = o.device ?? 'cpu';
+  const { model, flops, step: timedStep, dispose } = loaaStepBench(o.batch, device);
   const rows: RowSamples[] = [];
   try {
-    for (const p of ['fp32', 'bf16'] as Precision[]) {
-      model.castFrozenWeights(p === 'bf16' ? 'bfloat16' : null);
+    for (const p of o.precision ? [o.precision] : (['fp32', 'bf16'] as const)) {
+      model.castFrozenWeights(precisionDtype(p));
       const step = (): number => timedStep(p);
       const row: RowSamples = {
-        work: `LoAA training step ${p}${p === 'bf16' ? ' (autocast)' : ''}, ${ARCH}, ${FRAMES} frames, stride 16, batch ${o.batch}`,
+        work: `LoAA training step ${low(p)}, ${ARCH}, ${FRAMES} frames, stride 16, batch ${o.batch}${where(device)}`,
         unit: 'ms/step', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
-        flops: { loaa: flops, pytorch: flops }, peakGflops: peak[p], timeMs: true,
+        flops: { loaa: flops, pytorch: flops }, peakGflops: peak(p), timeMs: true,
         ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
       };
-      step(); // warm-up: allocation, autocast's weight casts
+      if (o.warmup !== false) step(); // warm-up: allocation, autocast's weight casts
       for (let r = 0; r < o.rounds; r++) {
         o.log(`  step ${p} round ${r + 1}/${o.rounds}`);
         row.loaa.push(mean(Array.from({ length: o.steps }, step)));
-        if (py) await pySide(row, async () => mean(msOf(await py.request({ op: 'step', precision: p, batch: o.batch, steps: o.steps }))));
+        if (py) await pySide(row, async () => mean(msOf(await py.request({ op: 'step', precision: p, batch: o.batch, steps: o.steps, device, warmup: o.warmup !== false }))));
       }
       rows.push(row);
     }
@@ -98,34 +119,39 @@ async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Pre
   return rows;
 }
 
-async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>, p: Precision): Promise<RowSamples[]> {
+async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Peak, p: Precision): Promise<RowSamples[]> {
   const rows: RowSamples[] = [];
+  const device = o.device ?? 'cpu';
+  const amp = deviceType(device);
+  const dtype = precisionDtype(p);
   for (const stride of [16, 10]) {
     manualSeed(0);
     const cfg = { arch: ARCH, numClasses: 50, fdim: BINS, tdim: FRAMES, fstride: stride, tstride: stride };
     const model = new AudioSpectrogramTransformer(cfg, { seed: 0 }).eval();
-    if (p === 'bf16') model.castFrozenWeights('bfloat16');
+    if (device !== 'cpu') model.to(device);
+    model.castFrozenWeights(dtype);
     const { fDim, tDim } = astGrid(cfg);
     const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
     try {
       for (const batch of [1, 8]) {
-        const x = randn([batch, FRAMES, BINS], { seed: 1 }).keep();
+        const x = onDevice(randn([batch, FRAMES, BINS], { seed: 1 }), device).keep();
         const fwd = (): number => {
           const t0 = performance.now();
-          noGrad(() => scope(() => { if (p === 'bf16') autocast('cpu', 'bfloat16', () => model.forward(x)); else model.forward(x); }));
+          noGrad(() => scope(() => { if (dtype) autocast(amp, dtype, () => model.forward(x)); else model.forward(x); }));
+          syncDevice(device);
           return performance.now() - t0;
         };
         const row: RowSamples = {
-          work: `inference ${p}${p === 'bf16' ? ' (autocast)' : ''}, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)`,
+          work: `inference ${low(p)}, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)${where(device)}`,
           unit: 'ms/batch', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
-          flops: { loaa: batch * perClip, pytorch: batch * perClip }, peakGflops: peak[p], timeMs: true,
+          flops: { loaa: batch * perClip, pytorch: batch * perClip }, peakGflops: peak(p), timeMs: true,
           ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
         };
         fwd();
         for (let r = 0; r < o.rounds; r++) {
           o.log(`  inference ${p} stride ${stride} batch ${batch} round ${r + 1}/${o.rounds}`);
           row.loaa.push(med(Array.from({ length: o.inferReps }, fwd)));
-          if (py) await pySide(row, async () => med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps, precision: p }))));
+          if (py) await pySide(row, async () => med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps, precision: p, device }))));
         }
         x.dispose();
         rows.push(row);
@@ -137,7 +163,7 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Recor
   return rows;
 }
 
-async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Record<Precision, number>): Promise<RowSamples> {
+async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Promise<RowSamples> {
   const frames = 100; // FSDD: 1-s clips at 8 kHz, 100 fbank frames at the 16-kHz front end
   manualSeed(0);
   const cfg = { arch: ARCH, numClasses: 10, fdim: BINS, tdim: frames, fstride: 16, tstride: 16 };
@@ -174,7 +200,7 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Record<Pre
   const row: RowSamples = {
     work: `linear probe, ${o.probeEpochs} epochs of ${o.probeClips} FSDD-sized clips (1 s, ${frames} frames), batch ${batch}, fp32 (loaa: cached features; PyTorch: plain loop)`,
     unit: 'ms', lowerIsBetter: true, loaa: [], pytorch: [], goal: 20,
-    flops: { loaa: o.probeClips * perClip, pytorch: o.probeEpochs * o.probeClips * perClip }, peakGflops: peak.fp32, timeMs: true,
+    flops: { loaa: o.probeClips * perClip, pytorch: o.probeEpochs * o.probeClips * perClip }, peakGflops: peak('fp32'), timeMs: true,
     ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
   };
   try {
@@ -218,21 +244,21 @@ async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
 }
 
 /** Peak RSS of a process that builds the model and runs training steps: one fresh process per side and round. */
-function rssRow(o: RowsOptions, python: string | null): RowSamples {
+function rssRow(o: RowsOptions, python: string | null, p: 'fp32' | 'bf16'): RowSamples {
   const row: RowSamples = {
-    work: `peak RSS of the LoAA training step, fp32, batch ${o.batch} (a fresh process: model + 2 steps)`,
+    work: `peak RSS of the LoAA training step, ${p}, batch ${o.batch} (a fresh process: model + 2 steps)`,
     unit: 'MiB', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0,
     ...(python ? {} : { pytorchNote: 'PyTorch not found' }),
   };
   const rounds = Math.min(o.rounds, 2); // memory does not vary like time: two runs show it is stable
   for (let r = 0; r < rounds; r++) {
     o.log(`  peak RSS round ${r + 1}/${rounds}`);
-    const child = spawnSync(process.execPath, [join(here, 'rss_child.js'), String(o.batch), '2'], { encoding: 'utf8', env: process.env, timeout: 900_000 });
+    const child = spawnSync(process.execPath, [join(here, 'rss_child.js'), String(o.batch), '2', p], { encoding: 'utf8', env: process.env, timeout: 900_000 });
     if (child.status !== 0) throw new Error(`rss_child.js: exit ${child.status}: ${(child.stderr || '').trim().split('\n').pop()}`);
     row.loaa.push((JSON.parse(child.stdout.trim().split('\n').pop()!) as { peakRssMiB: number }).peakRssMiB);
     if (python && !row.pytorchNote?.startsWith('error')) {
       try {
-        row.pytorch.push(runPythonJson(python, 'rows_torch.py', ['--rss', '--batch', String(o.batch), '--steps', '2', '--threads', String(getNumThreads())], 900_000).peakRssMiB as number);
+        row.pytorch.push(runPythonJson(python, 'rows_torch.py', ['--rss', '--batch', String(o.batch), '--steps', '2', '--precision', p, '--threads', String(getNumThreads())], 900_000).peakRssMiB as number);
       } catch (e) {
         row.pytorchNote = `error: ${(e as Error).message}`;
         row.pytorch.length = 0;
@@ -243,38 +269,73 @@ function rssRow(o: RowsOptions, python: string | null): RowSamples {
 }
 
 export interface RowsResult {
-  peakGflops: Record<Precision, number>;
+  /** matmul GFLOP/s of the precisions the rows used, on the rows' device */
+  peakGflops: Partial<Record<Precision, number>>;
   pytorch: Record<string, unknown>;
   rows: RowSamples[];
+  skipped: SkippedRow[];
   seconds: number;
 }
 
+/**
+ * Why a group cannot run the asked-for device and precision (null: it can). The probe compares
+ * cached fp32 features, the front end is CPU code in fp32, and peak RSS is host memory of an fp32 or
+ * bf16 CPU step: none of them has a GPU or other-precision variant to time.
+ */
+export function groupLimit(group: string, device: string, precision: Precision | undefined): string | null {
+  const asked = `--device ${device}${precision ? ` --precision ${precision}` : ''}`;
+  if (group === 'probe' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32')) return `the linear probe row runs on the CPU in fp32 only (asked: ${asked})`;
+  if (group === 'frontend' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32')) return `the front end is CPU code in fp32, with no device or precision (asked: ${asked})`;
+  if (group === 'rss' && (device !== 'cpu' || precision === 'fp16')) return `peak RSS is measured for CPU steps in fp32 or bf16 (asked: ${asked})`;
+  return null;
+}
+
+const GROUP_WORK: Record<string, string> = { probe: 'linear probe', frontend: 'AST front end', rss: 'peak RSS of the LoAA training step' };
+
 export async function benchRows(o: RowsOptions): Promise<RowsResult> {
   const t0 = performance.now();
+  const device = o.device ?? 'cpu';
+  const want = new Set(o.groups);
+  const skipped: SkippedRow[] = [];
+  for (const g of ['probe', 'frontend', 'rss']) {
+    const why = want.has(g) ? groupLimit(g, device, o.precision) : null;
+    if (why) {
+      want.delete(g);
+      skipped.push({ work: GROUP_WORK[g]!, reason: why });
+    }
+  }
   const python = torchPython();
   let py: TorchWorker | null = null;
-  let pyInfo: Record<string, unknown>;
-  try {
-    py = await TorchWorker.start(python, getNumThreads());
-    pyInfo = { python, ...py.info };
-  } catch (e) {
-    pyInfo = { python, error: (e as Error).message };
+  let pyInfo: Record<string, unknown> = { python };
+  // only the step, inference and probe rows talk to the long-lived PyTorch process
+  if (['step', 'inference', 'inference-bf16', 'probe'].some((g) => want.has(g))) {
+    try {
+      py = await TorchWorker.start(python, getNumThreads());
+      pyInfo = { python, ...py.info };
+    } catch (e) {
+      pyInfo = { python, error: (e as Error).message };
+    }
   }
-  o.log('  peak matmul rate (fp32, bf16)');
-  const peak = { fp32: peakGflops('fp32'), bf16: peakGflops('bf16') };
+  const rates: Partial<Record<Precision, number>> = {};
+  const peak: Peak = (p) => {
+    if (rates[p] === undefined) {
+      o.log(`  peak matmul rate (${p}${where(device)})`);
+      rates[p] = peakGflops(p, device);
+    }
+    return rates[p]!;
+  };
   const rows: RowSamples[] = [];
   try {
-    const want = new Set(o.groups);
     if (want.has('step')) rows.push(...(await stepRows(o, py, peak)));
-    if (want.has('inference')) rows.push(...(await inferenceRows(o, py, peak, 'fp32')));
+    if (want.has('inference')) rows.push(...(await inferenceRows(o, py, peak, o.precision ?? 'fp32')));
     if (want.has('inference-bf16')) rows.push(...(await inferenceRows(o, py, peak, 'bf16')));
     if (want.has('probe')) rows.push(await probeRow(o, py, peak));
     await py?.close();
     py = null;
     if (want.has('frontend')) rows.push(...(await frontendRows(o)));
-    if (want.has('rss')) rows.push(rssRow(o, pyInfo.error ? null : python));
+    if (want.has('rss')) rows.push(rssRow(o, pyInfo.error ? null : python, o.precision === 'bf16' ? 'bf16' : 'fp32'));
   } finally {
     await py?.close();
   }
-  return { peakGflops: peak, pytorch: pyInfo, rows, seconds: (performance.now() - t0) / 1000 };
+  return { peakGflops: rates, pytorch: pyInfo, rows, skipped, seconds: (performance.now() - t0) / 1000 };
 }

@@ -14,13 +14,15 @@ import { LookAsideAdapter, type AdapterImpl } from '../peft/adapter.js';
 import { FeatureCache, type FeatureContext } from '../peft/feature_cache.js';
 import { Adam } from '../optim/adam.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
-import { autocast } from '../tensor/autocast.js';
-import { crossEntropy, manualSeed, randint, randn } from '../tensor/functional.js';
+import { autocast, deviceType, precisionDtype } from '../tensor/autocast.js';
+import { toDevice } from '../tensor/device.js';
+import { crossEntropy, manualSeed, randint, randn, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { GradScaler } from '../train/amp.js';
 import { medianMs } from './engine.js';
 
-export type Precision = 'fp32' | 'bf16';
+export type Precision = 'fp32' | 'bf16' | 'fp16';
 const ARCH = 'deit_base_distilled_patch16_384';
 const DIM = 768;
 const DEPTH = 12;
@@ -41,12 +43,32 @@ const stats = (xs: number[]): Stats => {
 };
 const r3 = (v: number): number => Math.round(v * 1000) / 1000;
 
-/** Matmul GFLOP/s in `p` at the ViT-B MLP's shape: the denominator of every GEMM-bound limit. */
-export function peakGflops(p: Precision): number {
+/**
+ * Waits for the work queued on `device` (CUDA kernels run asynchronously, so a timer must wait):
+ * the host copy of a scalar is ordered after everything queued before it. A no-op on the CPU.
+ */
+export function syncDevice(device: string): void {
+  if (device === 'cpu') return;
+  scope(() => { tensor(new Float32Array(1), [1]).to(null, device).item(); });
+}
+
+/** A random tensor made on the CPU (the same values on every device) and moved to `device`. */
+export function onDevice(t: Tensor, device: string): Tensor {
+  if (device === 'cpu') return t;
+  const moved = toDevice(t, device);
+  t.dispose();
+  return moved;
+}
+
+/** Matmul GFLOP/s in `p` on `device` at the ViT-B MLP's shape: the denominator of every GEMM-bound limit. */
+export function peakGflops(p: Precision, device = 'cpu'): number {
   const [M, K, N] = [258 * 8, 768, 3072];
-  const a = randn([M, K], { seed: 1 }).keep();
-  const b = randn([K, N], { seed: 2 }).keep();
-  const ms = medianMs(() => scope(() => { (p === 'bf16' ? autocast('cpu', 'bfloat16', () => a.matmul(b)) : a.matmul(b)).flatten().select(0, 0).item(); }), 7, 2);
+  const a = onDevice(randn([M, K], { seed: 1 }), device).keep();
+  const b = onDevice(randn([K, N], { seed: 2 }), device).keep();
+  const dtype = precisionDtype(p);
+  const amp = deviceType(device);
+  // item() waits for the product: the time is the device's
+  const ms = medianMs(() => scope(() => { (dtype ? autocast(amp, dtype, () => a.matmul(b)) : a.matmul(b)).flatten().select(0, 0).item(); }), 7, 2);
   a.dispose();
   b.dispose();
   return (2 * M * K * N) / (ms * 1e6);
@@ -67,28 +89,41 @@ function setImpl(model: AudioSpectrogramTransformer, impl: AdapterImpl): void {
 
 /**
  * The LoAA training step that the step rows of `loaa bench` (rows.ts) and of `--only speed` time:
- * deit_base_distilled_384 as an AST at 512 frames with ADAPTERS, Adam, a fixed random batch.
- * `flops` is one step's work: the frozen backbone's backward is the input gradients only (~1x its
- * forward); the adapters also get weight gradients.
+ * deit_base_distilled_384 as an AST at 512 frames with ADAPTERS, Adam, a fixed random batch, on
+ * `device`. bf16 and fp16 are torch.autocast around forward and loss; fp16 also scales the loss
+ * (GradScaler, as the trainer and PyTorch's AMP recipe do). `flops` is one step's work: the frozen
+ * backbone's backward is the input gradients only (~1x its forward); the adapters also get weight
+ * gradients. The caller casts the frozen weights for the precision it times (castFrozenWeights).
  */
-export function loaaStepBench(batch: number): { model: AudioSpectrogramTransformer; flops: number; step: (p: Precision) => number; dispose: () => void } {
+export function loaaStepBench(batch: number, device = 'cpu'): { model: AudioSpectrogramTransformer; flops: number; step: (p: Precision) => number; dispose: () => void } {
   manualSeed(0);
   const cfg = { arch: ARCH, numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
-  const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
-  const x = randn([batch, 512, 128], { seed: 3 }).keep();
-  const y = randint(0, 50, [batch], { seed: 4 }).keep();
+  if (device !== 'cpu') model.to(device);
+  const params = model.trainableParameters().map(([, p]) => p);
+  const opt = new Adam(params, { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
+  const x = onDevice(randn([batch, 512, 128], { seed: 3 }), device).keep();
+  const y = onDevice(randint(0, 50, [batch], { seed: 4 }), device).keep();
   const { fDim, tDim } = astGrid(cfg);
   const f = forwardFlops(2 + fDim * tDim, fDim * tDim, true);
+  const amp = deviceType(device);
+  const scaler = new GradScaler();
   const step = (p: Precision): number => {
+    const dtype = precisionDtype(p);
     const t0 = performance.now();
     scope(() => {
       opt.zeroGrad();
-      const loss = p === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
-      loss.backward();
-      opt.step();
+      const loss = dtype ? autocast(amp, dtype, () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
+      if (p === 'fp16') {
+        scaler.scaleLoss(loss).backward();
+        scaler.step(params, () => opt.step());
+      } else {
+        loss.backward();
+        opt.step();
+      }
     });
+    syncDevice(device);
     return performance.now() - t0;
   };
   const dispose = (): void => {
@@ -101,10 +136,10 @@ export function loaaStepBench(batch: number): { model: AudioSpectrogramTransform
   return { model, flops: batch * (2 * f.backbone + 3 * f.adapters), step, dispose };
 }
 
-function stepRows(o: Required<SpeedOptions>, peak: Record<Precision, number>): Record<string, unknown>[] {
+function stepRows(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', number>): Record<string, unknown>[] {
   const { model, flops: stepFlops, step: timedStep, dispose } = loaaStepBench(o.batch);
   const rows: Record<string, unknown>[] = [];
-  for (const p of ['fp32', 'bf16'] as Precision[]) {
+  for (const p of ['fp32', 'bf16'] as const) {
     model.castFrozenWeights(p === 'bf16' ? 'bfloat16' : null);
     const step = (impl: AdapterImpl): number => {
       setImpl(model, impl);
@@ -130,7 +165,7 @@ function stepRows(o: Required<SpeedOptions>, peak: Record<Precision, number>): R
   return rows;
 }
 
-function probeRow(o: Required<SpeedOptions>, peak: Record<Precision, number>): Record<string, unknown> {
+function probeRow(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', number>): Record<string, unknown> {
   manualSeed(0);
   const cfg = { arch: ARCH, numClasses: 10, fdim: 128, tdim: 100, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });

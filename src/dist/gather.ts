@@ -21,7 +21,7 @@ export function gatherRows(group: ProcessGroup, local: Tensor, n: number): Tenso
   const rest = local.shape.slice(1);
   return scope(() => {
     // All-gather needs equal shapes: pad the short shards with zero rows, dropped below.
-    const padded = local.shape[0] === rows ? local.contiguous() : cat([local, zeros([rows - local.shape[0]!, ...rest], { dtype: local.dtype })]);
+    const padded = local.shape[0] === rows ? local.contiguous() : cat([local, zeros([rows - local.shape[0]!, ...rest], { dtype: local.dtype, device: local.device })]);
     const all = group.allGather(padded);
     // Rank r's row i is clip position i * W + r: stack by rank, then read rank-fastest.
     const byPosition = stack(all, 1).reshape(rows * W, ...rest);

@@ -5,19 +5,26 @@
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
+import { cudaDeviceCount } from '../tensor/device.js';
 import type { DistConfig } from './env.js';
 import { nativeDist, type NativeGroup } from './native.js';
 
 export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  /**
+   * Where this rank's collective tensors must live: the CPU for Gloo; for NCCL this rank's GPU,
+   * cuda:(LOCAL_RANK mod the visible GPUs), as torchrun scripts pick theirs.
+   */
+  readonly device: string;
   #native: NativeGroup | null;
   /** bytes this rank sent into all-reduces so far (the payload, not the wire protocol's) */
   allReducedBytes = 0;
 
-  private constructor(rank: number, worldSize: number, n: NativeGroup | null) {
+  private constructor(rank: number, worldSize: number, n: NativeGroup | null, device = 'cpu') {
     this.rank = rank;
     this.worldSize = worldSize;
+    this.device = device;
     this.#native = n;
   }
 
@@ -26,9 +33,12 @@ export class ProcessGroup {
     return new ProcessGroup(0, 1, null);
   }
 
-  /** Joins the group described by `cfg` (blocks until every rank has joined, or the timeout). */
-  static join(cfg: DistConfig): ProcessGroup {
-    if (cfg.worldSize === 1) return ProcessGroup.single();
+  /**
+   * Joins the group described by `cfg` (blocks until every rank has joined, or the timeout). A world
+   * of one has no native group unless `native` asks for one (a backend check on a single GPU).
+   */
+  static join(cfg: DistConfig, o: { native?: boolean } = {}): ProcessGroup {
+    if (cfg.worldSize === 1 && !o.native) return ProcessGroup.single();
     const d = nativeDist();
     const n = new d.ProcessGroup({
       backend: cfg.backend,
@@ -40,7 +50,7 @@ export class ProcessGroup {
       ...(cfg.host ? { host: cfg.host } : {}),
       ...(cfg.iface ? { iface: cfg.iface } : {}),
     });
-    return new ProcessGroup(cfg.rank, cfg.worldSize, n);
+    return new ProcessGroup(cfg.rank, cfg.worldSize, n, cfg.backend === 'nccl' ? ncclDevice(cfg.localRank) : 'cpu');
   }
 
   get isMain(): boolean {
@@ -80,7 +90,8 @@ export class ProcessGroup {
   sumNumbers(xs: number[]): number[] {
     if (!this.#open('allreduce') || xs.length === 0) return xs.slice();
     return scope(() => {
-      const t = tensor(Float64Array.from(xs), [xs.length], 'float64');
+      const host = tensor(Float64Array.from(xs), [xs.length], 'float64');
+      const t = this.device === 'cpu' ? host : host.to(null, this.device);
       this.allReduceSum([t]);
       return t.toArray();
     });
@@ -120,6 +131,12 @@ export class ProcessGroup {
     n.shutdown();
     this.#native = null;
   }
+}
+
+/** NCCL wants one GPU per rank: a node's ranks take its GPUs in turn. */
+export function ncclDevice(localRank: number, gpus = cudaDeviceCount()): string {
+  if (gpus < 1) throw new Error(`dist backend nccl: rank ${localRank} on this node sees no CUDA device`);
+  return `cuda:${localRank % gpus}`;
 }
 
 function bytesOf(ts: Tensor[]): number {

@@ -64,7 +64,7 @@ export class GradientReducer {
       const flats = this.buckets.map((bucket) => {
         const flat = cat(bucket.map((p) => {
           const g = p.grad;
-          return g === null ? zeros([p.numel]) : g.contiguous().view(p.numel);
+          return g === null ? zeros([p.numel], { device: p.device }) : g.contiguous().view(p.numel);
         }));
         if (weight !== 1) flat.mul_(weight);
         return { flat, work: this.group.allReduceSumAsync([flat]) };

@@ -25,6 +25,9 @@ export interface GradScalerState {
   skipped: number;
 }
 
+/** What a loop checkpoint restores (src/train/checkpoint.ts): `steps` keeps skip messages on the loop's step numbers. */
+export type GradScalerRestore = Pick<GradScalerState, 'scale' | 'growthTracker'> & { skipped?: number; steps?: number };
+
 export class GradScaler {
   readonly enabled: boolean;
   scale: number;
@@ -110,10 +113,15 @@ export class GradScaler {
   stateDict(): GradScalerState {
     return { scale: this.scale, growthTracker: this.growthTracker, skipped: this.skipped };
   }
-  loadStateDict(s: GradScalerState): void {
-    if (!(s.scale > 0)) throw new Error(`GradScaler state: scale must be positive, not ${s.scale}`);
+  loadStateDict(s: GradScalerRestore): void {
+    if (!(s.scale > 0) || !Number.isFinite(s.scale)) throw new Error(`GradScaler state: scale must be a finite positive number, not ${s.scale}`);
+    for (const k of ['growthTracker', 'skipped', 'steps'] as const) {
+      const v = s[k];
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new Error(`GradScaler state: ${k} must be a non-negative integer, not ${v}`);
+    }
     this.scale = s.scale;
     this.growthTracker = s.growthTracker;
-    this.skipped = s.skipped;
+    if (s.skipped !== undefined) this.skipped = s.skipped;
+    if (s.steps !== undefined) this.#steps = s.steps;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Loop checkpoints (`checkpoint/` in the run directory): trainable tensors, optimizer state and the
- * loop position, written beside the old one and swapped in, so a crash never leaves a torn one.
+ * Loop checkpoints (`checkpoint/` in the run directory): trainable tensors, optimizer state, the
+ * loop position and fp16's dynamic loss scale, written beside the old one and swapped in, so a
+ * crash never leaves a torn one.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { readSafetensors } from '../io/safetensors.js';
 import { readRegularText, writeFileAtomic } from '../util/fs.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
+import type { GradScaler } from './amp.js';
 
 export interface LoopState {
   /** the epoch being run (0-based) */
@@ -27,6 +29,17 @@ export interface LoopState {
   /** per finished epoch: training seconds */
   trainSeconds: number[];
   best: { epoch: number; value: number } | null;
+}
+
+/**
+ * fp16's loss scaler (GradScaler's `scale` and `_growth_tracker`) in state.json's `amp`: without it a
+ * resumed run would start again from the initial scale and differ from an uninterrupted one.
+ */
+export interface AmpState {
+  scale: number;
+  growthTracker: number;
+  /** steps skipped for overflow so far */
+  skipped: number;
 }
 
 export const CHECKPOINT = 'checkpoint';
@@ -46,15 +59,19 @@ export function allFinite(params: Tensor[]): boolean {
   return noGrad(() => scope(() => params.every((p) => p.isfinite().all())));
 }
 
-/** Writes a complete checkpoint beside the old one, then swaps them: never a torn checkpoint. */
-export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, state: LoopState, seed: number): void {
+/**
+ * Writes a complete checkpoint beside the old one, then swaps them: never a torn checkpoint. An
+ * enabled `scaler` (fp16) is saved as state.json's `amp`.
+ */
+export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, state: LoopState, seed: number, scaler?: GradScaler | null): void {
   const tmp = join(out, `.checkpoint-tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const names = new Set(model.trainableParameters().map(([n]) => n));
   model.saveSafetensors(join(tmp, 'trainable.safetensors'), (n) => names.has(n));
   opt.saveSafetensors(join(tmp, 'optimizer.safetensors'));
-  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ format: 'loaa-checkpoint/1', seed, threads: getNumThreads(), ...state }, null, 1) + '\n');
+  const amp: AmpState | undefined = scaler?.enabled ? { scale: scaler.scale, growthTracker: scaler.growthTracker, skipped: scaler.skipped } : undefined;
+  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ format: 'loaa-checkpoint/1', seed, threads: getNumThreads(), ...state, ...(amp ? { amp } : {}) }, null, 1) + '\n');
   const cur = join(out, CHECKPOINT);
   const old = join(out, CHECKPOINT_OLD);
   rmSync(old, { recursive: true, force: true });
@@ -64,7 +81,7 @@ export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, 
 }
 
 /** A state.json checked field by field: a tampered one (epoch -5, step "x") is an Error naming the key. */
-export function checkLoopState(v: unknown, file: string): LoopState & { format: string; threads?: number } {
+export function checkLoopState(v: unknown, file: string): LoopState & { format: string; threads?: number; amp?: AmpState } {
   const s = v as Record<string, unknown>;
   if (!s || typeof s !== 'object' || Array.isArray(s)) throw new Error(`${file}: not a JSON object`);
   if (s.format !== 'loaa-checkpoint/1') throw new Error(`${file}: not a loaa checkpoint`);
@@ -84,10 +101,26 @@ export function checkLoopState(v: unknown, file: string): LoopState & { format: 
     throw new Error(`${file}: best: expected null or {epoch, value}, got ${JSON.stringify(b)}`);
   }
   if (s.threads !== undefined && (!Number.isSafeInteger(s.threads) || (s.threads as number) < 1)) throw new Error(`${file}: threads: expected a positive integer, got ${JSON.stringify(s.threads)}`);
-  return s as unknown as LoopState & { format: string; threads?: number };
+  // absent in checkpoints of fp32 and bf16 runs and of versions before it: the scaler's defaults
+  if (s.amp !== undefined) {
+    const a = s.amp as Record<string, unknown>;
+    if (!a || typeof a !== 'object' || Array.isArray(a)) throw new Error(`${file}: amp: expected {scale, growthTracker}, got ${JSON.stringify(a)}`);
+    // JSON.stringify writes NaN as null: say what the value is
+    const shown = (x: unknown): string => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : JSON.stringify(x));
+    if (typeof a.scale !== 'number' || !Number.isFinite(a.scale) || !(a.scale > 0)) throw new Error(`${file}: amp.scale: expected a finite positive number, got ${shown(a.scale)}`);
+    for (const k of ['growthTracker', 'skipped']) {
+      if (k === 'skipped' && a[k] === undefined) continue;
+      if (!Number.isSafeInteger(a[k]) || (a[k] as number) < 0) throw new Error(`${file}: amp.${k}: expected a non-negative integer, got ${shown(a[k])}`);
+    }
+  }
+  return s as unknown as LoopState & { format: string; threads?: number; amp?: AmpState };
 }
 
-export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, allowThreadChange = false): LoopState {
+/**
+ * Restores the model's trainable tensors, the optimizer and an enabled `scaler` (fp16; one without
+ * `amp` in state.json keeps its initial scale) and returns the loop position.
+ */
+export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, allowThreadChange = false, scaler?: GradScaler | null): LoopState {
   const stateFile = join(dir, 'state.json');
   const text = readRegularText(stateFile, 'checkpoint state');
   let raw: unknown;
@@ -107,6 +140,9 @@ export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, 
     );
   }
   delete (state as { threads?: number }).threads;
+  const amp = state.amp;
+  // the loop's state carries no scaler: saveCheckpoint writes the live one
+  delete state.amp;
   const file = join(dir, 'trainable.safetensors');
   const tensors = readSafetensors(file).tensors;
   const want = model.trainableParameters().map(([n]) => n);
@@ -114,5 +150,6 @@ export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, 
   if (missing.length) throw new Error(`${file}: missing ${missing.length} trainable tensor(s) of this model: ${missing.slice(0, 4).join(', ')}`);
   model.loadStateDict(tensors, { source: file });
   opt.loadSafetensors(join(dir, 'optimizer.safetensors'));
+  if (amp && scaler?.enabled) scaler.loadStateDict({ ...amp, steps: state.step });
   return state;
 }

@@ -6,12 +6,16 @@
  * Reported: per fold the last epoch's and the best epoch's accuracy; their mean and standard
  * deviation (population, numpy's default); and AST's way for ESC-50: average the folds' accuracy
  * curves epoch by epoch and take the epoch where the average is highest.
+ *
+ * Data parallelism (`parallel`): every fold trains over the ranks (fresh hooks per fold: the gradient
+ * buckets are the fold's model's); the ranks meet before each fold so that all of them see the same
+ * finished or started folds, and rank 0 alone writes cv_results.json.
  */
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
 import type { MetricName, Recipe } from './recipe.js';
 import { readMetrics, readResults, readRunRecipe, resumeDiff, runDone, runPaths, runStarted } from './run_dir.js';
-import { train, type TrainOptions, type TrainResults } from './trainer.js';
+import { train, type ParallelHooks, type TrainOptions, type TrainResults } from './trainer.js';
 
 export interface CvOptions {
   recipe: Recipe;
@@ -19,6 +23,8 @@ export interface CvOptions {
   out: string;
   log?: (line: string) => void;
   progress?: TrainOptions['progress'];
+  /** data parallelism: the hooks for one fold's training (absent: one process) */
+  parallel?: () => ParallelHooks;
 }
 
 export interface FoldResult {
@@ -69,9 +75,13 @@ export async function runCv(o: CvOptions): Promise<CvResults> {
   const out = resolve(o.out);
   const metric: MetricName = o.recipe.train.best_metric === 'loss' ? 'top1' : o.recipe.train.best_metric;
   const folds: FoldResult[] = [];
+  const main = !o.parallel || o.parallel().rank === 0;
   for (let k = 1; k <= o.folds; k++) {
     const dir = join(out, `fold${k}`);
     const recipe = foldRecipe(o.recipe, k);
+    const parallel = o.parallel?.();
+    // rank 0 has finished the folds before this one (results.json written) when the others look
+    parallel?.barrier();
     let results: TrainResults;
     let reused = false;
     if (runDone(dir)) {
@@ -82,7 +92,7 @@ export async function runCv(o: CvOptions): Promise<CvResults> {
       log(`fold ${k}/${o.folds}: done earlier (${runPaths(dir).results})`);
     } else {
       log(`fold ${k}/${o.folds}: ${runStarted(dir) ? 'resuming' : 'training'} (fold${k} held out)`);
-      results = await train({ recipe, out: dir, resume: runStarted(dir), log, progress: o.progress });
+      results = await train({ recipe, out: dir, resume: runStarted(dir), log, progress: o.progress, ...(parallel ? { parallel } : {}) });
     }
     const curve = readCurve(dir, metric);
     let bestEpoch = 0;
@@ -116,7 +126,7 @@ export async function runCv(o: CvOptions): Promise<CvResults> {
     ast: { epoch: astEpoch + 1, ...meanStd(folds.map((f) => f.curve[astEpoch]!)), curve: avg },
     trainable: folds[0]?.trainable ?? 0,
   };
-  writeFileAtomic(join(out, 'cv_results.json'), JSON.stringify(results, null, 1) + '\n');
+  if (main) writeFileAtomic(join(out, 'cv_results.json'), JSON.stringify(results, null, 1) + '\n');
   return results;
 }
 

@@ -140,6 +140,10 @@ export function augmentSpec(recipe: Recipe) {
 
 export interface RunLoaders {
   train: DataLoader;
+  /**
+   * Null when the run has no such split, and also, in a sharded evaluation, on a rank whose shard
+   * is empty (fewer clips than ranks): whether the split exists is `RunData.validation` / `.test`.
+   */
   validation: DataLoader | null;
   test: DataLoader | null;
   /** every loader, for closing */
@@ -150,8 +154,19 @@ export interface RunLoaders {
  * The train loader (shuffled, augmented) and the evaluation loaders. `data.cache: auto` keeps in
  * memory what fits comfortably (features are float32 [frames, bins] per clip) and does not change
  * between epochs (no augmentation).
+ *
+ * Data parallelism: `shard` splits every training batch; `evalShard(n)` (the positions of n clips
+ * this rank evaluates) makes the evaluation loaders read only those clips, in batches of
+ * ceil(eval batch / world size), since the evaluation batch size is a global one like the training's.
  */
-export function makeLoaders(recipe: Recipe, data: RunData, frontend: FrontendSpec, workers: WorkerPool | number, shard?: { rank: number; worldSize: number }): RunLoaders {
+export function makeLoaders(
+  recipe: Recipe,
+  data: RunData,
+  frontend: FrontendSpec,
+  workers: WorkerPool | number,
+  shard?: { rank: number; worldSize: number },
+  evalShard?: (n: number) => number[],
+): RunLoaders {
   const t = recipe.train;
   const numClasses = data.labels.length;
   const augment = augmentSpec(recipe);
@@ -177,9 +192,13 @@ export function makeLoaders(recipe: Recipe, data: RunData, frontend: FrontendSpe
     ...(shard ? { shard } : {}),
   });
   all.push(train);
-  const evalLoader = (clips: ClipRef[] | null): DataLoader | null => {
-    if (clips === null) return null;
-    const l = new DataLoader({ clips, numClasses, frontend, batchSize: t.eval_batch_size ?? t.batch_size, workers, prefetch: recipe.data.prefetch, cache: cacheEval });
+  const ranks = evalShard ? Math.max(1, shard?.worldSize ?? 1) : 1;
+  const evalBatch = Math.ceil((t.eval_batch_size ?? t.batch_size) / ranks);
+  const evalLoader = (split: ClipRef[] | null): DataLoader | null => {
+    if (split === null) return null;
+    const clips = evalShard ? evalShard(split.length).map((p) => split[p]!) : split;
+    if (clips.length === 0) return null;
+    const l = new DataLoader({ clips, numClasses, frontend, batchSize: evalBatch, workers, prefetch: recipe.data.prefetch, cache: cacheEval });
     all.push(l);
     return l;
   };

@@ -87,24 +87,38 @@ export interface EvalResult {
   seconds: number;
 }
 
-/** Logits, loss and metrics of a model over a loader (no augmentation, no gradients). */
-export async function evaluateModel(
+/** What an evaluation pass collects per clip, before the metrics (what data-parallel ranks gather). */
+export interface EvalRows {
+  numClasses: number;
+  /** [m, C] row-major */
+  logits: Float32Array;
+  /** [m, C] row-major: one-hot, multi-hot or soft */
+  targets: Float32Array;
+  /** [m] class indices (-1 where the target is not one class) */
+  labels: Int32Array;
+  /** the loss summed over the m clips (bce: averaged over classes first) */
+  lossSum: number;
+  /** some target is not a single class: the metrics read `targets` */
+  soft: boolean;
+}
+
+export function emptyRows(numClasses: number): EvalRows {
+  return { numClasses, logits: new Float32Array(0), targets: new Float32Array(0), labels: new Int32Array(0), lossSum: 0, soft: false };
+}
+
+/** The forward pass of an evaluation over a loader (no augmentation, no gradients), no metrics yet. */
+export async function evaluateRows(
   model: AudioSpectrogramTransformer,
   loader: DataLoader,
   o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine; requireFinite?: boolean },
-): Promise<EvalResult> {
+): Promise<{ rows: EvalRows; ids: string[] }> {
   const e = o.engine ?? CPU_FP32;
-  const t0 = performance.now();
   const wasTraining = model.training;
   model.eval();
   const C = loader.numClasses;
   const n = loader.samplesPerEpoch;
-  const logits = new Float32Array(n * C);
-  const targets = new Float32Array(n * C);
-  const labels = new Int32Array(n);
+  const rows: EvalRows = { numClasses: C, logits: new Float32Array(n * C), targets: new Float32Array(n * C), labels: new Int32Array(n), lossSum: 0, soft: false };
   const ids: string[] = [];
-  let soft = false;
-  let lossSum = 0;
   let at = 0;
   try {
     for await (const b of loader.epoch(0)) {
@@ -117,11 +131,11 @@ export async function evaluateModel(
         }),
       );
       if (o.requireFinite) checkFiniteBatch(b, out.data, C);
-      lossSum += o.loss === 'bce' ? out.l / C : out.l;
-      logits.set(out.data, at * C);
-      targets.set(b.targets, at * C);
-      labels.set(b.labels, at);
-      soft ||= b.soft || b.labels.some((l) => l < 0);
+      rows.lossSum += o.loss === 'bce' ? out.l / C : out.l;
+      rows.logits.set(out.data, at * C);
+      rows.targets.set(b.targets, at * C);
+      rows.labels.set(b.labels, at);
+      rows.soft ||= b.soft || b.labels.some((l) => l < 0);
       ids.push(...b.ids);
       at += b.size;
       o.progress?.tick(1, b.size);
@@ -129,9 +143,26 @@ export async function evaluateModel(
   } finally {
     model.train(wasTraining);
   }
+  return { rows, ids };
+}
+
+/** The metrics of all the rows of an evaluation (one process's, or every rank's gathered). */
+export function evalResult(rows: EvalRows, ids: string[], seconds: number): EvalResult {
+  const n = rows.labels.length;
   let report: MetricReport | null = null;
-  if (n > 0) report = evaluate(logits, soft ? targets : Array.from(labels), { numClasses: C });
-  return { report, loss: n > 0 ? lossSum / n : NaN, n, logits, ids, seconds: (performance.now() - t0) / 1000 };
+  if (n > 0) report = evaluate(rows.logits, rows.soft ? rows.targets : Array.from(rows.labels), { numClasses: rows.numClasses });
+  return { report, loss: n > 0 ? rows.lossSum / n : NaN, n, logits: rows.logits, ids, seconds };
+}
+
+/** Logits, loss and metrics of a model over a loader (no augmentation, no gradients). */
+export async function evaluateModel(
+  model: AudioSpectrogramTransformer,
+  loader: DataLoader,
+  o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine; requireFinite?: boolean },
+): Promise<EvalResult> {
+  const t0 = performance.now();
+  const { rows, ids } = await evaluateRows(model, loader, o);
+  return evalResult(rows, ids, (performance.now() - t0) / 1000);
 }
 
 /**

@@ -26,9 +26,10 @@ import type { MetricName, Recipe } from './recipe.js';
 import { appendMetrics, keepMetrics, readMetrics, readRunRecipe, resumeDiff, runPaths, writeResults, writeRunRecipe, type MetricsLine } from './run_dir.js';
 import { frontendConfig, makeLoaders, resolveFrontend, selectData, type RunData, type RunLoaders } from './data.js';
 import { buildModel, makeOptimizer, makeSchedule } from './build.js';
-import { evaluateModel, scalarMetrics, trainStep, type StepContext } from './step.js';
+import { scalarMetrics, trainStep, type StepContext } from './step.js';
+import { evaluateSplit, type EvalGather } from './eval_split.js';
 import { placeModel, resolveEngine, type Engine } from './engine.js';
-import { GradScaler } from './amp.js';
+import { GradScaler, type GradScalerOptions } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { removeStaleTemps } from '../util/fs.js';
@@ -55,6 +56,8 @@ export interface TrainOptions {
   allowThreadChange?: boolean;
   /** log lines (default: stdout) */
   log?: (line: string) => void;
+  /** fp16's dynamic loss scaler (default: torch's GradScaler settings); the other precisions have none */
+  gradScaler?: Pick<GradScalerOptions, 'initScale' | 'growthFactor' | 'backoffFactor' | 'growthInterval'>;
   /** progress bars go here (default process.stdout); `silent` for none */
   progress?: { stream?: NodeJS.WriteStream; silent?: boolean; tty?: boolean };
   /**
@@ -65,7 +68,7 @@ export interface TrainOptions {
   parallel?: ParallelHooks;
 }
 
-export interface ParallelHooks {
+export interface ParallelHooks extends EvalGather {
   rank: number;
   worldSize: number;
   /**
@@ -73,6 +76,12 @@ export interface ParallelHooks {
    * loss was a mean over `local` of the batch's `global` clips (src/dist/hooks.ts).
    */
   allReduceGradients(params: Tensor[], counts: { local: number; global: number }): void;
+  /** the positions of `n` evaluation clips this rank evaluates (src/dist/sampler.ts's evalShard) */
+  evalShard(n: number): number[];
+  /** returns once every rank has called it (then rank 0's files of the run so far are written) */
+  barrier(): void;
+  /** this rank's device for the recipe's train.device (NCCL: one GPU per rank) */
+  device(requested: string): string;
 }
 
 export interface TrainResults {
@@ -119,6 +128,7 @@ function fmt(v: number | undefined, digits = 4): string {
 interface Run {
   /** resume across a thread-count change (TrainOptions.allowThreadChange) */
   allowThreadChange?: boolean;
+  gradScaler?: TrainOptions['gradScaler'];
   out: string;
   recipe: Recipe;
   log: (line: string) => void;
@@ -127,6 +137,7 @@ interface Run {
   main: boolean;
   /** this rank's part of every training batch (data parallelism) */
   shard: { rank: number; worldSize: number } | undefined;
+  parallel: ParallelHooks | undefined;
   data: RunData;
   pool: WorkerPool | null;
   loaders: RunLoaders | null;
@@ -178,12 +189,12 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   const t = recipe.train;
   if (t.loss === 'ce' && run.data.multiLabel) log('warning: cross-entropy on a multi-label dataset (train.loss: bce is the usual choice)');
   run.frontend = await resolveFrontend(recipe, run.data.train, { out, workers: run.pool ?? 0, log });
-  run.loaders = makeLoaders(recipe, run.data, run.frontend, run.pool ?? 0, run.shard);
+  run.loaders = makeLoaders(recipe, run.data, run.frontend, run.pool ?? 0, run.shard, run.parallel && ((n) => run.parallel!.evalShard(n)));
   const data = run.data;
   const built = buildModel(recipe, data.labels.length);
   const model = (run.model = built.model);
   run.backbone = built.backbone;
-  const engine = (run.engine = resolveEngine(t.device, t.precision));
+  const engine = (run.engine = resolveEngine(run.parallel ? run.parallel.device(t.device) : t.device, t.precision));
   placeModel(model, engine);
   run.params = model.trainableParameters().map(([, p]) => p);
   const counts = (run.counts = countModel(model));
@@ -191,6 +202,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   run.schedule = makeSchedule(recipe);
   run.meta = { labels: data.labels, frontend: frontendConfig(run.frontend), backbone: built.provenance };
   const scaler = new GradScaler({
+    ...run.gradScaler,
     enabled: engine.precision === 'fp16',
     onSkip: (k) => log(`step ${k.step}: fp16 gradients overflowed; step skipped, loss scale ${k.scale} -> ${k.newScale}`),
   });
@@ -205,11 +217,11 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   );
   const ck = resume ? findCheckpoint(out) : null;
   if (ck) {
-    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange);
+    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange, scaler);
     run.lastGoodStep = run.state.step;
     // epochs the checkpoint has not seen finished are run again: drop their lines
     if (run.main) keepMetrics(out, run.state.epoch);
-    log(`resuming from ${ck}: epoch ${run.state.epoch + 1}, batch ${run.state.batch}/${run.loaders.train.length}, step ${run.state.step}`);
+    log(`resuming from ${ck}: epoch ${run.state.epoch + 1}, batch ${run.state.batch}/${run.loaders.train.length}, step ${run.state.step}${scaler.enabled ? `, loss scale ${scaler.scale}` : ''}`);
   } else if (resume) {
     log(`${out}: no checkpoint yet; starting from the beginning`);
     if (run.main) rmSync(runPaths(out).metrics, { force: true });
@@ -217,7 +229,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
 }
 
 function saveLoopCheckpoint(run: Run): void {
-  if (run.main) saveCheckpoint(run.out, run.model!, run.opt!, run.state, run.recipe.seed);
+  if (run.main) saveCheckpoint(run.out, run.model!, run.opt!, run.state, run.recipe.seed, run.ctx?.scaler);
   run.lastGoodStep = run.state.step;
 }
 
@@ -298,11 +310,11 @@ async function endEpoch(run: Run, lr: number): Promise<void> {
   };
   let value: number | null = null;
   const valLoader = run.loaders!.validation;
-  if (valLoader) {
+  if (data.validation) {
     // plain logs get the epoch line below; a terminal also sees evaluation move
     const isTty = progress.tty ?? Boolean((progress.stream ?? process.stdout).isTTY);
-    const vbar = new Progress({ label: `  eval ${data.validationName}`, total: valLoader.length, stream: progress.stream, tty: progress.tty, silent: progress.silent || !isTty });
-    const r = await evaluateModel(run.model!, valLoader, { loss: t.loss, progress: vbar, engine: run.engine ?? undefined });
+    const vbar = new Progress({ label: `  eval ${data.validationName}`, total: valLoader?.length ?? 0, stream: progress.stream, tty: progress.tty, silent: progress.silent || !isTty });
+    const r = await evaluateSplit(run.model!, valLoader, data.validation, { loss: t.loss, numClasses: data.labels.length, progress: vbar, engine: run.engine ?? undefined, parallel: run.parallel });
     if (isTty) vbar.finish();
     const m = scalarMetrics(r);
     line.split = data.validationName;
@@ -315,7 +327,7 @@ async function endEpoch(run: Run, lr: number): Promise<void> {
   }
   if (run.main) appendMetrics(run.out, line);
   // without a validation split the best checkpoint is the latest
-  if (valLoader === null || (value !== null && better(t.best_metric, value, state.best?.value ?? null))) {
+  if (data.validation === null || (value !== null && better(t.best_metric, value, state.best?.value ?? null))) {
     if (run.main) saveWithBackbone(runPaths(run.out).best, run.model!, recipe.peft, run.meta!);
     state.best = { epoch: epoch + 1, value: value ?? NaN };
   }
@@ -335,17 +347,20 @@ async function finish(run: Run): Promise<TrainResults> {
   const paths = runPaths(out);
   const model = run.model!;
   if (run.main) saveWithBackbone(paths.final, model, recipe.peft, run.meta!);
+  // the other ranks read what rank 0 has written: metrics.jsonl and the best adapter
+  run.parallel?.barrier();
   const history = readMetrics(out);
   const last = history[history.length - 1];
   const bestLine = state.best ? history.find((h) => h.epoch === state.best!.epoch) : undefined;
   let test: TrainResults['test'] = null;
   const testLoader = run.loaders!.test;
-  if (testLoader) {
+  if (data.test) {
     const which = existsSync(join(paths.best, 'adapter_config.json')) ? 'best' : 'final';
     loadAdapter(join(out, which), model);
     model.castFrozenWeights(run.engine?.amp.dtype ?? null); // loading dropped the copies
-    const bar = new Progress({ label: `  test: ${data.testName} (${which} checkpoint)`, total: testLoader.length, stream: progress.stream, tty: progress.tty, silent: progress.silent, every: testLoader.length });
-    const r = await evaluateModel(model, testLoader, { loss: t.loss, progress: bar, engine: run.engine ?? undefined });
+    const batches = testLoader?.length ?? 0;
+    const bar = new Progress({ label: `  test: ${data.testName} (${which} checkpoint)`, total: batches, stream: progress.stream, tty: progress.tty, silent: progress.silent, every: Math.max(1, batches) });
+    const r = await evaluateSplit(model, testLoader, data.test, { loss: t.loss, numClasses: data.labels.length, progress: bar, engine: run.engine ?? undefined, parallel: run.parallel });
     bar.finish();
     test = { split: data.testName!, checkpoint: which, metrics: scalarMetrics(r), confusion: r.report?.confusion ?? [] };
     run.log(`test (${data.testName}, ${which} checkpoint): top1 ${fmt(test.metrics.top1)}  mAP ${fmt(test.metrics.mAP)}  (${r.n} clips)`);
@@ -405,10 +420,11 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResults> {
   manualSeed(recipe.seed);
   const data = selectData(recipe, log);
   const run: Run = {
-    out, recipe, log, data, allowThreadChange: opts.allowThreadChange,
+    out, recipe, log, data, allowThreadChange: opts.allowThreadChange, gradScaler: opts.gradScaler,
     progress: opts.progress ?? {},
     main: !opts.parallel || opts.parallel.rank === 0,
     shard: opts.parallel ? { rank: opts.parallel.rank, worldSize: opts.parallel.worldSize } : undefined,
+    parallel: opts.parallel,
     pool: recipe.data.workers > 0 ? new WorkerPool(recipe.data.workers) : null,
     loaders: null, frontend: null, model: null, opt: null, backbone: '', params: [], counts: null,
     schedule: () => 0, ctx: null, engine: null, meta: null,

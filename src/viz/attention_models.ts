@@ -3,6 +3,8 @@
  * attention.ts: the backbone (a checkpoint, `pretrained` = the `loaa pull` cache, or
  * `random:<arch>` = seeded random weights), then each adapter put on it in turn (loadAdapter swaps
  * them and restores any backbone tensors an adapter overwrote, so the backbone is loaded once).
+ * The forwards run on `device` under autocast in `precision`, as inference does (src/api/classifier.ts);
+ * the maps come back as float32 on the CPU.
  */
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -14,6 +16,10 @@ import { backbonePath } from '../models/pull.js';
 import { astConfigFromAdapter, loadAdapter, readAdapterConfig, removeAdapter, type AdapterConfigFile } from '../peft/checkpoint.js';
 import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
+import { autocast, deviceType, parsePrecision, precisionDtype, type Precision } from '../tensor/autocast.js';
+import { resolveDevice, toDevice } from '../tensor/device.js';
+import { resolvePrecision } from '../tensor/precision.js';
+import { placeModel, type Engine } from '../train/engine.js';
 import type { AttentionMatrix, PatchGeometry } from './attention.js';
 
 export interface AttentionRunOptions {
@@ -43,6 +49,10 @@ export interface AttentionRunOptions {
   seed?: number;
   /** an audio checkpoint's positional grid [f, t] when it cannot be read from the checkpoint */
   sourceGrid?: [number, number];
+  /** cpu (default), cuda, cuda:N or auto */
+  device?: string;
+  /** fp32 (default), bf16, fp16 or auto: torch.autocast around the forward */
+  precision?: string;
 }
 
 export interface AttentionRun {
@@ -58,6 +68,16 @@ export interface AttentionRun {
   layer: number;
   depth: number;
   arch: string;
+  /** where and in which precision the forwards ran */
+  device: string;
+  precision: Precision;
+}
+
+/** `--device` / `--precision` resolved; a GPU that is not there is a one-line error naming --device. */
+export function attentionEngine(device = 'cpu', precision = 'fp32'): Engine {
+  const dev = resolveDevice(device, '--device');
+  const p = resolvePrecision(parsePrecision(precision, '--precision'), dev);
+  return { device: dev, precision: p, amp: { device: deviceType(dev), dtype: precisionDtype(p) } };
 }
 
 /** A short row label for an adapter directory: `run/best` rather than `best`. */
@@ -101,6 +121,8 @@ async function readInput(o: AttentionRunOptions, fe: FrontendSpec): Promise<{ da
 
 /** Builds the models, runs them on the input and returns their attention at the chosen block. */
 export async function runAttentionModels(o: AttentionRunOptions): Promise<AttentionRun> {
+  // first: a GPU that is not there should not cost a backbone load
+  const engine = attentionEngine(o.device, o.precision);
   const adapterDirs = [...o.adapters, ...(o.compare !== undefined ? [o.compare] : [])];
   const configs = adapterDirs.map((d) => readAdapterConfig(d));
   const first = configs[0];
@@ -135,16 +157,19 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
   const li = layer < 0 ? depth + layer : layer;
   if (!Number.isInteger(li) || li < 0 || li >= depth) throw new Error(`--layer: ${layer} is outside the model's ${depth} blocks (0..${depth - 1}, or -1..-${depth})`);
   model.eval();
+  placeModel(model, engine);
 
   const matrices: AttentionMatrix[] = [];
   const run = (label: string): void => {
+    // loading or removing an adapter drops the cast-once low-precision weights
+    model.castFrozenWeights(engine.amp.dtype);
     const probs = noGrad(() =>
       scope(() => {
-        const x = tensor(input.data, [1, input.frames, input.bins]);
-        model.forward(x, { attention: li === depth - 1 ? 'last' : 'all' });
+        const x = toDevice(tensor(input.data, [1, input.frames, input.bins]), engine.device);
+        autocast(engine.amp.device, engine.amp.dtype, () => model.forward(x, { attention: li === depth - 1 ? 'last' : 'all' }));
         const a = li === depth - 1 ? model.lastAttention : model.attentions?.[li];
         if (!a) throw new Error('the model recorded no attention');
-        return a.select(0, 0).contiguous().toFloat32();
+        return a.select(0, 0).to('float32', 'cpu').contiguous().toFloat32();
       }),
     );
     const L = Math.round(Math.sqrt(probs.length));
@@ -170,5 +195,7 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
     layer: li,
     depth,
     arch: cfg.arch,
+    device: engine.device,
+    precision: engine.precision,
   };
 }

@@ -95,7 +95,7 @@ export function parseRowSpec(s: string, where = '--row'): FigureRowSpec {
  * query frames are the same time range in every row (all inputs start at the clip's first frame,
  * 10 ms apart): `frames`, or the first row's highest-energy patch column.
  */
-export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { layer?: number; frames?: FrameRange; upsample?: Upsample; title?: string; sampleRate?: number } = {}): Promise<{ svg: string; info: Figure3Info; rows: Figure3Row[] }> {
+export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { layer?: number; frames?: FrameRange; upsample?: Upsample; title?: string; sampleRate?: number; device?: string; precision?: string } = {}): Promise<{ svg: string; info: Figure3Info; rows: Figure3Row[] }> {
   if (specs.length === 0) throw new Error('--row: at least one row');
   const { runAttentionModels } = await import('./attention_models.js');
   const { highestEnergyRange, patchAttention, queryColumns, queryTokens } = await import('./attention.js');
@@ -109,6 +109,8 @@ export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { 
       adapters: s.adapter ? [s.adapter] : [],
       backboneRow: !s.adapter,
       layer: o.layer ?? -1,
+      ...(o.device !== undefined ? { device: o.device } : {}),
+      ...(o.precision !== undefined ? { precision: o.precision } : {}),
       ...(s.arch ? { arch: s.arch } : {}),
       ...(s.targetLength ? { targetLength: s.targetLength } : {}),
       ...(s.fstride ? { fstride: s.fstride } : {}),

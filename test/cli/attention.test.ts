@@ -8,6 +8,8 @@ import { after } from 'node:test';
 import { rawFromFloat32, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { readPng } from '../../src/viz/png.js';
 import { repoRoot } from '../helpers.js';
+import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
+import { cudaAvailable } from '../../src/tensor/device.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loaa-attn-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -159,4 +161,47 @@ test('loaa attention: errors name the argument', () => {
   r = loaa(['attention', wav, '--backbone', `random:${ARCH}`, '--frames', '9', '--out', join(dir, 'x.png')]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--frames: expected A:B/);
+});
+
+test('loaa attention --device/--precision: in --help, bf16 maps within 2% of the fp32 peak, a missing GPU is one line', async (t) => {
+  const help = loaa(['attention', '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  for (const f of ['--device D', '--precision P', 'bf16']) assert.ok(help.stdout.includes(f), f);
+  if (!cudaAvailable()) {
+    const r = loaa(['attention', wav, '--backbone', `random:${ARCH}`, '--device', 'cuda', '--out', join(dir, 'x.png')]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.split('\n').filter((l) => l.trim());
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /--device: cuda requested but /);
+  }
+  const why = cpuAutocastLimitation();
+  if (why) return t.skip(`bf16 autocast: ${why}`);
+  const out = join(dir, 'bf16.png');
+  const cli = loaa(['attention', wav, '--backbone', `random:${ARCH}`, '--adapter', adapterA, '--precision', 'bf16', '--out', out, '--json']);
+  assert.equal(cli.status, 0, cli.stderr);
+  const s = JSON.parse(cli.stdout) as Summary & { device: string; precision: string };
+  assert.deepEqual([s.device, s.precision], ['cpu', 'bf16']);
+  // the same maps in-process, fp32 against bf16: the documented tolerance (src/cli/commands/attention.ts)
+  const { runAttentionModels } = await import('../../src/viz/attention_models.js');
+  const { highestEnergyRange, patchAttention, queryColumns, queryTokens } = await import('../../src/viz/attention.js');
+  const opts = { input: wav, backbone: `random:${ARCH}`, adapters: [adapterA] };
+  const f32 = await runAttentionModels({ ...opts, precision: 'fp32' });
+  const b16 = await runAttentionModels({ ...opts, precision: 'bf16' });
+  assert.equal(b16.precision, 'bf16');
+  const g = f32.geometry;
+  const tokens = queryTokens(queryColumns(highestEnergyRange(f32.fbank, g, f32.validFrames), g), g);
+  assert.equal(b16.matrices.length, 2);
+  f32.matrices.forEach((m, i) => {
+    const a = patchAttention(m, tokens, g).map;
+    const b = patchAttention(b16.matrices[i]!, tokens, g).map;
+    let diff = 0;
+    let peak = 0;
+    for (let k = 0; k < a.length; k++) {
+      diff = Math.max(diff, Math.abs(a[k]! - b[k]!));
+      peak = Math.max(peak, a[k]!);
+    }
+    assert.ok(diff > 0, `${m.label}: bf16 ran (the maps differ in the last bits)`);
+    assert.ok(diff <= 0.02 * peak, `${m.label}: bf16 map off by ${diff}, peak ${peak}`);
+  });
 });

@@ -45,3 +45,20 @@ test('launch plans from flags; the ranks get torchrun\'s variables and a share o
   assert.equal(threadsPerRank(3, 16), 5);
   assert.equal(threadsPerRank(4, 2), 1);
 });
+
+test('--dist-backend: auto is NCCL for a CUDA train.device with a GPU per local rank; the flag beats LOAA_DIST_BACKEND; NCCL ranks take GPUs in turn', async () => {
+  const { resolveBackend } = await import('../../src/cli/dist_flags.js');
+  const { ncclDevice } = await import('../../src/dist/group.js');
+  assert.equal(await resolveBackend(undefined, 'cpu', {}, { gpus: 4 }), 'gloo');
+  assert.equal(await resolveBackend('auto', 'cuda', {}, { gpus: 2, ranksHere: 2 }), 'nccl');
+  assert.equal(await resolveBackend(undefined, 'cuda:1', {}, { gpus: 2 }), 'nccl');
+  assert.equal(await resolveBackend(undefined, 'auto', {}, { gpus: 1 }), 'nccl');
+  assert.equal(await resolveBackend(undefined, 'auto', {}, { gpus: 0 }), 'gloo');
+  // two ranks on one GPU: NCCL would refuse them ("Duplicate GPU detected")
+  assert.equal(await resolveBackend(undefined, 'cuda', {}, { gpus: 1, ranksHere: 2 }), 'gloo');
+  assert.equal(await resolveBackend(undefined, 'cuda', { LOAA_DIST_BACKEND: 'gloo' }, { gpus: 2 }), 'gloo');
+  assert.equal(await resolveBackend('nccl', 'cpu', { LOAA_DIST_BACKEND: 'gloo' }), 'nccl');
+  await assert.rejects(resolveBackend(undefined, 'cpu', { LOAA_DIST_BACKEND: 'mpi' }), /LOAA_DIST_BACKEND: expected gloo, nccl or auto, got "mpi"/);
+  assert.deepEqual([0, 1, 2, 3].map((r) => ncclDevice(r, 2)), ['cuda:0', 'cuda:1', 'cuda:0', 'cuda:1']);
+  assert.throws(() => ncclDevice(0, 0), /^Error: dist backend nccl: rank 0 on this node sees no CUDA device/);
+});

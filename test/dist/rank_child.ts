@@ -2,6 +2,9 @@
  * One rank of the dist tests (run as a child process with torchrun's environment, or alone as the
  * single-process reference). Modes:
  *   collectives            checks allreduce / broadcast / allgather / barrier and prints a JSON line
+ *   evalrows --n N         each rank makes the evaluation rows of its evalShard of N clips (values
+ *                          a function of the clip's position; ranks with an odd rank give soft
+ *                          targets when --soft) and gathers them; rank 0 prints the result as JSON
  *   train [flags]          a small two-layer classifier trained with sharded batches and bucketed
  *                          gradient all-reduce; rank 0 writes the final parameters and the gathered
  *                          evaluation logits as JSON (`--out`), and a checkpoint after every step
@@ -25,6 +28,8 @@ import { ProcessGroup } from '../../src/dist/group.js';
 import { GradientReducer, broadcastParameters } from '../../src/dist/reducer.js';
 import { evalShard, shardEpoch } from '../../src/dist/sampler.js';
 import { gatherRows } from '../../src/dist/gather.js';
+import { gatherEvalRows } from '../../src/dist/hooks.js';
+import { evalRowsAt } from './eval_rows.js';
 
 const args = process.argv.slice(2);
 const mode = args[0];
@@ -78,6 +83,16 @@ function epochOrder(n: number, seed: number, epoch: number): number[] {
     [idx[i], idx[j]] = [idx[j]!, idx[i]!];
   }
   return idx;
+}
+
+function evalrows(): void {
+  const n = Number(flag('n', '5'));
+  const soft = args.includes('--soft') && group.rank % 2 === 1;
+  const rows = evalRowsAt(evalShard(n, group.rank, group.worldSize), { soft });
+  const all = gatherEvalRows(group, rows, n);
+  if (group.isMain) {
+    process.stdout.write(JSON.stringify({ logits: Array.from(all.logits), targets: Array.from(all.targets), labels: Array.from(all.labels), lossSum: all.lossSum, soft: all.soft }) + '\n');
+  }
 }
 
 interface Checkpoint { step: number; params: number[][]; opt: string }
@@ -145,6 +160,7 @@ try {
   if (cfg) group = ProcessGroup.join(cfg);
   if (mode === 'collectives') collectives();
   else if (mode === 'train') train();
+  else if (mode === 'evalrows') evalrows();
   else throw new Error(`rank_child: unknown mode ${mode}`);
   group.close();
 } catch (e) {

@@ -1,40 +1,38 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers.js';
 import { tempDir } from '../data/tmp.js';
 import { tinySet, tinyRecipe } from '../train/tiny.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { glooSkip, maxAbsDiff } from './ranks.js';
+import { loaa } from './loaa_cli.js';
 
 const skip = glooSkip();
-const bin = join(repoRoot, 'bin', 'loaa.js');
-
-function loaa(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOAA_NUM_THREADS: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function adapterWeights(run: string): number[][] {
   const f = readSafetensors(join(run, 'final', 'adapter_model.safetensors'));
   return [...f.tensors.keys()].sort().map((k) => Array.from(new Float32Array(f.tensors.get(k)!.data.slice().buffer)));
 }
 
-test('loaa train --nproc 2 takes the single-process steps: same final adapter (1e-5), same test metrics, files from rank 0', { skip }, async () => {
+interface Line { epoch: number; val: Record<string, number> }
+
+const metricsOf = (run: string): Line[] => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+
+/** Sharded evaluation must give one process's numbers: n and the ranking metrics exactly, the loss to 1e-6. */
+function sameMetrics(two: Record<string, number>, one: Record<string, number>, what: string): void {
+  for (const k of ['n', 'top1', 'top5', 'mAP', 'meanClassAccuracy', 'macroAUC']) assert.equal(two[k], one[k], `${what}: ${k}`);
+  assert.ok(Math.abs(two.loss! - one.loss!) <= 1e-6, `${what}: loss ${two.loss} vs ${one.loss}`);
+}
+
+test('loaa train --nproc 2 takes the single-process steps: same final adapter (1e-5), same sharded validation and test metrics, files from rank 0', { skip }, async () => {
   const dir = tempDir('dist-train');
-  const data = tinySet(join(dir, 'data'));
+  // 9 validation and 9 test clips: the ranks' evaluation shards are uneven (5 and 4)
+  const data = tinySet(join(dir, 'data'), { train: 6, validation: 3, test: 3 });
   const recipe = join(dir, 'tiny.yaml');
   // no augmentation: the ranks' batches are then exactly the single-process batch's halves
   // 18 clips in batches of 4: a last batch of 2, one clip per rank
-  writeFileSync(recipe, JSON.stringify(tinyRecipe(data, { augment: { freqm: 0, timem: 0 }, train: { epochs: 2 }, data: { workers: 0 } })));
+  writeFileSync(recipe, JSON.stringify(tinyRecipe(data, { augment: { freqm: 0, timem: 0 }, train: { epochs: 2, eval_batch_size: 4 }, data: { workers: 0 } })));
   const one = await loaa(['train', '--config', recipe, '--out', join(dir, 'one'), '--json']);
   assert.equal(one.code, 0, one.stderr);
   const two = await loaa(['train', '--config', recipe, '--out', join(dir, 'two'), '--nproc', '2', '--json']);
@@ -42,7 +40,11 @@ test('loaa train --nproc 2 takes the single-process steps: same final adapter (1
   const r1 = JSON.parse(one.stdout) as { test: { metrics: Record<string, number> }; steps: number };
   const r2 = JSON.parse(two.stdout.trim().split('\n').pop()!) as typeof r1;
   assert.equal(r2.steps, r1.steps);
-  assert.deepEqual(r2.test.metrics.top1, r1.test.metrics.top1);
+  assert.equal(r1.test.metrics.n, 9);
+  sameMetrics(r2.test.metrics, r1.test.metrics, 'test');
+  const [m1, m2] = [metricsOf(join(dir, 'one')), metricsOf(join(dir, 'two'))];
+  assert.equal(m2.length, m1.length);
+  m1.forEach((l, i) => sameMetrics(m2[i]!.val, l.val, `validation, epoch ${l.epoch}`));
   const d = maxAbsDiff(adapterWeights(join(dir, 'one')), adapterWeights(join(dir, 'two')));
   assert.ok(d <= 1e-5, `final adapters differ by ${d}`);
   for (const f of ['results.json', 'metrics.jsonl', 'recipe.json', join('best', 'adapter_config.json')]) assert.ok(existsSync(join(dir, 'two', f)), f);

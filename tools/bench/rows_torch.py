@@ -4,17 +4,19 @@ uses (src/bench/python.ts: the project's .venv, PyTorch 2.13).
     .venv/bin/python tools/bench/rows_torch.py --serve [--threads N]
         reads one JSON request a line on stdin, answers one JSON line on stdout; models are built once
         and kept between rounds, so each round times only the work:
-        {"op": "step", "precision": "fp32"|"bf16", "batch": 8, "steps": 1} -> {"ms": [...]}
-        {"op": "infer", "stride": 16, "batch": 1, "reps": 3}              -> {"ms": [...]}
+        {"op": "step", "precision": "fp32"|"bf16"|"fp16", "batch": 8, "steps": 1, "device": "cpu", "warmup": true} -> {"ms": [...]}
+        {"op": "infer", "stride": 16, "batch": 1, "reps": 3, "precision": "fp32", "device": "cpu"} -> {"ms": [...]}
         {"op": "probe", "clips": 64, "epochs": 10, "batch": 8}            -> {"ms": total}
     .venv/bin/python tools/bench/rows_torch.py --rss [--batch 8] [--steps 2] [--precision fp32]
         the training step alone in this process; prints {"peakRssMiB": ...}
 
 The model is tools/fixtures/reference_model.py's AST (deit_base_distilled_patch16_384, 512 frames,
 random weights) with attention through F.scaled_dot_product_attention, as timm runs it. The LoAA
-step: attn 1x3 + ffn 3x1, r36, cross-entropy, backward, Adam; bf16 is torch.autocast("cpu",
-bfloat16) around forward and loss, backward outside it. The linear probe is PyTorch's plain loop:
-the frozen backbone runs every batch of every epoch.
+step: attn 1x3 + ffn 3x1, r36, cross-entropy, backward, Adam; bf16 and fp16 are torch.autocast on
+the request's device around forward and loss, backward outside it; fp16 also scales the loss with
+torch.amp.GradScaler (PyTorch's AMP recipe). On CUDA each timed piece ends with a synchronize, as
+loaa's side waits for its queue. The linear probe is PyTorch's plain loop (CPU, fp32): the frozen
+backbone runs every batch of every epoch.
 """
 import argparse
 import json
@@ -66,33 +68,54 @@ def build(peft, classes, frames, stride):
     return model, trainable
 
 
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device, precision):
+    dtype = DTYPES.get(precision)
+    kind = torch.device(device).type
+    return torch.autocast(kind, dtype=dtype) if dtype is not None else torch.autocast(kind, enabled=False)
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 LOAA = ref.Peft(method="loaa", adapters=[ref.AdapterSpec("attn", (1, 3), 36), ref.AdapterSpec("ffn", (3, 1), 36)])
 
 
 class Step:
-    def __init__(self, batch):
+    def __init__(self, batch, device="cpu"):
+        self.device = device
         self.model, params = build(LOAA, 50, FRAMES, 16)
-        self.model.train()
-        self.opt = torch.optim.Adam(params, lr=1e-4)
+        self.model.to(device).train()
+        self.opt = torch.optim.Adam(params, lr=1e-4)  # Module.to moves the same Parameter objects
         g = torch.Generator().manual_seed(3)
-        self.x = torch.randn(batch, FRAMES, BINS, generator=g)
-        self.y = torch.randint(0, 50, (batch,), generator=g)
+        self.x = torch.randn(batch, FRAMES, BINS, generator=g).to(device)
+        self.y = torch.randint(0, 50, (batch,), generator=g).to(device)
+        self.scaler = None
         self.warm = set()
 
     def run(self, precision):
         t0 = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
-        if precision == "bf16":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = F.cross_entropy(self.model(self.x), self.y)
-        else:
+        with autocast(self.device, precision):
             loss = F.cross_entropy(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
+        if precision == "fp16":
+            if self.scaler is None:
+                self.scaler = torch.amp.GradScaler(torch.device(self.device).type)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.opt.step()
+        sync(self.device)
         return 1000 * (time.perf_counter() - t0)
 
-    def timed(self, precision, steps):
-        if precision not in self.warm:  # the first step of a precision pays for allocation and autocast's casts
+    def timed(self, precision, steps, warmup=True):
+        if warmup and precision not in self.warm:  # the first step of a precision pays for allocation and autocast's casts
             self.run(precision)
             self.warm.add(precision)
         return [self.run(precision) for _ in range(steps)]
@@ -111,25 +134,29 @@ class Server:
         return self.cache[key]
 
     def step(self, q):
-        s = self.get(("step", q["batch"]), lambda: Step(q["batch"]))
-        return {"ms": s.timed(q["precision"], q.get("steps", 1))}
+        device = q.get("device", "cpu")
+        s = self.get(("step", q["batch"], device), lambda: Step(q["batch"], device))
+        return {"ms": s.timed(q["precision"], q.get("steps", 1), q.get("warmup", True))}
 
     def infer(self, q):
+        device = q.get("device", "cpu")
+
         def make():
             model, _ = build(ref.Peft(method="linear"), 50, FRAMES, q["stride"])
-            return model.eval()
-        model = self.get(("infer", q["stride"]), make)
-        x = torch.randn(q["batch"], FRAMES, BINS, generator=torch.Generator().manual_seed(1))
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if q.get("precision") == "bf16" else torch.autocast("cpu", enabled=False)
+            return model.to(device).eval()
+        model = self.get(("infer", q["stride"], device), make)
+        x = torch.randn(q["batch"], FRAMES, BINS, generator=torch.Generator().manual_seed(1)).to(device)
         out = []
-        with torch.no_grad(), ctx:
+        with torch.no_grad(), autocast(device, q.get("precision", "fp32")):
             key = (q["stride"], q["batch"], q.get("precision"))
             if key not in self.warm:  # loaa's side warms once per row too
                 model(x)
+                sync(device)
                 self.warm.add(key)
             for _ in range(q.get("reps", 1)):
                 t0 = time.perf_counter()
                 model(x)
+                sync(device)
                 out.append(1000 * (time.perf_counter() - t0))
         return {"ms": out}
 
@@ -161,7 +188,7 @@ class Server:
 def serve():
     server = Server()
     print(json.dumps({"ready": True, "torch": str(torch.__version__), "threads": torch.get_num_threads(),
-                      "sdpa": hasattr(F, "scaled_dot_product_attention")}), flush=True)
+                      "sdpa": hasattr(F, "scaled_dot_product_attention"), "cuda": torch.cuda.device_count()}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -174,7 +201,7 @@ def serve():
 
 def rss(a):
     s = Step(a.batch)
-    s.timed(a.precision, a.steps)
+    s.timed(a.precision, a.steps)  # CPU: host memory is what this row measures
     # VmHWM, not ru_maxrss: the latter survives exec and reports the spawning process's size
     with open("/proc/self/status") as f:
         hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))

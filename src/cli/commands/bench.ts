@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
+import { PRECISIONS } from '../recipe_flags.js';
 
 const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string, unknown>> }> = {
   engine: {
@@ -40,18 +41,30 @@ inference-bf16 (the inference rows under bf16 autocast) runs only when --rows na
 The default run should take about 9 minutes on a quiet 2-core Xeon; --quick is a smoke check (one
 round, small batches), not a measurement.
 
+--device and --precision choose what both sides run: the step and inference rows run on that
+device (PyTorch's model and batches too) in that one precision (bf16 and fp16 under autocast on
+both sides; fp16 with loss scaling: loaa's GradScaler and torch.amp.GradScaler). Rows that have no
+such variant (probe and front end: CPU fp32 only; rss: CPU fp32 or bf16) are not run and the output
+says why. --device cuda without a GPU is a one-line error.
+
 --only runs the older sections and prints their JSON:
 ${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('\n')}`;
 
 const FLAGS = {
   rounds: { type: 'int', min: 1, max: 100, help: 'interleaved rounds per row (default 5; 1 with --quick)' },
-  quick: { type: 'boolean', help: 'one round, batch 2, fewer repetitions: checks that every row runs' },
+  quick: { type: 'boolean', help: 'one round, batch 2, fewer repetitions, no warm-up step: checks that every\nrow runs' },
   rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default step,inference,probe,frontend,rss; also inference-bf16)` },
   batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
   profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
-  precision: { type: 'string', default: 'fp32', choices: ['fp32', 'bf16'] as const, help: 'precision of the --profile step' },
-  shapes: { type: 'boolean', help: '--profile: split each op by its input shapes' },
+  device: { type: 'string', value: 'D', help: 'cpu (default), cuda, cuda:N or auto: where both sides run the step and\ninference rows' },
+  precision: {
+    type: 'string',
+    value: 'P',
+    choices: PRECISIONS,
+    help: 'fp32, bf16, fp16 or auto: the one precision of the step and inference rows on both\nsides (default: steps in fp32 and bf16, inference in fp32); of the --profile\nstep: fp32 (default) or bf16',
+  },
+  shapes: { type: 'boolean', help: '--profile: split each op by its input shapes (recording the shapes slows the\ncheap ops: compare calls, not their times)' },
   top: { type: 'int', min: 1, max: 1000, default: 25, help: 'ops listed by --profile' },
   only: { type: 'string', value: 'SECTIONS', help: `older JSON sections instead of the table: ${Object.keys(SECTIONS).join(',')}` },
 } as const;
@@ -66,13 +79,26 @@ function list(flag: string, v: string, known: readonly string[]): string[] {
 export const command = defineCommand({
   name: 'bench',
   summary: 'measure training, inference, linear probe, front end and memory against PyTorch',
-  usage: ['[--rounds N] [--quick] [--rows GROUPS] [--json]', '--profile [--precision fp32|bf16] [--batch N] [--shapes]', '--only SECTIONS'],
+  usage: ['[--rounds N] [--quick] [--rows GROUPS] [--device D] [--precision P] [--json]', '--profile [--precision fp32|bf16] [--batch N] [--shapes]', '--only SECTIONS'],
   description: DESCRIPTION,
   flags: FLAGS,
-  examples: ['npm run bench', 'loaa bench --quick', 'loaa bench --rows step --rounds 3', 'loaa bench --profile --precision bf16', 'loaa bench --only engine,frontend'],
+  examples: ['npm run bench', 'loaa bench --quick', 'loaa bench --rows step --rounds 3', 'loaa bench --rows step,inference --device cuda --precision bf16', 'loaa bench --profile --precision bf16', 'loaa bench --only engine,frontend'],
   async run({ flags, positionals, json, log }) {
     if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
     if (flags.only !== undefined && flags.profile) throw new UsageError('--only: not with --profile');
+    for (const f of ['device', 'precision'] as const) {
+      if (flags.only !== undefined && flags[f] !== undefined) throw new UsageError(`--${f}: not with --only (the older sections run on the CPU, as each says)`);
+    }
+    // the device and precision first: a GPU that is not there should not cost a model build
+    const { resolveDevice } = await import('../../tensor/device.js');
+    const { resolvePrecision } = await import('../../tensor/precision.js');
+    let device = 'cpu';
+    try {
+      if (flags.device !== undefined) device = resolveDevice(flags.device, '--device');
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const precision = flags.precision === undefined ? undefined : resolvePrecision(flags.precision as (typeof PRECISIONS)[number], device);
     const os = await import('node:os');
     const { engineInfo } = await import('../../tensor/functional.js');
     const info = engineInfo();
@@ -95,12 +121,15 @@ export const command = defineCommand({
     }
 
     if (flags.profile) {
+      if (device !== 'cpu') throw new UsageError(`--device: --profile records the CPU's ops only, not ${device}`);
+      const pp = precision ?? 'fp32';
+      if (pp === 'fp16') throw new UsageError('--precision: --profile runs fp32 or bf16, not fp16');
       const { profileStep, profileTable } = await import('../../bench/profile.js');
       const batch = flags.batch ?? 8;
-      process.stderr.write(`[bench] profiling one LoAA training step (${flags.precision}, batch ${batch})\n`);
-      const p = profileStep({ batch, precision: flags.precision as 'fp32' | 'bf16', shapes: flags.shapes });
-      if (json) console.log(JSON.stringify({ machine, engine, precision: flags.precision, batch, ...p }, null, 2));
-      else log(`Per-op profile of one LoAA training step (deit_base_distilled_patch16_384, 512 frames, stride 16, batch ${batch}, ${flags.precision}), libtorch ${engine.torch}, ${engine.threads} threads; self time excludes nested ops.\n\n${profileTable(p, flags.top)}`);
+      process.stderr.write(`[bench] profiling one LoAA training step (${pp}, batch ${batch})\n`);
+      const p = profileStep({ batch, precision: pp, shapes: flags.shapes });
+      if (json) console.log(JSON.stringify({ machine, engine, precision: pp, batch, ...p }, null, 2));
+      else log(`Per-op profile of one LoAA training step (deit_base_distilled_patch16_384, 512 frames, stride 16, batch ${batch}, ${pp}), libtorch ${engine.torch}, ${engine.threads} threads; self time excludes nested ops.\n\n${profileTable(p, flags.top)}`);
       return 0;
     }
 
@@ -113,20 +142,26 @@ export const command = defineCommand({
       batch: flags.batch ?? base.batch,
       steps: flags.steps ?? base.steps,
       groups: flags.rows !== undefined ? list('rows', flags.rows, ROW_GROUPS) : base.groups,
+      device,
+      ...(precision ? { precision } : {}),
       log: (s: string) => void process.stderr.write(`[bench]${s}\n`),
     };
+    if (precision && precision !== 'bf16' && o.groups.includes('inference-bf16')) {
+      throw new UsageError(`--rows: inference-bf16 is the bf16 inference rows, not ${precision} (--rows inference --precision ${precision} runs those)`);
+    }
     const r = await benchRows(o);
     const rows = r.rows.map(summarise);
     if (json) {
-      console.log(JSON.stringify({ machine, engine, pytorch: r.pytorch, peakGflops: r.peakGflops, rounds: o.rounds, quick: flags.quick, seconds: r.seconds, rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })) }, null, 2));
+      console.log(JSON.stringify({ machine, engine, device, precision: precision ?? null, pytorch: r.pytorch, peakGflops: r.peakGflops, rounds: o.rounds, quick: flags.quick, seconds: r.seconds, rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })), skipped: r.skipped }, null, 2));
       return 0;
     }
     const py = r.pytorch;
     log([
-      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; loaa on libtorch ${engine.torch}, ${engine.threads} threads; PyTorch ${String(py.torch ?? py.error ?? '?')} (${String(py.python)}).`,
-      `Peak matmul (2064x768 by 768x3072): ${Math.round(r.peakGflops.fp32)} GFLOP/s fp32, ${Math.round(r.peakGflops.bf16)} GFLOP/s bf16. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.`,
+      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; loaa on libtorch ${engine.torch}, ${engine.threads} threads${device === 'cpu' ? '' : `, rows on ${device}`}; PyTorch ${String(py.torch ?? py.error ?? 'not started (no row here needs it)')} (${String(py.python)}).`,
+      `Peak matmul (2064x768 by 768x3072${device === 'cpu' ? '' : `, ${device}`}): ${Object.entries(r.peakGflops).map(([p, v]) => `${Math.round(v)} GFLOP/s ${p}`).join(', ') || 'not measured'}. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.`,
       '',
-      markdownTable(rows),
+      rows.length ? markdownTable(rows) : '(no row ran)',
+      ...r.skipped.map((k) => `Not run: ${k.work}: ${k.reason}.`),
       '',
       `(${Math.round(r.seconds)} s)`,
     ].join('\n'));
