@@ -90,3 +90,18 @@ test('a synchronous loop of allocate + dispose does not grow RSS (freed tensor m
   const grown = process.memoryUsage().rss - before;
   assert.ok(grown < 64 * 2 ** 20, `RSS grew ${(grown / 2 ** 20).toFixed(1)} MiB over 4000 iterations`);
 });
+
+test('handles nobody disposed are still collected: V8 is told the memory their tensors hold', async () => {
+  // 1 MiB tensors never disposed: only the external-memory accounting makes V8 collect their small
+  // handles (and so free the tensors; finalizers run between event-loop turns) before the process
+  // holds all 1.5 GiB of them
+  const before = process.memoryUsage().rss;
+  let sum = 0;
+  for (let i = 0; i < 1536; i++) {
+    sum += T.full([262144], 1).shape[0]!;
+    if (i % 16 === 15) await new Promise((r) => setImmediate(r));
+  }
+  const grown = process.memoryUsage().rss - before;
+  assert.equal(sum, 1536 * 262144);
+  assert.ok(grown < 768 * 2 ** 20, `RSS grew ${(grown / 2 ** 20).toFixed(0)} MiB over 1536 undisposed 1 MiB tensors`);
+});
