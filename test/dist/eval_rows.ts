@@ -1,14 +1,9 @@
+import type { EvalRows } from '../../src/train/step.js';
+
 /** Evaluation rows whose values are a function of the clip's position (the gather tests' data). */
 export const CLASSES = 3;
 
-export interface Rows {
-  numClasses: number;
-  logits: Float32Array;
-  targets: Float32Array;
-  labels: Int32Array;
-  lossSum: number;
-  soft: boolean;
-}
+export type Rows = EvalRows;
 
 /** The rows of the clips at `positions`; `soft` makes them mixup-like targets with label -1. */
 export function evalRowsAt(positions: number[], o: { soft?: boolean } = {}): Rows {
