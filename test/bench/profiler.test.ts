@@ -49,3 +49,21 @@ test('profileOps stops the profiler when the work throws', () => {
   const p = profileOps(() => {});
   assert.equal(p.ops.length, 0);
 });
+
+test('profileOps with shapes tells calls of one op apart by their input sizes (bench --profile --shapes)', () => {
+  const a = randn([4, 6], { seed: 1 }).keep();
+  const b = randn([6, 5], { seed: 2 }).keep();
+  const c = randn([5, 3], { seed: 3 }).keep();
+  try {
+    const p = profileOps(() => scope(() => { a.matmul(b); a.matmul(b); a.matmul(b).matmul(c); }), { shapes: true });
+    const mm = p.ops.filter((o) => o.name.startsWith('aten::mm '));
+    assert.deepEqual(mm.map((o) => [o.name, o.calls]).sort(), [['aten::mm [4, 5] [5, 3]', 1], ['aten::mm [4, 6] [6, 5]', 3]]);
+    // without shapes the same work is one row again
+    const plain = profileOps(() => scope(() => { a.matmul(b).matmul(c); }));
+    assert.equal(plain.ops.find((o) => o.name === 'aten::mm')?.calls, 2);
+  } finally {
+    a.dispose();
+    b.dispose();
+    c.dispose();
+  }
+});
