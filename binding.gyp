@@ -16,6 +16,7 @@
       ],
       "defines": [
         "NAPI_CPP_EXCEPTIONS",
+        "NDEBUG",
         "NAPI_VERSION=8",
         "_GLIBCXX_USE_CXX11_ABI=<!(node scripts/find-libtorch.mjs abi)"
       ],

@@ -2,6 +2,8 @@
 // libtorch records (aten ops, autograd nodes, user scopes) is counted and timed, inclusive and
 // self (minus the ops nested in it), aggregated by name. It knows nothing of models, so any work
 // can be profiled from TypeScript; the callback API is the same on 1.13 and 2.x.
+// binding.gyp defines NDEBUG as libtorch's release builds do: RecordFunction has a member only
+// without NDEBUG, so without it this file saw another layout than libtorch and inputs() asserted.
 #include <ATen/record_function.h>
 
 #include <chrono>
