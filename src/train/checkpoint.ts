@@ -12,7 +12,7 @@ import { readSafetensors } from '../io/safetensors.js';
 import { readRegularText, writeFileAtomic } from '../util/fs.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
-import type { GradScaler } from './amp.js';
+import type { GradScaler, GradScalerState } from './amp.js';
 
 export interface LoopState {
   /** the epoch being run (0-based) */
@@ -32,15 +32,11 @@ export interface LoopState {
 }
 
 /**
- * fp16's loss scaler (GradScaler's `scale` and `_growth_tracker`) in state.json's `amp`: without it a
- * resumed run would start again from the initial scale and differ from an uninterrupted one.
+ * fp16's loss scaler (GradScaler's `scale` and `_growth_tracker`, and the steps skipped so far) in
+ * state.json's `amp`: without it a resumed run would start again from the initial scale and differ
+ * from an uninterrupted one.
  */
-export interface AmpState {
-  scale: number;
-  growthTracker: number;
-  /** steps skipped for overflow so far */
-  skipped: number;
-}
+export type AmpState = GradScalerState;
 
 export const CHECKPOINT = 'checkpoint';
 const CHECKPOINT_OLD = '.checkpoint-old';
@@ -70,7 +66,7 @@ export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, 
   const names = new Set(model.trainableParameters().map(([n]) => n));
   model.saveSafetensors(join(tmp, 'trainable.safetensors'), (n) => names.has(n));
   opt.saveSafetensors(join(tmp, 'optimizer.safetensors'));
-  const amp: AmpState | undefined = scaler?.enabled ? { scale: scaler.scale, growthTracker: scaler.growthTracker, skipped: scaler.skipped } : undefined;
+  const amp: AmpState | undefined = scaler?.enabled ? scaler.stateDict() : undefined;
   writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ format: 'loaa-checkpoint/1', seed, threads: getNumThreads(), ...state, ...(amp ? { amp } : {}) }, null, 1) + '\n');
   const cur = join(out, CHECKPOINT);
   const old = join(out, CHECKPOINT_OLD);
