@@ -14,7 +14,9 @@ const WASM_FLAG = '--disable-wasm-trap-handler';
  */
 function addressSpaceLimited() {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max address space'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max address space'));
     return line !== undefined && !/^Max address space\s+unlimited\s/.test(line);
   } catch {
     return false;
@@ -27,7 +29,10 @@ if (!hasFlag && addressSpaceLimited()) {
   // node cannot re-exec itself in place: run loaa again as a child with the flag. Through
   // NODE_OPTIONS, so the processes loaa starts (grid runs, data-parallel workers) have it too.
   const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${WASM_FLAG}`.trim() };
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env,
+  });
   // kill(1) aims at this pid: pass it on. Ctrl-C reaches the whole foreground group, the child
   // included, so SIGINT is not passed on (twice would mean "stop at once" to serve and grid).
   const pass = (sig) => () => child.kill(sig);

@@ -34,9 +34,17 @@ function fromRoot(root, source) {
 
 function fromPython(py) {
   try {
-    const out = execFileSync(py, ['-c', 'import os, torch; print(os.path.dirname(torch.__file__)); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000,
-    }).trim().split('\n');
+    const out = execFileSync(
+      py,
+      ['-c', 'import os, torch; print(os.path.dirname(torch.__file__)); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60_000,
+      },
+    )
+      .trim()
+      .split('\n');
     const found = fromRoot(out[0], `python torch (${py})`);
     return found ? { ...found, abi: out[1] } : null;
   } catch {
@@ -48,7 +56,10 @@ function fromPython(py) {
 function fromVenv(venv) {
   const libDir = join(venv, 'lib');
   if (!existsSync(libDir)) return null;
-  for (const py of readdirSync(libDir).filter((d) => d.startsWith('python')).sort().reverse()) {
+  for (const py of readdirSync(libDir)
+    .filter((d) => d.startsWith('python'))
+    .sort()
+    .reverse()) {
     const found = fromRoot(join(libDir, py, 'site-packages', 'torch'), `PyTorch wheel in ${venv}`);
     if (found) return found;
   }
@@ -60,7 +71,13 @@ function fromSystem() {
   const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
   const libdir = dirs.find((d) => existsSync(join(d, 'libtorch_cpu.so')));
   if (!libdir) return null;
-  return { source: 'system (Debian libtorch-dev)', root: '/usr', include: ['/usr/include', '/usr/include/torch/csrc/api/include'], libdir, abi: '1' };
+  return {
+    source: 'system (Debian libtorch-dev)',
+    root: '/usr',
+    include: ['/usr/include', '/usr/include/torch/csrc/api/include'],
+    libdir,
+    abi: '1',
+  };
 }
 
 // Official 2.x wheels and downloads use the C++11 ABI; 1.x pip wheels did not. The symbols say which.
@@ -130,7 +147,13 @@ export function findLibtorch() {
   found.cuda = has('torch_cuda');
   found.extraLibdirs = found.cuda ? nvidiaLibdirs(found.root) : [];
   // c10d's NCCL header pulls in nccl.h, cuSPARSE/cuBLAS and CUDA runtime headers (native/distributed.cc)
-  if (found.cuda) found.include.push(...[...found.extraLibdirs.map((d) => join(dirname(d), 'include')), join(process.env.CUDA_HOME ?? '/usr/local/cuda', 'include')].filter((d) => existsSync(d)));
+  if (found.cuda)
+    found.include.push(
+      ...[
+        ...found.extraLibdirs.map((d) => join(dirname(d), 'include')),
+        join(process.env.CUDA_HOME ?? '/usr/local/cuda', 'include'),
+      ].filter((d) => existsSync(d)),
+    );
   found.version = headerVersion(found.include);
   // 2.x headers use C++20 features (TorchConfig.cmake asks for CXX_STANDARD 20); 1.x builds with 17
   found.std = found.version && found.version.major >= 2 ? 'c++20' : 'c++17';
@@ -148,7 +171,9 @@ if (isMain) {
   }
   const what = process.argv[2] ?? 'describe';
   if (!lt) {
-    console.error('libtorch not found: run `node scripts/setup.mjs` (installs PyTorch into .venv), set LIBTORCH or LOAA_PYTHON, or apt-get install libtorch-dev');
+    console.error(
+      'libtorch not found: run `node scripts/setup.mjs` (installs PyTorch into .venv), set LIBTORCH or LOAA_PYTHON, or apt-get install libtorch-dev',
+    );
     process.exit(1);
   }
   if (what === 'include') console.log(lt.include.join(' '));

@@ -53,9 +53,23 @@ const WHEELS = {
     venv: '.venv-cuda',
     spec: ['torch==2.14.1'],
     index: [],
-    noDeps: ['torch==2.14.1', 'nvidia-cublas', 'nvidia-cufft', 'nvidia-cusparse', 'nvidia-cusparselt-cu13', 'nvidia-nccl-cu13',
-      'nvidia-curand', 'nvidia-cudnn-cu13', 'nvidia-cuda-nvrtc', 'nvidia-nvshmem-cu13', 'nvidia-cufile', 'nvidia-nvjitlink',
-      'nvidia-cusolver', 'nvidia-cuda-cupti', 'nvidia-nvtx'],
+    noDeps: [
+      'torch==2.14.1',
+      'nvidia-cublas',
+      'nvidia-cufft',
+      'nvidia-cusparse',
+      'nvidia-cusparselt-cu13',
+      'nvidia-nccl-cu13',
+      'nvidia-curand',
+      'nvidia-cudnn-cu13',
+      'nvidia-cuda-nvrtc',
+      'nvidia-nvshmem-cu13',
+      'nvidia-cufile',
+      'nvidia-nvjitlink',
+      'nvidia-cusolver',
+      'nvidia-cuda-cupti',
+      'nvidia-nvtx',
+    ],
   },
 };
 // pip retries an index it cannot reach for about 90 s before it uses other sources (a local wheel
@@ -68,16 +82,17 @@ const usesWheel = () => !process.env.LIBTORCH && !process.env.LOAA_PYTHON && tor
 
 const APT_ALWAYS = {
   'g++': 'compiles the native addon',
-  'libgloo-dev': 'Gloo\'s headers for c10d\'s CPU process group (both libtorch builds have Gloo compiled in; neither ships its headers)',
+  'libgloo-dev': "Gloo's headers for c10d's CPU process group (both libtorch builds have Gloo compiled in; neither ships its headers)",
   make: 'builds the native addon',
 };
 const APT_WHEEL = { 'python3-venv': 'a project-local Python environment for the PyTorch wheel' };
 const APT_SYSTEM = {
-  'libtorch-dev': 'Debian\'s libtorch 1.13 (PyTorch\'s C++ library), the tensor engine',
-  'libopenblas0-openmp': 'OpenBLAS with OpenMP threads: libtorch\'s matrix products (~60x the reference BLAS)',
+  'libtorch-dev': "Debian's libtorch 1.13 (PyTorch's C++ library), the tensor engine",
+  'libopenblas0-openmp': "OpenBLAS with OpenMP threads: libtorch's matrix products (~60x the reference BLAS)",
 };
 
 function installed(pkg) {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Status} is dpkg-query's field syntax, not a template
   const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.includes('install ok installed');
 }
@@ -97,7 +112,8 @@ function aptInstall(pkgs) {
     throw new Error(`missing Debian packages ${missing.join(', ')}: run as root or \`sudo apt-get install -y ${missing.join(' ')}\``);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const apt = (args) => spawnSync(sudo.length ? 'sudo' : 'apt-get', [...(sudo.length ? ['apt-get'] : []), ...args], { stdio: 'inherit', env });
+  const apt = (args) =>
+    spawnSync(sudo.length ? 'sudo' : 'apt-get', [...(sudo.length ? ['apt-get'] : []), ...args], { stdio: 'inherit', env });
   if (apt(['install', '-y', '-q', '--no-install-recommends', ...missing]).status !== 0) {
     log('apt-get install failed; refreshing the package lists and trying again');
     if (apt(['update', '-q']).status !== 0) throw new Error('apt-get update failed');
@@ -160,8 +176,8 @@ function ensureEngine() {
   if (usesWheel()) {
     aptInstall({ ...APT_ALWAYS, ...APT_WHEEL });
     if (ensureWheel()) return;
-    if (torchMode() === 'cuda') throw new Error('LOAA_TORCH=cuda: could not install the CUDA wheel (see pip\'s output above)');
-    log('could not install the PyTorch wheel: falling back to Debian\'s libtorch-dev 1.13 (LOAA_TORCH=system)');
+    if (torchMode() === 'cuda') throw new Error("LOAA_TORCH=cuda: could not install the CUDA wheel (see pip's output above)");
+    log("could not install the PyTorch wheel: falling back to Debian's libtorch-dev 1.13 (LOAA_TORCH=system)");
     process.env.LOAA_TORCH = 'system';
   }
   if (process.env.LIBTORCH || process.env.LOAA_PYTHON) {
@@ -242,7 +258,9 @@ function ensureAddon() {
   if (existsSync(out) && stamp === libtorch && statSync(out).mtimeMs >= newest(['native', 'binding.gyp'])) return;
   const lt = JSON.parse(libtorch);
   const v = lt.version ? `${lt.version.major}.${lt.version.minor}` : 'unknown version';
-  log(`building the native addon${buildDirArg ? ` in ${buildDirArg}` : ''} against libtorch ${v} from ${lt.source}${lt.cuda ? ' (CUDA)' : ''}`);
+  log(
+    `building the native addon${buildDirArg ? ` in ${buildDirArg}` : ''} against libtorch ${v} from ${lt.source}${lt.cuda ? ' (CUDA)' : ''}`,
+  );
   run(join(root, 'node_modules', '.bin', 'node-gyp'), ['rebuild', `--nodedir=${nodeDir()}`, '-j', 'max', '--loglevel=warn'], { cwd: dir });
   mkdirSync(dirname(stampPath), { recursive: true });
   writeFileSync(stampPath, libtorch);
@@ -255,7 +273,7 @@ function ensureTypescript() {
   if (existsSync(stampPath) && statSync(stampPath).mtimeMs >= sources) return;
   log('compiling TypeScript');
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
-  writeFileSync(stampPath, new Date().toISOString() + '\n');
+  writeFileSync(stampPath, `${new Date().toISOString()}\n`);
 }
 
 try {

@@ -12,7 +12,9 @@ function walk(d) {
     return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.js') ? [p] : [];
   });
 }
-const files = walk(dir).filter((f) => !filters.length || filters.some((x) => relative(dir, f).includes(x))).sort();
+const files = walk(dir)
+  .filter((f) => !filters.length || filters.some((x) => relative(dir, f).includes(x)))
+  .sort();
 if (!files.length) {
   console.error(`no test files matched under ${dir}`);
   process.exit(1);

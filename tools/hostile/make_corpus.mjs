@@ -29,7 +29,16 @@ const p = (name) => join(out, name);
  * by itself and in time: a crafted input that is technically valid).
  */
 function add(id, item, argv, names, opts = {}) {
-  cases.push({ id, item, argv, names, expect: opts.expect ?? 'error', deadline: opts.deadline ?? 20, wasmLimit: opts.wasmLimit ?? false, after: opts.after ?? null });
+  cases.push({
+    id,
+    item,
+    argv,
+    names,
+    expect: opts.expect ?? 'error',
+    deadline: opts.deadline ?? 20,
+    wasmLimit: opts.wasmLimit ?? false,
+    after: opts.after ?? null,
+  });
 }
 
 // ------------------------------------------------------------------ pickle / zip builders
@@ -182,7 +191,13 @@ writeFileSync(goodWav, wav({ frames: 16000, fill: (i) => Math.round(8000 * Math.
     pk.int(0).mark().int(n).op(0x74).mark().int(0).op(0x74).op(0x89).op(0x7d).op(0x74).op(0x52);
   }
   pk.op(0x75);
-  writeFileSync(p('views.pth'), zip([{ name: 'archive/data.pkl', data: pk.bytes() }, { name: 'archive/data/0', data: Buffer.alloc(4 * n) }]));
+  writeFileSync(
+    p('views.pth'),
+    zip([
+      { name: 'archive/data.pkl', data: pk.bytes() },
+      { name: 'archive/data/0', data: Buffer.alloc(4 * n) },
+    ]),
+  );
   add('pth-stride0-views', 1, [probe, 'pth', p('views.pth')], ['views.pth', 'load budget'], { deadline: 30 });
 }
 {
@@ -194,8 +209,25 @@ writeFileSync(goodWav, wav({ frames: 16000, fill: (i) => Math.round(8000 * Math.
   const pk = new Pickle();
   pk.op(0x7d).str('w').global('torch._utils', '_rebuild_tensor_v2').mark();
   storagePid(pk, '0', size / 4);
-  pk.int(0).mark().int(size / 4).op(0x74).mark().int(1).op(0x74).op(0x89).op(0x7d).op(0x74).op(0x52).op(0x73);
-  writeFileSync(p('deflate_bomb.pth'), zip([{ name: 'archive/data.pkl', data: pk.bytes() }, { name: 'archive/data/0', raw, size, crc: 0 }]));
+  pk.int(0)
+    .mark()
+    .int(size / 4)
+    .op(0x74)
+    .mark()
+    .int(1)
+    .op(0x74)
+    .op(0x89)
+    .op(0x7d)
+    .op(0x74)
+    .op(0x52)
+    .op(0x73);
+  writeFileSync(
+    p('deflate_bomb.pth'),
+    zip([
+      { name: 'archive/data.pkl', data: pk.bytes() },
+      { name: 'archive/data/0', raw, size, crc: 0 },
+    ]),
+  );
   add('zip-deflate-bomb', 1, [probe, 'pth', p('deflate_bomb.pth')], ['deflate_bomb.pth', 'load budget']);
 }
 
@@ -227,7 +259,10 @@ add('csv-fifo', 2, [probe, 'csv', fifo], ['fifo.wav', 'FIFO']);
   add('adapter-num-classes-1e9', 7, [probe, 'adapter-config', c], ['adapter_config.json', 'num_classes']);
   const r = p('adapter_rate');
   mkdirSync(r);
-  writeFileSync(join(r, 'adapter_config.json'), JSON.stringify({ ...cfg, frontend: { sample_rate: 1e9, num_mel_bins: cfg.input.fdim, target_length: cfg.input.tdim } }));
+  writeFileSync(
+    join(r, 'adapter_config.json'),
+    JSON.stringify({ ...cfg, frontend: { sample_rate: 1e9, num_mel_bins: cfg.input.fdim, target_length: cfg.input.tdim } }),
+  );
   add('adapter-sample-rate-1e9', 5, [probe, 'adapter-config', r], ['adapter_config.json', 'frontend.sample_rate']);
 }
 
@@ -251,23 +286,32 @@ writeFileSync(p('long.wav'), wav({ frames: 96 * 1024 * 1024, fill: null }));
 add('wav-long-target-length', 5, [probe, 'audio', p('long.wav'), '{"targetLength":1024}'], [], { expect: 'ok', deadline: 30 });
 add('frontend-rate-1e9', 5, [probe, 'audio', goodWav, '{"sampleRate":1e9,"targetLength":1024}'], ['sample_rate', '1000000000']);
 add('frontend-target-length-huge', 7, [probe, 'audio', goodWav, '{"targetLength":1e9}'], ['target_length']);
-writeFileSync(p('channels.wav'), (() => {
-  const b = wav({ frames: 10, channels: 1 });
-  b.writeUInt16LE(4000, 22);
-  b.writeUInt16LE(8000, 32);
-  return b;
-})());
+writeFileSync(
+  p('channels.wav'),
+  (() => {
+    const b = wav({ frames: 10, channels: 1 });
+    b.writeUInt16LE(4000, 22);
+    b.writeUInt16LE(8000, 32);
+    return b;
+  })(),
+);
 add('wav-4000-channels', 5, [probe, 'audio', p('channels.wav'), '{}'], ['channels.wav', 'channel']);
 {
   const d = p('epic_span');
   mkdirSync(d);
-  writeFileSync(join(d, 'EPIC_Sounds_train.csv'), 'annotation_id,participant_id,video_id,start_timestamp,stop_timestamp,start_sample,stop_sample,description,class,class_id\n' +
-    'P01_01_0,P01,P01_01,00:00:00.000,05:00:00.000,0,400000000,x,rustle,0\n');
+  writeFileSync(
+    join(d, 'EPIC_Sounds_train.csv'),
+    'annotation_id,participant_id,video_id,start_timestamp,stop_timestamp,start_sample,stop_sample,description,class,class_id\n' +
+      'P01_01_0,P01,P01_01,00:00:00.000,05:00:00.000,0,400000000,x,rustle,0\n',
+  );
   add('epic-span-400M', 5, [probe, 'epic', d, '{"verifyFiles":false}'], ['EPIC_Sounds_train.csv', 'line 2']);
   const e = p('epic_classes');
   mkdirSync(e);
-  writeFileSync(join(e, 'EPIC_Sounds_train.csv'), 'annotation_id,participant_id,video_id,start_timestamp,stop_timestamp,start_sample,stop_sample,description,class,class_id\n' +
-    'P01_01_0,P01,P01_01,0,1,0,24000,x,rustle,0\n');
+  writeFileSync(
+    join(e, 'EPIC_Sounds_train.csv'),
+    'annotation_id,participant_id,video_id,start_timestamp,stop_timestamp,start_sample,stop_sample,description,class,class_id\n' +
+      'P01_01_0,P01,P01_01,0,1,0,24000,x,rustle,0\n',
+  );
   add('epic-numclasses-1e9', 7, [probe, 'epic', e, '{"verifyFiles":false,"numClasses":1000000000}'], ['numClasses']);
 }
 
@@ -280,7 +324,10 @@ add('wav-4000-channels', 5, [probe, 'audio', p('channels.wav'), '{}'], ['channel
   writeFileSync(p('mp3_quadratic.mp3'), Buffer.concat([id3, frames, Buffer.alloc(40 * 1024 * 1024)]));
   // valid frame headers over nothing: decoding them is fine, what must not happen is the probe
   // rescanning the 40 MB of zeros for every candidate frame (minutes) or the decoder resyncing over them
-  add('mp3-probe-quadratic', 6, [loaa, 'features', p('mp3_quadratic.mp3'), '--out', p('o4.safetensors')], [], { expect: 'bounded', deadline: 10 });
+  add('mp3-probe-quadratic', 6, [loaa, 'features', p('mp3_quadratic.mp3'), '--out', p('o4.safetensors')], [], {
+    expect: 'bounded',
+    deadline: 10,
+  });
 }
 
 // ------------------------------------------------------------------ 7. counts
@@ -290,7 +337,12 @@ add('label-index-999999999', 7, [probe, 'labels', p('labels_huge_index.csv')], [
 writeFileSync(p('labels_huge.json'), JSON.stringify({ a: 0, b: 999999999 }));
 add('label-json-index-999999999', 7, [probe, 'labels', p('labels_huge.json')], ['labels_huge.json', '999999999']);
 
-add('attention-depth-100000', 7, [loaa, 'attention', goodWav, '--backbone', 'random:deit_tiny_patch16_224', '--depth', '100000', '--out', p('att.png')], ['depth', '100000']);
+add(
+  'attention-depth-100000',
+  7,
+  [loaa, 'attention', goodWav, '--backbone', 'random:deit_tiny_patch16_224', '--depth', '100000', '--out', p('att.png')],
+  ['depth', '100000'],
+);
 add('params-depth-100000', 7, [loaa, 'params', '--arch', 'deit_tiny_patch16_224', '--depth', '100000'], ['depth', '100000']);
 
 // ------------------------------------------------------------------ 10. decoders under a memory limit
@@ -298,10 +350,24 @@ add('params-depth-100000', 7, [loaa, 'params', '--arch', 'deit_tiny_patch16_224'
 // bin/loaa.js restarts node with --disable-wasm-trap-handler under an address-space limit: the
 // compressed formats decode; a parser called directly (the probe) still fails with a named error
 for (const [i, f] of ['tone.flac', 'tone.ogg', 'tone.mp3'].entries()) {
-  add(`${f.split('.')[1]}-under-as-limit`, 10, [loaa, 'features', join(repo, 'fixtures', 'audio', 'formats', f), '--out', p(`o5_${i}.safetensors`)], [], { expect: 'ok', wasmLimit: true });
+  add(
+    `${f.split('.')[1]}-under-as-limit`,
+    10,
+    [loaa, 'features', join(repo, 'fixtures', 'audio', 'formats', f), '--out', p(`o5_${i}.safetensors`)],
+    [],
+    { expect: 'ok', wasmLimit: true },
+  );
 }
-add('flac-probe-under-as-limit', 10, [probe, 'audio', join(repo, 'fixtures', 'audio', 'formats', 'tone.flac')], ['tone.flac', 'WebAssembly memory'], { wasmLimit: true });
-add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', 'epic.h5'), 'P01_01'], ['epic.h5', 'WebAssembly memory'], { wasmLimit: true });
+add(
+  'flac-probe-under-as-limit',
+  10,
+  [probe, 'audio', join(repo, 'fixtures', 'audio', 'formats', 'tone.flac')],
+  ['tone.flac', 'WebAssembly memory'],
+  { wasmLimit: true },
+);
+add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', 'epic.h5'), 'P01_01'], ['epic.h5', 'WebAssembly memory'], {
+  wasmLimit: true,
+});
 
 // ------------------------------------------------------------------ 11. HDF5 links to other files
 
@@ -322,7 +388,12 @@ add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', '
 {
   const fx = new URL('../../fixtures/audio/hdf5_external/', import.meta.url).pathname;
   for (const v of ['v0', 'v2']) {
-    add(`hdf5-external-storage-${v}`, 11, [probe, 'hdf5', join(fx, `external_${v}.h5`), 'P01_02'], [`external_${v}.h5`, 'P01_02', 'external storage']);
+    add(
+      `hdf5-external-storage-${v}`,
+      11,
+      [probe, 'hdf5', join(fx, `external_${v}.h5`), 'P01_02'],
+      [`external_${v}.h5`, 'P01_02', 'external storage'],
+    );
   }
 }
 
@@ -336,5 +407,5 @@ add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', '
   add('safetensors-duplicate-key', 'minor', [probe, 'safetensors', p('dup_keys.safetensors')], ['dup_keys.safetensors', 'twice']);
 }
 
-writeFileSync(join(out, 'cases.json'), JSON.stringify(cases, null, 1) + '\n');
+writeFileSync(join(out, 'cases.json'), `${JSON.stringify(cases, null, 1)}\n`);
 process.stdout.write(`${cases.length} cases in ${out}\n`);

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 
 // LOAA_HOSTILE_REPO: probe another checkout's build (e.g. the code before a fix)
 const other = process.env.LOAA_HOSTILE_REPO;
-const dist = other ? pathToFileURL(join(other, 'dist', 'src') + '/') : new URL('../../dist/src/', import.meta.url);
+const dist = other ? pathToFileURL(`${join(other, 'dist', 'src')}/`) : new URL('../../dist/src/', import.meta.url);
 const load = (m) => import(new URL(m, dist).href);
 const [parser, file, arg] = process.argv.slice(2);
 

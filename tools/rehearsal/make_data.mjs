@@ -49,7 +49,12 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n?/, '').replace(/^ \* ?/gm, ''));
+  process.stdout.write(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('*/')[0]
+      .replace(/^#!.*\n\/\*\*\n?/, '')
+      .replace(/^ \* ?/gm, ''),
+  );
   process.exit(0);
 }
 const out = resolve(values.out ?? join(repo, 'data'));
@@ -99,11 +104,15 @@ function wav(x, rate) {
 function fresh(name) {
   const dir = join(out, DIRS[name]);
   if (existsSync(dir)) {
-    if (!existsSync(join(dir, MARKER))) fail(`${dir}: exists and was not made by this script (no ${MARKER} file): left alone; pass --out DIR`);
+    if (!existsSync(join(dir, MARKER)))
+      fail(`${dir}: exists and was not made by this script (no ${MARKER} file): left alone; pass --out DIR`);
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, MARKER), `Made by tools/rehearsal/make_data.mjs from ${fsdd} (FSDD (digit, speaker) pairs as classes): not the real ${DIRS[name]}.\n`);
+  writeFileSync(
+    join(dir, MARKER),
+    `Made by tools/rehearsal/make_data.mjs from ${fsdd} (FSDD (digit, speaker) pairs as classes): not the real ${DIRS[name]}.\n`,
+  );
   return dir;
 }
 
@@ -128,7 +137,7 @@ function esc50() {
       rows.push(`${name},${fold},${target},${label(c)},${target < 10 ? 'True' : 'False'},${src},A`);
     }
   });
-  writeFileSync(join(dir, 'meta', 'esc50.csv'), rows.join('\n') + '\n');
+  writeFileSync(join(dir, 'meta', 'esc50.csv'), `${rows.join('\n')}\n`);
   return rows.length - 1;
 }
 
@@ -152,8 +161,8 @@ function speechcommands() {
       n++;
     });
   }
-  writeFileSync(join(dir, 'validation_list.txt'), lists.validation.join('\n') + '\n');
-  writeFileSync(join(dir, 'testing_list.txt'), lists.test.join('\n') + '\n');
+  writeFileSync(join(dir, 'validation_list.txt'), `${lists.validation.join('\n')}\n`);
+  writeFileSync(join(dir, 'testing_list.txt'), `${lists.test.join('\n')}\n`);
   return n;
 }
 
@@ -188,7 +197,9 @@ async function epic() {
   const lengths = new Map();
   let n = 0;
   for (const sp of splits) {
-    const rows = [`annotation_id,participant_id,video_id,start_timestamp,stop_timestamp,start_sample,stop_sample${sp.labelled ? ',description,class,class_id' : ''}`];
+    const rows = [
+      `annotation_id,participant_id,video_id,start_timestamp,stop_timestamp,start_sample,stop_sample${sp.labelled ? ',description,class,class_id' : ''}`,
+    ];
     const anns = [];
     chosen.forEach((c, classId) => {
       for (const k of sp.recs) anns.push({ c, classId, rec: c.files[k] });
@@ -215,7 +226,7 @@ async function epic() {
       rows.push(cells.join(','));
       n++;
     }
-    writeFileSync(join(dir, sp.file), rows.join('\n') + '\n');
+    writeFileSync(join(dir, sp.file), `${rows.join('\n')}\n`);
   }
   const h5wasm = (await import('h5wasm/node')).default;
   await h5wasm.ready;

@@ -64,7 +64,12 @@ const SIZES = {
   ],
 };
 /** data.root folder name -> make_data.mjs's dataset name */
-const DATASETS = { 'ESC-50-master': 'esc50', speech_commands_v0_02: 'speechcommands', 'speech_commands_v0.02': 'speechcommands', 'epic-sounds': 'epic_sounds' };
+const DATASETS = {
+  'ESC-50-master': 'esc50',
+  speech_commands_v0_02: 'speechcommands',
+  'speech_commands_v0.02': 'speechcommands',
+  'epic-sounds': 'epic_sounds',
+};
 
 function fail(msg) {
   process.stderr.write(`rehearse: ${msg}\n`);
@@ -83,11 +88,20 @@ const { values, positionals } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].split('\n').slice(2).map((l) => l.replace(/^ \* ?/, '')).join('\n'));
+  process.stdout.write(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('*/')[0]
+      .split('\n')
+      .slice(2)
+      .map((l) => l.replace(/^ \* ?/, ''))
+      .join('\n'),
+  );
   process.exit(0);
 }
 if (positionals.length !== 1) fail('<grid>: expected one grid file or name (paper_table1, paper_table2, paper_table3)');
-const gridFile = existsSync(positionals[0]) ? resolve(positionals[0]) : join(repo, 'grids', `${positionals[0].replace(/\.ya?ml$/, '')}.yaml`);
+const gridFile = existsSync(positionals[0])
+  ? resolve(positionals[0])
+  : join(repo, 'grids', `${positionals[0].replace(/\.ya?ml$/, '')}.yaml`);
 if (!existsSync(gridFile)) fail(`${positionals[0]}: no such grid file (nor ${gridFile})`);
 const size = SIZES[values.size];
 if (!size) fail(`--size ${values.size}: expected ${Object.keys(SIZES).join(' or ')}`);
@@ -96,7 +110,7 @@ if (!size) fail(`--size ${values.size}: expected ${Object.keys(SIZES).join(' or 
 const grid = parseYaml(readFileSync(gridFile, 'utf8'));
 const roots = new Set();
 (function walk(v, key) {
-  if (Array.isArray(v)) v.forEach((x) => walk(x, ''));
+  if (Array.isArray(v)) for (const x of v) walk(x, '');
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k === 'root' && key === 'data' ? 'data.root' : k);
   else if (key === 'data.root' && typeof v === 'string') roots.add(resolve(dirname(gridFile), v));
 })(grid, '');
@@ -115,7 +129,10 @@ let dataDir = join(repo, 'data');
 if (values.data !== undefined) {
   dataDir = resolve(values.data);
   if (dataDir !== join(repo, 'data')) {
-    if (needed.length !== 1) fail(`--data ${values.data}: ${gridFile} reads ${needed.length} datasets, each from its own data.root under ${join(repo, 'data')}: make them there (node tools/rehearsal/make_data.mjs)`);
+    if (needed.length !== 1)
+      fail(
+        `--data ${values.data}: ${gridFile} reads ${needed.length} datasets, each from its own data.root under ${join(repo, 'data')}: make them there (node tools/rehearsal/make_data.mjs)`,
+      );
     needed[0].root = join(dataDir, basename(needed[0].root));
     sets.push(`data.root=${needed[0].root}`);
   }
@@ -142,6 +159,16 @@ const reportSeconds = run([loaa, 'report', out, '--out', report], 'loaa report')
 // one entry per invocation: the first one's grid time is the rehearsal's, a resumed one's is its rest
 const logFile = join(out, 'rehearsal.json');
 const log = existsSync(logFile) ? JSON.parse(readFileSync(logFile, 'utf8')) : { grid: gridFile, invocations: [] };
-log.invocations.push({ size: values.size, sets, report, runs_trained: trained, grid_seconds: Math.round(gridSeconds), report_seconds: Math.round(reportSeconds * 10) / 10, finished: new Date().toISOString() });
-writeFileSync(logFile, JSON.stringify(log, null, 1) + '\n');
-process.stdout.write(`rehearsal of ${name}: ${trained} runs trained in ${(gridSeconds / 60).toFixed(1)} min (grid), report ${reportSeconds.toFixed(1)} s; report: ${join(report, 'report.md')}\n`);
+log.invocations.push({
+  size: values.size,
+  sets,
+  report,
+  runs_trained: trained,
+  grid_seconds: Math.round(gridSeconds),
+  report_seconds: Math.round(reportSeconds * 10) / 10,
+  finished: new Date().toISOString(),
+});
+writeFileSync(logFile, `${JSON.stringify(log, null, 1)}\n`);
+process.stdout.write(
+  `rehearsal of ${name}: ${trained} runs trained in ${(gridSeconds / 60).toFixed(1)} min (grid), report ${reportSeconds.toFixed(1)} s; report: ${join(report, 'report.md')}\n`,
+);
