@@ -111,7 +111,7 @@ function featuresInput(v: unknown, shape: unknown): ClassifyInput {
 const BASE64_RE = /^[A-Za-z0-9+/\-_]*={0,2}$/;
 
 /**
- * A raw audio body (any content type but JSON, multipart, forms and text), multipart/form-data with
+ * A raw audio body (any content type but JSON, multipart and url-encoded forms), multipart/form-data with
  * a file part and optional `top_k` / `adapter` fields, or JSON `{"audio": "<base64>"}` or
  * `{"features": [...], "shape"?: [...]}`, each with optional `top_k` and `adapter`; the query's
  * `top_k` and `adapter` win over the body's.
@@ -158,8 +158,9 @@ export async function parseClassify(body: Buffer, contentType: string | undefine
     const file = files.find((p) => p.name === 'file' || p.name === 'audio') ?? (files.length === 1 ? files[0] : undefined);
     if (!file) throw new HttpError(400, `body: multipart/form-data needs one file part (named "file"), got ${parts.length ? parts.map((p) => `"${p.name}"`).join(', ') : 'no parts'}`);
     input = await audioInput(file.data, file.filename || file.name);
-  } else if (/^(application\/x-www-form-urlencoded|text\/)/i.test(contentType ?? '')) {
-    throw new HttpError(415, `content-type: ${contentType} is not accepted; send ${ACCEPTED_FORMS}`);
+  } else if (/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
+    // what `curl -d @clip.wav` sends (with its line breaks stripped): never intact audio
+    throw new HttpError(415, `content-type: ${contentType} is not accepted (curl -d mangles binary files); send ${ACCEPTED_FORMS}`);
   } else {
     input = await audioInput(body, 'body');
   }
