@@ -3,7 +3,7 @@
  * no ONNXRUNTIME* variables set, without onnxruntime or esbuild; then `import 'loaa'`, `npx loaa
  * --help`, `npx loaa export --web` from the installed package (and a failed export leaving nothing),
  * and `loaa/onnx` classifying a WAV, after the one documented command installs onnxruntime-node, in a
- * process whose /proc/self/maps never names libtorch. Takes about 2.5 min on the shared 2-core dev machine
+ * process whose /proc/self/maps never names libtorch. Takes 2.5 to 5 min on the shared 2-core dev machine (289 s under load average 18)
  * (most of it npm, the copies and packing onnxruntime-node's 113 MB); it runs with the rest of the suite.
  */
 import { test } from 'node:test';
@@ -57,7 +57,8 @@ test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, 
     recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbonePath(C.backbone)));
     const sr = 16000;
     const wav = join(work, 'clip.wav');
-    writeFileSync(wav, encodeWav({ sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] }));
+    // float32 samples: the file holds exactly the samples the script passes as { samples }
+    writeFileSync(wav, encodeWav({ sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] }, 'float32'));
 
     // export --web from the installed package: the prebuilt page, no esbuild or onnxruntime-web
     const model = join(work, 'model.onnx');
