@@ -214,7 +214,9 @@ function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(join(root, 'package-lock.json')).mtimeMs) return;
   log('npm ci');
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // onnxruntime-node (a dev dependency here) would download CUDA providers in its postinstall; the
+  // CPU runtime it ships is all loaa uses (this replaces the old .npmrc line npm warned about)
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ONNXRUNTIME_NODE_INSTALL: 'skip', ...process.env } });
 }
 
 // ---- 3. native addon

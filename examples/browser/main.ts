@@ -4,12 +4,11 @@
  * `window.loaaResult` / `body[data-state]` expose the outcome to tests.
  */
 import * as ort from 'onnxruntime-web/wasm';
-import { features, modelInfo, topK, type ModelInfo, type Scored } from '../../src/export/classify.js';
-import type { Spectrogram } from '../../src/audio/types.js';
+import { features, modelInfo, topK, type ClipFeatures, type ModelInfo, type Scored } from '../../src/onnx/frontend.js';
 
 declare global {
   interface Window {
-    loaaResult?: { input: string; logits: number[]; top: Scored[]; ms: number };
+    loaaResult?: { input: string; logits: number[]; top: Scored[]; ms: number; clipFrames: number; frames: number };
   }
 }
 
@@ -26,30 +25,52 @@ ort.env.wasm.wasmPaths = new URL('./', location.href).href;
 let session: ort.InferenceSession;
 let info: ModelInfo;
 
-function drawSpectrogram(spec: Spectrogram): void {
+/** Padding after the clip: a neutral grey, apart from every colour the map gives to signal. */
+const PADDING_RGB = [128, 128, 128] as const;
+
+/**
+ * The spectrogram the model saw. The colour range comes from the clip's frames only (the zero
+ * padding would otherwise stretch it); padding frames are drawn grey, and a white line marks where
+ * the clip ends, so a short clip reads as a short clip and not as a bright block.
+ */
+function drawSpectrogram(spec: ClipFeatures): void {
   const canvas = $<HTMLCanvasElement>('spectrogram');
   canvas.width = spec.frames;
   canvas.height = spec.bins;
+  canvas.dataset.clipFrames = String(spec.clipFrames);
   const ctx = canvas.getContext('2d')!;
   const img = ctx.createImageData(spec.frames, spec.bins);
+  const clip = spec.data.subarray(0, spec.clipFrames * spec.bins);
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of spec.data) {
+  for (const v of clip) {
     lo = Math.min(lo, v);
     hi = Math.max(hi, v);
   }
   const span = hi - lo || 1;
   for (let t = 0; t < spec.frames; t++) {
     for (let f = 0; f < spec.bins; f++) {
-      const v = (spec.data[t * spec.bins + f] - lo) / span;
       const o = ((spec.bins - 1 - f) * spec.frames + t) * 4; // low frequencies at the bottom
+      img.data[o + 3] = 255;
+      if (t >= spec.clipFrames) {
+        img.data.set(PADDING_RGB, o);
+        continue;
+      }
+      const v = (spec.data[t * spec.bins + f] - lo) / span;
       img.data[o] = Math.round(255 * Math.min(1, 1.8 * v));
       img.data[o + 1] = Math.round(255 * Math.max(0, 1.8 * v - 0.6));
       img.data[o + 2] = Math.round(255 * (0.35 + 0.5 * Math.sin(Math.PI * v)) * (1 - v * 0.6));
-      img.data[o + 3] = 255;
     }
   }
   ctx.putImageData(img, 0, 0);
+  if (spec.clipFrames < spec.frames) {
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(spec.clipFrames, 0, 1, spec.bins);
+  }
+  const secs = (n: number) => (n / 100).toFixed(2); // 10 ms frame shift
+  $('extent').textContent = spec.clipFrames < spec.frames
+    ? `clip: ${secs(spec.clipFrames)} s of the model's ${secs(spec.frames)} s window (grey: padding)`
+    : `clip fills the model's ${secs(spec.frames)} s window`;
 }
 
 function showTop(top: Scored[]): void {
@@ -59,8 +80,8 @@ function showTop(top: Scored[]): void {
       const li = document.createElement('li');
       const bar = document.createElement('span');
       bar.className = 'bar';
-      bar.style.width = `${(100 * s.p).toFixed(1)}%`;
-      li.append(bar, `${s.label}  ${s.p.toFixed(4)}`);
+      bar.style.width = `${(100 * s.score).toFixed(1)}%`;
+      li.append(bar, `${s.label}  ${s.score.toFixed(4)}`);
       return li;
     }),
   );
@@ -79,8 +100,8 @@ async function classify(file: File): Promise<void> {
     const logits = Array.from(out[session.outputNames[0]].data as Float32Array);
     const top = topK(logits, info.labels, Math.min(5, info.labels.length));
     showTop(top);
-    window.loaaResult = { input: file.name, logits, top, ms };
-    status(`${file.name}: ${top[0].label} (${(100 * top[0].p).toFixed(1)}%), model ${ms.toFixed(0)} ms`, 'done');
+    window.loaaResult = { input: file.name, logits, top, ms, clipFrames: spec.clipFrames, frames: spec.frames };
+    status(`${file.name}: ${top[0].label} (${(100 * top[0].score).toFixed(1)}%), model ${ms.toFixed(0)} ms`, 'done');
   } catch (e) {
     status(`error: ${(e as Error).message}`, 'error');
   }

@@ -7,6 +7,7 @@
 import { noGrad, randn, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
+import { loadOrtNode, type Ort } from '../onnx/runtime.js';
 
 export const FP32_TOLERANCE = 1e-4;
 export const FP16_TOLERANCE = 1e-2;
@@ -30,14 +31,8 @@ export interface VerifyResult {
   threads?: number;
 }
 
-type Ort = typeof import('onnxruntime-node');
-
-async function loadOrt(): Promise<Ort> {
-  try {
-    return await import('onnxruntime-node');
-  } catch (e) {
-    throw new Error(`onnxruntime-node: cannot load it (${(e as Error).message}); install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node`);
-  }
+function loadOrt(): Promise<Ort> {
+  return loadOrtNode('export --verify');
 }
 
 function argmax(a: ArrayLike<number>, off: number, n: number): number {

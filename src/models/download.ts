@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { proxyOptions } from './proxy.js';
 
 export interface DownloadProgress {
   /** bytes in the file so far, resumed bytes included */
@@ -87,7 +88,7 @@ function get(url: URL, headers: Record<string, string>, idleTimeoutMs: number): 
   const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : null;
   if (!mod) return Promise.reject(new Error(`${url.href}: only http and https URLs can be downloaded`));
   return new Promise((resolve, reject) => {
-    const req = mod.get(url, { headers }, resolve);
+    const req = mod.get(url, { headers, ...proxyOptions(url, headers) }, resolve);
     req.on('error', reject);
     req.setTimeout(idleTimeoutMs, () => req.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
   });

@@ -3,14 +3,13 @@ import type { IncomingMessage } from 'node:http';
 import { decodeAudio } from '../audio/decode.js';
 import { toMono } from '../audio/types.js';
 import type { ClassifyInput } from './backend.js';
+import { HttpError } from './http_error.js';
+import { formBoundary, parseMultipart } from './multipart.js';
 
-/** An answer other than 200; `message` is what the client reads. */
-export class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
-}
+export { HttpError };
+
+/** What POST /v1/classify takes, for the 415 answer. */
+export const ACCEPTED_FORMS = 'a raw audio body (audio/*, application/octet-stream), multipart/form-data with a file part (curl -F file=@clip.wav), or application/json with "audio" (base64) or "features"';
 
 /** The whole body, refusing (413) as soon as it passes `limit` bytes rather than after buffering it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -112,7 +111,8 @@ function featuresInput(v: unknown, shape: unknown): ClassifyInput {
 const BASE64_RE = /^[A-Za-z0-9+/\-_]*={0,2}$/;
 
 /**
- * A raw audio body (any content type but JSON), or JSON `{"audio": "<base64>"}` or
+ * A raw audio body (any content type but JSON, multipart and url-encoded forms), multipart/form-data with
+ * a file part and optional `top_k` / `adapter` fields, or JSON `{"audio": "<base64>"}` or
  * `{"features": [...], "shape"?: [...]}`, each with optional `top_k` and `adapter`; the query's
  * `top_k` and `adapter` win over the body's.
  */
@@ -145,6 +145,22 @@ export async function parseClassify(body: Buffer, contentType: string | undefine
     } else {
       throw new HttpError(400, 'body: expected "audio" (base64) or "features"');
     }
+  } else if (/^multipart\/form-data\b/i.test(contentType ?? '')) {
+    const parts = parseMultipart(body, formBoundary(contentType!));
+    const text = (name: string) => {
+      const p = parts.find((x) => x.name === name && x.filename === undefined);
+      return p?.data.toString('utf8');
+    };
+    topK ??= text('top_k');
+    if (adapter === null) adapter = text('adapter') ?? null;
+    // the file part: "file" or "audio" by name, else the only part that carries a file
+    const files = parts.filter((p) => p.filename !== undefined || p.name === 'file' || p.name === 'audio');
+    const file = files.find((p) => p.name === 'file' || p.name === 'audio') ?? (files.length === 1 ? files[0] : undefined);
+    if (!file) throw new HttpError(400, `body: multipart/form-data needs one file part (named "file"), got ${parts.length ? parts.map((p) => `"${p.name}"`).join(', ') : 'no parts'}`);
+    input = await audioInput(file.data, file.filename || file.name);
+  } else if (/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
+    // what `curl -d @clip.wav` sends (with its line breaks stripped): never intact audio
+    throw new HttpError(415, `content-type: ${contentType} is not accepted (curl -d mangles binary files); send ${ACCEPTED_FORMS}`);
   } else {
     input = await audioInput(body, 'body');
   }

@@ -13,6 +13,7 @@ import { Rng } from '../audio/rng.js';
 import type { FrontendConfig } from '../peft/checkpoint.js';
 import type { Recipe } from './recipe.js';
 import { runPaths } from './run_dir.js';
+import { checkDataRoot } from './data_root.js';
 
 export interface RunData {
   dataset: Dataset;
@@ -55,6 +56,7 @@ const labelled = (c: ClipRef): boolean => !(c.label === UNLABELED || (Array.isAr
 /** The dataset and the clips of each role (train / validation / test) the recipe asks for. */
 export function selectData(recipe: Recipe, log: (s: string) => void = () => undefined): RunData {
   const d = recipe.data;
+  checkDataRoot(d);
   const dataset = openDataset({ ...d.options, type: d.type, root: d.root });
   const names = Object.keys(dataset.splits);
   const split = (key: string, name: string): ClipRef[] => {

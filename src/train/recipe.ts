@@ -16,6 +16,7 @@ import { arr, bool, check, f, int, join, nodeAt, nul, num, obj, opt, or, RecipeE
 
 export { RecipeError } from './schema.js';
 import { parsePeft, PEFT_METHODS, type ResolvedPeft } from '../peft/config.js';
+import { resolveRecipePath } from './recipe_name.js';
 
 // ---------------------------------------------------------------- the recipe, as code sees it
 
@@ -367,9 +368,9 @@ export interface LoadOptions {
   dataRoot?: string;
 }
 
-/** Reads, merges, overrides and checks a recipe file. */
+/** Reads, merges, overrides and checks a recipe file (or a packaged recipe by name: recipe_name.ts). */
 export function loadRecipe(path: string, opts: LoadOptions = {}): Recipe {
-  let raw = readRecipeFile(path);
+  let raw = readRecipeFile(resolveRecipePath(path));
   try {
     raw = applyOverrides(raw, opts.set ?? []);
   } catch (e) {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { PNG } from 'pngjs';
 import { repoRoot, fixture } from '../helpers.js';
+import { encodeWav } from '../../src/audio/wav.js';
 import { freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
 import { CHROMIUM_FLAGS, findChromium } from '../chromium.js';
@@ -33,14 +34,24 @@ function serve(dir: string): Promise<{ server: Server; url: string }> {
 interface PageResult {
   input: string;
   logits: number[];
+  top: { label: string; score: number }[];
+  clipFrames: number;
+  frames: number;
+}
+
+interface PredictResult {
+  logits: number[];
   top: { label: string; p: number }[];
 }
 
-function predict(adapter: string, backbone: string, file: string): PageResult {
+function predict(adapter: string, backbone: string, file: string): PredictResult {
   const r = spawnSync(process.execPath, [LOAA, 'predict', file, '--backbone', backbone, '--adapter', adapter, '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { results: PageResult[] }).results[0];
+  return (JSON.parse(r.stdout) as { results: PredictResult[] }).results[0];
 }
+
+/** RGB of the spectrogram canvas at (x, y) (string form: the test compiles without DOM types). */
+const PIXEL = (x: number, y: number) => `Array.from(document.getElementById('spectrogram').getContext('2d').getImageData(${x}, ${y}, 1, 1).data.slice(0, 3))`;
 
 test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC like loaa predict, draws the result', async (t) => {
   const c = findChromium();
@@ -54,7 +65,10 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
   const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', join(web, 'model.onnx'), '--web', web, '--json'], { encoding: 'utf8' });
   assert.equal(ex.status, 0, ex.stderr);
   for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'model.onnx']) assert.ok(existsSync(join(web, f)), `--web wrote ${f}`);
-  const inputs = [fixture('audio', 'wav', 'in_44100_2ch_int16.wav'), fixture('audio', 'formats', 'tone.flac')];
+  // a 0.4-s clip: the model's 1-s window is mostly padding, which must be drawn grey
+  const short = join(web, 'short.wav');
+  writeFileSync(short, encodeWav({ sampleRate: 16000, channels: [new Float32Array(6400).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 700 * i) / 16000))] }));
+  const inputs = [fixture('audio', 'wav', 'in_44100_2ch_int16.wav'), fixture('audio', 'formats', 'tone.flac'), short];
   const { server, url } = await serve(web);
   const browser = await chromium.launch({ executablePath: c.bin, args: CHROMIUM_FLAGS, headless: true });
   try {
@@ -75,11 +89,20 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
       assert.equal(got.top[0].label, want.top[0].label, `${file}: same top-1 as loaa predict`);
       for (let i = 0; i < want.top.length; i++) {
         assert.equal(got.top[i].label, want.top[i].label);
-        assert.ok(Math.abs(got.top[i].p - want.top[i].p) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].p} vs loaa predict ${want.top[i].p}`);
+        assert.ok(Math.abs(got.top[i].score - want.top[i].p) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].score} vs loaa predict ${want.top[i].p}`);
       }
       const shown = await page.$$eval('#top li', (lis) => lis.map((li) => li.textContent ?? ''));
       assert.equal(shown.length, got.top.length);
-      assert.match(shown[0], new RegExp(`^${got.top[0].label}\\s+${got.top[0].p.toFixed(4)}`));
+      assert.match(shown[0], new RegExp(`^${got.top[0].label}\\s+${got.top[0].score.toFixed(4)}`));
+      if (file === short) {
+        // 6400 samples: 1 + (6400 - 400) / 160 = 38 frames of the clip, then padding
+        assert.equal(got.clipFrames, 38);
+        assert.equal(got.frames, 100);
+        for (const y of [0, 64, 127]) assert.deepEqual(await page.evaluate(PIXEL(70, y)), [128, 128, 128], `padding pixel (70, ${y}) is neutral grey`);
+        assert.deepEqual(await page.evaluate(PIXEL(38, 10)), [255, 255, 255], 'a white line marks the end of the clip');
+        assert.notDeepEqual(await page.evaluate(PIXEL(10, 120)), [128, 128, 128], 'the clip itself is coloured');
+        assert.match(await page.textContent('#extent') ?? '', /clip: 0\.38 s of the model's 1\.00 s window/);
+      }
     }
     const shot = await page.screenshot({ fullPage: true });
     if (process.env.LOAA_SCREENSHOT) writeFileSync(process.env.LOAA_SCREENSHOT, shot);
@@ -101,7 +124,7 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
 });
 
 test('the page reads labels and front end from the model file itself (metadata_props)', async () => {
-  const { onnxMetadata } = await import('../../src/export/onnx_meta.js');
+  const { onnxMetadata } = await import('../../src/onnx/metadata.js');
   const { dir: adapter, backbone } = exportCase('loaa_attn_1x3_s10');
   const out = join(freshDir('meta'), 'm.onnx');
   const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', out], { encoding: 'utf8' });

@@ -3,28 +3,20 @@
  * network, then classify a WAV through `import { AudioClassifier } from 'loaa'` and through
  * `npx loaa predict`. The addon is not rebuilt: LOAA_ADDON hands the install script the one this
  * checkout built (the install script's node-gyp path is the same build as scripts/setup.mjs's).
- * The registry is never asked: loaa's dependencies are copied from this checkout's node_modules
- * into the project first, so `npm install --offline` finds them satisfied.
+ * The registry is never asked (test/package/pack.ts). test/package/install.test.ts covers the lean
+ * install, `export --web` and `loaa/onnx`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { repoRoot } from '../helpers.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
 import { adapterDir, backbonePath, caseNamed } from '../models/model_cases.js';
-
-function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false', ...env }, timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
-
-const addon = join(repoRoot, 'build', 'Release', 'loaa_native.node');
+import { addon, freshApp, pack, runtimeDeps, sh } from './pack.js';
 
 test('npm pack, install offline into a fresh project, classify through the API and npx loaa predict', { timeout: 600_000 }, async (t) => {
   if (!existsSync(join(repoRoot, 'dist', 'src', 'index.js')) || !existsSync(addon)) {
@@ -33,18 +25,12 @@ test('npm pack, install offline into a fresh project, classify through the API a
   }
   const work = mkdtempSync(join(tmpdir(), 'loaa-consumer-'));
   try {
-    // dist/ is fresh (the suite compiles before it runs), so prepack's tsc is skipped here
-    const packed = JSON.parse(sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], repoRoot)) as { filename: string; files: { path: string }[] }[];
-    const files = packed[0].files.map((f) => f.path);
+    const { tarball, files } = pack(work);
     assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts') && files.includes('scripts/install.mjs'));
     assert.ok(!files.some((f) => /^(src|test|fixtures|tools)\//.test(f) || f.startsWith('dist/test/') || f.endsWith('.map')), 'no sources, tests or fixtures in the tarball');
 
-    const app = join(work, 'app');
-    mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
-    const deps = sh('npm', ['ls', '--omit=dev', '--all', '--parseable'], repoRoot).trim().split('\n').slice(1);
-    for (const d of deps) cpSync(d, join(app, relative(repoRoot, d)), { recursive: true });
-    sh('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, packed[0].filename)], app, { LOAA_ADDON: addon });
+    const app = freshApp(join(work, 'app'), runtimeDeps());
+    sh('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], app, { ...process.env, npm_config_update_notifier: 'false', LOAA_ADDON: addon });
     assert.ok(existsSync(join(app, 'node_modules', 'loaa', 'build', 'Release', 'loaa_native.node')));
 
     // an adapter that records its backbone, and a clip
@@ -89,7 +75,7 @@ clf.dispose();
 test('package.json: exports map, files list, prepack and install hooks', async () => {
   const { createRequire } = await import('node:module');
   const pkg = createRequire(import.meta.url)(join(repoRoot, 'package.json'));
-  for (const sub of ['.', './audio', './models', './peft', './train']) {
+  for (const sub of ['.', './audio', './models', './peft', './train', './onnx']) {
     const e = pkg.exports[sub];
     assert.ok(e && e.types && e.default, `exports["${sub}"]`);
     assert.ok(existsSync(join(repoRoot, e.default)), `${e.default} is built`);
@@ -100,7 +86,7 @@ test('package.json: exports map, files list, prepack and install hooks', async (
   assert.equal(pkg.scripts.install, 'node scripts/install.mjs');
   assert.ok(readdirSync(dirname(join(repoRoot, pkg.bin.loaa))).length > 0);
   // every subpath loads on its own
-  for (const sub of ['audio', 'models', 'peft', 'train']) {
+  for (const sub of ['audio', 'models', 'peft', 'train', 'onnx']) {
     const m = await import(join(repoRoot, pkg.exports[`./${sub}`].default));
     assert.ok(Object.keys(m).length > 3, `loaa/${sub} exports something`);
   }

@@ -2,6 +2,7 @@
 import { UsageError } from '../command.js';
 import { defineCommand, type CommandArgs } from '../define.js';
 import { PRECISIONS } from '../recipe_flags.js';
+import { adapterDirOf, recordedBackboneFlag } from '../adapter_args.js';
 import { highestEnergyRange, patchAttention, queryColumns, queryTokens, renderAttentionFigure, type FrameRange, type Upsample } from '../../viz/attention.js';
 
 const DESCRIPTION = `Draws what the model attends to (the paper's Figure 3): the mel spectrogram (frequency up, time
@@ -21,8 +22,8 @@ torch.autocast in bf16 or fp16 (softmax stays fp32); the maps come back as float
 within 2% of the fp32 map's peak, element by element (the tested tolerance; measured 0.3%).`;
 
 const FLAGS = {
-  backbone: { type: 'string', value: 'B', help: 'checkpoint (timm / DeiT / Hugging Face / AST), "pretrained" (the\nloaa pull cache) or random:<arch> (seeded random weights, e.g.\nrandom:deit_tiny_patch16_224)' },
-  adapter: { type: 'list', value: 'DIR', help: 'adapter directory (adapter_config.json + adapter_model.safetensors);\none row per adapter. The first adapter sets the input geometry\nand the front end (sample rate, mel bins, target length, mean/std)' },
+  backbone: { type: 'string', value: 'B', help: 'checkpoint (timm / DeiT / Hugging Face / AST), "pretrained" (the\nloaa pull cache) or random:<arch> (seeded random weights, e.g.\nrandom:deit_tiny_patch16_224); default: the one the first adapter records' },
+  adapter: { type: 'list', value: 'DIR', help: 'adapter directory (adapter_config.json + adapter_model.safetensors)\nor a run directory (its best/); one row per adapter. The first adapter sets the input geometry\nand the front end (sample rate, mel bins, target length, mean/std)' },
   compare: { type: 'string', value: 'DIR', help: 'an adapter to compare against (difference panels)' },
   'no-backbone-row': { type: 'boolean', help: 'leave out the bare backbone\'s row' },
   layer: { type: 'int', value: 'L', default: -1, help: 'block whose attention is drawn (-1: the last; 0 = the first)' },
@@ -123,13 +124,14 @@ export const command = defineCommand({
   name: 'attention',
   summary: "draw what the model attends to over a spectrogram (the paper's Figure 3), per model",
   usage: [
-    '<audio | features.safetensors> --backbone <ckpt | pretrained | random:<arch>> [--adapter <dir> ...] [--compare <dir>] [--layer -1] [--frames a:b] [--device D] [--precision P] --out map.png|fig.svg [--json]',
+    '<audio | features.safetensors> [--backbone <ckpt | pretrained | random:<arch>>] [--adapter <dir> ...] [--compare <dir>] [--layer -1] [--frames a:b] [--device D] [--precision P] --out map.png|fig.svg [--json]',
     '<audio> --row name=...,backbone=...[,adapter=...] --row ... [--device D] [--precision P] --out fig.svg',
   ],
   description: DESCRIPTION,
   flags: FLAGS,
   examples: [
-    'loaa attention clip.wav --backbone random:deit_tiny_distilled_patch16_224 --seed 0 --adapter runs/fsdd_loaa/best --out map.png',
+    'loaa attention clip.wav --adapter runs/fsdd_loaa --out map.png   # the backbone the adapter records',
+    'loaa attention clip.wav --backbone random:deit_tiny_distilled_patch16_224 --seed 0 --out map.png',
     'loaa attention clip.wav --row name=DeiT,backbone=pretrained --row name=LoAA,backbone=pretrained,adapter=runs/x/best --out figure3.svg',
   ],
   async run(args) {
@@ -140,8 +142,27 @@ export const command = defineCommand({
     const input = positionals[0]!;
     const rowArgs = flags.row;
     if (rowArgs.length) return runRows(args, input, rowArgs);
-    const backbone = flags.backbone;
-    if (!backbone) throw new UsageError('--backbone: required (a checkpoint, "pretrained" or random:<arch>)');
+    const adapters = flags.adapter.map(adapterDirOf);
+    const compare = flags.compare === undefined ? undefined : adapterDirOf(flags.compare);
+    // without --backbone, the one the (first) adapter records, as predict uses it
+    let backbone = flags.backbone;
+    let seed = flags.seed;
+    const recordedBy = adapters[0] ?? compare;
+    if (!backbone && recordedBy !== undefined) {
+      let rec: ReturnType<typeof recordedBackboneFlag>;
+      try {
+        rec = recordedBackboneFlag(recordedBy);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      if (rec) {
+        backbone = rec.backbone;
+        seed ??= rec.seed;
+      }
+    }
+    if (!backbone) {
+      throw new UsageError(`--backbone: required (a checkpoint, "pretrained" or random:<arch>)${recordedBy !== undefined ? `: ${recordedBy}/adapter_config.json records none` : ''}`);
+    }
     const out = flags.out;
     if (!out) throw new UsageError('--out: missing output PNG');
     const up = flags.upsample as Upsample;
@@ -149,9 +170,8 @@ export const command = defineCommand({
     const { mean, std } = flags;
     if ((mean === undefined) !== (std === undefined)) throw new UsageError(`${mean === undefined ? '--mean' : '--std'}: required with ${mean === undefined ? '--std' : '--mean'}`);
     if (std !== undefined && !(std > 0)) throw new UsageError(`--std: expected a positive number, got ${std}`);
-    const adapters = flags.adapter;
     const noBackbone = flags['no-backbone-row'];
-    if (noBackbone && !adapters.length && flags.compare === undefined) throw new UsageError('--no-backbone-row: needs at least one --adapter or --compare');
+    if (noBackbone && !adapters.length && compare === undefined) throw new UsageError('--no-backbone-row: needs at least one --adapter or --compare');
 
     // loaded here so that `loaa attention --help` and argument errors do not start libtorch
     const { runAttentionModels } = await import('../../viz/attention_models.js');
@@ -161,7 +181,7 @@ export const command = defineCommand({
       backbone,
       ...engineFlags(flags),
       adapters,
-      compare: flags.compare,
+      compare,
       backboneRow: !noBackbone,
       layer: flags.layer,
       arch: flags.arch,
@@ -173,7 +193,7 @@ export const command = defineCommand({
       fstride: flags.fstride,
       tstride: flags.tstride,
       depth: flags.depth,
-      seed: flags.seed,
+      seed,
       ...(sourceGrid ? { sourceGrid } : {}),
     }));
     const g = r.geometry;

@@ -1,4 +1,5 @@
 /** `loaa export`: an adapter with its backbone as an ONNX model (src/export), optionally checked and packed into a web page. */
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
@@ -64,9 +65,16 @@ export const command = defineCommand({
       throw new UsageError((e as Error).message);
     }
     const { model, config } = loaded;
+    const web = flags.web ? await import('../../export/web.js') : undefined;
+    const webDir = flags.web ? resolve(flags.web) : undefined;
+    const webDirExisted = webDir !== undefined && existsSync(webDir);
+    let written: string[] = [];
     try {
+      // everything --web needs is checked before the model is written
+      web?.pageSource();
       const t0 = performance.now();
       const r = exportModel(model, config, { out: resolve(flags.out), batch, precision });
+      written = [r.file, ...(r.dataFile ? [r.dataFile] : [])];
       const report: Record<string, unknown> = {
         file: r.file, bytes: r.bytes, ...(r.dataFile ? { data_file: r.dataFile, data_bytes: r.dataBytes } : {}),
         input: { name: 'fbank', shape: r.inputShape }, output: { name: 'logits', shape: [r.inputShape[0], config.num_classes] },
@@ -75,10 +83,7 @@ export const command = defineCommand({
       const { verifyOnnx } = flags.verify ? await import('../../export/verify.js') : { verifyOnnx: undefined };
       const v = verifyOnnx ? await verifyOnnx(r.file, model, { precision, batch: batch === 'dynamic' ? 2 : batch, inputs: 4 }) : undefined;
       if (v) report.verify = v;
-      if (flags.web) {
-        const { writeWebApp } = await import('../../export/web.js');
-        report.web = await writeWebApp(resolve(flags.web), r.file);
-      }
+      if (web && webDir) report.web = await web.writeWebApp(webDir, r.file);
       if (json) {
         process.stdout.write(JSON.stringify(report) + '\n');
       } else {
@@ -91,10 +96,16 @@ export const command = defineCommand({
         if (flags.web) process.stdout.write(`web page: ${resolve(flags.web)}/index.html (serve the directory: python3 -m http.server -d ${flags.web})\n`);
       }
       if (v && !v.ok) {
-        process.stderr.write(`loaa export: ${r.file}: onnxruntime-node's logits differ from loaa's beyond the tolerance\n`);
+        process.stderr.write(`loaa export: ${r.file}: onnxruntime-node's logits differ from loaa's beyond the tolerance; the file is kept for inspection\n`);
         return 1;
       }
+      written = [];
       return 0;
+    } catch (e) {
+      // a failed export leaves nothing behind: no model a later step could mistake for a good one
+      for (const f of written) rmSync(f, { force: true });
+      if (webDir && !webDirExisted) rmSync(webDir, { recursive: true, force: true });
+      throw e;
     } finally {
       model.dispose();
     }

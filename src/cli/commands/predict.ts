@@ -5,11 +5,12 @@ import { readAdapterConfig, type AdapterConfigFile } from '../../peft/checkpoint
 import { featuresOfFile, frontendSpec, readFeaturesFile } from '../../infer/features.js';
 import { Classifier, type Prediction } from '../../infer/classifier.js';
 import { batchHelp, isBatchPredict, runPredictBatch } from './predict_batch.js';
+import { adapterDirOf } from '../adapter_args.js';
 
 export type { Prediction } from '../../infer/classifier.js';
 
-const DESCRIPTION = `Classifies each input with the AST built from the backbone checkpoint (timm / DeiT safetensors or
-.pth, Hugging Face ViT / DeiT / AST) and the adapter checkpoint (a directory with adapter_config.json
+const DESCRIPTION = `Classifies each input with the AST built from the backbone checkpoint (--backbone, timm / DeiT
+safetensors or .pth, Hugging Face ViT / DeiT / AST; default: the one the adapter records) and the adapter checkpoint (a directory with adapter_config.json
 and adapter_model.safetensors), and prints the top-k labels with their probabilities (softmax).
 
 Audio files (WAV, FLAC, Ogg/Vorbis, MP3) go through the front end the adapter was trained with
@@ -18,8 +19,8 @@ are the model input as they are (tensor "fbank", [frames, mel] or [batch, frames
 and normalised, as written by \`loaa features --target-length N --mean M --std S\`).`;
 
 const FLAGS = {
-  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (file or Hugging Face model directory)' },
-  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory' },
+  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (file or Hugging Face model directory); default: the\none the adapter records (a random one is rebuilt from its seed)' },
+  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
   features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
   'top-k': { type: 'string', value: 'K', help: 'labels per input (default 5, at most the class count)' },
 } as const;
@@ -27,14 +28,16 @@ const FLAGS = {
 const single = defineCommand({
   name: 'predict',
   summary: 'classify audio (or features) with a backbone and an adapter checkpoint',
-  usage: ['<audio...> --backbone <checkpoint> --adapter <adapter dir> [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --backbone <checkpoint> --adapter <adapter dir>'],
+  usage: ['<audio...> --adapter <adapter or run dir> [--backbone <checkpoint>] [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --adapter <adapter or run dir> [--backbone <checkpoint>]'],
   description: DESCRIPTION,
   flags: FLAGS,
-  examples: ['loaa predict clip.wav --backbone deit.safetensors --adapter runs/esc50/best --top-k 3'],
+  examples: ['loaa predict clip.wav --adapter runs/esc50 --top-k 3', 'loaa predict clip.wav --backbone deit.safetensors --adapter runs/esc50/best --top-k 3'],
   async run({ flags, positionals, json }) {
-    const { backbone, adapter, features } = flags;
+    const { backbone, features } = flags;
+    if (!flags.adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory, or a run directory)');
+    const adapter = adapterDirOf(flags.adapter);
+    // without --backbone the batch form runs (command.run below), on the recorded backbone
     if (!backbone) throw new UsageError('--backbone: missing (the image or AST checkpoint the adapter was trained on)');
-    if (!adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory)');
     if (features.length === 0 && positionals.length === 0) throw new UsageError('<audio>: no input (give audio files or --features FILE)');
     const kS = flags['top-k'];
     let k = 5;

@@ -12,9 +12,10 @@ import { optionLines, parseCommandArgs } from '../define.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { runBatchPredict } from '../../batch/cli.js';
 import { hasGlob } from '../../batch/glob.js';
+import { adapterDirOf } from '../adapter_args.js';
 
 const FLAGS = {
-  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory' },
+  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
   backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (default: the adapter\'s recorded one)' },
   jsonl: { type: 'boolean', help: 'one {"input", "top": [{"label", "score"}], "logits"} (or {"input", "error"}) per line' },
   csv: { type: 'boolean', help: 'input,status,label1,score1,...,error' },
@@ -57,8 +58,8 @@ export function isBatchPredict(argv: string[]): boolean {
 
 export async function runPredictBatch(argv: string[]): Promise<number> {
   const { flags: f, positionals } = parseCommandArgs(argv, FLAGS, 'predict');
-  const adapter = f.adapter;
-  if (!adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory)');
+  if (!f.adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory, or a run directory)');
+  const adapter = adapterDirOf(f.adapter);
   if (positionals.length === 0) throw new UsageError('<audio>: no input (give files, folders, globs, or - for a list on stdin)');
   if (f.jsonl && f.csv) throw new UsageError('--jsonl, --csv: choose one');
   const json = f.json;

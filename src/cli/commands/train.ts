@@ -14,7 +14,7 @@ A non-finite loss stops the run with the step named; the last good checkpoint is
 
 const FLAGS = {
   ...RECIPE_FLAGS,
-  config: { type: 'string', value: 'FILE', help: 'the recipe (recipes/*.yaml); optional with --resume (the run\'s own is used)' },
+  config: { type: 'string', value: 'FILE', help: 'the recipe: a .yaml file or a packaged recipe by name (fsdd_loaa, ...); optional with --resume (the run\'s own is used)' },
   out: { type: 'string', value: 'DIR', help: 'the run directory (created)' },
   resume: { type: 'boolean', help: 'continue an interrupted run in --out from its last checkpoint; it ends with\nthe same weights as an uninterrupted run (at the same thread count)' },
   'allow-thread-change': { type: 'boolean', help: 'resume with another thread count than the run was started with: training\ncontinues correctly, but the weights differ from an uninterrupted run in the last bits' },
