@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import { UsageError } from './command.js';
 import type { FlagDef } from './define.js';
-import type { Backend, DistFlags } from '../dist/env.js';
-import type { ProcessGroup } from '../dist/group.js';
+import type { Backend, DistFlags } from '../distributed/env.js';
+import type { ProcessGroup } from '../distributed/group.js';
 
 export const DIST_BACKENDS = ['gloo', 'nccl', 'auto'] as const;
 
@@ -79,7 +79,7 @@ export interface Distributed {
   launched: number | null;
   group?: ProcessGroup;
   /** the trainer's hooks for one run (one per cv fold: each builds its own gradient buckets) */
-  hooks?: () => import('../dist/hooks.js').ParallelHooks;
+  hooks?: () => import('../distributed/hooks.js').ParallelHooks;
 }
 
 /**
@@ -87,7 +87,7 @@ export interface Distributed {
  * rank variables) neither. `device` is the recipe's train.device, for `--dist-backend auto`.
  */
 export async function distributed(command: string, argv: string[], flags: Flags & { out?: string }, device: string): Promise<Distributed> {
-  const { launchPlan, rankFromEnv } = await import('../dist/env.js');
+  const { launchPlan, rankFromEnv } = await import('../distributed/env.js');
   const f = distFlags(flags);
   // the ranks on this node: the launcher's --nproc, or a rank's LOCAL_WORLD_SIZE (torchrun's)
   const ranksHere = Number(process.env.LOCAL_WORLD_SIZE || (process.env.RANK !== undefined ? process.env.WORLD_SIZE : undefined) || f.nproc || 1);
@@ -106,7 +106,7 @@ export async function distributed(command: string, argv: string[], flags: Flags 
       throw new UsageError((e as Error).message);
     }
     if (plan === null) return { launched: null };
-    const { launchLocal } = await import('../dist/launch.js');
+    const { launchLocal } = await import('../distributed/launch.js');
     // the ranks run this same command without the launcher's flags (the parser has checked that
     // each of them has its value, inline or next)
     const rest: string[] = [];
@@ -125,8 +125,8 @@ export async function distributed(command: string, argv: string[], flags: Flags 
     const r = await launchLocal({ plan, script: process.argv[1]!, args: [command, ...rest], logDir: join(flags.out!, 'logs') });
     return { launched: r.code };
   }
-  const { ProcessGroup } = await import('../dist/group.js');
-  const { parallelHooks } = await import('../dist/hooks.js');
+  const { ProcessGroup } = await import('../distributed/group.js');
+  const { parallelHooks } = await import('../distributed/hooks.js');
   const group = ProcessGroup.join(cfg);
   return { launched: null, group, hooks: () => parallelHooks(group) };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/dist/launch.js';
+import { freePort } from '../../src/distributed/launch.js';
 import { assertOk, glooSkip, maxAbsDiff, readResult, runSingle, startRanks } from './ranks.js';
 
 const skip = glooSkip();
