@@ -1,40 +1,31 @@
 /**
- * `loaa <command>`: commands are imported only when run, so `loaa --help` and the light commands
- * start without loading libtorch.
+ * `loaa <command>`: a command is imported only when run, so the light commands start without
+ * loading libtorch; `loaa --help` imports them all to read their summaries.
  */
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
-import { closest } from './suggest.js';
+import { closest } from '../util/suggest.js';
 
-interface Entry { summary: string }
+/** The commands in the order `loaa --help` lists them: src/cli/commands/<name>.ts each. */
+const COMMANDS = ['demo', 'train', 'eval', 'cv', 'predict', 'params', 'features', 'stats', 'attention', 'grid', 'report', 'export', 'serve', 'pull', 'bench'] as const;
 
-const COMMANDS: Record<string, Entry> = {
-  demo: { summary: 'train LoAA, a parallel adapter and a linear probe on a small audio set and compare them' },
-  train: { summary: 'fine-tune a backbone on a dataset from a recipe' },
-  eval: { summary: 'evaluate a trained run on a split' },
-  cv: { summary: 'k-fold cross-validation (ESC-50 style) with per-fold and mean results' },
-  predict: { summary: 'classify audio files (or feature files) with a backbone and an adapter' },
-  params: { summary: 'total / trainable / frozen parameter counts of a model configuration' },
-  features: { summary: 'compute the AST filterbank of an audio file into a safetensors file' },
-  stats: { summary: 'mean and std of a dataset\'s filterbanks, as AST normalises them' },
-  attention: { summary: 'draw what the model attends to over a spectrogram (the paper\'s Figure 3), per model' },
-  grid: { summary: 'run an experiment grid (methods x kernels x budgets x folds ...) as a resumable queue' },
-  report: { summary: 'tables like the paper\'s and training curves from runs, as Markdown and HTML' },
-  export: { summary: 'export an adapter with its backbone as an ONNX model (onnxruntime, browser)' },
-  serve: { summary: 'serve adapters over HTTP: batched, bounded, with metrics' },
-  pull: { summary: 'download an ImageNet ViT/DeiT checkpoint into the cache' },
-  bench: { summary: 'measure engine, front end, inference and training speed (vs PyTorch when installed)' },
-};
+const isCommand = (name: string): name is (typeof COMMANDS)[number] => (COMMANDS as readonly string[]).includes(name);
 
-function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+async function load(name: string): Promise<Command> {
+  return ((await import(`./commands/${name}.js`)) as { command: Command }).command;
+}
+
+/** The overview, each command's one line read from its own definition (the only place it is written). */
+async function usage(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map(load));
+  const width = Math.max(...COMMANDS.map((k) => k.length));
   return [
     'loaa: fine-tune image-pretrained Vision Transformers on audio with Look-Aside Adapters',
     '',
     'usage: loaa <command> [options]      (loaa <command> --help for its options)',
     '',
     'commands:',
-    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`),
+    ...commands.map((c, i) => `  ${COMMANDS[i]!.padEnd(width)}  ${c.summary}`),
     '',
     'Every command takes --help; most take --json (one JSON object on stdout, nothing else there).',
   ].join('\n');
@@ -45,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   // `loaa help <command>` is `loaa <command> --help`
   if (name === 'help' && rest.length) [name, rest] = [rest[0], ['--help']];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
+    console.log(await usage());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
@@ -53,16 +44,15 @@ export async function main(argv: string[]): Promise<number> {
     console.log(createRequire(import.meta.url)('../../../package.json').version);
     return 0;
   }
-  const entry = COMMANDS[name];
-  if (!entry) {
-    const near = closest(name, Object.keys(COMMANDS));
-    console.error(`loaa: unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${usage()}`);
+  if (!isCommand(name)) {
+    const near = closest(name, COMMANDS);
+    console.error(`loaa: unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${await usage()}`);
     return 2;
   }
   let command: Command;
   try {
     // one file per command: src/cli/commands/<name>.ts exporting `command`
-    command = ((await import(`./commands/${name}.js`)) as { command: Command }).command;
+    command = await load(name);
   } catch (e) {
     console.error(`loaa ${name}: cannot load the command: ${(e as Error).message}`);
     return 1;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defineCommand, parseCommandArgs, helpText } from '../../src/cli/define.js';
 import { UsageError } from '../../src/cli/command.js';
-import { closest } from '../../src/cli/suggest.js';
+import { closest } from '../../src/util/suggest.js';
 import { main } from '../../src/cli/main.js';
 
 const FLAGS = {

@@ -21,7 +21,7 @@ const FLAGS = {
   backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (file or Hugging Face model directory)' },
   adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory' },
   features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
-  'top-k': { type: 'string', value: 'K', help: 'labels per input (default 5, at most the class count)' },
+  'top-k': { type: 'int', positive: true, default: 5, value: 'K', help: 'labels per input (at most the class count)' },
 } as const;
 
 const single = defineCommand({
@@ -36,12 +36,7 @@ const single = defineCommand({
     if (!backbone) throw new UsageError('--backbone: missing (the image or AST checkpoint the adapter was trained on)');
     if (!adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory)');
     if (features.length === 0 && positionals.length === 0) throw new UsageError('<audio>: no input (give audio files or --features FILE)');
-    const kS = flags['top-k'];
-    let k = 5;
-    if (kS !== undefined) {
-      k = Number(kS);
-      if (!/^\s*\d+\s*$/.test(kS) || !Number.isSafeInteger(k) || k < 1) throw new UsageError(`--top-k: expected a positive integer, got ${JSON.stringify(kS)}`);
-    }
+    let k = flags['top-k'];
     let cfg: AdapterConfigFile;
     try {
       cfg = readAdapterConfig(adapter);

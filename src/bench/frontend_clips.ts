@@ -4,9 +4,9 @@
  * stages of the first on their own. tools/bench/frontend_torchaudio.py prints the same rows for
  * torchaudio (torch.set_num_threads(1)).
  */
-import { astFbankOfWaveform, astWaveform } from './frontend.js';
-import { resample } from './resample.js';
-import { Rng } from './rng.js';
+import { astFbankOfWaveform, astWaveform } from '../audio/frontend.js';
+import { resample } from '../audio/resample.js';
+import { Rng } from '../audio/rng.js';
 
 /** The benchmark signal: tones plus noise, deterministic. */
 export function benchSignal(rate: number, seconds: number): Float32Array {
