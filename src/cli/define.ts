@@ -5,6 +5,7 @@
  */
 import type { Command } from './command.js';
 import { parseFlags, type FlagDef, type FlagValues } from '../util/flags.js';
+import { isCommandName, SUMMARIES } from './summaries.js';
 
 export type { FlagDef, FlagValues } from '../util/flags.js';
 
@@ -21,9 +22,8 @@ export interface CommandArgs<F extends Record<string, FlagDef>> {
 }
 
 export interface CommandDef<F extends Record<string, FlagDef>> {
+  /** `loaa <name>`; its one line for `loaa --help` is SUMMARIES[name] (src/cli/summaries.ts) */
   name: string;
-  /** one line for `loaa --help` */
-  summary: string;
   /** what follows `loaa <name>` in the usage line(s) */
   usage: string | string[];
   /** paragraphs between the usage and the options */
@@ -88,7 +88,7 @@ export function defineCommand<F extends Record<string, FlagDef>>(def: CommandDef
   const help = helpText(def as unknown as CommandDef<Record<string, FlagDef>>);
   return {
     name: def.name,
-    summary: def.summary,
+    summary: isCommandName(def.name) ? SUMMARIES[def.name] : '',
     help,
     async run(argv: string[]): Promise<number> {
       const p = parseCommandArgs(argv, def.flags, def.name);

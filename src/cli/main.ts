@@ -1,31 +1,26 @@
 /**
- * `loaa <command>`: a command is imported only when run, so the light commands start without
- * loading libtorch; `loaa --help` imports them all to read their summaries.
+ * `loaa <command>`: commands are imported only when run, so `loaa --help` and the light commands
+ * start without loading libtorch.
  */
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { closest } from '../util/suggest.js';
-
-/** The commands in the order `loaa --help` lists them: src/cli/commands/<name>.ts each. */
-const COMMANDS = ['demo', 'train', 'eval', 'cv', 'predict', 'params', 'features', 'stats', 'attention', 'grid', 'report', 'export', 'serve', 'pull', 'bench'] as const;
-
-const isCommand = (name: string): name is (typeof COMMANDS)[number] => (COMMANDS as readonly string[]).includes(name);
+import { COMMAND_NAMES, SUMMARIES, isCommandName } from './summaries.js';
 
 async function load(name: string): Promise<Command> {
   return ((await import(`./commands/${name}.js`)) as { command: Command }).command;
 }
 
-/** The overview, each command's one line read from its own definition (the only place it is written). */
-async function usage(): Promise<string> {
-  const commands = await Promise.all(COMMANDS.map(load));
-  const width = Math.max(...COMMANDS.map((k) => k.length));
+/** The overview: each command's one line from src/cli/summaries.ts, without importing the commands. */
+function usage(): string {
+  const width = Math.max(...COMMAND_NAMES.map((k) => k.length));
   return [
     'loaa: fine-tune image-pretrained Vision Transformers on audio with Look-Aside Adapters',
     '',
     'usage: loaa <command> [options]      (loaa <command> --help for its options)',
     '',
     'commands:',
-    ...commands.map((c, i) => `  ${COMMANDS[i]!.padEnd(width)}  ${c.summary}`),
+    ...COMMAND_NAMES.map((k) => `  ${k.padEnd(width)}  ${SUMMARIES[k]}`),
     '',
     'Every command takes --help; most take --json (one JSON object on stdout, nothing else there).',
   ].join('\n');
@@ -36,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   // `loaa help <command>` is `loaa <command> --help`
   if (name === 'help' && rest.length) [name, rest] = [rest[0], ['--help']];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(await usage());
+    console.log(usage());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
@@ -44,9 +39,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log(createRequire(import.meta.url)('../../../package.json').version);
     return 0;
   }
-  if (!isCommand(name)) {
-    const near = closest(name, COMMANDS);
-    console.error(`loaa: unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${await usage()}`);
+  if (!isCommandName(name)) {
+    const near = closest(name, COMMAND_NAMES);
+    console.error(`loaa: unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''}\n\n${usage()}`);
     return 2;
   }
   let command: Command;

@@ -184,7 +184,6 @@ function describe(r: ParamsResult): string {
 
 export const command = defineCommand({
   name: 'params',
-  summary: 'count total / trainable / frozen parameters of an AST + fine-tuning method',
   usage: [
     `--arch <name> --method <${PEFT_METHODS.join('|')}>`,
     '      [--adapter attn:1x3 --adapter ffn:3x1] [--bottleneck R | --budget 2%] [--equalize KFxKT]',

@@ -26,7 +26,6 @@ const FLAGS = {
 
 const single = defineCommand({
   name: 'predict',
-  summary: 'classify audio (or features) with a backbone and an adapter checkpoint',
   usage: ['<audio...> --backbone <checkpoint> --adapter <adapter dir> [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --backbone <checkpoint> --adapter <adapter dir>'],
   description: DESCRIPTION,
   flags: FLAGS,
