@@ -103,20 +103,15 @@ export async function distributed(command: string, argv: string[], flags: Flags 
     if (plan === null) return { launched: null };
     const { launchLocal } = await import('../distributed/launch.js');
     // the ranks run this same command without the launcher's flags (the parser has checked that
-    // each of them has its value, inline or next)
-    const rest: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      const tok = argv[i]!;
-      if (tok === '--') {
-        rest.push(...argv.slice(i));
-        break;
-      }
-      if (LAUNCH_FLAGS.includes(tok.split('=')[0]!)) {
-        if (!tok.includes('=')) i++;
-        continue;
-      }
-      rest.push(tok);
-    }
+    // each of them has its value, inline or next); nothing after `--` is a flag
+    const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+    const drop = new Set<number>();
+    argv.slice(0, end).forEach((tok, i) => {
+      if (!LAUNCH_FLAGS.includes(tok.split('=')[0]!)) return;
+      drop.add(i);
+      if (!tok.includes('=')) drop.add(i + 1);
+    });
+    const rest = argv.filter((_, i) => !drop.has(i));
     const r = await launchLocal({ plan, script: process.argv[1]!, args: [command, ...rest], logDir: join(flags.out!, 'logs') });
     return { launched: r.code };
   }
