@@ -4,7 +4,7 @@
 # 1. builds the addon against that machine's CUDA PyTorch into build-cuda/;
 # 2. checks the addon sees the GPU; runs the model-parity cases on cuda:0 in fp32, bf16 and fp16
 #    (autocast) against the float32 reference outputs, and a CUDA->CPU checkpoint round trip;
-# 3. data parallelism on NCCL (src/dist/check.ts): 2 ranks, each on cuda:(LOCAL_RANK mod GPUs), time
+# 3. data parallelism on NCCL (src/bench/dist_check.ts): 2 ranks, each on cuda:(LOCAL_RANK mod GPUs), time
 #    an all-reduce of 4 MiB and take 5 data-parallel SGD steps that rank 0 compares with one process's
 #    (`nccl: {ok, allreduce_ms, steps_equal_single, ...}`). NCCL >= 2.5 refuses two ranks on one GPU
 #    ("Duplicate GPU detected"): with a single GPU the 2-rank attempt's error is recorded and NCCL's
@@ -75,7 +75,7 @@ for (const [precision, dtype] of [['fp32', null], ['bf16', 'bfloat16'], ['fp16',
 {
   const gpus = T.cudaDeviceCount();
   const check = (nproc) => {
-    const r = spawnSync(process.execPath, ['dist/src/dist/check.js', '--backend', 'nccl', '--nproc', String(nproc), '--dist-timeout', '60'], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(process.execPath, ['dist/src/bench/dist_check.js', '--backend', 'nccl', '--nproc', String(nproc), '--dist-timeout', '60'], { encoding: 'utf8', timeout: 300_000 });
     try { return JSON.parse(r.stdout.trim().split('\n').pop()); } catch { return { ok: false, error: (r.stderr || r.stdout || String(r.error)).slice(-800) }; }
   };
   const two = check(2);

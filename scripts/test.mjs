@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** Runs every compiled `*.test.js` under dist/test with node's test runner (args: name filters). */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -12,7 +12,11 @@ function walk(d) {
     return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.js') ? [p] : [];
   });
 }
+// tsc never deletes outputs: a test whose source was moved or removed (test/dist -> test/distributed)
+// would still run from its stale .js, so only outputs of an existing test/**/*.ts count
+const current = (f) => existsSync(join('test', relative(dir, f)).replace(/\.js$/, '.ts'));
 const files = walk(dir)
+  .filter(current)
   .filter((f) => !filters.length || filters.some((x) => relative(dir, f).includes(x)))
   .sort();
 if (!files.length) {

@@ -1,5 +1,8 @@
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** Tests run from dist/test/...; walk up to the directory holding package.json. */
@@ -43,4 +46,42 @@ export async function captureOutput(fn: () => Promise<number>): Promise<{ code: 
     process.stdout.write = ow;
     process.stderr.write = ew;
   }
+}
+
+/** A fresh temp folder `loaa-<tag>-XXXXXX`, removed when the test file ends. */
+export function tempDir(tag: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `loaa-${tag}-`));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export const loaaBin = join(repoRoot, 'bin', 'loaa.js');
+
+export interface CliOptions {
+  cwd?: string;
+  /** added to this process's environment (e.g. `LOAA_NUM_THREADS: '1'`) */
+  env?: Record<string, string>;
+  /** written to the command's stdin */
+  input?: string;
+  /** ms before the command is killed */
+  timeout?: number;
+}
+
+export interface CliResult {
+  /** the exit status (null when a signal ended it) */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bin/loaa.js <args>` in a child process to its end: the command line as a user types it. */
+export function loaa(args: string[], o: CliOptions = {}): CliResult {
+  const r = spawnSync(process.execPath, [loaaBin, ...args], {
+    encoding: 'utf8',
+    ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+    ...(o.env ? { env: { ...process.env, ...o.env } } : {}),
+    ...(o.input !== undefined ? { input: o.input } : {}),
+    ...(o.timeout !== undefined ? { timeout: o.timeout } : {}),
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

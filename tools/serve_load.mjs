@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AudioClassifier } from '../dist/src/api/classifier.js';
 import { startServer } from '../dist/src/serve/server.js';
-import { runLoad } from '../dist/src/serve/loadgen.js';
+import { runLoad } from '../dist/src/bench/loadgen.js';
 import { encodeWav } from '../dist/src/audio/wav.js';
 
 const args = process.argv.slice(2);

@@ -38,4 +38,3 @@ export {
 } from './frontend.js';
 export { epicLogMel, htkMelFilters, EPIC_DEFAULTS, type EpicOptions } from './epic.js';
 export { drawMask, frequencyMask, timeMask, mixWaveforms, mixLabels, mixup, rollTime, addNoiseAndRoll } from './augment.js';
-export { benchFrontEnd } from './bench.js';

@@ -18,6 +18,7 @@ import { torchPython } from './python.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
+import { medianMs } from './timing.js';
 
 /** A pre-norm ViT block in plain src/nn layers: what the engine has to run fast. */
 export class BenchBlock extends Module {
@@ -47,20 +48,6 @@ export class BenchBlock extends Module {
       return h.add(this.fc2.forward(this.fc1.forward(this.norm2.forward(h)).gelu()));
     });
   }
-}
-
-/** Median of `reps` timings (ms) after `warm` untimed runs. */
-export function medianMs(fn: () => void, reps: number, warm = 2): number {
-  for (let i = 0; i < warm; i++) fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  const m = ts.length >> 1;
-  return ts.length % 2 ? ts[m] : (ts[m - 1] + ts[m]) / 2;
 }
 
 export interface EngineBenchOptions {

@@ -1,9 +1,9 @@
 /**
- * `loaa bench --only frontend`: loaa's front end per clip (src/audio/bench.ts) next to torchaudio's
+ * `loaa bench --only frontend`: loaa's front end per clip (src/bench/frontend_clips.ts) next to torchaudio's
  * (tools/bench/frontend_torchaudio.py) when a Python with torchaudio exists: here only Debian's, on
  * torch 1.13, which the result names.
  */
-import { benchFrontEnd } from '../audio/bench.js';
+import { benchFrontEnd } from './frontend_clips.js';
 import { runPythonJson, torchaudioPython } from './python.js';
 
 export async function benchFrontEndSection(): Promise<Record<string, unknown>> {

@@ -218,7 +218,7 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
 }
 
 async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
-  const { benchFrontEnd } = await import('../audio/bench.js');
+  const { benchFrontEnd } = await import('./frontend_clips.js');
   const python = torchaudioPython();
   const note = python ? 'torchaudio on Debian torch 1.13 (none for 2.13 here)' : 'torchaudio not installed';
   const mk = (work: string): RowSamples => ({ work, unit: 'ms/clip', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0, pytorchNote: note });

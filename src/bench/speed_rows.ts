@@ -20,7 +20,7 @@ import { crossEntropy, manualSeed, randint, randn, tensor } from '../tensor/func
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { GradScaler } from '../train/amp.js';
-import { medianMs } from './engine.js';
+import { medianMs } from './timing.js';
 
 export type Precision = 'fp32' | 'bf16' | 'fp16';
 const ARCH = 'deit_base_distilled_patch16_384';

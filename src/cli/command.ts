@@ -8,7 +8,5 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/** An error the user caused (bad argument, bad file): printed as one line, exit status 2, no stack. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+// declared with the flag parser (src/util/flags.ts), which throws it too
+export { UsageError } from '../util/flags.js';

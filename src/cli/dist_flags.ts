@@ -6,23 +6,25 @@
  */
 import { join } from 'node:path';
 import { UsageError } from './command.js';
-import type { FlagDef } from './define.js';
-import type { Backend, DistFlags } from '../dist/env.js';
-import type { ProcessGroup } from '../dist/group.js';
+import type { FlagDef, FlagValues } from './define.js';
+import type { Backend, DistFlags } from '../distributed/env.js';
+import type { ProcessGroup } from '../distributed/group.js';
+import type { ParallelHooks } from '../train/trainer.js';
 
 export const DIST_BACKENDS = ['gloo', 'nccl', 'auto'] as const;
 
 export const DIST_FLAGS = {
   nproc: {
-    type: 'string',
+    type: 'int',
+    min: 0,
     value: 'N',
     help: 'data-parallel training on N local ranks (PyTorch\'s c10d), available cores / N threads\neach; the batch size stays the global one, so the steps are the single-process ones. Rank 0\nwrites the run directory; the other ranks log to <out>/logs/rank<R>.log. A process started by\ntorchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) joins its group without these flags',
   },
-  nnodes: { type: 'string', value: 'M', help: 'several machines: run the same command on each (with --node-rank 0..M-1)' },
-  'node-rank': { type: 'string', value: 'K', help: 'this machine\'s index, 0..M-1' },
+  nnodes: { type: 'int', min: 0, value: 'M', help: 'several machines: run the same command on each (with --node-rank 0..M-1)' },
+  'node-rank': { type: 'int', min: 0, value: 'K', help: 'this machine\'s index, 0..M-1' },
   'master-addr': { type: 'string', value: 'A', help: 'the address of node 0 (or MASTER_ADDR)' },
-  'master-port': { type: 'string', value: 'P', help: 'the port on node 0 (or MASTER_PORT)' },
-  'dist-timeout': { type: 'string', value: 'S', help: 'seconds a rank waits for the others before failing (default 300)' },
+  'master-port': { type: 'int', min: 0, value: 'P', help: 'the port on node 0 (or MASTER_PORT)' },
+  'dist-timeout': { type: 'number', positive: true, value: 'S', help: 'seconds a rank waits for the others before failing (default 300)' },
   'dist-backend': {
     type: 'string',
     value: 'B',
@@ -34,30 +36,23 @@ export const DIST_FLAGS = {
 /** The launcher's flags, which its ranks must not see again. */
 const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port'].map((f) => `--${f}`);
 
-type Flags = { nproc?: string; nnodes?: string; 'node-rank'?: string; 'master-addr'?: string; 'master-port'?: string; 'dist-timeout'?: string; 'dist-backend'?: string };
+/** The flags' values as parsed and typed from DIST_FLAGS. */
+type Flags = Partial<FlagValues<typeof DIST_FLAGS>>;
 
 /** The distributed flags, checked (before any recipe is read). */
 export function distFlags(flags: Flags): DistFlags {
-  const timeout = flags['dist-timeout'];
-  if (timeout !== undefined && !(Number(timeout) > 0)) throw new UsageError(`--dist-timeout: expected a positive number of seconds, got ${JSON.stringify(timeout)}`);
   const d = {
-    nproc: distInt(flags.nproc, '--nproc'),
-    nnodes: distInt(flags.nnodes, '--nnodes'),
-    nodeRank: distInt(flags['node-rank'], '--node-rank'),
+    nproc: flags.nproc,
+    nnodes: flags.nnodes,
+    nodeRank: flags['node-rank'],
     masterAddr: flags['master-addr'],
-    masterPort: distInt(flags['master-port'], '--master-port'),
-    timeout: timeout === undefined ? undefined : Number(timeout),
+    masterPort: flags['master-port'],
+    timeout: flags['dist-timeout'],
   };
   const nnodes = d.nnodes ?? 1;
   if ((d.nproc ?? 1) < 1) throw new UsageError('--nproc: expected at least 1');
   if (nnodes > 1 && !d.masterAddr && !process.env.MASTER_ADDR) throw new UsageError('--master-addr: required with --nnodes > 1 (the address of node 0), or set MASTER_ADDR');
   return d;
-}
-
-function distInt(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`${flag}: expected a non-negative integer, got ${JSON.stringify(v)}`);
-  return Number(v);
 }
 
 /**
@@ -79,7 +74,7 @@ export interface Distributed {
   launched: number | null;
   group?: ProcessGroup;
   /** the trainer's hooks for one run (one per cv fold: each builds its own gradient buckets) */
-  hooks?: () => import('../dist/hooks.js').ParallelHooks;
+  hooks?: () => ParallelHooks;
 }
 
 /**
@@ -87,7 +82,7 @@ export interface Distributed {
  * rank variables) neither. `device` is the recipe's train.device, for `--dist-backend auto`.
  */
 export async function distributed(command: string, argv: string[], flags: Flags & { out?: string }, device: string): Promise<Distributed> {
-  const { launchPlan, rankFromEnv } = await import('../dist/env.js');
+  const { launchPlan, rankFromEnv } = await import('../distributed/env.js');
   const f = distFlags(flags);
   // the ranks on this node: the launcher's --nproc, or a rank's LOCAL_WORLD_SIZE (torchrun's)
   const ranksHere = Number(process.env.LOCAL_WORLD_SIZE || (process.env.RANK !== undefined ? process.env.WORLD_SIZE : undefined) || f.nproc || 1);
@@ -106,27 +101,22 @@ export async function distributed(command: string, argv: string[], flags: Flags 
       throw new UsageError((e as Error).message);
     }
     if (plan === null) return { launched: null };
-    const { launchLocal } = await import('../dist/launch.js');
+    const { launchLocal } = await import('../distributed/launch.js');
     // the ranks run this same command without the launcher's flags (the parser has checked that
-    // each of them has its value, inline or next)
-    const rest: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      const tok = argv[i]!;
-      if (tok === '--') {
-        rest.push(...argv.slice(i));
-        break;
-      }
-      if (LAUNCH_FLAGS.includes(tok.split('=')[0]!)) {
-        if (!tok.includes('=')) i++;
-        continue;
-      }
-      rest.push(tok);
-    }
+    // each of them has its value, inline or next); nothing after `--` is a flag
+    const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+    const drop = new Set<number>();
+    argv.slice(0, end).forEach((tok, i) => {
+      if (!LAUNCH_FLAGS.includes(tok.split('=')[0]!)) return;
+      drop.add(i);
+      if (!tok.includes('=')) drop.add(i + 1);
+    });
+    const rest = argv.filter((_, i) => !drop.has(i));
     const r = await launchLocal({ plan, script: process.argv[1]!, args: [command, ...rest], logDir: join(flags.out!, 'logs') });
     return { launched: r.code };
   }
-  const { ProcessGroup } = await import('../dist/group.js');
-  const { parallelHooks } = await import('../dist/hooks.js');
+  const { ProcessGroup } = await import('../distributed/group.js');
+  const { parallelHooks } = await import('../distributed/hooks.js');
   const group = ProcessGroup.join(cfg);
   return { launched: null, group, hooks: () => parallelHooks(group) };
 }

@@ -136,7 +136,7 @@ export interface LoaderOptions {
   cache?: boolean;
   /**
    * Data parallelism: this rank's part of every batch (positions i of the batch with
-   * i % worldSize == rank, as src/dist/sampler.ts's shardEpoch), so the ranks together read each
+   * i % worldSize == rank, as src/distributed/sampler.ts's shardEpoch), so the ranks together read each
    * single-process batch exactly once.
    */
   shard?: { rank: number; worldSize: number };

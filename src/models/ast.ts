@@ -18,7 +18,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
-import { cat, fromRaw, interpolateBilinear, noGrad, randn } from '../tensor/functional.js';
+import { cat, fromRaw, interpolateBilinear, noGrad } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
 import { LayerNorm, Linear } from '../nn/layers.js';
@@ -26,7 +26,7 @@ import type { RawTensor } from '../io/safetensors.js';
 import { checkLoadDtype } from '../io/dtype_check.js';
 import { assertBackbone, expectedBackboneShapes, getArch, inferArch, type ArchSpec } from './archs.js';
 import { loadBackboneStateDict, type Container, type KeyFormat } from './checkpoint_keys.js';
-import { Block, ModuleList, PatchEmbed, runBlocks, SeedSeq, VIT_LN_EPS, type AttentionRecord } from './vit.js';
+import { SeedSeq, VIT_LN_EPS, VitTrunk, type AttentionRequest, type WithAttentions } from './vit.js';
 
 export interface AstConfig {
   arch: string;
@@ -95,11 +95,16 @@ export class AstHead extends Module {
   }
 }
 
+/** Asks a forward for attention maps: which blocks, and heads averaged ([B, L, L]) or apart ([B, H, L, L]). */
 export interface AstForwardOptions {
-  /** record softmax attention: true / 'last' = the last block (`lastAttention`), 'all' = every block (`attentions`) */
-  attention?: boolean | 'last' | 'all';
-  /** keep the heads apart ([B, H, L, L]) instead of averaging them ([B, L, L]) */
+  /** true / 'last': the last block; 'all': every block */
+  attention: true | 'last' | 'all';
+  /** keep the heads apart instead of averaging them */
   attentionHeads?: boolean;
+}
+
+function attentionRequest(o: AstForwardOptions): AttentionRequest {
+  return { mode: o.attentionHeads ? 'heads' : 'mean', layers: o.attention === 'all' ? 'all' : 'last' };
 }
 
 /** What loading a checkpoint did (set by `astFromImageStateDict` / `loadAst`). */
@@ -115,46 +120,26 @@ export interface AstLoadInfo {
   kind: 'image' | 'audio';
 }
 
-export class AudioSpectrogramTransformer extends Module {
+/**
+ * The AST: the shared ViT trunk (src/models/vit.ts) over a 1-channel stem with stride
+ * (fstride, tstride) on the [F, T] spectrogram image, pooled and put through `head`.
+ */
+export class AudioSpectrogramTransformer extends VitTrunk {
   #cfg: Readonly<AstConfig>;
-  readonly arch: ArchSpec;
-  readonly depth: number;
   readonly embedDim: number;
   readonly grid: AstGrid;
-  readonly patch_embed: PatchEmbed;
-  readonly cls_token: Tensor;
-  readonly dist_token: Tensor | null;
-  readonly pos_embed: Tensor;
-  readonly blocks: ModuleList<Block>;
-  readonly norm: LayerNorm;
   #head: AstHead;
-  /** the last block's attention from the latest forward with `attention` set (kept; replaced by the next) */
-  lastAttention?: Tensor;
-  /** every block's attention from the latest forward with `attention: 'all'` */
-  attentions?: Tensor[];
   loadInfo?: AstLoadInfo;
 
   constructor(cfg: AstConfig, opts: { seed?: number } = {}) {
-    super();
-    this.arch = astArch(cfg);
-    const g = astGrid(cfg, this.arch.patchSize);
-    this.#cfg = Object.freeze({ ...cfg });
-    this.depth = this.arch.depth;
-    const D = (this.embedDim = this.arch.embedDim);
-    const special = this.arch.distilled ? 2 : 1;
-    this.grid = Object.freeze({ fDim: g.fDim, tDim: g.tDim, special });
+    const arch = astArch(cfg);
+    const g = astGrid(cfg, arch.patchSize);
     const seeds = new SeedSeq(opts.seed);
-    const eps = cfg.normEps ?? VIT_LN_EPS;
-    this.patch_embed = this.child('patch_embed', new PatchEmbed(1, D, this.arch.patchSize, [cfg.fstride, cfg.tstride], seeds.next()));
-    // timm: trunc_normal(std .02) for the tokens and the table; plain normal is as good for a fresh model
-    this.cls_token = this.param('cls_token', randn([1, 1, D], { seed: seeds.next() }).mul_(0.02));
-    this.dist_token = this.arch.distilled ? this.param('dist_token', randn([1, 1, D], { seed: seeds.next() }).mul_(0.02)) : null;
-    this.pos_embed = this.param('pos_embed', randn([1, special + g.fDim * g.tDim, D], { seed: seeds.next() }).mul_(0.02));
-    const blocks: Block[] = [];
-    for (let i = 0; i < this.depth; i++) blocks.push(new Block(D, this.arch.numHeads, this.arch.mlpRatio, eps, seeds));
-    this.blocks = this.child('blocks', new ModuleList(blocks));
-    this.norm = this.child('norm', new LayerNorm(D, eps));
-    this.#head = this.child('head', new AstHead(D, cfg.numClasses, cfg.headNormEps ?? AST_HEAD_LN_EPS, seeds.next()));
+    super(arch, { inChans: 1, stride: [cfg.fstride, cfg.tstride], posGrid: [g.fDim, g.tDim], depth: arch.depth, eps: cfg.normEps ?? VIT_LN_EPS, seeds });
+    this.#cfg = Object.freeze({ ...cfg });
+    this.embedDim = arch.embedDim;
+    this.grid = Object.freeze({ fDim: g.fDim, tDim: g.tDim, special: this.numPrefixTokens });
+    this.#head = this.child('head', new AstHead(this.embedDim, cfg.numClasses, cfg.headNormEps ?? AST_HEAD_LN_EPS, seeds.next()));
   }
 
   get cfg(): Readonly<AstConfig> {
@@ -181,75 +166,47 @@ export class AudioSpectrogramTransformer extends Module {
     return this.#head;
   }
 
-  #checkInput(fbank: Tensor): void {
+  /** fbank [B, T, F] -> the stem's image [B, 1, F, T] (rows = frequency), with the shape checked. */
+  #image(fbank: Tensor): Tensor {
     const s = fbank.shape;
     if (s.length !== 3 || s[1] !== this.cfg.tdim || s[2] !== this.cfg.fdim) {
       throw new Error(`fbank: expected [batch, ${this.cfg.tdim} frames, ${this.cfg.fdim} mel bins], got [${s.join(', ')}]`);
     }
+    return fbank.unsqueeze(1).transpose(2, 3);
   }
 
   /** Input of block 0: [cls, (dist), patches] + pos_embed, [B, S + f_dim*t_dim, D]. */
   embed(fbank: Tensor): Tensor {
-    this.#checkInput(fbank);
-    return scope(() => {
-      const img = fbank.unsqueeze(1).transpose(2, 3); // [B, 1, F, T]
-      const x = this.patch_embed.forward(img);
-      const B = x.shape[0];
-      const special = [this.cls_token.expand(B, -1, -1)];
-      if (this.dist_token) special.push(this.dist_token.expand(B, -1, -1));
-      return cat([...special, x], 1).add(this.pos_embed);
-    });
+    return scope(() => this.embedImage(this.#image(fbank)));
   }
 
   /** Final-norm tokens [B, L, D]. */
-  tokens(fbank: Tensor, opts: AstForwardOptions = {}): Tensor {
-    const x = this.embed(fbank);
-    return scope(() => {
-      const want = opts.attention;
-      const record = want ? { mode: (opts.attentionHeads ? 'heads' : 'mean') as AttentionRecord, layers: want === 'all' ? 'all' as const : 'last' as const } : null;
-      const r = runBlocks(this.blocks, x, { nSpecial: this.grid.special, grid: [this.grid.fDim, this.grid.tDim] }, record);
-      if (record) this.#keepAttention(r.attentions, record.layers);
-      return this.norm.forward(r.x);
-    });
-  }
-
-  #keepAttention(a: (Tensor | null)[], layers: 'last' | 'all'): void {
-    this.#dropAttention();
-    const last = a[a.length - 1];
-    if (layers === 'all') {
-      this.attentions = a.map((t) => t!.keep());
-      this.lastAttention = last ?? undefined;
-    } else if (last) {
-      this.lastAttention = last.keep();
-    }
-  }
-  #dropAttention(): void {
-    const seen = new Set<Tensor>();
-    for (const t of [...(this.attentions ?? []), ...(this.lastAttention ? [this.lastAttention] : [])]) {
-      if (!seen.has(t)) t.dispose();
-      seen.add(t);
-    }
-    this.attentions = undefined;
-    this.lastAttention = undefined;
+  tokens(fbank: Tensor): Tensor {
+    return scope(() => this.encode(this.#image(fbank)).tokens);
   }
 
   /** Pooled features [B, D]: cls, or (cls + dist) / 2 for distilled models. */
-  features(fbank: Tensor, opts: AstForwardOptions = {}): Tensor {
+  features(fbank: Tensor): Tensor {
+    return scope(() => this.#pool(this.tokens(fbank)));
+  }
+
+  #pool(x: Tensor): Tensor {
+    if (this.grid.special === 2) return x.select(1, 0).add(x.select(1, 1)).div(2);
+    return x.select(1, 0);
+  }
+
+  /**
+   * fbank [B, T, F] -> logits [B, C]. Asked for attention, `{ logits, attentions }`: the maps by
+   * block index (null for the blocks not recorded), owned by the caller's scope like the logits.
+   */
+  forward(fbank: Tensor): Tensor;
+  forward(fbank: Tensor, opts: AstForwardOptions): WithAttentions;
+  forward(fbank: Tensor, opts?: AstForwardOptions): Tensor | WithAttentions {
     return scope(() => {
-      const x = this.tokens(fbank, opts);
-      if (this.grid.special === 2) return x.select(1, 0).add(x.select(1, 1)).div(2);
-      return x.select(1, 0);
+      const r = this.encode(this.#image(fbank), opts ? attentionRequest(opts) : null);
+      const logits = this.#head.forward(this.#pool(r.tokens));
+      return opts ? { logits, attentions: r.attentions } : logits;
     });
-  }
-
-  /** fbank [B, T, F] -> logits [B, C]. */
-  forward(fbank: Tensor, opts: AstForwardOptions = {}): Tensor {
-    return scope(() => this.#head.forward(this.features(fbank, opts)));
-  }
-
-  override dispose(): void {
-    this.#dropAttention();
-    super.dispose();
   }
 }
 

@@ -301,6 +301,85 @@ export function runBlocks(
   return { x, attentions };
 }
 
+/** Which blocks' attention a forward records: 'last' or 'all', averaged over heads or per head. */
+export interface AttentionRequest {
+  mode: AttentionRecord;
+  layers: 'last' | 'all';
+}
+
+/** A forward that was asked for attention: the logits and the maps by block index (null where not recorded). */
+export interface WithAttentions {
+  logits: Tensor;
+  /** [B, L, L] ('mean') or [B, H, L, L] ('heads') per block; only the last is set for 'last' */
+  attentions: (Tensor | null)[];
+}
+
+export interface TrunkOptions {
+  inChans: number;
+  stride: [number, number];
+  /** the patch grid [rows, cols] the positional table covers */
+  posGrid: readonly [number, number];
+  depth: number;
+  eps: number;
+  seeds: SeedSeq;
+}
+
+/**
+ * What the timm image model and the AST share (their stems differ only in channels, stride and
+ * grid): patch tokens, [cls, (dist)] in front, the positional table, the blocks and the final norm,
+ * with timm's names. Parameters are made in timm's order so that a seed gives both the same weights.
+ */
+export class VitTrunk extends Module {
+  readonly patch_embed: PatchEmbed;
+  readonly cls_token: Tensor;
+  readonly dist_token: Tensor | null;
+  pos_embed: Tensor;
+  readonly blocks: ModuleList<Block>;
+  readonly norm: LayerNorm;
+  /** special tokens in front of the patches: cls, and dist for distilled models */
+  readonly numPrefixTokens: number;
+  readonly depth: number;
+
+  constructor(readonly arch: ArchSpec, o: TrunkOptions) {
+    super();
+    const D = arch.embedDim;
+    const seeds = o.seeds;
+    this.depth = o.depth;
+    this.numPrefixTokens = arch.distilled ? 2 : 1;
+    this.patch_embed = this.child('patch_embed', new PatchEmbed(o.inChans, D, arch.patchSize, o.stride, seeds.next()));
+    // timm: trunc_normal(std .02) for the tokens and the table; plain normal is as good for a fresh model
+    this.cls_token = this.param('cls_token', randn([1, 1, D], { seed: seeds.next() }).mul_(0.02));
+    this.dist_token = arch.distilled ? this.param('dist_token', randn([1, 1, D], { seed: seeds.next() }).mul_(0.02)) : null;
+    const [rows, cols] = o.posGrid;
+    this.pos_embed = this.param('pos_embed', randn([1, this.numPrefixTokens + rows * cols, D], { seed: seeds.next() }).mul_(0.02));
+    const blocks: Block[] = [];
+    for (let i = 0; i < this.depth; i++) blocks.push(new Block(D, arch.numHeads, arch.mlpRatio, o.eps, seeds));
+    this.blocks = this.child('blocks', new ModuleList(blocks));
+    this.norm = this.child('norm', new LayerNorm(D, o.eps));
+  }
+
+  /** img [B, C, H, W] -> the input of block 0: [cls, (dist), patches] + pos_embed, [B, S + rows*cols, D]. */
+  embedImage(img: Tensor): Tensor {
+    return scope(() => {
+      const x = this.patch_embed.forward(img);
+      const B = x.shape[0];
+      const special = [this.cls_token.expand(B, -1, -1)];
+      if (this.dist_token) special.push(this.dist_token.expand(B, -1, -1));
+      return cat([...special, x], 1).add(this.pos_embed);
+    });
+  }
+
+  /** img -> final-norm tokens [B, L, D], and the attention of the blocks `record` asks for. */
+  encode(img: Tensor, record: AttentionRequest | null = null): { tokens: Tensor; attentions: (Tensor | null)[] } {
+    return scope(() => {
+      const x = this.embedImage(img);
+      const grid = this.patch_embed.grid(img.shape[2], img.shape[3]);
+      const r = runBlocks(this.blocks, x, { nSpecial: this.numPrefixTokens, grid }, record);
+      return { tokens: this.norm.forward(r.x), attentions: r.attentions };
+    });
+  }
+}
+
 export interface VitOptions {
   /** image classes of the timm head (`head`, and `head_dist` for distilled models); 0: no head */
   numClasses?: number;
@@ -311,34 +390,16 @@ export interface VitOptions {
 }
 
 /** The timm image model (VisionTransformer / VisionTransformerDistilled), eval forward. */
-export class VisionTransformer extends Module {
-  readonly patch_embed: PatchEmbed;
-  readonly cls_token: Tensor;
-  readonly dist_token: Tensor | null;
-  pos_embed: Tensor;
-  readonly blocks: ModuleList<Block>;
-  readonly norm: LayerNorm;
+export class VisionTransformer extends VitTrunk {
   readonly head: Linear | null;
   readonly head_dist: Linear | null;
-  readonly numPrefixTokens: number;
-  readonly depth: number;
 
-  constructor(readonly arch: ArchSpec, opts: VitOptions = {}) {
-    super();
+  constructor(arch: ArchSpec, opts: VitOptions = {}) {
     const seeds = new SeedSeq(opts.seed);
-    const D = arch.embedDim;
-    const eps = opts.eps ?? VIT_LN_EPS;
-    this.depth = opts.depth ?? arch.depth;
-    this.numPrefixTokens = arch.distilled ? 2 : 1;
-    this.patch_embed = this.child('patch_embed', new PatchEmbed(arch.inChans, D, arch.patchSize, [arch.patchSize, arch.patchSize], seeds.next()));
-    this.cls_token = this.param('cls_token', randn([1, 1, D], { seed: seeds.next() }).mul_(0.02));
-    this.dist_token = arch.distilled ? this.param('dist_token', randn([1, 1, D], { seed: seeds.next() }).mul_(0.02)) : null;
     const g = arch.imgSize / arch.patchSize;
-    this.pos_embed = this.param('pos_embed', randn([1, this.numPrefixTokens + g * g, D], { seed: seeds.next() }).mul_(0.02));
-    const blocks: Block[] = [];
-    for (let i = 0; i < this.depth; i++) blocks.push(new Block(D, arch.numHeads, arch.mlpRatio, eps, seeds));
-    this.blocks = this.child('blocks', new ModuleList(blocks));
-    this.norm = this.child('norm', new LayerNorm(D, eps));
+    const eps = opts.eps ?? VIT_LN_EPS;
+    super(arch, { inChans: arch.inChans, stride: [arch.patchSize, arch.patchSize], posGrid: [g, g], depth: opts.depth ?? arch.depth, eps, seeds });
+    const D = arch.embedDim;
     const C = opts.numClasses ?? 0;
     this.head = C > 0 ? this.child('head', new Linear(D, C, { seed: seeds.next() })) : null;
     this.head_dist = C > 0 && arch.distilled ? this.child('head_dist', new Linear(D, C, { seed: seeds.next() })) : null;
@@ -346,27 +407,20 @@ export class VisionTransformer extends Module {
 
   /** img [B, C, H, W] -> normalised tokens [B, L, D] (and attention probabilities when asked). */
   forwardFeatures(img: Tensor, opts: { attention?: AttentionRecord; layers?: 'last' | 'all' } = {}): { tokens: Tensor; attentions: (Tensor | null)[] } {
-    return scope(() => {
-      const x0 = this.patch_embed.forward(img);
-      const B = x0.shape[0];
-      const special = [this.cls_token.expand(B, -1, -1)];
-      if (this.dist_token) special.push(this.dist_token.expand(B, -1, -1));
-      const x = cat([...special, x0], 1).add(this.pos_embed);
-      const [h, w] = this.patch_embed.grid(img.shape[2], img.shape[3]);
-      const r = runBlocks(this.blocks, x, { nSpecial: this.numPrefixTokens, grid: [h, w] },
-        opts.attention ? { mode: opts.attention, layers: opts.layers ?? 'all' } : null);
-      return { tokens: this.norm.forward(r.x), attentions: r.attentions };
-    });
+    return this.encode(img, opts.attention ? { mode: opts.attention, layers: opts.layers ?? 'all' } : null);
   }
 
-  /** img -> image logits (distilled: mean of the two heads, timm's eval behaviour). */
-  forward(img: Tensor): Tensor {
+  /** img -> image logits (distilled: mean of the two heads, timm's eval behaviour); with `attention`, the maps too. */
+  forward(img: Tensor): Tensor;
+  forward(img: Tensor, record: AttentionRequest): WithAttentions;
+  forward(img: Tensor, record?: AttentionRequest): Tensor | WithAttentions {
     if (!this.head) throw new Error('VisionTransformer: built without a classifier head (numClasses 0)');
     return scope(() => {
-      const t = this.forwardFeatures(img).tokens;
-      const c = this.head!.forward(t.select(1, 0));
-      if (!this.head_dist) return c;
-      return c.add(this.head_dist.forward(t.select(1, 1))).div(2);
+      const r = this.encode(img, record ?? null);
+      const t = r.tokens;
+      let logits = this.head!.forward(t.select(1, 0));
+      if (this.head_dist) logits = logits.add(this.head_dist.forward(t.select(1, 1))).div(2);
+      return record ? { logits, attentions: r.attentions } : logits;
     });
   }
 }

@@ -73,10 +73,10 @@ export interface ParallelHooks extends EvalGather {
   worldSize: number;
   /**
    * Replaces the gradients of `params` with their mean over the global batch, in place: this rank's
-   * loss was a mean over `local` of the batch's `global` clips (src/dist/hooks.ts).
+   * loss was a mean over `local` of the batch's `global` clips (src/distributed/hooks.ts).
    */
   allReduceGradients(params: Tensor[], counts: { local: number; global: number }): void;
-  /** the positions of `n` evaluation clips this rank evaluates (src/dist/sampler.ts's evalShard) */
+  /** the positions of `n` evaluation clips this rank evaluates (src/distributed/sampler.ts's evalShard) */
   evalShard(n: number): number[];
   /** returns once every rank has called it (then rank 0's files of the run so far are written) */
   barrier(): void;

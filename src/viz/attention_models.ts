@@ -166,8 +166,8 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
     const probs = noGrad(() =>
       scope(() => {
         const x = toDevice(tensor(input.data, [1, input.frames, input.bins]), engine.device);
-        autocast(engine.amp.device, engine.amp.dtype, () => model.forward(x, { attention: li === depth - 1 ? 'last' : 'all' }));
-        const a = li === depth - 1 ? model.lastAttention : model.attentions?.[li];
+        const r = autocast(engine.amp.device, engine.amp.dtype, () => model.forward(x, { attention: li === depth - 1 ? 'last' : 'all' }));
+        const a = r.attentions[li];
         if (!a) throw new Error('the model recorded no attention');
         return a.select(0, 0).to('float32', 'cpu').contiguous().toFloat32();
       }),

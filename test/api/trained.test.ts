@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { AudioClassifier } from '../../src/api/classifier.js';
 import { train } from '../../src/train/trainer.js';
 import { recipeFromObject } from '../../src/train/recipe.js';
-import { tempDir } from '../data/tmp.js';
 import { tinyRecipe, tinySet } from '../train/tiny.js';
+import { tempDir } from '../helpers.js';
 
 test('a trained adapter records its random backbone; AudioClassifier rebuilds it from the seed alone', async () => {
   const root = tempDir('api-trained');

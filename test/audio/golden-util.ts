@@ -53,8 +53,10 @@ export function snakeToCamel(kw: Record<string, unknown>): Record<string, unknow
   return out;
 }
 
-/** Parity figures gathered while the tests run, printed at the end for docs/frontend.md. */
+/** Parity figures gathered while the tests run (the largest difference per kind, and how many comparisons). */
 export const parity: Record<string, number> = {};
+export const comparisons: Record<string, number> = {};
 export function record(key: string, v: number): void {
   parity[key] = Math.max(parity[key] ?? 0, v);
+  comparisons[key] = (comparisons[key] ?? 0) + 1;
 }

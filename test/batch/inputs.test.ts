@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { globRegExp, globFiles } from '../../src/batch/glob.js';
 import { expandInputs, type InputRef } from '../../src/batch/inputs.js';
-import { tempDir } from '../data/tmp.js';
+import { tempDir } from '../helpers.js';
 
 async function all(it: AsyncIterable<InputRef>): Promise<InputRef[]> {
   const out: InputRef[] = [];

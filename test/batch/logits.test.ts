@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { repoRoot } from '../helpers.js';
+import { loaa } from '../helpers.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
@@ -14,7 +13,6 @@ import type { ClassifierBackend, ClassifyItem, Scored } from '../../src/serve/ba
 import { adapterDir, backbonePath, caseNamed, freshDir } from '../models/model_cases.js';
 
 const C = caseNamed('loaa_attn_1x3_s10');
-const LOAA = join(repoRoot, 'bin', 'loaa.js');
 
 function softmax(v: number[]): number[] {
   const m = Math.max(...v);
@@ -38,7 +36,7 @@ test('batch predict --jsonl and --json carry each clip\'s logits beside the top 
     clips.push(join(dir, 'clips', `c${k}.wav`));
     writeFileSync(clips[k], encodeWav({ sampleRate: 16000, channels: [ch] }));
   }
-  const jl = spawnSync(process.execPath, [LOAA, 'predict', join(dir, 'clips'), '--adapter', adapter, '--jsonl', '--batch-size', '2', '--top-k', '3'], { encoding: 'utf8' });
+  const jl = loaa(['predict', join(dir, 'clips'), '--adapter', adapter, '--jsonl', '--batch-size', '2', '--top-k', '3']);
   assert.equal(jl.status, 0, jl.stderr);
   const recs = jl.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec);
   assert.deepEqual(recs.map((r) => r.input), clips);
@@ -54,11 +52,11 @@ test('batch predict --jsonl and --json carry each clip\'s logits beside the top 
   assert.notDeepEqual(recs[0].logits, recs[1].logits);
 
   // --json: the single form's shape {input, logits, top: [{label, p}]}, and the same numbers as it
-  const js = spawnSync(process.execPath, [LOAA, 'predict', ...clips.slice(0, 2), '--adapter', adapter, '--json', '--top-k', '3'], { encoding: 'utf8' });
+  const js = loaa(['predict', ...clips.slice(0, 2), '--adapter', adapter, '--json', '--top-k', '3']);
   assert.equal(js.status, 0, js.stderr);
   const batch = JSON.parse(js.stdout) as { results: { input: string; logits: number[]; top: { label: string; p: number }[] }[] };
   assert.deepEqual(Object.keys(batch.results[0]), ['input', 'logits', 'top']);
-  const single = spawnSync(process.execPath, [LOAA, 'predict', clips[0], '--backbone', backbone, '--adapter', adapter, '--json', '--top-k', '3'], { encoding: 'utf8' });
+  const single = loaa(['predict', clips[0], '--backbone', backbone, '--adapter', adapter, '--json', '--top-k', '3']);
   assert.equal(single.status, 0, single.stderr);
   const s = JSON.parse(single.stdout) as { results: { logits: number[] }[] };
   const diff = Math.max(...s.results[0].logits.map((v, i) => Math.abs(v - batch.results[0].logits[i])));
@@ -88,7 +86,7 @@ test('loaa predict --precision bf16 / --device: logits near fp32; cuda without a
   recordBackbone(adapter, fileProvenance(cfg.arch, backbonePath(C.backbone)));
   const clip = join(dir, 'a.wav');
   writeFileSync(clip, encodeWav({ sampleRate: 16000, channels: [new Float32Array(9000).map((_, i) => 0.3 * Math.sin(i * 0.07))] }));
-  const run = (...extra: string[]) => spawnSync(process.execPath, [LOAA, 'predict', clip, '--adapter', adapter, '--json', ...extra], { encoding: 'utf8' });
+  const run = (...extra: string[]) => loaa(['predict', clip, '--adapter', adapter, '--json', ...extra]);
   const fp32 = run();
   const bf16 = run('--precision', 'bf16', '--device', 'cpu');
   assert.equal(fp32.status, 0, fp32.stderr);

@@ -8,9 +8,9 @@ import { predictStream } from '../../src/batch/run.js';
 import { expandInputs } from '../../src/batch/inputs.js';
 import { decodeAudio } from '../../src/audio/decode.js';
 import { toMono } from '../../src/audio/types.js';
-import { tempDir } from '../data/tmp.js';
 import { wavBytes, writeWav } from '../data/wav_writer.js';
 import { FakeBackend, scoresOf, topOf } from '../serve/fake_backend.js';
+import { tempDir } from '../helpers.js';
 
 function sink(): { stream: Writable & { isTTY?: boolean }; text: () => string } {
   let t = '';

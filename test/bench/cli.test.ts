@@ -1,29 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers.js';
+import { loaa } from '../helpers.js';
 import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
 import { cudaAvailable } from '../../src/tensor/device.js';
 
-const bin = join(repoRoot, 'bin', 'loaa.js');
 
 test('loaa bench --help lists the table flags, the row groups and the older sections', () => {
-  const r = spawnSync(process.execPath, [bin, 'bench', '--help'], { encoding: 'utf8' });
+  const r = loaa(['bench', '--help']);
   assert.equal(r.status, 0, r.stderr);
   for (const s of ['--rounds N', '--quick', '--profile', '--precision', '--rows GROUPS', '--only SECTIONS', '--json', 'step', 'probe', 'rss', 'engine', 'training']) assert.ok(r.stdout.includes(s), s);
 });
 
 test('loaa bench: bad row groups, sections and flags are usage errors (exit 2) naming the flag', () => {
   for (const [args, re] of [[['--rows', 'step,nope'], /^loaa bench: --rows: unknown nope/m], [['--only', 'gpu'], /^loaa bench: --only: unknown gpu/m], [['--rounds', '0'], /^loaa bench: --rounds: expected an integer/m], [['--profile', '--only', 'engine'], /^loaa bench: --only: not with --profile/m]] as const) {
-    const r = spawnSync(process.execPath, [bin, 'bench', ...args], { encoding: 'utf8' });
+    const r = loaa(['bench', ...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
   }
 });
 
 test('loaa bench --device/--precision: in --help; a missing GPU is one line; combinations a mode cannot run are usage errors', (t) => {
-  const help = spawnSync(process.execPath, [bin, 'bench', '--help'], { encoding: 'utf8' });
+  const help = loaa(['bench', '--help']);
   assert.equal(help.status, 0, help.stderr);
   for (const s of ['--device D', '--precision P', 'fp16', 'auto']) assert.ok(help.stdout.includes(s), s);
   for (const [args, re] of [
@@ -34,12 +32,12 @@ test('loaa bench --device/--precision: in --help; a missing GPU is one line; com
     [['--precision', 'int8'], /^loaa bench: --precision: /m],
     [['--device', 'tpu'], /^loaa bench: --device: expected cpu, cuda, cuda:N or auto, not "tpu"/m],
   ] as const) {
-    const r = spawnSync(process.execPath, [bin, 'bench', ...args], { encoding: 'utf8' });
+    const r = loaa(['bench', ...args]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
   }
   if (cudaAvailable()) return t.skip('a CUDA device is visible: the no-GPU error cannot be shown here');
-  const r = spawnSync(process.execPath, [bin, 'bench', '--device', 'cuda'], { encoding: 'utf8' });
+  const r = loaa(['bench', '--device', 'cuda']);
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stdout, '');
   const lines = r.stderr.split('\n').filter((l) => l.trim());
@@ -51,7 +49,7 @@ test('loaa bench --quick --precision bf16: the step row runs bf16 on both sides;
   const why = cpuAutocastLimitation();
   if (why) return t.skip(`bf16 autocast: ${why}`);
   // batch 1 and one round: a smoke check of the plumbing, not a measurement
-  const r = spawnSync(process.execPath, [bin, 'bench', '--quick', '--precision', 'bf16', '--rows', 'step,probe,frontend', '--batch', '1', '--json'], { encoding: 'utf8', timeout: 600_000 });
+  const r = loaa(['bench', '--quick', '--precision', 'bf16', '--rows', 'step,probe,frontend', '--batch', '1', '--json'], { timeout: 600_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { device: string; precision: string; peakGflops: Record<string, number>; rows: { work: string; loaa: { n: number }; pytorch: { n: number } | null; pytorchNote?: string }[]; skipped: { work: string; reason: string }[] };
   assert.deepEqual([out.device, out.precision], ['cpu', 'bf16']);

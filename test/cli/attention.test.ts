@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { rawFromFloat32, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { readPng } from '../../src/viz/png.js';
-import { repoRoot } from '../helpers.js';
+import { loaa as loaaCli } from '../helpers.js';
 import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
 import { cudaAvailable } from '../../src/tensor/device.js';
 
@@ -82,10 +81,7 @@ function writeWav(path: string): void {
   writeFileSync(path, b);
 }
 
-function loaa(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), ...args], { encoding: 'utf8', env: { ...process.env, LOAA_NUM_THREADS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const loaa = (args: string[]) => loaaCli(args, { env: { LOAA_NUM_THREADS: '1' } });
 
 const wav = join(dir, 'chirp.wav');
 writeWav(wav);

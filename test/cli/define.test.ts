@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defineCommand, parseCommandArgs, helpText } from '../../src/cli/define.js';
 import { UsageError } from '../../src/cli/command.js';
-import { closest } from '../../src/cli/suggest.js';
+import { closest } from '../../src/util/suggest.js';
 import { main } from '../../src/cli/main.js';
 
 const FLAGS = {
@@ -39,13 +39,13 @@ test('usage errors: missing values, unknown flags (with a suggestion), repeats, 
 });
 
 test('help is generated from the flag table; the command runs with typed values', async () => {
-  const cmd = defineCommand({ name: 'x', summary: 's', usage: '<in> [--out DIR]', flags: FLAGS, examples: ['loaa x a.wav'], run: async ({ flags }) => (flags.epochs ?? 0) + 1 });
+  const cmd = defineCommand({ name: 'x', usage: '<in> [--out DIR]', flags: FLAGS, examples: ['loaa x a.wav'], run: async ({ flags }) => (flags.epochs ?? 0) + 1 });
   assert.match(cmd.help, /^usage: loaa x <in> \[--out DIR\]/);
   assert.match(cmd.help, /--out DIR +where to write \(default runs\)/);
   assert.match(cmd.help, /--tag VALUE +a tag \(repeatable\)/);
   assert.match(cmd.help, /-h, --help/);
   assert.match(cmd.help, /examples:\n {2}loaa x a\.wav/);
-  assert.equal(helpText({ name: 'y', summary: '', usage: '', flags: {}, json: false, run: async () => 0 }).includes('--json'), false);
+  assert.equal(helpText({ name: 'y', usage: '', flags: {}, json: false, run: async () => 0 }).includes('--json'), false);
   assert.equal(await cmd.run(['--epochs', '4']), 5);
 });
 

@@ -5,20 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers.js';
-import { tempDir } from '../data/tmp.js';
+import { loaa as loaaCli, tempDir } from '../helpers.js';
 import { tinyRecipe, tinySet } from '../train/tiny.js';
 import { main } from '../../src/cli/main.js';
 
-const bin = join(repoRoot, 'bin', 'loaa.js');
 const dir = tempDir('cli-forms');
 
-function loaa(args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir });
-}
+const loaa = (args: string[]) => loaaCli(args, { cwd: dir });
 
 /** `loaa ...` in this process (no libtorch is loaded before a usage error), with what it printed. */
 async function inProcess(argv: string[]): Promise<{ code: number; out: string; err: string }> {

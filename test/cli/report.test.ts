@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { readPng } from '../../src/viz/png.js';
-import { repoRoot } from '../helpers.js';
+import { loaa } from '../helpers.js';
 import { findChromium } from '../chromium.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'loaa-report-'));
@@ -70,10 +70,6 @@ report:
 `,
 );
 
-function loaa(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const out = join(dir, 'report');
 

@@ -1,23 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot } from '../helpers.js';
-import { tempDir } from '../data/tmp.js';
+import { loaa as loaaCli, loaaBin as bin, tempDir } from '../helpers.js';
 import { tinySet, tinyRecipe } from '../train/tiny.js';
 
-const bin = join(repoRoot, 'bin', 'loaa.js');
 const dir = tempDir('cli-train');
 const data = tinySet(join(dir, 'data'));
 const recipeFile = join(dir, 'tiny.yaml');
 // JSON is YAML
 writeFileSync(recipeFile, JSON.stringify(tinyRecipe(data, { train: { epochs: 4, checkpoint_every: 1 }, augment: { mixup: 0.5 }, data: { workers: 1 } })));
 
-function loaa(args: string[]) {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir });
-}
+const loaa = (args: string[]) => loaaCli(args, { cwd: dir });
 
 test('killed mid-run and resumed: the same final adapter, byte for byte, as an uninterrupted run', async () => {
   const whole = loaa(['train', '--config', recipeFile, '--out', join(dir, 'whole'), '--json']);

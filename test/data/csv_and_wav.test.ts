@@ -6,7 +6,7 @@ import { parseCsv, readCsv } from '../../src/data/csv.js';
 import { offendersMessage, naturalCompare } from '../../src/data/problems.js';
 import { wavInfo } from '../../src/data/wav_info.js';
 import { wavBytes, writeWav } from './wav_writer.js';
-import { tempDir } from './tmp.js';
+import { tempDir } from '../helpers.js';
 
 test('parseCsv: quotes, doubled quotes, newlines in quotes, CRLF, BOM, blank lines', () => {
   const text = '\ufeffa,b,c\r\n1,"x, y","say ""hi"""\r\n\r\n2,"two\nlines",\n';

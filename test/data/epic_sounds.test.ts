@@ -4,8 +4,7 @@ import { existsSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEpicSounds, EPIC_SOUNDS_FILES } from '../../src/data/epic_sounds.js';
 import { UNLABELED } from '../../src/data/types.js';
-import { sharedDir } from '../helpers.js';
-import { tempDir } from './tmp.js';
+import { sharedDir, tempDir } from '../helpers.js';
 
 const epicDir = join(sharedDir, 'data', 'epic-sounds');
 const valCsv = join(epicDir, EPIC_SOUNDS_FILES.validation);

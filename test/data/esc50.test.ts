@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readEsc50 } from '../../src/data/esc50.js';
 import { foldNames, foldTrainTest } from '../../src/data/folds.js';
 import { writeWav } from './wav_writer.js';
-import { tempDir } from './tmp.js';
+import { tempDir } from '../helpers.js';
 
 const NAMES = ('dog rooster pig cow frog cat hen insects sheep crow rain sea_waves crackling_fire crickets chirping_birds ' +
   'water_drops wind pouring_water toilet_flush thunderstorm crying_baby sneezing clapping breathing coughing footsteps ' +

@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFsdd } from '../../src/data/fsdd.js';
-import { fsddDir } from '../helpers.js';
+import { fsddDir, tempDir } from '../helpers.js';
 import { writeWav } from './wav_writer.js';
-import { tempDir } from './tmp.js';
 
 const skip = existsSync(fsddDir) ? false : `FSDD recordings not found at ${fsddDir}`;
 if (skip) console.log(`# SKIP FSDD real-data tests: ${skip}`);

@@ -7,7 +7,7 @@ import { readCsvManifest } from '../../src/data/csv_manifest.js';
 import { readAstJson } from '../../src/data/ast_json.js';
 import { readLabelFile } from '../../src/data/label_file.js';
 import { writeWav } from './wav_writer.js';
-import { tempDir } from './tmp.js';
+import { tempDir } from '../helpers.js';
 
 test('folder per class: natural label order, nested files, non-audio ignored, single split "all"', () => {
   const root = tempDir('folder');

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './tmp.js';
 import { writeWav } from './wav_writer.js';
 import { tinySet } from '../train/tiny.js';
 import { readFolderDataset } from '../../src/data/folder.js';
@@ -10,6 +9,7 @@ import { computeNormStats, DataLoader, WorkerPool, type Batch, type FrontendSpec
 import { astFeatures, normalize, normStats, padOrCrop } from '../../src/audio/frontend.js';
 import { readWavSync } from '../../src/audio/decode.js';
 import type { ClipRef } from '../../src/data/types.js';
+import { tempDir } from '../helpers.js';
 
 const root = tinySet(tempDir('loader'));
 const ds = readFolderDataset(root);

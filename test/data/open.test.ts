@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDataset } from '../../src/data/open.js';
-import { fsddDir, sharedDir } from '../helpers.js';
+import { fsddDir, sharedDir, tempDir } from '../helpers.js';
 import { writeWav } from './wav_writer.js';
-import { tempDir } from './tmp.js';
 
 test('openDataset dispatches by type and alias', () => {
   const root = tempDir('open');

@@ -4,7 +4,7 @@ import { rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSpeechCommands, SPEECH_COMMANDS_WORDS_12 } from '../../src/data/speech_commands.js';
 import { writeWav } from './wav_writer.js';
-import { tempDir } from './tmp.js';
+import { tempDir } from '../helpers.js';
 
 const OTHER = ['bed', 'bird', 'cat'];
 const WORDS = [...SPEECH_COMMANDS_WORDS_12, ...OTHER];

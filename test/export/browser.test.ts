@@ -1,17 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { PNG } from 'pngjs';
-import { repoRoot, fixture } from '../helpers.js';
+import { fixture, loaa } from '../helpers.js';
 import { encodeWav } from '../../src/audio/wav.js';
 import { freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
 import { CHROMIUM_FLAGS, findChromium } from '../chromium.js';
 
-const LOAA = join(repoRoot, 'bin', 'loaa.js');
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
 
 function serve(dir: string): Promise<{ server: Server; url: string }> {
@@ -45,7 +43,7 @@ interface PredictResult {
 }
 
 function predict(adapter: string, backbone: string, file: string): PredictResult {
-  const r = spawnSync(process.execPath, [LOAA, 'predict', file, '--backbone', backbone, '--adapter', adapter, '--json'], { encoding: 'utf8' });
+  const r = loaa(['predict', file, '--backbone', backbone, '--adapter', adapter, '--json']);
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as { results: PredictResult[] }).results[0];
 }
@@ -62,7 +60,7 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
   const { chromium } = await import('playwright-core');
   const { dir: adapter, backbone } = exportCase('loaa_ffn_3x1_bias_half'); // its frontend: 16 kHz, 128 bins, 100 frames
   const web = freshDir('web');
-  const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', join(web, 'model.onnx'), '--web', web, '--json'], { encoding: 'utf8' });
+  const ex = loaa(['export', adapter, '--backbone', backbone, '--out', join(web, 'model.onnx'), '--web', web, '--json']);
   assert.equal(ex.status, 0, ex.stderr);
   for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'model.onnx']) assert.ok(existsSync(join(web, f)), `--web wrote ${f}`);
   // a 0.4-s clip: the model's 1-s window is mostly padding, which must be drawn grey
@@ -127,7 +125,7 @@ test('the page reads labels and front end from the model file itself (metadata_p
   const { onnxMetadata } = await import('../../src/onnx/metadata.js');
   const { dir: adapter, backbone } = exportCase('loaa_attn_1x3_s10');
   const out = join(freshDir('meta'), 'm.onnx');
-  const ex = spawnSync(process.execPath, [LOAA, 'export', adapter, '--backbone', backbone, '--out', out], { encoding: 'utf8' });
+  const ex = loaa(['export', adapter, '--backbone', backbone, '--out', out]);
   assert.equal(ex.status, 0, ex.stderr);
   const meta = onnxMetadata(new Uint8Array(readFileSync(out)));
   const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { labels: string[]; frontend: unknown };

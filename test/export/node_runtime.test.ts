@@ -1,20 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { features, modelInfo, topK } from '../../src/export/classify.js';
-import { repoRoot, fixture } from '../helpers.js';
+import { fixture, loaa } from '../helpers.js';
 import { freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
 
-const LOAA = join(repoRoot, 'bin', 'loaa.js');
 
 test('the Node recipe of docs/deploy.md (onnxruntime-node + loaa front end) gives what loaa predict gives', async () => {
   const { dir, backbone } = exportCase('loaa_3x3_mixed');
   const file = join(freshDir('node-rt'), 'model.onnx');
-  const ex = spawnSync(process.execPath, [LOAA, 'export', dir, '--backbone', backbone, '--out', file], { encoding: 'utf8' });
+  const ex = loaa(['export', dir, '--backbone', backbone, '--out', file]);
   assert.equal(ex.status, 0, ex.stderr);
   const wav = fixture('audio', 'wav', 'in_16000_2ch_float32.wav');
 
@@ -26,7 +24,7 @@ test('the Node recipe of docs/deploy.md (onnxruntime-node + loaa front end) give
   const top = topK(out.logits.data as Float32Array, info.labels, 3);
   await session.release();
 
-  const p = spawnSync(process.execPath, [LOAA, 'predict', wav, '--backbone', backbone, '--adapter', dir, '--top-k', '3', '--json'], { encoding: 'utf8' });
+  const p = loaa(['predict', wav, '--backbone', backbone, '--adapter', dir, '--top-k', '3', '--json']);
   assert.equal(p.status, 0, p.stderr);
   const want = (JSON.parse(p.stdout) as { results: { logits: number[]; top: { label: string; p: number }[] }[] }).results[0];
   assert.deepEqual(top.map((t) => t.label), want.top.map((t) => t.label));

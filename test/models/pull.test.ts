@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backbonePath, hubUrl, pullBackbone, type PullProgress } from '../../src/models/pull.js';
 import { command } from '../../src/cli/commands/pull.js';
 import { UsageError } from '../../src/cli/command.js';
-import { captureOutput } from '../helpers.js';
+import { captureOutput, tempDir } from '../helpers.js';
 
 const ARCH = 'deit_tiny_patch16_224';
 const FILE_PATH = '/timm/deit_tiny_patch16_224.fb_in1k/resolve/main/model.safetensors';
@@ -74,10 +73,6 @@ function dropAfter(res: ServerResponse, upTo: number): void {
   res.write(CONTENT.subarray(0, upTo), () => setTimeout(() => res.socket?.destroy(), 50));
 }
 
-function tmpHome(): string {
-  return mkdtempSync(join(tmpdir(), 'loaa-pull-'));
-}
-
 test('hubUrl and backbonePath', () => {
   assert.equal(hubUrl(ARCH, 'https://mirror.example/'), `https://mirror.example${FILE_PATH}`);
   assert.equal(hubUrl(ARCH, undefined, { HF_ENDPOINT: 'http://h' }), `http://h${FILE_PATH}`);
@@ -88,7 +83,7 @@ test('hubUrl and backbonePath', () => {
 
 test('full download through a redirect, verified against X-Linked-Etag; then skipped; --force downloads again', async () => {
   const s = await serve(hub(ranged));
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     const progress: PullProgress[] = [];
     const r = await pullBackbone(ARCH, { endpoint: s.endpoint, home, onProgress: (p) => progress.push(p) });
@@ -119,7 +114,7 @@ test('a dropped connection is resumed with a Range request in the same run', asy
     if (++cdnCalls === 1) dropAfter(res, 100_000);
     else ranged(req, res);
   }));
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     const r = await pullBackbone(ARCH, { endpoint: s.endpoint, home, retryDelayMs: 10 });
     assert.ok(readFileSync(r.path).equals(CONTENT));
@@ -137,7 +132,7 @@ test('a dropped connection is resumed with a Range request in the same run', asy
 test('an interrupted run keeps the .part file; the next run resumes it', async () => {
   let drop = true;
   const s = await serve(hub((req, res) => (drop ? dropAfter(res, 120_000) : ranged(req, res))));
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     await assert.rejects(pullBackbone(ARCH, { endpoint: s.endpoint, home, retries: 0 }), (e: Error) => {
       assert.match(e.message, /connection dropped after \d+ bytes.*run the command again to resume/);
@@ -163,7 +158,7 @@ test('a server that ignores Range (200) restarts the file from zero', async () =
     res.writeHead(200, { 'content-length': String(CONTENT.length) });
     res.end(CONTENT);
   }));
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     mkdirSync(join(home, ARCH), { recursive: true });
     writeFileSync(join(home, ARCH, 'model.safetensors.part'), Buffer.alloc(5000, 7)); // stale, wrong bytes
@@ -182,7 +177,7 @@ test('a mirror answering directly is verified against its sha256 ETag', async ()
     res.writeHead(200, { 'content-length': String(CONTENT.length), etag: `"${SHA}"` });
     res.end(CONTENT);
   });
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     const r = await pullBackbone(ARCH, { endpoint: `${s.endpoint}/`, home });
     assert.equal(r.verified, 'sha256');
@@ -197,7 +192,7 @@ test('a corrupted download (sha256 mismatch) is an error and the file is not kep
   const bad = Buffer.from(CONTENT);
   bad[1234] ^= 1;
   const s = await serve(hub((req, res) => ranged(req, res, bad)));
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     await assert.rejects(pullBackbone(ARCH, { endpoint: s.endpoint, home }), /sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}; the download was discarded/);
     assert.ok(!existsSync(join(home, ARCH, 'model.safetensors')));
@@ -217,7 +212,7 @@ test('without a sha256, a size different from the announced one is an error', as
     res.writeHead(200, { 'content-length': String(CONTENT.length) });
     res.end(CONTENT);
   });
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     await assert.rejects(pullBackbone(ARCH, { endpoint: s.endpoint, home }), /announced \d+; the download was discarded/);
     assert.ok(!existsSync(join(home, ARCH, 'model.safetensors')));
@@ -229,7 +224,7 @@ test('without a sha256, a size different from the announced one is an error', as
 
 test('404 and connection refused are clear errors naming the URL', async () => {
   const s = await serve((_req, res) => res.writeHead(404).end());
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     await assert.rejects(pullBackbone(ARCH, { endpoint: s.endpoint, home }), (e: Error) => {
       assert.equal(e.message, `${s.endpoint}${FILE_PATH}: not found (HTTP 404): the endpoint does not serve timm/deit_tiny_patch16_224.fb_in1k/model.safetensors`);
@@ -265,7 +260,7 @@ test('loaa pull: arguments, --json output, errors on stderr', async () => {
   assert.match(help.out, /usage: loaa pull <arch>/);
 
   const s = await serve(hub(ranged));
-  const home = tmpHome();
+  const home = tempDir('pull');
   const saved = process.env.LOAA_HOME;
   process.env.LOAA_HOME = home;
   try {
@@ -307,7 +302,7 @@ test('pull ids: timm name.tag and hf-hub:org/repo resolve to their repos; HF_TOK
     if (req.url === '/cdn/blob') return ranged(req, res);
     res.writeHead(404).end();
   });
-  const home = tmpHome();
+  const home = tempDir('pull');
   try {
     const r = await pullBackbone('hf-hub:org/my-vit', { endpoint: s.endpoint, home, env: { HF_TOKEN: 'secret' } });
     assert.equal(r.path, join(home, 'hf-hub--org--my-vit', 'model.safetensors'));
@@ -320,13 +315,13 @@ test('pull ids: timm name.tag and hf-hub:org/repo resolve to their repos; HF_TOK
 });
 
 test('pull finds a file already in the Hugging Face cache layout; 401 names HF_TOKEN', async () => {
-  const hf = tmpHome();
+  const hf = tempDir('pull');
   const snap = join(hf, 'hub', 'models--timm--deit_tiny_patch16_224.fb_in1k', 'snapshots', 'a'.repeat(40));
   mkdirSync(snap, { recursive: true });
   writeFileSync(join(snap, 'model.safetensors'), CONTENT);
   mkdirSync(join(hf, 'hub', 'models--timm--deit_tiny_patch16_224.fb_in1k', 'refs'), { recursive: true });
   writeFileSync(join(hf, 'hub', 'models--timm--deit_tiny_patch16_224.fb_in1k', 'refs', 'main'), 'a'.repeat(40));
-  const home = tmpHome();
+  const home = tempDir('pull');
   const s = await serve((_req, res) => res.writeHead(401).end());
   try {
     const r = await pullBackbone(ARCH, { endpoint: 'http://127.0.0.1:9', home, env: { HF_HOME: hf } });

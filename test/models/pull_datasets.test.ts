@@ -14,7 +14,7 @@ import { readTar } from '../../src/io/tar.js';
 import { command } from '../../src/cli/commands/pull.js';
 import { buildZip } from '../io/zip_builder.js';
 import { wavBytes } from '../data/wav_writer.js';
-import { captureOutput, fsddDir } from '../helpers.js';
+import { captureOutput, fsddDir, tempDir } from '../helpers.js';
 
 const FSDD_TOP = 'free-spoken-digit-dataset-26eb9aaf76e81b692f806f9140c2d2777410d7a1';
 const FSDD_NAMES = ['0_george_0.wav', '0_george_5.wav', '1_jackson_0.wav', '1_jackson_7.wav'];
@@ -114,10 +114,6 @@ async function mirror(file: string, body: Buffer, opts: { cut?: number } = {}) {
   };
 }
 
-function tmpHome(): string {
-  return mkdtempSync(join(tmpdir(), 'loaa-pull-data-'));
-}
-
 test('the pinned table: real upstream URLs; what is not pinned says why', () => {
   assert.equal(DATASETS.fsdd.url, `https://github.com/Jakobovski/free-spoken-digit-dataset/archive/${FSDD_TOP.slice(26)}.tar.gz`);
   assert.equal(DATASETS.esc50.url, 'https://github.com/karolpiczak/ESC-50/archive/refs/heads/master.zip');
@@ -141,7 +137,7 @@ test('fsdd: a git-archive tarball is fetched, unpacked to the reader layout and 
   const { archive, files } = fsddTarball();
   const spec: DatasetSpec = { ...DATASETS.fsdd, files: files.size, manifest: manifestOf(files) };
   const s = await mirror(spec.file, archive);
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     assert.equal(pulledDataset('fsdd', home), null);
     const lines: string[] = [];
@@ -180,7 +176,7 @@ test('fsdd: a cut connection is resumed with Range, within the run and by the ne
   const cut = Math.floor(archive.length / 2);
   for (const retries of [3, 0]) {
     const s = await mirror(spec.file, archive, { cut });
-    const home = tmpHome();
+    const home = tempDir('pull-data');
     try {
       if (retries === 0) {
         await assert.rejects(pullDataset(spec, { endpoint: s.endpoint, home, retries }), /connection dropped after \d+ bytes.*run the command again to resume/);
@@ -207,7 +203,7 @@ test('fsdd: a checksum or content mismatch is refused and nothing is kept under 
   const { archive, files } = fsddTarball();
   const good: DatasetSpec = { ...DATASETS.fsdd, files: files.size, manifest: manifestOf(files) };
   const s = await mirror(good.file, archive);
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     const wrongSha = { ...good, sha256: '0'.repeat(64) };
     await assert.rejects(pullDataset(wrongSha, { endpoint: s.endpoint, home }), /sha256 mismatch: expected 0{64}, got [0-9a-f]{64}; the download was discarded/);
@@ -232,7 +228,7 @@ test('fsdd: a checksum or content mismatch is refused and nothing is kept under 
 test('esc50: the branch zip is unpacked to audio/ + meta/ and checked against its metadata', async () => {
   const { archive, spec } = esc50Zip();
   const s = await mirror(spec.file, archive);
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     const r = await pullDataset(spec, { endpoint: s.endpoint, home });
     assert.equal(r.root, join(home, 'datasets', 'esc50'));
@@ -249,7 +245,7 @@ test('esc50: the branch zip is unpacked to audio/ + meta/ and checked against it
   }
   const broken = esc50Zip({ drop: '2-100648-A-43.wav' });
   const s2 = await mirror(broken.spec.file, broken.archive);
-  const home2 = tmpHome();
+  const home2 = tempDir('pull-data');
   try {
     await assert.rejects(pullDataset({ ...broken.spec, files: 2 }, { endpoint: s2.endpoint, home: home2 }), /lists 3 clips \(expected 2\); 1 of them are not in .*audio, e\.g\. 2-100648-A-43\.wav/);
   } finally {
@@ -262,7 +258,7 @@ test('offline: the message names the URL, where to put the archive, and the mirr
   const s = await mirror('x', Buffer.alloc(1));
   const dead = s.endpoint;
   await s.close();
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     await assert.rejects(pullDataset('esc50', { endpoint: dead, home }), (e: Error) => {
       assert.ok(e.message.startsWith(`${dead}/ESC-50-master.zip: cannot download (ECONNREFUSED)`), e.message);
@@ -279,7 +275,7 @@ test('an archive placed by hand is checked and unpacked without a download', asy
   if (!git) return t.skip(NO_GIT);
   const { archive, files } = fsddTarball();
   const spec: DatasetSpec = { ...DATASETS.fsdd, files: files.size, manifest: manifestOf(files) };
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     mkdirSync(join(home, 'datasets'));
     writeFileSync(join(home, 'datasets', spec.file), archive);
@@ -307,7 +303,7 @@ test('tar reader: unsafe names are refused, a truncated archive is an error nami
 
   const evil = buildZip([{ name: 'ESC-50-master/../../evil.wav', data: new Uint8Array(4) }]);
   const s = await mirror(DATASETS.esc50.file, evil);
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     await assert.rejects(pullDataset({ ...DATASETS.esc50, files: 1 }, { endpoint: s.endpoint, home }), /unsafe entry name "ESC-50-master\/\.\.\/\.\.\/evil\.wav"/);
     assert.ok(!existsSync(join(home, 'evil.wav')));
@@ -321,7 +317,7 @@ test('loaa pull esc50 (the command): help lists the datasets; a failed check is 
   const { archive, spec } = esc50Zip();
   assert.equal(spec.file, DATASETS.esc50.file);
   const s = await mirror(spec.file, archive);
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   const saved = process.env.LOAA_HOME;
   process.env.LOAA_HOME = home;
   try {
@@ -346,7 +342,7 @@ test('loaa pull esc50 (the command): help lists the datasets; a failed check is 
 test('a corrupt archive is deleted so the next run downloads afresh; an incomplete hand-made copy names --force', async () => {
   const { archive, spec } = esc50Zip();
   const good = await mirror(spec.file, archive);
-  const home = tmpHome();
+  const home = tempDir('pull-data');
   try {
     mkdirSync(join(home, 'datasets'));
     // a cached archive that is not a zip (say, an HTML error page saved by hand)

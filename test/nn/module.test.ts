@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../../src/tensor/index.js';
 import { Module, Linear, Conv2d, LayerNorm, Dropout, countParameters } from '../../src/nn/index.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
+import { tempDir } from '../helpers.js';
 
 class Mlp extends Module {
   readonly fc1: Linear;
@@ -37,7 +37,6 @@ class Net extends Module {
   }
 }
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'loaa-nn-'));
 
 test('named parameters have dotted names, in registration order; buffers are separate', () => {
   const net = new Net();
@@ -106,7 +105,7 @@ test('layers: shapes, torch default initialisation ranges, seeded reproducibilit
 });
 
 test('state dict round trip through safetensors, atomically written', () => {
-  const dir = tmp();
+  const dir = tempDir('nn');
   try {
     const a = new Net(1);
     const b = new Net(2);
@@ -137,7 +136,7 @@ test('state dict round trip through safetensors, atomically written', () => {
 });
 
 test('writeSafetensors is atomic: a failed write leaves the old file and no temp file', () => {
-  const dir = tmp();
+  const dir = tempDir('nn');
   try {
     const path = join(dir, 'w.safetensors');
     const good: Record<string, RawTensor> = { x: { dtype: 'float32', shape: [1], data: new Uint8Array(4) } };

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { runLoad, type LoadRequest } from '../../src/serve/loadgen.js';
+import { runLoad, type LoadRequest } from '../../src/bench/loadgen.js';
 import { wavBytes } from '../data/wav_writer.js';
 
 const entry = fileURLToPath(new URL('./fake_server.js', import.meta.url));

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../data/tmp.js';
 import { tinySet, tinyRecipe } from './tiny.js';
 import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
 import { recipeFromObject } from '../../src/train/recipe.js';
 import { checkLoopState, train } from '../../src/train/trainer.js';
+import { tempDir } from '../helpers.js';
 
 const fp16Skip = cpuAutocastLimitation();
 const quiet = { progress: { silent: true } };

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../data/tmp.js';
 import { tinyFolds, tinyRecipe } from './tiny.js';
 import { recipeFromObject } from '../../src/train/recipe.js';
 import { formatCv, meanStd, runCv } from '../../src/train/cv.js';
+import { tempDir } from '../helpers.js';
 
 test('cross-validation: per-fold results, mean +/- std, AST epoch; resumes fold by fold', async () => {
   const dir = tempDir('cv');

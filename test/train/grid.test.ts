@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { readPng } from '../../src/viz/png.js';
-import { repoRoot } from '../helpers.js';
+import { loaa, repoRoot } from '../helpers.js';
 import { tinyRecipe, tinySet } from './tiny.js';
 import { planGrid, readGrid, setArg, GridError } from '../../src/train/grid.js';
 import { childSpec, runGrid, runState, trainArgs, type RunContext, type GridEvent } from '../../src/train/grid_run.js';
@@ -267,10 +266,7 @@ test('runGrid: a run another live process holds is left alone; a stale lock is t
 const e2e = join(root, 'e2e');
 mkdirSync(e2e);
 
-function loaaIn(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), ...args], { encoding: 'utf8', cwd: e2e, env: { ...process.env, LOAA_NUM_THREADS: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const loaaIn = (args: string[]) => loaa(args, { cwd: e2e, env: { LOAA_NUM_THREADS: '1' } });
 
 test('loaa grid -> loaa report -> loaa attention on real (tiny) training runs', () => {
   const data = tinySet(join(e2e, 'data'));

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../data/tmp.js';
 import { tinySet, tinyRecipe } from './tiny.js';
 import { recipeFromObject } from '../../src/train/recipe.js';
 import { NonFiniteLossError, train, type TrainResults } from '../../src/train/trainer.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
+import { tempDir } from '../helpers.js';
 
 const data = tinySet(tempDir('trainer-data'));
 const quiet = { log: () => undefined, progress: { silent: true } };

@@ -1,14 +1,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile, removeStaleTemps, writeFileAtomic } from '../../src/util/fs.js';
-
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'loaa-fs-'));
-}
+import { tempDir } from '../helpers.js';
 
 /** A pid that is certainly not running: a child that already exited. */
 function deadPid(): number {
@@ -17,7 +13,7 @@ function deadPid(): number {
 }
 
 test('readRegularFile refuses FIFOs, devices and directories by name, without blocking', () => {
-  const dir = tmp();
+  const dir = tempDir('fs');
   try {
     const fifo = join(dir, 'pipe.wav');
     execFileSync('mkfifo', [fifo]);
@@ -36,7 +32,7 @@ test('readRegularFile refuses FIFOs, devices and directories by name, without bl
 });
 
 test('writeFileAtomic never replaces a FIFO, a device or a symlink', () => {
-  const dir = tmp();
+  const dir = tempDir('fs');
   try {
     const fifo = join(dir, 'out.safetensors');
     execFileSync('mkfifo', [fifo]);
@@ -62,7 +58,7 @@ test('writeFileAtomic never replaces a FIFO, a device or a symlink', () => {
 });
 
 test('stale temp files and checkpoint directories of dead writers are removed; live ones stay', () => {
-  const dir = tmp();
+  const dir = tempDir('fs');
   try {
     const dead = deadPid();
     const staleFile = `.model.safetensors.tmp-${dead}-0a1b2c3d`;
@@ -86,7 +82,7 @@ test('stale temp files and checkpoint directories of dead writers are removed; l
 });
 
 test('write errors name the target and keep the errno code (as ENOSPC does)', () => {
-  const dir = tmp();
+  const dir = tempDir('fs');
   try {
     // a file where the folder should be: the write fails in the folder step, before any rename
     const blocker = join(dir, 'run');

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""torchaudio's timings for the rows src/audio/bench.ts measures (ms per clip, median, one thread).
+"""torchaudio's timings for the rows src/bench/frontend_clips.ts measures (ms per clip, median, one thread).
 
     /usr/bin/python3 tools/bench/frontend_torchaudio.py [--reps 20]
 

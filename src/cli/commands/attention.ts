@@ -122,7 +122,6 @@ async function runRows({ flags, given, json }: AttentionArgs, input: string, row
 
 export const command = defineCommand({
   name: 'attention',
-  summary: "draw what the model attends to over a spectrogram (the paper's Figure 3), per model",
   usage: [
     '<audio | features.safetensors> [--backbone <ckpt | pretrained | random:<arch>>] [--adapter <dir> ...] [--compare <dir>] [--layer -1] [--frames a:b] [--device D] [--precision P] --out map.png|fig.svg [--json]',
     '<audio> --row name=...,backbone=...[,adapter=...] --row ... [--device D] [--precision P] --out fig.svg',

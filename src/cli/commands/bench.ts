@@ -78,7 +78,6 @@ function list(flag: string, v: string, known: readonly string[]): string[] {
 
 export const command = defineCommand({
   name: 'bench',
-  summary: 'measure training, inference, linear probe, front end and memory against PyTorch',
   usage: ['[--rounds N] [--quick] [--rows GROUPS] [--device D] [--precision P] [--json]', '--profile [--precision fp32|bf16] [--batch N] [--shapes]', '--only SECTIONS'],
   description: DESCRIPTION,
   flags: FLAGS,

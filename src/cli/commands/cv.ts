@@ -26,7 +26,6 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'cv',
-  summary: 'k-fold cross-validation (ESC-50 style) with per-fold and mean results',
   usage: [
     '--config <recipe.yaml> --out <dir> [--folds 5] [--set key.path=value ...] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
     '--config <recipe.yaml> --out <dir> --nproc N [--nnodes M --node-rank K --master-addr A --master-port P] [--dist-timeout S] [--dist-backend B] ...',

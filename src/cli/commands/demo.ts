@@ -52,7 +52,6 @@ interface Row {
 
 export const command = defineCommand({
   name: 'demo',
-  summary: 'train LoAA, a parallel adapter and a linear probe on a small audio set and compare them',
   usage: '[--data PATH | --synthetic] [--out DIR] [--epochs N] [--train-clips N] [--quick] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,

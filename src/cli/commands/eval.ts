@@ -23,7 +23,6 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'eval',
-  summary: 'evaluate a trained run on a split',
   usage: '<run dir> [--split test] [--checkpoint best|final] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,

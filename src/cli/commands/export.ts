@@ -24,7 +24,6 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'export',
-  summary: 'export an adapter with its backbone as an ONNX model (onnxruntime, browser)',
   usage: [
     '<adapter dir> [--backbone <checkpoint> [--force]] --format onnx --out <model.onnx>',
     '[--frames N] [--batch dynamic|N] [--precision fp32|fp16] [--verify] [--web DIR] [--json]',

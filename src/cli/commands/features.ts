@@ -23,7 +23,6 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'features',
-  summary: 'compute the AST input fbank of an audio file and write it as safetensors',
   usage: ['<audio> --out <file.safetensors> [--sample-rate 16000] [--num-mel-bins 128]', '         [--target-length N] [--mean M --std S] [--json]'],
   description: DESCRIPTION,
   flags: FLAGS,

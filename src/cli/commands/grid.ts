@@ -28,7 +28,6 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'grid',
-  summary: 'run an experiment grid (methods x kernels x budgets x folds ...) as a resumable queue',
   usage: '<grid.yaml> [--jobs N] [--out DIR] [--set key=value ...] [--dry-run] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,

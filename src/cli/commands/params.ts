@@ -1,12 +1,13 @@
 /** `loaa params`: parameter counts of an AST + PEFT method, from the config alone (nothing is allocated). */
 import { UsageError } from '../command.js';
-import { defineCommand, parseCommandArgs } from '../define.js';
+import { defineCommand, parseCommandArgs, type FlagDef } from '../define.js';
 import { ARCH_NAMES, getArch } from '../../models/archs.js';
 import { astGrid } from '../../models/ast.js';
 import { defaultAdapters, defaultBottleneck, isPeftMethod, LORA_DEFAULTS, parsePeft, PEFT_METHODS, PROMPT_DEFAULTS, type AdapterSpec, type PeftConfig, type ResolvedPeft } from '../../peft/config.js';
 import { bottleneckForBudget, countAst, equalizeAdapters, type AstGeometry } from '../../peft/params.js';
 
-const DEFAULTS = { classes: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
+/** the range of the size flags */
+const SIZE = { min: 1, max: 1 << 24 } as const;
 
 const FLAGS = {
   arch: { type: 'string', value: 'NAME', help: ARCH_NAMES.join(', ') },
@@ -19,58 +20,28 @@ bitfit: backbone biases + head; prompt: ${PROMPT_DEFAULTS.tokens} deep prompts p
   adapter: { type: 'list', value: 'POS:KFxKT', help: `an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
 repeat for both positions; suffixes :bias (Down/Up biases), :sequential;
 adapters may be added to any method (every added tensor trains)` },
-  bottleneck: { type: 'string', value: 'R', help: `adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)` },
+  bottleneck: { type: 'int', min: 1, max: 1 << 20, value: 'R', help: `adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)` },
   budget: { type: 'string', value: 'P%', help: `instead: the largest r whose trainable share (trainable / total) is at most P
 (also a fraction: 0.02)` },
   equalize: { type: 'string', value: 'KFxKT', help: `R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
 parameters than that (bigger kernels, smaller r; --equalize 1x1 --bottleneck 108
 gives 1x3 adapters r 36)` },
-  classes: { type: 'string', value: 'C', help: `classes of the head (default ${DEFAULTS.classes}, ESC-50)` },
-  fdim: { type: 'string', value: 'F', help: `mel bins (default ${DEFAULTS.fdim})` },
-  tdim: { type: 'string', value: 'T', help: `frames (default ${DEFAULTS.tdim})` },
-  fstride: { type: 'string', value: 'S', help: `patch stride over frequency (default ${DEFAULTS.fstride})` },
-  tstride: { type: 'string', value: 'S', help: `patch stride over time (default ${DEFAULTS.tstride})` },
-  depth: { type: 'string', value: 'N', help: 'count a model with fewer blocks than the architecture' },
-  'lora-rank': { type: 'string', value: 'r', help: `LoRA rank (default ${LORA_DEFAULTS.rank})` },
-  'lora-alpha': { type: 'string', value: 'a', help: `LoRA alpha (default ${LORA_DEFAULTS.alpha})` },
+  classes: { type: 'int', ...SIZE, default: 50, value: 'C', help: 'classes of the head' },
+  fdim: { type: 'int', ...SIZE, default: 128, value: 'F', help: 'mel bins' },
+  tdim: { type: 'int', ...SIZE, default: 512, value: 'T', help: 'frames' },
+  fstride: { type: 'int', ...SIZE, default: 16, value: 'S', help: 'patch stride over frequency' },
+  tstride: { type: 'int', ...SIZE, default: 16, value: 'S', help: 'patch stride over time' },
+  depth: { type: 'int', min: 1, max: 1000, value: 'N', help: 'count a model with fewer blocks than the architecture' },
+  'lora-rank': { type: 'int', ...SIZE, value: 'r', help: `LoRA rank (default ${LORA_DEFAULTS.rank})` },
+  'lora-alpha': { type: 'number', positive: true, value: 'a', help: `LoRA alpha (default ${LORA_DEFAULTS.alpha})` },
   'lora-targets': { type: 'string', value: 'q,v', help: 'LoRA targets (default q,v)' },
-  'prompt-tokens': { type: 'string', value: 'N', help: `deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)` },
-} as const;
+  'prompt-tokens': { type: 'int', ...SIZE, value: 'N', help: `deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)` },
+} as const satisfies Record<string, FlagDef>;
 
 const DESCRIPTION = `Prints the total, trainable and frozen parameter counts of the AST as built for this input (1-channel
 patch embedding, positional table of its f_dim x t_dim grid, cls/dist tokens, blocks, final norm,
 head LayerNorm + Linear) with the method's tensors; the image model's own heads are not counted.
 Counted from the config: no weights are needed or allocated.`;
-
-/** value flags: every value given, in order; boolean flags: true */
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[] | true>;
-}
-
-/** The flags as `--name` -> values, only those given (the readers below apply defaults and messages). */
-function parse(argv: string[]): Parsed {
-  const p = parseCommandArgs(argv, FLAGS, 'params');
-  const flags = new Map<string, string[] | true>();
-  for (const [name, v] of Object.entries(p.flags as Record<string, unknown>)) {
-    if (!p.given.has(name)) continue;
-    flags.set(`--${name}`, v === true ? true : Array.isArray(v) ? v.map(String) : [String(v)]);
-  }
-  return { positional: p.positionals, flags };
-}
-
-function str(p: Parsed, name: string): string | undefined {
-  const v = p.flags.get(name);
-  return Array.isArray(v) ? v[0] : undefined;
-}
-
-function int(p: Parsed, name: string, dflt: number | undefined, min = 1, max = 1 << 24): number | undefined {
-  const v = str(p, name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${name}: expected an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
-  return n;
-}
 
 function kernelOf(s: string, where: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(s.trim());
@@ -125,9 +96,10 @@ export interface ParamsResult {
 
 /** The computation behind the command (exported for tests and other commands). */
 export function computeParams(argv: string[]): ParamsResult {
-  const p = parse(argv);
-  if (p.positional.length) throw new UsageError(`${p.positional[0]}: unexpected argument (loaa params takes only options)`);
-  const archName = str(p, '--arch');
+  const p = parseCommandArgs(argv, FLAGS, 'params');
+  const f = p.flags;
+  if (p.positionals.length) throw new UsageError(`${p.positionals[0]}: unexpected argument (loaa params takes only options)`);
+  const archName = f.arch;
   if (!archName) throw new UsageError(`--arch: missing (one of ${ARCH_NAMES.join(', ')})`);
   let arch;
   try {
@@ -135,17 +107,9 @@ export function computeParams(argv: string[]): ParamsResult {
   } catch (e) {
     throw new UsageError(`--arch: ${(e as Error).message}`);
   }
-  const method = str(p, '--method') ?? 'loaa';
+  const method = f.method ?? 'loaa';
   if (!isPeftMethod(method)) throw new UsageError(`--method: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
-  const geom: AstGeometry = {
-    arch: arch.name,
-    numClasses: int(p, '--classes', DEFAULTS.classes)!,
-    fdim: int(p, '--fdim', DEFAULTS.fdim)!,
-    tdim: int(p, '--tdim', DEFAULTS.tdim)!,
-    fstride: int(p, '--fstride', DEFAULTS.fstride)!,
-    tstride: int(p, '--tstride', DEFAULTS.tstride)!,
-    depth: int(p, '--depth', undefined, 1, 1000),
-  };
+  const geom: AstGeometry = { arch: arch.name, numClasses: f.classes, fdim: f.fdim, tdim: f.tdim, fstride: f.fstride, tstride: f.tstride, depth: f.depth };
   let grid;
   try {
     grid = astGrid(geom);
@@ -153,24 +117,21 @@ export function computeParams(argv: string[]): ParamsResult {
     const msg = (e as Error).message;
     throw new UsageError(`--${msg.split(':')[0]}${msg.slice(msg.indexOf(':'))}`);
   }
-  const budget = str(p, '--budget');
-  if (budget !== undefined && p.flags.has('--bottleneck')) throw new UsageError('--budget: give either --bottleneck or --budget, not both');
-  const r = int(p, '--bottleneck', defaultBottleneck(method), 1, 1 << 20)!;
-  const adapterFlags = (p.flags.get('--adapter') as string[] | undefined) ?? [];
+  const budget = f.budget;
+  if (budget !== undefined && p.given.has('bottleneck')) throw new UsageError('--budget: give either --bottleneck or --budget, not both');
+  const r = f.bottleneck ?? defaultBottleneck(method);
+  const adapterFlags = f.adapter;
   const cfg: PeftConfig = { method };
   if (adapterFlags.length) cfg.adapters = adapterFlags.map((s) => parseAdapterFlag(s, r));
   else if (method === 'loaa' || method === 'adapter') cfg.adapters = defaultAdapters(method, r);
-  const loraGiven = ['--lora-rank', '--lora-alpha', '--lora-targets'].some((f) => p.flags.has(f));
+  const loraGiven = ['lora-rank', 'lora-alpha', 'lora-targets'].some((n) => p.given.has(n));
   if (method === 'lora' || loraGiven) {
-    const targets = (str(p, '--lora-targets') ?? LORA_DEFAULTS.targets.join(',')).split(',').map((t) => t.trim());
-    if (!targets.every((t) => t === 'q' || t === 'k' || t === 'v')) throw new UsageError(`--lora-targets: expected a list of q, k, v, got ${JSON.stringify(str(p, '--lora-targets'))}`);
-    const alphaS = str(p, '--lora-alpha');
-    const alpha = alphaS === undefined ? LORA_DEFAULTS.alpha : Number(alphaS);
-    if (!(alpha > 0)) throw new UsageError(`--lora-alpha: expected a positive number, got ${JSON.stringify(alphaS)}`);
-    cfg.lora = { rank: int(p, '--lora-rank', LORA_DEFAULTS.rank)!, alpha, targets: targets as ('q' | 'k' | 'v')[] };
+    const targets = (f['lora-targets'] ?? LORA_DEFAULTS.targets.join(',')).split(',').map((t) => t.trim());
+    if (!targets.every((t) => t === 'q' || t === 'k' || t === 'v')) throw new UsageError(`--lora-targets: expected a list of q, k, v, got ${JSON.stringify(f['lora-targets'])}`);
+    cfg.lora = { rank: f['lora-rank'] ?? LORA_DEFAULTS.rank, alpha: f['lora-alpha'] ?? LORA_DEFAULTS.alpha, targets: targets as ('q' | 'k' | 'v')[] };
   }
-  if (method === 'prompt' || p.flags.has('--prompt-tokens')) cfg.prompt = { tokens: int(p, '--prompt-tokens', PROMPT_DEFAULTS.tokens)! };
-  const eqS = str(p, '--equalize');
+  if (method === 'prompt' || p.given.has('prompt-tokens')) cfg.prompt = { tokens: f['prompt-tokens'] ?? PROMPT_DEFAULTS.tokens };
+  const eqS = f.equalize;
   const equalize = eqS === undefined ? undefined : kernelOf(eqS, '--equalize');
   if ((budget !== undefined || equalize) && !(cfg.adapters && cfg.adapters.length)) {
     throw new UsageError(`${budget !== undefined ? '--budget' : '--equalize'}: method ${method} has no adapters (add --adapter)`);
@@ -223,7 +184,6 @@ function describe(r: ParamsResult): string {
 
 export const command = defineCommand({
   name: 'params',
-  summary: 'count total / trainable / frozen parameters of an AST + fine-tuning method',
   usage: [
     `--arch <name> --method <${PEFT_METHODS.join('|')}>`,
     '      [--adapter attn:1x3 --adapter ffn:3x1] [--bottleneck R | --budget 2%] [--equalize KFxKT]',

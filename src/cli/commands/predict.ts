@@ -22,12 +22,11 @@ const FLAGS = {
   backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (file or Hugging Face model directory); default: the\none the adapter records (a random one is rebuilt from its seed)' },
   adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
   features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
-  'top-k': { type: 'string', value: 'K', help: 'labels per input (default 5, at most the class count)' },
+  'top-k': { type: 'int', positive: true, default: 5, value: 'K', help: 'labels per input (at most the class count)' },
 } as const;
 
 const single = defineCommand({
   name: 'predict',
-  summary: 'classify audio (or features) with a backbone and an adapter checkpoint',
   usage: ['<audio...> --adapter <adapter or run dir> [--backbone <checkpoint>] [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --adapter <adapter or run dir> [--backbone <checkpoint>]'],
   description: DESCRIPTION,
   flags: FLAGS,
@@ -39,12 +38,7 @@ const single = defineCommand({
     // without --backbone the batch form runs (command.run below), on the recorded backbone
     if (!backbone) throw new UsageError('--backbone: missing (the image or AST checkpoint the adapter was trained on)');
     if (features.length === 0 && positionals.length === 0) throw new UsageError('<audio>: no input (give audio files or --features FILE)');
-    const kS = flags['top-k'];
-    let k = 5;
-    if (kS !== undefined) {
-      k = Number(kS);
-      if (!/^\s*\d+\s*$/.test(kS) || !Number.isSafeInteger(k) || k < 1) throw new UsageError(`--top-k: expected a positive integer, got ${JSON.stringify(kS)}`);
-    }
+    let k = flags['top-k'];
     let cfg: AdapterConfigFile;
     try {
       cfg = readAdapterConfig(adapter);

@@ -102,7 +102,6 @@ function progressPrinter(tty: boolean, plain: boolean): { update(p: PullProgress
 
 export const command = defineCommand({
   name: 'pull',
-  summary: 'download a backbone checkpoint (timm weights from the Hugging Face hub) or a dataset (fsdd, esc50)',
   usage: ['<arch> [--endpoint URL] [--force] [--json]', `${DATASET_NAMES.join('|')} [--endpoint URL] [--force] [--json]`],
   description: DESCRIPTION,
   flags: FLAGS,

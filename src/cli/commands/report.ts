@@ -39,7 +39,6 @@ function axesList(s: string | undefined): string[] | undefined {
 
 export const command = defineCommand({
   name: 'report',
-  summary: "tables like the paper's and training curves from runs, as Markdown and HTML",
   usage: [
     '<grid output dir | runs dir | run dir> ... --out <report dir>',
     '[--grid grid.yaml] [--metric top1] [--split auto|test|best|final|fold-best|paper] [--rows a,b] [--cols c] [--title TEXT] [--json]',

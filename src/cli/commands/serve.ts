@@ -48,7 +48,6 @@ export function adapterArgs(list: string[]): { name: string; dir: string }[] {
 
 export const command = defineCommand({
   name: 'serve',
-  summary: 'serve adapters over HTTP (batched, bounded, with metrics)',
   usage: '--adapter DIR [--adapter NAME=DIR ...] [--backbone FILE] [--host 127.0.0.1] [--port 8080]',
   description: DESCRIPTION,
   flags: FLAGS,

@@ -41,7 +41,6 @@ function listAudio(path: string, out: string[]): void {
 
 export const command = defineCommand({
   name: 'stats',
-  summary: 'AST normalisation mean / std of a set of audio files',
   usage: '<audio files or folders...> [--sample-rate 16000] [--num-mel-bins 128] [--target-length N] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,

@@ -24,7 +24,6 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'train',
-  summary: 'fine-tune a backbone on a dataset from a recipe',
   usage: [
     '--config <recipe.yaml> --out <run dir> [--set key.path=value ...] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
     '--out <run dir> --resume [--allow-thread-change] [--config <recipe.yaml>] [--set ...] [--data-root PATH] ...',

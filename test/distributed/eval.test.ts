@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort } from '../../src/dist/launch.js';
-import { evalShard } from '../../src/dist/sampler.js';
+import { freePort } from '../../src/distributed/launch.js';
+import { evalShard } from '../../src/distributed/sampler.js';
 import { assertOk, glooSkip, startRanks } from './ranks.js';
 import { CLASSES, evalRowsAt } from './eval_rows.js';
 

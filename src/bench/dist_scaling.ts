@@ -2,9 +2,9 @@
  * Data-parallel scaling measurements for docs/scaling.md (run by hand; the numbers need a quiet
  * machine). Two reports:
  *
- *   node dist/src/dist/scaling.js bytes [--arch A] [--tdim T] [--fdim F] [--classes C]
+ *   node dist/src/bench/dist_scaling.js bytes [--arch A] [--tdim T] [--fdim F] [--classes C]
  *     all-reduce volume per step for each PEFT method: the trainable float32 bytes
- *   node dist/src/dist/scaling.js speed --nproc N [--arch A] [--batch B] [--steps S] [--tdim T] [--fdim F]
+ *   node dist/src/bench/dist_scaling.js speed --nproc N [--arch A] [--batch B] [--steps S] [--tdim T] [--fdim F]
  *     training steps/s of LoAA (attn 1x3 + ffn 3x1, r 36) with a global batch B split over N local
  *     ranks (cores / N threads each), through the launcher, the sharding, and the bucketed reduction.
  *     Inputs are random fbanks made once (data loading is left out: it runs on its own threads).
@@ -16,31 +16,40 @@ import { countModel } from '../peft/params.js';
 import { Adam } from '../optim/adam.js';
 import { crossEntropy, getNumThreads, randint, randn } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
-import { launchPlan, rankFromEnv } from './env.js';
-import { ProcessGroup } from './group.js';
-import { launchLocal } from './launch.js';
-import { GradientReducer, broadcastParameters } from './reducer.js';
-import { shardEpoch } from './sampler.js';
+import { launchPlan, rankFromEnv } from '../distributed/env.js';
+import { ProcessGroup } from '../distributed/group.js';
+import { launchLocal } from '../distributed/launch.js';
+import { GradientReducer, broadcastParameters } from '../distributed/reducer.js';
+import { shardEpoch } from '../distributed/sampler.js';
+import { parseFlags } from '../util/flags.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
-const num = (name: string, dflt: number): number => {
-  const v = Number(opt(name, String(dflt)));
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number, got ${opt(name, '')}`);
-  return v;
-};
+const FLAGS = {
+  arch: { type: 'string', default: 'deit_tiny_distilled_patch16_224', help: 'the backbone architecture' },
+  classes: { type: 'int', min: 1, default: 10, help: 'classes of the head' },
+  fdim: { type: 'int', min: 16, default: 128, help: 'mel bins' },
+  tdim: { type: 'int', min: 16, default: 128, help: 'frames' },
+  nproc: { type: 'int', min: 1, max: 64, default: 1, help: 'speed: local ranks' },
+  batch: { type: 'int', min: 1, default: 16, help: 'speed: the global batch' },
+  steps: { type: 'int', min: 1, default: 6, help: 'speed: timed steps (after 2 warm-up steps)' },
+} as const;
+const { flags, positionals } = (() => {
+  try {
+    return parseFlags(args, FLAGS, 'src/bench/dist_scaling.ts');
+  } catch (e) {
+    process.stderr.write(`dist_scaling: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+})();
 
 const LOAA: PeftConfig = { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 36 }, { position: 'ffn', kernel: [3, 1], bottleneck: 36 }] };
 
 function build(method: PeftConfig): AudioSpectrogramTransformer {
   const model = new AudioSpectrogramTransformer({
-    arch: opt('arch', 'deit_tiny_distilled_patch16_224'),
-    numClasses: num('classes', 10),
-    fdim: num('fdim', 128),
-    tdim: num('tdim', 128),
+    arch: flags.arch,
+    numClasses: flags.classes,
+    fdim: flags.fdim,
+    tdim: flags.tdim,
     fstride: 16,
     tstride: 16,
   }, { seed: 0 });
@@ -54,21 +63,21 @@ function bytes(): void {
     const c = countModel(model);
     return { method, trainable: c.trainable, bytesPerStep: c.trainable * 4 };
   }));
-  process.stdout.write(JSON.stringify({ arch: opt('arch', 'deit_tiny_distilled_patch16_224'), tdim: num('tdim', 128), rows }) + '\n');
+  process.stdout.write(JSON.stringify({ arch: flags.arch, tdim: flags.tdim, rows }) + '\n');
 }
 
 async function speed(): Promise<void> {
   const cfg = rankFromEnv();
   if (!cfg) {
-    const plan = launchPlan({ nproc: num('nproc', 1) });
+    const plan = launchPlan({ nproc: flags.nproc });
     if (plan) {
       const r = await launchLocal({ plan, script: process.argv[1]!, args });
       process.exit(r.code);
     }
   }
   const group = cfg ? ProcessGroup.join(cfg) : ProcessGroup.single();
-  const batch = num('batch', 16);
-  const steps = num('steps', 6);
+  const batch = flags.batch;
+  const steps = flags.steps;
   const warmup = 2;
   const model = build(LOAA);
   const params = model.parameters().filter((p) => p.requiresGrad);
@@ -78,8 +87,8 @@ async function speed(): Promise<void> {
   const order = Array.from({ length: batch * (warmup + steps) }, (_, i) => i);
   const shards = shardEpoch(order, { rank: group.rank, worldSize: group.worldSize, batchSize: batch });
   const local = shards[0]!.indices.length;
-  const x = randn([local, num('tdim', 128), num('fdim', 128)], { seed: 1 + group.rank }).keep();
-  const y = randint(0, num('classes', 10), [local], { seed: 2 + group.rank }).keep();
+  const x = randn([local, flags.tdim, flags.fdim], { seed: 1 + group.rank }).keep();
+  const y = randint(0, flags.classes, [local], { seed: 2 + group.rank }).keep();
   let t0 = 0;
   let reduceMs = 0;
   for (let s = 0; s < warmup + steps; s++) {
@@ -100,7 +109,7 @@ async function speed(): Promise<void> {
   const [reduceSum] = group.sumNumbers([reduceMs]);
   if (group.isMain) {
     process.stdout.write(JSON.stringify({
-      arch: opt('arch', 'deit_tiny_distilled_patch16_224'),
+      arch: flags.arch,
       ranks: group.worldSize,
       threadsPerRank: getNumThreads(),
       globalBatch: batch,
@@ -114,7 +123,7 @@ async function speed(): Promise<void> {
   group.close();
 }
 
-const mode = args[0];
+const mode = positionals[0];
 if (mode === 'bytes') bytes();
 else if (mode === 'speed') await speed();
 else {

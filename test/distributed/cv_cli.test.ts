@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../data/tmp.js';
 import { tinyFolds, tinyRecipe } from '../train/tiny.js';
 import { glooSkip } from './ranks.js';
-import { loaa } from './loaa_cli.js';
+import { loaa, tempDir } from '../helpers.js';
+
+/** the ranks' and the single process's BLAS threads: one each, as the 2-core CI has */
+const ONE_THREAD = { env: { LOAA_NUM_THREADS: '1' } };
 
 const skip = glooSkip();
 
@@ -21,10 +23,10 @@ test('loaa cv --nproc 2: every fold trains over 2 ranks with the single-process 
   const data = tinyFolds(join(dir, 'data'), 2, 3);
   const recipe = join(dir, 'cv.yaml');
   writeFileSync(recipe, JSON.stringify(tinyRecipe(data, { data: { type: 'csv', fold: 1, validation: null, test: null, workers: 0 }, augment: { freqm: 0, timem: 0 }, train: { epochs: 2 } })));
-  const one = await loaa(['cv', '--config', recipe, '--folds', '2', '--out', join(dir, 'one'), '--json']);
-  assert.equal(one.code, 0, one.stderr);
-  const two = await loaa(['cv', '--config', recipe, '--folds', '2', '--out', join(dir, 'two'), '--nproc', '2', '--json']);
-  assert.equal(two.code, 0, two.stderr);
+  const one = loaa(['cv', '--config', recipe, '--folds', '2', '--out', join(dir, 'one'), '--json'], ONE_THREAD);
+  assert.equal(one.status, 0, one.stderr);
+  const two = loaa(['cv', '--config', recipe, '--folds', '2', '--out', join(dir, 'two'), '--nproc', '2', '--json'], ONE_THREAD);
+  assert.equal(two.status, 0, two.stderr);
   const r1 = JSON.parse(one.stdout) as Cv;
   const r2 = JSON.parse(two.stdout.trim().split('\n').pop()!) as Cv;
   assert.equal(r2.folds.length, 2);
@@ -44,20 +46,20 @@ test('loaa cv --nproc 2: every fold trains over 2 ranks with the single-process 
   assert.ok(!existsSync(join(dir, 'two', 'fold1', 'logs')), 'the ranks log under the cv directory, not a fold\'s');
 
   // run again over 2 ranks: every fold is read back on both ranks, none re-run
-  const again = await loaa(['cv', '--config', recipe, '--folds', '2', '--out', join(dir, 'two'), '--nproc', '2', '--json']);
-  assert.equal(again.code, 0, again.stderr);
+  const again = loaa(['cv', '--config', recipe, '--folds', '2', '--out', join(dir, 'two'), '--nproc', '2', '--json'], ONE_THREAD);
+  assert.equal(again.status, 0, again.stderr);
   assert.deepEqual((JSON.parse(again.stdout.trim().split('\n').pop()!) as Cv).folds.map((f) => f.reused), [true, true]);
 });
 
 test('loaa cv --help lists the data-parallel flags; bad ones are usage errors', async () => {
-  const h = await loaa(['cv', '--help']);
-  assert.equal(h.code, 0, h.stderr);
+  const h = loaa(['cv', '--help'], ONE_THREAD);
+  assert.equal(h.status, 0, h.stderr);
   for (const f of ['--nproc', '--nnodes', '--node-rank', '--master-addr', '--master-port', '--dist-timeout', '--dist-backend']) assert.ok(h.stdout.includes(f), `${f} in cv --help`);
   assert.match(h.stdout, /gloo, nccl, auto/);
-  const bad = await loaa(['cv', '--config', 'x.yaml', '--out', '/tmp/none', '--nproc', 'two']);
-  assert.equal(bad.code, 2);
+  const bad = loaa(['cv', '--config', 'x.yaml', '--out', '/tmp/none', '--nproc', 'two'], ONE_THREAD);
+  assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--nproc: expected a non-negative integer/);
-  const backend = await loaa(['cv', '--config', 'x.yaml', '--out', '/tmp/none', '--dist-backend', 'mpi']);
-  assert.equal(backend.code, 2);
+  const backend = loaa(['cv', '--config', 'x.yaml', '--out', '/tmp/none', '--dist-backend', 'mpi'], ONE_THREAD);
+  assert.equal(backend.status, 2);
   assert.match(backend.stderr, /--dist-backend: expected one of gloo, nccl, auto/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchFrontEnd } from '../../src/audio/bench.js';
+import { benchFrontEnd } from '../../src/bench/frontend_clips.js';
 
 test('benchFrontEnd returns positive timings for every row', async () => {
   const r = await benchFrontEnd(1);

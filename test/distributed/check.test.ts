@@ -6,7 +6,7 @@ import { repoRoot } from '../helpers.js';
 import { glooSkip } from './ranks.js';
 
 const skip = glooSkip();
-const script = join(repoRoot, 'dist', 'src', 'dist', 'check.js');
+const script = join(repoRoot, 'dist', 'src', 'bench', 'dist_check.js');
 
 interface Report { ok: boolean; backend: string; ranks: number; devices: string[]; allreduce_ms: number; allreduce_bytes: number; allreduce_correct: boolean; steps_equal_single: boolean; max_param_diff: number; error?: string }
 

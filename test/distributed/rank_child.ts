@@ -23,12 +23,12 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { scope } from '../../src/tensor/scope.js';
 import { Rng } from '../../src/audio/rng.js';
 import { writeFileAtomic } from '../../src/util/fs.js';
-import { rankFromEnv } from '../../src/dist/env.js';
-import { ProcessGroup } from '../../src/dist/group.js';
-import { GradientReducer, broadcastParameters } from '../../src/dist/reducer.js';
-import { evalShard, shardEpoch } from '../../src/dist/sampler.js';
-import { gatherRows } from '../../src/dist/gather.js';
-import { gatherEvalRows } from '../../src/dist/hooks.js';
+import { rankFromEnv } from '../../src/distributed/env.js';
+import { ProcessGroup } from '../../src/distributed/group.js';
+import { GradientReducer, broadcastParameters } from '../../src/distributed/reducer.js';
+import { evalShard, shardEpoch } from '../../src/distributed/sampler.js';
+import { gatherRows } from '../../src/distributed/gather.js';
+import { gatherEvalRows } from '../../src/distributed/hooks.js';
 import { evalRowsAt } from './eval_rows.js';
 
 const args = process.argv.slice(2);

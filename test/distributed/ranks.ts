@@ -3,9 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
-import { nativeDist } from '../../src/dist/native.js';
+import { nativeDist } from '../../src/distributed/native.js';
 
-export const child = join(repoRoot, 'dist', 'test', 'dist', 'rank_child.js');
+export const child = join(repoRoot, 'dist', 'test', 'distributed', 'rank_child.js');
 
 /** Why the Gloo tests cannot run here, or null when they can. */
 export function glooSkip(): string | false {

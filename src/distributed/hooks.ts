@@ -5,33 +5,14 @@
  * update), so that any drift between ranks' starting weights ends there. Evaluation is sharded
  * (`evalShard`) and its rows gathered back into clip order on every rank (`gatherEval`).
  */
-import type { Tensor } from '../tensor/tensor.js';
+import type { EvalRows } from '../train/step.js';
+import type { ParallelHooks } from '../train/trainer.js';
 import { tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { ProcessGroup } from './group.js';
 import { GradientReducer, broadcastParameters } from './reducer.js';
 import { evalShard } from './sampler.js';
 import { gatherRows } from './gather.js';
-
-/** An evaluation's per-clip rows (src/train/step.ts's EvalRows, which this layer cannot import). */
-export interface EvalRows {
-  numClasses: number;
-  logits: Float32Array;
-  targets: Float32Array;
-  labels: Int32Array;
-  lossSum: number;
-  soft: boolean;
-}
-
-export interface ParallelHooks {
-  rank: number;
-  worldSize: number;
-  allReduceGradients(params: Tensor[], counts: { local: number; global: number }): void;
-  evalShard(n: number): number[];
-  gatherEval(rows: EvalRows, n: number): EvalRows;
-  barrier(): void;
-  device(requested: string): string;
-}
 
 export function parallelHooks(group: ProcessGroup, bucketBytes?: number): ParallelHooks & { reducer(): GradientReducer | null } {
   let reducer: GradientReducer | null = null;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evalShard, evalShardSize, shardEpoch } from '../../src/dist/sampler.js';
+import { evalShard, evalShardSize, shardEpoch } from '../../src/distributed/sampler.js';
 import { Rng } from '../../src/audio/rng.js';
 
 function shuffled(n: number, seed: number): number[] {

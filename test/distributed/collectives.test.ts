@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launchLocal } from '../../src/dist/launch.js';
-import { ProcessGroup } from '../../src/dist/group.js';
-import { gatherRows } from '../../src/dist/gather.js';
-import { GradientReducer } from '../../src/dist/reducer.js';
-import { nativeDist } from '../../src/dist/native.js';
+import { freePort, launchLocal } from '../../src/distributed/launch.js';
+import { ProcessGroup } from '../../src/distributed/group.js';
+import { gatherRows } from '../../src/distributed/gather.js';
+import { GradientReducer } from '../../src/distributed/reducer.js';
+import { nativeDist } from '../../src/distributed/native.js';
 import { zeros } from '../../src/tensor/functional.js';
 import { assertOk, child, glooSkip, startRanks, type RankRun } from './ranks.js';
 

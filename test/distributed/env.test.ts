@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_TIMEOUT_MS, launchPlan, rankEnv, rankFromEnv, threadsPerRank } from '../../src/dist/env.js';
+import { DEFAULT_TIMEOUT_MS, launchPlan, rankEnv, rankFromEnv, threadsPerRank } from '../../src/distributed/env.js';
 
 test('a plain run is not a rank; torchrun variables make one', () => {
   assert.equal(rankFromEnv({}), null);
@@ -48,7 +48,7 @@ test('launch plans from flags; the ranks get torchrun\'s variables and a share o
 
 test('--dist-backend: auto is NCCL for a CUDA train.device with a GPU per local rank; the flag beats LOAA_DIST_BACKEND; NCCL ranks take GPUs in turn', async () => {
   const { resolveBackend } = await import('../../src/cli/dist_flags.js');
-  const { ncclDevice } = await import('../../src/dist/group.js');
+  const { ncclDevice } = await import('../../src/distributed/group.js');
   assert.equal(await resolveBackend(undefined, 'cpu', {}, { gpus: 4 }), 'gloo');
   assert.equal(await resolveBackend('auto', 'cuda', {}, { gpus: 2, ranksHere: 2 }), 'nccl');
   assert.equal(await resolveBackend(undefined, 'cuda:1', {}, { gpus: 2 }), 'nccl');

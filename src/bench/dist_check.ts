@@ -1,8 +1,8 @@
 /**
  * A two-rank smoke check of a backend on real hardware (scripts/gpu-check.sh runs it with NCCL on
- * CUDA; test/dist/check.test.ts with Gloo on the CPU):
+ * CUDA; test/distributed/check.test.ts with Gloo on the CPU):
  *
- *   node dist/src/dist/check.js [--backend gloo|nccl] [--nproc 2] [--device cpu|cuda] [--mib 4]
+ *   node dist/src/bench/dist_check.js [--backend gloo|nccl] [--nproc 2] [--device cpu|cuda] [--mib 4]
  *                               [--dist-timeout S] [--no-reduce]
  *
  * launches `--nproc` local ranks (1: this process alone, in a native group of one: NCCL's own
@@ -18,17 +18,24 @@ import { crossEntropy, randint, randn, tensor, full } from '../tensor/functional
 import type { Tensor } from '../tensor/tensor.js';
 import { scope } from '../tensor/scope.js';
 import { SGD } from '../optim/sgd.js';
-import { launchPlan, rankFromEnv, type Backend } from './env.js';
-import { ProcessGroup } from './group.js';
-import { freePort, launchLocal } from './launch.js';
-import { GradientReducer, broadcastParameters } from './reducer.js';
-import { shardEpoch } from './sampler.js';
+import { launchPlan, rankFromEnv, type Backend } from '../distributed/env.js';
+import { ProcessGroup } from '../distributed/group.js';
+import { freePort, launchLocal } from '../distributed/launch.js';
+import { GradientReducer, broadcastParameters } from '../distributed/reducer.js';
+import { shardEpoch } from '../distributed/sampler.js';
+import { parseFlags, type FlagValues } from '../util/flags.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt;
-};
+const FLAGS = {
+  backend: { type: 'string', choices: ['gloo', 'nccl'], default: 'gloo', help: 'the c10d backend' },
+  nproc: { type: 'int', min: 1, max: 64, default: 2, help: 'local ranks (1: this process alone)' },
+  device: { type: 'string', default: 'cpu', help: 'the device of a Gloo rank (NCCL: cuda:LOCAL_RANK mod GPUs)' },
+  mib: { type: 'number', positive: true, default: 4, help: 'MiB all-reduced' },
+  'dist-timeout': { type: 'number', positive: true, default: 120, help: 'seconds a rank waits for the others' },
+  'no-reduce': { type: 'boolean', help: 'skip the gradient all-reduce (the control: steps must differ)' },
+} as const;
+// parsed in main, so that a bad flag is reported like any other failure (one JSON line)
+let flags!: FlagValues<typeof FLAGS>;
 
 const STEPS = 5;
 const BATCH = 8;
@@ -67,8 +74,8 @@ function train(p: Tensor[], x: Tensor, y: Tensor, group: ProcessGroup, reduce: b
 
 /** This rank's part; rank 0 prints the report. Returns whether the check passed (as rank 0 saw it). */
 function rank(group: ProcessGroup): boolean {
-  const device = group.device === 'cpu' ? opt('device', 'cpu') : group.device;
-  const bytes = Math.round(Number(opt('mib', '4')) * 2 ** 20);
+  const device = group.device === 'cpu' ? flags.device : group.device;
+  const bytes = Math.round(flags.mib * 2 ** 20);
   const numel = Math.max(1, Math.floor(bytes / 4));
   // (1) all-reduce: each rank contributes rank + 1, so every element must end as W(W+1)/2
   const times: number[] = [];
@@ -91,7 +98,7 @@ function rank(group: ProcessGroup): boolean {
   const y = scope(() => randint(0, 4, [N], { seed: 6 }).to(null, device)).keep();
   const p = net(device, 11 + group.rank * 100); // ranks differ until the broadcast
   broadcastParameters(group, p);
-  train(p, x, y, group, !args.includes('--no-reduce'));
+  train(p, x, y, group, !flags['no-reduce']);
   const devices = group.sumNumbers(Array.from({ length: group.worldSize }, (_, r) => (r === group.rank && device.startsWith('cuda') ? Number(device.split(':')[1] ?? 0) + 1 : 0)));
   if (!group.isMain) return true;
   const ref = net(device, 11);
@@ -105,7 +112,7 @@ function rank(group: ProcessGroup): boolean {
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
   process.stdout.write(JSON.stringify({
     ok: correct && diff <= TOLERANCE,
-    backend: group.distributed ? opt('backend', 'gloo') : 'none',
+    backend: group.distributed ? flags.backend : 'none',
     ranks: group.worldSize,
     devices: devices.map((d) => (d === 0 ? 'cpu' : `cuda:${d - 1}`)),
     allreduce_ms: Number(ms.toFixed(3)),
@@ -118,9 +125,10 @@ function rank(group: ProcessGroup): boolean {
 }
 
 async function main(): Promise<number> {
-  const backend = opt('backend', 'gloo') as Backend;
-  const timeout = Number(opt('dist-timeout', '120'));
-  const nproc = Number(opt('nproc', '2'));
+  flags = parseFlags(args, FLAGS, 'src/bench/dist_check.ts').flags;
+  const backend = flags.backend as Backend;
+  const timeout = flags['dist-timeout'];
+  const nproc = flags.nproc;
   let cfg = rankFromEnv(process.env, { backend, timeout });
   if (cfg === null) {
     const plan = launchPlan({ nproc, backend, timeout });

@@ -4,9 +4,10 @@
  * stages of the first on their own. tools/bench/frontend_torchaudio.py prints the same rows for
  * torchaudio (torch.set_num_threads(1)).
  */
-import { astFbankOfWaveform, astWaveform } from './frontend.js';
-import { resample } from './resample.js';
-import { Rng } from './rng.js';
+import { astFbankOfWaveform, astWaveform } from '../audio/frontend.js';
+import { resample } from '../audio/resample.js';
+import { Rng } from '../audio/rng.js';
+import { medianMs } from './timing.js';
 
 /** The benchmark signal: tones plus noise, deterministic. */
 export function benchSignal(rate: number, seconds: number): Float32Array {
@@ -20,28 +21,15 @@ export function benchSignal(rate: number, seconds: number): Float32Array {
   return x;
 }
 
-/** Median of `reps` timings after `warm` untimed runs. */
-function time(fn: () => unknown, reps: number, warm = 3): number {
-  for (let i = 0; i < warm; i++) fn();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    ts.push(performance.now() - t0);
-  }
-  ts.sort((a, b) => a - b);
-  return ts[Math.floor(ts.length / 2)];
-}
-
 export async function benchFrontEnd(reps = 20): Promise<Record<string, number>> {
   const long = benchSignal(44100, 5);
   const short = benchSignal(16000, 1);
   const long16 = astWaveform(long, 44100, 16000);
   const round = (v: number): number => Math.round(v * 1000) / 1000;
   return {
-    frontend_5s_44k1_ms: round(time(() => astFbankOfWaveform(astWaveform(long, 44100, 16000)), reps)),
-    frontend_1s_16k_ms: round(time(() => astFbankOfWaveform(astWaveform(short, 16000, 16000)), reps * 5)),
-    resample_5s_44k1_to_16k_ms: round(time(() => resample(long, 44100, 16000), reps)),
-    fbank_5s_16k_ms: round(time(() => astFbankOfWaveform(long16), reps)),
+    frontend_5s_44k1_ms: round(medianMs(() => astFbankOfWaveform(astWaveform(long, 44100, 16000)), reps, 3)),
+    frontend_1s_16k_ms: round(medianMs(() => astFbankOfWaveform(astWaveform(short, 16000, 16000)), reps * 5, 3)),
+    resample_5s_44k1_to_16k_ms: round(medianMs(() => resample(long, 44100, 16000), reps, 3)),
+    fbank_5s_16k_ms: round(medianMs(() => astFbankOfWaveform(long16), reps, 3)),
   };
 }

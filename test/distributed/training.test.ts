@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../src/dist/launch.js';
+import { freePort } from '../../src/distributed/launch.js';
 import { assertOk, glooSkip, maxAbsDiff, readResult, runSingle, startRanks } from './ranks.js';
+import { tempDir } from '../helpers.js';
 
 const skip = glooSkip();
-const tmp = () => mkdtempSync(join(tmpdir(), 'loaa-dist-'));
 
 function argmax(logits: number[], classes = 3): number[] {
   const out: number[] = [];
@@ -20,7 +19,7 @@ function argmax(logits: number[], classes = 3): number[] {
 
 for (const opt of ['sgd', 'adam']) {
   test(`2 ranks x batch 4 == 1 rank x batch 8 (${opt}, 5 steps, uneven last batch; buckets of several sizes)`, { skip }, async () => {
-    const dir = tmp();
+    const dir = tempDir('dist');
     const one = await runSingle(['train', '--opt', opt, '--steps', '5', '--batch', '8', '--out', join(dir, 'one.json')]);
     assertOk([one]);
     const ref = readResult(join(dir, 'one.json'));
@@ -45,7 +44,7 @@ for (const opt of ['sgd', 'adam']) {
 }
 
 test('3 ranks with an uneven split (batch 8 over 3, last batch of 4) still equal 1 rank', { skip }, async () => {
-  const dir = tmp();
+  const dir = tempDir('dist');
   assertOk([await runSingle(['train', '--opt', 'adam', '--steps', '4', '--out', join(dir, 'one.json')])]);
   assertOk(await startRanks(3, await freePort(), ['train', '--opt', 'adam', '--steps', '4', '--out', join(dir, 'three.json')]).done);
   const d = maxAbsDiff(readResult(join(dir, 'one.json')).params, readResult(join(dir, 'three.json')).params);
@@ -53,7 +52,7 @@ test('3 ranks with an uneven split (batch 8 over 3, last batch of 4) still equal
 });
 
 test('SIGKILL of a rank mid-run: the other exits non-zero naming it in under 60 s; --resume on 1 or 2 ranks completes', { skip }, async () => {
-  const dir = tmp();
+  const dir = tempDir('dist');
   const ckpt = join(dir, 'ckpt');
   const steps = 14;
   const started = startRanks(2, await freePort(), ['train', '--opt', 'adam', '--steps', '1000', '--sleep', '150', '--ckpt', ckpt]);

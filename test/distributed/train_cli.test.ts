@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../data/tmp.js';
 import { tinySet, tinyRecipe } from '../train/tiny.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { glooSkip, maxAbsDiff } from './ranks.js';
-import { loaa } from './loaa_cli.js';
+import { loaa, tempDir } from '../helpers.js';
+
+/** the ranks' and the single process's BLAS threads: one each, as the 2-core CI has */
+const ONE_THREAD = { env: { LOAA_NUM_THREADS: '1' } };
 
 const skip = glooSkip();
 
@@ -33,10 +35,10 @@ test('loaa train --nproc 2 takes the single-process steps: same final adapter (1
   // no augmentation: the ranks' batches are then exactly the single-process batch's halves
   // 18 clips in batches of 4: a last batch of 2, one clip per rank
   writeFileSync(recipe, JSON.stringify(tinyRecipe(data, { augment: { freqm: 0, timem: 0 }, train: { epochs: 2, eval_batch_size: 4 }, data: { workers: 0 } })));
-  const one = await loaa(['train', '--config', recipe, '--out', join(dir, 'one'), '--json']);
-  assert.equal(one.code, 0, one.stderr);
-  const two = await loaa(['train', '--config', recipe, '--out', join(dir, 'two'), '--nproc', '2', '--json']);
-  assert.equal(two.code, 0, two.stderr);
+  const one = loaa(['train', '--config', recipe, '--out', join(dir, 'one'), '--json'], ONE_THREAD);
+  assert.equal(one.status, 0, one.stderr);
+  const two = loaa(['train', '--config', recipe, '--out', join(dir, 'two'), '--nproc', '2', '--json'], ONE_THREAD);
+  assert.equal(two.status, 0, two.stderr);
   const r1 = JSON.parse(one.stdout) as { test: { metrics: Record<string, number> }; steps: number };
   const r2 = JSON.parse(two.stdout.trim().split('\n').pop()!) as typeof r1;
   assert.equal(r2.steps, r1.steps);
@@ -53,10 +55,10 @@ test('loaa train --nproc 2 takes the single-process steps: same final adapter (1
 });
 
 test('loaa train: bad distributed flags are usage errors naming the flag', async () => {
-  const r = await loaa(['train', '--config', 'x.yaml', '--out', '/tmp/none', '--nproc', 'two']);
-  assert.equal(r.code, 2);
+  const r = loaa(['train', '--config', 'x.yaml', '--out', '/tmp/none', '--nproc', 'two'], ONE_THREAD);
+  assert.equal(r.status, 2);
   assert.match(r.stderr, /--nproc: expected a non-negative integer/);
-  const r2 = await loaa(['train', '--config', 'x.yaml', '--out', '/tmp/none', '--nnodes', '2']);
-  assert.equal(r2.code, 2);
+  const r2 = loaa(['train', '--config', 'x.yaml', '--out', '/tmp/none', '--nnodes', '2'], ONE_THREAD);
+  assert.equal(r2.status, 2);
   assert.match(r2.stderr, /--master-addr: required/);
 });
