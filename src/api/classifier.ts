@@ -9,8 +9,7 @@
  * Several adapters can share one backbone (`loadAdapter(name, dir)` / `useAdapter(name)`); switching
  * re-applies the adapter's small tensors, the backbone is never reloaded.
  */
-import { readFile } from 'node:fs/promises';
-import { decodeAudio } from '../audio/decode.js';
+import { decodeAudio, readFileBytes } from '../audio/decode.js';
 import type { DecodedAudio } from '../audio/types.js';
 import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
@@ -157,9 +156,7 @@ export class AudioClassifier implements LogitsBackend {
   }
 
   private async decode(input: AudioInput | Float32Array, opts: ClassifyOptions): Promise<{ audio: DecodedAudio; source: string }> {
-    if (typeof input === 'string') return { audio: await decodeAudio(await readFile(input).catch((e: NodeJS.ErrnoException) => {
-      throw new Error(`${input}: cannot read audio file: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    }), input), source: input };
+    if (typeof input === 'string') return { audio: await decodeAudio(readFileBytes(input), input), source: input };
     if (input instanceof Float32Array) {
       if (opts.sampleRate === undefined) throw new Error('sampleRate: required with a Float32Array of samples');
       return { audio: { sampleRate: opts.sampleRate, channels: [input] }, source: 'samples' };

@@ -3,11 +3,12 @@
  * onnxruntime-web's wasm build), onnxruntime-web's wasm runtime, and the model, in one directory any
  * static file server can serve (the page fetches model.onnx and the .wasm beside it).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/fs.js';
+import { copyFileGuarded, readInput } from '../util/guarded_fs.js';
 
 /** The repository (or installed package) root: dist/src/export -> ../../.. */
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -55,11 +56,11 @@ export async function writeWebApp(dir: string, modelFile: string): Promise<WebAp
   });
   const js = result.outputFiles[0].contents;
   writeFileAtomic(join(dir, 'app.js'), js);
-  writeFileAtomic(join(dir, 'index.html'), readFileSync(join(BROWSER_EXAMPLE, 'index.html')));
+  writeFileAtomic(join(dir, 'index.html'), readInput(join(BROWSER_EXAMPLE, 'index.html'), { what: 'the page' }));
   const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
-  for (const f of ORT_WASM_FILES) copyFileSync(join(ortDist, f), join(dir, f));
+  for (const f of ORT_WASM_FILES) copyFileGuarded(join(ortDist, f), join(dir, f), 'the wasm runtime');
   const model = join(dir, 'model.onnx');
-  if (resolve(modelFile) !== resolve(model)) copyFileSync(modelFile, model);
+  if (resolve(modelFile) !== resolve(model)) copyFileGuarded(modelFile, model, 'the model');
   const files: Record<string, number> = {};
   for (const f of ['index.html', 'app.js', ...ORT_WASM_FILES, 'model.onnx']) files[f] = statSync(join(dir, f)).size;
   return { dir, files };
