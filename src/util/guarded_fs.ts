@@ -62,11 +62,8 @@ export function readInputJson<T = unknown>(path: string, o: InputOptions): T {
 /** A stream over a regular input, ending at the size fstat gave (a growing file is not followed). */
 export function openInputStream(path: string, o: InputOptions): ReadStream {
   const { fd, size } = openInput(path, o);
-  if (size === 0) {
-    closeSync(fd);
-    return createReadStream('', { fd: openInput(path, o).fd, start: 0, end: -1, autoClose: true });
-  }
-  return createReadStream('', { fd, start: 0, end: size - 1, autoClose: true });
+  // `end` is inclusive: an empty file reads its (absent) first byte and ends
+  return createReadStream('', { fd, start: 0, end: Math.max(0, size - 1), autoClose: true });
 }
 
 /** Feeds a regular file to `update` in 1 MB chunks (hashing checkpoints without holding them). */
