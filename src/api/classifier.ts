@@ -9,8 +9,8 @@
  * Several adapters can share one backbone (`loadAdapter(name, dir)` / `useAdapter(name)`); switching
  * re-applies the adapter's small tensors, the backbone is never reloaded.
  */
-import { readFile } from 'node:fs/promises';
-import { decodeAudio } from '../audio/decode.js';
+import { decodeAudio, readFileBytes } from '../audio/decode.js';
+import { namedError } from '../util/errors.js';
 import type { DecodedAudio } from '../audio/types.js';
 import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
@@ -157,14 +157,16 @@ export class AudioClassifier implements LogitsBackend {
   }
 
   private async decode(input: AudioInput | Float32Array, opts: ClassifyOptions): Promise<{ audio: DecodedAudio; source: string }> {
-    if (typeof input === 'string') return { audio: await decodeAudio(await readFile(input).catch((e: NodeJS.ErrnoException) => {
-      throw new Error(`${input}: cannot read audio file: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    }), input), source: input };
+    // a bare "Array buffer allocation failed" from a decoder becomes a message naming the input
+    const named = (source: string) => (e: unknown): never => {
+      throw namedError(source, e, 'this clip');
+    };
+    if (typeof input === 'string') return { audio: await decodeAudio(readFileBytes(input), input).catch(named(input)), source: input };
     if (input instanceof Float32Array) {
       if (opts.sampleRate === undefined) throw new Error('sampleRate: required with a Float32Array of samples');
       return { audio: { sampleRate: opts.sampleRate, channels: [input] }, source: 'samples' };
     }
-    if (input instanceof Uint8Array) return { audio: await decodeAudio(input, 'audio bytes'), source: 'audio bytes' };
+    if (input instanceof Uint8Array) return { audio: await decodeAudio(input, 'audio bytes').catch(named('audio bytes')), source: 'audio bytes' };
     if (input && input.samples instanceof Float32Array) return { audio: { sampleRate: input.sampleRate, channels: [input.samples] }, source: 'samples' };
     throw new Error('input: expected a path, the bytes of an audio file, or { samples: Float32Array, sampleRate }');
   }

@@ -8,6 +8,7 @@ import { AST_FBANK, fbank, frameLayout, type FbankOptions } from './kaldi.js';
 import { resample } from './resample.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, toMono, type DecodedAudio, type Spectrogram } from './types.js';
 import { LIMITS } from '../util/bounds.js';
+import { namedError } from '../util/errors.js';
 
 export interface AstFrontEndOptions {
   /** resample to this rate first (default 16000) */
@@ -93,7 +94,7 @@ export function astFeatures(audio: DecodedAudio, opts: AstFrontEndOptions = {}, 
     }
     spec = astFbankOfWaveform(astWaveform(mono, audio.sampleRate, sr), sr, mel);
   } catch (e) {
-    throw new Error(`${source}: ${(e as Error).message}`);
+    throw namedError(source, e, 'this clip');
   }
   if (opts.targetLength !== undefined) spec = padOrCrop(spec, opts.targetLength);
   if (opts.mean !== undefined || opts.std !== undefined) {

@@ -3,12 +3,12 @@
  * results to stdout or a file, failures and progress on stderr, and an exit status that says
  * whether every input was classified (0) or some failed (1).
  */
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { ClassifierBackend } from '../serve/backend.js';
 import { expandInputs } from './inputs.js';
 import { predictStream, type BatchProgress } from './run.js';
 import { recordWriter, type OutputFormat } from './writers.js';
+import { openPartWriter, type PartWriter } from '../util/guarded_fs.js';
 
 export interface BatchPredictOptions {
   inputs: string[];
@@ -29,13 +29,15 @@ export async function runBatchPredict(backend: ClassifierBackend, o: BatchPredic
   const stderr = o.stderr ?? process.stderr;
   const tty = Boolean(stderr.isTTY);
   const everyS = o.progressEveryS ?? 10;
-  let file: Writable | null = null;
-  const part = o.out ? `${o.out}.part` : null;
-  if (part) {
-    file = createWriteStream(part);
-    await new Promise<void>((resolve, reject) => file!.once('open', () => resolve()).once('error', (e) => reject(new Error(`--out: ${o.out}: ${(e as Error).message}`))));
+  let part: PartWriter | null = null;
+  if (o.out) {
+    try {
+      part = openPartWriter(o.out, 'the results');
+    } catch (e) {
+      throw new Error(`--out: ${(e as Error).message}`);
+    }
   }
-  const out = file ?? o.stdout ?? process.stdout;
+  const out = part?.stream ?? o.stdout ?? process.stdout;
   const writer = recordWriter(o.format, out, o.topK);
   let lastShown = 0;
   let shownTty = false;
@@ -63,10 +65,7 @@ export async function runBatchPredict(backend: ClassifierBackend, o: BatchPredic
       },
     });
     await writer.end();
-    if (file) {
-      await new Promise<void>((resolve, reject) => file!.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      renameSync(part!, o.out!);
-    }
+    await part?.commit();
     if (shownTty) stderr.write('\r\x1b[K');
     stderr.write(`${line(progress)} in ${progress.seconds.toFixed(1)} s${o.out ? `; results in ${o.out}` : ''}\n`);
     if (progress.done + progress.failed === 0) {
@@ -75,10 +74,7 @@ export async function runBatchPredict(backend: ClassifierBackend, o: BatchPredic
     }
     return { code: progress.failed > 0 ? 1 : 0, progress };
   } catch (e) {
-    if (file) {
-      file.destroy();
-      rmSync(part!, { force: true });
-    }
+    part?.abort();
     throw e;
   }
 }

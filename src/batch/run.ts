@@ -3,12 +3,12 @@
  * classify them in one call, hand each result on, repeat. At most one batch of decoded audio is
  * alive at a time, so memory does not grow with the number of files.
  */
-import { readFile } from 'node:fs/promises';
-import { decodeAudio } from '../audio/decode.js';
+import { decodeAudio, readFileBytes } from '../audio/decode.js';
 import { toMono } from '../audio/types.js';
 import type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
 import type { InputRef } from './inputs.js';
 import type { BatchRecord } from './writers.js';
+import { namedError } from '../util/errors.js';
 
 /** A backend that also hands out each input's logits (batch predict's jsonl/json output carries them). */
 export interface LogitsBackend extends ClassifierBackend {
@@ -36,15 +36,13 @@ export interface BatchOptions {
 }
 
 export async function loadAudioInput(path: string): Promise<ClassifyInput> {
-  let bytes: Buffer;
+  // a regular file no larger than the audio limit: a FIFO or /dev/zero among the inputs is refused by name
   try {
-    bytes = await readFile(path);
+    const audio = await decodeAudio(readFileBytes(path), path);
+    return { kind: 'audio', samples: toMono(audio), sampleRate: audio.sampleRate };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : code ?? (e as Error).message}`);
+    throw namedError(path, e, 'this clip');
   }
-  const audio = await decodeAudio(bytes, path);
-  return { kind: 'audio', samples: toMono(audio), sampleRate: audio.sampleRate };
 }
 
 /** Strip a leading "<path>: " so a record's error does not repeat its input. */

@@ -4,10 +4,11 @@
  * pitch, timing, loudness and background noise, written as 16-bit WAV files in
  * `root/<split>/<class>/<n>.wav` (the folder layout `openDataset({type: 'folder'})` reads).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../audio/rng.js';
 import { encodeWav } from '../audio/wav.js';
+import { writeFileNew } from '../util/guarded_fs.js';
 
 export const SYNTHETIC_CLASSES = ['low-tone', 'high-tone', 'chirp-up', 'chirp-down', 'noise-burst', 'clicks'] as const;
 export type SyntheticClass = (typeof SYNTHETIC_CLASSES)[number];
@@ -68,7 +69,7 @@ export function writeSyntheticSet(root: string, o: SyntheticOptions = {}): strin
       mkdirSync(dir, { recursive: true });
       for (let k = 0; k < count; k++) {
         const x = synthClip(cls, rng, rate, o.seconds ?? 1);
-        writeFileSync(join(dir, `${String(k).padStart(3, '0')}.wav`), encodeWav({ sampleRate: rate, channels: [x] }));
+        writeFileNew(join(dir, `${String(k).padStart(3, '0')}.wav`), 'synthetic clip', encodeWav({ sampleRate: rate, channels: [x] }));
       }
     }
   }

@@ -6,10 +6,12 @@
  * lost rank), then stops them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { rankEnv, threadsPerRank, type LaunchPlan } from './env.js';
+import { openOutputStream } from '../util/guarded_fs.js';
+import { PARENT_PID_ENV } from '../util/lock.js';
 
 export interface LaunchOptions {
   plan: LaunchPlan;
@@ -97,6 +99,9 @@ export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
     let left = plan.nproc;
     for (let local = 0; local < plan.nproc; local++) {
       const env: NodeJS.ProcessEnv = { ...base, ...rankEnv(plan, local, threads) };
+      // every rank watches this launcher (exitWithParent): after kill -9 of the launcher they stop
+      // within a second instead of training on as orphans
+      env[PARENT_PID_ENV] = String(process.pid);
       // Each rank on its own cores: OpenMP would otherwise bind every rank's first thread to core 0.
       if (cpus && base.OMP_PLACES === undefined && cpus.length >= plan.nproc * threads) {
         env.OMP_PLACES = cpus.slice(local * threads, (local + 1) * threads).map((c) => `{${c}}`).join(',');
@@ -106,7 +111,8 @@ export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
       const child = spawn(process.execPath, [o.script, ...o.args], { env, stdio: loud ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
       if (!loud) {
         if (o.logDir) {
-          const log = createWriteStream(join(o.logDir, `rank${rank}.log`));
+          // never through a link planted at the log's name, never onto a device or FIFO
+          const log = openOutputStream(join(o.logDir, `rank${rank}.log`), 'rank log');
           child.stdout!.pipe(log);
           child.stderr!.pipe(log);
         } else {

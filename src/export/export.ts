@@ -3,13 +3,16 @@
  * the adapter (checkpoint conversion, positional-table resizing and the adapter checks live there),
  * then only the model's state dict and geometry cross over to the graph builder.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadAst, type AudioSpectrogramTransformer } from '../models/ast.js';
 import { astConfigFromAdapter, loadAdapter, readAdapterConfig, ADAPTER_CONFIG_FILE, type AdapterConfigFile } from '../peft/checkpoint.js';
 import { buildAstGraph, type AstGraphSpec, type StateDict } from './ast_graph.js';
 import { writeOnnx, type WrittenOnnx } from './onnx_file.js';
+import { copyFileGuarded, readInputJson } from '../util/guarded_fs.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 export interface ExportOptions {
   /** backbone checkpoint (timm / DeiT / Hugging Face), as `loaa predict --backbone` takes it */
@@ -82,11 +85,12 @@ export function exportMetadata(config: AdapterConfigFile, frames: number): Recor
 function withFrames(dir: string, config: AdapterConfigFile, frames: number): string {
   if (config.method === 'full') throw new Error(`--frames: a full fine-tuning checkpoint's positional table is fixed at ${config.input.tdim} frames`);
   const tmp = mkdtempSync(join(tmpdir(), 'loaa-export-'));
-  cpSync(dir, tmp, { recursive: true });
-  const raw = JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG_FILE), 'utf8')) as AdapterConfigFile;
+  // the adapter's regular files only (a link or node in it is neither followed nor recreated)
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isFile()) copyFileGuarded(join(dir, e.name), join(tmp, e.name), 'adapter file');
+  const raw = readInputJson<AdapterConfigFile>(join(dir, ADAPTER_CONFIG_FILE), { what: 'adapter config' });
   raw.input = { ...raw.input, tdim: frames };
   if (raw.frontend) raw.frontend = { ...raw.frontend, target_length: frames };
-  writeFileSync(join(tmp, ADAPTER_CONFIG_FILE), JSON.stringify(raw)); // a private temp copy: no atomic write needed
+  writeFileAtomic(join(tmp, ADAPTER_CONFIG_FILE), JSON.stringify(raw));
   return tmp;
 }
 
@@ -143,7 +147,7 @@ export function exportOnnx(adapterDir: string, opts: ExportOptions): ExportResul
 
 function packageVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return readInputJson<{ version: string }>(fileURLToPath(new URL('../../../package.json', import.meta.url)), { what: 'package.json' }).version;
   } catch {
     return '';
   }

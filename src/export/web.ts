@@ -4,9 +4,10 @@
  * A checkout bundles its sources (src/export/web_bundle.ts); an installed package copies the page
  * bundled at pack time (dist/web/), so it needs neither esbuild nor onnxruntime-web.
  */
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { bundlePage, hasPageSource, packageRoot, PAGE_FILES } from './web_bundle.js';
+import { copyFileGuarded } from '../util/guarded_fs.js';
 
 /** Where `npm pack` puts the bundled page (scripts/build-web.mjs). */
 export const PREBUILT_PAGE = join(packageRoot, 'dist', 'web');
@@ -35,9 +36,9 @@ export async function writeWebApp(dir: string, modelFile: string): Promise<WebAp
   const from = pageSource();
   mkdirSync(dir, { recursive: true });
   if (from === 'source') await bundlePage(dir);
-  else for (const f of PAGE_FILES) copyFileSync(join(PREBUILT_PAGE, f), join(dir, f));
+  else for (const f of PAGE_FILES) copyFileGuarded(join(PREBUILT_PAGE, f), join(dir, f), 'the prebuilt web page');
   const model = join(dir, 'model.onnx');
-  if (resolve(modelFile) !== resolve(model)) copyFileSync(modelFile, model);
+  if (resolve(modelFile) !== resolve(model)) copyFileGuarded(modelFile, model, 'the model');
   const files: Record<string, number> = {};
   for (const f of [...PAGE_FILES, 'model.onnx']) files[f] = statSync(join(dir, f)).size;
   return { dir, files };

@@ -4,11 +4,12 @@
  * (scripts/build-web.mjs -> dist/web/), so an installed loaa needs neither esbuild nor
  * onnxruntime-web for `export --web`; a checkout bundles its current sources on each export.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/fs.js';
+import { copyFileGuarded, readInput } from '../util/guarded_fs.js';
 
 /** The repository (or installed package) root: dist/src/export -> ../../.. */
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -62,8 +63,8 @@ export async function bundlePage(dir: string): Promise<void> {
   });
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, 'app.js'), result.outputFiles[0]!.contents);
-  writeFileAtomic(join(dir, 'index.html'), readFileSync(join(BROWSER_EXAMPLE, 'index.html')));
-  for (const f of ORT_WASM_FILES) copyFileSync(join(ortDist, f), join(dir, f));
+  writeFileAtomic(join(dir, 'index.html'), readInput(join(BROWSER_EXAMPLE, 'index.html'), { what: 'the page' }));
+  for (const f of ORT_WASM_FILES) copyFileGuarded(join(ortDist, f), join(dir, f), 'the wasm runtime');
 }
 
 function nodeStub(name: string): string {

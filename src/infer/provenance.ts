@@ -6,10 +6,11 @@
  * of its freshly initialised parameters (names, shapes, float32 bytes in name order), which also
  * catches a seed that no longer rebuilds the same weights.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
+import { forEachChunk, readInputJson } from '../util/guarded_fs.js';
 import { AudioSpectrogramTransformer, loadAst } from '../models/ast.js';
 import { backbonePath, loaaHome } from '../models/pull.js';
 import { noGrad } from '../tensor/functional.js';
@@ -24,13 +25,8 @@ export interface BackboneProvenance {
 
 export function fileSha256(path: string): string {
   const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 22);
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
+  // a regular file, read up to its size: a device (/dev/zero) would otherwise be hashed forever
+  forEachChunk(path, { what: 'the backbone checkpoint' }, (b) => h.update(b));
   return h.digest('hex');
 }
 
@@ -67,7 +63,7 @@ export function randomProvenance(arch: string, seed: number, model: AudioSpectro
 /** Adds (or replaces) `backbone` in an adapter directory's config. */
 export function recordBackbone(adapterDir: string, p: BackboneProvenance): void {
   const file = join(adapterDir, ADAPTER_CONFIG_FILE);
-  const cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const cfg = readInputJson<Record<string, unknown>>(file, { what: 'adapter config' });
   cfg.backbone = { arch: p.arch, source: p.source, ...(p.seed !== undefined ? { seed: p.seed } : {}), sha256: p.sha256 };
   writeFileAtomic(file, JSON.stringify(cfg, null, 2) + '\n');
 }
@@ -75,7 +71,7 @@ export function recordBackbone(adapterDir: string, p: BackboneProvenance): void 
 /** The recorded backbone, checked; null when the adapter predates provenance. */
 export function readBackbone(adapterDir: string): BackboneProvenance | null {
   const file = join(adapterDir, ADAPTER_CONFIG_FILE);
-  const b = (JSON.parse(readFileSync(file, 'utf8')) as { backbone?: unknown }).backbone;
+  const b = readInputJson<{ backbone?: unknown }>(file, { what: 'adapter config' }).backbone;
   if (b === undefined) return null;
   const bad = (k: string, why: string) => new Error(`${file}: backbone.${k}: ${why}`);
   if (typeof b !== 'object' || b === null) throw new Error(`${file}: backbone: expected an object {arch, source, seed?, sha256}`);
@@ -97,7 +93,7 @@ export interface ResolveOptions {
 function mismatch(adapterDir: string, what: string, got: string, want: BackboneProvenance): Error {
   return new Error(
     `${what}: sha256 ${got} is not the backbone this adapter was trained on ` +
-      `(${join(adapterDir, ADAPTER_CONFIG_FILE)} records ${want.source}, sha256 ${want.sha256}); pass force to use it anyway`,
+      `(${join(adapterDir, ADAPTER_CONFIG_FILE)} records ${want.source}, sha256 ${want.sha256}); pass --force (force: true in the API) to use it anyway`,
   );
 }
 

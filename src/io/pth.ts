@@ -142,7 +142,7 @@ function loadZip(zip: ZipReader, source: string, budget: LoadBudget): PthFile {
       return s;
     },
   });
-  const { root, entries } = stateDictOf(value, source);
+  const { root, entries } = stateDictOf(value, source, budget);
   const bytes = new Map<string, Uint8Array>();
   const storageBytes = (s: TorchStorage): Uint8Array => {
     let b = bytes.get(s.key);
@@ -219,7 +219,7 @@ function loadLegacy(buf: Uint8Array, source: string, budget: LoadBudget): PthFil
     data.set(key, buf.subarray(pos, pos + root.nbytes));
     pos += root.nbytes;
   }
-  const { root, entries } = stateDictOf(obj.value, source);
+  const { root, entries } = stateDictOf(obj.value, source, budget);
   const tensors = new Map<string, RawTensor>();
   for (const [name, t] of entries) {
     const b = data.get(t.storage.key);
@@ -229,12 +229,15 @@ function loadLegacy(buf: Uint8Array, source: string, budget: LoadBudget): PthFil
   return { tensors, format: 'legacy', root };
 }
 
+/** nn.Module names are under 200 characters; a name past this is built to exhaust memory. */
+export const MAX_NAME_CHARS = 4096;
+
 /**
  * The state dict inside a loaded object: the top-level dict, or the dict under "model"/"state_dict".
  * Nested dicts and lists are flattened with dots (as nn.Module names are); values that are not
  * tensors (epoch numbers, names, hyper-parameters) are skipped.
  */
-function stateDictOf(obj: unknown, source: string): { root: string; entries: [string, TorchTensor][] } {
+function stateDictOf(obj: unknown, source: string, budget: LoadBudget): { root: string; entries: [string, TorchTensor][] } {
   if (obj instanceof TorchTensor) throw new Error(`${source}: holds a single tensor, not a state dict`);
   if (!(obj instanceof Map)) throw new Error(`${source}: holds a ${describe(obj)}, not a state dict (a dict of tensors)`);
   let root = '';
@@ -263,13 +266,24 @@ function stateDictOf(obj: unknown, source: string): { root: string; entries: [st
     if (depth > 32) throw new Error(`${source}: "${name}" is nested more than 32 levels deep`);
     seen.add(v);
     const pre = name ? `${name}.` : '';
+    // Each name is a new string as long as its whole path: a memoised 1 MB key reused at 30 levels
+    // would flatten to 30 MB names. Names are capped and charged to the load budget before they exist.
+    const child = (x: unknown, key: string): void => {
+      if (!(x instanceof TorchTensor || x instanceof Map || x instanceof PyTuple || Array.isArray(x))) return;
+      const len = pre.length + key.length;
+      if (len > MAX_NAME_CHARS) {
+        throw new Error(`${source}: a tensor name of ${len} characters at nesting level ${depth + 1} ("${(pre + key.slice(0, 40)).slice(0, 60)}..."), over the ${MAX_NAME_CHARS}-character limit: not a state dict a model writes`);
+      }
+      budget.charge(2 * len + 32, `the tensor name at nesting level ${depth + 1}`);
+      walk(x, pre + key, depth + 1);
+    };
     if (v instanceof Map) {
       for (const [k, x] of v) {
-        if (typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint') walk(x, pre + String(k), depth + 1);
+        if (typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint') child(x, String(k));
       }
     } else {
       const items = v instanceof PyTuple ? v.items : (v as unknown[]);
-      items.forEach((x, i) => walk(x, pre + i, depth + 1));
+      items.forEach((x, i) => child(x, String(i)));
     }
   };
   walk(sd, '', 0);

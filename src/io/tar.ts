@@ -16,6 +16,15 @@ export interface TarEntry {
 
 /** The default cap on one entry's size, since entries are held in memory whole. */
 export const MAX_TAR_ENTRY_BYTES = 1 << 30;
+/** pax headers and GNU long names are a few hundred bytes: a megabyte is already hostile. */
+export const MAX_TAR_META_BYTES = 1 << 20;
+
+export interface TarOptions {
+  /** refuse any entry, of any type, larger than this (default MAX_TAR_ENTRY_BYTES) */
+  maxEntryBytes?: number;
+  /** files for which this is false are skipped without being held in memory (onEntry gets null) */
+  want?: (e: TarEntry) => boolean;
+}
 
 const BLOCK = 512;
 
@@ -87,18 +96,39 @@ class ByteQueue {
     this.length -= n;
     return out;
   }
+
+  /** Drops up to `n` bytes without copying them; returns how many were dropped. */
+  drop(n: number): number {
+    let left = n;
+    while (left > 0 && this.chunks.length) {
+      const c = this.chunks[0]!;
+      if (c.length <= left) {
+        left -= c.length;
+        this.chunks.shift();
+      } else {
+        this.chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.length -= n - left;
+    return n - left;
+  }
 }
 
 /**
- * Calls `onEntry` for every entry in order, with the data of files (null for the rest). Resolves
- * at the end-of-archive marker; the stream ending before it is an Error.
+ * Calls `onEntry` for every entry in order, with the data of wanted files (null for the rest, whose
+ * bytes are streamed past, never buffered). Every entry type is capped, links and devices included:
+ * a header's size is what would be buffered. Resolves at the end-of-archive marker; the stream
+ * ending before it is an Error.
  */
 export async function readTar(
   src: AsyncIterable<Uint8Array>,
   source: string,
   onEntry: (e: TarEntry, data: Buffer | null) => Promise<void> | void,
-  maxEntryBytes = MAX_TAR_ENTRY_BYTES,
+  options: number | TarOptions = {},
 ): Promise<void> {
+  const o: TarOptions = typeof options === 'number' ? { maxEntryBytes: options } : options;
+  const maxEntryBytes = o.maxEntryBytes ?? MAX_TAR_ENTRY_BYTES;
   const q = new ByteQueue();
   const it = src[Symbol.asyncIterator]();
   let offset = 0;
@@ -110,6 +140,19 @@ export async function readTar(
     }
     offset += n;
     return q.take(n);
+  };
+  const skip = async (n: number, what: string): Promise<void> => {
+    let left = n;
+    while (left > 0) {
+      if (q.length === 0) {
+        const r = await it.next();
+        if (r.done) throw new Error(`${source}: truncated tar archive: the stream ended inside ${what} at byte ${offset}`);
+        q.push(r.value);
+      }
+      const k = q.drop(left);
+      left -= k;
+      offset += k;
+    }
   };
   let longName: string | null = null;
   let pax = new Map<string, string>();
@@ -125,16 +168,20 @@ export async function readTar(
       if (pax.has('size')) size = Number(pax.get('size'));
       if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${source}: tar entry size ${size} is out of range`);
       const headerName = prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100);
-      const name = pax.get('path') ?? longName ?? headerName;
+      const name: string = pax.get('path') ?? longName ?? headerName;
       const padded = Math.ceil(size / BLOCK) * BLOCK;
       const meta = flag === 'x' || flag === 'g' || flag === 'L';
-      if (size > maxEntryBytes && (meta || flag === '0' || flag === '\0')) {
-        throw new Error(`${source}: tar entry "${name}" is ${size} bytes, over the ${maxEntryBytes}-byte limit for one entry`);
+      const cap = meta ? Math.min(MAX_TAR_META_BYTES, maxEntryBytes) : maxEntryBytes;
+      if (size > cap) {
+        throw new Error(`${source}: tar entry "${name.slice(0, 200)}" (type ${JSON.stringify(flag)}) is ${size} bytes, over the ${cap}-byte limit for one entry`);
       }
+      const type: TarEntry['type'] = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : 'other';
+      const entry: TarEntry = { name, type, size, mode: num(h, 100, 8, 'mode', source) };
+      const keep = meta || (type === 'file' && (o.want?.(entry) ?? true));
       let data: Buffer | null = null;
       if (padded > 0) {
-        const block = await need(padded, `the data of "${name}"`);
-        data = block.subarray(0, size);
+        if (keep) data = (await need(padded, `the data of "${name}"`)).subarray(0, size);
+        else await skip(padded, `the data of "${name}"`);
       }
       if (flag === 'x') {
         pax = paxRecords(data ?? Buffer.alloc(0), source);
@@ -147,8 +194,7 @@ export async function readTar(
       }
       pax = new Map();
       longName = null;
-      const type: TarEntry['type'] = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : 'other';
-      await onEntry({ name, type, size, mode: num(h, 100, 8, 'mode', source) }, type === 'file' ? (data ?? Buffer.alloc(0)) : null);
+      await onEntry(entry, keep && type === 'file' ? (data ?? Buffer.alloc(0)) : null);
     }
   } finally {
     await it.return?.();

@@ -15,7 +15,7 @@
  * with 1e-12 (and the head too when it comes from an HF AST checkpoint), so the backbone computes what
  * it computed in transformers. The difference is below float32 noise for unit-variance activations.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { cat, fromRaw, interpolateBilinear, noGrad } from '../tensor/functional.js';
@@ -27,6 +27,7 @@ import { checkLoadDtype } from '../io/dtype_check.js';
 import { assertBackbone, expectedBackboneShapes, getArch, inferArch, type ArchSpec } from './archs.js';
 import { loadBackboneStateDict, type Container, type KeyFormat } from './checkpoint_keys.js';
 import { SeedSeq, VIT_LN_EPS, VitTrunk, type AttentionRequest, type WithAttentions } from './vit.js';
+import { readInputJson } from '../util/guarded_fs.js';
 
 export interface AstConfig {
   arch: string;
@@ -366,7 +367,7 @@ function hfAudioGrid(path: string): [number, number] | undefined {
   const file = join(dir, 'config.json');
   if (!existsSync(file)) return undefined;
   try {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const c = readInputJson<Record<string, unknown>>(file, { what: 'Hugging Face config' });
     const num = (k: string): number | undefined => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
     const bins = num('num_mel_bins');
     const frames = num('max_length');

@@ -11,11 +11,12 @@
  * Image classifier heads, poolers and the like come back in `unused`; the AST's own MLP head becomes
  * `head.norm.*` / `head.fc.*`, the names loaa's AST uses.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync, existsSync } from 'node:fs';
+import { closeSync, readSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, type RawTensor } from '../io/safetensors.js';
 import { isPickleStart, readPthFile } from '../io/pth.js';
 import { isZip } from '../io/zip.js';
+import { openInput } from '../util/guarded_fs.js';
 
 export type KeyFormat = 'timm' | 'hf-vit' | 'hf-deit' | 'hf-ast' | 'ast';
 export type Container = 'safetensors' | 'pth' | 'pth-legacy';
@@ -42,14 +43,9 @@ function isSafetensorsHead(head: Uint8Array, size: number): boolean {
 }
 
 function sniff(path: string): { head: Uint8Array; size: number } {
-  let fd: number;
+  // a regular file or an Error saying what it is: a device or FIFO is not "an empty checkpoint"
+  const { fd, size } = openInput(path, { what: 'checkpoint' });
   try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new Error(`${path}: cannot open checkpoint: ${(e as Error).message}`);
-  }
-  try {
-    const size = fstatSync(fd).size;
     const b = Buffer.alloc(16);
     const got = readSync(fd, b, 0, 16, 0);
     return { head: b.subarray(0, got), size };

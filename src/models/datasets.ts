@@ -19,15 +19,16 @@
  * archive's sha256 can announce it (ETag), and it is then checked; the size is checked against
  * Content-Length.
  */
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { readTar } from '../io/tar.js';
 import { ZipReader } from '../io/zip.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { processAlive, writeFileAtomic } from '../util/fs.js';
 import { downloadFile, sha256File, sizeOf, type DownloadProgress } from './download.js';
 import { loaaHome } from './pull.js';
+import { openInputStream, readInput, readInputJson, readInputText, renameGuarded, writeFileNew } from '../util/guarded_fs.js';
 
 export type DatasetName = 'fsdd' | 'esc50';
 
@@ -176,16 +177,20 @@ async function unpack(spec: DatasetSpec, archive: string, into: string): Promise
   const write = (inner: string, data: Uint8Array) => {
     const dest = join(into, inner);
     mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(dest, data); // into a private temporary folder that is renamed whole
+    writeFileNew(dest, 'archive entry', data); // into a private temporary folder that is renamed whole
     n++;
   };
   if (spec.format === 'tar.gz') {
-    const src = createReadStream(archive).pipe(createGunzip());
+    const src = openInputStream(archive, { what: 'dataset archive' }).pipe(createGunzip());
     try {
-      await readTar(src, archive, (e, data) => {
+      const wanted = (e: { name: string }): boolean => {
         const inner = innerName(e.name, archive);
-        if (e.type === 'file' && inner && kept(spec, inner)) write(inner, data!);
-      });
+        return inner !== null && kept(spec, inner);
+      };
+      // entries outside `keep` are streamed past, never held in memory
+      await readTar(src, archive, (e, data) => {
+        if (e.type === 'file' && data && wanted(e)) write(innerName(e.name, archive)!, data);
+      }, { want: wanted });
     } catch (e) {
       src.destroy();
       const msg = (e as Error).message;
@@ -213,7 +218,7 @@ function gitBlobSha1(data: Uint8Array): string {
 /** sha256 of the sorted "<name> <git blob sha1>\n" lines of a folder's files (the FSDD pin). */
 export function folderManifest(dir: string): { sha256: string; files: number } {
   const lines = readdirSync(dir)
-    .map((f) => `${f} ${gitBlobSha1(readFileSync(join(dir, f)))}\n`)
+    .map((f) => `${f} ${gitBlobSha1(readInput(join(dir, f), { what: 'dataset file' }))}\n`)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return { sha256: createHash('sha256').update(lines.join('')).digest('hex'), files: lines.length };
 }
@@ -228,7 +233,7 @@ export function checkDataset(spec: DatasetSpec, dir: string): { files: number; m
     const csv = join(dir, spec.listing);
     if (!existsSync(csv)) throw new Error(`${csv}: missing: the ${spec.name} metadata is not in the archive`);
     const have = new Set(wavs);
-    const rows = readFileSync(csv, 'utf8').split(/\r?\n/).slice(1).filter((l) => l.trim() !== '');
+    const rows = readInputText(csv, { what: 'dataset listing' }).split(/\r?\n/).slice(1).filter((l) => l.trim() !== '');
     const missing = rows.map((l) => l.split(',')[0]!.trim()).filter((f) => !have.has(f));
     if (rows.length !== spec.files || missing.length) {
       throw new Error(`${csv}: lists ${rows.length} clips (expected ${spec.files})${missing.length ? `; ${missing.length} of them are not in ${audio}, e.g. ${missing[0]}` : ''}`);
@@ -258,9 +263,11 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
     name: spec.name, path: dir, root: join(dir, spec.readerRoot), url, files: 0, archive: null, manifest: 'not pinned', skipped: false, resumed: false, ...r,
   });
 
+  // every pull, even one that finds the dataset in place, clears what killed pulls left
+  removeStaleUnpacking(dir, log);
   if (!opts.force && existsSync(dir)) {
     if (existsSync(join(dir, MARKER))) {
-      const m = JSON.parse(readFileSync(join(dir, MARKER), 'utf8')) as { files?: number; manifest?: 'verified' | 'not pinned' };
+      const m = readInputJson<{ files?: number; manifest?: 'verified' | 'not pinned' }>(join(dir, MARKER), { what: 'dataset marker' });
       return result({ files: m.files ?? 0, manifest: m.manifest ?? 'not pinned', skipped: true });
     }
     // unpacked by hand: accepted once it passes the same checks
@@ -318,12 +325,37 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
     }
     writeMarker(tmp, spec, url, archiveInfo, c);
     rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    renameGuarded(tmp, dir, 'the unpacked dataset');
     rmSync(archive, { force: true });
     return result({ ...c, archive: archiveInfo, resumed });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * `<dir>.unpacking-<pid>` folders of pulls that died (kill -9, power loss) hold a partial unpack
+ * (tens of MB) no later pull would reuse: removed when their process is gone.
+ */
+export function removeStaleUnpacking(dir: string, log: (s: string) => void = () => {}): string[] {
+  const parent = dirname(dir);
+  const prefix = `${basename(dir)}.unpacking-`;
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !/^\d+$/.test(n.slice(prefix.length))) continue;
+    const pid = Number(n.slice(prefix.length));
+    if (pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(parent, n), { recursive: true, force: true });
+    log(`removed ${join(parent, n)} (left by a pull that stopped, process ${pid})`);
+    removed.push(n);
+  }
+  return removed;
 }
 
 function writeMarker(dir: string, spec: DatasetSpec, url: string, archive: DatasetPullResult['archive'], c: { files: number; manifest: string }): void {

@@ -9,7 +9,7 @@
  * `X-Linked-Etag`, the LFS sha256, and `X-Linked-Size`; a mirror may put the sha256 in its ETag).
  * A mismatch deletes the download.
  */
-import { createReadStream, createWriteStream, fsyncSync, mkdirSync, openSync, closeSync, renameSync, rmSync, statSync } from 'node:fs';
+import { fsyncSync, mkdirSync, closeSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -17,6 +17,7 @@ import { Transform } from 'node:stream';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { proxyOptions } from './proxy.js';
+import { forEachChunk, openInput, openOutputStream, renameGuarded } from '../util/guarded_fs.js';
 
 export interface DownloadProgress {
   /** bytes in the file so far, resumed bytes included */
@@ -28,7 +29,7 @@ export interface DownloadProgress {
 }
 
 export interface DownloadOptions {
-  /** request headers (an authorization header is dropped when a redirect leaves the host) */
+  /** request headers (an authorization header is dropped when a redirect changes scheme, host or port) */
   headers?: Record<string, string>;
   /** pinned by the caller: win over anything the server announces */
   size?: number;
@@ -94,6 +95,27 @@ function get(url: URL, headers: Record<string, string>, idleTimeoutMs: number): 
   });
 }
 
+/**
+ * The headers for following a redirect from `from` to `to`. A token is for the origin it was given
+ * for (scheme, host and port, as curl and requests treat it): a CDN on another host, another port of
+ * the same host, or the same host over plain http must not see it. A redirect from https to http
+ * while a token is set is refused outright: it is a downgrade, not a mirror.
+ */
+export function redirectHeaders(from: URL, to: URL, headers: Record<string, string>): Record<string, string> {
+  const auth = Object.keys(headers).filter((k) => k.toLowerCase() === 'authorization' || k.toLowerCase() === 'cookie');
+  if (!auth.length) return headers;
+  if (from.protocol === 'https:' && to.protocol !== 'https:') {
+    throw new Error(
+      `${from.href}: refusing the redirect to ${to.href}: it leaves https for ${to.protocol.replace(':', '')} while a token (HF_TOKEN) is set, ` +
+        'which would send it in clear text; unset the token for this endpoint or use an https mirror',
+    );
+  }
+  if (to.origin === from.origin) return headers;
+  const out = { ...headers };
+  for (const k of auth) delete out[k];
+  return out;
+}
+
 /** GET with redirects followed by hand, so the hub's headers on the redirect itself are seen. */
 async function open(url: string, headers: Record<string, string>, idleTimeoutMs: number, announced: Announced): Promise<http.IncomingMessage> {
   let current = new URL(url);
@@ -107,11 +129,7 @@ async function open(url: string, headers: Record<string, string>, idleTimeoutMs:
       res.resume();
       if (!loc) throw new Error(`${current.href}: HTTP ${status} redirect without a Location`);
       const next = new URL(loc, current);
-      // a token is for the host it was given for: a CDN on another host must not see it
-      if (next.host !== current.host && headers.authorization) {
-        headers = { ...headers };
-        delete headers.authorization;
-      }
+      headers = redirectHeaders(current, next, headers);
       current = next;
       continue;
     }
@@ -132,14 +150,12 @@ export function sizeOf(path: string): number {
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
-  await pipeline(createReadStream(path), async function* (src: AsyncIterable<Buffer>) {
-    for await (const chunk of src) h.update(chunk);
-  });
+  forEachChunk(path, { what: 'download' }, (b) => h.update(b));
   return h.digest('hex');
 }
 
 function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r+');
+  const { fd } = openInput(path, { what: 'download', noFollow: true });
   try {
     fsyncSync(fd);
   } finally {
@@ -187,7 +203,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     throw new Error(`${url}: sha256 mismatch: expected ${announced.sha256}, got ${sha}; the download was discarded`);
   }
   fsyncPath(part);
-  renameSync(part, dest);
+  renameGuarded(part, dest, 'the download');
   return { url, path: dest, bytes, sha256: sha, verified: announced.sha256 ? 'sha256' : announced.size !== null ? 'size' : 'none', resumed };
 
   async function downloadOnce(): Promise<void> {
@@ -258,7 +274,8 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
         cb(null, chunk);
       },
     });
-    const sink = createWriteStream(part, { flags: from > 0 ? 'a' : 'w' });
+    // never through a link planted at the .part name, never onto a device or FIFO
+    const sink = openOutputStream(part, 'the download', { append: from > 0 });
     try {
       await pipeline(res, counter, sink);
     } catch (e) {

@@ -6,10 +6,11 @@
  * The Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, ~/.cache/huggingface/hub) stores a repo as
  * models--<org>--<repo>/snapshots/<commit>/<file>, with refs/<revision> naming the commit.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { getArch, isArchName } from './archs.js';
+import { readInputText } from '../util/guarded_fs.js';
 
 export interface PullTarget {
   /** the folder under $LOAA_HOME */
@@ -55,7 +56,7 @@ export function findInHfCache(t: PullTarget, env: NodeJS.ProcessEnv = process.en
   if (!existsSync(dir)) return null;
   let commit: string | null = null;
   try {
-    commit = readFileSync(join(dir, 'refs', t.revision), 'utf8').trim();
+    commit = readInputText(join(dir, 'refs', t.revision), { what: 'Hugging Face ref', maxBytes: 4096 }).trim();
   } catch {
     if (/^[0-9a-f]{40}$/.test(t.revision)) commit = t.revision;
   }

@@ -3,8 +3,8 @@
  * front end read from the file and features computed by loaa's TypeScript front end. Nothing here
  * reaches tensor/ or native/, so libtorch is never loaded (test/package checks /proc/self/maps).
  */
-import { readFile } from 'node:fs/promises';
-import { decodeAudio } from '../audio/decode.js';
+import { decodeAudio, readFileBytes } from '../audio/decode.js';
+import { readInput } from '../util/guarded_fs.js';
 import { checkDecoded, type DecodedAudio } from '../audio/types.js';
 import { featuresOf, modelInfo, topK, type ClipFeatures, type ModelInfo, type Scored } from './frontend.js';
 import { loadOrtNode, type Ort } from './runtime.js';
@@ -38,7 +38,7 @@ export class OnnxClassifier {
   static async load(model: string | Uint8Array, opts: OnnxLoadOptions = {}): Promise<OnnxClassifier> {
     const source = typeof model === 'string' ? model : 'model bytes';
     if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1)) throw new Error(`threads: expected a positive integer, got ${opts.threads}`);
-    const bytes = typeof model === 'string' ? new Uint8Array(await readFile(model)) : model;
+    const bytes = typeof model === 'string' ? new Uint8Array(readInput(model, { what: 'the ONNX model' })) : model;
     const info = modelInfo(bytes, source);
     const ort = await loadOrtNode('loaa/onnx');
     const so = opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {};
@@ -82,7 +82,7 @@ export class OnnxClassifier {
 }
 
 async function decoded(input: OnnxInput, src: string): Promise<DecodedAudio> {
-  if (typeof input === 'string') return decodeAudio(new Uint8Array(await readFile(input)), src);
+  if (typeof input === 'string') return decodeAudio(readFileBytes(input), src);
   if (input instanceof Uint8Array) return decodeAudio(input, src);
   if (!input || typeof input !== 'object' || !('samples' in input)) throw new Error(`${src}: expected a path, bytes or { samples, sampleRate }`);
   const channels = Array.isArray(input.samples) ? input.samples : [input.samples];

@@ -28,6 +28,20 @@ export function adapterParamCount(a: Pick<AdapterSpec, 'kernel' | 'bottleneck' |
   return 2 * a.bottleneck * dim * area + (a.bias ? a.bottleneck + dim : 0);
 }
 
+/** One adapter's weights may take at most this much memory (LoAA's are a few MB). */
+export const MAX_ADAPTER_BYTES = 2 ** 30;
+
+/** The adapter's fp32 weight bytes checked before Conv2d allocates them, naming `bottleneck`. */
+export function checkAdapterBytes(a: Pick<AdapterSpec, 'kernel' | 'bottleneck' | 'bias' | 'position'>, dim: number): void {
+  const bytes = 4 * adapterParamCount(a, dim);
+  if (bytes > MAX_ADAPTER_BYTES) {
+    throw new Error(
+      `bottleneck: ${a.bottleneck} on width ${dim} with a ${a.kernel[0]}x${a.kernel[1]} kernel (the ${a.position} adapter) needs ${(bytes / 2 ** 30).toFixed(1)} GiB ` +
+        `of weights per block, over the ${MAX_ADAPTER_BYTES / 2 ** 30} GiB limit for one adapter: use a smaller bottleneck or kernel`,
+    );
+  }
+}
+
 export class LookAsideAdapter extends Module implements SideAdapter {
   readonly down: Conv2d;
   readonly up: Conv2d;
@@ -45,6 +59,7 @@ export class LookAsideAdapter extends Module implements SideAdapter {
     this.mode = this.spec.mode;
     this.scale = this.spec.scale;
     this.#pad = [kF >> 1, kT >> 1];
+    checkAdapterBytes(this.spec, dim);
     // Down: torch's Conv2d default (kaiming-uniform a=sqrt(5)); Up: zero, weight and bias
     this.down = this.child('down', new Conv2d(dim, r, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed }));
     this.up = this.child('up', new Conv2d(r, dim, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed === undefined ? undefined : opts.seed + 7 }));

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { toRaw } from '../tensor/functional.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { readRegularText, writeFileAtomic } from '../util/fs.js';
-import { LIMITS } from '../util/bounds.js';
+import { checkPatchTokens, LIMITS } from '../util/bounds.js';
 import { astGrid, type AudioSpectrogramTransformer, type AstConfig } from '../models/ast.js';
 import { isArchName, getArch } from '../models/archs.js';
 import { isTrainable, isAddedParam, applyPeft, peftOf, removePeft, resolvePeft } from './methods.js';
@@ -184,6 +184,11 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
     astGrid(input);
   } catch (e) {
     bad('input', (e as Error).message);
+  }
+  try {
+    checkPatchTokens(input, 'input', 16, peft.prompt?.tokens ?? 0);
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
   }
   if (!posInt(o.num_classes) || o.num_classes > LIMITS.classes) bad('num_classes', `expected an integer in [1, ${LIMITS.classes}], got ${JSON.stringify(o.num_classes)}`);
   const C = o.num_classes as number;

@@ -10,6 +10,7 @@
  *
  * Errors name the key as a dot path under `where`: `peft.adapters.1.kernel: ...`.
  */
+import { LIMITS } from '../util/bounds.js';
 
 export const PEFT_METHODS = ['loaa', 'adapter', 'linear', 'full', 'lora', 'bitfit', 'prompt'] as const;
 export type PeftMethod = (typeof PEFT_METHODS)[number];
@@ -97,7 +98,10 @@ export function checkAdapterSpec(a: unknown, where = 'adapter'): ResolvedAdapter
   if (!Array.isArray(k) || k.length !== 2 || !k.every((v) => posInt(v) && v % 2 === 1)) {
     throw new Error(`${at(where, 'kernel')}: expected two odd positive integers [kF, kT], got ${JSON.stringify(k)}`);
   }
+  // these size allocations (weights bottleneck x width x kF x kT per block): bounded before any exists
+  if (!k.every((v) => (v as number) <= LIMITS.kernel)) throw new Error(`${at(where, 'kernel')}: ${JSON.stringify(k)} has a side over ${LIMITS.kernel}`);
   if (!posInt(a.bottleneck)) throw new Error(`${at(where, 'bottleneck')}: expected a positive integer, got ${JSON.stringify(a.bottleneck)}`);
+  if (a.bottleneck > LIMITS.width) throw new Error(`${at(where, 'bottleneck')}: ${a.bottleneck} is over the limit of ${LIMITS.width} (adapters are narrower than the model: 8 to 64 is usual)`);
   if (a.bias !== undefined && typeof a.bias !== 'boolean') throw new Error(`${at(where, 'bias')}: expected true or false, got ${JSON.stringify(a.bias)}`);
   if (a.scale !== undefined && (typeof a.scale !== 'number' || !Number.isFinite(a.scale))) throw new Error(`${at(where, 'scale')}: expected a number, got ${JSON.stringify(a.scale)}`);
   const mode = a.mode ?? 'parallel';
@@ -109,6 +113,7 @@ export function checkLoraSpec(l: unknown, where = 'lora'): Required<LoraSpec> {
   if (!isObj(l)) throw new Error(`${where}: expected an object`);
   unknownKeys(l, ['rank', 'alpha', 'targets'], where);
   if (!posInt(l.rank)) throw new Error(`${at(where, 'rank')}: expected a positive integer, got ${JSON.stringify(l.rank)}`);
+  if (l.rank > LIMITS.width) throw new Error(`${at(where, 'rank')}: ${l.rank} is over the limit of ${LIMITS.width}`);
   const alpha = l.alpha ?? LORA_DEFAULTS.alpha;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) throw new Error(`${at(where, 'alpha')}: expected a positive number, got ${JSON.stringify(l.alpha)}`);
   const targets = l.targets ?? LORA_DEFAULTS.targets;
@@ -122,6 +127,7 @@ export function checkPromptSpec(p: unknown, where = 'prompt'): PromptSpec {
   if (!isObj(p)) throw new Error(`${where}: expected an object`);
   unknownKeys(p, ['tokens'], where);
   if (!posInt(p.tokens)) throw new Error(`${at(where, 'tokens')}: expected a positive integer, got ${JSON.stringify(p.tokens)}`);
+  if (p.tokens > LIMITS.tokens) throw new Error(`${at(where, 'tokens')}: ${p.tokens} is over the limit of ${LIMITS.tokens}`);
   return { tokens: p.tokens };
 }
 

@@ -7,10 +7,10 @@
  * is off: every call computes.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { noGrad, stack, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { forEachChunk } from '../util/guarded_fs.js';
 
 /** What identifies the computation apart from the clip: backbone weights and front-end settings. */
 export interface FeatureContext {
@@ -34,7 +34,7 @@ export interface FeatureModel {
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  forEachChunk(path, { what: 'the backbone checkpoint' }, (b) => h.update(b));
   return h.digest('hex');
 }
 

@@ -3,13 +3,14 @@
  * loop position and fp16's dynamic loss scale, written beside the old one and swapped in, so a
  * crash never leaves a torn one.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { getNumThreads, noGrad } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { readRegularText, writeFileAtomic } from '../util/fs.js';
+import { renameGuarded } from '../util/guarded_fs.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 import type { GradScaler, GradScalerState } from './amp.js';
@@ -44,6 +45,15 @@ const CHECKPOINT_OLD = '.checkpoint-old';
 /** The checkpoint directory to resume from (a crash between the two renames leaves the old one). */
 export function findCheckpoint(out: string): string | null {
   const cur = join(out, CHECKPOINT);
+  // the trainer writes these folders itself: a link there was planted, and would load (or, on the
+  // next save, replace) another run's state
+  for (const d of [cur, join(out, CHECKPOINT_OLD)]) {
+    try {
+      if (lstatSync(d).isSymbolicLink()) throw new Error(`${d}: it is a symbolic link, not the checkpoint folder the trainer wrote; remove it (or resume the run it points into)`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
   if (existsSync(join(cur, 'state.json'))) return cur;
   const old = join(out, CHECKPOINT_OLD);
   if (existsSync(join(old, 'state.json'))) return old;
@@ -71,8 +81,8 @@ export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, 
   const cur = join(out, CHECKPOINT);
   const old = join(out, CHECKPOINT_OLD);
   rmSync(old, { recursive: true, force: true });
-  if (existsSync(cur)) renameSync(cur, old);
-  renameSync(tmp, cur);
+  if (existsSync(cur)) renameGuarded(cur, old, 'the previous checkpoint');
+  renameGuarded(tmp, cur, 'the checkpoint');
   rmSync(old, { recursive: true, force: true });
 }
 
@@ -112,11 +122,39 @@ export function checkLoopState(v: unknown, file: string): LoopState & { format: 
   return s as unknown as LoopState & { format: string; threads?: number; amp?: AmpState };
 }
 
+/** What the run being resumed allows: its recipe's epochs and the batches of one epoch. */
+export interface RunShape {
+  epochs: number;
+  batchesPerEpoch: number;
+}
+
+/**
+ * The loop position checked against the run it resumes: a state.json saying batch 1000000 of a
+ * 4-batch epoch would otherwise skip the rest of the epoch silently (0 steps, train_loss null).
+ */
+export function checkStateAgainstRun(state: LoopState, file: string, run: RunShape): void {
+  const fix = `the checkpoint does not belong to this run; delete ${file.replace(/state\.json$/, '')} to start the run again`;
+  if (state.epoch > run.epochs) throw new Error(`${file}: epoch: ${state.epoch} is past the recipe's train.epochs (${run.epochs}): ${fix}`);
+  if (state.batch > run.batchesPerEpoch) throw new Error(`${file}: batch: ${state.batch} is past the ${run.batchesPerEpoch} batches of an epoch of this run: ${fix}`);
+  const most = state.epoch * run.batchesPerEpoch + state.batch;
+  if (state.step > most) throw new Error(`${file}: step: ${state.step} optimizer steps is more than the ${most} batches before epoch ${state.epoch + 1}, batch ${state.batch}: ${fix}`);
+  if (state.best && !(state.best.epoch >= 0 && state.best.epoch < Math.max(1, state.epoch + 1))) {
+    throw new Error(`${file}: best.epoch: ${state.best.epoch} is not an epoch finished before epoch ${state.epoch + 1}: ${fix}`);
+  }
+}
+
 /**
  * Restores the model's trainable tensors, the optimizer and an enabled `scaler` (fp16; one without
  * `amp` in state.json keeps its initial scale) and returns the loop position.
  */
-export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, allowThreadChange = false, scaler?: GradScaler | null): LoopState {
+export function loadCheckpoint(
+  dir: string,
+  model: AudioSpectrogramTransformer,
+  opt: Optimizer<GroupOptions>,
+  allowThreadChange = false,
+  scaler?: GradScaler | null,
+  run?: RunShape,
+): LoopState {
   const stateFile = join(dir, 'state.json');
   const text = readRegularText(stateFile, 'checkpoint state');
   let raw: unknown;
@@ -126,6 +164,7 @@ export function loadCheckpoint(dir: string, model: AudioSpectrogramTransformer, 
     throw new Error(`${stateFile}: not valid JSON (${(e as Error).message})`);
   }
   const state = checkLoopState(raw, stateFile);
+  if (run) checkStateAgainstRun(state, stateFile, run);
   // reductions split by thread: only the same count continues bit for bit
   const threads = getNumThreads();
   if (state.threads !== undefined && state.threads !== threads && !allowThreadChange) {

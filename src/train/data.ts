@@ -2,7 +2,7 @@
  * The data side of a run: which clips play which role (train / validation / test), the front end
  * (with `mean: auto` statistics, cached in the run directory) and the loaders.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { writeFileAtomic } from '../util/fs.js';
 import { openDataset } from '../data/open.js';
@@ -14,6 +14,7 @@ import type { FrontendConfig } from '../peft/checkpoint.js';
 import type { Recipe } from './recipe.js';
 import { runPaths } from './run_dir.js';
 import { checkDataRoot } from './data_root.js';
+import { readInputJson } from '../util/guarded_fs.js';
 
 export interface RunData {
   dataset: Dataset;
@@ -116,7 +117,7 @@ export async function resolveFrontend(
   if (typeof fe.mean === 'number' && typeof fe.std === 'number') return { ...spec, mean: fe.mean, std: fe.std };
   const file = opts.out ? runPaths(opts.out).normStats : null;
   if (file && existsSync(file)) {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as { mean: number; std: number };
+    const s = readInputJson<{ mean: number; std: number }>(file, { what: 'normalisation statistics' });
     return { ...spec, mean: s.mean, std: s.std };
   }
   opts.log?.(`frontend: computing normalisation statistics over ${train.length} training clips`);

@@ -41,10 +41,11 @@
  *     - when: {dataset: [speechcommands, epic]}
  *       set: {data.fold: null}
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseYamlBounded } from '../io/yaml.js';
 import { loadRecipe, type Recipe } from './recipe.js';
+import { readInputText } from '../util/guarded_fs.js';
 
 // ---------------------------------------------------------------- the grid file
 
@@ -172,11 +173,10 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
   const dir = dirname(abs);
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(abs, 'utf8'));
+    raw = parseYamlBounded(readInputText(file, { what: 'grid file' }), file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new GridError(`${file}: grid file not found`);
-    const msg = e instanceof YAMLParseError ? e.message.split('\n')[0] : (e as Error).message;
-    throw new GridError(`${file}: not valid YAML: ${msg}`);
+    throw new GridError((e as Error).message.startsWith(file) ? (e as Error).message : `${file}: ${(e as Error).message}`);
   }
   if (!isPlain(raw)) throw new GridError(`${file}: expected a mapping with base, axes, ... at the top level`);
   for (const k of Object.keys(raw)) if (!TOP_KEYS.includes(k)) throw new GridError(`${file}: ${k}: unknown key (known: ${TOP_KEYS.join(', ')})`);

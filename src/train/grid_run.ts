@@ -4,11 +4,12 @@
  * grid_child.ts (the recipe, its overrides and the run directory as one JSON argument).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../util/fs.js';
+import { appendGuarded, openAppend, readInput, readInputText } from '../util/guarded_fs.js';
 import { FileLock, lockOwner, PARENT_PID_ENV, type LockOwner } from '../util/lock.js';
 import type { Grid, PlannedRun } from './grid.js';
 import { runDone, runStarted } from './run_dir.js';
@@ -81,7 +82,7 @@ export function childSpec(ctx: Pick<RunContext, 'run' | 'resume'>): GridChildSpe
 /** The default runner: grid_child.js in a child process (a crash there is one failed run), output into the run's log. */
 export const spawnTrain: Runner = (ctx) =>
   new Promise((res, rej) => {
-    const fd = openSync(ctx.log, 'a');
+    const fd = openAppend(ctx.log, 'the run log');
     // the child exits when this grid dies (kill -9 included): an orphan would train on beside a rerun
     const env: NodeJS.ProcessEnv = { ...process.env, LOAA_NUM_THREADS: process.env.LOAA_NUM_THREADS ?? String(ctx.threads), [PARENT_PID_ENV]: String(process.pid) };
     // several runs at once: each on its own cores, so OpenMP's binding does not stack them on one
@@ -138,7 +139,7 @@ export interface GridSummary {
 
 function tailOf(file: string, lines = 8): string {
   try {
-    const text = readFileSync(file, 'utf8').replace(/\r/g, '\n');
+    const text = readInputText(file, { what: 'the run log', noFollow: true }).replace(/\r/g, '\n');
     return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
   } catch {
     return '';
@@ -161,7 +162,7 @@ export async function runGrid(g: Grid, runs: PlannedRun[], o: GridRunOptions): P
   const out = resolve(o.out);
   mkdirSync(out, { recursive: true });
   // the grid file beside the runs: `loaa report <out>` finds the tables there
-  writeFileAtomic(join(out, 'grid.yaml'), readFileSync(g.file));
+  writeFileAtomic(join(out, 'grid.yaml'), readInput(g.file, { what: 'grid file' }));
   const jobs = Math.max(1, Math.min(o.jobs ?? g.jobs ?? 1, runs.length));
   const cores = o.cores ?? availableParallelism();
   const threads = Math.max(1, Math.floor(cores / jobs));
@@ -205,9 +206,7 @@ export async function runGrid(g: Grid, runs: PlannedRun[], o: GridRunOptions): P
       const t0 = performance.now();
       try {
         writeFileAtomic(join(run.dir, 'grid_run.json'), JSON.stringify({ grid: g.name, grid_file: g.file, id: run.id, axes: run.axes, base: run.base, sets: run.sets, command: ['loaa', ...trainArgs({ run, resume })] }, null, 1) + '\n');
-        const fd = openSync(log, 'a');
-        writeSync(fd, `\n==== ${new Date().toISOString()} loaa grid: ${resume ? 'resuming' : 'starting'} ${run.id}\n`);
-        closeSync(fd);
+        appendGuarded(log, 'the run log', `\n==== ${new Date().toISOString()} loaa grid: ${resume ? 'resuming' : 'starting'} ${run.id}\n`);
         status.get(run.id)!.state = 'running';
         writeStatus();
         emit({ kind: 'start', run, index, total: todo.length, resume });
@@ -217,9 +216,7 @@ export async function runGrid(g: Grid, runs: PlannedRun[], o: GridRunOptions): P
           code = await runner({ run, resume, log, threads, cpus, signal });
         } catch (e) {
           code = 1;
-          const fd2 = openSync(log, 'a');
-          writeSync(fd2, `loaa grid: could not run: ${(e as Error).message}\n`);
-          closeSync(fd2);
+          appendGuarded(log, 'the run log', `loaa grid: could not run: ${(e as Error).message}\n`);
         }
         const seconds = (performance.now() - t0) / 1000;
         const row = status.get(run.id)!;

@@ -11,7 +11,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { readRegularText } from '../util/fs.js';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { parseYamlBounded } from '../io/yaml.js';
+import { checkPatchTokens } from '../util/bounds.js';
 import { arr, bool, check, f, int, join, nodeAt, nul, num, obj, opt, or, RecipeError, show, str, typedValue, type Node } from './schema.js';
 
 export { RecipeError } from './schema.js';
@@ -304,12 +305,7 @@ export function readRecipeFile(path: string, seen: string[] = []): Record<string
   let raw: unknown;
   // regular files only: `extends: /dev/zero` or a FIFO is refused, not read until memory runs out
   const text = readRegularText(abs, 'recipe');
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    const msg = e instanceof YAMLParseError ? e.message.split('\n')[0] : (e as Error).message;
-    throw new Error(`${path}: not valid YAML: ${msg}`);
-  }
+  raw = parseYamlBounded(text, path);
   if (raw === null || raw === undefined) raw = {};
   if (!isPlain(raw)) throw new Error(`${path}: expected a mapping of recipe keys at the top level`);
   try {
@@ -359,6 +355,13 @@ function crossCheck(r: Recipe): void {
     throw m ? new RecipeError(m[1]!, m[2]!) : e;
   }
   if (r.data.prefetch < 1) throw new RecipeError('data.prefetch', 'must be >= 1');
+  // the geometry sizes attention quadratically: refused here, before data or a model is touched
+  const g = { fdim: fe.num_mel_bins, tdim: fe.target_length, fstride: r.model.fstride, tstride: r.model.tstride };
+  try {
+    checkPatchTokens(g, 'frontend.target_length', 16, r.peft.prompt?.tokens ?? 0);
+  } catch (e) {
+    throw new RecipeError('frontend.target_length', (e as Error).message.replace(/^frontend\.target_length: /, ''));
+  }
 }
 
 export interface LoadOptions {

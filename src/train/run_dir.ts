@@ -10,9 +10,10 @@
  *   results.json       final and best validation metrics, test metrics of the best checkpoint,
  *                      trainable parameters, seconds per epoch
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
+import { appendGuarded, readInputJson, readInputText } from '../util/guarded_fs.js';
 import { recipeDiff, recipeFromObject, type Recipe } from './recipe.js';
 
 export interface RunPaths {
@@ -52,12 +53,7 @@ export function runDone(dir: string): boolean {
 export function readRunRecipe(dir: string, set: string[] = [], edit?: (raw: Record<string, unknown>) => void): Recipe {
   const file = runPaths(dir).recipe;
   if (!existsSync(file)) throw new Error(`${resolve(dir)}: not a run directory (no recipe.json)`);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const raw = readInputJson<Record<string, unknown>>(file, { what: 'run recipe' });
   edit?.(raw);
   return recipeFromObject(raw, file, set);
 }
@@ -98,7 +94,7 @@ const warnedTorn = new Set<string>();
 export function readMetrics(dir: string, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')): MetricsLine[] {
   const file = runPaths(dir).metrics;
   if (!existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readInputText(file, { what: 'metrics log', noFollow: true }).split('\n').filter((l) => l.trim() !== '');
   return lines.flatMap((l, i) => {
     try {
       return [JSON.parse(l) as MetricsLine];
@@ -115,7 +111,7 @@ export function readMetrics(dir: string, warn: (line: string) => void = (l) => p
 }
 
 export function appendMetrics(dir: string, line: MetricsLine): void {
-  appendFileSync(runPaths(dir).metrics, JSON.stringify(line) + '\n');
+  appendGuarded(runPaths(dir).metrics, 'metrics line', JSON.stringify(line) + '\n');
 }
 
 /** Keeps the lines of epochs up to `epoch` (resuming re-runs the epochs a checkpoint has not seen finish). */
@@ -130,9 +126,6 @@ export function writeResults<T>(dir: string, results: T): void {
 
 export function readResults<T = Record<string, unknown>>(dir: string): T {
   const file = runPaths(dir).results;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as Error).message})`);
-  }
+  // a regular file (a device there would be read forever), its errors naming it once
+  return readInputJson<T>(file, { what: 'run results' });
 }

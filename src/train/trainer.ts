@@ -217,7 +217,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   );
   const ck = resume ? findCheckpoint(out) : null;
   if (ck) {
-    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange, scaler);
+    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange, scaler, { epochs: t.epochs, batchesPerEpoch: run.loaders!.train.length });
     run.lastGoodStep = run.state.step;
     // epochs the checkpoint has not seen finished are run again: drop their lines
     if (run.main) keepMetrics(out, run.state.epoch);
@@ -398,7 +398,10 @@ async function finish(run: Run): Promise<TrainResults> {
  */
 export async function train(opts: TrainOptions): Promise<TrainResults> {
   // data-parallel ranks share the run directory: rank 0, the one that writes it, holds the lock
-  if (opts.parallel && opts.parallel.rank !== 0) return trainLocked(opts);
+  if (opts.parallel && opts.parallel.rank !== 0) {
+    exitWithParent(); // a rank outlives neither its launcher nor its grid
+    return trainLocked(opts);
+  }
   const out = resolve(opts.out);
   mkdirSync(out, { recursive: true });
   // a few seconds' grace: the train of a grid killed a moment ago is still stopping

@@ -20,7 +20,33 @@ export const LIMITS = {
   /** sample rates, of files and of front-end settings: below 1 kHz nothing is audio worth classifying */
   minSampleRate: 1_000,
   maxSampleRate: 384_000,
+  /** adapter kernel sides (LoAA uses 3 and 5) */
+  kernel: 31,
+  /**
+   * patch tokens of one clip: attention costs tokens^2 per head and layer, so 8192 tokens is already
+   * about 3 GiB of scores per layer (12 heads, fp32); the AST at 1024 frames, stride 10, has 1212
+   */
+  patchTokens: 8_192,
 } as const;
+
+/**
+ * The patch-token count of an input geometry, checked before any model is built: tdim 100000 at
+ * stride 1 is 1.2 million tokens (a quadratic attention of terabytes) and is refused naming `key`
+ * with the estimate, instead of a process that allocates for minutes.
+ */
+export function checkPatchTokens(g: { fdim: number; tdim: number; fstride: number; tstride: number }, key: string, patch = 16, extra = 0): number {
+  const f = Math.max(0, Math.floor((g.fdim - patch) / g.fstride) + 1);
+  const t = Math.max(0, Math.floor((g.tdim - patch) / g.tstride) + 1);
+  const tokens = f * t + extra;
+  if (tokens > LIMITS.patchTokens) {
+    const gib = (tokens * tokens * 12 * 4) / 2 ** 30;
+    throw new Error(
+      `${key}: ${g.fdim} mel bins x ${g.tdim} frames at stride ${g.fstride}x${g.tstride} make ${tokens} tokens, over the limit of ${LIMITS.patchTokens} ` +
+        `(about ${gib.toFixed(gib < 10 ? 1 : 0)} GiB of attention scores per layer): use fewer frames or a larger stride`,
+    );
+  }
+  return tokens;
+}
 
 /** An integer in [min, max], or an Error starting with `key` that says what was found and allowed. */
 export function checkCount(value: unknown, key: string, min: number, max: number): number {

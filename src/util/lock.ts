@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, rmSync, statSync, writeSy
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { processAlive } from './fs.js';
+import { processAlive, readRegularText } from './fs.js';
 
 export interface LockOwner {
   pid: number;
@@ -72,10 +72,12 @@ function readLock(path: string): Read {
   let ageMs: number;
   try {
     ageMs = Date.now() - statSync(path).mtimeMs;
-    text = readFileSync(path, 'utf8');
+    // a regular file, opened without blocking: a FIFO planted as the lock is refused, not waited on
+    text = readRegularText(path, 'lock', 64 * 1024);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw new Error(`${path}: cannot read lock: ${(e as Error).message}`);
+    const m = (e as Error).message;
+    throw new Error(m.startsWith(path) ? `${m} (remove it: it is not a lock this program wrote)` : `${path}: cannot read lock: ${m}`);
   }
   if (text === '') return { kind: 'empty', ageMs };
   try {

@@ -3,10 +3,10 @@
  * colour map, a built-in 5x7 bitmap font for labels (so no font files or system libraries are
  * needed), and PNG encoding through pngjs, written atomically.
  */
-import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../util/fs.js';
 import { colormapTable, type ColormapName } from './colormap.js';
+import { readInput } from '../util/guarded_fs.js';
 
 export type Rgb = readonly [number, number, number];
 export type Rgba = readonly [number, number, number, number];
@@ -123,7 +123,7 @@ export function decodePng(bytes: Uint8Array, source = 'png'): Image {
 }
 
 export function readPng(path: string): Image {
-  return decodePng(readFileSync(path), path);
+  return decodePng(readInput(path, { what: 'PNG image', maxBytes: 256 * 1024 * 1024 }), path);
 }
 
 export const GLYPH_W = 5;

@@ -230,7 +230,7 @@ function colHeader(t: Table, j: number): string {
 }
 
 function cellMd(c: { text: string; mark: string | null; missing: number }): string {
-  const t = c.text + (c.missing && c.text !== '-' ? '*' : '');
+  const t = mdText(c.text) + (c.missing && c.text !== '-' ? '*' : '');
   return c.mark === 'best' ? `**${t}**` : c.mark === 'second' ? `<u>${t}</u>` : t;
 }
 
@@ -238,17 +238,25 @@ function mdEscape(s: string): string {
   return s.replace(/\|/g, '\\|');
 }
 
+/**
+ * Text from run names, axis values, titles and descriptions, as inert Markdown: Markdown passes raw
+ * HTML through, so `<script>` in a grid title would run in any viewer that renders report.md.
+ */
+function mdText(s: string): string {
+  return mdEscape(s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+}
+
 function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tables: Table[], plots: ReportOutput['plots'], replicates: string[], info: { finished: number; problems: string[] }): string {
-  const L: string[] = [`# ${title}`, ''];
-  if (spec.description) L.push(spec.description, '');
-  L.push(...intro(input, replicates, info.finished), '');
+  const L: string[] = [`# ${mdText(title)}`, ''];
+  if (spec.description) L.push(mdText(spec.description), '');
+  L.push(...intro(input, replicates, info.finished).map(mdText), '');
   for (const t of tables) {
-    L.push(`## ${t.spec.title}`, '', tableNote(t, replicates, input.runs), '');
+    L.push(`## ${mdText(t.spec.title)}`, '', mdText(tableNote(t, replicates, input.runs)), '');
     const head = [...(t.spec.rows.length ? t.spec.rows : ['']), ...(t.spec.params ? ['trainable params'] : []), ...t.colLabels.map((_, j) => colHeader(t, j))];
-    L.push(`| ${head.map(mdEscape).join(' | ')} |`);
+    L.push(`| ${head.map(mdText).join(' | ')} |`);
     L.push(`| ${head.map((_, i) => (i < Math.max(1, t.spec.rows.length) ? '---' : '---:')).join(' | ')} |`);
     t.rowLabels.forEach((rk, i) => {
-      const cells = [...(rk.length ? rk : ['all']), ...(t.spec.params ? [formatParams(t.params[i]!)] : []), ...t.cells[i]!.map(cellMd)];
+      const cells = [...(rk.length ? rk : ['all']).map(mdText), ...(t.spec.params ? [formatParams(t.params[i]!)] : []), ...t.cells[i]!.map(cellMd)];
       L.push(`| ${cells.map(mdEscape).join(' | ')} |`);
     });
     if (t.cells.flat().some((c) => c.missing && c.text !== '-')) L.push('', '\\* some runs of this cell have no value yet (unfinished).');
@@ -256,12 +264,12 @@ function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tab
   }
   if (plots.length) {
     L.push('## Training curves', '');
-    for (const p of plots) L.push(`![${p.title}](plots/${p.name})`, '');
+    for (const p of plots) L.push(`![${mdText(p.title).replace(/[[\]]/g, '\\$&')}](plots/${encodeURI(p.name)})`, '');
   }
   L.push('## Runs', '');
-  L.push(...runsTable(input.runs, spec, input.order).map((r) => `| ${r.map(mdEscape).join(' | ')} |`));
+  L.push(...runsTable(input.runs, spec, input.order).map((r) => `| ${r.map(mdText).join(' | ')} |`));
   L.push('');
-  if (info.problems.length) L.push('## Problems', '', ...info.problems.map((p) => `- ${p}`), '');
+  if (info.problems.length) L.push('## Problems', '', ...info.problems.map((p) => `- ${mdText(p)}`), '');
   return L.join('\n');
 }
 

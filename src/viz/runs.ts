@@ -4,9 +4,10 @@
  * values, otherwise the run is named by its path (and `.../fold<k>` directories, as `loaa cv` writes
  * them, are folds of one run).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { readMetrics, type MetricsLine } from '../train/run_dir.js';
+import { readInputJson } from '../util/guarded_fs.js';
 
 export interface RunResults {
   name?: string;
@@ -35,9 +36,10 @@ export interface RunRecord {
 function readJson<T>(file: string, problems: string[]): T | null {
   if (!existsSync(file)) return null;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    return readInputJson<T>(file, { what: 'run file' });
   } catch (e) {
-    problems.push(`${file}: unreadable JSON (${(e as Error).message})`);
+    const m = (e as Error).message;
+    problems.push(m.startsWith(file) ? m : `${file}: unreadable JSON (${m})`);
     return null;
   }
 }

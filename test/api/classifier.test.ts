@@ -136,7 +136,7 @@ test('provenance: the recorded file backbone is found and checked; another one i
   await assert.rejects(AudioClassifier.fromPretrained(adapter, { backbone: tampered }), (e: Error) => {
     assert.ok(e.message.startsWith(`${tampered}: sha256 `));
     assert.ok(e.message.includes(prov.sha256));
-    assert.match(e.message, /sha256 [0-9a-f]{64} is not the backbone this adapter was trained on .*pass force/);
+    assert.match(e.message, /sha256 [0-9a-f]{64} is not the backbone this adapter was trained on .*pass --force \(force: true in the API\)/);
     return true;
   });
   const forced = await AudioClassifier.fromPretrained(adapter, { backbone: tampered, force: true });

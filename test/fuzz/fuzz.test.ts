@@ -10,9 +10,9 @@ import { seeds, TARGETS } from './targets.js';
 const seconds = Number(process.env.LOAA_FUZZ_SECONDS ?? 1.5);
 
 for (const t of TARGETS) {
-  test(`fuzz ${t.name}: random and mutated inputs are accepted or refused naming the input`, () => {
+  test(`fuzz ${t.name}: random and mutated inputs are accepted or refused naming the input`, async () => {
     assert.ok(seeds(t.name).length > 0, `no committed corpus under test/fuzz/corpus/${t.name}`);
-    const r = fuzz(t, seconds);
+    const r = await fuzz(t, seconds);
     assert.ok(r.runs > 0);
     assert.equal(r.failed, false, r.message);
   });

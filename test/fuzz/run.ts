@@ -13,7 +13,7 @@ const seconds = Number(process.env.LOAA_FUZZ_SECONDS ?? 300);
 const want = process.argv.slice(2);
 let bad = 0;
 for (const t of TARGETS.filter((x) => want.length === 0 || want.includes(x.name))) {
-  const r = fuzz(t, seconds);
+  const r = await fuzz(t, seconds);
   process.stdout.write(`${t.name}: ${r.runs} inputs in ${seconds} s${r.failed ? ': FINDING' : ''}\n`);
   if (r.failed && r.counterexample) {
     bad++;

@@ -15,6 +15,8 @@ import { parseSafetensors } from '../../src/io/safetensors.js';
 import { ZipReader } from '../../src/io/zip.js';
 import { unpickle } from '../../src/io/pickle.js';
 import { parsePth } from '../../src/io/pth.js';
+import { LoadBudget } from '../../src/io/budget.js';
+import { readTar } from '../../src/io/tar.js';
 import { parseCsv } from '../../src/data/csv.js';
 import { readCsvManifest } from '../../src/data/csv_manifest.js';
 import { readLabelFile } from '../../src/data/label_file.js';
@@ -24,8 +26,8 @@ import { repoRoot } from '../helpers.js';
 
 export interface FuzzTarget {
   name: string;
-  /** accept or throw an Error naming `source` */
-  run(bytes: Uint8Array, source: string): void;
+  /** accept or throw (or reject with) an Error naming `source` */
+  run(bytes: Uint8Array, source: string): void | Promise<void>;
 }
 
 const SRC = 'fuzz-input';
@@ -62,6 +64,21 @@ export const TARGETS: FuzzTarget[] = [
   },
   { name: 'pickle', run: (b, s) => void unpickle(b, { source: s }) },
   { name: 'pth', run: (b, s) => void parsePth(b, s) },
+  {
+    // nested state dicts under a small budget: the names a dict flattens to are charged and capped
+    name: 'pth-names',
+    run: (b, s) => void parsePth(b, s, new LoadBudget(s, 4 * 1024 * 1024)),
+  },
+  {
+    // a dataset archive as a pull reads it: every entry type capped, entries outside `keep` skipped
+    name: 'tar',
+    run: (b, s) =>
+      readTar((async function* () {
+        yield b;
+      })(), s, (e, data) => {
+        if (data && data.length !== e.size) throw new Error(`${s}: ${e.name}: handed ${data.length} bytes of ${e.size}`);
+      }, { maxEntryBytes: 64 * 1024, want: (e) => e.name.endsWith('.wav') }),
+  },
   {
     name: 'csv',
     run(b, s) {

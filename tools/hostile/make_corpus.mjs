@@ -3,7 +3,7 @@
  * Writes the hostile-input corpus into a folder and `cases.json` describing how to run each case:
  * `node tools/hostile/make_corpus.mjs <dir>`. The files are generated, not committed (some are
  * large or special: FIFOs, symlinks, a 3 GB deflate bomb in 200 KB). Each case names the defect of
- * issue #17 it covers, the command (a `loaa` CLI call or a parser through tools/hostile/probe.mjs),
+ * issue #17 (or #25) it covers, the command (a `loaa` CLI call or a parser through tools/hostile/probe.mjs),
  * the text its error must contain (the file or the key at fault) and its deadline.
  *
  * test/hostile/corpus.test.ts runs every case under a 4 GB address-space limit.
@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { constants as zc, crc32 as zcrc32, deflateRawSync } from 'node:zlib';
+import { addIssue25Cases } from './cases_25.mjs';
 
 const out = resolve(process.argv[2] ?? 'hostile-corpus');
 rmSync(out, { recursive: true, force: true });
@@ -406,6 +407,10 @@ add('hdf5-under-as-limit', 10, [probe, 'hdf5', join(repo, 'fixtures', 'audio', '
   writeFileSync(p('dup_keys.safetensors'), Buffer.concat([len, Buffer.from(header), Buffer.alloc(4)]));
   add('safetensors-duplicate-key', 'minor', [probe, 'safetensors', p('dup_keys.safetensors')], ['dup_keys.safetensors', 'twice']);
 }
+
+// ------------------------------------------------------------------ 25. bounded work, special files everywhere
+
+addIssue25Cases({ p, add, loaa, probe, repo, Pickle, zip, goodWav });
 
 writeFileSync(join(out, 'cases.json'), `${JSON.stringify(cases, null, 1)}\n`);
 process.stdout.write(`${cases.length} cases in ${out}\n`);

@@ -4,7 +4,8 @@
  * for trying a suspicious file by hand: `node tools/hostile/probe.mjs <parser> <file> [arg]`.
  * Exit 0 with a one-line summary when the file is accepted, 1 with `probe: <message>` when it is
  * refused. Parsers: pth, safetensors, zip, pickle, audio ([options JSON] for the AST front end),
- * hdf5 <key>, epic [options JSON], labels, csv, adapter-config, recipe.
+ * hdf5 <key>, epic [options JSON], labels, csv, adapter-config, recipe, grid, tar, backbone, sha256,
+ * batch-input.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,6 +84,33 @@ async function run() {
       const { loadRecipe } = await load('train/recipe.js');
       loadRecipe(file);
       return 'recipe read';
+    }
+    case 'grid': {
+      const { readGrid } = await load('train/grid.js');
+      return `${readGrid(file).name}`;
+    }
+    case 'tar': {
+      // as a dataset pull reads it: gunzipped, entries outside the kept folders streamed past
+      const { readTar } = await load('io/tar.js');
+      const { openInputStream } = await load('util/guarded_fs.js');
+      const { createGunzip } = await import('node:zlib');
+      let n = 0;
+      const src = openInputStream(file, { what: 'archive' });
+      await readTar(file.endsWith('.gz') ? src.pipe(createGunzip()) : src, file, () => void n++, { want: () => false });
+      return `${n} entries`;
+    }
+    case 'backbone': {
+      const { loadBackboneStateDict } = await load('models/checkpoint_keys.js');
+      return `${loadBackboneStateDict(file).tensors.size} tensors`;
+    }
+    case 'sha256': {
+      const { fileSha256 } = await load('infer/provenance.js');
+      return fileSha256(file);
+    }
+    case 'batch-input': {
+      const { loadAudioInput } = await load('batch/run.js');
+      const x = await loadAudioInput(file);
+      return `${x.samples.length} samples`;
     }
     case 'json': {
       // raw text files (used by the fuzz corpus replays)
