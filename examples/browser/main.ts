@@ -59,8 +59,8 @@ function showTop(top: Scored[]): void {
       const li = document.createElement('li');
       const bar = document.createElement('span');
       bar.className = 'bar';
-      bar.style.width = `${(100 * s.p).toFixed(1)}%`;
-      li.append(bar, `${s.label}  ${s.p.toFixed(4)}`);
+      bar.style.width = `${(100 * s.score).toFixed(1)}%`;
+      li.append(bar, `${s.label}  ${s.score.toFixed(4)}`);
       return li;
     }),
   );

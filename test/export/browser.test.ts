@@ -33,7 +33,7 @@ function serve(dir: string): Promise<{ server: Server; url: string }> {
 interface PageResult {
   input: string;
   logits: number[];
-  top: { label: string; p: number }[];
+  top: { label: string; score: number }[];
 }
 
 function predict(adapter: string, backbone: string, file: string): PageResult {
@@ -75,11 +75,11 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
       assert.equal(got.top[0].label, want.top[0].label, `${file}: same top-1 as loaa predict`);
       for (let i = 0; i < want.top.length; i++) {
         assert.equal(got.top[i].label, want.top[i].label);
-        assert.ok(Math.abs(got.top[i].p - want.top[i].p) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].p} vs loaa predict ${want.top[i].p}`);
+        assert.ok(Math.abs(got.top[i].score - want.top[i].score) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].score} vs loaa predict ${want.top[i].score}`);
       }
       const shown = await page.$$eval('#top li', (lis) => lis.map((li) => li.textContent ?? ''));
       assert.equal(shown.length, got.top.length);
-      assert.match(shown[0], new RegExp(`^${got.top[0].label}\\s+${got.top[0].p.toFixed(4)}`));
+      assert.match(shown[0], new RegExp(`^${got.top[0].label}\\s+${got.top[0].score.toFixed(4)}`));
     }
     const shot = await page.screenshot({ fullPage: true });
     if (process.env.LOAA_SCREENSHOT) writeFileSync(process.env.LOAA_SCREENSHOT, shot);
