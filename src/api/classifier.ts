@@ -123,7 +123,7 @@ export class AudioClassifier implements LogitsBackend {
         rows.push(this.core.audioFeatures(audio, source).data);
         names.push(source);
       }
-      for (const r of this.core.classifyMany(rows, opts.topK ?? 5, names)) {
+      for (const r of this.core.classifyMany(rows, opts.topK ?? 5, { names })) {
         if (r instanceof Error) throw r;
         out.push(r.top);
       }
@@ -146,9 +146,10 @@ export class AudioClassifier implements LogitsBackend {
         return e as Error;
       }
     });
-    // each item keeps its own top-k: classify with the largest, then cut
+    // each item keeps its own top-k: classify with the largest, then cut; the server and batch
+    // predict refuse NaN scores themselves, naming the request or the file
     const k = Math.max(1, ...items.map((i) => i.topK));
-    return this.core.classifyMany(rows, k).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
+    return this.core.classifyMany(rows, k, { checkOutputs: false }).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {

@@ -229,9 +229,11 @@ export class Classifier {
 
   /**
    * Several inputs in one forward pass each `batchSize`; an input that fails (bad features, NaN
-   * outputs) is an Error in its slot, the others are classified.
+   * outputs) is an Error in its slot, the others are classified. `checkOutputs: false` hands NaN
+   * scores on, for callers that name the input themselves (serve, batch predict).
    */
-  classifyMany(rows: (Float32Array | Error)[], k: number, names: string[] = [], batchSize = rows.length || 1): (Prediction | Error)[] {
+  classifyMany(rows: (Float32Array | Error)[], k: number, opts: { names?: string[]; batchSize?: number; checkOutputs?: boolean } = {}): (Prediction | Error)[] {
+    const { names = [], batchSize = rows.length || 1, checkOutputs = true } = opts;
     const [T, F] = this.inputShape;
     const per = T * F;
     const out: (Prediction | Error)[] = rows.map((r, i) => {
@@ -253,7 +255,7 @@ export class Classifier {
         const i = idx[j]!;
         const name = names[i] ?? 'input';
         try {
-          out[i] = { input: name, logits: l, top: this.score(l, k, name) };
+          out[i] = { input: name, logits: l, top: checkOutputs ? this.score(l, k, name) : topK(l, this.labels, Math.min(k, this.labels.length)) };
         } catch (e) {
           out[i] = e as Error;
         }
