@@ -8,7 +8,7 @@ import { features, modelInfo, topK, type ClipFeatures, type ModelInfo, type Scor
 
 declare global {
   interface Window {
-    loaaResult?: { input: string; logits: number[]; top: Scored[]; ms: number; clipFrames: number; frames: number };
+    loaaResult?: { input: string; logits: number[]; top: Scored[]; ms: number; validFrames: number; frames: number };
   }
 }
 
@@ -37,10 +37,10 @@ function drawSpectrogram(spec: ClipFeatures): void {
   const canvas = $<HTMLCanvasElement>('spectrogram');
   canvas.width = spec.frames;
   canvas.height = spec.bins;
-  canvas.dataset.clipFrames = String(spec.clipFrames);
+  canvas.dataset.validFrames = String(spec.validFrames);
   const ctx = canvas.getContext('2d')!;
   const img = ctx.createImageData(spec.frames, spec.bins);
-  const clip = spec.data.subarray(0, spec.clipFrames * spec.bins);
+  const clip = spec.data.subarray(0, spec.validFrames * spec.bins);
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of clip) {
@@ -52,7 +52,7 @@ function drawSpectrogram(spec: ClipFeatures): void {
     for (let f = 0; f < spec.bins; f++) {
       const o = ((spec.bins - 1 - f) * spec.frames + t) * 4; // low frequencies at the bottom
       img.data[o + 3] = 255;
-      if (t >= spec.clipFrames) {
+      if (t >= spec.validFrames) {
         img.data.set(PADDING_RGB, o);
         continue;
       }
@@ -63,13 +63,13 @@ function drawSpectrogram(spec: ClipFeatures): void {
     }
   }
   ctx.putImageData(img, 0, 0);
-  if (spec.clipFrames < spec.frames) {
+  if (spec.validFrames < spec.frames) {
     ctx.fillStyle = '#fff';
-    ctx.fillRect(spec.clipFrames, 0, 1, spec.bins);
+    ctx.fillRect(spec.validFrames, 0, 1, spec.bins);
   }
   const secs = (n: number) => (n / 100).toFixed(2); // 10 ms frame shift
-  $('extent').textContent = spec.clipFrames < spec.frames
-    ? `clip: ${secs(spec.clipFrames)} s of the model's ${secs(spec.frames)} s window (grey: padding)`
+  $('extent').textContent = spec.validFrames < spec.frames
+    ? `clip: ${secs(spec.validFrames)} s of the model's ${secs(spec.frames)} s window (grey: padding)`
     : `clip fills the model's ${secs(spec.frames)} s window`;
 }
 
@@ -100,7 +100,7 @@ async function classify(file: File): Promise<void> {
     const logits = Array.from(out[session.outputNames[0]].data as Float32Array);
     const top = topK(logits, info.labels, Math.min(5, info.labels.length));
     showTop(top);
-    window.loaaResult = { input: file.name, logits, top, ms, clipFrames: spec.clipFrames, frames: spec.frames };
+    window.loaaResult = { input: file.name, logits, top, ms, validFrames: spec.validFrames, frames: spec.frames };
     status(`${file.name}: ${top[0].label} (${(100 * top[0].score).toFixed(1)}%), model ${ms.toFixed(0)} ms`, 'done');
   } catch (e) {
     status(`error: ${(e as Error).message}`, 'error');

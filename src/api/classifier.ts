@@ -12,18 +12,13 @@
 import { decodeAudio, readFileBytes } from '../audio/decode.js';
 import { namedError } from '../util/errors.js';
 import type { DecodedAudio } from '../audio/types.js';
-import { noGrad, tensor } from '../tensor/functional.js';
-import { scope } from '../tensor/scope.js';
-import type { AudioSpectrogramTransformer } from '../models/ast.js';
-import { loadAdapter, readAdapterConfig, type AdapterConfigFile } from '../peft/checkpoint.js';
-import type { ClassifyInput, ClassifyItem, Scored } from '../serve/backend.js';
+import type { ClassifyInput, ClassifyItem } from '../serve/backend.js';
 import type { LogitsBackend } from '../batch/run.js';
-import { featuresOfAudio, frontendSpec } from '../infer/features.js';
-import { resolveBackbone, type BackboneProvenance } from '../infer/provenance.js';
-import { CPU_FP32, placeModel, type Engine } from '../train/engine.js';
-import { autocast, deviceType, parsePrecision, precisionDtype, type Precision } from '../tensor/autocast.js';
-import { resolveDevice, toDevice } from '../tensor/device.js';
-import { resolvePrecision } from '../tensor/precision.js';
+import { Classifier, type Prediction, type Scored } from '../infer/classifier.js';
+import type { BackboneProvenance } from '../infer/provenance.js';
+import type { Precision } from '../tensor/autocast.js';
+
+export type { Scored } from '../infer/classifier.js';
 
 export interface FromPretrainedOptions {
   /** a backbone checkpoint instead of the one recorded in adapter_config.json */
@@ -55,105 +50,48 @@ export interface ClassifyOptions {
   sampleRate?: number;
 }
 
-interface Entry {
-  dir: string;
-  config: AdapterConfigFile;
-  labels: string[];
-}
-
-function softmaxTop(logits: number[], labels: string[], k: number): Scored[] {
-  const m = Math.max(...logits);
-  const e = logits.map((v) => Math.exp(v - m));
-  const z = e.reduce((a, b) => a + b, 0);
-  const order = logits.map((_, i) => i).sort((a, b) => e[b] - e[a] || a - b);
-  return order.slice(0, Math.min(k, labels.length)).map((i) => ({ label: labels[i] ?? String(i), score: e[i] / z }));
-}
-
+/** The public surface over the one inference pipeline (src/infer/classifier.ts). */
 export class AudioClassifier implements LogitsBackend {
-  private readonly entries = new Map<string, Entry>();
-  private active: string;
-
-  private constructor(
-    private readonly model: AudioSpectrogramTransformer,
-    readonly backbone: BackboneProvenance | null,
-    name: string,
-    first: Entry,
-    private readonly engine: Engine = CPU_FP32,
-  ) {
-    this.entries.set(name, first);
-    this.active = name;
-    model.eval();
-  }
+  private constructor(private readonly core: Classifier) {}
 
   static async fromPretrained(adapterDir: string, opts: FromPretrainedOptions = {}): Promise<AudioClassifier> {
-    // the device and precision first: a GPU that is not there should not cost a backbone load
-    const device = resolveDevice(opts.device ?? 'cpu', 'device');
-    const precision = resolvePrecision(parsePrecision(opts.precision ?? 'fp32', 'precision'), device);
-    const engine: Engine = { device, precision, amp: { device: deviceType(device), dtype: precisionDtype(precision) } };
-    const config = readAdapterConfig(adapterDir);
-    const { model, provenance } = resolveBackbone(adapterDir, config, { backbone: opts.backbone, force: opts.force });
-    try {
-      placeModel(model, engine);
-      loadAdapter(adapterDir, model);
-      model.castFrozenWeights(engine.amp.dtype); // loading dropped the low-precision copies
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return new AudioClassifier(model, provenance, opts.name ?? 'default', AudioClassifier.entry(adapterDir, config), engine);
+    const { backbone, force, device, precision, name } = opts;
+    return new AudioClassifier(Classifier.fromPretrained(adapterDir, { backbone, force, device, precision, name, names: { device: 'device', precision: 'precision' } }));
+  }
+
+  /** The backbone's recorded provenance (null when it was given without one). */
+  get backbone(): BackboneProvenance | null {
+    return this.core.backbone;
   }
 
   /** Where and in which precision this classifier computes. */
   get device(): string {
-    return this.engine.device;
+    return this.core.device;
   }
 
   get precision(): Precision {
-    return this.engine.precision;
-  }
-
-  /** Loads an adapter's tensors into the model (which drops the cast-once low-precision weights). */
-  private apply(dir: string): void {
-    loadAdapter(dir, this.model);
-    this.model.castFrozenWeights(this.engine.amp.dtype);
-  }
-
-  private static entry(dir: string, config: AdapterConfigFile): Entry {
-    return { dir, config, labels: config.labels ?? Array.from({ length: config.num_classes }, (_, i) => String(i)) };
+    return this.core.precision;
   }
 
   /** Adds an adapter trained on the same backbone (checked when both record it) under `name`. */
   loadAdapter(name: string, dir: string): void {
-    if (this.entries.has(name)) throw new Error(`loadAdapter: an adapter named "${name}" is already loaded`);
-    const config = readAdapterConfig(dir);
-    const other = (config as { backbone?: { sha256?: string } }).backbone?.sha256;
-    if (this.backbone && other && other !== this.backbone.sha256) {
-      throw new Error(`${dir}: trained on backbone sha256 ${other}, this classifier's backbone is ${this.backbone.sha256}`);
-    }
-    // a trial load checks the fit now rather than at the first request; then back to the active one
-    loadAdapter(dir, this.model);
-    this.entries.set(name, AudioClassifier.entry(dir, config));
-    this.apply(this.entries.get(this.active)!.dir);
+    this.core.addAdapter(name, dir);
   }
 
   useAdapter(name: string): void {
-    const e = this.entries.get(name);
-    if (!e) throw new Error(`useAdapter: no adapter "${name}" (loaded: ${this.adapters().join(', ')})`);
-    if (name === this.active) return;
-    this.apply(e.dir);
-    this.active = name;
+    this.core.useAdapter(name);
   }
 
   get activeAdapter(): string {
-    return this.active;
+    return this.core.activeAdapter;
   }
 
   adapters(): string[] {
-    return [...this.entries.keys()];
+    return this.core.adapters();
   }
 
   get labels(): string[] {
-    return this.entries.get(this.active)!.labels;
+    return this.core.labels;
   }
 
   private async decode(input: AudioInput | Float32Array, opts: ClassifyOptions): Promise<{ audio: DecodedAudio; source: string }> {
@@ -171,43 +109,26 @@ export class AudioClassifier implements LogitsBackend {
     throw new Error('input: expected a path, the bytes of an audio file, or { samples: Float32Array, sampleRate }');
   }
 
-  private featuresFor(audio: DecodedAudio, source: string): Float32Array {
-    const fe = this.entries.get(this.active)!.config.frontend;
-    if (!fe) throw new Error(`${this.entries.get(this.active)!.dir}/adapter_config.json: frontend: missing, so audio cannot be turned into features`);
-    return featuresOfAudio(audio, frontendSpec(fe), source).data;
-  }
-
-  /** Logits of `n` feature rows [n, frames, mel] with the active adapter. */
-  private logits(fbank: Float32Array, n: number): number[][] {
-    const { tdim, fdim } = this.model.cfg;
-    const { device, amp } = this.engine;
-    const flat = noGrad(() => scope(() => {
-      const x = toDevice(tensor(fbank, [n, tdim, fdim]), device);
-      return autocast(amp.device, amp.dtype, () => this.model.forward(x)).to('float32', 'cpu').toArray();
-    }));
-    const C = flat.length / n;
-    return Array.from({ length: n }, (_, i) => flat.slice(i * C, (i + 1) * C));
-  }
-
   async classify(input: AudioInput | Float32Array, opts: ClassifyOptions = {}): Promise<Scored[]> {
     return (await this.classifyMany([input], opts))[0];
   }
 
-  /** Several inputs in batches of `batchSize` (default 8) forward passes. */
+  /** Several inputs in batches of `batchSize` (default 8) forward passes; the first failure throws. */
   async classifyMany(inputs: (AudioInput | Float32Array)[], opts: ClassifyOptions & { batchSize?: number } = {}): Promise<Scored[][]> {
-    const k = opts.topK ?? 5;
     const bs = opts.batchSize ?? 8;
-    const { tdim, fdim } = this.model.cfg;
-    const per = tdim * fdim;
     const out: Scored[][] = [];
     for (let s = 0; s < inputs.length; s += bs) {
-      const chunk = inputs.slice(s, s + bs);
-      const x = new Float32Array(chunk.length * per);
-      for (let i = 0; i < chunk.length; i++) {
-        const { audio, source } = await this.decode(chunk[i], opts);
-        x.set(this.featuresFor(audio, source), i * per);
+      const rows: Float32Array[] = [];
+      const names: string[] = [];
+      for (const input of inputs.slice(s, s + bs)) {
+        const { audio, source } = await this.decode(input, opts);
+        rows.push(this.core.audioFeatures(audio, source).data);
+        names.push(source);
       }
-      for (const row of this.logits(x, chunk.length)) out.push(softmaxTop(row, this.labels, k));
+      for (const r of this.core.classifyMany(rows, opts.topK ?? 5, { names })) {
+        if (r instanceof Error) throw r;
+        out.push(r.top);
+      }
     }
     return out;
   }
@@ -219,31 +140,23 @@ export class AudioClassifier implements LogitsBackend {
 
   /** classifyBatch with each input's logits beside its top labels (batch predict's JSON output). */
   async classifyBatchWithLogits(items: ClassifyItem[], adapter: string): Promise<({ top: Scored[]; logits: number[] } | Error)[]> {
-    this.useAdapter(adapter);
-    const { tdim, fdim } = this.model.cfg;
-    const per = tdim * fdim;
-    const rows: (Float32Array | Error)[] = items.map(({ input }) => {
+    this.core.useAdapter(adapter);
+    const rows = items.map(({ input }) => {
       try {
         return this.inputFeatures(input);
       } catch (e) {
         return e as Error;
       }
     });
-    const ok = rows.filter((r): r is Float32Array => !(r instanceof Error));
-    const x = new Float32Array(ok.length * per);
-    ok.forEach((r, i) => x.set(r, i * per));
-    const logits = ok.length ? this.logits(x, ok.length) : [];
-    let j = 0;
-    return rows.map((r, i) => {
-      if (r instanceof Error) return r;
-      const l = logits[j++];
-      return { top: softmaxTop(l, this.labels, items[i].topK), logits: l };
-    });
+    // each item keeps its own top-k: classify with the largest, then cut; the server and batch
+    // predict refuse NaN scores themselves, naming the request or the file
+    const k = Math.max(1, ...items.map((i) => i.topK));
+    return this.core.classifyMany(rows, k, { checkOutputs: false }).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {
-    const { tdim, fdim } = this.model.cfg;
-    if (input.kind === 'audio') return this.featuresFor({ sampleRate: input.sampleRate, channels: [input.samples] }, 'audio');
+    const [tdim, fdim] = this.core.inputShape;
+    if (input.kind === 'audio') return this.core.audioFeatures({ sampleRate: input.sampleRate, channels: [input.samples] }, 'audio').data;
     const s = input.shape;
     const ok = (s.length === 2 && s[0] === tdim && s[1] === fdim) || (s.length === 3 && s[0] === 1 && s[1] === tdim && s[2] === fdim);
     if (!ok) throw new Error(`features: shape [${s.join(', ')}], the model takes [${tdim}, ${fdim}] (frames x mel bins, already normalised)`);
@@ -251,6 +164,6 @@ export class AudioClassifier implements LogitsBackend {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.core.dispose();
   }
 }

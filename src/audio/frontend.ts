@@ -1,25 +1,79 @@
 /**
- * The AST front end (what `loaa features` computes and the AST recipes train on): average the
- * channels, resample with torchaudio's default windowed sinc, subtract the waveform mean, Kaldi fbank
- * with AST's options; then optionally pad with zeros / keep the first frames (AST's target_length) and
- * normalise `(x - mean) / (2 * std)`, in that order, as AST's dataloader does.
+ * The front end: how a clip becomes model input, the one definition that training's loader
+ * (src/data/worker.ts), inference (src/infer), `loaa features`, export and the web page call.
+ * `type: ast` (AST's recipes): average the channels, resample with torchaudio's default windowed
+ * sinc, subtract the waveform mean, Kaldi fbank with AST's options, pad with zeros / keep the first
+ * frames (AST's target_length). `type: epic`: resample, EPIC-SOUNDS' log-mel, edge padding. Then
+ * `(x - mean) / (2 * std)` when the spec has them, in that order, as AST's dataloader does.
+ * A clip is cut to the samples the kept frames need before anything else, so a long (or lying)
+ * file costs what `targetLength` frames cost.
  */
 import { AST_FBANK, fbank, frameLayout, type FbankOptions } from './kaldi.js';
+import { EPIC_DEFAULTS, epicLogMel } from './epic.js';
 import { resample } from './resample.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, toMono, type DecodedAudio, type Spectrogram } from './types.js';
 import { LIMITS } from '../util/bounds.js';
 import { namedError } from '../util/errors.js';
 
-export interface AstFrontEndOptions {
-  /** resample to this rate first (default 16000) */
-  sampleRate?: number;
-  /** default 128 */
-  numMelBins?: number;
-  /** pad or crop to this many frames */
-  targetLength?: number;
-  /** normalise with these when both are given */
+/** The sample rate AST and the recipes resample to unless they say otherwise. */
+export const SAMPLE_RATE = 16000;
+
+/** How a clip becomes the model input: the one spec type (recipes, adapters, exports convert to it). */
+export interface FrontendSpec {
+  /** `ast`: Kaldi fbank (AST); `epic`: EPIC-SOUNDS log-mel (24 kHz STFT) */
+  type: 'ast' | 'epic';
+  sampleRate: number;
+  numMelBins: number;
+  /** frames after padding / cropping (0: the clip's own length, no padding) */
+  targetLength: number;
+  /** `(x - mean) / (2 std)` when both are given */
   mean?: number;
   std?: number;
+}
+
+/** The spec as adapter_config.json and an exported model's metadata write it (absent type: ast). */
+export interface FrontendFile {
+  type?: 'ast' | 'epic';
+  sample_rate: number;
+  num_mel_bins: number;
+  target_length: number;
+  /** normalisation (x - mean) / (2 std); both absent: none */
+  mean?: number;
+  std?: number;
+}
+
+/** The file form read (once, where adapters and exported models are read). */
+export function specFromFile(f: FrontendFile): FrontendSpec {
+  return {
+    type: f.type ?? 'ast',
+    sampleRate: f.sample_rate,
+    numMelBins: f.num_mel_bins,
+    targetLength: f.target_length,
+    ...(f.mean !== undefined && f.mean !== null && f.std !== undefined && f.std !== null ? { mean: f.mean, std: f.std } : {}),
+  };
+}
+
+/** The file form written (type left out for ast, as adapters before EPIC-SOUNDS were written). */
+export function specToFile(s: FrontendSpec): FrontendFile {
+  return {
+    ...(s.type !== 'ast' ? { type: s.type } : {}),
+    sample_rate: s.sampleRate,
+    num_mel_bins: s.numMelBins,
+    target_length: s.targetLength,
+    ...(s.mean !== undefined && s.std !== undefined ? { mean: s.mean, std: s.std } : {}),
+  };
+}
+
+/** AST's defaults under the settings given (`loaa features`, `astFeatures`). */
+export function astSpec(opts: Partial<Omit<FrontendSpec, 'type'>> = {}): FrontendSpec {
+  return {
+    type: 'ast',
+    sampleRate: opts.sampleRate ?? SAMPLE_RATE,
+    numMelBins: opts.numMelBins ?? 128,
+    targetLength: opts.targetLength ?? 0,
+    ...(opts.mean !== undefined ? { mean: opts.mean } : {}),
+    ...(opts.std !== undefined ? { std: opts.std } : {}),
+  };
 }
 
 /** Normalisation statistics (unnormalised fbank mean / std) used by the AST paper's recipes. */
@@ -32,7 +86,7 @@ export const NORM_STATS = {
 export type NormStatsName = keyof typeof NORM_STATS;
 
 /** Mono waveform -> resampled, mean-removed waveform at `sampleRate`. */
-export function astWaveform(mono: Float32Array, inputRate: number, sampleRate = 16000): Float32Array {
+export function astWaveform(mono: Float32Array, inputRate: number, sampleRate = SAMPLE_RATE): Float32Array {
   const x = inputRate === sampleRate ? new Float32Array(mono) : resample(mono, inputRate, sampleRate);
   let m = 0;
   for (let i = 0; i < x.length; i++) m += x[i];
@@ -42,7 +96,7 @@ export function astWaveform(mono: Float32Array, inputRate: number, sampleRate = 
 }
 
 /** AST fbank of a waveform that is already mono, resampled and centred. */
-export function astFbankOfWaveform(wave: Float32Array, sampleRate = 16000, numMelBins = 128): Spectrogram {
+export function astFbankOfWaveform(wave: Float32Array, sampleRate = SAMPLE_RATE, numMelBins = 128): Spectrogram {
   const opts: FbankOptions = { ...AST_FBANK, sampleFrequency: sampleRate, numMelBins };
   return fbank(wave, opts);
 }
@@ -56,14 +110,14 @@ export const MAX_MEL_BINS = LIMITS.melBins;
  * Front-end settings come from users and adapter configs: each is checked where it is read, and
  * the error names the key (`frontend.sample_rate: 1e9 ...`) rather than failing in an allocation.
  */
-export function checkFrontEndOptions(opts: AstFrontEndOptions, where = 'front end'): void {
+export function checkFrontEndOptions(opts: Partial<FrontendSpec>, where = 'front end'): void {
   const int = (v: number | undefined, key: string, lo: number, hi: number): void => {
     if (v === undefined) return;
     if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new Error(`${where}: ${key} must be an integer in [${lo}, ${hi}], got ${v}`);
   };
   int(opts.sampleRate, 'sample_rate', MIN_SAMPLE_RATE, MAX_SAMPLE_RATE);
   int(opts.numMelBins, 'num_mel_bins', 1, MAX_MEL_BINS);
-  int(opts.targetLength, 'target_length', 1, MAX_TARGET_LENGTH);
+  int(opts.targetLength, 'target_length', 0, MAX_TARGET_LENGTH);
 }
 
 /**
@@ -72,36 +126,91 @@ export function checkFrontEndOptions(opts: AstFrontEndOptions, where = 'front en
  * time and memory for frames that are cut off anyway. The frames kept are the same up to float
  * rounding (Kaldi's per-frame DC removal cancels the waveform mean, which the crop changes).
  */
-export function samplesForFrames(frames: number, inRate: number, outRate: number): number {
-  const { windowShift, windowSize } = frameLayout({ sampleFrequency: outRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
-  const outSamples = (frames - 1) * windowShift + windowSize;
+export function samplesForFrames(frames: number, inRate: number, outRate: number, type: FrontendSpec['type'] = 'ast'): number {
+  let outSamples: number;
+  if (type === 'epic') {
+    // frame t of the centred STFT reads up to t * hop + (the window's right half) samples
+    const { hopLength: hop, nFft, winLength } = EPIC_DEFAULTS;
+    outSamples = (frames - 1) * hop + Math.floor((nFft - winLength) / 2) + winLength - Math.floor(nFft / 2) + 1;
+  } else {
+    const { windowShift, windowSize } = frameLayout({ sampleFrequency: outRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
+    outSamples = (frames - 1) * windowShift + windowSize;
+  }
   // the resampler reaches ~6 / rolloff input periods of the slower rate either side
   const margin = 2 * Math.ceil((7 * inRate) / Math.min(inRate, outRate)) + 64;
   return Math.ceil((outSamples * inRate) / outRate) + margin;
 }
 
-/** The whole front end on decoded audio; `source` names the input in errors. */
-export function astFeatures(audio: DecodedAudio, opts: AstFrontEndOptions = {}, source = 'audio'): Spectrogram {
+/** The AST front end with AST's defaults under `opts` (no targetLength: the clip's own length). */
+export function astFeatures(audio: DecodedAudio, opts: Partial<Omit<FrontendSpec, 'type'>> = {}, source = 'audio'): Spectrogram {
   checkFrontEndOptions(opts, source);
-  const sr = opts.sampleRate ?? 16000;
-  const mel = opts.numMelBins ?? 128;
-  let spec: Spectrogram;
+  if ((opts.mean === undefined) !== (opts.std === undefined)) throw new Error(`${source}: normalisation needs both mean and std`);
+  const { data, frames, bins } = features(audio, astSpec(opts), { source });
+  return { data, frames, bins };
+}
+
+export interface ClipFeatures extends Spectrogram {
+  /** frames that came from the audio (the rest is padding) */
+  validFrames: number;
+}
+
+export interface FeatureOptions {
+  /** names the input in errors and warnings */
+  source?: string;
+  /** told when a clip shorter than one analysis window is padded with silence (default console.warn) */
+  warn?: (message: string) => void;
+}
+
+/**
+ * A clip's waveform as the spectrogram starts from it: mono samples at `rate` cut to what the
+ * spec's frames need, resampled to its rate, and for AST centred and at least one analysis window
+ * long (a shorter clip is padded with silence, with a warning, as padding frames would be).
+ */
+export function frontendWaveform(mono: Float32Array, rate: number, spec: FrontendSpec, opts: FeatureOptions = {}): Float32Array {
+  if (mono.length === 0) throw new Error('zero samples');
+  if (spec.targetLength > 0) {
+    const keep = samplesForFrames(spec.targetLength, rate, spec.sampleRate, spec.type);
+    if (mono.length > keep) mono = mono.subarray(0, keep);
+  }
+  if (spec.type === 'epic') return rate === spec.sampleRate ? mono : resample(mono, rate, spec.sampleRate);
+  const wave = astWaveform(mono, rate, spec.sampleRate);
+  const { windowSize } = frameLayout({ sampleFrequency: spec.sampleRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
+  if (wave.length >= windowSize) return wave;
+  const ms = (1000 * mono.length) / rate;
+  (opts.warn ?? console.warn)(`${opts.source ?? 'audio'}: ${ms.toFixed(1)} ms of audio is shorter than one 25 ms analysis window: padded with silence`);
+  const padded = new Float32Array(windowSize);
+  padded.set(wave);
+  return padded;
+}
+
+/** The spectrogram of a front-end waveform, padded / cropped to the spec's frames (not normalised). */
+export function frontendSpectrogram(wave: Float32Array, spec: FrontendSpec): ClipFeatures {
+  if (spec.type === 'epic') {
+    const valid = Math.min(1 + Math.floor(wave.length / EPIC_DEFAULTS.hopLength), spec.targetLength || Infinity);
+    return { ...epicLogMel(wave, { sampleRate: spec.sampleRate, numMelBins: spec.numMelBins, numFrames: spec.targetLength }), validFrames: valid };
+  }
+  const bare = astFbankOfWaveform(wave, spec.sampleRate, spec.numMelBins);
+  const out = spec.targetLength > 0 ? padOrCrop(bare, spec.targetLength) : bare;
+  return { ...out, validFrames: Math.min(bare.frames, out.frames) };
+}
+
+/** `(x - mean) / (2 std)` when the spec has both, else the spectrogram as it is. */
+export function frontendNormalize<S extends Spectrogram>(spec: S, fe: FrontendSpec): S {
+  return fe.mean !== undefined && fe.std !== undefined ? { ...spec, ...normalize(spec, fe.mean, fe.std) } : spec;
+}
+
+/** The whole front end on decoded audio: crop, resample, spectrogram, pad, normalise. */
+export function features(audio: DecodedAudio, spec: FrontendSpec, opts: FeatureOptions = {}): ClipFeatures {
+  const source = opts.source ?? 'audio';
   try {
-    let mono = toMono(audio);
-    if (opts.targetLength !== undefined) {
-      const keep = samplesForFrames(opts.targetLength, audio.sampleRate, sr);
-      if (mono.length > keep) mono = mono.subarray(0, keep);
-    }
-    spec = astFbankOfWaveform(astWaveform(mono, audio.sampleRate, sr), sr, mel);
+    // cut each channel before the downmix: a long multichannel file is never averaged whole
+    const keep = spec.targetLength > 0 ? samplesForFrames(spec.targetLength, audio.sampleRate, spec.sampleRate, spec.type) : Infinity;
+    const cut = audio.channels[0] && audio.channels[0].length > keep ? { ...audio, channels: audio.channels.map((c) => c.subarray(0, keep)) } : audio;
+    const wave = frontendWaveform(toMono(cut), audio.sampleRate, spec, opts);
+    return frontendNormalize(frontendSpectrogram(wave, spec), spec);
   } catch (e) {
     throw namedError(source, e, 'this clip');
   }
-  if (opts.targetLength !== undefined) spec = padOrCrop(spec, opts.targetLength);
-  if (opts.mean !== undefined || opts.std !== undefined) {
-    if (opts.mean === undefined || opts.std === undefined) throw new Error(`${source}: normalisation needs both mean and std`);
-    spec = normalize(spec, opts.mean, opts.std);
-  }
-  return spec;
 }
 
 /** Zero frames appended at the end, or the first `target` frames kept (AST's target_length). */

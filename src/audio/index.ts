@@ -24,6 +24,14 @@ export {
   type MelFilter,
 } from './kaldi.js';
 export {
+  features,
+  specFromFile,
+  specToFile,
+  SAMPLE_RATE,
+  type FrontendSpec,
+  type FrontendFile,
+  type ClipFeatures,
+  type FeatureOptions,
   astFeatures,
   astWaveform,
   astFbankOfWaveform,
@@ -33,7 +41,6 @@ export {
   normStats,
   clipStats,
   NORM_STATS,
-  type AstFrontEndOptions,
   type NormStatsName,
 } from './frontend.js';
 export { epicLogMel, htkMelFilters, EPIC_DEFAULTS, type EpicOptions } from './epic.js';

@@ -4,8 +4,7 @@
  * sees them too.
  */
 import type { FlagDef } from './define.js';
-
-export const PRECISIONS = ['fp32', 'bf16', 'fp16', 'auto'] as const;
+import { DEVICE_FLAGS } from './engine_flags.js';
 
 export const RECIPE_FLAGS = {
   config: { type: 'string', value: 'FILE', help: 'the recipe: a .yaml file, or a packaged recipe by name (fsdd_loaa, esc50_loaa, ...)' },
@@ -15,13 +14,7 @@ export const RECIPE_FLAGS = {
 
 export const ENGINE_FLAGS = {
   workers: { type: 'int', min: 0, max: 64, help: 'data-loading threads (data.workers; default from the recipe)' },
-  device: { type: 'string', value: 'D', help: 'cpu, cuda, cuda:N or auto (train.device; default from the recipe, cpu)' },
-  precision: {
-    type: 'string',
-    value: 'P',
-    choices: PRECISIONS,
-    help: 'mixed precision with torch.autocast\'s semantics (train.precision; default from the recipe, fp32);\nfp16 scales the loss and skips overflowing steps; auto is bf16 on a GPU and on CPUs\nwhere bf16 matmul measures faster (AMX)',
-  },
+  ...DEVICE_FLAGS,
 } as const satisfies Record<string, FlagDef>;
 
 /** The `--set` overrides that the engine flags stand for, after the command line's own --set. */

@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { Rng } from '../audio/rng.js';
 import { encodeWav } from '../audio/wav.js';
 import { writeFileNew } from '../util/guarded_fs.js';
+import { SAMPLE_RATE } from '../audio/frontend.js';
 
 export const SYNTHETIC_CLASSES = ['low-tone', 'high-tone', 'chirp-up', 'chirp-down', 'noise-burst', 'clicks'] as const;
 export type SyntheticClass = (typeof SYNTHETIC_CLASSES)[number];
 
 /** One clip of class `cls`: `seconds` long at `rate`, the event somewhere inside, noise throughout. */
-export function synthClip(cls: SyntheticClass | number, rng: Rng, rate = 16000, seconds = 1): Float32Array {
+export function synthClip(cls: SyntheticClass | number, rng: Rng, rate = SAMPLE_RATE, seconds = 1): Float32Array {
   const name = typeof cls === 'number' ? SYNTHETIC_CLASSES[cls % SYNTHETIC_CLASSES.length]! : cls;
   const n = Math.round(rate * seconds);
   const x = new Float32Array(n);
@@ -60,7 +61,7 @@ export interface SyntheticOptions {
 export function writeSyntheticSet(root: string, o: SyntheticOptions = {}): string[] {
   const classes = SYNTHETIC_CLASSES.slice(0, Math.min(o.classes ?? SYNTHETIC_CLASSES.length, SYNTHETIC_CLASSES.length));
   const per = { train: 40, validation: 10, test: 10, ...o.perClass };
-  const rate = o.rate ?? 16000;
+  const rate = o.rate ?? SAMPLE_RATE;
   const rng = new Rng(o.seed ?? 0);
   for (const [split, count] of Object.entries(per)) {
     if (!count) continue;

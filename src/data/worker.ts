@@ -10,26 +10,15 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { decodeAudio, readAudio, readFileBytes, readWavSync } from '../audio/decode.js';
 import { addNoiseAndRoll, frequencyMask, mixWaveforms, timeMask } from '../audio/augment.js';
-import { epicLogMel } from '../audio/epic.js';
-import { astFbankOfWaveform, astWaveform, clipStats, normalize, padOrCrop } from '../audio/frontend.js';
-import { resample } from '../audio/resample.js';
+import { clipStats, frontendNormalize, frontendSpectrogram, frontendWaveform, type FrontendSpec } from '../audio/frontend.js';
 import { Rng } from '../audio/rng.js';
 import { toMono, type DecodedAudio, type Spectrogram } from '../audio/types.js';
 import { isWav } from '../audio/wav.js';
 import type { AudioHdf5 } from '../audio/hdf5.js';
+import type { ClipRef } from './types.js';
 
-/** How a clip becomes the model input. */
-export interface FrontendSpec {
-  /** `ast`: Kaldi fbank (AST); `epic`: EPIC-SOUNDS log-mel (24 kHz STFT) */
-  type: 'ast' | 'epic';
-  sampleRate: number;
-  numMelBins: number;
-  /** frames after padding / cropping */
-  targetLength: number;
-  /** `(x - mean) / (2 std)` when both are given */
-  mean?: number;
-  std?: number;
-}
+/** How a clip becomes the model input: the front end's one spec (src/audio/frontend.ts). */
+export type { FrontendSpec } from '../audio/frontend.js';
 
 /** Training-time augmentation (AST's recipes). */
 export interface AugmentSpec {
@@ -45,16 +34,8 @@ export interface AugmentSpec {
   noise: boolean;
 }
 
-/** The part of a ClipRef a worker needs. */
-export interface ClipLite {
-  id: string;
-  path: string;
-  label: number | number[];
-  start?: number;
-  end?: number;
-  dataset?: string;
-  source?: string;
-}
+/** A clip as a worker receives it (structured-cloned: plain fields only, which a ClipRef is). */
+export type ClipLite = ClipRef;
 
 export interface JobItem {
   clip: ClipLite;
@@ -149,17 +130,10 @@ export async function readClip(clip: ClipLite): Promise<{ mono: Float32Array; ra
   return { mono: mono.slice(), rate: a.sampleRate };
 }
 
-/** The waveform the front end starts from: AST: resampled and centred; EPIC: at 24 kHz. */
+/** The waveform the front end starts from (cut to what the kept frames need, resampled; AST: centred). */
 async function waveform(clip: ClipLite, fe: FrontendSpec): Promise<Float32Array> {
   const { mono, rate } = await readClip(clip);
-  if (mono.length === 0) throw new Error('zero samples');
-  if (fe.type === 'ast') return astWaveform(mono, rate, fe.sampleRate);
-  return rate === fe.sampleRate ? mono : resample(mono, rate, fe.sampleRate);
-}
-
-function spectrogram(wave: Float32Array, fe: FrontendSpec): Spectrogram {
-  if (fe.type === 'ast') return padOrCrop(astFbankOfWaveform(wave, fe.sampleRate, fe.numMelBins), fe.targetLength);
-  return epicLogMel(wave, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins, numFrames: fe.targetLength });
+  return frontendWaveform(mono, rate, fe, { source: clip.path });
 }
 
 function labelVector(label: number | number[], numClasses: number, where: string): Float32Array {
@@ -198,10 +172,10 @@ export async function processItem(
       soft = true;
       label = -1;
     }
-    let spec = spectrogram(wave, fe);
+    let spec: Spectrogram = frontendSpectrogram(wave, fe);
     if (aug && aug.freqm > 0) spec = frequencyMask(spec, aug.freqm, rng);
     if (aug && aug.timem > 0) spec = timeMask(spec, aug.timem, rng);
-    if (fe.mean !== undefined && fe.std !== undefined) spec = normalize(spec, fe.mean, fe.std);
+    spec = frontendNormalize(spec, fe);
     if (aug && aug.noise) spec = addNoiseAndRoll(spec, rng).spec;
     return { spec, target, label, soft };
   } catch (e) {

@@ -1,63 +1,33 @@
 /**
- * The model input of one clip, made the way the adapter's training made it: the front end recorded
- * in adapter_config.json (`frontend.type`: AST's Kaldi fbank, or EPIC-SOUNDS' log-mel), padding to
- * its `target_length`, then `(x - mean) / (2 std)` when the config has them. The training loader
- * (src/data/worker.ts) applies the same steps; this is its one-clip, no-augmentation form.
+ * The model input of one clip at inference, made by the front end the adapter recorded
+ * (src/audio/frontend.ts `features`, the one training's loader calls too), and ready-made features
+ * read from a `.safetensors` file.
  */
-import { readAudio } from '../audio/decode.js';
-import { astFbankOfWaveform, astWaveform, normalize, padOrCrop } from '../audio/frontend.js';
-import { epicLogMel } from '../audio/epic.js';
-import { resample } from '../audio/resample.js';
-import { toMono, type DecodedAudio, type Spectrogram } from '../audio/types.js';
+import { decodeAudio, readAudio } from '../audio/decode.js';
+import { features, samplesForFrames, specFromFile, type ClipFeatures, type FeatureOptions, type FrontendFile, type FrontendSpec } from '../audio/frontend.js';
+import { readWavPrefix } from '../audio/wav_prefix.js';
+import type { DecodedAudio } from '../audio/types.js';
 import { readSafetensors, type RawTensor } from '../io/safetensors.js';
 import { fromRaw, noGrad } from '../tensor/functional.js';
-import type { FrontendConfig } from '../peft/checkpoint.js';
-import type { FrontendSpec } from '../data/loader.js';
 
-/** The loader's front-end spec of an adapter config's `frontend` (absent type: AST). */
-export function frontendSpec(fe: FrontendConfig): FrontendSpec {
-  return {
-    type: fe.type ?? 'ast',
-    sampleRate: fe.sample_rate,
-    numMelBins: fe.num_mel_bins,
-    targetLength: fe.target_length,
-    ...(fe.mean !== undefined && fe.std !== undefined ? { mean: fe.mean, std: fe.std } : {}),
-  };
-}
+export type { ClipFeatures, FrontendSpec } from '../audio/frontend.js';
 
-export interface ClipFeatures extends Spectrogram {
-  /** frames that came from the audio (the rest is padding) */
-  validFrames: number;
-}
+/** The front-end spec of an adapter config's `frontend` (absent type: AST). */
+export const frontendSpec = (fe: FrontendFile): FrontendSpec => specFromFile(fe);
 
 /** The front end on decoded audio (targetLength 0: no padding); `source` names the input in errors. */
-export function featuresOfAudio(audio: DecodedAudio, fe: FrontendSpec, source = 'audio'): ClipFeatures {
-  let spec: Spectrogram;
-  let valid: number;
-  try {
-    const mono = toMono(audio);
-    if (mono.length === 0) throw new Error('zero samples');
-    if (fe.type === 'epic') {
-      const wave = audio.sampleRate === fe.sampleRate ? mono : resample(mono, audio.sampleRate, fe.sampleRate);
-      const bare = epicLogMel(wave, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins, numFrames: 0 });
-      valid = bare.frames;
-      spec = epicLogMel(wave, { sampleRate: fe.sampleRate, numMelBins: fe.numMelBins, numFrames: fe.targetLength });
-    } else {
-      const bare = astFbankOfWaveform(astWaveform(mono, audio.sampleRate, fe.sampleRate), fe.sampleRate, fe.numMelBins);
-      valid = bare.frames;
-      spec = fe.targetLength > 0 ? padOrCrop(bare, fe.targetLength) : bare;
-    }
-    if (fe.mean !== undefined && fe.std !== undefined) spec = normalize(spec, fe.mean, fe.std);
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new Error(msg.startsWith(source) ? msg : `${source}: ${msg}`);
-  }
-  return { ...spec, validFrames: Math.min(valid, spec.frames) };
+export function featuresOfAudio(audio: DecodedAudio, fe: FrontendSpec, source = 'audio', opts: Omit<FeatureOptions, 'source'> = {}): ClipFeatures {
+  return features(audio, fe, { ...opts, source });
 }
 
-/** Reads and decodes an audio file, then `featuresOfAudio`. */
-export async function featuresOfFile(file: string, fe: FrontendSpec): Promise<ClipFeatures> {
-  return featuresOfAudio(await readAudio(file), fe, file);
+/**
+ * Reads and decodes an audio file, then `featuresOfAudio`. A WAV file is read only as far as the
+ * model's frames reach (the other decoders need the whole file).
+ */
+export async function featuresOfFile(file: string, fe: FrontendSpec, opts: Omit<FeatureOptions, 'source'> = {}): Promise<ClipFeatures> {
+  const prefix = fe.targetLength > 0 ? readWavPrefix(file, (rate) => samplesForFrames(fe.targetLength, rate, fe.sampleRate, fe.type)) : null;
+  const audio = prefix ? await decodeAudio(prefix, file) : await readAudio(file);
+  return featuresOfAudio(audio, fe, file, opts);
 }
 
 /**

@@ -26,21 +26,14 @@ import { isTrainable, isAddedParam, applyPeft, peftOf, removePeft, resolvePeft }
 import { describePeft, parsePeft, type PeftConfig, type ResolvedAdapter, type ResolvedPeft } from './config.js';
 import { astParamShapes, type AstGeometry } from './params.js';
 import { recordOriginal } from './state.js';
+import type { FrontendFile } from '../audio/frontend.js';
 
 export const ADAPTER_FORMAT = 'loaa-adapter/1';
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
-export interface FrontendConfig {
-  /** which front end made the features: AST's Kaldi fbank (absent: "ast") or EPIC-SOUNDS' log-mel */
-  type?: 'ast' | 'epic';
-  sample_rate: number;
-  num_mel_bins: number;
-  target_length: number;
-  /** normalisation (x - mean) / (2 std); both absent: none */
-  mean?: number;
-  std?: number;
-}
+/** adapter_config.json's `frontend`: the front end's file form, defined with it in src/audio. */
+export type FrontendConfig = FrontendFile;
 
 export interface AdapterConfigFile {
   format: typeof ADAPTER_FORMAT;

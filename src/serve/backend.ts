@@ -8,10 +8,9 @@ export type ClassifyInput =
   | { kind: 'audio'; samples: Float32Array; sampleRate: number }
   | { kind: 'features'; data: Float32Array; shape: number[] };
 
-export interface Scored {
-  label: string;
-  score: number;
-}
+/** A label and its probability: the one definition, in src/util/scores.ts (no imports, no libtorch). */
+export type { Scored } from '../util/scores.js';
+import type { Scored } from '../util/scores.js';
 
 export interface ClassifyItem {
   input: ClassifyInput;

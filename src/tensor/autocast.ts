@@ -5,23 +5,10 @@
  * flow back to float32 master parameters. The state is per thread, as in torch.
  */
 import { nativeOps as ops } from './tensor.js';
+import type { LowDType } from './engine_spec.js';
 
-export type Precision = 'fp32' | 'bf16' | 'fp16';
+export { PRECISIONS, parsePrecision, precisionDtype, type LowDType, type Precision } from './engine_spec.js';
 export type AutocastDevice = 'cpu' | 'cuda';
-export type LowDType = 'bfloat16' | 'float16';
-
-export const PRECISIONS: readonly string[] = ['fp32', 'bf16', 'fp16', 'auto'];
-
-/** The autocast dtype of a precision (null for fp32: autocast stays off). */
-export function precisionDtype(p: Precision): LowDType | null {
-  return p === 'bf16' ? 'bfloat16' : p === 'fp16' ? 'float16' : null;
-}
-
-/** Checked parsing of a user's `--precision` / `train.precision` value (`auto` is resolved elsewhere). */
-export function parsePrecision(v: string, where = '--precision'): Precision | 'auto' {
-  if (!PRECISIONS.includes(v)) throw new Error(`${where}: expected fp32, bf16, fp16 or auto, not "${v}"`);
-  return v as Precision | 'auto';
-}
 
 // Mirrors the native state so layers can ask "is autocast on, in which dtype?" without a native call.
 const active: Record<AutocastDevice, LowDType | null> = { cpu: null, cuda: null };

@@ -10,7 +10,6 @@ import { foldTrainTest } from '../data/folds.js';
 import { UNLABELED, type ClipRef, type Dataset } from '../data/types.js';
 import { computeNormStats, DataLoader, mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
 import { Rng } from '../audio/rng.js';
-import type { FrontendConfig } from '../peft/checkpoint.js';
 import type { Recipe } from './recipe.js';
 import { runPaths } from './run_dir.js';
 import { checkDataRoot } from './data_root.js';
@@ -127,14 +126,8 @@ export async function resolveFrontend(
   return { ...spec, mean: s.mean, std: s.std };
 }
 
-export function frontendConfig(fe: FrontendSpec): FrontendConfig {
-  const c: FrontendConfig = { ...(fe.type !== 'ast' ? { type: fe.type } : {}), sample_rate: fe.sampleRate, num_mel_bins: fe.numMelBins, target_length: fe.targetLength };
-  if (fe.mean !== undefined && fe.std !== undefined) {
-    c.mean = fe.mean;
-    c.std = fe.std;
-  }
-  return c;
-}
+/** The recipe's front end as adapter_config.json records it. */
+export { specToFile as frontendConfig } from '../audio/frontend.js';
 
 export function augmentSpec(recipe: Recipe) {
   const a = recipe.augment;

@@ -8,7 +8,7 @@
 import type { DataLoader } from '../data/loader.js';
 import type { ClipRef } from '../data/types.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
-import type { Engine } from './engine.js';
+import type { Engine } from '../tensor/engine.js';
 import type { Progress } from './progress.js';
 import { emptyRows, evalResult, evaluateModel, evaluateRows, type EvalResult, type EvalRows } from './step.js';
 

@@ -18,6 +18,8 @@ import { arr, bool, check, f, int, join, nodeAt, nul, num, obj, opt, or, RecipeE
 export { RecipeError } from './schema.js';
 import { parsePeft, PEFT_METHODS, type ResolvedPeft } from '../peft/config.js';
 import { resolveRecipePath } from './recipe_name.js';
+import { PRECISIONS, type PrecisionSpec } from '../tensor/engine_spec.js';
+import { SAMPLE_RATE } from '../audio/frontend.js';
 
 // ---------------------------------------------------------------- the recipe, as code sees it
 
@@ -110,7 +112,7 @@ export interface Recipe {
     /** cpu, cuda, cuda:N or auto (the first GPU when there is one) */
     device: string;
     /** fp32, or mixed precision with torch.autocast's semantics: bf16, fp16 (loss-scaled), auto */
-    precision: 'fp32' | 'bf16' | 'fp16' | 'auto';
+    precision: PrecisionSpec;
   };
 }
 
@@ -152,7 +154,7 @@ export const RECIPE_SCHEMA: Node = obj({
   frontend: f(
     obj({
       type: f(str(['ast', 'epic']), 'ast'),
-      sample_rate: f(int(1, 384000), 16000),
+      sample_rate: f(int(1, 384000), SAMPLE_RATE),
       num_mel_bins: f(int(1, 4096), 128),
       target_length: f(int(16)),
       mean: f(or(num(), str(['auto']), nul), null),
@@ -225,7 +227,7 @@ export const RECIPE_SCHEMA: Node = obj({
       log_every: f(int(1), 20),
       max_steps: f(or(int(1), nul), null),
       device: f(str(), 'cpu'),
-      precision: f(str(['fp32', 'bf16', 'fp16', 'auto']), 'fp32'),
+      precision: f(str([...PRECISIONS]), 'fp32'),
     }),
   ),
 });

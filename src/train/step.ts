@@ -8,7 +8,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import { autocast } from '../tensor/autocast.js';
 import { toDevice } from '../tensor/device.js';
 import type { GradScaler } from './amp.js';
-import { CPU_FP32, type Engine } from './engine.js';
+import { CPU_FP32, type Engine } from '../tensor/engine.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 import { evaluate, type MetricReport } from './metrics.js';
 import type { Progress } from './progress.js';

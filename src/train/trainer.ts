@@ -28,7 +28,7 @@ import { frontendConfig, makeLoaders, resolveFrontend, selectData, type RunData,
 import { buildModel, makeOptimizer, makeSchedule } from './build.js';
 import { scalarMetrics, trainStep, type StepContext } from './step.js';
 import { evaluateSplit, type EvalGather } from './eval_split.js';
-import { placeModel, resolveEngine, type Engine } from './engine.js';
+import { placeModel, recipeNames, resolveEngine, type Engine } from '../tensor/engine.js';
 import { GradScaler, type GradScalerOptions } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
@@ -194,7 +194,7 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   const built = buildModel(recipe, data.labels.length);
   const model = (run.model = built.model);
   run.backbone = built.backbone;
-  const engine = (run.engine = resolveEngine(run.parallel ? run.parallel.device(t.device) : t.device, t.precision));
+  const engine = (run.engine = resolveEngine(run.parallel ? run.parallel.device(t.device) : t.device, t.precision, recipeNames('train')));
   placeModel(model, engine);
   run.params = model.trainableParameters().map(([, p]) => p);
   const counts = (run.counts = countModel(model));

@@ -9,17 +9,16 @@
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { featuresOfFile, readFeaturesFile } from '../infer/features.js';
-import type { FrontendSpec } from '../data/loader.js';
+import { SAMPLE_RATE, type FrontendSpec } from '../audio/frontend.js';
 import { AudioSpectrogramTransformer, astGrid, loadAst, type AstConfig } from '../models/ast.js';
 import { getArch } from '../models/archs.js';
 import { backbonePath } from '../models/pull.js';
 import { astConfigFromAdapter, loadAdapter, readAdapterConfig, removeAdapter, type AdapterConfigFile } from '../peft/checkpoint.js';
 import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
-import { autocast, deviceType, parsePrecision, precisionDtype, type Precision } from '../tensor/autocast.js';
-import { resolveDevice, toDevice } from '../tensor/device.js';
-import { resolvePrecision } from '../tensor/precision.js';
-import { placeModel, type Engine } from '../train/engine.js';
+import { autocast, type Precision } from '../tensor/autocast.js';
+import { toDevice } from '../tensor/device.js';
+import { placeModel, resolveEngine } from '../tensor/engine.js';
 import type { AttentionMatrix, PatchGeometry } from './attention.js';
 
 export interface AttentionRunOptions {
@@ -73,13 +72,6 @@ export interface AttentionRun {
   precision: Precision;
 }
 
-/** `--device` / `--precision` resolved; a GPU that is not there is a one-line error naming --device. */
-export function attentionEngine(device = 'cpu', precision = 'fp32'): Engine {
-  const dev = resolveDevice(device, '--device');
-  const p = resolvePrecision(parsePrecision(precision, '--precision'), dev);
-  return { device: dev, precision: p, amp: { device: deviceType(dev), dtype: precisionDtype(p) } };
-}
-
 /** A short row label for an adapter directory: `run/best` rather than `best`. */
 export function adapterLabel(dir: string): string {
   const abs = resolve(dir);
@@ -122,13 +114,13 @@ async function readInput(o: AttentionRunOptions, fe: FrontendSpec): Promise<{ da
 /** Builds the models, runs them on the input and returns their attention at the chosen block. */
 export async function runAttentionModels(o: AttentionRunOptions): Promise<AttentionRun> {
   // first: a GPU that is not there should not cost a backbone load
-  const engine = attentionEngine(o.device, o.precision);
+  const engine = resolveEngine(o.device, o.precision);
   const adapterDirs = [...o.adapters, ...(o.compare !== undefined ? [o.compare] : [])];
   const configs = adapterDirs.map((d) => readAdapterConfig(d));
   const first = configs[0];
   const cfg = backboneConfig(o, first);
   const fe = first?.frontend;
-  const sampleRate = o.sampleRate ?? fe?.sample_rate ?? 16000;
+  const sampleRate = o.sampleRate ?? fe?.sample_rate ?? SAMPLE_RATE;
   const numMelBins = first ? cfg.fdim : (o.numMelBins ?? 128);
   const targetLength = first ? cfg.tdim : o.targetLength;
   const mean = o.mean ?? fe?.mean;

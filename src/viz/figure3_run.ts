@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import type { FrameRange, PatchAttention, Upsample } from './attention.js';
 import type { AttentionRun } from './attention_models.js';
 import { renderFigure3, type Figure3Info, type Figure3Row } from './figure3.js';
+import { SAMPLE_RATE } from '../audio/frontend.js';
 
 export function figure3Rows(r: AttentionRun, rows: PatchAttention[], query: FrameRange): Figure3Row[] {
   const g = r.geometry;
@@ -24,7 +25,7 @@ export function writeFigure3(out: string, r: AttentionRun, rows: PatchAttention[
   const g = r.geometry;
   // the Hz axis needs the front end's rate: the flag, else the first adapter's front end, else AST's 16 kHz
   const first = o.adapters?.[0];
-  const sampleRate = o.sampleRate ?? (first ? readAdapterConfig(first).frontend?.sample_rate : undefined) ?? 16000;
+  const sampleRate = o.sampleRate ?? (first ? readAdapterConfig(first).frontend?.sample_rate : undefined) ?? SAMPLE_RATE;
   const { svg, info } = renderFigure3({
     spec: { data: r.fbank, frames: g.frames, bins: g.bins },
     validFrames: r.validFrames,
@@ -127,7 +128,7 @@ export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { 
     rows.push({ label: s.name, note: `${s.adapter ? 'adapter ' + s.adapter.replace(/^.*[\\/](?=[^\\/]+[\\/][^\\/]+$)/, '') + ', ' : ''}${r.arch}\nblock ${r.layer + 1} of ${r.depth}`, map: pa.map, geometry: g, query, toSpecial: pa.toSpecial });
   }
   const firstAdapter = specs.find((s) => s.adapter)?.adapter;
-  const sampleRate = o.sampleRate ?? (firstAdapter ? readAdapterConfig(firstAdapter).frontend?.sample_rate : undefined) ?? 16000;
+  const sampleRate = o.sampleRate ?? (firstAdapter ? readAdapterConfig(firstAdapter).frontend?.sample_rate : undefined) ?? SAMPLE_RATE;
   const g0 = first!.geometry;
   const { svg, info } = renderFigure3({
     spec: { data: first!.fbank, frames: g0.frames, bins: g0.bins },

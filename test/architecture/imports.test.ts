@@ -73,3 +73,20 @@ test('the rule checker sees a forbidden import', () => {
   const fake = join(SRC, 'tensor', 'x.ts');
   assert.equal(folderOf(normalize(join(dirname(fake), '../io/safetensors.js'))), 'io');
 });
+
+test('api/ and viz/ take the engine from tensor/, not from train/', () => {
+  // inference and the attention maps must not load the training loop to learn where to compute;
+  // the two exceptions are the `loaa/train` entry point (re-exports only) and the report's reader
+  // of a run directory's metrics.jsonl, whose format train/run_dir.ts owns
+  const allowed = new Set(['api/train.ts', 'viz/runs.ts']);
+  const bad: string[] = [];
+  for (const folder of ['api', 'viz']) {
+    for (const file of tsFiles(join(SRC, folder))) {
+      const rel = relative(SRC, file).split(sep).join('/');
+      for (const [spec, target] of importsOf(file)) if (target === 'train' && !allowed.has(rel)) bad.push(`src/${rel} imports ${spec}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+  const entry = readFileSync(join(SRC, 'api', 'train.ts'), 'utf8');
+  assert.ok(entry.split('\n').every((l) => !/^import\b/.test(l)), 'src/api/train.ts: the loaa/train entry only re-exports');
+});

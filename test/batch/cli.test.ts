@@ -37,5 +37,5 @@ test('loaa predict DIR --csv: recorded backbone, every clip a row, the corrupt o
   assert.equal(list.status, 0, list.stderr);
   const j = JSON.parse(list.stdout);
   assert.deepEqual(j.results.map((x: { input: string }) => x.input), [join(clips, 'sub1', 'c1.wav'), join(clips, 'sub0', 'c0.wav')]);
-  assert.ok(j.results[0].top[0].p > 0);
+  assert.ok(j.results[0].top[0].score > 0);
 });

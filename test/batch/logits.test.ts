@@ -54,7 +54,7 @@ test('batch predict --jsonl and --json carry each clip\'s logits beside the top 
   // --json: the single form's shape {input, logits, top: [{label, p}]}, and the same numbers as it
   const js = loaa(['predict', ...clips.slice(0, 2), '--adapter', adapter, '--json', '--top-k', '3']);
   assert.equal(js.status, 0, js.stderr);
-  const batch = JSON.parse(js.stdout) as { results: { input: string; logits: number[]; top: { label: string; p: number }[] }[] };
+  const batch = JSON.parse(js.stdout) as { results: { input: string; logits: number[]; top: { label: string; score: number }[] }[] };
   assert.deepEqual(Object.keys(batch.results[0]), ['input', 'logits', 'top']);
   const single = loaa(['predict', clips[0], '--backbone', backbone, '--adapter', adapter, '--json', '--top-k', '3']);
   assert.equal(single.status, 0, single.stderr);
@@ -98,7 +98,7 @@ test('loaa predict --precision bf16 / --device: logits near fp32; cuda without a
   assert.ok(diff > 0 && diff <= 0.05 * (1 + scale), `bf16 vs fp32: ${diff}`);
   const bad = run('--precision', 'int4');
   assert.equal(bad.status, 2, bad.stderr);
-  assert.match(bad.stderr, /--precision: expected fp32, bf16, fp16 or auto, not "int4"/);
+  assert.match(bad.stderr, /--precision: expected one of fp32, bf16, fp16, auto, got "int4"/);
   if (cudaAvailable()) return t.skip('a CUDA device is visible: the no-GPU error cannot be shown here');
   const cuda = run('--device', 'cuda');
   assert.notEqual(cuda.status, 0);

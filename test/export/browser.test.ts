@@ -33,13 +33,13 @@ interface PageResult {
   input: string;
   logits: number[];
   top: { label: string; score: number }[];
-  clipFrames: number;
+  validFrames: number;
   frames: number;
 }
 
 interface PredictResult {
   logits: number[];
-  top: { label: string; p: number }[];
+  top: { label: string; score: number }[];
 }
 
 function predict(adapter: string, backbone: string, file: string): PredictResult {
@@ -87,14 +87,14 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
       assert.equal(got.top[0].label, want.top[0].label, `${file}: same top-1 as loaa predict`);
       for (let i = 0; i < want.top.length; i++) {
         assert.equal(got.top[i].label, want.top[i].label);
-        assert.ok(Math.abs(got.top[i].score - want.top[i].p) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].score} vs loaa predict ${want.top[i].p}`);
+        assert.ok(Math.abs(got.top[i].score - want.top[i].score) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].score} vs loaa predict ${want.top[i].score}`);
       }
       const shown = await page.$$eval('#top li', (lis) => lis.map((li) => li.textContent ?? ''));
       assert.equal(shown.length, got.top.length);
       assert.match(shown[0], new RegExp(`^${got.top[0].label}\\s+${got.top[0].score.toFixed(4)}`));
       if (file === short) {
         // 6400 samples: 1 + (6400 - 400) / 160 = 38 frames of the clip, then padding
-        assert.equal(got.clipFrames, 38);
+        assert.equal(got.validFrames, 38);
         assert.equal(got.frames, 100);
         for (const y of [0, 64, 127]) assert.deepEqual(await page.evaluate(PIXEL(70, y)), [128, 128, 128], `padding pixel (70, ${y}) is neutral grey`);
         assert.deepEqual(await page.evaluate(PIXEL(38, 10)), [255, 255, 255], 'a white line marks the end of the clip');

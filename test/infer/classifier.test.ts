@@ -65,5 +65,5 @@ test('topK: softmax probabilities best first, ties to the lower class', () => {
   const t = topK([1, 3, 3, -1], ['w', 'x', 'y', 'z'], 3);
   assert.deepEqual(t.map((e) => e.label), ['x', 'y', 'w']);
   const z = Math.exp(1) + 2 * Math.exp(3) + Math.exp(-1);
-  assert.ok(Math.abs(t[0]!.p - Math.exp(3) / z) < 1e-12);
+  assert.ok(Math.abs(t[0]!.score - Math.exp(3) / z) < 1e-12);
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
 import { featuresOf, modelInfo, topK } from '../../src/onnx/frontend.js';
 import { onnxMetadata } from '../../src/onnx/metadata.js';
+import { specFromFile } from '../../src/audio/frontend.js';
 
 const LOAA = join(repoRoot, 'bin', 'loaa.js');
 
@@ -48,20 +49,22 @@ function protoWith(meta: Record<string, string>): Uint8Array {
 test('modelInfo: labels and front end from metadata_props; errors name the file and the key', () => {
   const fe = { sample_rate: 16000, num_mel_bins: 128, target_length: 100, mean: -4, std: 4 };
   const info = modelInfo(protoWith({ labels: '["a","b"]', frontend: JSON.stringify(fe) }), 'm.onnx');
-  assert.deepEqual(info, { labels: ['a', 'b'], frontend: fe });
+  assert.deepEqual(info, { labels: ['a', 'b'], frontend: fe, spec: specFromFile(fe) });
+  assert.equal(info.spec.targetLength, 100);
   assert.throws(() => modelInfo(protoWith({ frontend: JSON.stringify(fe) }), 'x.onnx'), /^Error: x\.onnx: no "labels"/);
   assert.throws(() => modelInfo(protoWith({ labels: '[1]', frontend: JSON.stringify(fe) }), 'x.onnx'), /x\.onnx: metadata_props "labels" is not a list of strings/);
   assert.throws(() => modelInfo(protoWith({ labels: '["a"]', frontend: '{"sample_rate":16000}' }), 'x.onnx'), /"frontend"\.num_mel_bins/);
   assert.throws(() => onnxMetadata(new Uint8Array([0x72, 0x40, 1]), 'y.onnx'), /^Error: y\.onnx: truncated protobuf field 14/);
 });
 
-test('featuresOf: the clip extent (clipFrames) before the padding', () => {
-  const info = { labels: ['a'], frontend: { sample_rate: 16000, num_mel_bins: 128, target_length: 100 } };
+test('featuresOf: the clip extent (validFrames) before the padding', () => {
+  const frontend = { sample_rate: 16000, num_mel_bins: 128, target_length: 100 };
+  const info = { labels: ['a'], frontend, spec: specFromFile(frontend) };
   const tone = (n: number, sr: number) => new Float32Array(n).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr));
-  assert.equal(featuresOf({ sampleRate: 16000, channels: [tone(6400, 16000)] }, info).clipFrames, 38); // 1 + (6400 - 400) / 160
-  assert.equal(featuresOf({ sampleRate: 8000, channels: [tone(3200, 8000)] }, info).clipFrames, 38); // the same 0.4 s at 8 kHz
+  assert.equal(featuresOf({ sampleRate: 16000, channels: [tone(6400, 16000)] }, info).validFrames, 38); // 1 + (6400 - 400) / 160
+  assert.equal(featuresOf({ sampleRate: 8000, channels: [tone(3200, 8000)] }, info).validFrames, 38); // the same 0.4 s at 8 kHz
   const long = featuresOf({ sampleRate: 16000, channels: [tone(48000, 16000)] }, info);
-  assert.equal(long.clipFrames, 100);
+  assert.equal(long.validFrames, 100);
   assert.equal(long.frames, 100);
   const s = topK([0, Math.log(3)], ['x', 'y'], 2);
   assert.deepEqual(s.map((x) => x.label), ['y', 'x']);

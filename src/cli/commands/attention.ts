@@ -1,9 +1,10 @@
 /** `loaa attention`: the paper's Figure 3 for one input, one row per model. */
 import { UsageError } from '../command.js';
 import { defineCommand, type CommandArgs } from '../define.js';
-import { PRECISIONS } from '../recipe_flags.js';
+import { DEVICE_FLAGS, engineOptions, engineUsage } from '../engine_flags.js';
 import { adapterDirOf, recordedBackboneFlag } from '../adapter_args.js';
 import { highestEnergyRange, patchAttention, queryColumns, queryTokens, renderAttentionFigure, type FrameRange, type Upsample } from '../../viz/attention.js';
+import { SAMPLE_RATE } from '../../audio/frontend.js';
 
 const DESCRIPTION = `Draws what the model attends to (the paper's Figure 3): the mel spectrogram (frequency up, time
 right) and, per model, the attention that the patch tokens of a time range pay to every patch,
@@ -40,15 +41,14 @@ const FLAGS = {
   arch: { type: 'string', value: 'NAME', help: 'architecture of a checkpoint backbone (without an adapter)' },
   'target-length': { type: 'int', min: 16, help: 'frames (without an adapter; default: the clip\'s own length)' },
   'num-mel-bins': { type: 'int', min: 16, help: 'mel bins (without an adapter; default 128)' },
-  'sample-rate': { type: 'int', value: 'HZ', min: 1, help: 'sample rate (without an adapter; default 16000)' },
+  'sample-rate': { type: 'int', value: 'HZ', min: 1, help: `sample rate (without an adapter; default ${SAMPLE_RATE})` },
   mean: { type: 'number', value: 'M', help: 'normalisation mean (with --std; default: none, or the adapter\'s)' },
   std: { type: 'number', value: 'S', help: 'normalisation std (with --mean)' },
   fstride: { type: 'int', value: 'S', min: 1, max: 16, help: 'patch stride over frequency (default 16)' },
   tstride: { type: 'int', value: 'S', min: 1, max: 16, help: 'patch stride over time (default 16)' },
   depth: { type: 'int', min: 1, help: 'blocks of a random backbone' },
   seed: { type: 'int', min: 0, help: 'random backbone seed (default 0)' },
-  device: { type: 'string', value: 'D', help: 'cpu (default), cuda, cuda:N or auto: where the forwards run' },
-  precision: { type: 'string', value: 'P', choices: PRECISIONS, help: 'fp32 (default), bf16, fp16 or auto: torch.autocast around the forwards\n(the maps come back as float32)' },
+  ...DEVICE_FLAGS,
 } as const;
 
 type AttentionArgs = CommandArgs<typeof FLAGS> & { json: boolean };
@@ -71,20 +71,6 @@ async function sourceGridFlag(v: string): Promise<[number, number]> {
   }
 }
 
-function engineFlags(flags: AttentionArgs['flags']): { device?: string; precision?: string } {
-  return { ...(flags.device !== undefined ? { device: flags.device } : {}), ...(flags.precision !== undefined ? { precision: flags.precision } : {}) };
-}
-
-/** A GPU that is not there (or a bad --device) is a usage error: one line naming the flag. */
-async function engineErrors<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (/^--(device|precision): /.test((e as Error).message)) throw new UsageError((e as Error).message);
-    throw e;
-  }
-}
-
 /** `--row` mode: one model per row, drawn as the Figure 3 SVG (src/viz/figure3_run.ts). */
 async function runRows({ flags, given, json }: AttentionArgs, input: string, rowArgs: string[]): Promise<number> {
   for (const f of ['backbone', 'adapter', 'compare', 'no-backbone-row', 'source-grid'] as const) {
@@ -101,9 +87,9 @@ async function runRows({ flags, given, json }: AttentionArgs, input: string, row
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { svg, info, rows } = await engineErrors(() => runFigureRows(input, specs, {
+  const { svg, info, rows } = await engineUsage(() => runFigureRows(input, specs, {
     layer: flags.layer,
-    ...engineFlags(flags),
+    ...engineOptions(flags),
     ...(framesArg !== undefined ? { frames: parseFrames(framesArg) } : {}),
     upsample: up,
     ...(flags.title !== undefined ? { title: flags.title } : {}),
@@ -175,10 +161,10 @@ export const command = defineCommand({
     // loaded here so that `loaa attention --help` and argument errors do not start libtorch
     const { runAttentionModels } = await import('../../viz/attention_models.js');
     const sourceGrid = flags['source-grid'] !== undefined ? await sourceGridFlag(flags['source-grid']) : undefined;
-    const r = await engineErrors(() => runAttentionModels({
+    const r = await engineUsage(() => runAttentionModels({
       input,
       backbone,
-      ...engineFlags(flags),
+      ...engineOptions(flags),
       adapters,
       compare,
       backboneRow: !noBackbone,

@@ -5,7 +5,8 @@
  */
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
-import { PRECISIONS } from '../recipe_flags.js';
+import { DEVICE_FLAGS } from '../engine_flags.js';
+import type { PrecisionSpec } from '../../tensor/engine_spec.js';
 
 const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string, unknown>> }> = {
   engine: {
@@ -57,13 +58,7 @@ const FLAGS = {
   batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
   profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
-  device: { type: 'string', value: 'D', help: 'cpu (default), cuda, cuda:N or auto: where both sides run the step and\ninference rows' },
-  precision: {
-    type: 'string',
-    value: 'P',
-    choices: PRECISIONS,
-    help: 'fp32, bf16, fp16 or auto: the one precision of the step and inference rows on both\nsides (default: steps in fp32 and bf16, inference in fp32); of the --profile\nstep: fp32 (default) or bf16',
-  },
+  ...DEVICE_FLAGS,
   shapes: { type: 'boolean', help: '--profile: split each op by its input shapes (recording the shapes slows the\ncheap ops: compare calls, not their times)' },
   top: { type: 'int', min: 1, max: 1000, default: 25, help: 'ops listed by --profile' },
   only: { type: 'string', value: 'SECTIONS', help: `older JSON sections instead of the table: ${Object.keys(SECTIONS).join(',')}` },
@@ -97,7 +92,7 @@ export const command = defineCommand({
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const precision = flags.precision === undefined ? undefined : resolvePrecision(flags.precision as (typeof PRECISIONS)[number], device);
+    const precision = flags.precision === undefined ? undefined : resolvePrecision(flags.precision as PrecisionSpec, device);
     const os = await import('node:os');
     const { engineInfo } = await import('../../tensor/functional.js');
     const info = engineInfo();

@@ -155,7 +155,7 @@ export const command = defineCommand({
     const prediction = await classify(adapterDir, clip.path, probe, runData.labels.length);
     log(`\nLoAA adapter: ${adapterDir}`);
     log(`classifying ${clip.path} (label: ${runData.labels[clip.label as number]}):`);
-    for (const p of prediction) log(`  ${p.label.padEnd(12)} ${(100 * p.p).toFixed(1)}%`);
+    for (const p of prediction) log(`  ${p.label.padEnd(12)} ${(100 * p.score).toFixed(1)}%`);
     const seconds = (performance.now() - t0) / 1000;
     log(`\ndemo finished in ${seconds.toFixed(0)} s`);
     if (json) {
@@ -186,7 +186,7 @@ export function findFsdd(
 }
 
 /** Top-3 labels of one audio file with an adapter directory (the front end from its config). */
-async function classify(adapterDir: string, file: string, recipe: import('../../train/recipe.js').Recipe, numClasses: number): Promise<{ label: string; p: number }[]> {
+async function classify(adapterDir: string, file: string, recipe: import('../../train/recipe.js').Recipe, numClasses: number): Promise<{ label: string; score: number }[]> {
   const { Classifier } = await import('../../infer/classifier.js');
   const trainer = await import('../../train/trainer.js');
   const clf = Classifier.onModel(trainer.buildModel(recipe, numClasses).model, adapterDir);

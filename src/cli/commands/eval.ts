@@ -69,8 +69,8 @@ export const command = defineCommand({
       prefetch: recipe.data.prefetch,
     });
     const model = clf.model;
-    const { placeModel, resolveEngine } = await import('../../train/engine.js');
-    const engine = resolveEngine(recipe.train.device, recipe.train.precision);
+    const { placeModel, recipeNames, resolveEngine } = await import('../../tensor/engine.js');
+    const engine = resolveEngine(recipe.train.device, recipe.train.precision, recipeNames('train'));
     placeModel(model, engine);
     try {
       const { Progress } = await import('../../train/progress.js');

@@ -2,7 +2,7 @@
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
 import { readAudio } from '../../audio/decode.js';
-import { astFeatures } from '../../audio/frontend.js';
+import { astFeatures, SAMPLE_RATE } from '../../audio/frontend.js';
 import { rawFromFloat32, writeSafetensors } from '../../io/safetensors.js';
 
 const DESCRIPTION = `Computes the AST front end of one audio file (WAV, FLAC, Ogg/Vorbis or MP3) and writes tensor
@@ -14,7 +14,7 @@ const DESCRIPTION = `Computes the AST front end of one audio file (WAV, FLAC, Og
 
 const FLAGS = {
   out: { type: 'string', value: 'FILE', help: 'output .safetensors file (required)' },
-  'sample-rate': { type: 'int', value: 'HZ', min: 1, max: 384000, default: 16000, help: 'resample to this rate first' },
+  'sample-rate': { type: 'int', value: 'HZ', min: 1, max: 384000, default: SAMPLE_RATE, help: 'resample to this rate first' },
   'num-mel-bins': { type: 'int', min: 4, max: 4096, default: 128, help: 'mel bins' },
   'target-length': { type: 'int', min: 1, max: 1 << 24, help: 'pad / crop to N frames (AST: 512 for ESC-50, 128 for Speech Commands)' },
   mean: { type: 'number', value: 'M', help: 'normalisation mean (ESC-50: -6.6268077), with --std' },
@@ -23,7 +23,7 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'features',
-  usage: ['<audio> --out <file.safetensors> [--sample-rate 16000] [--num-mel-bins 128]', '         [--target-length N] [--mean M --std S] [--json]'],
+  usage: [`<audio> --out <file.safetensors> [--sample-rate ${SAMPLE_RATE}] [--num-mel-bins 128]`, '         [--target-length N] [--mean M --std S] [--json]'],
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['loaa features dog.wav --out dog.safetensors --target-length 512 --mean -6.6268077 --std 5.358466'],

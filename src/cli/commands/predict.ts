@@ -4,7 +4,7 @@ import { defineCommand } from '../define.js';
 import { readAdapterConfig, type AdapterConfigFile } from '../../peft/checkpoint.js';
 import { featuresOfFile, frontendSpec, readFeaturesFile } from '../../infer/features.js';
 import { Classifier, type Prediction } from '../../infer/classifier.js';
-import { batchHelp, isBatchPredict, runPredictBatch } from './predict_batch.js';
+import { batchHelp, isBatchPredict, jsonResult, runPredictBatch } from './predict_batch.js';
 import { adapterDirOf } from '../adapter_args.js';
 
 export type { Prediction } from '../../infer/classifier.js';
@@ -68,11 +68,11 @@ const single = defineCommand({
     try {
       const results: Prediction[] = inputs.map((x) => clf.classify(x.fbank, k, x.name));
       if (json) {
-        process.stdout.write(JSON.stringify({ results }) + '\n');
+        process.stdout.write(JSON.stringify({ results: results.map(jsonResult) }) + '\n');
       } else {
         for (const r of results) {
           process.stdout.write(`${r.input}\n`);
-          r.top.forEach((t, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${t.label}  ${t.p.toFixed(4)}\n`));
+          r.top.forEach((t, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${t.label}  ${t.score.toFixed(4)}\n`));
         }
       }
     } finally {

@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { UsageError } from '../command.js';
 import { optionLines, parseCommandArgs } from '../define.js';
+import { DEVICE_FLAGS, engineOptions, engineUsage } from '../engine_flags.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { runBatchPredict } from '../../batch/cli.js';
 import { hasGlob } from '../../batch/glob.js';
@@ -23,9 +24,7 @@ const FLAGS = {
   'batch-size': { type: 'int', default: 8, min: 1, help: 'clips per forward pass' },
   'top-k': { type: 'int', value: 'K', default: 5, min: 1, help: 'labels per input (at most the class count)' },
   force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
-  // checked by AudioClassifier (its messages, named as the flags)
-  device: { type: 'string', value: 'D', help: 'cpu (default), cuda, cuda:N or auto' },
-  precision: { type: 'string', value: 'P', help: 'fp32 (default), bf16, fp16 or auto (autocast, as loaa eval --precision)' },
+  ...DEVICE_FLAGS,
 } as const;
 
 /** Flags only the batch form has: any of them selects it. */
@@ -56,6 +55,14 @@ export function isBatchPredict(argv: string[]): boolean {
   return p.positionals.some((a) => a === '-' || (hasGlob(a) && !existsSync(a)) || (existsSync(a) && statSync(a).isDirectory()));
 }
 
+/**
+ * A result as `--json` prints it: each label's probability is `score` (as serve, batch predict and
+ * the API say), with `p`, the name before, kept beside it for readers of the old output.
+ */
+export function jsonResult<R extends { top: { label: string; score: number }[] }>(r: R): R & { top: { label: string; score: number; p: number }[] } {
+  return { ...r, top: r.top.map((t) => ({ label: t.label, score: t.score, p: t.score })) };
+}
+
 export async function runPredictBatch(argv: string[]): Promise<number> {
   const { flags: f, positionals } = parseCommandArgs(argv, FLAGS, 'predict');
   if (!f.adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory, or a run directory)');
@@ -64,17 +71,9 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
   if (f.jsonl && f.csv) throw new UsageError('--jsonl, --csv: choose one');
   const json = f.json;
   if (json && (f.jsonl || f.csv || f.out)) throw new UsageError('--json: not with --jsonl, --csv or --out');
-  let clf: AudioClassifier;
+  const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, ...engineOptions(f) }));
   try {
-    clf = await AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, device: f.device, precision: f.precision });
-  } catch (e) {
-    const m = (e as Error).message;
-    // the option names as the command line spells them
-    if (/^(device|precision): /.test(m)) throw new UsageError(`--${m}`);
-    throw e;
-  }
-  try {
-    // --json: one object at the end, as the single-input form prints it ("p" for the probability)
+    // --json: one object at the end, as the single-input form prints it
     let collected = '';
     const sink = new Writable({
       write(chunk, _enc, cb) {
@@ -93,7 +92,7 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
     });
     if (json) {
       const recs = collected.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { input: string; top?: { label: string; score: number }[]; logits?: number[]; error?: string });
-      const results = recs.filter((r) => r.top).map((r) => ({ input: r.input, ...(r.logits ? { logits: r.logits } : {}), top: r.top!.map((t) => ({ label: t.label, p: t.score })) }));
+      const results = recs.filter((r) => r.top).map((r) => jsonResult({ input: r.input, ...(r.logits ? { logits: r.logits } : {}), top: r.top! }));
       const errors = recs.filter((r) => r.error !== undefined).map((r) => ({ input: r.input, error: r.error }));
       process.stdout.write(JSON.stringify({ results, ...(errors.length ? { errors } : {}) }) + '\n');
     }

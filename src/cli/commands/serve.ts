@@ -1,6 +1,7 @@
 /** `loaa serve`: the HTTP classify server over one backbone and one or more adapters. */
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
+import { DEVICE_FLAGS, engineOptions, engineUsage } from '../engine_flags.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { closeOnSignals, startServer } from '../../serve/server.js';
 
@@ -31,6 +32,7 @@ const FLAGS = {
   'max-body-mb': { type: 'number', value: 'MB', min: 0.001, help: 'request body limit (default 16)' },
   'timeout-ms': { type: 'number', value: 'MS', min: 1, help: 'answer 504 after this long (default 30000)' },
   'top-k': { type: 'int', value: 'K', min: 1, help: 'labels per answer unless the request says (default 5)' },
+  ...DEVICE_FLAGS,
 } as const;
 
 export function adapterArgs(list: string[]): { name: string; dir: string }[] {
@@ -48,7 +50,7 @@ export function adapterArgs(list: string[]): { name: string; dir: string }[] {
 
 export const command = defineCommand({
   name: 'serve',
-  usage: '--adapter DIR [--adapter NAME=DIR ...] [--backbone FILE] [--host 127.0.0.1] [--port 8080]',
+  usage: '--adapter DIR [--adapter NAME=DIR ...] [--backbone FILE] [--host 127.0.0.1] [--port 8080] [--device D] [--precision P]',
   description: DESCRIPTION,
   flags: FLAGS,
   async run({ flags, positionals, json }) {
@@ -65,11 +67,11 @@ export const command = defineCommand({
       timeoutMs: flags['timeout-ms'],
       topK: flags['top-k'],
     };
-    const clf = await AudioClassifier.fromPretrained(adapters[0]!.dir, { backbone: flags.backbone, force: flags.force, name: adapters[0]!.name });
+    const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapters[0]!.dir, { backbone: flags.backbone, force: flags.force, name: adapters[0]!.name, ...engineOptions(flags) }));
     try {
       for (const x of adapters.slice(1)) clf.loadAdapter(x.name, x.dir);
       const h = await startServer(clf, opts);
-      const info = { url: h.url, adapters: clf.adapters(), backbone: clf.backbone };
+      const info = { url: h.url, adapters: clf.adapters(), backbone: clf.backbone, device: clf.device, precision: clf.precision };
       if (json) process.stdout.write(JSON.stringify(info) + '\n');
       else process.stderr.write(`loaa serve: listening on ${h.url} (adapters: ${clf.adapters().join(', ')})\n`);
       await closeOnSignals(h);

@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
 import { readAudio } from '../../audio/decode.js';
-import { astFeatures, clipStats } from '../../audio/frontend.js';
+import { astFeatures, clipStats, SAMPLE_RATE } from '../../audio/frontend.js';
 
 const AUDIO_EXTENSIONS = new Set(['.wav', '.wave', '.flac', '.ogg', '.oga', '.mp3']);
 
@@ -15,7 +15,7 @@ fbanks (padded / cropped to --target-length first when given, as AST's dataloade
 Use them as loaa features --mean M --std S. --json prints {"mean", "std", "clips"}.`;
 
 const FLAGS = {
-  'sample-rate': { type: 'int', value: 'HZ', default: 16000, min: 1, max: 384000, help: 'resample to this rate first' },
+  'sample-rate': { type: 'int', value: 'HZ', default: SAMPLE_RATE, min: 1, max: 384000, help: 'resample to this rate first' },
   'num-mel-bins': { type: 'int', default: 128, min: 4, max: 4096, help: 'mel bins' },
   'target-length': { type: 'int', min: 1, max: 1 << 24, help: 'pad / crop every clip to N frames before measuring' },
 } as const;
@@ -41,7 +41,7 @@ function listAudio(path: string, out: string[]): void {
 
 export const command = defineCommand({
   name: 'stats',
-  usage: '<audio files or folders...> [--sample-rate 16000] [--num-mel-bins 128] [--target-length N] [--json]',
+  usage: `<audio files or folders...> [--sample-rate ${SAMPLE_RATE}] [--num-mel-bins 128] [--target-length N] [--json]`,
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['loaa stats ../shared/data/fsdd/recordings --target-length 100'],
