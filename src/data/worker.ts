@@ -11,6 +11,8 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { decodeAudio, readAudio, readFileBytes, readWavSync } from '../audio/decode.js';
 import { addNoiseAndRoll, frequencyMask, mixWaveforms, timeMask } from '../audio/augment.js';
 import { epicLogMel } from '../audio/epic.js';
+import { epicSpecAugment, rngDraws, type EpicAugmentOptions } from '../audio/spec_augment_epic.js';
+import { cutWindow, type WindowSpec } from './window.js';
 import { astFbankOfWaveform, astWaveform, clipStats, normalize, padOrCrop } from '../audio/frontend.js';
 import { resample } from '../audio/resample.js';
 import { Rng } from '../audio/rng.js';
@@ -43,6 +45,8 @@ export interface AugmentSpec {
   mixupAlpha: number;
   /** Speech Commands noise + time roll after normalisation */
   noise: boolean;
+  /** EPIC-SOUNDS' SpecAugment (time warp, frequency and time masks filled with the mean); null = off */
+  epic?: EpicAugmentOptions | null;
 }
 
 /** The part of a ClipRef a worker needs. */
@@ -62,12 +66,16 @@ export interface JobItem {
   seed: number;
   /** mixup partner, when this item is mixed */
   mix?: ClipLite;
+  /** which of the window's evenly spaced views (WindowSpec.views > 1) */
+  view?: number;
 }
 
 export interface Job {
   frontend: FrontendSpec;
   augment: AugmentSpec | null;
   numClasses: number;
+  /** the part of each clip the front end sees (src/data/window.ts); absent: the whole clip */
+  window?: WindowSpec | null;
   items: JobItem[];
   /** return per-clip [mean, std] of the features instead of the features (normalisation statistics) */
   statsOnly?: boolean;
@@ -150,8 +158,10 @@ export async function readClip(clip: ClipLite): Promise<{ mono: Float32Array; ra
 }
 
 /** The waveform the front end starts from: AST: resampled and centred; EPIC: at 24 kHz. */
-async function waveform(clip: ClipLite, fe: FrontendSpec): Promise<Float32Array> {
-  const { mono, rate } = await readClip(clip);
+async function waveform(clip: ClipLite, fe: FrontendSpec, win?: { spec: WindowSpec | null | undefined; item: JobItem }): Promise<Float32Array> {
+  const read = await readClip(clip);
+  const rate = read.rate;
+  const mono = win ? cutWindow(read.mono, rate, win.spec, win.item) : read.mono;
   if (mono.length === 0) throw new Error('zero samples');
   if (fe.type === 'ast') return astWaveform(mono, rate, fe.sampleRate);
   return rate === fe.sampleRate ? mono : resample(mono, rate, fe.sampleRate);
@@ -175,7 +185,7 @@ function labelVector(label: number | number[], numClasses: number, where: string
 /** One item: features [frames, bins] and its target vector. */
 export async function processItem(
   item: JobItem,
-  job: Pick<Job, 'frontend' | 'augment' | 'numClasses'>,
+  job: Pick<Job, 'frontend' | 'augment' | 'numClasses' | 'window'>,
 ): Promise<{ spec: Spectrogram; target: Float32Array; label: number; soft: boolean }> {
   const { clip } = item;
   const fe = job.frontend;
@@ -183,12 +193,12 @@ export async function processItem(
   try {
     // a different stream from the one that chose the partner (in the main thread)
     const rng = new Rng((item.seed ^ 0x5bd1e995) >>> 0);
-    let wave = await waveform(clip, fe);
+    let wave = await waveform(clip, fe, { spec: job.window, item });
     let target = labelVector(clip.label, job.numClasses, clip.id);
     let soft = Array.isArray(clip.label) && clip.label.length !== 1;
     let label = Array.isArray(clip.label) ? (clip.label.length === 1 ? clip.label[0]! : -1) : clip.label;
     if (item.mix && aug) {
-      const other = await waveform(item.mix, fe).catch((e: Error) => {
+      const other = await waveform(item.mix, fe, { spec: job.window, item: { ...item, seed: item.seed ^ 0x1d872b41 } }).catch((e: Error) => {
         throw new Error(`${item.mix!.path}: ${e.message} (mixup partner)`);
       });
       const lambda = rng.beta(aug.mixupAlpha, aug.mixupAlpha);
@@ -201,6 +211,7 @@ export async function processItem(
     let spec = spectrogram(wave, fe);
     if (aug && aug.freqm > 0) spec = frequencyMask(spec, aug.freqm, rng);
     if (aug && aug.timem > 0) spec = timeMask(spec, aug.timem, rng);
+    if (aug && aug.epic) spec = epicSpecAugment(spec, rngDraws(rng), aug.epic);
     if (fe.mean !== undefined && fe.std !== undefined) spec = normalize(spec, fe.mean, fe.std);
     if (aug && aug.noise) spec = addNoiseAndRoll(spec, rng).spec;
     return { spec, target, label, soft };
