@@ -25,7 +25,7 @@ export async function evaluateSplit(
   loader: DataLoader | null,
   /** the split's clips, all of them */
   clips: ClipRef[],
-  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather },
+  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather; requireFinite?: boolean },
 ): Promise<EvalResult> {
   // a loader with views reads each clip's windows in a row: averaged per clip before anything else
   const views = loader?.window?.views ?? 1;
