@@ -129,3 +129,17 @@ test('loaa grid --dry-run prints the rows with their counts (text and --json), w
     assert.equal(r.state, 'pending');
   }
 });
+
+test("the ESC-50 PEFT lr sweep: the paper's PEFT rows x {5e-5, 1e-4, 5e-4} x 5 folds, the recipe otherwise", async () => {
+  const runs = await counted('esc50_lr_sweep.yaml');
+  assert.equal(runs.length, 6 * 3 * 5);
+  const lrs = new Set<number>();
+  for (const c of runs) {
+    lrs.add(c.recipe.optim.lr);
+    assert.equal(c.recipe.optim.lr, Number(c.run.axes.lr), c.run.id);
+    assert.equal(c.recipe.data.fold, Number(c.run.axes.fold), c.run.id);
+    assert.equal(c.recipe.train.epochs, 25, c.run.id);
+    assert.notEqual(c.recipe.peft.method, 'full', c.run.id);
+  }
+  assert.deepEqual([...lrs].sort(), [5e-5, 1e-4, 5e-4].sort());
+});
