@@ -436,6 +436,9 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResults> {
   const out = resolve(opts.out);
   const log = opts.log ?? ((s: string) => process.stdout.write(s + '\n'));
   const recipe = openRun(out, opts);
+  if (opts.parallel && recipe.train.accumulate > 1) {
+    throw new Error(`train.accumulate: ${recipe.train.accumulate} with data parallelism is not supported (more ranks or a larger train.batch_size give the same effective batch)`);
+  }
   manualSeed(recipe.seed);
   const data = selectData(recipe, log);
   const run: Run = {

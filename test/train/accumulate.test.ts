@@ -138,3 +138,16 @@ test('the trainer: batch 8 x accumulate 4 ends with the weights of batch 32 (SGD
   assert.ok(diff < 1e-5, `accumulated run differs by ${diff}`);
   assert.ok(diffSmall > 1e-3, `batch 8 without accumulation differs by ${diffSmall} only`);
 });
+
+test('accumulation with data parallelism is refused before anything trains, naming the key', async () => {
+  const dir = tempDir('accumulate-dp');
+  const data = tinySet(join(dir, 'data'), { train: 2, validation: 1, test: 1 });
+  const never = (): never => {
+    throw new Error('not reached');
+  };
+  const parallel = { rank: 0, worldSize: 2, allReduceGradients: never, evalShard: never, barrier: never, device: (d: string) => d, gatherEval: never };
+  await assert.rejects(
+    train({ recipe: recipeFromObject(tinyRecipe(data, { train: { accumulate: 2 } })), out: join(dir, 'run'), parallel, log: () => undefined, progress: { silent: true } }),
+    /^Error: train\.accumulate: 2 with data parallelism is not supported/,
+  );
+});
