@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { Rng } from '../audio/rng.js';
 import type { ClipRef } from './types.js';
+import { viewIds, type WindowSpec } from './window.js';
 import {
   processJob,
   type AugmentSpec,
@@ -140,6 +141,11 @@ export interface LoaderOptions {
    * single-process batch exactly once.
    */
   shard?: { rank: number; worldSize: number };
+  /**
+   * The part of each clip the front end sees (src/data/window.ts). With `views` > 1 every clip is
+   * read `views` times in a row (ids `<id>#view<k>`), for evaluations that average them.
+   */
+  window?: WindowSpec | null;
 }
 
 export interface Batch {
@@ -187,6 +193,7 @@ export class DataLoader {
   readonly numClasses: number;
   readonly frontend: FrontendSpec;
   readonly augment: AugmentSpec | null;
+  readonly window: WindowSpec | null;
   readonly seed: number;
   readonly shuffle: boolean;
   readonly shard: { rank: number; worldSize: number } | null;
@@ -205,10 +212,14 @@ export class DataLoader {
     if ((fe.mean === undefined) !== (fe.std === undefined)) throw new Error('frontend: normalisation needs both mean and std');
     const aug = o.augment ?? null;
     if (aug && aug.mixup > 0 && !(aug.mixupAlpha > 0)) throw new Error(`augment.mixup_alpha: must be positive, got ${aug.mixupAlpha}`);
-    const augments = aug !== null && (aug.freqm > 0 || aug.timem > 0 || aug.mixup > 0 || aug.noise);
+    const augments = aug !== null && (aug.freqm > 0 || aug.timem > 0 || aug.mixup > 0 || aug.noise || Boolean(aug.epic));
     if (o.cache && augments) throw new Error('loader: cache is only for un-augmented sets (features change every epoch)');
-    this.clips = o.clips;
-    this.#lite = o.clips.map(lite);
+    const win = o.window ?? null;
+    if (win && !(win.seconds > 0 && Number.isInteger(win.views) && win.views >= 1)) throw new Error(`loader: window of ${win.seconds} s and ${win.views} views is not a window`);
+    this.window = win;
+    const views = win?.views ?? 1;
+    this.clips = views > 1 ? o.clips.flatMap((c) => viewIds(c.id, views).map((id) => ({ ...c, id }))) : o.clips;
+    this.#lite = this.clips.map(lite);
     this.batchSize = o.batchSize;
     this.numClasses = o.numClasses;
     this.frontend = { ...fe };
@@ -292,7 +303,7 @@ export class DataLoader {
     }
     const cache = this.#cache;
     if (cache && indices.every((i) => cache.has(i))) return Promise.resolve(make(this.#fromCache(indices)));
-    const job: Job = { frontend: this.frontend, augment: this.augment, numClasses: this.numClasses, items: indices.map((i) => this.#item(epoch, i)) };
+    const job: Job = { frontend: this.frontend, augment: this.augment, numClasses: this.numClasses, window: this.window, items: indices.map((i) => this.#item(epoch, i)) };
     const run = this.#pool ? this.#pool.run(job) : processJob(job);
     const p = run.then((r) => {
       if (cache) this.#toCache(indices, r);
@@ -306,6 +317,7 @@ export class DataLoader {
   #item(epoch: number, clipIndex: number): JobItem {
     const seed = mixSeed(this.seed, epoch, clipIndex);
     const item: JobItem = { clip: this.#lite[clipIndex]!, seed };
+    if (this.window && this.window.views > 1) item.view = clipIndex % this.window.views;
     const aug = this.augment;
     if (aug && aug.mixup > 0) {
       const rng = new Rng(seed);

@@ -11,6 +11,8 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { decodeAudio, readAudio, readFileBytes, readWavSync } from '../audio/decode.js';
 import { addNoiseAndRoll, frequencyMask, mixWaveforms, timeMask } from '../audio/augment.js';
 import { clipStats, frontendNormalize, frontendSpectrogram, frontendWaveform, type FrontendSpec } from '../audio/frontend.js';
+import { epicSpecAugment, rngDraws, type EpicAugmentOptions } from '../audio/spec_augment_epic.js';
+import { cutWindow, type WindowSpec } from './window.js';
 import { Rng } from '../audio/rng.js';
 import { toMono, type DecodedAudio, type Spectrogram } from '../audio/types.js';
 import { isWav } from '../audio/wav.js';
@@ -32,6 +34,8 @@ export interface AugmentSpec {
   mixupAlpha: number;
   /** Speech Commands noise + time roll after normalisation */
   noise: boolean;
+  /** EPIC-SOUNDS' SpecAugment (time warp, frequency and time masks filled with the mean); null = off */
+  epic?: EpicAugmentOptions | null;
 }
 
 /** A clip as a worker receives it (structured-cloned: plain fields only, which a ClipRef is). */
@@ -43,12 +47,16 @@ export interface JobItem {
   seed: number;
   /** mixup partner, when this item is mixed */
   mix?: ClipLite;
+  /** which of the window's evenly spaced views (WindowSpec.views > 1) */
+  view?: number;
 }
 
 export interface Job {
   frontend: FrontendSpec;
   augment: AugmentSpec | null;
   numClasses: number;
+  /** the part of each clip the front end sees (src/data/window.ts); absent: the whole clip */
+  window?: WindowSpec | null;
   items: JobItem[];
   /** return per-clip [mean, std] of the features instead of the features (normalisation statistics) */
   statsOnly?: boolean;
@@ -130,10 +138,13 @@ export async function readClip(clip: ClipLite): Promise<{ mono: Float32Array; ra
   return { mono: mono.slice(), rate: a.sampleRate };
 }
 
-/** The waveform the front end starts from (cut to what the kept frames need, resampled; AST: centred). */
-async function waveform(clip: ClipLite, fe: FrontendSpec): Promise<Float32Array> {
+/**
+ * The waveform the front end starts from: the recipe's window of the clip (data.window), then cut to
+ * what the kept frames need, resampled (AST: centred).
+ */
+async function waveform(clip: ClipLite, fe: FrontendSpec, win?: { spec: WindowSpec | null | undefined; item: JobItem }): Promise<Float32Array> {
   const { mono, rate } = await readClip(clip);
-  return frontendWaveform(mono, rate, fe, { source: clip.path });
+  return frontendWaveform(win ? cutWindow(mono, rate, win.spec, win.item) : mono, rate, fe, { source: clip.path });
 }
 
 function labelVector(label: number | number[], numClasses: number, where: string): Float32Array {
@@ -149,7 +160,7 @@ function labelVector(label: number | number[], numClasses: number, where: string
 /** One item: features [frames, bins] and its target vector. */
 export async function processItem(
   item: JobItem,
-  job: Pick<Job, 'frontend' | 'augment' | 'numClasses'>,
+  job: Pick<Job, 'frontend' | 'augment' | 'numClasses' | 'window'>,
 ): Promise<{ spec: Spectrogram; target: Float32Array; label: number; soft: boolean }> {
   const { clip } = item;
   const fe = job.frontend;
@@ -157,12 +168,12 @@ export async function processItem(
   try {
     // a different stream from the one that chose the partner (in the main thread)
     const rng = new Rng((item.seed ^ 0x5bd1e995) >>> 0);
-    let wave = await waveform(clip, fe);
+    let wave = await waveform(clip, fe, { spec: job.window, item });
     let target = labelVector(clip.label, job.numClasses, clip.id);
     let soft = Array.isArray(clip.label) && clip.label.length !== 1;
     let label = Array.isArray(clip.label) ? (clip.label.length === 1 ? clip.label[0]! : -1) : clip.label;
     if (item.mix && aug) {
-      const other = await waveform(item.mix, fe).catch((e: Error) => {
+      const other = await waveform(item.mix, fe, { spec: job.window, item: { ...item, seed: item.seed ^ 0x1d872b41 } }).catch((e: Error) => {
         throw new Error(`${item.mix!.path}: ${e.message} (mixup partner)`);
       });
       const lambda = rng.beta(aug.mixupAlpha, aug.mixupAlpha);
@@ -175,6 +186,7 @@ export async function processItem(
     let spec: Spectrogram = frontendSpectrogram(wave, fe);
     if (aug && aug.freqm > 0) spec = frequencyMask(spec, aug.freqm, rng);
     if (aug && aug.timem > 0) spec = timeMask(spec, aug.timem, rng);
+    if (aug && aug.epic) spec = epicSpecAugment(spec, rngDraws(rng), aug.epic);
     spec = frontendNormalize(spec, fe);
     if (aug && aug.noise) spec = addNoiseAndRoll(spec, rng).spec;
     return { spec, target, label, soft };

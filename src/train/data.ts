@@ -10,6 +10,7 @@ import { foldTrainTest } from '../data/folds.js';
 import { UNLABELED, type ClipRef, type Dataset } from '../data/types.js';
 import { computeNormStats, DataLoader, mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
 import { Rng } from '../audio/rng.js';
+import type { WindowSpec } from '../data/window.js';
 import type { Recipe } from './recipe.js';
 import { runPaths } from './run_dir.js';
 import { checkDataRoot } from './data_root.js';
@@ -131,7 +132,20 @@ export { specToFile as frontendConfig } from '../audio/frontend.js';
 
 export function augmentSpec(recipe: Recipe) {
   const a = recipe.augment;
-  return { freqm: a.freqm, timem: a.timem, mixup: a.mixup, mixupAlpha: a.mixup_alpha, noise: a.noise };
+  const e = a.epic;
+  const epic = e ? { warp: e.warp, freqParam: e.freq_width, freqMasks: e.freq_masks, timeParam: e.time_width, timeMasks: e.time_masks } : null;
+  return { freqm: a.freqm, timem: a.timem, mixup: a.mixup, mixupAlpha: a.mixup_alpha, noise: a.noise, epic };
+}
+
+/** The window of each role's clips (data.window); null: whole clips. */
+export function windowSpecs(recipe: Recipe): { train: WindowSpec | null; validation: WindowSpec | null; test: WindowSpec | null } {
+  const w = recipe.data.window;
+  if (w === null) return { train: null, validation: null, test: null };
+  return {
+    train: { seconds: w.seconds, position: w.train, views: 1 },
+    validation: { seconds: w.seconds, position: w.validation, views: 1 },
+    test: { seconds: w.seconds, position: w.validation, views: w.test_views },
+  };
 }
 
 export interface RunLoaders {
@@ -166,10 +180,12 @@ export function makeLoaders(
   const t = recipe.train;
   const numClasses = data.labels.length;
   const augment = augmentSpec(recipe);
-  const augments = augment.freqm > 0 || augment.timem > 0 || augment.mixup > 0 || augment.noise;
+  const windows = windowSpecs(recipe);
+  // a random training window changes the features every epoch, as augmentation does
+  const augments = augment.freqm > 0 || augment.timem > 0 || augment.mixup > 0 || augment.noise || augment.epic !== null || windows.train?.position === 'random';
   const bytes = (clips: ClipRef[] | null): number => (clips?.length ?? 0) * frontend.targetLength * frontend.numMelBins * 4;
   const budget = Math.min(4 * 2 ** 30, totalmem() / 4);
-  const evalBytes = bytes(data.validation) + bytes(data.test);
+  const evalBytes = bytes(data.validation) + bytes(data.test) * (windows.test?.views ?? 1);
   const cacheEval = recipe.data.cache === true || (recipe.data.cache === 'auto' && evalBytes <= budget);
   const cacheTrain = recipe.data.cache === true || (recipe.data.cache === 'auto' && !augments && evalBytes + bytes(data.train) <= budget);
   const all: DataLoader[] = [];
@@ -185,20 +201,21 @@ export function makeLoaders(
     workers,
     prefetch: recipe.data.prefetch,
     cache: cacheTrain && !augments,
+    window: windows.train,
     ...(shard ? { shard } : {}),
   });
   all.push(train);
   const ranks = evalShard ? Math.max(1, shard?.worldSize ?? 1) : 1;
   const evalBatch = Math.ceil((t.eval_batch_size ?? t.batch_size) / ranks);
-  const evalLoader = (split: ClipRef[] | null): DataLoader | null => {
+  const evalLoader = (split: ClipRef[] | null, window: WindowSpec | null): DataLoader | null => {
     if (split === null) return null;
     const clips = evalShard ? evalShard(split.length).map((p) => split[p]!) : split;
     if (clips.length === 0) return null;
-    const l = new DataLoader({ clips, numClasses, frontend, batchSize: evalBatch, workers, prefetch: recipe.data.prefetch, cache: cacheEval });
+    const l = new DataLoader({ clips, numClasses, frontend, batchSize: evalBatch, workers, prefetch: recipe.data.prefetch, cache: cacheEval, window });
     all.push(l);
     return l;
   };
-  const validation = evalLoader(data.validation);
-  const test = evalLoader(data.test);
+  const validation = evalLoader(data.validation, windows.validation);
+  const test = evalLoader(data.test, windows.test);
   return { train, validation, test, all };
 }

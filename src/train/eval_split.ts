@@ -10,7 +10,8 @@ import type { ClipRef } from '../data/types.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { Engine } from '../tensor/engine.js';
 import type { Progress } from './progress.js';
-import { emptyRows, evalResult, evaluateModel, evaluateRows, type EvalResult, type EvalRows } from './step.js';
+import { emptyRows, evalResult, evaluateRows, type EvalResult, type EvalRows } from './step.js';
+import { averageViews, clipIdsOfViews } from './views.js';
 
 /** The part of the trainer's data-parallel hooks an evaluation needs (TrainOptions.parallel). */
 export interface EvalGather {
@@ -24,14 +25,17 @@ export async function evaluateSplit(
   loader: DataLoader | null,
   /** the split's clips, all of them */
   clips: ClipRef[],
-  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather },
+  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather; requireFinite?: boolean },
 ): Promise<EvalResult> {
+  // a loader with views reads each clip's windows in a row: averaged per clip before anything else
+  const views = loader?.window?.views ?? 1;
+  const t0 = performance.now();
   if (!o.parallel) {
     if (!loader) throw new Error('evaluateSplit: no loader for a single-process evaluation');
-    return evaluateModel(model, loader, o);
+    const { rows, ids } = await evaluateRows(model, loader, o);
+    return evalResult(averageViews(rows, views, o.loss), clipIdsOfViews(ids, views), (performance.now() - t0) / 1000);
   }
-  const t0 = performance.now();
-  const local = loader ? (await evaluateRows(model, loader, o)).rows : emptyRows(o.numClasses);
+  const local = loader ? averageViews((await evaluateRows(model, loader, o)).rows, views, o.loss) : emptyRows(o.numClasses);
   const all = o.parallel.gatherEval(local, clips.length);
   return evalResult(all, clips.map((c) => c.id), (performance.now() - t0) / 1000);
 }

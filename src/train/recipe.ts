@@ -20,6 +20,7 @@ import { parsePeft, PEFT_METHODS, type ResolvedPeft } from '../peft/config.js';
 import { resolveRecipePath } from './recipe_name.js';
 import { PRECISIONS, type PrecisionSpec } from '../tensor/engine_spec.js';
 import { SAMPLE_RATE } from '../audio/frontend.js';
+import { WINDOW_POSITIONS, type WindowPosition } from '../data/window.js';
 
 // ---------------------------------------------------------------- the recipe, as code sees it
 
@@ -46,6 +47,14 @@ export interface Recipe {
     prefetch: number;
     /** keep un-augmented features in memory: auto = every set whose features do not change */
     cache: 'auto' | boolean;
+    /** read a window of every clip (EPIC-SOUNDS' 1.999 s); null: the whole clip, cropped by the front end */
+    window: {
+      seconds: number;
+      train: WindowPosition;
+      validation: WindowPosition;
+      /** evenly spaced windows of every test clip, their logits averaged (1: one window as validation's) */
+      test_views: number;
+    } | null;
   };
   frontend: {
     type: 'ast' | 'epic';
@@ -62,6 +71,17 @@ export interface Recipe {
     mixup: number;
     mixup_alpha: number;
     noise: boolean;
+    /** EPIC-SOUNDS' SpecAugment on training clips (src/audio/spec_augment_epic.ts); null: off */
+    epic: {
+      /** time warp W: a frame moves by less than W (0: no warp) */
+      warp: number;
+      /** the reference's F: each frequency mask is narrower than this many bins */
+      freq_width: number;
+      freq_masks: number;
+      /** the reference's T: each time mask is narrower than this many frames */
+      time_width: number;
+      time_masks: number;
+    } | null;
   };
   model: {
     arch: string;
@@ -113,6 +133,8 @@ export interface Recipe {
     device: string;
     /** fp32, or mixed precision with torch.autocast's semantics: bf16, fp16 (loss-scaled), auto */
     precision: PrecisionSpec;
+    /** batches of batch_size whose gradients add up to one optimizer step (effective batch = batch_size x accumulate) */
+    accumulate: number;
   };
 }
 
@@ -149,6 +171,18 @@ export const RECIPE_SCHEMA: Node = obj({
       workers: f(int(0, 64), 2),
       prefetch: f(int(1, 256), 4),
       cache: f(or(str(['auto']), bool), 'auto'),
+      window: f(
+        or(
+          obj({
+            seconds: f(num({ min: Number.MIN_VALUE })),
+            train: f(str(WINDOW_POSITIONS), 'random'),
+            validation: f(str(WINDOW_POSITIONS), 'random'),
+            test_views: f(int(1, 64), 1),
+          }),
+          nul,
+        ),
+        null,
+      ),
     }),
   ),
   frontend: f(
@@ -168,6 +202,19 @@ export const RECIPE_SCHEMA: Node = obj({
       mixup: f(num({ min: 0, max: 1 }), 0),
       mixup_alpha: f(num({ min: Number.MIN_VALUE }), 10),
       noise: f(bool, false),
+      epic: f(
+        or(
+          obj({
+            warp: f(int(0), 5),
+            freq_width: f(int(1), 27),
+            freq_masks: f(int(0), 2),
+            time_width: f(int(1), 25),
+            time_masks: f(int(0), 2),
+          }),
+          nul,
+        ),
+        null,
+      ),
     }),
     {},
   ),
@@ -228,6 +275,7 @@ export const RECIPE_SCHEMA: Node = obj({
       max_steps: f(or(int(1), nul), null),
       device: f(str(), 'cpu'),
       precision: f(str([...PRECISIONS]), 'fp32'),
+      accumulate: f(int(1, 4096), 1),
     }),
   ),
 });

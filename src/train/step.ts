@@ -43,6 +43,51 @@ export interface StepContext {
 }
 
 /**
+ * One optimisation step over several batches (gradient accumulation, train.accumulate): each
+ * batch's mean loss is weighted by its share of the group's clips, so that the gradients add up to
+ * those of one batch of all of them (the same update within float rounding). Returns each batch's
+ * own mean loss; at a non-finite one it stops before anything is updated. `beforeBatch(k)` runs
+ * before batch k's forward pass (the trainer seeds libtorch's generator there).
+ */
+export function accumulateStep(ctx: StepContext, batches: Batch[], beforeBatch?: (k: number) => void): number[] {
+  if (ctx.afterBackward) throw new Error('train.accumulate: gradient accumulation with data parallelism is not supported (use more ranks or a larger train.batch_size)');
+  const total = batches.reduce((a, b) => a + b.size, 0);
+  const losses: number[] = [];
+  const e = ctx.engine ?? CPU_FP32;
+  const scaler = ctx.scaler?.enabled ? ctx.scaler : null;
+  ctx.opt.zeroGrad();
+  for (let k = 0; k < batches.length; k++) {
+    const batch = batches[k]!;
+    if (batch.size === 0) continue;
+    beforeBatch?.(k);
+    const v = scope(() => {
+      const x = toDevice(tensor(batch.x, [batch.size, batch.frames, batch.bins]), e.device);
+      const loss = autocast(e.amp.device, e.amp.dtype, () => batchLoss(ctx.model.forward(x), batch, ctx.loss, ctx.labelSmoothing));
+      const lv = loss.item();
+      if (!Number.isFinite(lv)) return lv;
+      const weighted = batch.size === total ? loss : loss.mul(batch.size / total);
+      (scaler ? scaler.scaleLoss(weighted) : weighted).backward();
+      return lv;
+    });
+    losses.push(v);
+    if (!Number.isFinite(v)) {
+      ctx.opt.zeroGrad();
+      return losses;
+    }
+  }
+  scope(() => {
+    const update = (): void => {
+      if (ctx.gradClip !== null) clipGradNorm(ctx.params, ctx.gradClip);
+      ctx.opt.step();
+    };
+    if (scaler) scaler.step(ctx.params, update);
+    else update();
+    ctx.opt.zeroGrad();
+  });
+  return losses;
+}
+
+/**
  * One optimisation step; returns the loss. A non-finite loss returns before anything is updated.
  */
 export function trainStep(ctx: StepContext, batch: Batch): number {

@@ -26,7 +26,8 @@ import type { MetricName, Recipe } from './recipe.js';
 import { appendMetrics, keepMetrics, readMetrics, readRunRecipe, resumeDiff, runPaths, writeResults, writeRunRecipe, type MetricsLine } from './run_dir.js';
 import { frontendConfig, makeLoaders, resolveFrontend, selectData, type RunData, type RunLoaders } from './data.js';
 import { buildModel, makeOptimizer, makeSchedule } from './build.js';
-import { scalarMetrics, trainStep, type StepContext } from './step.js';
+import { accumulateStep, scalarMetrics, trainStep, type StepContext } from './step.js';
+import type { Batch } from '../data/loader.js';
 import { evaluateSplit, type EvalGather } from './eval_split.js';
 import { placeModel, recipeNames, resolveEngine, type Engine } from '../tensor/engine.js';
 import { GradScaler, type GradScalerOptions } from './amp.js';
@@ -261,20 +262,38 @@ async function trainEpoch(run: Run): Promise<{ lr: number; stopped: boolean }> {
   let stopped = false;
   if (state.batch < nb) {
     let tEpoch = performance.now();
+    // gradient accumulation: batches gather into groups of `accumulate`, aligned on the batch index
+    // (a resumed epoch starts at a group's first batch: checkpoints are written between steps)
+    const accumulate = t.accumulate;
+    let group: Batch[] = [];
     for await (const batch of loader.epoch(epoch, { startBatch: state.batch })) {
-      lr = run.schedule(warmup ? epoch + batch.index / nb : epoch);
-      run.opt!.setLr(lr);
-      manualSeed(mixSeed(recipe.seed, state.step, 0x57e9));
-      const v = trainStep(run.ctx!, batch);
-      if (!Number.isFinite(v)) {
-        const where = `step ${state.step + 1} (epoch ${epoch + 1}, batch ${batch.index + 1}/${nb})`;
-        throw new NonFiniteLossError(state.step + 1, v, `${where}: the loss is ${v}; training stopped (${lastGood(run)}). Try a lower optim.lr or optim.grad_clip.`);
+      if (accumulate > 1) {
+        group.push(batch);
+        if ((batch.index + 1) % accumulate !== 0 && batch.index + 1 < nb) continue;
       }
+      const first = accumulate > 1 ? group[0]! : batch;
+      lr = run.schedule(warmup ? epoch + first.index / nb : epoch);
+      run.opt!.setLr(lr);
+      const losses =
+        accumulate > 1
+          ? accumulateStep(run.ctx!, group, (k) => manualSeed(mixSeed(recipe.seed, state.step, 0x57e9 + k)))
+          : (manualSeed(mixSeed(recipe.seed, state.step, 0x57e9)), [trainStep(run.ctx!, batch)]);
+      const done = accumulate > 1 ? group : [batch];
+      group = [];
+      losses.forEach((v, k) => {
+        if (Number.isFinite(v)) return;
+        const where = `step ${state.step + 1} (epoch ${epoch + 1}, batch ${done[k]!.index + 1}/${nb})`;
+        throw new NonFiniteLossError(state.step + 1, v, `${where}: the loss is ${v}; training stopped (${lastGood(run)}). Try a lower optim.lr or optim.grad_clip.`);
+      });
       state.step++;
       state.batch = batch.index + 1;
-      state.lossSum += v * batch.size;
-      state.lossCount += batch.size;
-      bar.tick(1, batch.size, `loss ${fmt(state.lossSum / state.lossCount)}  lr ${lr.toExponential(2)}`);
+      let size = 0;
+      losses.forEach((v, k) => {
+        state.lossSum += v * done[k]!.size;
+        state.lossCount += done[k]!.size;
+        size += done[k]!.size;
+      });
+      bar.tick(done.length, size, `loss ${fmt(state.lossSum / state.lossCount)}  lr ${lr.toExponential(2)}`);
       const now = performance.now();
       state.epochSeconds += (now - tEpoch) / 1000;
       tEpoch = now;
@@ -420,6 +439,9 @@ async function trainLocked(opts: TrainOptions): Promise<TrainResults> {
   const out = resolve(opts.out);
   const log = opts.log ?? ((s: string) => process.stdout.write(s + '\n'));
   const recipe = openRun(out, opts);
+  if (opts.parallel && recipe.train.accumulate > 1) {
+    throw new Error(`train.accumulate: ${recipe.train.accumulate} with data parallelism is not supported (more ranks or a larger train.batch_size give the same effective batch)`);
+  }
   manualSeed(recipe.seed);
   const data = selectData(recipe, log);
   const run: Run = {

@@ -34,6 +34,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { collectRuns, runMetrics, type ReportSplit, type RunRecord } from './runs.js';
 import { LOWER_IS_BETTER, NOT_FRACTIONS, parseReportSpec, type ReportSpec } from './report_spec.js';
 import { escapeXml, linePlot, type Series } from './svg.js';
+import { withPaperRows } from './paper.js';
 import { buildTable, formatCount, formatParams, formatValue, meanStd, type Table, type TableSpec } from './table.js';
 
 export { parseReportSpec, type CurvesSpec, type ReportSpec } from './report_spec.js';
@@ -87,6 +88,7 @@ export function fullTableSpec(t: Partial<TableSpec>, spec: ReportSpec, axes: str
     digits: t.digits ?? spec.digits,
     extra: t.extra ?? [],
     labels: spec.labels,
+    ...(t.paper ? { paper: t.paper } : {}),
   };
 }
 
@@ -162,7 +164,10 @@ export function buildReport(input: ReportInput): ReportOutput {
   const axes = axesOf(runs, order);
   const replicates = (spec.replicates ?? defaultReplicates(axes)).filter((a) => axes.includes(a));
   const tableSpecs = spec.tables.length ? spec.tables : [{}];
-  const tables = tableSpecs.map((t, i) => buildTable(runs, fullTableSpec(t, spec, axes, replicates, i), order, replicates));
+  const tables = tableSpecs.map((t, i) => {
+    const table = buildTable(runs, fullTableSpec(t, spec, axes, replicates, i), order, replicates);
+    return table.spec.paper ? withPaperRows(table, table.spec.paper) : table;
+  });
   const finished = runs.filter((r) => r.results !== null).length;
   const problems = runs.flatMap((r) => r.problems);
 
@@ -217,7 +222,9 @@ function tableNote(t: Table, replicates: string[], runs: RunRecord[]): string {
   if (s.best !== 'none') parts.push(`best per ${s.best} in bold, second underlined (${s.better} is better)`);
   if (Object.keys(s.filter).length) parts.push(`only ${Object.entries(s.filter).map(([a, v]) => `${a} = ${v.join(' or ')}`).join(', ')}`);
   if (t.pooled.length) parts.push(`pooled over ${t.pooled.join(', ')} (not on the rows or columns)`);
-  for (const x of s.extra) parts.push(`column "${x.label}": ${x.metric ?? s.metric} on the ${splitLabel(x.split ?? s.split, runs)}`);
+  for (const x of s.extra) parts.push(`column "${x.label}": ${x.metric ?? s.metric}${(x.percent ?? s.percent) !== s.percent ? (x.percent ?? s.percent ? ' (%)' : ' (a fraction)') : ''} on the ${splitLabel(x.split ?? s.split, runs)}`);
+  if (s.paper && t.rowKinds?.includes('paper')) parts.push(`rows "(paper)": ${s.paper.source}, as printed there, under the row of ours they correspond to`);
+  if (s.paper && t.rowKinds?.includes('reported')) parts.push(`the first rows: numbers the paper quotes from other papers (not runs of ours)`);
   const epochs = t.cells.flatMap((row, i) => row.map((c, j) => (c.epoch ? `${t.rowLabels[i]!.join(' / ') || 'all'} @ ${t.colLabels[j]!.join(' / ') || s.metric}: epoch ${c.epoch}` : ''))).filter(Boolean);
   if (epochs.length) parts.push(`fold-averaged best epochs: ${epochs.join(', ')}`);
   return parts.join('; ') + '.';
@@ -252,6 +259,8 @@ function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tab
   L.push(...intro(input, replicates, info.finished).map(mdText), '');
   for (const t of tables) {
     L.push(`## ${mdText(t.spec.title)}`, '', mdText(tableNote(t, replicates, input.runs)), '');
+    for (const n of t.notes ?? []) L.push(`${mdText(n)}  `);
+    if (t.notes?.length) L.push('');
     const head = [...(t.spec.rows.length ? t.spec.rows : ['']), ...(t.spec.params ? ['trainable params'] : []), ...t.colLabels.map((_, j) => colHeader(t, j))];
     L.push(`| ${head.map(mdText).join(' | ')} |`);
     L.push(`| ${head.map((_, i) => (i < Math.max(1, t.spec.rows.length) ? '---' : '---:')).join(' | ')} |`);
@@ -319,6 +328,7 @@ table.runs { font-size: 12px; }
 .plots figure { margin: 0; }
 .plots figcaption { font-size: 12px; color: #555; }
 ul.problems { color: #a00; font-size: 12px; }
+table.results tr.paper td, table.results tr.reported td { color: #555; font-style: italic; }
 `;
 
 function htmlTable(t: Table): string {
@@ -356,7 +366,8 @@ function htmlTable(t: Table): string {
       const inner = c.mark === 'best' ? `<b>${txt}</b>` : c.mark === 'second' ? `<u>${txt}</u>` : txt;
       return `<td class="num${c.mark ? ' ' + c.mark : ''}" title="${c.values.length} run(s)${c.epoch ? `, epoch ${c.epoch}` : ''}">${inner}</td>`;
     });
-    H.push(`<tr>${keys}${params}${cells.join('')}</tr>`);
+    const kind = t.rowKinds?.[i];
+    H.push(`<tr${kind && kind !== 'ours' ? ` class="${kind}"` : ''}>${keys}${params}${cells.join('')}</tr>`);
   });
   H.push('</tbody>', '</table>');
   return H.join('\n');
@@ -369,7 +380,7 @@ function renderHtml(title: string, spec: ReportSpec, input: ReportInput, tables:
   if (spec.description) B.push(`<p>${escapeXml(spec.description)}</p>`);
   B.push(`<p class="note">${intro(input, replicates, info.finished).map(escapeXml).join(' ')}</p>`);
   for (const t of tables) {
-    B.push(`<h2>${escapeXml(t.spec.title)}</h2>`, `<p class="note">${escapeXml(tableNote(t, replicates, input.runs))}</p>`, htmlTable(t));
+    B.push(`<h2>${escapeXml(t.spec.title)}</h2>`, `<p class="note">${escapeXml(tableNote(t, replicates, input.runs))}</p>`, ...(t.notes ?? []).map((n) => `<p>${escapeXml(n)}</p>`), htmlTable(t));
     if (t.cells.flat().some((c) => c.missing && c.text !== '-')) B.push('<p class="note">* some runs of this cell have no value yet (unfinished).</p>');
   }
   if (plots.length) {
@@ -414,8 +425,10 @@ export function writeReport(outDir: string, r: ReportOutput): string[] {
           col_keys: t.colKeys,
           row_labels: t.rowLabels,
           col_labels: t.colLabels,
-          cells: t.cells.map((row) => row.map((c) => ({ mean: Number.isFinite(c.mean) ? c.mean : null, std: Number.isFinite(c.std) ? c.std : null, n: c.values.length, mark: c.mark, ...(c.epoch ? { epoch: c.epoch } : {}) }))),
-          params: t.params.map((p) => ({ trainable: p.trainable.length ? mean(p.trainable) : null, total: p.total.length ? mean(p.total) : null })),
+          ...(t.rowKinds ? { row_kinds: t.rowKinds } : {}),
+          ...(t.notes?.length ? { notes: t.notes } : {}),
+          cells: t.cells.map((row) => row.map((c) => ({ mean: Number.isFinite(c.mean) ? c.mean : null, std: Number.isFinite(c.std) ? c.std : null, n: c.values.length, mark: c.mark, text: c.text, ...(c.epoch ? { epoch: c.epoch } : {}) }))),
+          params: t.params.map((p) => ({ trainable: p.trainable.length ? mean(p.trainable) : null, total: p.total.length ? mean(p.total) : null, ...(p.text !== undefined ? { text: p.text } : {}) })),
         })),
         plots: r.plots.map((p) => `plots/${p.name}`),
       },

@@ -4,6 +4,7 @@
  */
 import { REPORT_SPLITS, type ReportSplit } from './runs.js';
 import type { BestScope, ExtraColumn, TableSpec } from './table.js';
+import { parsePaper } from './paper.js';
 
 export interface CurvesSpec {
   group: string[] | null;
@@ -92,8 +93,9 @@ export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
 
 function parseTable(t: unknown, where: string): Partial<TableSpec> {
   if (!isPlain(t)) throw new Error(`${where}: expected a mapping {title, rows, cols, ...}`);
-  checkKeys(t, ['title', 'rows', 'cols', 'filter', 'metric', 'split', 'params', 'best', 'better', 'percent', 'digits', 'extra'], where);
+  checkKeys(t, ['title', 'rows', 'cols', 'filter', 'metric', 'split', 'params', 'best', 'better', 'percent', 'digits', 'extra', 'paper'], where);
   const out: Partial<TableSpec> = {};
+  if (t.paper !== undefined) out.paper = parsePaper(t.paper, `${where}.paper`);
   if (t.title !== undefined) out.title = String(t.title);
   if (t.rows !== undefined) out.rows = t.rows === null ? [] : strList(t.rows, `${where}.rows`);
   if (t.cols !== undefined) out.cols = t.cols === null ? [] : strList(t.cols, `${where}.cols`);
@@ -132,11 +134,19 @@ function parseTable(t: unknown, where: string): Partial<TableSpec> {
 
 function parseExtra(x: unknown, where: string): ExtraColumn {
   if (!isPlain(x)) throw new Error(`${where}: expected {label, filter, metric, split}`);
-  checkKeys(x, ['label', 'filter', 'metric', 'split'], where);
+  checkKeys(x, ['label', 'filter', 'metric', 'split', 'percent', 'digits'], where);
   if (typeof x.label !== 'string' || x.label === '') throw new Error(`${where}.label: expected the column's name`);
   if (x.filter !== undefined && !isPlain(x.filter)) throw new Error(`${where}.filter: expected {axis: value or [values]}`);
   const out: ExtraColumn = { label: x.label, filter: Object.fromEntries(Object.entries((x.filter as Record<string, unknown>) ?? {}).map(([a, v]) => [a, (Array.isArray(v) ? v : [v]).map(String)])) };
   if (x.metric !== undefined) out.metric = String(x.metric);
+  if (x.percent !== undefined) {
+    if (typeof x.percent !== 'boolean') throw new Error(`${where}.percent: expected true or false`);
+    out.percent = x.percent;
+  }
+  if (x.digits !== undefined) {
+    if (!Number.isInteger(x.digits) || (x.digits as number) < 0 || (x.digits as number) > 8) throw new Error(`${where}.digits: expected an integer in [0, 8]`);
+    out.digits = x.digits as number;
+  }
   if (x.split !== undefined) {
     if (!SPLITS.includes(x.split as string)) throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}`);
     out.split = x.split as ReportSplit;

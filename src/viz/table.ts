@@ -6,6 +6,7 @@
  */
 import { foldBest, runMetrics, type ReportSplit, type RunRecord } from './runs.js';
 
+import type { PaperSpec, RowKind } from './paper.js';
 export type BestScope = 'column' | 'row' | 'table' | 'none';
 
 export interface TableSpec {
@@ -26,6 +27,8 @@ export interface TableSpec {
   extra: ExtraColumn[];
   /** axis -> value -> the name shown (the paper's row and column names) */
   labels: Record<string, Record<string, string>>;
+  /** the paper's values beside ours (src/viz/paper.ts) */
+  paper?: PaperSpec;
 }
 
 export interface ExtraColumn {
@@ -33,6 +36,9 @@ export interface ExtraColumn {
   filter: Record<string, string[]>;
   metric?: string;
   split?: ReportSplit;
+  /** this column shown x100 or not (EPIC mAP is a fraction in the paper's Table 2); default the table's */
+  percent?: boolean;
+  digits?: number;
 }
 
 export type Mark = 'best' | 'second' | null;
@@ -53,6 +59,8 @@ export interface Cell {
 export interface RowParams {
   trainable: number[];
   total: number[];
+  /** shown as is instead of the counts (the paper's "# Param" on its rows) */
+  text?: string;
 }
 
 export interface Table {
@@ -69,6 +77,10 @@ export interface Table {
   pooled: string[];
   /** the largest number of values in a cell */
   maxN: number;
+  /** with a paper section: which rows are ours, the paper's for the row above, or quoted from other papers */
+  rowKinds?: RowKind[];
+  /** lines the paper prints with the table */
+  notes?: string[];
 }
 
 /** population std (numpy's default, as loaa cv reports it) */
@@ -123,6 +135,7 @@ export function formatCount(n: number): string {
 
 /** "0.42M (0.49%)", or a range when the row's runs differ (e.g. heads of different sizes). */
 export function formatParams(p: RowParams): string {
+  if (p.text !== undefined) return p.text;
   if (!p.trainable.length) return '-';
   const lo = Math.min(...p.trainable);
   const hi = Math.max(...p.trainable);
@@ -182,7 +195,8 @@ export function buildTable(all: RunRecord[], spec: TableSpec, order: Record<stri
       const { values, missing, epoch } = cellValues(xr, x.metric ?? spec.metric, x.split ?? spec.split, spec.better, replicates);
       const { mean, std } = meanStd(values);
       maxN = Math.max(maxN, values.length);
-      row.push({ values, mean, std, missing, mark: null, text: formatValue(mean, std, values.length, spec), ...(epoch ? { epoch } : {}) });
+      const fmt = { percent: x.percent ?? spec.percent, digits: x.digits ?? spec.digits };
+      row.push({ values, mean, std, missing, mark: null, text: formatValue(mean, std, values.length, fmt), ...(epoch ? { epoch } : {}) });
     }
     cells.push(row);
   }

@@ -47,12 +47,20 @@ test('schedules: AST step decay from epoch 5, EPIC warm-up and relative steps', 
   assert.equal(esc(4), 5e-4);
   assert.ok(Math.abs(esc(5) - 5e-4 * 0.85) < 1e-15);
   assert.ok(Math.abs(esc(7) - 5e-4 * 0.85 ** 3) < 1e-15);
+  // the SSAST EPIC-SOUNDS setup with the paper's lr: no warm-up, x0.1 from epoch 26 (index 25)
   const epic = makeSchedule(loadRecipe(join(recipes, 'epic_sounds_loaa.yaml')));
-  assert.equal(epic(0), 1e-6);
-  assert.ok(Math.abs(epic(1) - (1e-6 + 1e-4) / 2) < 1e-15);
-  assert.equal(epic(2), 1e-4);
-  assert.ok(Math.abs(epic(10) - 5e-6) < 1e-18);
-  assert.ok(Math.abs(epic(25) - 1e-6) < 1e-18);
+  assert.equal(epic(0), 1e-4);
+  assert.equal(epic(0.5), 1e-4);
+  assert.equal(epic(24), 1e-4);
+  assert.ok(Math.abs(epic(25) - 1e-5) < 1e-18);
+  assert.ok(Math.abs(epic(29) - 1e-5) < 1e-18);
+  // the reference's newer config (warm-up 2 epochs from 1e-6, x0.05 at 10, x0.01 at 20) is a --set away
+  const head = makeSchedule(loadRecipe(join(recipes, 'epic_sounds_loaa.yaml'), { set: ['schedule.milestones=[10, 20]', 'schedule.factors=[0.05, 0.01]', 'schedule.warmup_epochs=2', 'schedule.warmup_start_lr=1e-6'] }));
+  assert.equal(head(0), 1e-6);
+  assert.ok(Math.abs(head(1) - (1e-6 + 1e-4) / 2) < 1e-15);
+  assert.equal(head(2), 1e-4);
+  assert.ok(Math.abs(head(10) - 5e-6) < 1e-18);
+  assert.ok(Math.abs(head(25) - 1e-6) < 1e-18);
 });
 
 test('errors name the file and the key path', () => {

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
 import { ENGINE_FLAGS, engineSets } from '../recipe_flags.js';
+import type { WindowSpec } from '../../data/window.js';
 
 const DESCRIPTION = `Evaluates a run's adapter (best/ by default) on a split of the run's dataset, with the run's front
 end and normalisation, and prints top-1 / top-5 accuracy, mAP, mean class accuracy, macro AUC, d'
@@ -18,15 +19,17 @@ const FLAGS = {
   },
   checkpoint: { type: 'string', value: 'WHICH', default: 'best', choices: ['best', 'final'], help: 'the adapter to evaluate' },
   'data-root': { type: 'string', value: 'PATH', help: 'the dataset\'s location, when it moved since training' },
+  views: { type: 'int', min: 1, max: 64, help: 'score each clip as the mean logits of N evenly spaced windows (EPIC-SOUNDS\' test\nprotocol: 5); default: the recipe\'s data.window.test_views for the test split, else 1' },
+  window: { type: 'string', value: 'S', help: 'the window length in seconds for --views (default: data.window.seconds, else the\nfront end\'s span: target_length frames)' },
   ...ENGINE_FLAGS,
 } as const;
 
 export const command = defineCommand({
   name: 'eval',
-  usage: '<run dir> [--split test] [--checkpoint best|final] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
+  usage: '<run dir> [--split test] [--checkpoint best|final] [--views N [--window S]] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,
-  examples: ['loaa eval runs/fsdd_loaa --split test'],
+  examples: ['loaa eval runs/fsdd_loaa --split test', 'loaa eval runs/epic_sounds_loaa --split validation --views 5'],
   async run({ flags, positionals, json, log, stream }) {
     if (positionals.length !== 1) throw new UsageError(positionals.length ? `${positionals[1]}: one run directory only` : '<run dir>: required');
     const run = resolve(positionals[0]!);
@@ -60,7 +63,9 @@ export const command = defineCommand({
     const clf = Classifier.onModel(trainer.buildModel(recipe, data.labels.length).model, adapterDir);
     const fe = recipe.frontend;
     const frontend = clf.frontend ?? { type: fe.type, sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length };
+    const window = evalWindow(trainer.windowSpecs(recipe), want === 'test', flags.views, flags.window, frontend);
     const loader = new DataLoader({
+      window,
       clips,
       numClasses: data.labels.length,
       frontend,
@@ -75,14 +80,16 @@ export const command = defineCommand({
     try {
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream });
-      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine, requireFinite: true });
+      const { evaluateSplit } = await import('../../train/eval_split.js');
+      const r = await evaluateSplit(model, loader, clips, { loss: recipe.train.loss, numClasses: data.labels.length, progress: bar, engine, requireFinite: true });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
       if (json) {
-        process.stdout.write(JSON.stringify({ run, split: splitName, checkpoint: which, n: r.n, metrics, confusion: r.report?.confusion ?? [] }) + '\n');
+        process.stdout.write(JSON.stringify({ run, split: splitName, checkpoint: which, n: r.n, views: window?.views ?? 1, window: window?.seconds ?? null, metrics, confusion: r.report?.confusion ?? [] }) + '\n');
       } else {
         const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : (100 * v).toFixed(2) + '%');
-        log(`${run} (${which}) on ${splitName}, ${r.n} clips:`);
+        const how = window ? `, ${window.views > 1 ? `${window.views} views of` : `one ${window.position} window of`} ${window.seconds} s` : '';
+        log(`${run} (${which}) on ${splitName}, ${r.n} clips${how}:`);
         log(`  top1 ${pct(metrics.top1)}  top5 ${pct(metrics.top5)}  mAP ${pct(metrics.mAP)}  mean class accuracy ${pct(metrics.meanClassAccuracy)}`);
         log(`  macro AUC ${metrics.macroAUC?.toFixed(4) ?? '-'}  d' ${metrics.dPrime?.toFixed(3) ?? '-'}  loss ${metrics.loss.toFixed(4)}`);
       }
@@ -93,3 +100,22 @@ export const command = defineCommand({
     return 0;
   },
 });
+
+/** The windows of the evaluated clips: the recipe's for the split, or --views N of --window seconds. */
+function evalWindow(
+  specs: { validation: WindowSpec | null; test: WindowSpec | null },
+  isTest: boolean,
+  views: number | undefined,
+  seconds: string | undefined,
+  fe: { type: string; sampleRate: number; targetLength: number },
+): WindowSpec | null {
+  const own = isTest ? specs.test : specs.validation;
+  let s = own?.seconds ?? (fe.type === 'epic' ? (fe.targetLength * 120) / fe.sampleRate : fe.targetLength / 100);
+  if (seconds !== undefined) {
+    s = Number(seconds);
+    if (!(s > 0)) throw new UsageError(`--window: expected a positive number of seconds, got ${JSON.stringify(seconds)}`);
+  }
+  if (views === undefined) return own && seconds !== undefined ? { ...own, seconds: s } : own;
+  if (views === 1 && own === null && seconds === undefined) return null;
+  return { seconds: s, position: own?.position ?? 'center', views };
+}

@@ -64,7 +64,7 @@ export const command = defineCommand({
         process.stdout.write(JSON.stringify({ grid: grid.name, out: outDir, runs: states.map(({ run, state }, i) => ({ id: run.id, dir: run.dir, axes: run.axes, state, trainable: counts[i]!.counts.trainable, total: counts[i]!.counts.total, share: counts[i]!.share, paper_share: counts[i]!.paperShare, command: ['loaa', ...trainArgs({ run, resume: state === 'interrupted' })] })) }) + '\n');
       } else {
         say(formatGridCounts(grid, counts));
-        say('(share: trainable / total as built; paper share: the method\'s parameters without the head / 86 M, the paper\'s convention)\n');
+        say('(share: trainable / total as built; paper share: trainable / 87,630,032 (the ImageNet DeiT-B/384), the paper\'s convention)\n');
         const count = (s: string): number => states.filter((x) => x.state === s).length;
         say(`${grid.name}: ${runs.length} runs (${grid.axes.map((x) => `${x.values.length} ${x.name}`).join(' x ')}${grid.exclude.length ? ', some excluded' : ''}) in ${rel(outDir)}`);
         say(`  ${count('done')} done, ${count('pending')} pending, ${count('interrupted')} interrupted, ${count('running')} running elsewhere`);

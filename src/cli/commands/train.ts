@@ -20,6 +20,7 @@ const FLAGS = {
   'allow-thread-change': { type: 'boolean', help: 'resume with another thread count than the run was started with: training\ncontinues correctly, but the weights differ from an uninterrupted run in the last bits' },
   ...ENGINE_FLAGS,
   ...DIST_FLAGS,
+  'dry-run': { type: 'boolean', help: 'print the resolved recipe and the plan (trainable parameters, steps per epoch,\neffective batch, the lr of every epoch) and exit: no data or weights are read' },
 } as const;
 
 export const command = defineCommand({
@@ -27,6 +28,7 @@ export const command = defineCommand({
   usage: [
     '--config <recipe.yaml> --out <run dir> [--set key.path=value ...] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
     '--out <run dir> --resume [--allow-thread-change] [--config <recipe.yaml>] [--set ...] [--data-root PATH] ...',
+    '--config <recipe.yaml> [--set key.path=value ...] --dry-run [--json]',
     '--config <recipe.yaml> --out <run dir> --nproc N [--nnodes M --node-rank K --master-addr A --master-port P] [--dist-timeout S] [--dist-backend B] ...',
   ],
   description: DESCRIPTION,
@@ -38,6 +40,20 @@ export const command = defineCommand({
   ],
   async run({ flags, positionals, argv, json, log, stream }) {
     if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument (the recipe goes after --config)`);
+    if (flags['dry-run']) {
+      if (!flags.config) throw new UsageError('--dry-run: --config is required');
+      const { loadRecipe } = await import('../../train/recipe.js');
+      const { planLines, planTraining } = await import('../../train/plan.js');
+      const plan = planTraining(loadRecipe(flags.config, { set: [...flags.set, ...engineSets(flags)], dataRoot: flags['data-root'] }));
+      if (json) {
+        process.stdout.write(JSON.stringify(plan) + '\n');
+      } else {
+        const { stringify } = await import('yaml');
+        process.stdout.write(stringify(plan.recipe));
+        for (const line of planLines(plan)) log(line);
+      }
+      return 0;
+    }
     const out = flags.out;
     if (!out) throw new UsageError('--out: the run directory is required');
     if (!flags.config && !flags.resume) throw new UsageError('--config: a recipe file is required (or --resume an existing run)');
