@@ -236,7 +236,19 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
   return linearWith(k, a, b.t(), at::Tensor());
 }
 
+// LOAA_GEMM set when the addon loads forces the kernel in every process, including ones that never
+// call chooseGemm (tests, API users); an unknown or unavailable name is left to chooseGemm to report.
+static void applyEnvKernel() {
+  const char* want = std::getenv("LOAA_GEMM");
+  if (!want) return;
+  for (int k = 0; k < 4; ++k) {
+    if (std::string(want) == kNames[k] && unavailable(static_cast<Kernel>(k)).empty()) g_kernel.store(k);
+  }
+}
+
 const std::vector<OpDef>& ops() {
+  static const bool envApplied = (applyEnvKernel(), true);
+  (void)envApplied;
   static const std::vector<OpDef> list = {
       // which kernels load here: {name: "" or why not}, and the libraries' paths
       {"gemmKernels", [](Args& a) -> V {

@@ -187,3 +187,13 @@ test('gemm choice: a missing BLAS library makes its kernel unavailable; forcing 
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('LOAA_GEMM set when the addon loads routes linear through that kernel without chooseGemm', { skip: avail.openblas ? `openblas unavailable here: ${avail.openblas}` : false }, () => {
+  const mod = fileURLToPath(new URL('../../src/tensor/gemm.js', import.meta.url));
+  const script = `import(${JSON.stringify(mod)}).then((g) => process.stdout.write(g.activeGemm()));`;
+  for (const [env, want] of [['openblas', 'openblas'], ['nope', 'torch']]) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LOAA_GEMM: env } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, want, `LOAA_GEMM=${env}`);
+  }
+});
