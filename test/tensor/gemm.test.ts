@@ -197,3 +197,9 @@ test('LOAA_GEMM set when the addon loads routes linear through that kernel witho
     assert.equal(r.stdout, want, `LOAA_GEMM=${env}`);
   }
 });
+
+test('the engine line names the kernel and its measured GFLOP/s, with the others measured', async () => {
+  const { describeGemm } = await import('../../src/tensor/gemm.js');
+  assert.equal(describeGemm({ kernel: 'onednn', gflops: 139.4, rates: { torch: 90.2, onednn: 139.4, openblas: 176 }, source: 'measured' }), 'fp32 GEMM onednn 139 GFLOP/s (measured; torch 90, openblas 176)');
+  assert.equal(describeGemm({ kernel: 'torch', gflops: null, rates: {}, source: 'forced' }), 'fp32 GEMM torch (forced)');
+});
