@@ -2,13 +2,14 @@
   "targets": [
     {
       "target_name": "loaa_native",
-      "sources": ["native/addon.cc", "native/tensor_wrap.cc", "native/ops.cc", "native/device_ops.cc", "native/distributed.cc", "native/profiler.cc"],
+      "sources": ["native/addon.cc", "native/tensor_wrap.cc", "native/ops.cc", "native/device_ops.cc", "native/distributed.cc", "native/profiler.cc", "native/gemm.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/find-libtorch.mjs include)"
       ],
       "libraries": [
         "-Wl,--no-as-needed",
+        "-ldl",
         "-L<!(node scripts/find-libtorch.mjs libdir)",
         "<!@(node scripts/find-libtorch.mjs libs)",
         "-Wl,-rpath,<!(node scripts/find-libtorch.mjs libdir)",

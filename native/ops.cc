@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "args.h"
+#include "gemm.h"
 #include "ops.h"
 
 namespace loaa {
@@ -256,8 +257,8 @@ const std::vector<OpDef>& table() {
        }},
 
       // ---- linear algebra and network layers
-      {"matmul", [](Args& a) -> V { return W(a, at::matmul(a.tensor(0), a.tensor(1))); }},
-      {"linear", [](Args& a) -> V { return W(a, at::linear(a.tensor(0), a.tensor(1), a.optTensor(2))); }},
+      {"matmul", [](Args& a) -> V { return W(a, gemm::matmul(a.tensor(0), a.tensor(1))); }},
+      {"linear", [](Args& a) -> V { return W(a, gemm::linear(a.tensor(0), a.tensor(1), a.optTensor(2))); }},
       {"conv1d", [](Args& a) -> V {  // (x, w, b, stride, padding, dilation, groups)
          return W(a, at::conv1d(a.tensor(0), a.tensor(1), a.optTensor(2), a.ints(3), a.ints(4), a.ints(5), a.i64(6, 1)));
        }},
@@ -439,7 +440,7 @@ Napi::Value dispatch(const Napi::CallbackInfo& info) {
 
 void registerOps(Napi::Env env, Napi::Object exports) {
   auto ops = Napi::Object::New(env);
-  for (const auto* list : {&table(), &deviceOps(), &profilerOps()}) {
+  for (const auto* list : {&table(), &deviceOps(), &profilerOps(), &gemm::ops()}) {
     for (const OpDef& op : *list) ops.Set(op.name, Napi::Function::New(env, dispatch, op.name, const_cast<OpDef*>(&op)));
   }
   exports.Set("ops", ops);

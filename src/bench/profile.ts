@@ -11,6 +11,7 @@ import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
 import { autocast } from '../tensor/autocast.js';
 import { crossEntropy, manualSeed, randint, randn } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
+import { chooseGemm } from '../tensor/gemm.js';
 import { fmt } from './summary.js';
 import { ADAPTERS, type Precision } from './speed_rows.js';
 
@@ -58,6 +59,8 @@ export function profileOps(fn: () => void, opts: { shapes?: boolean } = {}): Pro
 /** Profiles the second of two LoAA training steps (the first allocates and casts). */
 export function profileStep(o: { batch: number; precision: Exclude<Precision, 'fp16'>; shapes?: boolean }): Profile {
   manualSeed(0);
+  // fp32 GEMMs through the kernel training would use on this machine (they show as loaa::mm_<kernel>)
+  if (o.precision === 'fp32') chooseGemm();
   const model = new AudioSpectrogramTransformer({ arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 }, { seed: 0 });
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
   const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;

@@ -27,6 +27,8 @@ import { forwardFlops, loaaStepBench, onDevice, peakGflops, syncDevice, type Pre
 import { runPythonJson, torchaudioPython, torchPython } from './python.js';
 import { stats, type RowSamples } from './summary.js';
 import { TorchWorker } from './torch_worker.js';
+import { benchGemmKernels, type GemmRowsResult } from './gemm_rows.js';
+import { chooseGemm, describeGemm, type GemmChoice } from '../tensor/gemm.js';
 
 const ARCH = 'deit_base_distilled_patch16_384';
 const FRAMES = 512;
@@ -45,7 +47,7 @@ export interface RowsOptions {
   probeEpochs: number;
   /** front-end repetitions per round (median) */
   frontendReps: number;
-  /** which groups run: step, inference, probe, frontend, rss, inference-bf16 */
+  /** which groups run: gemm, step, inference, probe, frontend, rss, inference-bf16 */
   groups: readonly string[];
   /** where both sides run (a resolved libtorch device: cpu, cuda:N); default cpu */
   device?: string;
@@ -67,7 +69,7 @@ const where = (device: string): string => (device === 'cpu' ? '' : `, on ${devic
 const low = (p: Precision): string => (p === 'fp32' ? p : `${p} (autocast${p === 'fp16' ? ', loss scaling' : ''})`);
 
 /** the default groups; 'inference-bf16' runs only when --rows names it (without AMX it would take the run past 12 minutes) */
-export const GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss'] as const;
+export const GROUPS = ['gemm', 'step', 'inference', 'probe', 'frontend', 'rss'] as const;
 
 export const DEFAULTS: Omit<RowsOptions, 'log'> = { rounds: 5, batch: 8, steps: 1, inferReps: 3, probeClips: 64, probeEpochs: 10, frontendReps: 20, groups: GROUPS };
 /** --quick: the same rows, smaller, one round, no warm-up step: a smoke check, not a measurement */
@@ -275,6 +277,10 @@ export interface RowsResult {
   rows: RowSamples[];
   skipped: SkippedRow[];
   seconds: number;
+  /** the fp32 GEMM kernels' rates (the gemm group, CPU): the best is the fp32 peak above */
+  gemm?: GemmRowsResult;
+  /** the kernel loaa's fp32 rows ran with (CPU) */
+  gemmChoice?: GemmChoice;
 }
 
 /**
@@ -286,18 +292,19 @@ export function groupLimit(group: string, device: string, precision: Precision |
   const asked = `--device ${device}${precision ? ` --precision ${precision}` : ''}`;
   if (group === 'probe' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32')) return `the linear probe row runs on the CPU in fp32 only (asked: ${asked})`;
   if (group === 'frontend' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32')) return `the front end is CPU code in fp32, with no device or precision (asked: ${asked})`;
+  if (group === 'gemm' && device !== 'cpu') return `the GEMM kernel rows are the CPU's fp32 kernels (asked: ${asked})`;
   if (group === 'rss' && (device !== 'cpu' || precision === 'fp16')) return `peak RSS is measured for CPU steps in fp32 or bf16 (asked: ${asked})`;
   return null;
 }
 
-const GROUP_WORK: Record<string, string> = { probe: 'linear probe', frontend: 'AST front end', rss: 'peak RSS of the LoAA training step' };
+const GROUP_WORK: Record<string, string> = { gemm: 'fp32 GEMM kernels', probe: 'linear probe', frontend: 'AST front end', rss: 'peak RSS of the LoAA training step' };
 
 export async function benchRows(o: RowsOptions): Promise<RowsResult> {
   const t0 = performance.now();
   const device = o.device ?? 'cpu';
   const want = new Set(o.groups);
   const skipped: SkippedRow[] = [];
-  for (const g of ['probe', 'frontend', 'rss']) {
+  for (const g of ['gemm', 'probe', 'frontend', 'rss']) {
     const why = want.has(g) ? groupLimit(g, device, o.precision) : null;
     if (why) {
       want.delete(g);
@@ -317,6 +324,16 @@ export async function benchRows(o: RowsOptions): Promise<RowsResult> {
     }
   }
   const rates: Partial<Record<Precision, number>> = {};
+  // loaa's fp32 CPU rows run the kernel loaa picks for this machine, as training does (autocast
+  // rows run libtorch's own whatever the choice)
+  const gemmChoice = device === 'cpu' && (o.precision ?? 'fp32') === 'fp32' ? chooseGemm({ warn: o.log }) : undefined;
+  if (gemmChoice) o.log(`  loaa: ${describeGemm(gemmChoice)}`);
+  let gemm: GemmRowsResult | undefined;
+  if (want.has('gemm')) {
+    gemm = await benchGemmKernels({ rounds: o.rounds, log: o.log });
+    // the machine's fp32 limit is its best kernel, not libtorch's matmul
+    if (gemm.best) rates.fp32 = gemm.best.summary.median;
+  }
   const peak: Peak = (p) => {
     if (rates[p] === undefined) {
       o.log(`  peak matmul rate (${p}${where(device)})`);
@@ -337,5 +354,5 @@ export async function benchRows(o: RowsOptions): Promise<RowsResult> {
   } finally {
     await py?.close();
   }
-  return { peakGflops: rates, pytorch: pyInfo, rows, skipped, seconds: (performance.now() - t0) / 1000 };
+  return { peakGflops: rates, pytorch: pyInfo, rows, skipped, seconds: (performance.now() - t0) / 1000, gemm, gemmChoice };
 }

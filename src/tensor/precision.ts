@@ -1,10 +1,12 @@
 /**
- * `--precision auto`: bf16 on CUDA; on a CPU only where a measured bf16 matmul beats float32 (AMX
- * does, about 7x; AVX-512 BF16 without AMX measured slower than fp32 here), else fp32.
+ * `--precision auto`: bf16 on CUDA; on a CPU only where a measured bf16 matmul beats float32 through
+ * the fastest fp32 kernel (AMX does, about 7x; AVX-512 BF16 without AMX measured slower than fp32 on
+ * an Intel Xeon, faster on an AMD EPYC: docs/performance.md), else fp32.
  */
 import { performance } from 'node:perf_hooks';
 import { autocast, type Precision } from './autocast.js';
 import { noGrad, randn } from './functional.js';
+import { chooseGemm } from './gemm.js';
 import { scope } from './scope.js';
 
 let cpuVerdict: { bf16: boolean; fp32Ms: number; bf16Ms: number } | undefined;
@@ -12,6 +14,8 @@ let cpuVerdict: { bf16: boolean; fp32Ms: number; bf16Ms: number } | undefined;
 /** Times one ViT-B-sized matmul (258x768 by 768x3072) in fp32 and in bf16 autocast: best of 5. */
 export function measureCpuBf16(): { bf16: boolean; fp32Ms: number; bf16Ms: number } {
   if (cpuVerdict) return cpuVerdict;
+  // bf16 competes with the fastest fp32 kernel here, not with MKL's (a quarter of the chip's rate on AMD)
+  chooseGemm();
   const best = (dtype: 'bfloat16' | null): number =>
     noGrad(() => scope(() => {
       const a = randn([258, 768], { seed: 1 });

@@ -32,6 +32,7 @@ import { evaluateSplit, type EvalGather } from './eval_split.js';
 import { placeModel, recipeNames, resolveEngine, type Engine } from '../tensor/engine.js';
 import { GradScaler, type GradScalerOptions } from './amp.js';
 import { engineInfo } from '../tensor/functional.js';
+import { chooseGemm, describeGemm } from '../tensor/gemm.js';
 import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, type LoopState } from './checkpoint.js';
 import { removeStaleTemps } from '../util/fs.js';
 import { exitWithParent, FileLock } from '../util/lock.js';
@@ -208,7 +209,9 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
     onSkip: (k) => log(`step ${k.step}: fp16 gradients overflowed; step skipped, loss scale ${k.scale} -> ${k.newScale}`),
   });
   run.ctx = { model, opt, params: run.params, loss: t.loss, labelSmoothing: t.label_smoothing, gradClip: recipe.optim.grad_clip, engine, scaler };
-  log(`engine: libtorch ${engineInfo().torchVersion} on ${engine.device}, ${engine.precision}${t.precision === 'auto' ? ' (auto)' : ''}`);
+  // the fp32 GEMM kernel matters only for fp32 math on the CPU (autocast runs libtorch's own)
+  const gemm = engine.device === 'cpu' && engine.precision === 'fp32' ? `, ${describeGemm(chooseGemm({ warn: log }))}` : '';
+  log(`engine: libtorch ${engineInfo().torchVersion} on ${engine.device}, ${engine.precision}${t.precision === 'auto' ? ' (auto)' : ''}${gemm}`);
   log(
     `${recipe.name}: ${data.dataset.name} (${data.train.length} train${data.validation ? `, ${data.validation.length} ${data.validationName}` : ''}${data.test ? `, ${data.test.length} ${data.testName}` : ''} clips, ${data.labels.length} classes)`,
   );

@@ -9,7 +9,7 @@ import { cudaAvailable } from '../../src/tensor/device.js';
 test('loaa bench --help lists the table flags, the row groups and the older sections', () => {
   const r = loaa(['bench', '--help']);
   assert.equal(r.status, 0, r.stderr);
-  for (const s of ['--rounds N', '--quick', '--profile', '--precision', '--rows GROUPS', '--only SECTIONS', '--json', 'step', 'probe', 'rss', 'engine', 'training']) assert.ok(r.stdout.includes(s), s);
+  for (const s of ['--rounds N', '--quick', '--profile', '--precision', '--rows GROUPS', '--only SECTIONS', '--json', 'gemm', 'step', 'probe', 'rss', 'engine', 'training']) assert.ok(r.stdout.includes(s), s);
 });
 
 test('loaa bench: bad row groups, sections and flags are usage errors (exit 2) naming the flag', () => {
@@ -68,7 +68,8 @@ test('bench rows that cannot run a device or precision are named with the reason
   for (const g of ['step', 'inference', 'inference-bf16']) {
     for (const [d, p] of [['cpu', undefined], ['cuda:0', 'fp16'], ['cpu', 'bf16']] as const) assert.equal(groupLimit(g, d, p), null, `${g} ${d} ${p}`);
   }
-  for (const g of ['probe', 'frontend', 'rss']) assert.equal(groupLimit(g, 'cpu', undefined), null, g);
+  for (const g of ['gemm', 'probe', 'frontend', 'rss']) assert.equal(groupLimit(g, 'cpu', undefined), null, g);
+  assert.match(groupLimit('gemm', 'cuda:0', undefined) ?? '', /^the GEMM kernel rows are the CPU's fp32 kernels \(asked: --device cuda:0\)$/);
   assert.equal(groupLimit('rss', 'cpu', 'bf16'), null, 'peak RSS has a bf16 CPU variant');
   assert.match(groupLimit('rss', 'cpu', 'fp16') ?? '', /^peak RSS is measured for CPU steps in fp32 or bf16 \(asked: --device cpu --precision fp16\)$/);
   assert.match(groupLimit('rss', 'cuda:1', undefined) ?? '', /\(asked: --device cuda:1\)$/);

@@ -28,14 +28,16 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
   },
 };
 
-const ROW_GROUPS = ['step', 'inference', 'probe', 'frontend', 'rss', 'inference-bf16'];
+const ROW_GROUPS = ['gemm', 'step', 'inference', 'probe', 'frontend', 'rss', 'inference-bf16'];
 
 const DESCRIPTION = `Without --only or --profile: the table of issue #12. Each row runs the same work in loaa and in
 PyTorch (the project's .venv, PyTorch 2.13, the libtorch the addon is built on; the reference AST with
 SDPA attention), in interleaved rounds (loaa, PyTorch, loaa, ...), and shows median (min-max), loaa's
 advantage (PyTorch time / loaa time, the median of the per-round ratios), the goal, and each side's
 fraction of the GEMM-bound limit (the work's FLOPs / this machine's matmul rate in that precision).
-Rows (--rows picks groups): step (LoAA training step fp32 and bf16), inference (batch 1 and 8 x
+Rows (--rows picks groups): gemm (the fp32 GEMM rate of every kernel here at the model's shapes:
+libtorch's MKL, oneDNN, OpenBLAS/BLIS, onnxruntime's MLAS; the best is the fp32 GEMM limit of the
+fraction columns), step (LoAA training step fp32 and bf16), inference (batch 1 and 8 x
 stride 16 and 10), probe (linear probe, cached features vs PyTorch's plain loop), frontend (vs
 torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step);
 inference-bf16 (the inference rows under bf16 autocast) runs only when --rows names it.
@@ -54,7 +56,7 @@ ${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('
 const FLAGS = {
   rounds: { type: 'int', min: 1, max: 100, help: 'interleaved rounds per row (default 5; 1 with --quick)' },
   quick: { type: 'boolean', help: 'one round, batch 2, fewer repetitions, no warm-up step: checks that every\nrow runs' },
-  rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default step,inference,probe,frontend,rss; also inference-bf16)` },
+  rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default gemm,step,inference,probe,frontend,rss; also inference-bf16)` },
   batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
   profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
@@ -128,7 +130,9 @@ export const command = defineCommand({
     }
 
     const { benchRows, DEFAULTS, QUICK } = await import('../../bench/rows.js');
+    const { describeGemm } = await import('../../tensor/gemm.js');
     const { summarise, markdownTable } = await import('../../bench/summary.js');
+    const { gemmTable, shapesText } = await import('../../bench/gemm_rows.js');
     const base = flags.quick ? QUICK : DEFAULTS;
     const o = {
       ...base,
@@ -146,14 +150,15 @@ export const command = defineCommand({
     const r = await benchRows(o);
     const rows = r.rows.map(summarise);
     if (json) {
-      console.log(JSON.stringify({ machine, engine, device, precision: precision ?? null, pytorch: r.pytorch, peakGflops: r.peakGflops, rounds: o.rounds, quick: flags.quick, seconds: r.seconds, rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })), skipped: r.skipped }, null, 2));
+      console.log(JSON.stringify({ machine, engine, device, precision: precision ?? null, pytorch: r.pytorch, peakGflops: r.peakGflops, gemm: r.gemm ?? null, gemmChoice: r.gemmChoice ?? null, rounds: o.rounds, quick: flags.quick, seconds: r.seconds, rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })), skipped: r.skipped }, null, 2));
       return 0;
     }
     const py = r.pytorch;
     log([
       `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; loaa on libtorch ${engine.torch}, ${engine.threads} threads${device === 'cpu' ? '' : `, rows on ${device}`}; PyTorch ${String(py.torch ?? py.error ?? 'not started (no row here needs it)')} (${String(py.python)}).`,
-      `Peak matmul (2064x768 by 768x3072${device === 'cpu' ? '' : `, ${device}`}): ${Object.entries(r.peakGflops).map(([p, v]) => `${Math.round(v)} GFLOP/s ${p}`).join(', ') || 'not measured'}. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.`,
+      `Peak matmul (${r.gemm?.best ? `fp32: the best kernel below, ${r.gemm.best.kernel}; otherwise ` : ''}2064x768 by 768x3072${device === 'cpu' ? '' : `, ${device}`}): ${Object.entries(r.peakGflops).map(([p, v]) => `${Math.round(v)} GFLOP/s ${p}`).join(', ') || 'not measured'}. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.${r.gemmChoice ? ` loaa's fp32 rows: ${describeGemm(r.gemmChoice)}.` : ''}`,
       '',
+      ...(r.gemm ? [`fp32 GEMM kernels at the model's shapes (${shapesText(r.gemm.shapes)}; GFLOP/s over all of them), ${engine.threads} threads:`, '', gemmTable(r.gemm), ''] : []),
       rows.length ? markdownTable(rows) : '(no row ran)',
       ...r.skipped.map((k) => `Not run: ${k.work}: ${k.reason}.`),
       '',

@@ -1,0 +1,189 @@
+/**
+ * Which fp32 GEMM kernel `linear` and `matmul` use on the CPU (the addon's native/gemm.cc):
+ * libtorch's own (MKL in the wheel), oneDNN's fp32 matmul, or a BLAS built for the CPU (OpenBLAS,
+ * BLIS). MKL runs at about a quarter of the chip's rate on AMD CPUs and near the best on Intel, so
+ * the choice is measured, never guessed from the vendor: the first time on a machine each available
+ * kernel runs the model's GEMM shapes and the fastest wins; the result is cached under $LOAA_HOME
+ * keyed by CPU, libtorch version and thread count. `LOAA_GEMM=torch|onednn|openblas|blis` forces one.
+ * Under autocast, and off the CPU, libtorch's own path runs whatever the choice.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { native } from '../native/binding.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { engineInfo, noGrad, randn } from './functional.js';
+import { scope } from './scope.js';
+import { Tensor } from './tensor.js';
+
+export const GEMM_KERNELS = ['torch', 'onednn', 'openblas', 'blis'] as const;
+export type GemmKernel = (typeof GEMM_KERNELS)[number];
+
+/** [M, K, N] of a product x[M,K] @ w[N,K]^T: the forward GEMMs of a ViT-B block over 8 x 258 tokens. */
+export type GemmShape = [number, number, number];
+export const VIT_B_SHAPES: GemmShape[] = [[2064, 768, 2304], [2064, 768, 768], [2064, 768, 3072], [2064, 3072, 768]];
+
+export interface GemmChoice {
+  kernel: GemmKernel;
+  /** the chosen kernel's measured rate at the shapes, GFLOP/s (null: not measured, e.g. forced torch without a cache) */
+  gflops: number | null;
+  /** every kernel measured (this run or the cache); absent ones were unavailable or not measured */
+  rates: Partial<Record<GemmKernel, number>>;
+  source: 'measured' | 'cache' | 'forced';
+}
+
+export interface ChooseOptions {
+  env?: NodeJS.ProcessEnv;
+  /** default: $LOAA_HOME, else ~/.cache/loaa */
+  home?: string;
+  /** one-line warnings (default: stderr) */
+  warn?: (line: string) => void;
+  shapes?: GemmShape[];
+  /** timed repetitions per shape (best of), after one warm-up */
+  reps?: number;
+}
+
+const ops = native.ops;
+const isKernel = (s: string): s is GemmKernel => (GEMM_KERNELS as readonly string[]).includes(s);
+
+/** Each kernel: '' where it loads here, else why not (e.g. the library file is missing). */
+export const gemmKernels = (): Record<GemmKernel, string> => ops.gemmKernels();
+/** The library files the BLAS kernels loaded from. */
+export const gemmLibraries = (): { openblas: string; blis: string } => ops.gemmLibraries();
+export const activeGemm = (): GemmKernel => ops.gemmKernel();
+/** Makes `k` the kernel of fp32 linear/matmul in this process (an Error if it is unavailable). */
+export function setGemm(k: GemmKernel): void {
+  ops.gemmSetKernel(k);
+}
+/** a @ b (+ bias) with kernel `k`, no autograd: for tests and the bench. */
+export const gemmMm = (k: GemmKernel, a: Tensor, b: Tensor, bias?: Tensor): Tensor =>
+  new Tensor(ops.gemmMm(k, a.native, b.native, bias ? bias.native : null));
+
+/** GFLOP/s of kernel `k` over `shapes` (x[M,K] @ w[N,K]^T, the weight layout of linear): best of `reps` each. */
+export function measureGemm(k: GemmKernel, shapes: GemmShape[] = VIT_B_SHAPES, reps = 2): number {
+  return noGrad(() => scope(() => {
+    let flops = 0;
+    let seconds = 0;
+    for (const [m, kk, n] of shapes) {
+      const x = randn([m, kk], { seed: 1 });
+      const wT = randn([n, kk], { seed: 2 }).transpose(0, 1);
+      let best = Infinity;
+      for (let i = 0; i <= reps; i++) {
+        const t0 = performance.now();
+        gemmMm(k, x, wT).dispose();
+        if (i > 0) best = Math.min(best, performance.now() - t0); // the first run warms up (packing, JIT)
+      }
+      flops += 2 * m * kk * n;
+      seconds += best / 1000;
+    }
+    return flops / seconds / 1e9;
+  }));
+}
+
+export function loaaHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LOAA_HOME && env.LOAA_HOME.length ? env.LOAA_HOME : join(homedir(), '.cache', 'loaa');
+}
+export const gemmCachePath = (home: string): string => join(home, 'gemm-choice.json');
+
+/** What makes a measurement valid elsewhere: the CPU (model and flags), libtorch, the thread count. */
+export function gemmCacheKey(): string {
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(':')[1]?.trim() ?? '';
+  } catch { /* no /proc: the model name alone */ }
+  const info = engineInfo();
+  const flagHash = createHash('sha256').update(flags).digest('hex').slice(0, 16);
+  return `${cpus()[0]?.model ?? 'unknown cpu'} | flags ${flagHash} | libtorch ${info.torchVersion} | ${info.threads} threads`;
+}
+
+interface CacheFile {
+  format: 'loaa-gemm-choice';
+  version: 1;
+  key: string;
+  kernel: GemmKernel;
+  rates: Partial<Record<GemmKernel, number>>;
+}
+
+/** The cached choice for this machine, or null with a warning where the file is corrupt or foreign. */
+function readCache(path: string, key: string, warn: (l: string) => void): CacheFile | null {
+  if (!existsSync(path)) return null;
+  let c: CacheFile;
+  try {
+    c = JSON.parse(readFileSync(path, 'utf8'));
+    const ratesOk = c && typeof c.rates === 'object' && c.rates !== null &&
+      Object.entries(c.rates).every(([k, v]) => isKernel(k) && typeof v === 'number' && v > 0);
+    if (!c || c.format !== 'loaa-gemm-choice' || c.version !== 1 || typeof c.key !== 'string' || !isKernel(c.kernel) || !ratesOk) {
+      throw new Error('not a GEMM choice file');
+    }
+  } catch (e) {
+    warn(`${path}: ignored, ${(e as Error).message.split('\n')[0]}; measuring the GEMM kernels again`);
+    return null;
+  }
+  if (c.key !== key) {
+    warn(`${path}: ignored, measured on another machine or setup (${c.key}); measuring the GEMM kernels again`);
+    return null;
+  }
+  return c;
+}
+
+let chosen: GemmChoice | undefined;
+
+/** The choice this process made (null before `chooseGemm`). */
+export const gemmChoice = (): GemmChoice | null => chosen ?? null;
+
+/**
+ * Picks and activates the fp32 GEMM kernel, once per process: LOAA_GEMM if set and available, else
+ * the cache's choice for this machine, else the fastest measured now (and cached).
+ */
+export function chooseGemm(o: ChooseOptions = {}): GemmChoice {
+  if (chosen) return chosen;
+  const env = o.env ?? process.env;
+  const warn = o.warn ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const path = gemmCachePath(o.home ?? loaaHome(env));
+  const avail = gemmKernels();
+  const key = gemmCacheKey();
+  const forced = env.LOAA_GEMM;
+  let want: GemmKernel | null = null;
+  if (forced !== undefined && forced !== '') {
+    if (!isKernel(forced)) throw new Error(`LOAA_GEMM: must be ${GEMM_KERNELS.join(', ')}, not "${forced}"`);
+    if (avail[forced] === '') want = forced;
+    else warn(`LOAA_GEMM=${forced}: unavailable (${avail[forced]}); choosing the GEMM kernel by measurement`);
+  }
+  const cache = readCache(path, key, warn);
+  if (want) {
+    const rate = cache?.rates[want] ?? measureGemm(want, o.shapes, o.reps);
+    chosen = { kernel: want, gflops: rate, rates: { ...cache?.rates, [want]: rate }, source: 'forced' };
+  } else if (cache && avail[cache.kernel] === '') {
+    chosen = { kernel: cache.kernel, gflops: cache.rates[cache.kernel] ?? null, rates: cache.rates, source: 'cache' };
+  } else {
+    const rates: Partial<Record<GemmKernel, number>> = {};
+    for (const k of GEMM_KERNELS) if (avail[k] === '') rates[k] = measureGemm(k, o.shapes, o.reps);
+    const best = (Object.keys(rates) as GemmKernel[]).reduce((a, b) => (rates[b]! > rates[a]! ? b : a), 'torch');
+    chosen = { kernel: best, gflops: rates[best]!, rates, source: 'measured' };
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      const file: CacheFile = { format: 'loaa-gemm-choice', version: 1, key, kernel: best, rates };
+      writeFileAtomic(path, JSON.stringify(file, null, 2) + '\n');
+    } catch (e) {
+      warn(`${path}: cannot cache the GEMM choice (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  setGemm(chosen.kernel);
+  return chosen;
+}
+
+/** Forgets this process's choice and returns to libtorch's kernel (tests). */
+export function resetGemmChoice(): void {
+  chosen = undefined;
+  setGemm('torch');
+}
+
+/** For the `engine:` log line: "fp32 GEMM openblas 310 GFLOP/s (measured; torch 90, onednn 139)". */
+export function describeGemm(c: GemmChoice): string {
+  const fmt = (v: number): string => v.toFixed(0);
+  const rate = c.gflops === null ? '' : ` ${fmt(c.gflops)} GFLOP/s`;
+  const others = GEMM_KERNELS.filter((k) => k !== c.kernel && c.rates[k] !== undefined).map((k) => `${k} ${fmt(c.rates[k]!)}`);
+  return `fp32 GEMM ${c.kernel}${rate} (${c.source}${others.length ? `; ${others.join(', ')}` : ''})`;
+}
