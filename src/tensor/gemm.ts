@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { native } from '../native/binding.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readInputJson } from '../util/guarded_fs.js';
 import { engineInfo, noGrad, randn } from './functional.js';
 import { scope } from './scope.js';
 import { Tensor } from './tensor.js';
@@ -111,7 +112,7 @@ function readCache(path: string, key: string, warn: (l: string) => void): CacheF
   if (!existsSync(path)) return null;
   let c: CacheFile;
   try {
-    c = JSON.parse(readFileSync(path, 'utf8'));
+    c = readInputJson<CacheFile>(path, { what: 'the GEMM choice cache', maxBytes: 1 << 20 });
     const ratesOk = c && typeof c.rates === 'object' && c.rates !== null &&
       Object.entries(c.rates).every(([k, v]) => isKernel(k) && typeof v === 'number' && v > 0);
     if (!c || c.format !== 'loaa-gemm-choice' || c.version !== 1 || typeof c.key !== 'string' || !isKernel(c.kernel) || !ratesOk) {

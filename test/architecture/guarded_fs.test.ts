@@ -27,6 +27,7 @@ const ALLOWED: Record<string, { names: string[]; why: string }> = {
   'src/native/binding.ts': { names: ['readFileSync'], why: '/proc/thread-self/status (the CPUs this thread may use); src/native imports nothing' },
   'src/native/env.ts': { names: ['readFileSync'], why: '/proc/cpuinfo (CPU features); src/native imports nothing' },
   'src/distributed/launch.ts': { names: ['readFileSync'], why: '/proc/self/status (the CPUs to share out among ranks)' },
+  'src/tensor/gemm.ts': { names: ['readFileSync'], why: '/proc/cpuinfo (the CPU model and flags that key the GEMM choice)' },
   'src/bench/rss_child.ts': { names: ['readFileSync'], why: "/proc/self/status (the child's peak RSS)" },
 };
 
