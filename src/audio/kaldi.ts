@@ -5,6 +5,7 @@
  * filters' zero/non-zero pattern (which decides whether a narrow bin is floored at epsilon) agrees.
  */
 import { realSpectrum } from './fft.js';
+import { LogRow } from './log_table.js';
 import type { Rng } from './rng.js';
 import type { Spectrogram } from './types.js';
 
@@ -230,90 +231,95 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   }
   if (!(windowShift > 0)) fail(`frameShift ${o.frameShift} ms is less than one sample`);
   if (paddedSize % 2 !== 0) fail(`the padded window size ${paddedSize} must be even: use roundToPowerOfTwo or change frameLength`);
-  const filters = kaldiMelBanks(o.numMelBins, paddedSize, o.sampleFrequency, o.lowFreq, o.highFreq);
+  const bank = flatBank(o.numMelBins, paddedSize, o.sampleFrequency, o.lowFreq, o.highFreq);
   const bins = o.numMelBins + (o.useEnergy ? 1 : 0);
   if (n < o.minDuration * o.sampleFrequency) return { data: new Float32Array(0), frames: 0, bins };
 
-  // the samples frame i reads start at src[i * shift]; one monomorphic float64 array either way
-  let src: Float64Array;
+  // the samples frame i reads start at src[i * shift]: the caller's own typed array when it can be
+  // (no copy of the clip), else one float64 copy with the edges reflected
+  let src: Float32Array | Float64Array;
   if (o.snipEdges) {
-    src = new Float64Array(n);
-    src.set(wave);
+    src = wave instanceof Float32Array || wave instanceof Float64Array ? wave : Float64Array.from(wave);
   } else {
     const pad = Math.trunc(windowSize / 2) - Math.trunc(windowShift / 2);
-    src = new Float64Array(Math.max(pad, 0) + n + n - Math.max(-pad, 0));
+    const padded = new Float64Array(Math.max(pad, 0) + n + n - Math.max(-pad, 0));
     let q = 0;
-    if (pad > 0) for (let i = pad - 1; i >= 0; i--) src[q++] = wave[i];
-    for (let i = Math.max(-pad, 0); i < n; i++) src[q++] = wave[i];
-    for (let i = n - 1; i >= 0; i--) src[q++] = wave[i];
+    if (pad > 0) for (let i = pad - 1; i >= 0; i--) padded[q++] = wave[i];
+    for (let i = Math.max(-pad, 0); i < n; i++) padded[q++] = wave[i];
+    for (let i = n - 1; i >= 0; i--) padded[q++] = wave[i];
+    src = padded;
   }
   const frames = numFrames(n, windowSize, windowShift, o.snipEdges);
   const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
   const spec = realSpectrum(paddedSize);
   const buf = new Float64Array(paddedSize); // the zero padding past windowSize is never written
-  const scratch = new Float64Array(o.dither !== 0 ? windowSize : 0);
+  const frame = new Float64Array(windowSize);
   const pw = new Float64Array(paddedSize / 2 + 1);
+  const mel = new LogRow(bank.bins);
   const out = new Float32Array(frames * bins);
   const logFloor = o.energyFloor === 0 ? -Infinity : Math.log(o.energyFloor);
   const logEnergy = (e: number): number => Math.max(Math.log(Math.max(e, EPSILON)), logFloor);
   const p = o.preemphasisCoefficient;
   const melOff = o.useEnergy && !o.htkCompat ? 1 : 0;
   const energyCol = o.useEnergy ? (o.htkCompat ? o.numMelBins : 0) : -1;
-  const nb = filters.length;
-  const fStart = Int32Array.from(filters, (x) => x.start);
-  const fLen = Int32Array.from(filters, (x) => x.weights.length);
-  const fOff = new Int32Array(nb);
-  let total = 0;
-  for (let b = 0; b < nb; b++) {
-    fOff[b] = total;
-    total += fLen[b];
-  }
-  const fW = new Float64Array(total);
-  filters.forEach((x, b) => fW.set(x.weights, fOff[b]));
+  const { start: fStart, end: fEnd, offset: fOff, weights: fW } = bank;
+  const nb = bank.bins;
+  const { dither, removeDcOffset, useEnergy, rawEnergy, usePower, useLogFbank } = o;
   const rng = options.rng;
+  // every frame's sum as a difference of two prefix sums: one pass over the clip instead of one
+  // per frame (float64 keeps the difference exact to ~1e-12 of the clip's running sum)
+  const prefix = new Float64Array(removeDcOffset && dither === 0 ? src.length + 1 : 0);
+  for (let i = 0, acc = 0; i < prefix.length - 1; i++) {
+    acc += src[i];
+    prefix[i + 1] = acc;
+  }
 
   for (let f = 0; f < frames; f++) {
-    let x = src;
-    let s0 = f * windowShift;
-    if (o.dither !== 0) {
-      for (let i = 0; i < windowSize; i++) scratch[i] = src[s0 + i] + (rng as Rng).normal() * o.dither;
-      x = scratch;
-      s0 = 0;
-    }
+    const s0 = f * windowShift;
+    // without dither the frame is read straight from the clip and its mean from the prefix sums
+    let x: Float32Array | Float64Array = src;
+    let x0 = s0;
     let m = 0;
-    if (o.removeDcOffset) {
-      for (let i = 0; i < windowSize; i++) m += x[s0 + i];
-      m /= windowSize;
+    if (dither !== 0) {
+      for (let i = 0; i < windowSize; i++) frame[i] = src[s0 + i] + (rng as Rng).normal() * dither;
+      x = frame;
+      x0 = 0;
+      if (removeDcOffset) m = mean(frame);
+    } else if (removeDcOffset) {
+      m = (prefix[s0 + windowSize] - prefix[s0]) / windowSize;
     }
     let energy = 0;
-    if (o.useEnergy && o.rawEnergy) {
+    if (useEnergy && rawEnergy) {
       let e = 0;
-      for (let i = 0; i < windowSize; i++) e += (x[s0 + i] - m) ** 2;
+      for (let j = 0; j < windowSize; j++) e += (x[x0 + j] - m) ** 2;
       energy = logEnergy(e);
     }
     // dc removal, preemphasis (x[-1] := x[0]) and the window in one pass
-    let prev = x[s0] - m;
+    let prev = x[x0] - m;
     buf[0] = prev * (1 - p) * window[0];
-    for (let i = 1; i < windowSize; i++) {
-      const cur = x[s0 + i] - m;
-      buf[i] = (cur - p * prev) * window[i];
+    for (let j = 1; j < windowSize; j++) {
+      const cur = x[x0 + j] - m;
+      buf[j] = (cur - p * prev) * window[j];
       prev = cur;
     }
-    if (o.useEnergy && !o.rawEnergy) {
+    if (useEnergy && !rawEnergy) {
       let e = 0;
-      for (let i = 0; i < windowSize; i++) e += buf[i] * buf[i];
+      for (let j = 0; j < windowSize; j++) e += buf[j] * buf[j];
       energy = logEnergy(e);
     }
     spec.power(buf, pw);
-    if (!o.usePower) for (let k = 0; k < pw.length; k++) pw[k] = Math.sqrt(pw[k]);
+    if (!usePower) for (let k = 0; k < pw.length; k++) pw[k] = Math.sqrt(pw[k]);
     const row = f * bins + melOff;
+    const me = mel.values;
     for (let b = 0; b < nb; b++) {
       const w0 = fOff[b] - fStart[b];
-      const k1 = fStart[b] + fLen[b];
+      const k1 = fEnd[b];
       let e = 0;
       for (let k = fStart[b]; k < k1; k++) e += fW[w0 + k] * pw[k];
-      out[row + b] = o.useLogFbank ? Math.log(e > EPSILON ? e : EPSILON) : e;
+      me[b] = useLogFbank && !(e > EPSILON) ? EPSILON : e;
     }
+    if (useLogFbank) mel.logInto(out, row);
+    else out.set(me, row);
     if (energyCol >= 0) out[f * bins + energyCol] = energy;
   }
   if (o.subtractMean && frames > 0) {
@@ -325,6 +331,58 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
     }
   }
   return { data: out, frames, bins };
+}
+
+/** The mean in four partial sums: one add chain of 400 would wait on each add's latency. */
+function mean(x: Float64Array): number {
+  const n = x.length;
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    a += x[i];
+    b += x[i + 1];
+    c += x[i + 2];
+    d += x[i + 3];
+  }
+  for (; i < n; i++) a += x[i];
+  return (a + b + (c + d)) / n;
+}
+
+interface FlatBank {
+  bins: number;
+  /** filter b weighs pw[start[b]] .. pw[end[b] - 1] with weights[offset[b]] .. */
+  start: Int32Array;
+  end: Int32Array;
+  offset: Int32Array;
+  weights: Float64Array;
+}
+
+const flatCache = new Map<string, FlatBank>();
+
+/** `kaldiMelBanks` as flat typed arrays, built once per configuration: the frame loop reads only these. */
+function flatBank(numBins: number, paddedSize: number, sampleFreq: number, lowFreq: number, highFreq: number): FlatBank {
+  const key = `${numBins}/${paddedSize}/${sampleFreq}/${lowFreq}/${highFreq}`;
+  const hit = flatCache.get(key);
+  if (hit) return hit;
+  const filters = kaldiMelBanks(numBins, paddedSize, sampleFreq, lowFreq, highFreq);
+  const nb = filters.length;
+  const start = Int32Array.from(filters, (x) => x.start);
+  const end = Int32Array.from(filters, (x) => x.start + x.weights.length);
+  const offset = new Int32Array(nb);
+  let total = 0;
+  for (let b = 0; b < nb; b++) {
+    offset[b] = total;
+    total += filters[b].weights.length;
+  }
+  const weights = new Float64Array(total);
+  filters.forEach((x, b) => weights.set(x.weights, offset[b]));
+  const bank: FlatBank = { bins: nb, start, end, offset, weights };
+  if (flatCache.size > 32) flatCache.clear();
+  flatCache.set(key, bank);
+  return bank;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
