@@ -27,30 +27,38 @@ for (let b = 1; b < 2047; b++) {
 /** which 32-bit word of a double holds its sign, exponent and top mantissa bits */
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
-/** A row of doubles and the 32-bit view of the same memory that `logRow` reads. */
+/**
+ * out[off + i] = ln(values[first + stride * i]) for i < count (negative, zero and NaN values as
+ * Math.log gives them); `words` views the same memory as `values` from the same byte offset.
+ */
+export function logsInto(values: Float64Array, words: Uint32Array, first: number, stride: number, count: number, out: Float32Array, off: number): void {
+  for (let i = 0; i < count; i++) {
+    const v = first + stride * i;
+    const x = values[v];
+    const hi = words[2 * v + HI];
+    const be = hi >>> 20; // a sign bit makes this >= 2048: negatives go to Math.log too
+    if (be === 0 || be >= 2047) {
+      out[off + i] = Math.log(x);
+      continue;
+    }
+    const j = (hi >>> (20 - TABLE_BITS)) & (TABLE - 1);
+    const r = (x * SCALE[be] - START[j]) * INV_START[j];
+    // log(1 + r) to r^6: the next term is below 2^-51
+    out[off + i] = EXP_LOG[be] + LOG_START[j] + (r - r * r * (0.5 - r * (1 / 3 - r * (0.25 - r * (0.2 - r / 6)))));
+  }
+}
+
+/** A row of doubles and the 32-bit view of the same memory that `logsInto` reads. */
 export class LogRow {
   readonly values: Float64Array;
-  private readonly words: Uint32Array;
+  readonly words: Uint32Array;
   constructor(readonly length: number) {
     this.values = new Float64Array(length);
     this.words = new Uint32Array(this.values.buffer);
   }
 
-  /** out[off + i] = ln(values[i]) for i < length (negative, zero and NaN values as Math.log gives them) */
+  /** out[off + i] = ln(values[i]) for i < length */
   logInto(out: Float32Array, off: number): void {
-    const { values, words, length } = this;
-    for (let i = 0; i < length; i++) {
-      const x = values[i];
-      const hi = words[2 * i + HI];
-      const be = hi >>> 20; // a sign bit makes this >= 2048: negatives go to Math.log too
-      if (be === 0 || be >= 2047) {
-        out[off + i] = Math.log(x);
-        continue;
-      }
-      const j = (hi >>> (20 - TABLE_BITS)) & (TABLE - 1);
-      const r = (x * SCALE[be] - START[j]) * INV_START[j];
-      // log(1 + r) to r^6: the next term is below 2^-51
-      out[off + i] = EXP_LOG[be] + LOG_START[j] + (r - r * r * (0.5 - r * (1 / 3 - r * (0.25 - r * (0.2 - r / 6)))));
-    }
+    logsInto(this.values, this.words, 0, 1, this.length, out, off);
   }
 }

@@ -1,15 +1,19 @@
 /**
  * The front end's fast paths against their plain forms: the WebAssembly resampling loop against
- * resample.ts's own (identical samples, across chunk boundaries and at the edges), the table log
+ * resample.ts's own (identical samples, across chunk boundaries and at the edges), the WebAssembly
+ * pair transform and filterbank against fft.ts and kaldi.ts's loops (bit for bit), the table log
  * against Math.log, and fbank's direct reads of the caller's array against its float64 copy.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fbank, AST_FBANK } from '../../src/audio/kaldi.js';
+import { realSpectrum } from '../../src/audio/fft.js';
+import { pairSpectrum } from '../../src/audio/fft_wasm.js';
+import { fbank, AST_FBANK, type FbankOptions } from '../../src/audio/kaldi.js';
 import { LogRow } from '../../src/audio/log_table.js';
 import { resample, resampleWith, resampledLength } from '../../src/audio/resample.js';
 import { wasmResampler } from '../../src/audio/resample_wasm.js';
 import { Rng } from '../../src/audio/rng.js';
+import { setWasmKernels } from '../../src/audio/wasm_asm.js';
 
 function noise(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -73,4 +77,59 @@ test('fbank reads Float32Array, Float64Array and plain arrays alike', () => {
   assert.deepEqual(c.data, a.data);
   const edges = { ...AST_FBANK, snipEdges: false };
   assert.deepEqual(fbank(Array.from(x), edges).data, fbank(x, edges).data);
+});
+
+test('the WebAssembly pair transform gives fft.ts\'s power spectra bit for bit, in both lanes', () => {
+  const rng = new Rng(8);
+  const bank = { bins: 1, start: Int32Array.of(0), end: Int32Array.of(1), offset: Int32Array.of(0), weights: Float64Array.of(1) };
+  for (const n of [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]) {
+    const pair = pairSpectrum(n, bank);
+    assert.ok(pair, `size ${n}`);
+    const a = Float64Array.from({ length: n }, () => rng.normal());
+    const b = Float64Array.from({ length: n }, () => rng.normal() * 1e-3);
+    for (let t = 0; t < n; t++) {
+      pair.x[2 * t] = a[t];
+      pair.x[2 * t + 1] = b[t];
+    }
+    pair.power();
+    const pa = new Float64Array(n / 2 + 1);
+    const pb = new Float64Array(n / 2 + 1);
+    realSpectrum(n).power(a, pa);
+    realSpectrum(n).power(b, pb);
+    for (let k = 0; k <= n / 2; k++) {
+      assert.equal(pair.pw[2 * k], pa[k], `n=${n} lane 0 bin ${k}`);
+      assert.equal(pair.pw[2 * k + 1], pb[k], `n=${n} lane 1 bin ${k}`);
+    }
+  }
+  assert.equal(pairSpectrum(400, bank), null, 'not a power of two: fft.ts handles it');
+});
+
+test('fbank gives the same features with and without its WebAssembly kernels, for every option set', () => {
+  const x = noise(16000 * 2 + 77, 6);
+  const cases: FbankOptions[] = [
+    {}, AST_FBANK, { useEnergy: true }, { useEnergy: true, htkCompat: true, rawEnergy: false }, { useLogFbank: false }, { usePower: false },
+    { snipEdges: false }, { removeDcOffset: false, windowType: 'hamming' }, { roundToPowerOfTwo: false }, { subtractMean: true },
+    { windowType: 'blackman', numMelBins: 40, lowFreq: 100, highFreq: -400 }, { sampleFrequency: 8000 }, { frameLength: 64, numMelBins: 64 },
+  ];
+  const silence = new Float32Array(4000);
+  for (const c of cases) {
+    for (const w of [x, x.subarray(0, 1024 + 160 * 2), silence]) {
+      const fast = fbank(w, c);
+      setWasmKernels(false);
+      try {
+        const plain = fbank(w, c);
+        assert.deepEqual(fast, plain, JSON.stringify(c));
+      } finally {
+        setWasmKernels(true);
+      }
+    }
+  }
+  // dither draws the same noise in the same order either way
+  const d1 = fbank(x, { dither: 0.5, rng: new Rng(3) });
+  setWasmKernels(false);
+  try {
+    assert.deepEqual(d1, fbank(x, { dither: 0.5, rng: new Rng(3) }));
+  } finally {
+    setWasmKernels(true);
+  }
 });
