@@ -5,8 +5,9 @@
  * fraction of its time (JavaScript runs one double at a time and checks every index). fbank feeds it
  * pairs of frames; where WebAssembly cannot run, `pairSpectrum` is null and fbank uses fft.ts.
  */
+import { logTables, TABLE_BITS } from './log_table.js';
 import {
-  ADD, BLOCK, brIf, br, type Code, END, ensureBytes, F64_ZERO, GE_U, GT_U, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, F64X2_PMAX, F64X2_SUB, get, I32, i32, IF,
+  ADD, AND, ELSE, F64, F64_ADD, F64_DIV, F64_MUL, F64_SUB, f32StoreAt, f64, f64Load, i32LoadAt, MUL, DEMOTE, BLOCK, brIf, br, type Code, END, ensureBytes, F64_ZERO, GE_U, GT_U, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, F64X2_PMAX, F64X2_SUB, get, I32, i32, IF,
   instantiate, load64Splat, LOOP, LT_U, LE_U, moduleBytes, set, SHL, SHR_U, tee, V128, v128Load, v128Store, wasmKernelsOn, type Exported, type WasmMemory,
 } from './wasm_asm.js';
 
@@ -197,11 +198,54 @@ function mel(): Code {
   ];
 }
 
+/**
+ * `logs`: log_table.ts's `logsInto` for both lanes of the energies (floored by `mel`, so positive and
+ * normal, or +Infinity, whose log is itself), the same float64 operations in the same order, into
+ * float32 rows: lane 0's `bins` values, then lane 1's. Parameters: energies, out, bins, tables.
+ */
+function logs(): Code {
+  const [E, OUT, NB, TAB, I, O, HI, BE, J, X, R] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const table = (offset: number, index: number): Code => [...g(TAB), ...g(index), ...i32(3), SHL, ADD, ...f64Load(offset)];
+  const lane = (l: number): Code => [
+    ...g(E), ...g(I), ADD, ...f64Load(8 * l), ...set(X),
+    ...g(E), ...g(I), ADD, ...i32LoadAt(8 * l + 4), ...set(HI), // the high word: WebAssembly is little-endian
+    ...g(HI), ...i32(20), SHR_U, ...set(BE),
+    ...g(O), ...i32(4 * l), ...g(NB), MUL, ADD,
+    ...g(BE), ...i32(2047), GE_U,
+    ...[0x04, 0x7c], // if (result f64)
+    ...g(X),
+    ELSE,
+    ...g(HI), ...i32(20 - TABLE_BITS), SHR_U, ...i32((1 << TABLE_BITS) - 1), AND, ...set(J),
+    ...g(X), ...table(0, BE), F64_MUL, ...table(8 * 4096, J), F64_SUB, ...table(8 * (4096 + 128), J), F64_MUL, ...set(R),
+    ...table(8 * 2048, BE), ...table(8 * (4096 + 256), J), F64_ADD,
+    // r - r * r * (0.5 - r * (1 / 3 - r * (0.25 - r * (0.2 - r / 6))))
+    ...g(R),
+    ...g(R), ...g(R), F64_MUL,
+    ...f64(0.5), ...g(R), ...f64(1 / 3), ...g(R), ...f64(0.25), ...g(R), ...f64(0.2), ...g(R), ...f64(6), F64_DIV, F64_SUB, F64_MUL, F64_SUB, F64_MUL, F64_SUB, F64_MUL, F64_SUB,
+    F64_MUL, F64_SUB,
+    F64_ADD,
+    END,
+    DEMOTE, ...f32StoreAt(0),
+  ];
+  return [
+    ...i32(0), ...set(I),
+    ...g(OUT), ...set(O),
+    ...LOOP,
+    ...lane(0),
+    ...lane(1),
+    ...g(I), ...i32(16), ADD, ...set(I),
+    ...g(O), ...i32(4), ADD, ...tee(O), ...g(OUT), ...g(NB), ...i32(2), SHL, ADD, LT_U, ...brIf(0),
+    END,
+  ];
+}
+
 let bytes: Uint8Array | undefined;
+const LOG_TABLES = logTables();
 const moduleCode = (): Uint8Array =>
   (bytes ??= moduleBytes([
     { name: 'power', params: 10, locals: [[8, I32], [19, V128]], code: [...firstPass(), ...laterStages(), ...split()] },
     { name: 'mel', params: 7, locals: [[5, I32], [2, V128]], code: mel() },
+    { name: 'logs', params: 4, locals: [[5, I32], [2, F64]], code: logs() },
   ]));
 
 /** A mel filterbank as kaldi.ts flattens it: filter b weighs bins start[b] .. end[b] - 1 with weights[offset[b]] .. */
@@ -221,10 +265,10 @@ export class PairSpectrum {
   pw!: Float64Array;
   /** after `mel()`: frame a's filter b at energies[2b], frame b's at energies[2b + 1] */
   energies!: Float64Array;
-  /** the same memory as 32-bit words (for log_table.ts) */
-  energyWords!: Uint32Array;
+  /** after `logs()`: the log energies of frame a, then of frame b */
+  logRows!: [Float32Array, Float32Array];
   private addr = { x: 0, rev: 0, twr: 0, twi: 0, spr: 0, spi: 0, re: 0, im: 0, pw: 0 };
-  private bankAddr = { starts: 0, ends: 0, weights: 0, out: 0, bins: 0, floor: 0 };
+  private bankAddr = { starts: 0, ends: 0, weights: 0, out: 0, bins: 0, floor: 0, logs: 0, tables: 0 };
   private n = 0;
   constructor(
     private readonly fns: Record<string, Exported>,
@@ -244,7 +288,7 @@ export class PairSpectrum {
       return a;
     };
     const a = { x: take(16 * n), rev: take(4 * m), twr: take(8 * m), twi: take(8 * m), spr: take(8 * (m / 2 + 1)), spi: take(8 * (m / 2 + 1)), re: take(16 * m), im: take(16 * m), pw: take(16 * (m + 1)) };
-    const b = { starts: take(4 * bank.bins), ends: take(4 * bank.bins), weights: take(bank.weights.byteLength), out: take(16 * bank.bins), bins: bank.bins, floor: take(8) };
+    const b = { starts: take(4 * bank.bins), ends: take(4 * bank.bins), weights: take(bank.weights.byteLength), out: take(16 * bank.bins), bins: bank.bins, floor: take(8), logs: take(8 * bank.bins), tables: take(LOG_TABLES.byteLength) };
     if (!ensureBytes(this.memory, at)) return false;
     const buf = this.memory.buffer;
     const starts = new Int32Array(buf, b.starts, bank.bins);
@@ -255,7 +299,8 @@ export class PairSpectrum {
     }
     new Float64Array(buf, b.weights, bank.weights.length).set(bank.weights);
     this.energies = new Float64Array(buf, b.out, 2 * bank.bins);
-    this.energyWords = new Uint32Array(buf, b.out, 4 * bank.bins);
+    this.logRows = [new Float32Array(buf, b.logs, bank.bins), new Float32Array(buf, b.logs + 4 * bank.bins, bank.bins)];
+    new Float64Array(buf, b.tables, LOG_TABLES.length).set(LOG_TABLES);
     this.bankAddr = b;
     if (this.n !== n || this.x?.buffer !== buf) {
       const bits = Math.log2(m);
@@ -299,6 +344,12 @@ export class PairSpectrum {
     const b = this.bankAddr;
     new Float64Array(this.memory.buffer, b.floor, 1)[0] = floor;
     this.fns.mel(this.addr.pw, b.starts, b.ends, b.weights, b.out, b.bins, b.floor);
+  }
+
+  /** logRows from energies (after `mel` with a positive floor) */
+  logs(): void {
+    const b = this.bankAddr;
+    this.fns.logs(b.out, b.logs, b.bins, b.tables);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { realSpectrum } from './fft.js';
 import { pairSpectrum } from './fft_wasm.js';
-import { LogRow, logsInto } from './log_table.js';
+import { LogRow } from './log_table.js';
 import type { Rng } from './rng.js';
 import type { Spectrogram } from './types.js';
 
@@ -315,7 +315,10 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
     if (pair) {
       pair.power();
       if (!usePower) for (let k = 0; k < pws.length; k++) pws[k] = Math.sqrt(pws[k]);
-      if (useLogFbank) pair.mel(EPSILON);
+      if (useLogFbank) {
+        pair.mel(EPSILON);
+        pair.logs();
+      }
     } else {
       spec.power(buf, pw);
       if (!usePower) for (let k = 0; k < pw.length; k++) pw[k] = Math.sqrt(pw[k]);
@@ -324,7 +327,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
       const f = f0 + l;
       const row = f * bins + melOff;
       if (pair && useLogFbank) {
-        logsInto(pair.energies, pair.energyWords, l, 2, nb, out, row);
+        out.set(pair.logRows[l], row);
       } else {
         melInto(bank, pws, lanes, l, mel.values, useLogFbank ? EPSILON : -Infinity);
         if (useLogFbank) mel.logInto(out, row);

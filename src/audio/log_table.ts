@@ -6,7 +6,7 @@
  * table gives the log of the mantissa's top bits, and a series on 0 <= r < 2^-7 the rest. The result
  * is within about 1e-13 of Math.log (exact at powers of two), far below the float32 it is stored in.
  */
-const TABLE_BITS = 7;
+export const TABLE_BITS = 7;
 const TABLE = 1 << TABLE_BITS;
 /** table entry j covers mantissas [1 + j / TABLE, 1 + (j + 1) / TABLE): its start, 1 / start, log(start) */
 const START = new Float64Array(TABLE);
@@ -24,6 +24,20 @@ for (let b = 1; b < 2047; b++) {
   SCALE[b] = 2 ** (1023 - b);
   EXP_LOG[b] = (b - 1023) * Math.LN2;
 }
+/**
+ * The tables laid end to end for fft_wasm.ts's copy of `logsInto`: SCALE, EXP_LOG (2048 each), START,
+ * INV_START, LOG_START (128 each).
+ */
+export function logTables(): Float64Array {
+  const t = new Float64Array(2 * 2048 + 3 * TABLE);
+  t.set(SCALE, 0);
+  t.set(EXP_LOG, 2048);
+  t.set(START, 4096);
+  t.set(INV_START, 4096 + TABLE);
+  t.set(LOG_START, 4096 + 2 * TABLE);
+  return t;
+}
+
 /** which 32-bit word of a double holds its sign, exponent and top mantissa bits */
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 

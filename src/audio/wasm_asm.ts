@@ -52,6 +52,19 @@ export const brIf = (depth: number): Code => [0x0d, depth];
 export const I32_LOAD = [0x28, 2, 0];
 export const F32_STORE = [0x38, 2, 0];
 export const F64_ADD = 0xa0;
+export const F64_SUB = 0xa1;
+export const F64_MUL = 0xa2;
+export const F64_DIV = 0xa3;
+export const AND = 0x71;
+export const ELSE = 0x05;
+export const f64Load = (offset: number): Code => [0x2b, 3, ...uleb(offset)];
+export const i32LoadAt = (offset: number): Code => [0x28, 2, ...uleb(offset)];
+export const f32StoreAt = (offset: number): Code => [0x38, 2, ...uleb(offset)];
+export const f64 = (v: number): Code => {
+  const d = new DataView(new ArrayBuffer(8));
+  d.setFloat64(0, v, true); // WebAssembly's constants are little-endian
+  return [0x44, ...new Uint8Array(d.buffer)];
+};
 export const DEMOTE = 0xb6;
 export const v128Load = (offset: number): Code => [0xfd, 0x00, 3, ...uleb(offset)];
 export const v128Store = (offset: number): Code => [0xfd, 0x0b, 3, ...uleb(offset)];
@@ -67,6 +80,7 @@ export const F64X2_PMAX = [0xfd, 0xf7, 0x01];
 export const F64_ZERO = [0x44, 0, 0, 0, 0, 0, 0, 0, 0];
 
 export const I32 = 0x7f;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 export interface WasmFunction {
