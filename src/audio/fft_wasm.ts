@@ -7,7 +7,7 @@
  */
 import { logTables, TABLE_BITS } from './log_table.js';
 import {
-  ADD, AND, ELSE, F64, F64_ADD, F64_DIV, F64_MUL, F64_SUB, f32StoreAt, f64, f64Load, i32LoadAt, MUL, DEMOTE, BLOCK, brIf, br, type Code, END, ensureBytes, F64_ZERO, GE_U, GT_U, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, F64X2_PMAX, F64X2_SUB, get, I32, i32, IF,
+  ADD, AND, ELSE, F64, F64_ADD, F64_DIV, F64_MUL, F64_SUB, f32StoreAt, f64, f64Load, i32LoadAt, MUL, DEMOTE, load64Zero, replaceLane, BLOCK, brIf, br, type Code, END, ensureBytes, F64_ZERO, GE_U, GT_U, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, F64X2_PMAX, F64X2_SUB, get, I32, i32, IF,
   instantiate, load64Splat, LOOP, LT_U, LE_U, moduleBytes, set, SHL, SHR_U, tee, V128, v128Load, v128Store, wasmKernelsOn, type Exported, type WasmMemory,
 } from './wasm_asm.js';
 
@@ -239,6 +239,37 @@ function logs(): Code {
   ];
 }
 
+/**
+ * `window`: kaldi.ts's windowInto for two frames, frame a from srcA and frame b from srcB (byte
+ * addresses of float64 samples): dc removal, preemphasis (x[-1] := x[0]) and the window into the
+ * pair buffer x, the same float64 operations in the same order. Parameters: srcA, srcB, consts (the
+ * two means, p, 1 - p), window, size, x.
+ */
+function windowPair(): Code {
+  const [SA, SB, CST, WIN, NW, XP, J, END_, MEANS, P, Q, PREV, CUR] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const pairAt = (j: Code): Code => [...g(SA), ...j, ADD, ...load64Zero(0), ...g(SB), ...j, ADD, ...f64Load(0), ...replaceLane(1), ...g(MEANS), ...F64X2_SUB];
+  return [
+    ...g(CST), ...v128Load(0), ...set(MEANS),
+    ...g(CST), ...load64Splat(16), ...set(P),
+    ...g(CST), ...load64Splat(24), ...set(Q),
+    ...pairAt(i32(0)), ...set(PREV),
+    ...g(XP), ...vmul(vmul(g(PREV), g(Q)), [...g(WIN), ...load64Splat(0)]), ...v128Store(0),
+    ...g(NW), ...i32(3), SHL, ...set(END_),
+    ...i32(8), ...set(J),
+    ...BLOCK,
+    ...g(J), ...g(END_), GE_U, ...brIf(0),
+    ...LOOP,
+    ...pairAt(g(J)), ...set(CUR),
+    ...g(XP), ...g(J), ...i32(1), SHL, ADD,
+    ...vmul(vsub(g(CUR), vmul(g(P), g(PREV))), [...g(WIN), ...g(J), ADD, ...load64Splat(0)]),
+    ...v128Store(0),
+    ...g(CUR), ...set(PREV),
+    ...g(J), ...i32(8), ADD, ...tee(J), ...g(END_), LT_U, ...brIf(0),
+    END,
+    END,
+  ];
+}
+
 let bytes: Uint8Array | undefined;
 const LOG_TABLES = logTables();
 const moduleCode = (): Uint8Array =>
@@ -246,6 +277,7 @@ const moduleCode = (): Uint8Array =>
     { name: 'power', params: 10, locals: [[8, I32], [19, V128]], code: [...firstPass(), ...laterStages(), ...split()] },
     { name: 'mel', params: 7, locals: [[5, I32], [2, V128]], code: mel() },
     { name: 'logs', params: 4, locals: [[5, I32], [2, F64]], code: logs() },
+    { name: 'window', params: 6, locals: [[2, I32], [5, V128]], code: windowPair() },
   ]));
 
 /** A mel filterbank as kaldi.ts flattens it: filter b weighs bins start[b] .. end[b] - 1 with weights[offset[b]] .. */
@@ -269,6 +301,10 @@ export class PairSpectrum {
   logRows!: [Float32Array, Float32Array];
   private addr = { x: 0, rev: 0, twr: 0, twi: 0, spr: 0, spi: 0, re: 0, im: 0, pw: 0 };
   private bankAddr = { starts: 0, ends: 0, weights: 0, out: 0, bins: 0, floor: 0, logs: 0, tables: 0 };
+  private windowAddr = { window: 0, consts: 0, clip: 0, size: 0 };
+  private consts!: Float64Array;
+  /** samples that `windowPair` reads, as float64 */
+  clip!: Float64Array;
   private n = 0;
   constructor(
     private readonly fns: Record<string, Exported>,
@@ -279,7 +315,7 @@ export class PairSpectrum {
    * Lays out size n (tables and buffers) and the filterbank in the module's memory; false when it
    * cannot grow.
    */
-  prepare(n: number, bank: MelBank): boolean {
+  prepare(n: number, bank: MelBank, window: Float64Array, clipSamples: number): boolean {
     const m = n >> 1;
     let at = 0;
     const take = (bytes: number): number => {
@@ -289,6 +325,7 @@ export class PairSpectrum {
     };
     const a = { x: take(16 * n), rev: take(4 * m), twr: take(8 * m), twi: take(8 * m), spr: take(8 * (m / 2 + 1)), spi: take(8 * (m / 2 + 1)), re: take(16 * m), im: take(16 * m), pw: take(16 * (m + 1)) };
     const b = { starts: take(4 * bank.bins), ends: take(4 * bank.bins), weights: take(bank.weights.byteLength), out: take(16 * bank.bins), bins: bank.bins, floor: take(8), logs: take(8 * bank.bins), tables: take(LOG_TABLES.byteLength) };
+    const w = { window: take(window.byteLength), consts: take(32), clip: take(8 * clipSamples), size: window.length };
     if (!ensureBytes(this.memory, at)) return false;
     const buf = this.memory.buffer;
     const starts = new Int32Array(buf, b.starts, bank.bins);
@@ -301,6 +338,10 @@ export class PairSpectrum {
     this.energies = new Float64Array(buf, b.out, 2 * bank.bins);
     this.logRows = [new Float32Array(buf, b.logs, bank.bins), new Float32Array(buf, b.logs + 4 * bank.bins, bank.bins)];
     new Float64Array(buf, b.tables, LOG_TABLES.length).set(LOG_TABLES);
+    new Float64Array(buf, w.window, window.length).set(window);
+    this.consts = new Float64Array(buf, w.consts, 4);
+    this.clip = new Float64Array(buf, w.clip, clipSamples);
+    this.windowAddr = w;
     this.bankAddr = b;
     if (this.n !== n || this.x?.buffer !== buf) {
       const bits = Math.log2(m);
@@ -346,6 +387,20 @@ export class PairSpectrum {
     this.fns.mel(this.addr.pw, b.starts, b.ends, b.weights, b.out, b.bins, b.floor);
   }
 
+  /**
+   * x from two frames of `clip` starting at samples a and b, with means ma and mb: kaldi.ts's
+   * windowInto for both at once (preemphasis p).
+   */
+  windowPair(a: number, b: number, ma: number, mb: number, p: number): void {
+    const w = this.windowAddr;
+    const c = this.consts;
+    c[0] = ma;
+    c[1] = mb;
+    c[2] = p;
+    c[3] = 1 - p;
+    this.fns.window(w.clip + 8 * a, w.clip + 8 * b, w.consts, w.window, w.size, this.addr.x);
+  }
+
   /** logRows from energies (after `mel` with a positive floor) */
   logs(): void {
     const b = this.bankAddr;
@@ -356,11 +411,11 @@ export class PairSpectrum {
 let shared: PairSpectrum | null | undefined;
 
 /** The process's (or worker's) instance laid out for size n, or null where WebAssembly cannot run it. */
-export function pairSpectrum(n: number, bank: MelBank): PairSpectrum | null {
+export function pairSpectrum(n: number, bank: MelBank, window: Float64Array, clipSamples: number): PairSpectrum | null {
   if (!wasmKernelsOn() || !(n >= 16 && (n & (n - 1)) === 0)) return null;
   if (shared === undefined) {
     const m = instantiate(moduleCode());
     shared = m && new PairSpectrum(m.exports, m.memory);
   }
-  return shared && shared.prepare(n, bank) ? shared : null;
+  return shared && shared.prepare(n, bank, window, clipSamples) ? shared : null;
 }

@@ -5,7 +5,7 @@
  * filters' zero/non-zero pattern (which decides whether a narrow bin is floored at epsilon) agrees.
  */
 import { realSpectrum } from './fft.js';
-import { pairSpectrum } from './fft_wasm.js';
+import { pairSpectrum, type PairSpectrum } from './fft_wasm.js';
 import { LogRow } from './log_table.js';
 import type { Rng } from './rng.js';
 import type { Spectrogram } from './types.js';
@@ -272,7 +272,11 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
 
   // frames go through the transform two at a time, one per f64x2 lane of fft_wasm.ts, where
   // WebAssembly runs (the same spectra as fft.ts's, bit for bit), else one at a time through fft.ts
-  const pair = pairSpectrum(paddedSize, bank);
+  const pair = pairSpectrum(paddedSize, bank, window, (CHUNK_FRAMES - 1) * windowShift + windowSize);
+  // without dither or energy the pair kernel windows the frames too, from float64 copies of the clip
+  // CHUNK_FRAMES frames at a time
+  const wasmWindow = pair !== null && dither === 0 && !useEnergy;
+  let chunkStart = 0;
   const lanes = pair ? 2 : 1;
   const dst = pair ? pair.x : buf;
   const nb = bank.bins;
@@ -281,7 +285,20 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   const energies = new Float64Array(lanes);
 
   for (let f0 = 0; f0 < frames; f0 += lanes) {
-    for (let l = 0; l < lanes; l++) {
+    if (wasmWindow) {
+      if (f0 % CHUNK_FRAMES === 0) {
+        chunkStart = f0 * windowShift;
+        const end = Math.min(src.length, (Math.min(f0 + CHUNK_FRAMES, frames) - 1) * windowShift + windowSize);
+        (pair as PairSpectrum).clip.set(src.subarray(chunkStart, end));
+      }
+      // an odd last frame is paired with itself; its second copy is never read
+      const a = f0 * windowShift;
+      const b = Math.min(f0 + 1, frames - 1) * windowShift;
+      const ma = removeDcOffset ? frameSum(src, a, a + windowSize, sums) / windowSize : 0;
+      const mb = b === a ? ma : removeDcOffset ? frameSum(src, b, b + windowSize, sums) / windowSize : 0;
+      (pair as PairSpectrum).windowPair(a - chunkStart, b - chunkStart, ma, mb, p);
+    }
+    for (let l = 0; l < lanes && !wasmWindow; l++) {
       const f = f0 + l;
       if (f >= frames) {
         for (let j = 0; j < windowSize; j++) dst[lanes * j + l] = 0;
@@ -384,6 +401,9 @@ function frameSum(src: Float32Array | Float64Array, a: number, b: number, r: { l
   r.hiAt = hiAt;
   return hi - lo;
 }
+
+/** frames of the clip that fft_wasm.ts windows from one float64 copy (even: frames go in pairs) */
+const CHUNK_FRAMES = 64;
 
 /** The mean in four partial sums: one add chain of 400 would wait on each add's latency. */
 function mean(x: Float64Array): number {

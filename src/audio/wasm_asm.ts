@@ -71,6 +71,9 @@ export const v128Store = (offset: number): Code => [0xfd, 0x0b, 3, ...uleb(offse
 /** one f64 from memory into both lanes */
 export const load64Splat = (offset: number): Code => [0xfd, 0x0a, 3, ...uleb(offset)];
 export const F64X2_SPLAT = [0xfd, 0x14];
+/** one f64 from memory into lane 0, lane 1 zero */
+export const load64Zero = (offset: number): Code => [0xfd, 0x5d, 3, ...uleb(offset)];
+export const replaceLane = (l: number): Code => [0xfd, 0x22, l];
 export const lane = (l: number): Code => [0xfd, 0x21, l];
 export const F64X2_ADD = [0xfd, 0xf0, 0x01];
 export const F64X2_SUB = [0xfd, 0xf1, 0x01];

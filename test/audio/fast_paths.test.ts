@@ -83,7 +83,7 @@ test('the WebAssembly pair transform gives fft.ts\'s power spectra bit for bit, 
   const rng = new Rng(8);
   const bank = { bins: 1, start: Int32Array.of(0), end: Int32Array.of(1), offset: Int32Array.of(0), weights: Float64Array.of(1) };
   for (const n of [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]) {
-    const pair = pairSpectrum(n, bank);
+    const pair = pairSpectrum(n, bank, new Float64Array(n / 2), n);
     assert.ok(pair, `size ${n}`);
     const a = Float64Array.from({ length: n }, () => rng.normal());
     const b = Float64Array.from({ length: n }, () => rng.normal() * 1e-3);
@@ -101,7 +101,7 @@ test('the WebAssembly pair transform gives fft.ts\'s power spectra bit for bit, 
       assert.equal(pair.pw[2 * k + 1], pb[k], `n=${n} lane 1 bin ${k}`);
     }
   }
-  assert.equal(pairSpectrum(400, bank), null, 'not a power of two: fft.ts handles it');
+  assert.equal(pairSpectrum(400, bank, new Float64Array(400), 400), null, 'not a power of two: fft.ts handles it');
 });
 
 test('fbank gives the same features with and without its WebAssembly kernels, for every option set', () => {
