@@ -306,6 +306,7 @@ export class PairSpectrum {
   /** samples that `windowPair` reads, as float64 */
   clip!: Float64Array;
   private n = 0;
+  private last: { n: number; bank: MelBank; window: Float64Array; clipSamples: number } | null = null;
   constructor(
     private readonly fns: Record<string, Exported>,
     private readonly memory: WasmMemory,
@@ -316,6 +317,10 @@ export class PairSpectrum {
    * cannot grow.
    */
   prepare(n: number, bank: MelBank, window: Float64Array, clipSamples: number): boolean {
+    // the same configuration as the last call (kaldi.ts caches its bank and window): all in place
+    const last = this.last;
+    if (last && last.n === n && last.bank === bank && last.window === window && last.clipSamples === clipSamples && this.x.buffer === this.memory.buffer) return true;
+    this.last = null;
     const m = n >> 1;
     let at = 0;
     const take = (bytes: number): number => {
@@ -371,6 +376,7 @@ export class PairSpectrum {
       this.addr = a;
       this.n = n;
     }
+    this.last = { n, bank, window, clipSamples };
     return true;
   }
 
