@@ -305,7 +305,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
         continue;
       }
       const s0 = f * windowShift;
-      // without dither the frame is read straight from the clip and its mean from the prefix sums
+      // without dither the frame is read straight from the clip and its mean from the running sums
       let x: Float32Array | Float64Array = src;
       let x0 = s0;
       let m = 0;
