@@ -5,23 +5,19 @@
  * of them (numerically) zero; here each phase keeps only the taps inside the window, which is what
  * makes this faster than the reference while giving the same output.
  */
+import { wasmResampler, type FlatKernel } from './resample_wasm.js';
+
 export interface ResampleOptions {
   lowpassFilterWidth?: number;
   rolloff?: number;
 }
 
-interface Phase {
-  /** first tap, relative to `k * orig - width` */
-  start: number;
-  taps: Float64Array;
-}
-
-interface Kernel {
-  orig: number;
-  target: number;
-  width: number;
-  phases: Phase[];
-}
+/**
+ * The polyphase filter, flat: phase j's taps are taps[j * stride .. j * stride + stride), zero past
+ * its own length, and start at input sample `k * orig - width + start[j]` for output block k. One
+ * stride for every phase keeps the inner loop's trip count fixed, which V8 compiles to straight code.
+ */
+type Kernel = FlatKernel;
 
 const cache = new Map<string, Kernel>();
 
@@ -40,8 +36,10 @@ function kernelFor(origRate: number, newRate: number, lpw: number, rolloff: numb
   const base = Math.min(orig, target) * rolloff;
   const width = Math.ceil((lpw * orig) / base);
   const scale = base / orig;
-  const phases: Phase[] = [];
   const n = 2 * width + orig;
+  const dense: Float64Array[] = [];
+  const start = new Int32Array(target);
+  let stride = 0;
   for (let j = 0; j < target; j++) {
     const w = new Float64Array(n);
     let first = n;
@@ -56,9 +54,15 @@ function kernelFor(origRate: number, newRate: number, lpw: number, rolloff: numb
       if (m < first) first = m;
       last = m;
     }
-    phases.push(last < 0 ? { start: 0, taps: new Float64Array(0) } : { start: first, taps: w.slice(first, last + 1) });
+    const taps = last < 0 ? new Float64Array(0) : w.slice(first, last + 1);
+    start[j] = last < 0 ? 0 : first;
+    stride = Math.max(stride, taps.length);
+    dense.push(taps);
   }
-  const k: Kernel = { orig, target, width, phases };
+  stride = (stride + 7) & ~7; // eight taps a step in the wasm loop, four partial sums in ours
+  const taps = new Float64Array(target * stride);
+  dense.forEach((t, j) => taps.set(t, j * stride));
+  const k: Kernel = { orig, target, width, stride, start, taps };
   if (cache.size > 64) cache.clear();
   cache.set(key, k);
   return k;
@@ -71,6 +75,14 @@ export function resampledLength(n: number, origRate: number, newRate: number): n
 }
 
 export function resample(x: Float32Array, origRate: number, newRate: number, opts: ResampleOptions = {}): Float32Array {
+  return resampleWith(x, origRate, newRate, opts, true);
+}
+
+/**
+ * `resample`, choosing the loop: the WebAssembly one where it runs (`wasm`), else this file's own.
+ * Exported so tests can hold the two to each other; callers use `resample`.
+ */
+export function resampleWith(x: Float32Array, origRate: number, newRate: number, opts: ResampleOptions, wasm: boolean): Float32Array {
   for (const [name, r] of [['original', origRate], ['new', newRate]] as const) {
     if (!Number.isSafeInteger(r) || r <= 0) throw new Error(`resample: ${name} sample rate must be a positive integer, got ${r}`);
   }
@@ -79,13 +91,19 @@ export function resample(x: Float32Array, origRate: number, newRate: number, opt
   if (!(lpw > 0)) throw new Error(`resample: lowpassFilterWidth must be positive, got ${lpw}`);
   if (!(rolloff > 0 && rolloff <= 1)) throw new Error(`resample: rolloff must be in (0, 1], got ${rolloff}`);
   if (origRate === newRate) return new Float32Array(x);
-  const { orig, target, width, phases } = kernelFor(origRate, newRate, lpw, rolloff);
+  const kernel = kernelFor(origRate, newRate, lpw, rolloff);
+  const outLen = resampledLength(x.length, origRate, newRate);
+  if (outLen === 0) return new Float32Array(0);
+  return (wasm ? wasmResampler()?.resample(kernel, x, outLen) : null) ?? scalarLoop(kernel, x, outLen);
+}
+
+function scalarLoop(kernel: Kernel, x: Float32Array, outLen: number): Float32Array {
+  const { orig, target, width, stride, start, taps } = kernel;
   const L = x.length;
-  const outLen = resampledLength(L, origRate, newRate);
   // a float64 copy with zero margins: no bounds tests in the inner loop, no float32 loads
-  let maxTaps = 0;
-  for (const ph of phases) maxTaps = Math.max(maxTaps, ph.start + ph.taps.length);
-  const margin = width + orig + maxTaps;
+  let reach = 0;
+  for (let j = 0; j < target; j++) reach = Math.max(reach, start[j] + stride);
+  const margin = width + orig + reach;
   const xp = new Float64Array(L + 2 * margin);
   xp.set(x, margin);
   const y = new Float32Array(outLen);
@@ -94,22 +112,19 @@ export function resample(x: Float32Array, origRate: number, newRate: number, opt
     const base = k * orig - width + margin;
     const jEnd = Math.min(target, outLen - k * target);
     for (let j = 0; j < jEnd; j++) {
-      const { start, taps } = phases[j];
-      const i0 = base + start;
-      const nt = taps.length;
+      const i0 = base + start[j];
+      const t0 = j * stride;
       // four partial sums break the add dependency chain
       let a0 = 0;
       let a1 = 0;
       let a2 = 0;
       let a3 = 0;
-      let m = 0;
-      for (; m + 3 < nt; m += 4) {
-        a0 += xp[i0 + m] * taps[m];
-        a1 += xp[i0 + m + 1] * taps[m + 1];
-        a2 += xp[i0 + m + 2] * taps[m + 2];
-        a3 += xp[i0 + m + 3] * taps[m + 3];
+      for (let m = 0; m < stride; m += 4) {
+        a0 += xp[i0 + m] * taps[t0 + m];
+        a1 += xp[i0 + m + 1] * taps[t0 + m + 1];
+        a2 += xp[i0 + m + 2] * taps[t0 + m + 2];
+        a3 += xp[i0 + m + 3] * taps[t0 + m + 3];
       }
-      for (; m < nt; m++) a0 += xp[i0 + m] * taps[m];
       y[k * target + j] = a0 + a1 + (a2 + a3);
     }
   }

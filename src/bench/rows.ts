@@ -224,25 +224,30 @@ async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
   const python = torchaudioPython();
   const note = python ? 'torchaudio on Debian torch 1.13 (none for 2.13 here)' : 'torchaudio not installed';
   const mk = (work: string): RowSamples => ({ work, unit: 'ms/clip', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0, pytorchNote: note });
-  const long = mk('AST front end, 5 s at 44.1 kHz (resample + fbank, 1 thread)');
-  const short = mk('AST front end, 1 s at 16 kHz (fbank, 1 thread)');
+  // the whole front end per clip, and its two stages on their own (torchaudio's rows of the same names)
+  const rows: [string, RowSamples][] = [
+    ['frontend_5s_44k1_ms', mk('AST front end, 5 s at 44.1 kHz (resample + fbank, 1 thread)')],
+    ['frontend_1s_16k_ms', mk('AST front end, 1 s at 16 kHz (fbank, 1 thread)')],
+    ['resample_5s_44k1_to_16k_ms', mk('resample alone, 5 s from 44.1 to 16 kHz (1 thread)')],
+    ['fbank_5s_16k_ms', mk('Kaldi fbank alone, 5 s at 16 kHz, 128 bins (1 thread)')],
+  ];
   for (let r = 0; r < o.rounds; r++) {
     o.log(`  front end round ${r + 1}/${o.rounds}`);
     const ours = await benchFrontEnd(o.frontendReps);
-    long.loaa.push(ours.frontend_5s_44k1_ms);
-    short.loaa.push(ours.frontend_1s_16k_ms);
-    if (python && !long.pytorchNote?.startsWith('error')) {
+    for (const [key, row] of rows) row.loaa.push(ours[key]);
+    if (python && !rows[0][1].pytorchNote?.startsWith('error')) {
       try {
         const ta = runPythonJson(python, 'frontend_torchaudio.py', ['--reps', String(o.frontendReps)]);
-        long.pytorch.push(ta.frontend_5s_44k1_ms as number);
-        short.pytorch.push(ta.frontend_1s_16k_ms as number);
+        for (const [key, row] of rows) row.pytorch.push(ta[key] as number);
       } catch (e) {
-        long.pytorchNote = short.pytorchNote = `error: ${(e as Error).message}`;
-        long.pytorch.length = short.pytorch.length = 0;
+        for (const [, row] of rows) {
+          row.pytorchNote = `error: ${(e as Error).message}`;
+          row.pytorch.length = 0;
+        }
       }
     }
   }
-  return [long, short];
+  return rows.map(([, row]) => row);
 }
 
 /** Peak RSS of a process that builds the model and runs training steps: one fresh process per side and round. */
