@@ -92,14 +92,15 @@ test('the streaming resampler gives resample() of the whole signal, for any cut 
     ]) {
       const rs = new StreamResampler(from, to, opts);
       const got = concat([...pieces(x, seed!, max!).map((p) => rs.push(p)), rs.flush()]);
-      assert.equal(maxDiff(got, want), 0, `${from} -> ${to} ${JSON.stringify(opts)}, pieces up to ${max}`);
+      const d = maxDiff(got, want);
+      assert.ok(d <= 1e-6, `${from} -> ${to} ${JSON.stringify(opts)}, pieces up to ${max}: max difference ${d}`);
     }
   }
   // shorter than one filter length, and empty
   for (const n of [0, 1, 5, 40]) {
     const rs = new StreamResampler(44100, 16000);
     const got = concat([rs.push(x.subarray(0, n)), rs.flush()]);
-    assert.deepEqual(got, resample(x.subarray(0, n), 44100, 16000), `${n} samples`);
+    assert.ok(maxDiff(got, resample(x.subarray(0, n), 44100, 16000)) <= 1e-6, `${n} samples`);
   }
   assert.throws(() => new StreamResampler(0, 16000), /^Error: resample: original sample rate must be a positive integer/);
   const rs = new StreamResampler(8000, 16000);
