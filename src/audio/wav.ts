@@ -26,7 +26,8 @@ const CODEC_NAMES: Record<number, string> = {
   0xf1ac: 'FLAC',
 };
 
-interface WavFormat {
+/** A fmt chunk, checked: what the streaming reader (wav_stream.ts) needs to decode frames too. */
+export interface WavFormat {
   tag: number;
   channels: number;
   sampleRate: number;
@@ -39,24 +40,42 @@ export function isWav(buf: Uint8Array): boolean {
 }
 
 export function parseWav(buf: Uint8Array, source: string): DecodedAudio {
+  const { fmt, dataOff, frames } = wavLayout((pos, len) => buf.subarray(pos, pos + len), buf.byteLength, source);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  return { sampleRate: fmt.sampleRate, channels: decodeSamples(dv, dataOff, frames, fmt, source) };
+}
+
+/** Where a WAV file's samples are: its checked format and the data chunk's first byte and frame count. */
+export interface WavLayout {
+  fmt: WavFormat;
+  dataOff: number;
+  frames: number;
+}
+
+/**
+ * Walks the RIFF chunks of a `length`-byte WAV through `read(pos, len)`, which returns those bytes
+ * (all of them: every position and length asked for is inside the file). A buffer's reader is a
+ * subarray; the streaming reader (wav_stream.ts) reads only the chunk headers from the file this way.
+ */
+export function wavLayout(read: (pos: number, len: number) => Uint8Array, length: number, source: string): WavLayout {
   const fail = (msg: string): never => {
     throw new Error(`${source}: ${msg}`);
   };
-  if (buf.byteLength < 12) fail(`not a WAV file: ${buf.byteLength} bytes, shorter than the 12-byte RIFF header`);
-  const magic = ascii(buf, 0, 4);
+  if (length < 12) fail(`not a WAV file: ${length} bytes, shorter than the 12-byte RIFF header`);
+  const head = read(0, 12);
+  const magic = ascii(head, 0, 4);
   if (magic !== 'RIFF' && magic !== 'RF64') fail('not a WAV file: no RIFF header');
-  if (ascii(buf, 8, 4) !== 'WAVE') fail(`not a WAV file: RIFF form type is ${JSON.stringify(ascii(buf, 8, 4))}, not "WAVE"`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (ascii(head, 8, 4) !== 'WAVE') fail(`not a WAV file: RIFF form type is ${JSON.stringify(ascii(head, 8, 4))}, not "WAVE"`);
   const rf64 = magic === 'RF64';
 
-  let end = buf.byteLength;
+  let end = length;
   if (!rf64) {
-    const riffEnd = 8 + dv.getUint32(4, true);
+    const riffEnd = 8 + view(head).getUint32(4, true);
     // a missing pad byte after an odd-sized last chunk loses nothing; anything shorter is truncation
-    if (riffEnd > buf.byteLength + 1) {
-      fail(`truncated RIFF chunk: the header says ${riffEnd} bytes, the file has ${buf.byteLength}`);
+    if (riffEnd > length + 1) {
+      fail(`truncated RIFF chunk: the header says ${riffEnd} bytes, the file has ${length}`);
     }
-    end = Math.min(riffEnd, buf.byteLength);
+    end = Math.min(riffEnd, length);
   }
 
   let fmt: WavFormat | null = null;
@@ -66,8 +85,9 @@ export function parseWav(buf: Uint8Array, source: string): DecodedAudio {
   let pos = 12;
   while (pos < end) {
     if (pos + 8 > end) fail(`truncated chunk header at byte ${pos} (${end - pos} bytes left)`);
-    const id = ascii(buf, pos, 4);
-    let size = dv.getUint32(pos + 4, true);
+    const header = read(pos, 8);
+    const id = ascii(header, 0, 4);
+    let size = view(header).getUint32(4, true);
     const body = pos + 8;
     if (rf64 && id === 'data' && size === 0xffffffff) {
       if (ds64Data < 0) fail('RF64 data chunk without a ds64 chunk giving its size');
@@ -79,12 +99,12 @@ export function parseWav(buf: Uint8Array, source: string): DecodedAudio {
     }
     if (id === 'ds64' && rf64) {
       if (size < 24) fail(`ds64 chunk is ${size} bytes, shorter than 24`);
-      const lo = dv.getUint32(body + 8, true);
-      const hi = dv.getUint32(body + 12, true);
-      ds64Data = hi * 2 ** 32 + lo;
+      const dv = view(read(body, 24));
+      ds64Data = dv.getUint32(12, true) * 2 ** 32 + dv.getUint32(8, true);
     } else if (id === 'fmt ') {
       if (fmt) fail('more than one fmt chunk');
-      fmt = parseFmt(dv, body, size, fail);
+      // parseFmt reads at most 40 bytes of the body: a long (extended) fmt chunk is not read whole
+      fmt = parseFmt(view(read(body, Math.min(size, 64))), 0, size, fail);
     } else if (id === 'data') {
       if (dataOff >= 0) fail('more than one data chunk');
       dataOff = body;
@@ -99,7 +119,11 @@ export function parseWav(buf: Uint8Array, source: string): DecodedAudio {
   }
   const frames = dataLen / fmt.blockAlign;
   if (frames === 0) fail('zero samples: the data chunk is empty');
-  return { sampleRate: fmt.sampleRate, channels: decodeSamples(dv, dataOff, frames, fmt, source) };
+  return { fmt, dataOff, frames };
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function parseFmt(dv: DataView, off: number, size: number, fail: (m: string) => never): WavFormat {
@@ -138,7 +162,8 @@ function parseFmt(dv: DataView, off: number, size: number, fail: (m: string) => 
   return { tag, channels, sampleRate, blockAlign, bits };
 }
 
-function decodeSamples(dv: DataView, off: number, frames: number, fmt: WavFormat, source: string): Float32Array[] {
+/** `frames` frames at byte `off`, one array per channel; `firstFrame` numbers the frames in errors (a streamed chunk's place in the file). */
+export function decodeSamples(dv: DataView, off: number, frames: number, fmt: WavFormat, source: string, firstFrame = 0): Float32Array[] {
   const C = fmt.channels;
   const bytes = fmt.blockAlign / C;
   const out: Float32Array[] = [];
@@ -153,7 +178,7 @@ function decodeSamples(dv: DataView, off: number, frames: number, fmt: WavFormat
         // a float64 beyond float32's range would become Inf: as bad as a stored Inf
         if (ch[i] - ch[i] !== 0) {
           const what = Number.isNaN(v) ? 'NaN' : Number.isFinite(v) ? `${v}, beyond float32 range` : v > 0 ? '+Inf' : '-Inf';
-          throw new Error(`${source}: sample ${i} of channel ${c} is ${what}`);
+          throw new Error(`${source}: sample ${firstFrame + i} of channel ${c} is ${what}`);
         }
       }
     }
