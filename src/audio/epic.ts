@@ -10,7 +10,7 @@
  */
 import { realSpectrum } from './fft.js';
 import { padEdgeOrCrop } from './frontend.js';
-import type { MelFilter } from './kaldi.js';
+import { sparseFilter, type MelFilter } from './kaldi.js';
 import type { Spectrogram } from './types.js';
 
 export interface EpicOptions {
@@ -57,20 +57,14 @@ export function htkMelFilters(sampleRate: number, nFft: number, numMels: number,
     const d0 = melF[m + 1] - melF[m];
     const d1 = melF[m + 2] - melF[m + 1];
     const w = new Float64Array(nBins);
-    let first = -1;
-    let last = -1;
     for (let k = 0; k < nBins; k++) {
       const fk = (k * sampleRate) / nFft;
       const lower = -(melF[m] - fk) / d0;
       const upper = (melF[m + 2] - fk) / d1;
       const v = Math.fround(Math.max(0, Math.min(lower, upper)));
-      if (v > 0) {
-        w[k] = v;
-        if (first < 0) first = k;
-        last = k;
-      }
+      if (v > 0) w[k] = v;
     }
-    filters.push(first < 0 ? { start: 0, weights: new Float64Array(0) } : { start: first, weights: w.slice(first, last + 1) });
+    filters.push(sparseFilter(w));
   }
   if (melCache.size > 16) melCache.clear();
   melCache.set(key, filters);

@@ -99,6 +99,19 @@ export interface MelFilter {
   weights: Float64Array;
 }
 
+/** A filter's nonzero run: the weights are zero outside it, so the bank multiplies only that range. */
+export function sparseFilter(w: Float64Array): MelFilter {
+  let first = -1;
+  let last = -1;
+  for (let k = 0; k < w.length; k++) {
+    if (w[k]! > 0) {
+      if (first < 0) first = k;
+      last = k;
+    }
+  }
+  return first < 0 ? { start: 0, weights: new Float64Array(0) } : { start: first, weights: w.slice(first, last + 1) };
+}
+
 const melCache = new Map<string, MelFilter[]>();
 
 /** Triangular Kaldi mel filters over FFT bins 0..paddedSize/2-1 (Nyquist gets no weight). */
@@ -134,19 +147,13 @@ export function kaldiMelBanks(numBins: number, paddedSize: number, sampleFreq: n
     const upDen = f32(center - left);
     const downDen = f32(right - center);
     const w = new Float64Array(numFft);
-    let first = -1;
-    let last = -1;
     for (let k = 0; k < numFft; k++) {
       const up = f32(f32(mel[k] - left) / upDen);
       const down = f32(f32(right - mel[k]) / downDen);
       const v = Math.max(0, Math.min(up, down));
-      if (v > 0) {
-        w[k] = v;
-        if (first < 0) first = k;
-        last = k;
-      }
+      if (v > 0) w[k] = v;
     }
-    filters.push(first < 0 ? { start: 0, weights: new Float64Array(0) } : { start: first, weights: w.slice(first, last + 1) });
+    filters.push(sparseFilter(w));
   }
   if (melCache.size > 32) melCache.clear();
   melCache.set(key, filters);

@@ -25,9 +25,9 @@ import { createGunzip } from 'node:zlib';
 import { basename, dirname, join } from 'node:path';
 import { readTar } from '../io/tar.js';
 import { ZipReader } from '../io/zip.js';
-import { processAlive, writeFileAtomic } from '../util/fs.js';
+import { processAlive, readdirOrEmpty, writeFileAtomic } from '../util/fs.js';
 import { downloadFile, sha256File, sizeOf, type DownloadProgress } from './download.js';
-import { loaaHome } from './pull.js';
+import { loaaHome, type FetchOptions } from './pull.js';
 import { openInputStream, readInput, readInputJson, readInputText, renameGuarded, writeFileNew } from '../util/guarded_fs.js';
 
 export type DatasetName = 'fsdd' | 'esc50';
@@ -131,18 +131,10 @@ export function datasetUrl(spec: DatasetSpec, endpoint?: string, env: NodeJS.Pro
   return base ? `${base.replace(/\/+$/, '')}/${spec.file}` : spec.url;
 }
 
-export interface DatasetPullOptions {
-  /** a mirror serving `<endpoint>/<archive file>`; default $LOAA_DATASETS_ENDPOINT, else upstream */
-  endpoint?: string;
-  force?: boolean;
-  home?: string;
-  retries?: number;
-  retryDelayMs?: number;
-  idleTimeoutMs?: number;
-  onProgress?: (p: DownloadProgress) => void;
+/** `endpoint`: a mirror serving `<endpoint>/<archive file>`; default $LOAA_DATASETS_ENDPOINT, else upstream */
+export interface DatasetPullOptions extends FetchOptions {
   /** one line per stage (unpacking, checking) */
   log?: (line: string) => void;
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface DatasetPullResult {
@@ -340,14 +332,8 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
 export function removeStaleUnpacking(dir: string, log: (s: string) => void = () => {}): string[] {
   const parent = dirname(dir);
   const prefix = `${basename(dir)}.unpacking-`;
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return [];
-  }
   const removed: string[] = [];
-  for (const n of names) {
+  for (const n of readdirOrEmpty(parent)) {
     if (!n.startsWith(prefix) || !/^\d+$/.test(n.slice(prefix.length))) continue;
     const pid = Number(n.slice(prefix.length));
     if (pid === process.pid || processAlive(pid)) continue;

@@ -14,8 +14,9 @@ export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
 export type PullProgress = DownloadProgress;
 
-export interface PullOptions {
-  /** hub base URL; default `$HF_ENDPOINT`, then https://huggingface.co */
+/** What every download from a server takes: where from, where to, how hard to retry. */
+export interface FetchOptions {
+  /** the server's base URL (each caller says its default) */
   endpoint?: string;
   /** download again even when the file is present */
   force?: boolean;
@@ -29,6 +30,9 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   env?: NodeJS.ProcessEnv;
 }
+
+/** `endpoint`: the hub base URL; default `$HF_ENDPOINT`, then https://huggingface.co */
+export type PullOptions = FetchOptions;
 
 export interface PullResult {
   arch: string;

@@ -22,7 +22,26 @@ class LowCopy {
   }
 }
 
-export class Linear extends Module {
+/**
+ * A layer with a weight and an optional bias whose forward may run on their low-precision copies
+ * under autocast (frozen backbones: cast and packed once instead of once per step).
+ */
+abstract class WeightLayer extends Module {
+  abstract weight: Tensor;
+  abstract bias: Tensor | null;
+  #low: LowCopy | null = null;
+  protected override lowPrecisionCopies(dtype: LowDType | null): void {
+    this.#low?.dispose();
+    this.#low = LowCopy.of(dtype, this.weight, this.bias);
+  }
+  /** the weight and bias to compute with now */
+  protected operands(): { weight: Tensor; bias: Tensor | null } {
+    const low = this.#low;
+    return low?.usable(this.weight, this.bias) ? low : this;
+  }
+}
+
+export class Linear extends WeightLayer {
   weight: Tensor;
   bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; seed?: number } = {}) {
@@ -32,19 +51,13 @@ export class Linear extends Module {
     this.weight = this.param('weight', empty([outFeatures, inFeatures]).uniform_(-bound, bound, opts.seed));
     this.bias = opts.bias === false ? null : this.param('bias', empty([outFeatures]).uniform_(-bound, bound, seedPlus(opts.seed)));
   }
-  #low: LowCopy | null = null;
-  protected override lowPrecisionCopies(dtype: LowDType | null): void {
-    this.#low?.dispose();
-    this.#low = LowCopy.of(dtype, this.weight, this.bias);
-  }
   forward(x: Tensor): Tensor {
-    const low = this.#low;
-    if (low?.usable(this.weight, this.bias)) return linear(x, low.weight, low.bias);
-    return linear(x, this.weight, this.bias);
+    const { weight, bias } = this.operands();
+    return linear(x, weight, bias);
   }
 }
 
-export class Conv2d extends Module {
+export class Conv2d extends WeightLayer {
   weight: Tensor;
   bias: Tensor | null;
   constructor(
@@ -59,15 +72,9 @@ export class Conv2d extends Module {
     this.weight = this.param('weight', empty([outChannels, inChannels / (opts.groups ?? 1), ...kernel]).uniform_(-bound, bound, opts.seed));
     this.bias = opts.bias === false ? null : this.param('bias', empty([outChannels]).uniform_(-bound, bound, seedPlus(opts.seed)));
   }
-  #low: LowCopy | null = null;
-  protected override lowPrecisionCopies(dtype: LowDType | null): void {
-    this.#low?.dispose();
-    this.#low = LowCopy.of(dtype, this.weight, this.bias);
-  }
   forward(x: Tensor): Tensor {
-    const low = this.#low;
-    if (low?.usable(this.weight, this.bias)) return conv2d(x, low.weight, low.bias, this.opts);
-    return conv2d(x, this.weight, this.bias, this.opts);
+    const { weight, bias } = this.operands();
+    return conv2d(x, weight, bias, this.opts);
   }
 }
 

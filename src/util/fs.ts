@@ -132,6 +132,35 @@ export function assertWritableTarget(path: string): void {
 
 /** `.<name>.tmp-<pid>-<hex>`: the sibling writeFileAtomic writes before its rename. */
 const TEMP_FILE = /^\.(.+)\.tmp-(\d+)-[0-9a-f]{8}$/;
+/**
+ * Renames a finished temp file over `path`, checking the target again just before (it may have been
+ * swapped for a link or a device while we wrote); the temp file is removed when that fails.
+ */
+export function commitTemp(tmp: string, path: string): void {
+  try {
+    assertWritableTarget(path);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Writes every byte of `b` at the descriptor's position (writeSync may write less than asked). */
+export function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
+}
+
+/** A folder's entry names, or none where it cannot be read (absent, not a folder, no permission). */
+export function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** `.checkpoint-tmp-<pid>` (and `...-<hex>`): a checkpoint directory being written. */
 const TEMP_DIR = /^\.checkpoint-tmp-(\d+)(?:-[0-9a-f]+)?$/;
 
@@ -152,14 +181,8 @@ export function processAlive(pid: number): boolean {
  * only temp files of that target name. Returns the names removed.
  */
 export function removeStaleTemps(dir: string, onlyFor?: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
   const removed: string[] = [];
-  for (const name of names) {
+  for (const name of readdirOrEmpty(dir)) {
     const f = TEMP_FILE.exec(name);
     const d = f ? null : TEMP_DIR.exec(name);
     if (!f && !d) continue;
@@ -199,10 +222,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   }
   try {
     const parts = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
-    for (const part of parts) {
-      let off = 0;
-      while (off < part.byteLength) off += writeSync(fd, part, off, part.byteLength - off);
-    }
+    for (const part of parts) writeAll(fd, part);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -211,11 +231,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   }
   closeSync(fd);
   try {
-    // checked again just before the rename: the target may have been swapped while we wrote
-    assertWritableTarget(path);
-    renameSync(tmp, path);
+    commitTemp(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true });
     if ((e as Error).message.startsWith(path)) throw e;
     throw named(path, 'cannot write', e);
   }

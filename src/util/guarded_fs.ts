@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { assertWritableTarget, kindOf, openRegular, readRegularFile, type OpenedFile } from './fs.js';
+import { assertWritableTarget, commitTemp, kindOf, openRegular, readRegularFile, writeAll, type OpenedFile } from './fs.js';
 
 export interface InputOptions {
   /** what the file is, for messages ("the backbone checkpoint", "recipe") */
@@ -123,14 +123,7 @@ export function openAppend(path: string, what: string): number {
 
 /** Append `data` to a regular file (see openAppend). */
 export function appendGuarded(path: string, what: string, data: string | Uint8Array): void {
-  const fd = openAppend(path, what);
-  try {
-    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
-  } finally {
-    closeSync(fd);
-  }
+  writeAndClose(openAppend(path, what), data);
 }
 
 /**
@@ -158,14 +151,7 @@ function createExclusive(path: string, what: string): number {
 
 /** Writes a new file into a folder the caller owns (a private temp folder), refusing links and nodes. */
 export function writeFileNew(path: string, what: string, data: string | Uint8Array): void {
-  const fd = createExclusive(path, what);
-  try {
-    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off);
-  } finally {
-    closeSync(fd);
-  }
+  writeAndClose(createExclusive(path, what), data);
 }
 
 /**
@@ -203,10 +189,7 @@ export function copyFileGuarded(from: string, to: string, what: string): void {
   const tmp = join(dirname(to), `.${basename(to)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const out = createExclusive(tmp, what);
   try {
-    forEachChunk(from, { what }, (chunk) => {
-      let off = 0;
-      while (off < chunk.byteLength) off += writeSync(out, chunk, off, chunk.byteLength - off);
-    });
+    forEachChunk(from, { what }, (chunk) => writeAll(out, chunk));
     fsyncSync(out);
   } catch (e) {
     closeSync(out);
@@ -214,13 +197,7 @@ export function copyFileGuarded(from: string, to: string, what: string): void {
     throw e;
   }
   closeSync(out);
-  try {
-    assertWritableTarget(to);
-    renameSync(tmp, to);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  commitTemp(tmp, to);
 }
 
 /**
@@ -272,4 +249,12 @@ export function openPartWriter(path: string, what: string): PartWriter {
       }
     },
   };
+}
+
+function writeAndClose(fd: number, data: string | Uint8Array): void {
+  try {
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  } finally {
+    closeSync(fd);
+  }
 }

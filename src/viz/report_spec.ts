@@ -67,14 +67,7 @@ export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
       spec.labels[axis] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)]));
     }
   }
-  if (raw.percent !== undefined) {
-    if (typeof raw.percent !== 'boolean') throw new Error(`${where}.percent: expected true or false`);
-    spec.percent = raw.percent;
-  }
-  if (raw.digits !== undefined) {
-    if (!Number.isInteger(raw.digits) || (raw.digits as number) < 0 || (raw.digits as number) > 8) throw new Error(`${where}.digits: expected an integer in [0, 8]`);
-    spec.digits = raw.digits as number;
-  }
+  readNumberFormat(raw, spec, where);
   if (raw.replicates !== undefined) spec.replicates = strList(raw.replicates, `${where}.replicates`);
   if (raw.tables !== undefined) {
     if (!Array.isArray(raw.tables)) throw new Error(`${where}.tables: expected a list of tables`);
@@ -139,14 +132,7 @@ function parseExtra(x: unknown, where: string): ExtraColumn {
   if (x.filter !== undefined && !isPlain(x.filter)) throw new Error(`${where}.filter: expected {axis: value or [values]}`);
   const out: ExtraColumn = { label: x.label, filter: Object.fromEntries(Object.entries((x.filter as Record<string, unknown>) ?? {}).map(([a, v]) => [a, (Array.isArray(v) ? v : [v]).map(String)])) };
   if (x.metric !== undefined) out.metric = String(x.metric);
-  if (x.percent !== undefined) {
-    if (typeof x.percent !== 'boolean') throw new Error(`${where}.percent: expected true or false`);
-    out.percent = x.percent;
-  }
-  if (x.digits !== undefined) {
-    if (!Number.isInteger(x.digits) || (x.digits as number) < 0 || (x.digits as number) > 8) throw new Error(`${where}.digits: expected an integer in [0, 8]`);
-    out.digits = x.digits as number;
-  }
+  readNumberFormat(x, out, where);
   if (x.split !== undefined) {
     if (!SPLITS.includes(x.split as string)) throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}`);
     out.split = x.split as ReportSplit;
@@ -154,3 +140,14 @@ function parseExtra(x: unknown, where: string): ExtraColumn {
   return out;
 }
 
+/** `percent` and `digits`, shared by a table and its extra columns. */
+function readNumberFormat(raw: Record<string, unknown>, into: { percent?: boolean | null; digits?: number | null }, where: string): void {
+  if (raw.percent !== undefined) {
+    if (typeof raw.percent !== 'boolean') throw new Error(`${where}.percent: expected true or false`);
+    into.percent = raw.percent;
+  }
+  if (raw.digits !== undefined) {
+    if (!Number.isInteger(raw.digits) || (raw.digits as number) < 0 || (raw.digits as number) > 8) throw new Error(`${where}.digits: expected an integer in [0, 8]`);
+    into.digits = raw.digits as number;
+  }
+}
