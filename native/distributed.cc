@@ -5,6 +5,15 @@
 // stopped (and that did not report a failure of its own) is the one named as lost.
 #include "distributed.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
 #include <ATen/ATen.h>
 #include <torch/csrc/api/include/torch/version.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -190,7 +199,34 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
     o.numWorkers = static_cast<std::size_t>(cfg_.worldSize);
     o.waitWorkers = wait;
     o.timeout = cfg_.timeout;
+#if TORCH_VERSION_MAJOR >= 2
+    // c10d's server binds every interface; for a single-node run (a loopback master address) hand
+    // it a socket already bound to 127.0.0.1, so no other host can read or write the store
+    if (server && isLoopback(cfg_.masterAddr)) o.masterListenFd = loopbackListener(o.port);
+#endif
     return c10::make_intrusive<c10d::TCPStore>(cfg_.masterAddr, o);
+  }
+
+  static bool isLoopback(const std::string& addr) {
+    return addr == "localhost" || addr.rfind("127.", 0) == 0;
+  }
+
+  // A listening IPv4 socket on 127.0.0.1:port (the store owns and closes it).
+  static int loopbackListener(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error(std::string("TCPStore: socket(): ") + std::strerror(errno));
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 2048) != 0) {
+      int e = errno;
+      ::close(fd);
+      throw std::runtime_error("TCPStore: cannot listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(e));
+    }
+    return fd;
   }
 
   void connect() {
