@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AudioClassifier } from '../../src/api/classifier.js';
+import { AudioClassifier, type Device, type Precision } from '../../src/api/classifier.js';
 import { readSafetensors, rawFromFloat32, rawToFloat32, writeSafetensors } from '../../src/io/safetensors.js';
 import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
 import { cudaAvailable } from '../../src/tensor/device.js';
@@ -55,8 +55,9 @@ function otherAdapter(): string {
 }
 
 test('fromPretrained: bad device or precision values, and cuda without a GPU, are one-line errors', async (t) => {
-  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'tpu' }), /^Error: device: expected cpu, cuda, cuda:N or auto, not "tpu"$/);
-  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, precision: 'int8' }), /^Error: precision: expected fp32, bf16, fp16 or auto, not "int8"$/);
+  // the types refuse these words; the casts stand for JavaScript callers and user input, which the run-time check still catches
+  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'tpu' as string as Device }), /^Error: device: expected cpu, cuda, cuda:N or auto, not "tpu"$/);
+  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, precision: 'int8' as string as Precision }), /^Error: precision: expected fp32, bf16, fp16 or auto, not "int8"$/);
   if (cudaAvailable()) return t.skip('a CUDA device is visible: the no-GPU error cannot be shown here');
   await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'cuda' }), (e: Error) => {
     assert.match(e.message, /^device: cuda requested but /);
@@ -89,7 +90,7 @@ for (const precision of ['bf16', 'fp16'] as const) {
       assert.ok(diff > 0, `${precision} should differ from fp32 somewhere (is autocast on?)`);
       // a second adapter on the low-precision backbone answers as its own low-precision classifier
       const other = otherAdapter();
-      low.loadAdapter('other', other);
+      low.addAdapter('other', other);
       low.useAdapter('other');
       const alone = await AudioClassifier.fromPretrained(other, { backbone, device, precision });
       try {
