@@ -96,7 +96,7 @@ export function recordBackbone(dir: string, b: BackboneRecord): void {
   const file = join(dir, ADAPTER_CONFIG_FILE);
   const cfg = readInputJson<Record<string, unknown>>(file, { what: 'adapter config' });
   cfg.backbone = backboneJson(parseBackboneRecord(b, 'backbone record'));
-  writeFileAtomic(file, JSON.stringify(cfg, null, 1) + '\n');
+  writeFileAtomic(file, `${JSON.stringify(cfg, null, 1)}\n`);
 }
 
 /** The recorded backbone, checked; null when the adapter predates provenance. */
@@ -163,7 +163,7 @@ export function saveAdapter(dir: string, model: AudioSpectrogramTransformer, pef
     ...(meta.backbone ? { backbone: backboneJson(parseBackboneRecord(meta.backbone, 'meta.backbone')) } : {}),
   };
   writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), raw, { format: 'pt', loaa: ADAPTER_FORMAT });
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 1) + '\n');
+  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 1)}\n`);
   return config;
 }
 

@@ -31,7 +31,9 @@ function otherAdapter(): string {
   const out: Record<string, ReturnType<typeof rawFromFloat32>> = {};
   for (const [name, raw] of t) {
     const x = rawToFloat32(raw);
-    if (name === 'head.fc.weight') x.forEach((v, i) => (x[i] = -2 * v));
+    if (name === 'head.fc.weight') x.forEach((v, i) => {
+      x[i] = -2 * v;
+    });
     out[name] = rawFromFloat32(x, raw.shape);
   }
   writeSafetensors(join(d, 'adapter_model.safetensors'), out);

@@ -32,10 +32,12 @@ async function logitsOf(clf: AudioClassifier, adapter = clf.activeAdapter): Prom
 function maxDiff(a: number[][], b: number[][]): { diff: number; scale: number } {
   let diff = 0;
   let scale = 0;
-  a.forEach((row, i) => row.forEach((v, j) => {
-    diff = Math.max(diff, Math.abs(v - b[i][j]));
-    scale = Math.max(scale, Math.abs(b[i][j]));
-  }));
+  a.forEach((row, i) => {
+    for (const [j, v] of row.entries()) {
+      diff = Math.max(diff, Math.abs(v - b[i][j]));
+      scale = Math.max(scale, Math.abs(b[i][j]));
+    }
+  });
   return { diff, scale };
 }
 
@@ -47,7 +49,9 @@ function otherAdapter(): string {
   const out: Record<string, ReturnType<typeof rawFromFloat32>> = {};
   for (const [name, raw] of readSafetensors(join(src, 'adapter_model.safetensors')).tensors) {
     const x = rawToFloat32(raw);
-    if (name === 'head.fc.weight') x.forEach((v, i) => (x[i] = 1.5 * v));
+    if (name === 'head.fc.weight') x.forEach((v, i) => {
+      x[i] = 1.5 * v;
+    });
     out[name] = rawFromFloat32(x, raw.shape);
   }
   writeSafetensors(join(d, 'adapter_model.safetensors'), out);

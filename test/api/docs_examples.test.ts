@@ -40,7 +40,7 @@ test(`${DOC}: every \`\`\`ts example compiles against the public API`, () => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   try {
-    const files = blocks.map((b, i) => {
+    const files = blocks.map((b) => {
       const code = b.code.replace(/from '([^']+)'/g, (all, spec: string) => {
         if (!spec.startsWith('loaa')) return all;
         const target = map.get(spec);

@@ -60,7 +60,7 @@ test('adapters without a record, or with one as the earlier recordBackbone wrote
   const file = join(old, 'adapter_config.json');
   const before = JSON.parse(readFileSync(file, 'utf8'));
   const rec = { arch: before.arch, source: 'file:/models/deit.safetensors', sha256: SHA };
-  writeFileSync(file, JSON.stringify({ ...before, backbone: rec }, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify({ ...before, backbone: rec }, null, 2)}\n`);
   assert.deepEqual(readAdapterConfig(old).backbone, rec);
 
   // recordBackbone replaces the record and keeps every other key
