@@ -7,12 +7,15 @@ export { loadAst, AudioSpectrogramTransformer, type AstConfig } from './models/a
 export { pullBackbone } from './models/pull.js';
 export { applyPeft } from './peft/methods.js';
 export { parsePeft, type PeftConfig } from './peft/config.js';
-export { saveAdapter, loadAdapter, readAdapterConfig, type AdapterConfigFile } from './peft/checkpoint.js';
+export { saveAdapter, loadAdapter, readAdapterConfig, type AdapterConfigFile, type BackboneRecord } from './peft/checkpoint.js';
 export { decodeAudio, readAudio } from './audio/decode.js';
 export { astFeatures } from './audio/frontend.js';
 export type { DecodedAudio, Spectrogram } from './audio/types.js';
 export { startServer, type ServeOptions, type ServerHandle } from './serve/server.js';
 export type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from './serve/backend.js';
 export { runBatchPredict, type BatchPredictOptions } from './batch/cli.js';
-export { AudioClassifier, type FromPretrainedOptions, type AudioInput, type ClassifyOptions } from './api/classifier.js';
+export {
+  AudioClassifier, type FromPretrainedOptions, type AudioInput, type ClassifyOptions, type ClassifyManyOptions, type ClassifyOutcome, type ClassifyManyResult,
+  type Device, type Precision,
+} from './api/classifier.js';
 export { recordBackbone, readBackbone, fileProvenance, randomProvenance, type BackboneProvenance } from './infer/provenance.js';

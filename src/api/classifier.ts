@@ -6,7 +6,7 @@
  *
  * The backbone is the one the adapter records (rebuilt from its seed when it was random, found in
  * the `loaa pull` cache or at its file path otherwise, checked by sha256), or `opts.backbone`.
- * Several adapters can share one backbone (`loadAdapter(name, dir)` / `useAdapter(name)`); switching
+ * Several adapters can share one backbone (`addAdapter(name, dir)` / `useAdapter(name)`); switching
  * re-applies the adapter's small tensors, the backbone is never reloaded.
  */
 import { decodeAudio, readFileBytes } from '../audio/decode.js';
@@ -16,9 +16,15 @@ import type { ClassifyInput, ClassifyItem } from '../serve/backend.js';
 import type { LogitsBackend } from '../batch/run.js';
 import { Classifier, type Prediction, type Scored } from '../infer/classifier.js';
 import type { BackboneProvenance } from '../infer/provenance.js';
-import type { Precision } from '../tensor/autocast.js';
+import type { DeviceSpec, PrecisionSpec, Precision as ResolvedPrecision } from '../tensor/engine_spec.js';
+import './dispose_symbol.js';
 
 export type { Scored } from '../infer/classifier.js';
+
+/** Where to compute: `auto` is the first GPU when there is one (a GPU that is not there is an error). */
+export type Device = DeviceSpec;
+/** The arithmetic: `auto` is bf16 on CUDA, and on a CPU only where a measured bf16 matmul beats fp32. */
+export type Precision = PrecisionSpec;
 
 export interface FromPretrainedOptions {
   /** a backbone checkpoint instead of the one recorded in adapter_config.json */
@@ -27,13 +33,13 @@ export interface FromPretrainedOptions {
    * 'cpu' (default), 'cuda', 'cuda:N' or 'auto' (the first GPU when there is one); a GPU that is
    * not there is an error
    */
-  device?: string;
+  device?: Device;
   /**
    * 'fp32' (default), 'bf16', 'fp16' (libtorch's autocast, as `loaa eval --precision`: linear and
    * conv in the low precision, the adapter's tensors and the logits float32), or 'auto' (bf16 on
    * CUDA; on a CPU only where a measured bf16 matmul beats fp32)
    */
-  precision?: string;
+  precision?: Precision;
   /** use the backbone even if its sha256 is not the recorded one */
   force?: boolean;
   /** name of the first adapter (default "default") */
@@ -46,13 +52,44 @@ export type AudioInput = string | Uint8Array | { samples: Float32Array; sampleRa
 export interface ClassifyOptions {
   /** labels returned, best first (default 5, at most the class count) */
   topK?: number;
-  /** the sample rate when `input` is a bare Float32Array */
+  /** the sample rate when `input` is a bare Float32Array (required then: the overloads say so) */
   sampleRate?: number;
 }
 
+export interface ClassifyManyOptions extends ClassifyOptions {
+  /** inputs per forward pass (default 8) */
+  batchSize?: number;
+  /**
+   * 'throw' (default): the first bad input rejects the whole call; 'return': one
+   * `ClassifyOutcome` per input, so one bad file among good ones still gives the good ones' labels
+   */
+  errors?: 'throw' | 'return';
+}
+
+/** One input's result from `classifyMany(inputs, { errors: 'return' })`, in input order. */
+export type ClassifyOutcome<I = AudioInput | Float32Array> = { ok: true; input: I; top: Scored[] } | { ok: false; input: I; error: Error };
+
+/** `classifyMany`'s result: per-input outcomes when asked for, else the labels (or a rejection). */
+export type ClassifyManyResult<O> = O extends { errors: 'return' } ? ClassifyOutcome[] : Scored[][];
+
 /** The public surface over the one inference pipeline (src/infer/classifier.ts). */
 export class AudioClassifier implements LogitsBackend {
-  private constructor(private readonly core: Classifier) {}
+  #core: Classifier | null;
+
+  private constructor(core: Classifier) {
+    this.#core = core;
+  }
+
+  /** The pipeline, or the error every use after dispose() gets (not a libtorch "tensor has been disposed"). */
+  private get core(): Classifier {
+    if (this.#core === null) throw new Error('AudioClassifier has been disposed');
+    return this.#core;
+  }
+
+  /** True once dispose() has run. */
+  get disposed(): boolean {
+    return this.#core === null;
+  }
 
   static async fromPretrained(adapterDir: string, opts: FromPretrainedOptions = {}): Promise<AudioClassifier> {
     const { backbone, force, device, precision, name } = opts;
@@ -69,13 +106,18 @@ export class AudioClassifier implements LogitsBackend {
     return this.core.device;
   }
 
-  get precision(): Precision {
+  get precision(): ResolvedPrecision {
     return this.core.precision;
   }
 
-  /** Adds an adapter trained on the same backbone (checked when both record it) under `name`. */
-  loadAdapter(name: string, dir: string): void {
+  /** Registers an adapter trained on the same backbone (checked when both record it) under `name`; `useAdapter(name)` switches to it. */
+  addAdapter(name: string, dir: string): void {
     this.core.addAdapter(name, dir);
+  }
+
+  /** @deprecated since 0.2: renamed `addAdapter` (it registers, it does not switch); removed in the next release. */
+  loadAdapter(name: string, dir: string): void {
+    this.addAdapter(name, dir);
   }
 
   useAdapter(name: string): void {
@@ -109,28 +151,47 @@ export class AudioClassifier implements LogitsBackend {
     throw new Error('input: expected a path, the bytes of an audio file, or { samples: Float32Array, sampleRate }');
   }
 
+  /** A path, the bytes of an audio file, or `{ samples, sampleRate }` -> `[{ label, score }]`, best first. */
+  classify(input: AudioInput, opts?: ClassifyOptions): Promise<Scored[]>;
+  /** Bare mono samples: their `sampleRate` is required. */
+  classify(input: Float32Array, opts: ClassifyOptions & { sampleRate: number }): Promise<Scored[]>;
   async classify(input: AudioInput | Float32Array, opts: ClassifyOptions = {}): Promise<Scored[]> {
-    return (await this.classifyMany([input], opts))[0];
+    return (await this.classifyMany([input] as AudioInput[], opts))[0]!;
   }
 
-  /** Several inputs in batches of `batchSize` (default 8) forward passes; the first failure throws. */
-  async classifyMany(inputs: (AudioInput | Float32Array)[], opts: ClassifyOptions & { batchSize?: number } = {}): Promise<Scored[][]> {
+  /**
+   * Several inputs in forward passes of `batchSize` (default 8). By default the first bad input
+   * rejects the call; with `errors: 'return'` each input gets `{ ok, input, top | error }`.
+   */
+  classifyMany<O extends ClassifyManyOptions = ClassifyManyOptions>(inputs: AudioInput[], opts?: O): Promise<ClassifyManyResult<O>>;
+  /** Inputs that include bare Float32Arrays: their `sampleRate` is required. */
+  classifyMany<O extends ClassifyManyOptions & { sampleRate: number }>(inputs: (AudioInput | Float32Array)[], opts: O): Promise<ClassifyManyResult<O>>;
+  async classifyMany(inputs: (AudioInput | Float32Array)[], opts: ClassifyManyOptions = {}): Promise<Scored[][] | ClassifyOutcome[]> {
+    if (opts.errors !== undefined && opts.errors !== 'throw' && opts.errors !== 'return') throw new Error(`errors: expected "throw" or "return", not ${JSON.stringify(opts.errors)}`);
+    const core = this.core;
     const bs = opts.batchSize ?? 8;
-    const out: Scored[][] = [];
+    const out: ClassifyOutcome[] = [];
     for (let s = 0; s < inputs.length; s += bs) {
-      const rows: Float32Array[] = [];
+      const chunk = inputs.slice(s, s + bs);
+      const rows: (Float32Array | Error)[] = [];
       const names: string[] = [];
-      for (const input of inputs.slice(s, s + bs)) {
-        const { audio, source } = await this.decode(input, opts);
-        rows.push(this.core.audioFeatures(audio, source).data);
-        names.push(source);
+      for (const input of chunk) {
+        try {
+          const { audio, source } = await this.decode(input, opts);
+          rows.push(core.audioFeatures(audio, source).data);
+          names.push(source);
+        } catch (e) {
+          if (opts.errors !== 'return') throw e;
+          rows.push(e instanceof Error ? e : new Error(String(e)));
+          names.push('input');
+        }
       }
-      for (const r of this.core.classifyMany(rows, opts.topK ?? 5, { names })) {
-        if (r instanceof Error) throw r;
-        out.push(r.top);
-      }
+      core.classifyMany(rows, opts.topK ?? 5, { names }).forEach((r, i) => {
+        if (r instanceof Error && opts.errors !== 'return') throw r;
+        out.push(r instanceof Error ? { ok: false, input: chunk[i]!, error: r } : { ok: true, input: chunk[i]!, top: r.top });
+      });
     }
-    return out;
+    return opts.errors === 'return' ? out : out.map((o) => (o.ok ? o.top : []));
   }
 
   /** ClassifierBackend (the server, batch predict): per-item errors, one forward per call. */
@@ -163,7 +224,15 @@ export class AudioClassifier implements LogitsBackend {
     return input.data;
   }
 
+  /** Frees the model's tensors; any later use is an error "AudioClassifier has been disposed". Idempotent. */
   dispose(): void {
-    this.core.dispose();
+    const core = this.#core;
+    this.#core = null;
+    core?.dispose();
+  }
+
+  /** `using clf = await AudioClassifier.fromPretrained(...)` disposes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

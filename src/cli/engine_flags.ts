@@ -5,7 +5,7 @@
  */
 import { UsageError } from './command.js';
 import type { FlagDef } from './define.js';
-import { PRECISIONS } from '../tensor/engine_spec.js';
+import { PRECISIONS, type DeviceSpec, type PrecisionSpec } from '../tensor/engine_spec.js';
 
 export const DEVICE_FLAGS = {
   device: { type: 'string', value: 'D', help: 'cpu, cuda, cuda:N or auto (the first GPU when there is one); default cpu,\nor the recipe\'s train.device for train, eval and cv' },
@@ -17,9 +17,9 @@ export const DEVICE_FLAGS = {
   },
 } as const satisfies Record<string, FlagDef>;
 
-/** The flags as options (absent ones left out, so the callee's defaults apply). */
-export function engineOptions(flags: { device?: string; precision?: string }): { device?: string; precision?: string } {
-  return { ...(flags.device !== undefined ? { device: flags.device } : {}), ...(flags.precision !== undefined ? { precision: flags.precision } : {}) };
+/** The flags as options (absent ones left out, so the callee's defaults apply); the callee checks the words at run time. */
+export function engineOptions(flags: { device?: string; precision?: string }): { device?: DeviceSpec; precision?: PrecisionSpec } {
+  return { ...(flags.device !== undefined ? { device: flags.device as DeviceSpec } : {}), ...(flags.precision !== undefined ? { precision: flags.precision as PrecisionSpec } : {}) };
 }
 
 /** Runs `f`; a device or precision error (`--device: cuda requested but ...`, or as the API names it) is a usage error naming the flag. */

@@ -1,27 +1,24 @@
 /**
  * Which backbone an adapter was trained on, recorded in its adapter_config.json as
- * `backbone: {arch, source, seed?, sha256}`, so predict/serve/the API can rebuild or find it and
- * refuse a different one. `source` is `pull:<arch>` (the cache of `loaa pull`), `file:<path>`, or
- * `random` (built from `seed`). `sha256` is the file's for files, and for a random backbone the hash
- * of its freshly initialised parameters (names, shapes, float32 bytes in name order), which also
- * catches a seed that no longer rebuilds the same weights.
+ * `backbone: {arch, source, seed?, sha256}` (the typed record, read and written by
+ * src/peft/checkpoint.ts), so predict/serve/the API can rebuild or find it and refuse a different one.
+ * This file computes records and resolves them: `sha256` is the file's for files, and for a random
+ * backbone the hash of its freshly initialised parameters (names, shapes, float32 bytes in name
+ * order), which also catches a seed that no longer rebuilds the same weights.
  */
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../util/fs.js';
-import { forEachChunk, readInputJson } from '../util/guarded_fs.js';
+import { forEachChunk } from '../util/guarded_fs.js';
 import { AudioSpectrogramTransformer, loadAst } from '../models/ast.js';
 import { backbonePath, loaaHome } from '../models/pull.js';
 import { noGrad } from '../tensor/functional.js';
-import { ADAPTER_CONFIG_FILE, astConfigFromAdapter, type AdapterConfigFile } from '../peft/checkpoint.js';
+import { ADAPTER_CONFIG_FILE, astConfigFromAdapter, type AdapterConfigFile, type BackboneRecord } from '../peft/checkpoint.js';
 
-export interface BackboneProvenance {
-  arch: string;
-  source: string;
-  seed?: number;
-  sha256: string;
-}
+/** The record's name where it is computed and resolved (one type: peft/checkpoint's). */
+export type BackboneProvenance = BackboneRecord;
+/** Reading and writing the record live with the rest of adapter_config.json; re-exported for old imports. */
+export { readBackbone, recordBackbone } from '../peft/checkpoint.js';
 
 export function fileSha256(path: string): string {
   const h = createHash('sha256');
@@ -60,29 +57,6 @@ export function randomProvenance(arch: string, seed: number, model: AudioSpectro
   return { arch, source: 'random', seed, sha256: parametersSha256(model) };
 }
 
-/** Adds (or replaces) `backbone` in an adapter directory's config. */
-export function recordBackbone(adapterDir: string, p: BackboneProvenance): void {
-  const file = join(adapterDir, ADAPTER_CONFIG_FILE);
-  const cfg = readInputJson<Record<string, unknown>>(file, { what: 'adapter config' });
-  cfg.backbone = { arch: p.arch, source: p.source, ...(p.seed !== undefined ? { seed: p.seed } : {}), sha256: p.sha256 };
-  writeFileAtomic(file, JSON.stringify(cfg, null, 2) + '\n');
-}
-
-/** The recorded backbone, checked; null when the adapter predates provenance. */
-export function readBackbone(adapterDir: string): BackboneProvenance | null {
-  const file = join(adapterDir, ADAPTER_CONFIG_FILE);
-  const b = readInputJson<{ backbone?: unknown }>(file, { what: 'adapter config' }).backbone;
-  if (b === undefined) return null;
-  const bad = (k: string, why: string) => new Error(`${file}: backbone.${k}: ${why}`);
-  if (typeof b !== 'object' || b === null) throw new Error(`${file}: backbone: expected an object {arch, source, seed?, sha256}`);
-  const o = b as Record<string, unknown>;
-  if (typeof o.arch !== 'string') throw bad('arch', 'expected a string');
-  if (typeof o.source !== 'string' || !/^(random|pull:.+|file:.+)$/.test(o.source)) throw bad('source', `expected "random", "pull:<arch>" or "file:<path>", got ${JSON.stringify(o.source)}`);
-  if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) throw bad('sha256', 'expected 64 hex digits');
-  if (o.source === 'random' && !Number.isSafeInteger(o.seed)) throw bad('seed', 'a random backbone needs its integer seed');
-  return { arch: o.arch, source: o.source, ...(o.seed !== undefined ? { seed: o.seed as number } : {}), sha256: o.sha256 };
-}
-
 export interface ResolveOptions {
   /** a backbone checkpoint to use instead of the recorded one */
   backbone?: string;
@@ -99,7 +73,7 @@ function mismatch(adapterDir: string, what: string, got: string, want: BackboneP
 
 /** Builds the AST an adapter needs on the right backbone: the given one or the recorded one, checked. */
 export function resolveBackbone(adapterDir: string, cfg: AdapterConfigFile, opts: ResolveOptions = {}): { model: AudioSpectrogramTransformer; provenance: BackboneProvenance | null } {
-  const recorded = readBackbone(adapterDir);
+  const recorded = cfg.backbone ?? null;
   const astCfg = astConfigFromAdapter(cfg);
   let path: string;
   if (opts.backbone !== undefined) {

@@ -9,8 +9,10 @@
  * Each file is written atomically, the weights first and the config last, so a directory with a
  * config always has the weights it describes. `loadAdapter` checks that the adapter fits the model
  * (architecture, depth, width, input grid, every tensor's name and shape) before touching it; a
- * model serves one adapter after another without reloading its backbone (`swapAdapter`): the old
- * modules are removed and overwritten backbone tensors (BitFit, full) restored first.
+ * model serves one adapter after another without reloading its backbone (`loadAdapter` again): the
+ * old modules are removed and overwritten backbone tensors (BitFit, full) restored first.
+ * `backbone` records which backbone the adapter was trained on (`BackboneRecord`): read, checked and
+ * written only here, by `saveAdapter` (meta.backbone) and `recordBackbone`.
  * Optional key `depth` is written for reduced-depth models (tests); absent, the depth is the arch's
  * or, on reading, the one the tensors show.
  */
@@ -19,6 +21,7 @@ import { join } from 'node:path';
 import { toRaw } from '../tensor/functional.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { readRegularText, writeFileAtomic } from '../util/fs.js';
+import { readInputJson } from '../util/guarded_fs.js';
 import { checkPatchTokens, LIMITS } from '../util/bounds.js';
 import { astGrid, type AudioSpectrogramTransformer, type AstConfig } from '../models/ast.js';
 import { isArchName, getArch } from '../models/archs.js';
@@ -35,6 +38,19 @@ export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 /** adapter_config.json's `frontend`: the front end's file form, defined with it in src/audio. */
 export type FrontendConfig = FrontendFile;
 
+/**
+ * adapter_config.json's `backbone`: `source` is `pull:<arch>` (the cache of `loaa pull`),
+ * `file:<path>` or `random` (rebuilt from `seed`); `sha256` is the file's, or for a random backbone
+ * the hash of its freshly initialised parameters (src/infer/provenance.ts computes both).
+ */
+export interface BackboneRecord {
+  arch: string;
+  source: 'random' | `pull:${string}` | `file:${string}`;
+  /** the seed a random backbone is rebuilt from (required when `source` is "random") */
+  seed?: number;
+  sha256: string;
+}
+
 export interface AdapterConfigFile {
   format: typeof ADAPTER_FORMAT;
   arch: string;
@@ -48,11 +64,46 @@ export interface AdapterConfigFile {
   frontend?: FrontendConfig;
   /** only for models built with fewer blocks than the architecture */
   depth?: number;
+  /** absent in adapters saved before provenance */
+  backbone?: BackboneRecord;
 }
 
 export interface AdapterMeta {
   labels?: string[];
   frontend?: FrontendConfig;
+  backbone?: BackboneRecord;
+}
+
+/** The file form of a record: keys in a fixed order, `seed` only when there is one. */
+function backboneJson(b: BackboneRecord): BackboneRecord {
+  return { arch: b.arch, source: b.source, ...(b.seed !== undefined ? { seed: b.seed } : {}), sha256: b.sha256 };
+}
+
+/** Checks `backbone` as read from `file`; errors name the file and the key. */
+export function parseBackboneRecord(b: unknown, file: string): BackboneRecord {
+  const bad = (k: string, why: string) => new Error(`${file}: backbone.${k}: ${why}`);
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new Error(`${file}: backbone: expected an object {arch, source, seed?, sha256}`);
+  const o = b as Record<string, unknown>;
+  if (typeof o.arch !== 'string') throw bad('arch', 'expected a string');
+  if (typeof o.source !== 'string' || !/^(random|pull:.+|file:.+)$/.test(o.source)) throw bad('source', `expected "random", "pull:<arch>" or "file:<path>", got ${JSON.stringify(o.source)}`);
+  if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) throw bad('sha256', 'expected 64 hex digits');
+  if (o.source === 'random' && !Number.isSafeInteger(o.seed)) throw bad('seed', 'a random backbone needs its integer seed');
+  return backboneJson({ arch: o.arch, source: o.source as BackboneRecord['source'], ...(o.seed !== undefined ? { seed: o.seed as number } : {}), sha256: o.sha256 });
+}
+
+/** Adds (or replaces) `backbone` in an adapter directory's config, keeping every other key as it is. */
+export function recordBackbone(dir: string, b: BackboneRecord): void {
+  const file = join(dir, ADAPTER_CONFIG_FILE);
+  const cfg = readInputJson<Record<string, unknown>>(file, { what: 'adapter config' });
+  cfg.backbone = backboneJson(parseBackboneRecord(b, 'backbone record'));
+  writeFileAtomic(file, `${JSON.stringify(cfg, null, 1)}\n`);
+}
+
+/** The recorded backbone, checked; null when the adapter predates provenance. */
+export function readBackbone(dir: string): BackboneRecord | null {
+  const file = join(dir, ADAPTER_CONFIG_FILE);
+  const b = readInputJson<{ backbone?: unknown }>(file, { what: 'adapter config' }).backbone;
+  return b === undefined ? null : parseBackboneRecord(b, file);
 }
 
 /** The resolved PEFT config an adapter config describes. */
@@ -109,9 +160,10 @@ export function saveAdapter(dir: string, model: AudioSpectrogramTransformer, pef
     labels: meta.labels ?? Array.from({ length: C }, (_, i) => String(i)),
     ...(meta.frontend ? { frontend: meta.frontend } : {}),
     ...(getArch(c.arch).depth !== model.depth ? { depth: model.depth } : {}),
+    ...(meta.backbone ? { backbone: backboneJson(parseBackboneRecord(meta.backbone, 'meta.backbone')) } : {}),
   };
   writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), raw, { format: 'pt', loaa: ADAPTER_FORMAT });
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 1) + '\n');
+  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 1)}\n`);
   return config;
 }
 
@@ -232,6 +284,7 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
     ...(labels ? { labels } : {}),
     ...(frontend ? { frontend } : {}),
     ...(o.depth !== undefined ? { depth: o.depth as number } : {}),
+    ...(o.backbone !== undefined ? { backbone: parseBackboneRecord(o.backbone, file) } : {}),
   };
 }
 
@@ -303,11 +356,6 @@ export function loadAdapter(dir: string, model: AudioSpectrogramTransformer): Lo
   for (const n of expected) if (!n.startsWith('head.') && !isAddedParam(n)) recordOriginal(model, n, own.get(n)!);
   model.loadStateDict(tensors, { source: wFile });
   return { config, peft, loaded: expected };
-}
-
-/** Replaces the model's adapter by the one in `dir` (same as `loadAdapter`; the name says the intent). */
-export function swapAdapter(model: AudioSpectrogramTransformer, dir: string): LoadedAdapter {
-  return loadAdapter(dir, model);
 }
 
 /** Takes the adapter off, leaving the bare backbone (head kept). */

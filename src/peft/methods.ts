@@ -69,7 +69,7 @@ export function applyPeft(model: AudioSpectrogramTransformer, cfg: PeftConfig | 
   setTrainable(model, peft);
   const prev = getState<ResolvedPeft>(model);
   setState(model, { config: peft, originals: prev?.originals ?? new Map() });
-  // BitFit trains backbone tensors: keep their values (small) so removePeft / swapAdapter can restore the
+  // BitFit trains backbone tensors: keep their values (small) so removePeft / loadAdapter can restore the
   // shared backbone. Full fine-tuning would need a copy of the whole model: it is restored only when
   // its tensors came from loadAdapter.
   if (peft.method === 'bitfit') for (const [n, p] of model.namedParameters()) if (isBitfitParam(n)) recordOriginal(model, n, p);

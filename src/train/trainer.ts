@@ -16,7 +16,7 @@ import { manualSeed } from '../tensor/functional.js';
 import { mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { loadAdapter, saveAdapter, type FrontendConfig } from '../peft/checkpoint.js';
-import { recordBackbone, type BackboneProvenance } from '../infer/provenance.js';
+import type { BackboneProvenance } from '../infer/provenance.js';
 
 import { countModel, type ParamCounts } from '../peft/params.js';
 import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
@@ -37,10 +37,9 @@ import { allFinite, CHECKPOINT, findCheckpoint, loadCheckpoint, saveCheckpoint, 
 import { removeStaleTemps } from '../util/fs.js';
 import { exitWithParent, FileLock } from '../util/lock.js';
 
-/** An adapter directory that also records the backbone it was trained on (see src/infer/provenance.ts). */
+/** An adapter directory that also records the backbone it was trained on (one atomic config write). */
 function saveWithBackbone(dir: string, ...args: [Parameters<typeof saveAdapter>[1], Parameters<typeof saveAdapter>[2], { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance }]): void {
   saveAdapter(dir, ...args);
-  recordBackbone(dir, args[2].backbone);
 }
 
 // the loop's parts, for callers that import them from here

@@ -31,7 +31,9 @@ function otherAdapter(): string {
   const out: Record<string, ReturnType<typeof rawFromFloat32>> = {};
   for (const [name, raw] of t) {
     const x = rawToFloat32(raw);
-    if (name === 'head.fc.weight') x.forEach((v, i) => (x[i] = -2 * v));
+    if (name === 'head.fc.weight') x.forEach((v, i) => {
+      x[i] = -2 * v;
+    });
     out[name] = rawFromFloat32(x, raw.shape);
   }
   writeSafetensors(join(d, 'adapter_model.safetensors'), out);
@@ -64,6 +66,8 @@ test('classify from a path, the file bytes and the samples gives identical score
         assert.ok(Math.abs(x.score - want[i].score) < 1e-5);
       });
     }
+    // the overloads make this a type error (test/api/types_check.ts); JavaScript callers get the run-time one
+    // @ts-expect-error a bare Float32Array needs its sampleRate
     await assert.rejects(clf.classify(new Float32Array(10)), /^Error: sampleRate: required/);
     await assert.rejects(clf.classify(join(dir, 'nope.wav')), /nope\.wav: cannot read audio file: no such file/);
     await assert.rejects(clf.classify(Buffer.from('garbage!')), /^Error: audio bytes: not an audio file/);
@@ -81,7 +85,7 @@ test('two adapters on one backbone answer as two separate classifiers do', async
   const solo1 = await AudioClassifier.fromPretrained(first, { backbone });
   const solo2 = await AudioClassifier.fromPretrained(second, { backbone });
   try {
-    shared.loadAdapter('second', second);
+    shared.addAdapter('second', second);
     assert.deepEqual(shared.adapters(), ['default', 'second']);
     assert.equal(shared.activeAdapter, 'default', 'loading another adapter keeps the active one');
     const k = { topK: 5 };
@@ -102,6 +106,7 @@ test('two adapters on one backbone answer as two separate classifiers do', async
     const [bad] = await shared.classifyBatch([{ input: { kind: 'features', data: new Float32Array(6), shape: [2, 3] }, topK: 1 }], 'default');
     assert.ok(bad instanceof Error && /^features: shape \[2, 3\], the model takes/.test(bad.message));
     assert.throws(() => shared.useAdapter('zzz'), /useAdapter: no adapter "zzz" \(loaded: default, second\)/);
+    // loadAdapter: the deprecated alias of addAdapter, kept for one release
     assert.throws(() => shared.loadAdapter('second', second), /already loaded/);
   } finally {
     shared.dispose();

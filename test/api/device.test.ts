@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AudioClassifier } from '../../src/api/classifier.js';
+import { AudioClassifier, type Device, type Precision } from '../../src/api/classifier.js';
 import { readSafetensors, rawFromFloat32, rawToFloat32, writeSafetensors } from '../../src/io/safetensors.js';
 import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
 import { cudaAvailable } from '../../src/tensor/device.js';
@@ -32,10 +32,12 @@ async function logitsOf(clf: AudioClassifier, adapter = clf.activeAdapter): Prom
 function maxDiff(a: number[][], b: number[][]): { diff: number; scale: number } {
   let diff = 0;
   let scale = 0;
-  a.forEach((row, i) => row.forEach((v, j) => {
-    diff = Math.max(diff, Math.abs(v - b[i][j]));
-    scale = Math.max(scale, Math.abs(b[i][j]));
-  }));
+  a.forEach((row, i) => {
+    for (const [j, v] of row.entries()) {
+      diff = Math.max(diff, Math.abs(v - b[i][j]));
+      scale = Math.max(scale, Math.abs(b[i][j]));
+    }
+  });
   return { diff, scale };
 }
 
@@ -47,7 +49,9 @@ function otherAdapter(): string {
   const out: Record<string, ReturnType<typeof rawFromFloat32>> = {};
   for (const [name, raw] of readSafetensors(join(src, 'adapter_model.safetensors')).tensors) {
     const x = rawToFloat32(raw);
-    if (name === 'head.fc.weight') x.forEach((v, i) => (x[i] = 1.5 * v));
+    if (name === 'head.fc.weight') x.forEach((v, i) => {
+      x[i] = 1.5 * v;
+    });
     out[name] = rawFromFloat32(x, raw.shape);
   }
   writeSafetensors(join(d, 'adapter_model.safetensors'), out);
@@ -55,8 +59,9 @@ function otherAdapter(): string {
 }
 
 test('fromPretrained: bad device or precision values, and cuda without a GPU, are one-line errors', async (t) => {
-  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'tpu' }), /^Error: device: expected cpu, cuda, cuda:N or auto, not "tpu"$/);
-  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, precision: 'int8' }), /^Error: precision: expected fp32, bf16, fp16 or auto, not "int8"$/);
+  // the types refuse these words; the casts stand for JavaScript callers and user input, which the run-time check still catches
+  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'tpu' as string as Device }), /^Error: device: expected cpu, cuda, cuda:N or auto, not "tpu"$/);
+  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, precision: 'int8' as string as Precision }), /^Error: precision: expected fp32, bf16, fp16 or auto, not "int8"$/);
   if (cudaAvailable()) return t.skip('a CUDA device is visible: the no-GPU error cannot be shown here');
   await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'cuda' }), (e: Error) => {
     assert.match(e.message, /^device: cuda requested but /);
@@ -89,7 +94,7 @@ for (const precision of ['bf16', 'fp16'] as const) {
       assert.ok(diff > 0, `${precision} should differ from fp32 somewhere (is autocast on?)`);
       // a second adapter on the low-precision backbone answers as its own low-precision classifier
       const other = otherAdapter();
-      low.loadAdapter('other', other);
+      low.addAdapter('other', other);
       low.useAdapter('other');
       const alone = await AudioClassifier.fromPretrained(other, { backbone, device, precision });
       try {

@@ -69,7 +69,7 @@ export const command = defineCommand({
     };
     const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapters[0]!.dir, { backbone: flags.backbone, force: flags.force, name: adapters[0]!.name, ...engineOptions(flags) }));
     try {
-      for (const x of adapters.slice(1)) clf.loadAdapter(x.name, x.dir);
+      for (const x of adapters.slice(1)) clf.addAdapter(x.name, x.dir);
       const h = await startServer(clf, opts);
       const info = { url: h.url, adapters: clf.adapters(), backbone: clf.backbone, device: clf.device, precision: clf.precision };
       if (json) process.stdout.write(JSON.stringify(info) + '\n');
