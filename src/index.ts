@@ -18,4 +18,6 @@ export {
   AudioClassifier, type FromPretrainedOptions, type AudioInput, type ClassifyOptions, type ClassifyManyOptions, type ClassifyOutcome, type ClassifyManyResult,
   type Device, type Precision,
 } from './api/classifier.js';
+export type { FileTimeline, FileTimelineOptions } from './infer/file_timeline.js';
+export type { Segment } from './infer/timeline.js';
 export { recordBackbone, readBackbone, fileProvenance, randomProvenance, type BackboneProvenance } from './infer/provenance.js';

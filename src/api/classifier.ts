@@ -18,6 +18,7 @@ import { Classifier, type Prediction, type Scored } from '../infer/classifier.js
 import type { BackboneProvenance } from '../infer/provenance.js';
 import type { DeviceSpec, PrecisionSpec, Precision as ResolvedPrecision } from '../tensor/engine_spec.js';
 import './dispose_symbol.js';
+import type { FileTimeline, FileTimelineOptions } from '../infer/file_timeline.js';
 
 export type { Scored } from '../infer/classifier.js';
 
@@ -222,6 +223,17 @@ export class AudioClassifier implements LogitsBackend {
     const ok = (s.length === 2 && s[0] === tdim && s[1] === fdim) || (s.length === 3 && s[0] === 1 && s[1] === tdim && s[2] === fdim);
     if (!ok) throw new Error(`features: shape [${s.join(', ')}], the model takes [${tdim}, ${fdim}] (frames x mel bins, already normalised)`);
     return input.data;
+  }
+
+  /**
+   * Segments of an audio file of any length: `{ segments: [{ start, end, label, score }], duration,
+   * windows, window, hop }` (seconds). `window` defaults to the model's clip length, `hop` to half of
+   * it; `adapter` switches to that loaded adapter first. How windows become segments: docs/timeline.md.
+   */
+  async timeline(input: string, opts: FileTimelineOptions & { adapter?: string } = {}): Promise<FileTimeline> {
+    const core = this.core;
+    if (opts.adapter !== undefined) core.useAdapter(opts.adapter);
+    return core.timeline(input, opts);
   }
 
   /** Frees the model's tensors; any later use is an error "AudioClassifier has been disposed". Idempotent. */

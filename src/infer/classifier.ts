@@ -16,6 +16,7 @@ import type { DecodedAudio } from '../audio/types.js';
 import { featuresOfAudio, featuresOfFile, frontendSpec, type ClipFeatures, type FrontendSpec } from './features.js';
 import { resolveBackbone, type BackboneProvenance } from './provenance.js';
 import { topK, type Scored } from '../util/scores.js';
+import { fileTimeline, type FileTimeline, type FileTimelineOptions } from './file_timeline.js';
 
 export { topK, type Scored } from '../util/scores.js';
 
@@ -267,6 +268,16 @@ export class Classifier {
   /** Features, logits and top-k of an audio file. */
   async classifyFile(file: string, k = 5): Promise<Prediction> {
     return this.classify((await this.features(file)).data, k, file);
+  }
+
+  /**
+   * "What sounds where" in an audio file of any length (docs/timeline.md): windows of the active
+   * adapter's clip length (by default), streamed, each through the front end as a clip and the
+   * model a batch at a time; adjacent windows with the same top label merge into a segment.
+   */
+  async timeline(input: string, opts: FileTimelineOptions = {}): Promise<FileTimeline> {
+    const scorer = { frontend: this.needFrontend(), labels: this.labels, inputShape: this.inputShape, logits: (x: Float32Array, n: number) => this.logits(x, n) };
+    return fileTimeline(input, scorer, opts);
   }
 
   dispose(): void {

@@ -3,7 +3,8 @@
  * no ONNXRUNTIME* variables set, without onnxruntime or esbuild; then `import 'loaa'`, `npx loaa
  * --help`, `npx loaa export --web` from the installed package (and a failed export leaving nothing),
  * and `loaa/onnx` classifying a WAV, after the one documented command installs onnxruntime-node, in a
- * process whose /proc/self/maps never names libtorch. Takes 2.5 to 5 min on the shared 2-core dev machine (289 s under load average 18)
+ * process whose /proc/self/maps never names libtorch; then `predict --timeline --json` on a 20-s WAV
+ * (about 20 s more: `time loaa predict long.wav --timeline` took 18.9 s here). Takes 2.5 to 5 min on the shared 2-core dev machine (289 s under load average 18)
  * (most of it npm, the copies and packing onnxruntime-node's 113 MB); it runs with the rest of the suite.
  */
 import { test } from 'node:test';
@@ -117,6 +118,15 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
     const rec = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', wav, '--adapter', adapter, '--top-k', '3', '--jsonl'], app).trim()) as { top: { label: string; score: number }[] };
     assert.deepEqual(r.file.map((x) => x.label), rec.top.map((x) => x.label));
     r.file.forEach((x, i) => assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`));
+
+    // a long recording: segments covering all of a 20-s file (one more predict, ~40 one-second windows)
+    const long = join(work, 'long.wav');
+    writeFileSync(long, encodeWav({ sampleRate: sr, channels: [new Float32Array(20 * sr).map((_, i) => 0.3 * Math.sin((2 * Math.PI * (200 + (i % sr) / 40) * i) / sr))] }));
+    const tl = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', long, '--timeline', '--adapter', adapter, '--json'], app)) as { duration: number; segments: { start: number; end: number }[] };
+    assert.equal(tl.duration, 20);
+    assert.equal(tl.segments[0]!.start, 0);
+    assert.equal(tl.segments.at(-1)!.end, 20);
+    tl.segments.forEach((s, i) => assert.ok(i === 0 || s.start === tl.segments[i - 1]!.end, `gap before segment ${i}`));
   } finally {
     rmSync(work, { recursive: true, force: true });
     t.diagnostic(`took ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -6,6 +6,7 @@ import { featuresOfFile, frontendSpec, readFeaturesFile } from '../../infer/feat
 import { Classifier, type Prediction } from '../../infer/classifier.js';
 import { batchHelp, isBatchPredict, jsonResult, runPredictBatch } from './predict_batch.js';
 import { adapterDirOf } from '../adapter_args.js';
+import { isTimelinePredict, runPredictTimeline, timelineHelp } from './predict_timeline.js';
 
 export type { Prediction } from '../../infer/classifier.js';
 
@@ -82,9 +83,11 @@ const single = defineCommand({
   },
 });
 
-// many inputs, folders, globs, stdin, --jsonl/--csv, or no --backbone: the streaming form
+// --timeline: segments over one long recording; many inputs, folders, globs, stdin,
+// --jsonl/--csv, or no --backbone: the streaming form
+const asked = (argv: string[]): boolean => !argv.includes('--help') && !argv.includes('-h');
 export const command: Command = {
   ...single,
-  help: single.help + batchHelp,
-  run: (argv) => (!argv.includes('--help') && !argv.includes('-h') && isBatchPredict(argv) ? runPredictBatch(argv) : single.run(argv)),
+  help: single.help + batchHelp + timelineHelp,
+  run: (argv) => (asked(argv) && isTimelinePredict(argv) ? runPredictTimeline(argv) : asked(argv) && isBatchPredict(argv) ? runPredictBatch(argv) : single.run(argv)),
 };
