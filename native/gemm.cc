@@ -212,7 +212,12 @@ Kernel parseKernel(const Args& a, size_t i) {
 std::string unavailable(Kernel k) {
   switch (k) {
     case Kernel::Torch: return "";
+#if TORCH_VERSION_MAJOR < 2
+    // 1.x exports the function but refuses float32 in it ("only enabled for bf16 path")
+    case Kernel::OneDnn: return "libtorch " C10_STRINGIZE(TORCH_VERSION_MAJOR) "." C10_STRINGIZE(TORCH_VERSION_MINOR) "'s mkldnn_matmul takes bf16 only (fp32 needs libtorch 2.x)";
+#else
     case Kernel::OneDnn: return mkldnnMatmul() ? "" : "this libtorch exports no at::native::mkldnn_matmul";
+#endif
     case Kernel::OpenBlas: return openblas().sgemm ? "" : openblas().error;
     case Kernel::Blis: return blis().sgemm ? "" : blis().error;
   }
