@@ -16,6 +16,7 @@ import type { ClassifyInput, ClassifyItem } from '../serve/backend.js';
 import type { LogitsBackend } from '../batch/run.js';
 import { Classifier, type Prediction, type Scored } from '../infer/classifier.js';
 import type { BackboneProvenance } from '../infer/provenance.js';
+import { parseInferEngine } from '../infer/engine_choice.js';
 import type { Precision } from '../tensor/autocast.js';
 
 export type { Scored } from '../infer/classifier.js';
@@ -38,6 +39,8 @@ export interface FromPretrainedOptions {
   force?: boolean;
   /** name of the first adapter (default "default") */
   name?: string;
+  /** 'auto' (default: onnxruntime-node where installed and measured faster, CPU fp32 only), 'onnx' or 'torch' */
+  engine?: 'auto' | 'onnx' | 'torch';
 }
 
 /** A path, the bytes of an audio file (WAV, FLAC, Ogg/Vorbis, MP3), or samples with their rate. */
@@ -56,7 +59,12 @@ export class AudioClassifier implements LogitsBackend {
 
   static async fromPretrained(adapterDir: string, opts: FromPretrainedOptions = {}): Promise<AudioClassifier> {
     const { backbone, force, device, precision, name } = opts;
-    return new AudioClassifier(Classifier.fromPretrained(adapterDir, { backbone, force, device, precision, name, names: { device: 'device', precision: 'precision' } }));
+    const core = Classifier.fromPretrained(adapterDir, { backbone, force, device, precision, name, names: { device: 'device', precision: 'precision' } });
+    await core.useEngine(parseInferEngine(opts.engine, 'engine'), { names: { engine: 'engine', device: 'device', precision: 'precision' } }).catch((e: unknown) => {
+      core.dispose();
+      throw e;
+    });
+    return new AudioClassifier(core);
   }
 
   /** The backbone's recorded provenance (null when it was given without one). */
@@ -71,6 +79,11 @@ export class AudioClassifier implements LogitsBackend {
 
   get precision(): Precision {
     return this.core.precision;
+  }
+
+  /** The runtime the logits are computed on: 'onnx' (onnxruntime-node) or 'torch' (libtorch). */
+  get engine(): 'onnx' | 'torch' {
+    return this.core.runtime;
   }
 
   /** Adds an adapter trained on the same backbone (checked when both record it) under `name`. */
@@ -125,7 +138,7 @@ export class AudioClassifier implements LogitsBackend {
         rows.push(this.core.audioFeatures(audio, source).data);
         names.push(source);
       }
-      for (const r of this.core.classifyMany(rows, opts.topK ?? 5, { names })) {
+      for (const r of await this.core.classifyManyAsync(rows, opts.topK ?? 5, { names })) {
         if (r instanceof Error) throw r;
         out.push(r.top);
       }
@@ -151,7 +164,7 @@ export class AudioClassifier implements LogitsBackend {
     // each item keeps its own top-k: classify with the largest, then cut; the server and batch
     // predict refuse NaN scores themselves, naming the request or the file
     const k = Math.max(1, ...items.map((i) => i.topK));
-    return this.core.classifyMany(rows, k, { checkOutputs: false }).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
+    return (await this.core.classifyManyAsync(rows, k, { checkOutputs: false })).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {

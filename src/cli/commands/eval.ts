@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
 import { ENGINE_FLAGS, engineSets } from '../recipe_flags.js';
+import { ENGINE_FLAG, engineUsage } from '../engine_flags.js';
 
 const DESCRIPTION = `Evaluates a run's adapter (best/ by default) on a split of the run's dataset, with the run's front
 end and normalisation, and prints top-1 / top-5 accuracy, mAP, mean class accuracy, macro AUC, d'
@@ -19,11 +20,12 @@ const FLAGS = {
   checkpoint: { type: 'string', value: 'WHICH', default: 'best', choices: ['best', 'final'], help: 'the adapter to evaluate' },
   'data-root': { type: 'string', value: 'PATH', help: 'the dataset\'s location, when it moved since training' },
   ...ENGINE_FLAGS,
+  ...ENGINE_FLAG,
 } as const;
 
 export const command = defineCommand({
   name: 'eval',
-  usage: '<run dir> [--split test] [--checkpoint best|final] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
+  usage: '<run dir> [--split test] [--checkpoint best|final] [--data-root PATH] [--workers N] [--device D] [--precision P] [--engine E] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['loaa eval runs/fsdd_loaa --split test'],
@@ -57,7 +59,10 @@ export const command = defineCommand({
       throw new UsageError(`--split: ${data.dataset.name} has no labelled split "${want}" (splits: ${Object.keys(data.dataset.splits).join(', ')})`);
     }
     // the adapter's own front end (type and normalisation included); the recipe's for old adapters without one
-    const clf = Classifier.onModel(trainer.buildModel(recipe, data.labels.length).model, adapterDir);
+    const { recipeNames, resolveEngine } = await import('../../tensor/engine.js');
+    const { parseInferEngine } = await import('../../infer/engine_choice.js');
+    const engine = resolveEngine(recipe.train.device, recipe.train.precision, recipeNames('train'));
+    const clf = Classifier.onModel(trainer.buildModel(recipe, data.labels.length).model, adapterDir, engine);
     const fe = recipe.frontend;
     const frontend = clf.frontend ?? { type: fe.type, sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length };
     const loader = new DataLoader({
@@ -69,13 +74,11 @@ export const command = defineCommand({
       prefetch: recipe.data.prefetch,
     });
     const model = clf.model;
-    const { placeModel, recipeNames, resolveEngine } = await import('../../tensor/engine.js');
-    const engine = resolveEngine(recipe.train.device, recipe.train.precision, recipeNames('train'));
-    placeModel(model, engine);
     try {
+      const onnx = (await engineUsage(() => clf.useEngine(parseInferEngine(flags.engine), { names: { engine: '--engine', ...recipeNames('train') } }))) === 'onnx';
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream });
-      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine, requireFinite: true });
+      const r = await trainer.evaluateModel(model, loader, { loss: recipe.train.loss, progress: bar, engine, requireFinite: true, ...(onnx ? { logits: (x: Float32Array, n: number) => clf.logitsAsync(x, n) } : {}) });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
       if (json) {
