@@ -73,18 +73,21 @@ test('API: engine onnx and engine torch give the same top-1 and logits within ex
   }
 });
 
-test('predict --json: --engine onnx and --engine torch agree within the bound', { timeout: 120_000 }, async () => {
+test('predict --json (single and batch form): --engine onnx and --engine torch agree within the bound', { timeout: 120_000 }, async () => {
   const d = freshDir('engine-predict');
   const files = [wav(d, 'a.wav', 300), wav(d, 'b.wav', 2000)];
-  const run = async (engine: string) => {
-    const { code, out } = await captureOutput(() => predict.run([...files, '--backbone', backbone, '--adapter', adapter, '--json', '--engine', engine]));
+  const run = async (engine: string, extra: string[]) => {
+    const { code, out } = await captureOutput(() => predict.run([...files, '--backbone', backbone, '--adapter', adapter, '--json', '--engine', engine, ...extra]));
     assert.equal(code, 0);
     return (JSON.parse(out) as { results: { input: string; logits: number[] }[] }).results;
   };
-  const o = await run('onnx');
-  const t = await run('torch');
-  assert.equal(o.length, 2);
-  o.forEach((r, i) => assertClose(r.logits, t[i]!.logits, r.input));
+  // the single form, then the batch form (--batch-size selects it)
+  for (const extra of [[], ['--batch-size', '2']]) {
+    const o = await run('onnx', extra);
+    const t = await run('torch', extra);
+    assert.equal(o.length, 2);
+    o.forEach((r, i) => assertClose(r.logits, t[i]!.logits, `${r.input} ${extra.join(' ')}`));
+  }
 });
 
 test('auto measures once per machine and model shape, caches the verdict, and ignores a corrupt cache with a warning', { timeout: 120_000 }, async () => {
