@@ -4,6 +4,7 @@
  * features into logits, logits into scored labels. `loaa predict` (single and batch), `eval`,
  * `demo`, `serve`, `attention`'s inputs and the API (`AudioClassifier`) all go through here, so an
  * adapter is always fed the features it was trained on, on the device and precision asked for.
+ * The logits come from libtorch, or from onnxruntime-node (`useEngine`, then the async methods).
  */
 import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';

@@ -1,7 +1,8 @@
 /**
- * onnxruntime-node, loaded on first use: it is an optional peer of loaa (294 MB that train, predict
- * and serve never touch), so a lean install has none and `loaa/onnx` says what to install instead
- * of failing with a bare ERR_MODULE_NOT_FOUND.
+ * onnxruntime-node, loaded on first use: it is an optional peer of loaa (294 MB that training never
+ * touches; inference takes it where it is faster, `--engine`), so a lean install has none and
+ * `loaa/onnx` or `--engine onnx` says what to install instead of failing with a bare
+ * ERR_MODULE_NOT_FOUND, and `--engine auto` falls back to libtorch.
  */
 export type Ort = typeof import('onnxruntime-node');
 
