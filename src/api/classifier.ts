@@ -19,6 +19,7 @@ import type { BackboneProvenance } from '../infer/provenance.js';
 import type { DeviceSpec, PrecisionSpec, Precision as ResolvedPrecision } from '../tensor/engine_spec.js';
 import './dispose_symbol.js';
 import type { FileTimeline, FileTimelineOptions } from '../infer/file_timeline.js';
+import { parseInferEngine } from '../infer/engine_choice.js';
 
 export type { Scored } from '../infer/classifier.js';
 
@@ -45,6 +46,8 @@ export interface FromPretrainedOptions {
   force?: boolean;
   /** name of the first adapter (default "default") */
   name?: string;
+  /** 'auto' (default: onnxruntime-node where installed and measured faster, CPU fp32 only), 'onnx' or 'torch' */
+  engine?: 'auto' | 'onnx' | 'torch';
 }
 
 /** A path, the bytes of an audio file (WAV, FLAC, Ogg/Vorbis, MP3), or samples with their rate. */
@@ -94,7 +97,12 @@ export class AudioClassifier implements LogitsBackend {
 
   static async fromPretrained(adapterDir: string, opts: FromPretrainedOptions = {}): Promise<AudioClassifier> {
     const { backbone, force, device, precision, name } = opts;
-    return new AudioClassifier(Classifier.fromPretrained(adapterDir, { backbone, force, device, precision, name, names: { device: 'device', precision: 'precision' } }));
+    const core = Classifier.fromPretrained(adapterDir, { backbone, force, device, precision, name, names: { device: 'device', precision: 'precision' } });
+    await core.useEngine(parseInferEngine(opts.engine, 'engine'), { names: { engine: 'engine', device: 'device', precision: 'precision' } }).catch((e: unknown) => {
+      core.dispose();
+      throw e;
+    });
+    return new AudioClassifier(core);
   }
 
   /** The backbone's recorded provenance (null when it was given without one). */
@@ -109,6 +117,11 @@ export class AudioClassifier implements LogitsBackend {
 
   get precision(): ResolvedPrecision {
     return this.core.precision;
+  }
+
+  /** The runtime the logits are computed on: 'onnx' (onnxruntime-node) or 'torch' (libtorch). */
+  get engine(): 'onnx' | 'torch' {
+    return this.core.runtime;
   }
 
   /** Registers an adapter trained on the same backbone (checked when both record it) under `name`; `useAdapter(name)` switches to it. */
@@ -187,10 +200,11 @@ export class AudioClassifier implements LogitsBackend {
           names.push('input');
         }
       }
-      core.classifyMany(rows, opts.topK ?? 5, { names }).forEach((r, i) => {
+      const results = await core.classifyManyAsync(rows, opts.topK ?? 5, { names });
+      for (const [i, r] of results.entries()) {
         if (r instanceof Error && opts.errors !== 'return') throw r;
         out.push(r instanceof Error ? { ok: false, input: chunk[i]!, error: r } : { ok: true, input: chunk[i]!, top: r.top });
-      });
+      }
     }
     return opts.errors === 'return' ? out : out.map((o) => (o.ok ? o.top : []));
   }
@@ -213,7 +227,7 @@ export class AudioClassifier implements LogitsBackend {
     // each item keeps its own top-k: classify with the largest, then cut; the server and batch
     // predict refuse NaN scores themselves, naming the request or the file
     const k = Math.max(1, ...items.map((i) => i.topK));
-    return this.core.classifyMany(rows, k, { checkOutputs: false }).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
+    return (await this.core.classifyManyAsync(rows, k, { checkOutputs: false })).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadAst, type AudioSpectrogramTransformer } from '../models/ast.js';
 import { astConfigFromAdapter, loadAdapter, readAdapterConfig, ADAPTER_CONFIG_FILE, type AdapterConfigFile } from '../peft/checkpoint.js';
 import { buildAstGraph, type AstGraphSpec, type StateDict } from './ast_graph.js';
-import { writeOnnx, type WrittenOnnx } from './onnx_file.js';
+import { encodeOnnx, writeOnnx, type WrittenOnnx } from './onnx_file.js';
 import { copyFileGuarded, readInputJson } from '../util/guarded_fs.js';
 import { writeFileAtomic } from '../util/fs.js';
 
@@ -133,6 +133,16 @@ export function exportModel(model: AudioSpectrogramTransformer, config: AdapterC
   const metadata = exportMetadata(config, spec.tdim);
   const written = writeOnnx(g, opts.out, { precision: opts.precision, metadata, externalThreshold: opts.externalThreshold, producerVersion: packageVersion() });
   return { ...written, config, metadata, inputShape: [batch, spec.tdim, spec.fdim] };
+}
+
+/**
+ * The fp32 ONNX model of a loaded model as bytes (inline weights, dynamic batch), for running it in
+ * onnxruntime without a file: the inference pipeline's onnx engine.
+ */
+export function exportModelBytes(model: AudioSpectrogramTransformer, config: AdapterConfigFile): Uint8Array {
+  const spec = graphSpecOf(model, config, 'dynamic');
+  const g = buildAstGraph(stateDictOf(model), spec);
+  return encodeOnnx(g, 'model.onnx.data', { metadata: exportMetadata(config, spec.tdim), externalThreshold: Infinity, producerVersion: packageVersion() }).bytes;
 }
 
 /** Backbone + adapter directory -> ONNX file. */

@@ -103,8 +103,23 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Serialises the graph to `file` (and `<file>.data` when the weights are large). */
-export function writeOnnx(g: GraphBuilder, file: string, opts: WriteOnnxOptions = {}): WrittenOnnx {
+/** A serialised model: the ModelProto bytes and, when the weights went external, the data file's parts. */
+export interface EncodedOnnx {
+  bytes: Uint8Array;
+  /** whether the weights went to the external data file */
+  external: boolean;
+  /** the external data file's contents (empty when every weight is inline) */
+  dataParts: Uint8Array[];
+  dataBytes: number;
+  initializers: number;
+  nodes: number;
+}
+
+/**
+ * Serialises the graph in memory; `dataName` is the external data file the model names when the
+ * weights exceed the threshold (an in-memory caller passes `externalThreshold: Infinity`).
+ */
+export function encodeOnnx(g: GraphBuilder, dataName: string, opts: WriteOnnxOptions = {}): EncodedOnnx {
   const fp16 = opts.precision === 'fp16';
   const casts: onnxProto.onnx.INodeProto[] = [];
   const tensors: { name: string; dims: number[]; dataType: number; bytes: Uint8Array }[] = [];
@@ -122,7 +137,6 @@ export function writeOnnx(g: GraphBuilder, file: string, opts: WriteOnnxOptions 
   const total = tensors.reduce((s, t) => s + t.bytes.byteLength, 0);
   const threshold = opts.externalThreshold ?? DEFAULT_EXTERNAL_THRESHOLD;
   const external = total > threshold;
-  const dataName = `${basename(file)}.data`;
   const dataParts: Uint8Array[] = [];
   let offset = 0;
   const initializer: onnxProto.onnx.ITensorProto[] = tensors.map((t) => {
@@ -163,11 +177,18 @@ export function writeOnnx(g: GraphBuilder, file: string, opts: WriteOnnxOptions 
     },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
+  return { bytes, external, dataParts: external ? dataParts : [], dataBytes: external ? offset : 0, initializers: initializer.length, nodes: casts.length + g.nodes.length };
+}
+
+/** Serialises the graph to `file` (and `<file>.data` when the weights are large). */
+export function writeOnnx(g: GraphBuilder, file: string, opts: WriteOnnxOptions = {}): WrittenOnnx {
+  const dataName = `${basename(file)}.data`;
+  const enc = encodeOnnx(g, dataName, opts);
   let dataFile: string | undefined;
-  if (external) {
+  if (enc.external) {
     dataFile = join(dirname(file), dataName);
-    writeFileAtomic(dataFile, dataParts);
+    writeFileAtomic(dataFile, enc.dataParts);
   }
-  writeFileAtomic(file, bytes);
-  return { file, dataFile, bytes: bytes.byteLength, dataBytes: external ? offset : 0, initializers: initializer.length, nodes: casts.length + g.nodes.length };
+  writeFileAtomic(file, enc.bytes);
+  return { file, dataFile, bytes: enc.bytes.byteLength, dataBytes: enc.dataBytes, initializers: enc.initializers, nodes: enc.nodes };
 }

@@ -4,6 +4,7 @@
  * features into logits, logits into scored labels. `loaa predict` (single and batch), `eval`,
  * `demo`, `serve`, `attention`'s inputs and the API (`AudioClassifier`) all go through here, so an
  * adapter is always fed the features it was trained on, on the device and precision asked for.
+ * The logits come from libtorch, or from onnxruntime-node (`useEngine`, then the async methods).
  */
 import { noGrad, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
@@ -17,6 +18,9 @@ import { featuresOfAudio, featuresOfFile, frontendSpec, type ClipFeatures, type 
 import { resolveBackbone, type BackboneProvenance } from './provenance.js';
 import { topK, type Scored } from '../util/scores.js';
 import { fileTimeline, type FileTimeline, type FileTimelineOptions } from './file_timeline.js';
+import { performance } from 'node:perf_hooks';
+import { OnnxEngine } from './onnx_engine.js';
+import { chooseMeasured, engineBeforeMeasuring, type ChooseOptions, type EngineChoiceNames, type InferEngine, type InferEngineSpec } from './engine_choice.js';
 
 export { topK, type Scored } from '../util/scores.js';
 
@@ -62,9 +66,16 @@ function entryOf(dir: string, config: AdapterConfigFile): Entry {
   };
 }
 
+export interface UseEngineOptions extends ChooseOptions {
+  /** how errors name the engine, device and precision (default `--engine`, `--device`, `--precision`) */
+  names?: EngineChoiceNames;
+}
+
 export class Classifier {
   private readonly entries = new Map<string, Entry>();
   private active: string;
+  /** set when the logits run on onnxruntime (`useEngine`) */
+  private onnx: OnnxEngine | null = null;
 
   private constructor(
     readonly model: AudioSpectrogramTransformer,
@@ -118,6 +129,70 @@ export class Classifier {
 
   get precision(): Precision {
     return this.engine.precision;
+  }
+
+  /** Which runtime the async methods compute on (the sync `logits` / `classify` are always libtorch). */
+  get runtime(): InferEngine {
+    return this.onnx ? 'onnx' : 'torch';
+  }
+
+  /**
+   * Puts the async methods on `spec`'s runtime: `onnx` (an Error where onnxruntime-node is missing
+   * or the device/precision rule it out), `torch`, or `auto` (onnx where it is installed and
+   * measured faster for this model shape on this machine; a missing one costs one line).
+   */
+  async useEngine(spec: InferEngineSpec, opts: UseEngineOptions = {}): Promise<InferEngine> {
+    const names = opts.names ?? { engine: '--engine', device: '--device', precision: '--precision' };
+    const warn = opts.warn ?? ((l: string) => process.stderr.write(l + '\n'));
+    this.onnx?.dispose();
+    this.onnx = null;
+    const early = engineBeforeMeasuring(spec, this.engine, names);
+    if (early === 'torch') return 'torch';
+    let ort: OnnxEngine;
+    try {
+      ort = await OnnxEngine.load(spec === 'onnx' ? `${names.engine} onnx` : 'loaa');
+    } catch (e) {
+      if (spec === 'onnx') throw e;
+      warn(`${(e as Error).message}; inference runs on libtorch`);
+      return 'torch';
+    }
+    if (spec === 'auto') {
+      const c = this.model.cfg;
+      const shape = `${this.config.arch} depth ${this.model.depth} ${c.tdim}x${c.fdim} ${this.model.numClasses} classes ${this.config.method}`;
+      const m = await chooseMeasured(shape, () => this.timeEngines(ort), { ...opts, warn });
+      if (m.engine === 'torch') {
+        ort.dispose();
+        return 'torch';
+      }
+    }
+    this.onnx = ort;
+    return 'onnx';
+  }
+
+  /** Best of 5 batch-1 forward passes on each runtime, after one warm-up each. */
+  private async timeEngines(ort: OnnxEngine): Promise<{ torchMs: number; onnxMs: number }> {
+    const [T, F] = this.inputShape;
+    const x = Float32Array.from({ length: T * F }, (_, i) => Math.sin(i * 0.37));
+    const best = async (f: () => unknown): Promise<number> => {
+      let ms = Infinity;
+      for (let i = 0; i < 6; i++) {
+        const t0 = performance.now();
+        await f();
+        if (i > 0) ms = Math.min(ms, performance.now() - t0);
+      }
+      return ms;
+    };
+    const torchMs = await best(() => this.logits(x, 1));
+    const onnxMs = await best(() => ort.logits(this.active, this.model, this.config, x, 1));
+    return { torchMs, onnxMs };
+  }
+
+  /** Logits as `logits`, on the runtime `useEngine` chose. */
+  async logitsAsync(fbank: Float32Array, n = 1): Promise<number[][]> {
+    if (!this.onnx) return this.logits(fbank, n);
+    const [T, F] = this.inputShape;
+    if (fbank.length !== n * T * F) throw new Error(`features: ${fbank.length} values are not ${n} x ${T} frames x ${F} mel bins`);
+    return this.onnx.logits(this.active, this.model, this.config, fbank, n);
   }
 
   private get entry(): Entry {
@@ -233,8 +308,22 @@ export class Classifier {
    * outputs) is an Error in its slot, the others are classified. `checkOutputs: false` hands NaN
    * scores on, for callers that name the input themselves (serve, batch predict).
    */
-  classifyMany(rows: (Float32Array | Error)[], k: number, opts: { names?: string[]; batchSize?: number; checkOutputs?: boolean } = {}): (Prediction | Error)[] {
-    const { names = [], batchSize = rows.length || 1, checkOutputs = true } = opts;
+  classifyMany(rows: (Float32Array | Error)[], k: number, opts: ClassifyManyOptions = {}): (Prediction | Error)[] {
+    const plan = this.plan(rows, opts);
+    for (const idx of plan.batches) this.fill(plan, idx, this.logits(plan.stack(idx), idx.length), k, opts);
+    return plan.out;
+  }
+
+  /** classifyMany on the runtime `useEngine` chose. */
+  async classifyManyAsync(rows: (Float32Array | Error)[], k: number, opts: ClassifyManyOptions = {}): Promise<(Prediction | Error)[]> {
+    const plan = this.plan(rows, opts);
+    for (const idx of plan.batches) this.fill(plan, idx, await this.logitsAsync(plan.stack(idx), idx.length), k, opts);
+    return plan.out;
+  }
+
+  /** The rows checked (a bad one is an Error in its slot) and the good ones grouped in batches. */
+  private plan(rows: (Float32Array | Error)[], opts: ClassifyManyOptions): { out: (Prediction | Error)[]; batches: number[][]; stack: (idx: number[]) => Float32Array } {
+    const { names = [], batchSize = rows.length || 1 } = opts;
     const [T, F] = this.inputShape;
     const per = T * F;
     const out: (Prediction | Error)[] = rows.map((r, i) => {
@@ -248,26 +337,34 @@ export class Classifier {
       }
     });
     const ok = out.map((r, i) => (r instanceof Error ? -1 : i)).filter((i) => i >= 0);
-    for (let s = 0; s < ok.length; s += batchSize) {
-      const idx = ok.slice(s, s + batchSize);
+    const batches: number[][] = [];
+    for (let s = 0; s < ok.length; s += batchSize) batches.push(ok.slice(s, s + batchSize));
+    const stack = (idx: number[]): Float32Array => {
       const x = new Float32Array(idx.length * per);
       idx.forEach((i, j) => x.set(rows[i] as Float32Array, j * per));
-      this.logits(x, idx.length).forEach((l, j) => {
-        const i = idx[j]!;
-        const name = names[i] ?? 'input';
-        try {
-          out[i] = { input: name, logits: l, top: checkOutputs ? this.score(l, k, name) : topK(l, this.labels, Math.min(k, this.labels.length)) };
-        } catch (e) {
-          out[i] = e as Error;
-        }
-      });
-    }
-    return out;
+      return x;
+    };
+    return { out, batches, stack };
+  }
+
+  private fill(plan: { out: (Prediction | Error)[] }, idx: number[], logits: number[][], k: number, opts: ClassifyManyOptions): void {
+    const { names = [], checkOutputs = true } = opts;
+    logits.forEach((l, j) => {
+      const i = idx[j]!;
+      const name = names[i] ?? 'input';
+      try {
+        plan.out[i] = { input: name, logits: l, top: checkOutputs ? this.score(l, k, name) : topK(l, this.labels, Math.min(k, this.labels.length)) };
+      } catch (e) {
+        plan.out[i] = e as Error;
+      }
+    });
   }
 
   /** Features, logits and top-k of an audio file. */
   async classifyFile(file: string, k = 5): Promise<Prediction> {
-    return this.classify((await this.features(file)).data, k, file);
+    const r = (await this.classifyManyAsync([(await this.features(file)).data], k, { names: [file] }))[0]!;
+    if (r instanceof Error) throw r;
+    return r;
   }
 
   /**
@@ -281,8 +378,16 @@ export class Classifier {
   }
 
   dispose(): void {
+    this.onnx?.dispose();
+    this.onnx = null;
     this.model.dispose();
   }
+}
+
+export interface ClassifyManyOptions {
+  names?: string[];
+  batchSize?: number;
+  checkOutputs?: boolean;
 }
 
 /** NaN in, or NaN weights, would print NaN probabilities (null in JSON) and exit 0: name the source. */

@@ -10,7 +10,7 @@ import type { ClipRef } from '../data/types.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { Engine } from '../tensor/engine.js';
 import type { Progress } from './progress.js';
-import { emptyRows, evalResult, evaluateRows, type EvalResult, type EvalRows } from './step.js';
+import { emptyRows, evalResult, evaluateRows, type EvalOptions, type EvalResult, type EvalRows } from './step.js';
 import { averageViews, clipIdsOfViews } from './views.js';
 
 /** The part of the trainer's data-parallel hooks an evaluation needs (TrainOptions.parallel). */
@@ -25,7 +25,7 @@ export async function evaluateSplit(
   loader: DataLoader | null,
   /** the split's clips, all of them */
   clips: ClipRef[],
-  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather; requireFinite?: boolean },
+  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather; requireFinite?: boolean; logits?: EvalOptions['logits'] },
 ): Promise<EvalResult> {
   // a loader with views reads each clip's windows in a row: averaged per clip before anything else
   const views = loader?.window?.views ?? 1;

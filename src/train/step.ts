@@ -152,10 +152,19 @@ export function emptyRows(numClasses: number): EvalRows {
 }
 
 /** The forward pass of an evaluation over a loader (no augmentation, no gradients), no metrics yet. */
+export interface EvalOptions {
+  loss: 'ce' | 'bce';
+  progress?: Progress;
+  engine?: Engine;
+  requireFinite?: boolean;
+  /** the logits of a batch from elsewhere (the onnx engine) instead of `model`'s forward */
+  logits?: (x: Float32Array, n: number) => Promise<number[][]>;
+}
+
 export async function evaluateRows(
   model: AudioSpectrogramTransformer,
   loader: DataLoader,
-  o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine; requireFinite?: boolean },
+  o: EvalOptions,
 ): Promise<{ rows: EvalRows; ids: string[] }> {
   const e = o.engine ?? CPU_FP32;
   const wasTraining = model.training;
@@ -167,10 +176,13 @@ export async function evaluateRows(
   let at = 0;
   try {
     for await (const b of loader.epoch(0)) {
+      // another runtime's logits (eval --engine onnx) are scored here as libtorch's are
+      const given = o.logits ? Float32Array.from((await o.logits(b.x, b.size)).flat()) : null;
       const out = noGrad(() =>
         scope(() => {
-          const x = toDevice(tensor(b.x, [b.size, b.frames, b.bins]), e.device);
-          const lg = autocast(e.amp.device, e.amp.dtype, () => model.forward(x)).to('float32');
+          const lg = given
+            ? tensor(given, [b.size, C])
+            : autocast(e.amp.device, e.amp.dtype, () => model.forward(toDevice(tensor(b.x, [b.size, b.frames, b.bins]), e.device))).to('float32');
           const l = batchLoss(lg, b, o.loss, 0, 'sum').item();
           return { l, data: lg.data<'float32'>() };
         }),
@@ -203,7 +215,7 @@ export function evalResult(rows: EvalRows, ids: string[], seconds: number): Eval
 export async function evaluateModel(
   model: AudioSpectrogramTransformer,
   loader: DataLoader,
-  o: { loss: 'ce' | 'bce'; progress?: Progress; engine?: Engine; requireFinite?: boolean },
+  o: EvalOptions,
 ): Promise<EvalResult> {
   const t0 = performance.now();
   const { rows, ids } = await evaluateRows(model, loader, o);

@@ -48,13 +48,19 @@ test('killed mid-run and resumed: the same final adapter, byte for byte, as an u
   assert.ok(readFileSync(join(dir, 'whole', 'best', 'adapter_model.safetensors')).equals(readFileSync(join(cut, 'best', 'adapter_model.safetensors'))));
   assert.deepEqual(JSON.parse(resumed.stdout).test, results.test);
 
-  // loaa eval: the best checkpoint on the test split gives the run's test numbers
-  const ev = loaa(['eval', join(dir, 'whole'), '--split', 'test', '--json']);
+  // loaa eval: the best checkpoint on the test split gives the run's test numbers (on libtorch, as
+  // training computed them; on onnxruntime within float rounding)
+  const ev = loaa(['eval', join(dir, 'whole'), '--split', 'test', '--json', '--engine', 'torch']);
   assert.equal(ev.status, 0, ev.stderr);
   const e = JSON.parse(ev.stdout);
   assert.equal(e.split, 'test');
   assert.equal(e.metrics.top1, results.test.metrics.top1);
   assert.ok(Math.abs(e.metrics.loss - results.test.metrics.loss) < 1e-6);
+  const evOnnx = loaa(['eval', join(dir, 'whole'), '--split', 'test', '--json', '--engine', 'onnx']);
+  assert.equal(evOnnx.status, 0, evOnnx.stderr);
+  const eo = JSON.parse(evOnnx.stdout);
+  assert.equal(eo.metrics.top1, results.test.metrics.top1);
+  assert.ok(Math.abs(eo.metrics.loss - results.test.metrics.loss) < 1e-4, `onnx loss ${eo.metrics.loss} vs ${results.test.metrics.loss}`);
   const evVal = loaa(['eval', join(dir, 'whole'), '--split', 'validation', '--checkpoint', 'final']);
   assert.equal(evVal.status, 0, evVal.stderr);
   assert.match(evVal.stdout, /on validation, 6 clips:\n {2}top1 /);

@@ -5,6 +5,7 @@ import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
 import { ENGINE_FLAGS, engineSets } from '../recipe_flags.js';
 import type { WindowSpec } from '../../data/window.js';
+import { ENGINE_FLAG, engineUsage } from '../engine_flags.js';
 
 const DESCRIPTION = `Evaluates a run's adapter (best/ by default) on a split of the run's dataset, with the run's front
 end and normalisation, and prints top-1 / top-5 accuracy, mAP, mean class accuracy, macro AUC, d'
@@ -22,11 +23,12 @@ const FLAGS = {
   views: { type: 'int', min: 1, max: 64, help: 'score each clip as the mean logits of N evenly spaced windows (EPIC-SOUNDS\' test\nprotocol: 5); default: the recipe\'s data.window.test_views for the test split, else 1' },
   window: { type: 'string', value: 'S', help: 'the window length in seconds for --views (default: data.window.seconds, else the\nfront end\'s span: target_length frames)' },
   ...ENGINE_FLAGS,
+  ...ENGINE_FLAG,
 } as const;
 
 export const command = defineCommand({
   name: 'eval',
-  usage: '<run dir> [--split test] [--checkpoint best|final] [--views N [--window S]] [--data-root PATH] [--workers N] [--device D] [--precision P] [--json]',
+  usage: '<run dir> [--split test] [--checkpoint best|final] [--views N [--window S]] [--data-root PATH] [--workers N] [--device D] [--precision P] [--engine E] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['loaa eval runs/fsdd_loaa --split test', 'loaa eval runs/epic_sounds_loaa --split validation --views 5'],
@@ -60,7 +62,10 @@ export const command = defineCommand({
       throw new UsageError(`--split: ${data.dataset.name} has no labelled split "${want}" (splits: ${Object.keys(data.dataset.splits).join(', ')})`);
     }
     // the adapter's own front end (type and normalisation included); the recipe's for old adapters without one
-    const clf = Classifier.onModel(trainer.buildModel(recipe, data.labels.length).model, adapterDir);
+    const { recipeNames, resolveEngine } = await import('../../tensor/engine.js');
+    const { parseInferEngine } = await import('../../infer/engine_choice.js');
+    const engine = resolveEngine(recipe.train.device, recipe.train.precision, recipeNames('train'));
+    const clf = Classifier.onModel(trainer.buildModel(recipe, data.labels.length).model, adapterDir, engine);
     const fe = recipe.frontend;
     const frontend = clf.frontend ?? { type: fe.type, sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length };
     const window = evalWindow(trainer.windowSpecs(recipe), want === 'test', flags.views, flags.window, frontend);
@@ -74,14 +79,12 @@ export const command = defineCommand({
       prefetch: recipe.data.prefetch,
     });
     const model = clf.model;
-    const { placeModel, recipeNames, resolveEngine } = await import('../../tensor/engine.js');
-    const engine = resolveEngine(recipe.train.device, recipe.train.precision, recipeNames('train'));
-    placeModel(model, engine);
     try {
+      const onnx = (await engineUsage(() => clf.useEngine(parseInferEngine(flags.engine), { names: { engine: '--engine', ...recipeNames('train') } }))) === 'onnx';
       const { Progress } = await import('../../train/progress.js');
       const bar = new Progress({ label: `eval ${splitName}`, total: loader.length, stream });
       const { evaluateSplit } = await import('../../train/eval_split.js');
-      const r = await evaluateSplit(model, loader, clips, { loss: recipe.train.loss, numClasses: data.labels.length, progress: bar, engine, requireFinite: true });
+      const r = await evaluateSplit(model, loader, clips, { loss: recipe.train.loss, numClasses: data.labels.length, progress: bar, engine, requireFinite: true, ...(onnx ? { logits: (x: Float32Array, n: number) => clf.logitsAsync(x, n) } : {}) });
       bar.finish();
       const metrics = trainer.scalarMetrics(r);
       if (json) {

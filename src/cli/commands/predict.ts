@@ -7,6 +7,8 @@ import { Classifier, type Prediction } from '../../infer/classifier.js';
 import { batchHelp, isBatchPredict, jsonResult, runPredictBatch } from './predict_batch.js';
 import { adapterDirOf } from '../adapter_args.js';
 import { isTimelinePredict, runPredictTimeline, timelineHelp } from './predict_timeline.js';
+import { ENGINE_FLAG, engineUsage } from '../engine_flags.js';
+import { parseInferEngine } from '../../infer/engine_choice.js';
 
 export type { Prediction } from '../../infer/classifier.js';
 
@@ -24,6 +26,7 @@ const FLAGS = {
   adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
   features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
   'top-k': { type: 'int', positive: true, default: 5, value: 'K', help: 'labels per input (at most the class count)' },
+  ...ENGINE_FLAG,
 } as const;
 
 const single = defineCommand({
@@ -67,7 +70,12 @@ const single = defineCommand({
     }
     const clf = usage(() => Classifier.load(adapter, backbone));
     try {
-      const results: Prediction[] = inputs.map((x) => clf.classify(x.fbank, k, x.name));
+      await engineUsage(() => clf.useEngine(parseInferEngine(flags.engine)));
+      const results: Prediction[] = [];
+      for (const r of await clf.classifyManyAsync(inputs.map((x) => x.fbank), k, { names: inputs.map((x) => x.name), batchSize: 1 })) {
+        if (r instanceof Error) throw r;
+        results.push(r);
+      }
       if (json) {
         process.stdout.write(JSON.stringify({ results: results.map(jsonResult) }) + '\n');
       } else {

@@ -9,7 +9,8 @@ import { existsSync, statSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { UsageError } from '../command.js';
 import { optionLines, parseCommandArgs } from '../define.js';
-import { DEVICE_FLAGS, engineOptions, engineUsage } from '../engine_flags.js';
+import type { InferEngineSpec } from '../../infer/engine_choice.js';
+import { DEVICE_FLAGS, ENGINE_FLAG, engineOptions, engineUsage } from '../engine_flags.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { runBatchPredict } from '../../batch/cli.js';
 import { hasGlob } from '../../batch/glob.js';
@@ -25,6 +26,7 @@ const FLAGS = {
   'top-k': { type: 'int', value: 'K', default: 5, min: 1, help: 'labels per input (at most the class count)' },
   force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
   ...DEVICE_FLAGS,
+  ...ENGINE_FLAG,
 } as const;
 
 /** Flags only the batch form has: any of them selects it. */
@@ -32,7 +34,7 @@ const BATCH_ONLY = ['jsonl', 'csv', 'out', 'batch-size', 'force', 'device', 'pre
 
 export const batchHelp = `
 batch form: loaa predict <file|folder|glob|->... --adapter DIR [--backbone FILE] [--jsonl | --csv] [--out FILE]
-            [--batch-size N] [--top-k K] [--device D] [--precision P]
+            [--batch-size N] [--top-k K] [--device D] [--precision P] [--engine E]
   Folders are searched recursively for .wav/.flac/.ogg/.mp3, '-' reads paths from stdin. Without
   --backbone the adapter's recorded backbone is used (a random one is rebuilt from its seed).
   Results stream to stdout (or --out, renamed into place when complete); a bad file is reported on
@@ -46,7 +48,7 @@ export function isBatchPredict(argv: string[]): boolean {
   let p;
   try {
     // the single form's flags, untyped: only the shape of the command line matters here
-    p = parseCommandArgs(argv, { backbone: FLAGS.backbone, adapter: FLAGS.adapter, features: { type: 'list', help: '' }, 'top-k': { type: 'string', help: '' } }, 'predict');
+    p = parseCommandArgs(argv, { backbone: FLAGS.backbone, adapter: FLAGS.adapter, features: { type: 'list', help: '' }, 'top-k': { type: 'string', help: '' }, engine: { type: 'string', help: '' } }, 'predict');
   } catch {
     return false; // the single-input form reports the problem in its own words
   }
@@ -71,7 +73,7 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
   if (f.jsonl && f.csv) throw new UsageError('--jsonl, --csv: choose one');
   const json = f.json;
   if (json && (f.jsonl || f.csv || f.out)) throw new UsageError('--json: not with --jsonl, --csv or --out');
-  const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, ...engineOptions(f) }));
+  const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, ...engineOptions(f), engine: f.engine as InferEngineSpec | undefined }));
   try {
     // --json: one object at the end, as the single-input form prints it
     let collected = '';

@@ -1,7 +1,8 @@
 /** `loaa serve`: the HTTP classify server over one backbone and one or more adapters. */
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
-import { DEVICE_FLAGS, engineOptions, engineUsage } from '../engine_flags.js';
+import { DEVICE_FLAGS, ENGINE_FLAG, engineOptions, engineUsage } from '../engine_flags.js';
+import type { InferEngineSpec } from '../../infer/engine_choice.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { closeOnSignals, startServer } from '../../serve/server.js';
 
@@ -33,6 +34,7 @@ const FLAGS = {
   'timeout-ms': { type: 'number', value: 'MS', min: 1, help: 'answer 504 after this long (default 30000)' },
   'top-k': { type: 'int', value: 'K', min: 1, help: 'labels per answer unless the request says (default 5)' },
   ...DEVICE_FLAGS,
+  ...ENGINE_FLAG,
 } as const;
 
 export function adapterArgs(list: string[]): { name: string; dir: string }[] {
@@ -67,7 +69,7 @@ export const command = defineCommand({
       timeoutMs: flags['timeout-ms'],
       topK: flags['top-k'],
     };
-    const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapters[0]!.dir, { backbone: flags.backbone, force: flags.force, name: adapters[0]!.name, ...engineOptions(flags) }));
+    const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapters[0]!.dir, { backbone: flags.backbone, force: flags.force, name: adapters[0]!.name, ...engineOptions(flags), engine: flags.engine as InferEngineSpec | undefined }));
     try {
       for (const x of adapters.slice(1)) clf.addAdapter(x.name, x.dir);
       const h = await startServer(clf, opts);
