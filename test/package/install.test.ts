@@ -116,7 +116,7 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
     // the same answer as loaa predict (libtorch) on the same file
     const rec = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', wav, '--adapter', adapter, '--top-k', '3', '--jsonl'], app).trim()) as { top: { label: string; score: number }[] };
     assert.deepEqual(r.file.map((x) => x.label), rec.top.map((x) => x.label));
-    r.file.forEach((x, i) => assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`));
+    r.file.forEach((x, i) => { assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`); });
   } finally {
     rmSync(work, { recursive: true, force: true });
     t.diagnostic(`took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
