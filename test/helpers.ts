@@ -35,8 +35,11 @@ export async function captureOutput(fn: () => Promise<number>): Promise<{ code: 
   const ow = process.stdout.write;
   const ew = process.stderr.write;
   const into = (key: 'out' | 'err', orig: typeof ow, stream: NodeJS.WriteStream): typeof ow =>
-    ((c: string | Uint8Array, ...rest: unknown[]) =>
-      typeof c === 'string' ? ((cap[key] += c), true) : (orig as (...a: unknown[]) => boolean).call(stream, c, ...rest)) as typeof ow;
+    ((c: string | Uint8Array, ...rest: unknown[]) => {
+      if (typeof c !== 'string') return (orig as (...a: unknown[]) => boolean).call(stream, c, ...rest);
+      cap[key] += c;
+      return true;
+    }) as typeof ow;
   process.stdout.write = into('out', ow, process.stdout);
   process.stderr.write = into('err', ew, process.stderr);
   try {

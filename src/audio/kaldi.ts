@@ -286,7 +286,6 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   let chunkStart = 0;
   const lanes = pair ? 2 : 1;
   const dst = pair ? pair.x : buf;
-  const nb = bank.bins;
   const pws = pair ? pair.pw : pw;
   dst.fill(0, lanes * windowSize); // the zero padding past windowSize (the pair buffer is shared)
   const energies = new Float64Array(lanes);
@@ -457,7 +456,7 @@ function flatBank(numBins: number, paddedSize: number, sampleFreq: number, lowFr
     total += filters[b].weights.length;
   }
   const weights = new Float64Array(total);
-  filters.forEach((x, b) => weights.set(x.weights, offset[b]));
+  filters.forEach((x, b) => { weights.set(x.weights, offset[b]); });
   const bank: FlatBank = { bins: nb, start, end, offset, weights };
   if (flatCache.size > 32) flatCache.clear();
   flatCache.set(key, bank);

@@ -61,7 +61,7 @@ function kernelFor(origRate: number, newRate: number, lpw: number, rolloff: numb
   }
   stride = (stride + 7) & ~7; // eight taps a step in the wasm loop, four partial sums in ours
   const taps = new Float64Array(target * stride);
-  dense.forEach((t, j) => taps.set(t, j * stride));
+  dense.forEach((t, j) => { taps.set(t, j * stride); });
   const k: Kernel = { orig, target, width, stride, start, taps };
   if (cache.size > 64) cache.clear();
   cache.set(key, k);

@@ -71,7 +71,7 @@ export function* globFiles(pattern: string): Generator<string> {
   const deep = segs.slice(firstGlob).includes('**');
   const depth = segs.length - firstGlob;
   function* walk(dir: string, rel: string, level: number): Generator<string> {
-    let entries;
+    let entries: ReturnType<typeof sortedEntries>;
     try {
       entries = sortedEntries(dir);
     } catch {

@@ -5,7 +5,7 @@
  * nothing) come out in the stream as failed inputs, so the run goes on and reports them.
  */
 import { createInterface } from 'node:readline';
-import { opendirSync, statSync } from 'node:fs';
+import { opendirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { globFiles, hasGlob } from './glob.js';
 
@@ -42,7 +42,7 @@ function* walkDir(dir: string): Generator<InputRef> {
 }
 
 function* expandPath(p: string): Generator<InputRef> {
-  let st;
+  let st: Stats;
   try {
     st = statSync(p);
   } catch (e) {

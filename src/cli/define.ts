@@ -32,6 +32,7 @@ export interface CommandDef<F extends Record<string, FlagDef>> {
   /** `--json` prints results as one JSON object on stdout (default true) */
   json?: boolean;
   examples?: string[];
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that only prints may end without a return (exit code 0); `undefined` would make every such run say `return undefined`
   run(args: CommandArgs<F> & { json: boolean }): Promise<number | void>;
 }
 
@@ -50,7 +51,7 @@ function flagLabel(name: string, d: FlagDef): string {
 export function optionLines(flags: Record<string, FlagDef>): string[] {
   const labels = Object.entries(flags).map(([n, d]) => flagLabel(n, d));
   const w = Math.min(28, Math.max(...labels.map((l) => l.length)) + 2);
-  return Object.entries(flags).map(([n, d], i) => {
+  return Object.entries(flags).map(([, d], i) => {
     const extra: string[] = [];
     if ('default' in d && d.default !== undefined) extra.push(`default ${d.default}`);
     if (d.type === 'list') extra.push('repeatable');

@@ -87,14 +87,14 @@ export async function distributed(command: string, argv: string[], flags: Flags 
   // the ranks on this node: the launcher's --nproc, or a rank's LOCAL_WORLD_SIZE (torchrun's)
   const ranksHere = Number(process.env.LOCAL_WORLD_SIZE || (process.env.RANK !== undefined ? process.env.WORLD_SIZE : undefined) || f.nproc || 1);
   const d = { ...f, backend: await resolveBackend(flags['dist-backend'], device, process.env, { ranksHere }) };
-  let cfg;
+  let cfg: ReturnType<typeof rankFromEnv>;
   try {
     cfg = rankFromEnv(process.env, d);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   if (cfg === null) {
-    let plan;
+    let plan: ReturnType<typeof launchPlan>;
     try {
       plan = launchPlan(d);
     } catch (e) {

@@ -82,7 +82,7 @@ export function readCsv(path: string, required: readonly string[] = []): CsvTabl
       continue;
     }
     const o: Record<string, string> = {};
-    header.forEach((h, k) => (o[h] = rec[k]!));
+    header.forEach((h, k) => { o[h] = rec[k]!; });
     rows.push(o);
   }
   if (bad.length > 0) {

@@ -44,7 +44,10 @@ export function keepExisting(
   const seen = new Map<string, boolean>();
   const exists = (p: string): boolean => {
     let e = seen.get(p);
-    if (e === undefined) seen.set(p, (e = existsSync(p)));
+    if (e === undefined) {
+      e = existsSync(p);
+      seen.set(p, e);
+    }
     return e;
   };
   const missing: string[] = [];

@@ -283,7 +283,7 @@ function stateDictOf(obj: unknown, source: string, budget: LoadBudget): { root: 
       }
     } else {
       const items = v instanceof PyTuple ? v.items : (v as unknown[]);
-      items.forEach((x, i) => child(x, String(i)));
+      items.forEach((x, i) => { child(x, String(i)); });
     }
   };
   walk(sd, '', 0);

@@ -152,10 +152,10 @@ function fromOriginalAst(named: Map<string, [string, RawTensor]>, source: string
   const tensors = new Map<string, RawTensor>();
   const unused: string[] = [];
   for (const [k, [orig, t]] of named) {
-    let m: RegExpExecArray | null;
+    const m = /^mlp_head\.([01])\.(weight|bias)$/.exec(k);
     let to: string | null = null;
     if (k.startsWith('v.') && TIMM_KEY.test(k.slice(2)) && !k.startsWith('v.head.')) to = k.slice(2);
-    else if ((m = /^mlp_head\.([01])\.(weight|bias)$/.exec(k))) to = `head.${m[1] === '0' ? 'norm' : 'fc'}.${m[2]}`;
+    else if (m) to = `head.${m[1] === '0' ? 'norm' : 'fc'}.${m[2]}`;
     if (to) put(tensors, to, t, orig, source);
     else unused.push(orig);
   }

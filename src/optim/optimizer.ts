@@ -131,7 +131,10 @@ export abstract class Optimizer<H extends GroupOptions> {
         if (s !== undefined) {
           for (const [k, v] of Object.entries(s)) {
             if (v instanceof Tensor) tensors[`${index}.${k}`] = toRaw(v);
-            else (state[index] ??= {})[k] = v;
+            else {
+              state[index] ??= {};
+              state[index]![k] = v;
+            }
           }
         }
         indices.push(index++);
@@ -171,7 +174,10 @@ export abstract class Optimizer<H extends GroupOptions> {
       const p = byIndex[index];
       if (p === undefined) throw new Error(`${source}: state "${key}" is for parameter ${index}, which no group has`);
       let s = incoming.get(p);
-      if (s === undefined) incoming.set(p, (s = {}));
+      if (s === undefined) {
+        s = {};
+        incoming.set(p, s);
+      }
       return s;
     };
     for (const [key, raw] of Object.entries(tensors)) {

@@ -63,7 +63,7 @@ export function multiStepLr(opts: { lr: number; milestones: number[]; factors: n
     check(`multiStepLr: milestones[${i}]`, m);
     if (i > 0 && m <= milestones[i - 1]) throw new RangeError('multiStepLr: milestones must increase');
   });
-  factors.forEach((f, i) => check(`multiStepLr: factors[${i}]`, f));
+  factors.forEach((f, i) => { check(`multiStepLr: factors[${i}]`, f); });
   const inner: LrSchedule = (epoch) => {
     let f = 1;
     for (let i = 0; i < milestones.length; i++) if (epoch >= milestones[i]) f = factors[i];

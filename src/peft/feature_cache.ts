@@ -94,7 +94,7 @@ export class FeatureCache {
       if (this.enabled) {
         const flat = f.toFloat32();
         const D = f.shape[1];
-        keys.forEach((k, i) => this.#set(k, flat.slice(i * D, (i + 1) * D)));
+        keys.forEach((k, i) => { this.#set(k, flat.slice(i * D, (i + 1) * D)); });
       }
       return f.detach();
     }));

@@ -37,7 +37,8 @@ export class Tensor implements Disposable {
   }
 
   get shape(): number[] {
-    return (this.#shape ??= this.native.shape);
+    this.#shape ??= this.native.shape;
+    return this.#shape;
   }
   get ndim(): number {
     return this.shape.length;

@@ -101,7 +101,7 @@ export function checkLoopState(v: unknown, file: string): LoopState & { format: 
   finite('epochSeconds', s.epochSeconds);
   if (typeof s.lossSum !== 'number' || !Number.isFinite(s.lossSum)) throw new Error(`${file}: lossSum: expected a finite number, got ${JSON.stringify(s.lossSum)}`);
   if (!Array.isArray(s.trainSeconds) || s.trainSeconds.length !== s.epoch) throw new Error(`${file}: trainSeconds: expected one entry per finished epoch (${String(s.epoch)})`);
-  s.trainSeconds.forEach((x, i) => finite(`trainSeconds.${i}`, x));
+  s.trainSeconds.forEach((x, i) => { finite(`trainSeconds.${i}`, x); });
   const b = s.best as { epoch?: unknown; value?: unknown } | null;
   if (b !== null && (typeof b !== 'object' || !Number.isSafeInteger(b.epoch) || typeof b.value !== 'number' || !Number.isFinite(b.value))) {
     throw new Error(`${file}: best: expected null or {epoch, value}, got ${JSON.stringify(b)}`);

@@ -35,7 +35,10 @@ export function limitClips(clips: ClipRef[], n: number | null, seed: number): Cl
   clips.forEach((c, i) => {
     const k = String(Array.isArray(c.label) ? c.label[0] ?? -1 : c.label);
     let g = byClass.get(k);
-    if (!g) byClass.set(k, (g = []));
+    if (!g) {
+      g = [];
+      byClass.set(k, g);
+    }
     g.push(i);
   });
   const groups = [...byClass.values()].map((g) => {

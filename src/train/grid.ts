@@ -220,7 +220,7 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
   const exclude: Record<string, string[]>[] = [];
   if (raw.exclude !== undefined && raw.exclude !== null) {
     if (!Array.isArray(raw.exclude)) throw new GridError(`${file}: exclude: expected a list of {axis: value(s)} mappings`);
-    raw.exclude.forEach((e, i) => exclude.push(matcher(e, `${file}: exclude.${i}`)));
+    raw.exclude.forEach((e, i) => { exclude.push(matcher(e, `${file}: exclude.${i}`)); });
   }
   const rules: Grid['rules'] = [];
   if (raw.rules !== undefined && raw.rules !== null) {
@@ -319,7 +319,7 @@ export async function planGrid(g: Grid, out: string, extraSets: string[] = []): 
   }
   for (const combo of combos) {
     const axes: Record<string, string> = {};
-    g.axes.forEach((a, i) => (axes[a.name] = combo[i]!.name));
+    g.axes.forEach((a, i) => { axes[a.name] = combo[i]!.name; });
     if (g.exclude.some((e) => matches(e, axes))) continue;
     const id = g.axes.map((a, i) => `${a.name}=${sanitizeName(combo[i]!.name)}`).join('__');
     const where = `${g.file}: run ${id}`;
@@ -353,7 +353,7 @@ export async function planGrid(g: Grid, out: string, extraSets: string[] = []): 
     if (own.kernel !== undefined) {
       const k = own.kernel;
       if (!Array.isArray(k) || k.length !== 2 || !k.every((x) => Number.isInteger(x) && x >= 1 && x % 2 === 1)) throw new GridError(`${where}: kernel: expected two odd sizes [kF, kT], got ${show(k)}`);
-      recipe.peft.adapters.forEach((_, i) => sets.push(setArg(`peft.adapters.${i}.kernel`, k)));
+      recipe.peft.adapters.forEach((_, i) => { sets.push(setArg(`peft.adapters.${i}.kernel`, k)); });
       recipe = load();
     }
     if (own.budget !== undefined) {

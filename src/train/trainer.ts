@@ -193,13 +193,17 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   run.loaders = makeLoaders(recipe, run.data, run.frontend, run.pool ?? 0, run.shard, run.parallel && ((n) => run.parallel!.evalShard(n)));
   const data = run.data;
   const built = buildModel(recipe, data.labels.length);
-  const model = (run.model = built.model);
+  const model = built.model;
+  run.model = model;
   run.backbone = built.backbone;
-  const engine = (run.engine = resolveEngine(run.parallel ? run.parallel.device(t.device) : t.device, t.precision, recipeNames('train')));
+  const engine = resolveEngine(run.parallel ? run.parallel.device(t.device) : t.device, t.precision, recipeNames('train'));
+  run.engine = engine;
   placeModel(model, engine);
   run.params = model.trainableParameters().map(([, p]) => p);
-  const counts = (run.counts = countModel(model));
-  const opt = (run.opt = makeOptimizer(recipe, run.params));
+  const counts = countModel(model);
+  run.counts = counts;
+  const opt = makeOptimizer(recipe, run.params);
+  run.opt = opt;
   run.schedule = makeSchedule(recipe);
   run.meta = { labels: data.labels, frontend: frontendConfig(run.frontend), backbone: built.provenance };
   const scaler = new GradScaler({
@@ -276,10 +280,12 @@ async function trainEpoch(run: Run): Promise<{ lr: number; stopped: boolean }> {
       const first = accumulate > 1 ? group[0]! : batch;
       lr = run.schedule(warmup ? epoch + first.index / nb : epoch);
       run.opt!.setLr(lr);
-      const losses =
-        accumulate > 1
-          ? accumulateStep(run.ctx!, group, (k) => manualSeed(mixSeed(recipe.seed, state.step, 0x57e9 + k)))
-          : (manualSeed(mixSeed(recipe.seed, state.step, 0x57e9)), [trainStep(run.ctx!, batch)]);
+      let losses: number[];
+      if (accumulate > 1) losses = accumulateStep(run.ctx!, group, (k) => manualSeed(mixSeed(recipe.seed, state.step, 0x57e9 + k)));
+      else {
+        manualSeed(mixSeed(recipe.seed, state.step, 0x57e9));
+        losses = [trainStep(run.ctx!, batch)];
+      }
       const done = accumulate > 1 ? group : [batch];
       group = [];
       losses.forEach((v, k) => {

@@ -106,7 +106,7 @@ export interface ParsedFlags<F extends Record<string, FlagDef>> {
 export function parseFlags<F extends Record<string, FlagDef>>(argv: string[], flags: F, see: string): ParsedFlags<F> {
   const options = Object.fromEntries(Object.entries(flags).map(([n, d]) => [n, { type: d.type === 'boolean' ? ('boolean' as const) : ('string' as const), multiple: true }]));
   const args = normalise(argv, flags, see);
-  let parsed;
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {

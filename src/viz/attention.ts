@@ -281,7 +281,7 @@ export function renderAttentionFigure(
   }
   y += ph + pad;
   const heads = ['ATTENTION', 'OVER SPECTROGRAM', ...(diffs ? [`MINUS ${rows[ci!]!.label}`] : [])];
-  heads.forEach((h, i) => c.text(x0 + i * (pw + pad), y, h.slice(0, Math.floor(pw / 6)), GREY));
+  heads.forEach((h, i) => { c.text(x0 + i * (pw + pad), y, h.slice(0, Math.floor(pw / 6)), GREY); });
   y += headH;
 
   const panels: FigureInfo['panels'] = [];

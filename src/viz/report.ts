@@ -124,7 +124,7 @@ function curveSeries(groups: CurveGroup[], value: (r: RunRecord, epochIndex: num
     for (let e = 0; e < E; e++) {
       const vs = g.runs.map((r) => value(r, e)).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       const { mean: m, std } = meanStd(vs);
-      x.push(g.runs.find((r) => r.epochs[e])?.epochs[e]!.epoch ?? e + 1);
+      x.push(g.runs.find((r) => r.epochs[e])?.epochs[e]?.epoch ?? e + 1);
       y.push(m);
       lo.push(vs.length > 1 ? m - std : NaN);
       hi.push(vs.length > 1 ? m + std : NaN);

@@ -62,7 +62,7 @@ test('mixWaveforms: centre, pad/cut the partner, mix, centre again', () => {
     const mm = mix.reduce((s, v) => s + v, 0) / mix.length;
     const got = mixWaveforms(a, b, lam);
     assert.equal(got.length, a.length);
-    mix.forEach((v, i) => assert.ok(Math.abs(got[i] - (v - mm)) < 1e-6));
+    mix.forEach((v, i) => { assert.ok(Math.abs(got[i] - (v - mm)) < 1e-6); });
     assert.ok(Math.abs(got.reduce((s, v) => s + v, 0)) < 1e-5, 'zero mean');
   };
   check(short);

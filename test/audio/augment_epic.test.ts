@@ -97,7 +97,10 @@ test('the combined transform draws in the reference order: warp (2), freq masks 
   const spec = { data: Float32Array.from({ length: 400 * 128 }, () => rng.uniform()), frames: 400, bins: 128 };
   const seen: [number, number][] = [];
   const base = rngDraws(new Rng(1));
-  const out = epicSpecAugment(spec, { randrange: (a, b) => (seen.push([a, b]), base.randrange(a, b)) });
+  const out = epicSpecAugment(spec, { randrange: (a, b) => {
+      seen.push([a, b]);
+      return base.randrange(a, b);
+    } });
   assert.equal(out.frames, 400);
   assert.deepEqual(seen.slice(0, 2), [[5, 395], [-5, 5]]);
   assert.deepEqual(seen[2], [0, 27]);

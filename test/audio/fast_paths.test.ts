@@ -63,9 +63,9 @@ test('LogRow.logInto gives Math.log to float32 over the whole double range, and 
   // float32 rounding alone is 2^-24 relative; the table log adds ~1e-13
   assert.ok(worst <= 2 ** -24 + 1e-12, `worst relative difference ${worst}`);
   const edges = [0, -1, Infinity, NaN, 5e-324, 1e-310, 1, 2, 0.5, 1.1920928955078125e-7];
-  edges.forEach((v, i) => (row.values[i] = v));
+  edges.forEach((v, i) => { row.values[i] = v; });
   row.logInto(out, 0);
-  edges.forEach((v, i) => assert.ok(Object.is(out[i], Math.fround(Math.log(v))), `log(${v}) = ${out[i]}, Math.log ${Math.log(v)}`));
+  edges.forEach((v, i) => { assert.ok(Object.is(out[i], Math.fround(Math.log(v))), `log(${v}) = ${out[i]}, Math.log ${Math.log(v)}`); });
 });
 
 test('fbank reads Float32Array, Float64Array and plain arrays alike', () => {

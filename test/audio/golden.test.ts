@@ -99,7 +99,9 @@ test('parity summary: every case above was compared, each kind within its bound'
   // a loop that silently compared nothing (an empty or renamed case list) would pass the tests above
   const rate = (name: string) => cases.inputs[name].rate;
   const expected: Record<string, number> = {};
-  const add = (k: string) => void (expected[k] = (expected[k] ?? 0) + 1);
+  const add = (k: string): void => {
+    expected[k] = (expected[k] ?? 0) + 1;
+  };
   for (const c of cases.decode) for (let ch = 0; ch < c.channels; ch++) add('decode wav');
   for (const c of cases.fbank) if (c.shape.length !== 1) add(c.kwargs.use_log_fbank === false ? 'fbank linear (relative)' : `fbank log, ${rate(c.input)} Hz`);
   for (const _ of cases.resample) add('resample');

@@ -32,7 +32,7 @@ function wavOf(fmt: { tag: number; ch: number; rate: number; bits: number; align
   const fmtLen = 16 + extra.length;
   const buf = new Uint8Array(12 + 8 + fmtLen + 8 + data.length);
   const dv = new DataView(buf.buffer);
-  const put = (o: number, s: string): void => s.split('').forEach((c, i) => (buf[o + i] = c.charCodeAt(0)));
+  const put = (o: number, s: string): void => s.split('').forEach((c, i) => { buf[o + i] = c.charCodeAt(0); });
   put(0, 'RIFF');
   dv.setUint32(4, riffSize ?? buf.length - 8, true);
   put(8, 'WAVE');

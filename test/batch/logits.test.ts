@@ -47,7 +47,7 @@ test('batch predict --jsonl and --json carry each clip\'s logits beside the top 
     const labels = cfg.labels ?? p.map((_, i) => String(i));
     const best = [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, 3);
     assert.deepEqual(r.top.map((t) => t.label), best.map((i) => labels[i]));
-    r.top.forEach((t, i) => assert.ok(Math.abs(t.score - p[best[i]]) < 1e-6, `${t.score} vs softmax ${p[best[i]]}`));
+    r.top.forEach((t, i) => { assert.ok(Math.abs(t.score - p[best[i]]) < 1e-6, `${t.score} vs softmax ${p[best[i]]}`); });
   }
   assert.notDeepEqual(recs[0].logits, recs[1].logits);
 

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { loaa } from '../helpers.js';
 import { cpuAutocastLimitation } from '../../src/tensor/autocast.js';
 import { cudaAvailable } from '../../src/tensor/device.js';

@@ -20,7 +20,7 @@ test('the EPIC recipe: lr 1e-4 for epochs 1-25 and 1e-5 for 26-30, batch 32 x 4 
   assert.equal(r.status, 0, r.stderr);
   const plan = JSON.parse(r.stdout);
   assert.equal(plan.lr_per_epoch.length, 30);
-  plan.lr_per_epoch.forEach((lr: number, e: number) => assert.ok(Math.abs(lr - (e < 25 ? 1e-4 : 1e-5)) < 1e-18, `epoch ${e + 1}: ${lr}`));
+  plan.lr_per_epoch.forEach((lr: number, e: number) => { assert.ok(Math.abs(lr - (e < 25 ? 1e-4 : 1e-5)) < 1e-18, `epoch ${e + 1}: ${lr}`); });
   assert.equal(plan.effective_batch, 128);
   assert.equal(plan.recipe.train.accumulate, 4);
   assert.equal(plan.recipe.optim.weight_decay, 1e-4);

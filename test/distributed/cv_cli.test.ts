@@ -36,7 +36,7 @@ test('loaa cv --nproc 2: every fold trains over 2 ranks with the single-process 
     // accuracy per epoch exactly (the 2-rank steps equal the 1-rank ones up to float rounding)
     assert.deepEqual(g.curve, f.curve, `fold ${f.fold}: accuracy per epoch`);
     const [l1, l2] = [valLosses(join(dir, 'one', `fold${f.fold}`)), valLosses(join(dir, 'two', `fold${f.fold}`))];
-    l1.forEach((l, e) => assert.ok(Math.abs(l2[e]! - l) <= 1e-5, `fold ${f.fold} epoch ${e + 1}: validation loss ${l2[e]} vs ${l}`));
+    l1.forEach((l, e) => { assert.ok(Math.abs(l2[e]! - l) <= 1e-5, `fold ${f.fold} epoch ${e + 1}: validation loss ${l2[e]} vs ${l}`); });
   }
   assert.equal(r2.final.mean, r1.final.mean);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'two', 'cv_results.json'), 'utf8')).folds.map((f: { curve: number[] }) => f.curve), r1.folds.map((f) => f.curve));

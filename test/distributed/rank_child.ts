@@ -113,7 +113,7 @@ function train(): void {
   let start = 0;
   if (ckpt && args.includes('--resume') && existsSync(join(ckpt, 'ckpt.json'))) {
     const c = JSON.parse(readFileSync(join(ckpt, 'ckpt.json'), 'utf8')) as Checkpoint;
-    scope(() => params.forEach((p, i) => p.detach().copy_(tensor(Float32Array.from(c.params[i]!), p.shape))));
+    scope(() => params.forEach((p, i) => { p.detach().copy_(tensor(Float32Array.from(c.params[i]!), p.shape)); }));
     opt.loadSafetensors(join(ckpt, c.opt));
     start = c.step;
   } else {

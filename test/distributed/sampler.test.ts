@@ -56,7 +56,7 @@ test('evaluation shards partition the clips, sizes as evalShardSize says', () =>
   for (const n of [0, 1, 5, 11, 64]) {
     for (const W of [1, 2, 3, 7]) {
       const all = Array.from({ length: W }, (_, r) => evalShard(n, r, W));
-      all.forEach((s, r) => assert.equal(s.length, evalShardSize(n, r, W)));
+      all.forEach((s, r) => { assert.equal(s.length, evalShardSize(n, r, W)); });
       assert.deepEqual(all.flat().sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
     }
   }

@@ -46,7 +46,7 @@ test('loaa train --nproc 2 takes the single-process steps: same final adapter (1
   sameMetrics(r2.test.metrics, r1.test.metrics, 'test');
   const [m1, m2] = [metricsOf(join(dir, 'one')), metricsOf(join(dir, 'two'))];
   assert.equal(m2.length, m1.length);
-  m1.forEach((l, i) => sameMetrics(m2[i]!.val, l.val, `validation, epoch ${l.epoch}`));
+  m1.forEach((l, i) => { sameMetrics(m2[i]!.val, l.val, `validation, epoch ${l.epoch}`); });
   const d = maxAbsDiff(adapterWeights(join(dir, 'one')), adapterWeights(join(dir, 'two')));
   assert.ok(d <= 1e-5, `final adapters differ by ${d}`);
   for (const f of ['results.json', 'metrics.jsonl', 'recipe.json', join('best', 'adapter_config.json')]) assert.ok(existsSync(join(dir, 'two', f)), f);

@@ -28,8 +28,8 @@ test('the Node recipe of docs/deploy.md (onnxruntime-node + loaa front end) give
   assert.equal(p.status, 0, p.stderr);
   const want = (JSON.parse(p.stdout) as { results: { logits: number[]; top: { label: string; score: number }[] }[] }).results[0];
   assert.deepEqual(top.map((t) => t.label), want.top.map((t) => t.label));
-  top.forEach((t, i) => assert.ok(Math.abs(t.score - want.top[i].score) <= 1e-4, `${t.label}: ${t.score} vs ${want.top[i].score}`));
+  top.forEach((t, i) => { assert.ok(Math.abs(t.score - want.top[i].score) <= 1e-4, `${t.label}: ${t.score} vs ${want.top[i].score}`); });
   const logits = out.logits.data as Float32Array;
   const scale = Math.max(...want.logits.map(Math.abs));
-  want.logits.forEach((l, i) => assert.ok(Math.abs(logits[i] - l) <= 1e-4 * (1 + scale), `logit ${i}: ${logits[i]} vs ${l}`));
+  want.logits.forEach((l, i) => { assert.ok(Math.abs(logits[i] - l) <= 1e-4 * (1 + scale), `logit ${i}: ${logits[i]} vs ${l}`); });
 });

@@ -94,7 +94,6 @@ test('dynamic batch: batch 1 and batch 4 give the same logits; a fixed batch is 
   for (let k = 0; k < all.length; k++) assert.ok(Math.abs(f[k] - all[k]) <= 1e-5 * (1 + Math.abs(all[k])));
   await assert.rejects(ortLogits(fixed, x.subarray(0, per), [1, tdim, fdim]), /dimension|shape|Got/i, 'a batch-4 model refuses batch 1');
   const { onnx } = onnxProto;
-  const m = onnx.ModelProto.decode(readFileSync(dyn));
   const dim0 = (file: string) => onnx.ModelProto.decode(readFileSync(file)).graph?.input?.[0]?.type?.tensorType?.shape?.dim?.[0];
   assert.equal(dim0(dyn)?.dimParam, 'batch');
   assert.equal(Number(dim0(fixed)?.dimValue), 4);

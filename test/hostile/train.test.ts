@@ -61,7 +61,7 @@ test('resume: a torn last metrics line is dropped; stale temps of dead writers a
   const stderr: string[] = [];
   const write = process.stderr.write;
   process.stderr.write = ((chunk: string | Uint8Array) => stderr.push(String(chunk)) > 0) as typeof process.stderr.write;
-  let r;
+  let r: Awaited<ReturnType<typeof train>>;
   try {
     r = await train({ recipe: recipeFromObject(base), out, resume: true, log: (s) => lines.push(s), progress: { silent: true } });
   } finally {

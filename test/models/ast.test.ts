@@ -190,7 +190,7 @@ function toHfAst(model: AudioSpectrogramTransformer): Map<string, RawTensor> {
     const l = `${P}encoder.layer.${i}.`;
     for (const kind of ['weight', 'bias']) {
       const qkv = sd.get(`${b}attn.qkv.${kind}`)!;
-      ['query', 'key', 'value'].forEach((n, j) => out.set(`${l}attention.attention.${n}.${kind}`, toRaw(qkv.narrow(0, j * D, D).contiguous())));
+      ['query', 'key', 'value'].forEach((n, j) => { out.set(`${l}attention.attention.${n}.${kind}`, toRaw(qkv.narrow(0, j * D, D).contiguous())); });
       out.set(`${l}attention.output.dense.${kind}`, raw(`${b}attn.proj.${kind}`));
       out.set(`${l}intermediate.dense.${kind}`, raw(`${b}mlp.fc1.${kind}`));
       out.set(`${l}output.dense.${kind}`, raw(`${b}mlp.fc2.${kind}`));

@@ -89,6 +89,6 @@ test('OnnxClassifier in-tree: an exported fixture model gives loaa predict\'s to
   assert.equal(p.status, 0, p.stderr);
   const want = JSON.parse(p.stdout) as { top: { label: string; score: number }[] };
   assert.deepEqual(got.map((x) => x.label), want.top.map((x) => x.label));
-  got.forEach((x, i) => assert.ok(Math.abs(x.score - want.top[i]!.score) < 1e-4, `${x.label} ${x.score} vs ${want.top[i]!.score}`));
+  got.forEach((x, i) => { assert.ok(Math.abs(x.score - want.top[i]!.score) < 1e-4, `${x.label} ${x.score} vs ${want.top[i]!.score}`); });
   t.diagnostic(`top-1 ${got[0]!.label} ${got[0]!.score.toFixed(4)}`);
 });

@@ -65,7 +65,7 @@ clf.dispose();
     const rec = JSON.parse(cli.trim());
     assert.equal(rec.input, wav);
     assert.deepEqual(rec.top.map((x: { label: string }) => x.label), api.top.map((x: { label: string }) => x.label));
-    rec.top.forEach((x: { score: number }, i: number) => assert.ok(Math.abs(x.score - api.top[i].score) < 1e-6));
+    rec.top.forEach((x: { score: number }, i: number) => { assert.ok(Math.abs(x.score - api.top[i].score) < 1e-6); });
     assert.match(sh('npx', ['--offline', 'loaa', '--version'], app), /^\d+\.\d+\.\d+/);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -117,7 +117,7 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
     // the same answer as loaa predict (libtorch) on the same file
     const rec = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', wav, '--adapter', adapter, '--top-k', '3', '--jsonl'], app).trim()) as { top: { label: string; score: number }[] };
     assert.deepEqual(r.file.map((x) => x.label), rec.top.map((x) => x.label));
-    r.file.forEach((x, i) => assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`));
+    r.file.forEach((x, i) => { assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`); });
 
     // a long recording: segments covering all of a 20-s file (one more predict, ~40 one-second windows)
     const long = join(work, 'long.wav');
@@ -126,7 +126,7 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
     assert.equal(tl.duration, 20);
     assert.equal(tl.segments[0]!.start, 0);
     assert.equal(tl.segments.at(-1)!.end, 20);
-    tl.segments.forEach((s, i) => assert.ok(i === 0 || s.start === tl.segments[i - 1]!.end, `gap before segment ${i}`));
+    for (const [i, s] of tl.segments.entries()) assert.ok(i === 0 || s.start === tl.segments[i - 1]!.end, `gap before segment ${i}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
     t.diagnostic(`took ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -33,7 +33,7 @@ test('loaa serve: real model behind the server, two adapter names, --json startu
   try {
     const want = await local.classify({ samples: (await import('../../src/audio/wav.js')).parseWav(wav, 'x').channels[0], sampleRate: 16000 }, { topK: 2 });
     assert.deepEqual(body.top.map((t) => t.label), want.map((t) => t.label));
-    body.top.forEach((t, i) => assert.ok(Math.abs(t.score - want[i].score) < 1e-5));
+    body.top.forEach((t, i) => { assert.ok(Math.abs(t.score - want[i].score) < 1e-5); });
   } finally {
     local.dispose();
   }

@@ -58,7 +58,7 @@ test('load at concurrency 1, 8 and 32 with 10% malformed: no crash, every malfor
     for (const concurrency of [1, 8, 32]) {
       const total = 400;
       const r = await runLoad({ url: c.url, concurrency, total, make: mixed });
-      r.outcomes.forEach((code, i) => assert.equal(code, i % 10 === 9 ? 400 : 200, `request ${i} at concurrency ${concurrency}`));
+      r.outcomes.forEach((code, i) => { assert.equal(code, i % 10 === 9 ? 400 : 200, `request ${i} at concurrency ${concurrency}`); });
       console.log(`concurrency ${concurrency}: ${total} requests, ${r.throughput.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
     }
     assert.equal(c.proc.exitCode, null, 'the server is still running');

@@ -11,7 +11,8 @@ interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
-  json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: each test reads the reply body's fields it expects; assert checks them
+  json: () => any;
 }
 
 function call(url: string, method: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<Reply> {
@@ -144,7 +145,7 @@ test('dynamic batching: concurrent requests share model calls of at most maxBatc
     const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => call(`${url}/v1/classify`, 'POST', wavBytes(tone(500 + i)))));
     assert.ok(replies.every((r) => r.status === 200));
     const wants = Array.from({ length: 12 }, (_, i) => topOf(scoresOf({ kind: 'audio', samples: toMono({ sampleRate: 16000, channels: [new Float32Array(tone(500 + i).map((v) => Math.round(v * 32767) / 32767))] }), sampleRate: 16000 }, 'default'), 5).map((x) => x.label));
-    replies.forEach((r, i) => assert.deepEqual(r.json().top.map((x: { label: string }) => x.label), wants[i]));
+    replies.forEach((r, i) => { assert.deepEqual(r.json().top.map((x: { label: string }) => x.label), wants[i]); });
     assert.ok(backend.batches.every((n) => n >= 1 && n <= 4), String(backend.batches));
     assert.ok(backend.calls < 12, `12 requests took ${backend.calls} model calls`);
     const m = await call(`${url}/metrics`, 'GET');

@@ -86,7 +86,7 @@ for (const k of others) {
       const ref = run('torch');
       const got = run(k);
       const names = ['linear y', 'matmul z', 'dx', 'dw', 'db', 'dm', 'dx (frozen w)', 'no-grad linear'];
-      names.forEach((n, i) => assertClose(got[i], ref[i], `${k} ${n}`));
+      names.forEach((n, i) => { assertClose(got[i], ref[i], `${k} ${n}`); });
     });
   });
 

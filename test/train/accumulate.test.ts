@@ -25,7 +25,7 @@ const C = 4;
 function batchOf(x: Float32Array, labels: number[], from: number, to: number): Batch {
   const per = F * T;
   const targets = new Float32Array((to - from) * C);
-  labels.slice(from, to).forEach((l, i) => (targets[i * C + l] = 1));
+  labels.slice(from, to).forEach((l, i) => { targets[i * C + l] = 1; });
   return {
     epoch: 0, index: 0, size: to - from, frames: T, bins: F, numClasses: C,
     x: x.slice(from * per, to * per), targets, labels: Int32Array.from(labels.slice(from, to)), soft: false,
@@ -94,7 +94,7 @@ test('uneven groups: each batch weighs its share of the clips (8 + 8 + 2 = one b
     accumulateStep(acc.ctx, [batchOf(x, labels, 0, 8), batchOf(x, labels, 8, 16), batchOf(x, labels, 16, 18)]);
     const a = values(big.model);
     const b = values(acc.model);
-    for (const [name, va] of a) va.forEach((v, i) => assert.ok(Math.abs(v - b.get(name)![i]!) < 1e-5, name));
+    for (const [name, va] of a) va.forEach((v, i) => { assert.ok(Math.abs(v - b.get(name)![i]!) < 1e-5, name); });
   } finally {
     big.model.dispose();
     acc.model.dispose();

@@ -32,7 +32,7 @@ test('Table 1: 4 kernels x 2 positions x 3 budgets on EPIC-SOUNDS, r 18/36/72 (3
   const R: Record<string, number[]> = { '1x3': [18, 36, 72], '3x1': [18, 36, 72], '3x3': [6, 12, 24], '1x1': [54, 108, 216] };
   const paper = ['1.2%', '2.3%', '4.6%'];
   const want: string[] = [];
-  for (const k of Object.keys(R)) for (const pos of ['attn', 'ffn']) R[k]!.forEach((r) => want.push(`${pos}:${k}:r${r}`));
+  for (const k of Object.keys(R)) for (const pos of ['attn', 'ffn']) R[k]!.forEach((r) => { want.push(`${pos}:${k}:r${r}`); });
   assert.deepEqual(runs.map(adaptersOf).sort(), want.sort());
   for (const c of runs) {
     assert.equal(c.recipe.data.type, 'epic', c.run.id);

@@ -55,7 +55,7 @@ test('5-view evaluation: each clip scores the mean of its 5 windows\' logits; lo
         const spec = epicLogMel(waves[i]!.subarray(s, e), { sampleRate: RATE, numMelBins: 32, numFrames: 400 });
         const lg = noGrad(() => scope(() => Array.from(model.forward(tensor(spec.data, [1, 400, 32])).data<'float32'>())));
         single.push(lg);
-        lg.forEach((x, j) => (mean[j] += x / 5));
+        lg.forEach((x, j) => { mean[j] += x / 5; });
       }
       // the views differ (else the test would not tell a mean from one view)
       assert.notDeepEqual(single[0], single[4]);

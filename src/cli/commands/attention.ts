@@ -81,7 +81,7 @@ async function runRows({ flags, given, json }: AttentionArgs, input: string, row
   const up = flags.upsample as Upsample;
   const framesArg = flags.frames;
   const { parseRowSpec, runFigureRows } = await import('../../viz/figure3_run.js');
-  let specs;
+  let specs: ReturnType<typeof parseRowSpec>[];
   try {
     specs = rowArgs.map((s) => parseRowSpec(s));
   } catch (e) {

@@ -46,7 +46,7 @@ export const command = defineCommand({
     const recipe = loadRecipe(flags.config, { set: [...flags.set, ...engineSets(flags)], dataRoot: flags['data-root'] });
     const dist = await distributed('cv', argv, flags, recipe.train.device);
     if (dist.launched !== null) return dist.launched;
-    let r;
+    let r: Awaited<ReturnType<typeof runCv>>;
     try {
       r = await runCv({ recipe, folds: flags.folds, out: flags.out, log, progress: { stream }, ...(dist.hooks ? { parallel: dist.hooks } : {}) });
       dist.group?.close();

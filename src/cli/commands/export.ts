@@ -47,7 +47,7 @@ export const command = defineCommand({
     const precision = flags.precision as 'fp32' | 'fp16';
     const { exportModel, loadForExport } = await import('../../export/export.js');
     const { readBackbone, resolveBackbone } = await import('../../infer/provenance.js');
-    let loaded;
+    let loaded: ReturnType<typeof loadForExport>;
     try {
       const { readAdapterConfig } = await import('../../peft/checkpoint.js');
       const original = readAdapterConfig(adapter);

@@ -40,7 +40,7 @@ export const command = defineCommand({
     const { mean, std } = flags;
     if ((mean === undefined) !== (std === undefined)) throw new UsageError(`${mean === undefined ? '--mean' : '--std'}: required with ${mean === undefined ? '--std' : '--mean'}`);
     if (std !== undefined && !(std > 0)) throw new UsageError(`--std: must be positive, got ${std}`);
-    let spec;
+    let spec: ReturnType<typeof astFeatures>;
     try {
       const audio = await readAudio(input);
       spec = astFeatures(audio, { sampleRate, numMelBins, targetLength, mean, std }, input);

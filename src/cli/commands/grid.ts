@@ -87,7 +87,7 @@ export const command = defineCommand({
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const width = String(runs.length).length;
-    let summary;
+    let summary: Awaited<ReturnType<typeof runGrid>>;
     try {
       summary = await runGrid(grid, runs, {
         out: outDir,

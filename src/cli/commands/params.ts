@@ -101,7 +101,7 @@ export function computeParams(argv: string[]): ParamsResult {
   if (p.positionals.length) throw new UsageError(`${p.positionals[0]}: unexpected argument (loaa params takes only options)`);
   const archName = f.arch;
   if (!archName) throw new UsageError(`--arch: missing (one of ${ARCH_NAMES.join(', ')})`);
-  let arch;
+  let arch: ReturnType<typeof getArch>;
   try {
     arch = getArch(archName);
   } catch (e) {
@@ -110,7 +110,7 @@ export function computeParams(argv: string[]): ParamsResult {
   const method = f.method ?? 'loaa';
   if (!isPeftMethod(method)) throw new UsageError(`--method: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
   const geom: AstGeometry = { arch: arch.name, numClasses: f.classes, fdim: f.fdim, tdim: f.tdim, fstride: f.fstride, tstride: f.tstride, depth: f.depth };
-  let grid;
+  let grid: ReturnType<typeof astGrid>;
   try {
     grid = astGrid(geom);
   } catch (e) {

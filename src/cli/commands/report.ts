@@ -64,7 +64,7 @@ export const command = defineCommand({
         throw new UsageError((e as Error).message);
       }
     }
-    let input;
+    let input: ReturnType<typeof loadReportInput>;
     try {
       input = loadReportInput(positionals, grid);
     } catch (e) {
@@ -87,7 +87,7 @@ export const command = defineCommand({
     const title = flags.title;
     if (title) input.spec.title = title;
     if (!input.spec.title) input.spec.title = grid ? `${grid.name}` : 'loaa report';
-    let report;
+    let report: ReturnType<typeof buildReport>;
     try {
       report = buildReport(input);
     } catch (e) {

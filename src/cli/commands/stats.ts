@@ -1,5 +1,5 @@
 /** `loaa stats`: AST normalisation statistics (mean, std) of a set of audio files. */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
@@ -21,7 +21,7 @@ const FLAGS = {
 } as const;
 
 function listAudio(path: string, out: string[]): void {
-  let st;
+  let st: Stats;
   try {
     st = statSync(path);
   } catch {
@@ -54,7 +54,7 @@ export const command = defineCommand({
     let sumMean = 0;
     let sumStd = 0;
     for (const f of files) {
-      let s;
+      let s: ReturnType<typeof clipStats>;
       try {
         const spec = astFeatures(await readAudio(f), opts, f);
         s = clipStats(spec.data);

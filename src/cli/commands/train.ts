@@ -62,7 +62,7 @@ export const command = defineCommand({
     const { train } = await import('../../train/trainer.js');
     const sets = [...flags.set, ...engineSets(flags)];
     const dataRoot = flags['data-root'];
-    let recipe;
+    let recipe: ReturnType<typeof loadRecipe> | undefined;
     if (flags.config) {
       recipe = loadRecipe(flags.config, { set: sets, dataRoot });
     } else if (sets.length || dataRoot) {
@@ -78,7 +78,7 @@ export const command = defineCommand({
     const device = recipe?.train.device ?? (runDir.runStarted(out) ? runDir.readRunRecipe(out).train.device : 'auto');
     const dist = await distributed('train', argv, flags, device);
     if (dist.launched !== null) return dist.launched;
-    let r;
+    let r: Awaited<ReturnType<typeof train>>;
     try {
       r = await train({ recipe, out, resume: flags.resume, allowThreadChange: flags['allow-thread-change'], log, progress: { stream }, ...(dist.hooks ? { parallel: dist.hooks() } : {}) });
       dist.group?.close();
