@@ -84,7 +84,8 @@ const APT_ALWAYS = {
   'g++': 'compiles the native addon',
   'libgloo-dev': "Gloo's headers for c10d's CPU process group (both libtorch builds have Gloo compiled in; neither ships its headers)",
   make: 'builds the native addon',
-  'libopenblas0-openmp': 'OpenBLAS with OpenMP threads: Debian libtorch\'s matrix products (~60x the reference BLAS), and a fp32 GEMM kernel loaa measures against MKL (MKL is slow on AMD CPUs)',
+  'libopenblas0-openmp':
+    "OpenBLAS with OpenMP threads: Debian libtorch's matrix products (~60x the reference BLAS), and a fp32 GEMM kernel loaa measures against MKL (MKL is slow on AMD CPUs)",
   'libblis4-openmp': 'BLIS with OpenMP threads: another fp32 GEMM kernel loaa measures (LOAA_GEMM=blis)',
 };
 const APT_WHEEL = { 'python3-venv': 'a project-local Python environment for the PyTorch wheel' };

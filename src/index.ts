@@ -15,8 +15,15 @@ export { startServer, type ServeOptions, type ServerHandle } from './serve/serve
 export type { ClassifierBackend, ClassifyInput, ClassifyItem, Scored } from './serve/backend.js';
 export { runBatchPredict, type BatchPredictOptions } from './batch/cli.js';
 export {
-  AudioClassifier, type FromPretrainedOptions, type AudioInput, type ClassifyOptions, type ClassifyManyOptions, type ClassifyOutcome, type ClassifyManyResult,
-  type Device, type Precision,
+  AudioClassifier,
+  type FromPretrainedOptions,
+  type AudioInput,
+  type ClassifyOptions,
+  type ClassifyManyOptions,
+  type ClassifyOutcome,
+  type ClassifyManyResult,
+  type Device,
+  type Precision,
 } from './api/classifier.js';
 export type { FileTimeline, FileTimelineOptions } from './infer/file_timeline.js';
 export type { Segment } from './infer/timeline.js';

@@ -9,7 +9,14 @@ function which(cmd: string): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export function findChromium(): { bin: string } | { why: string } {
   const found = which('chromium') ?? which('chromium-browser') ?? which('google-chrome');
@@ -23,7 +30,8 @@ export function findChromium(): { bin: string } | { why: string } {
     r = spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { encoding: 'utf8', timeout: 240_000, env });
   }
   const bin = which('chromium');
-  if (r.status !== 0 || !bin) return { why: `apt-get install chromium failed (offline?): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}` };
+  if (r.status !== 0 || !bin)
+    return { why: `apt-get install chromium failed (offline?): ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-1)[0]}` };
   console.log(`# installed chromium with apt-get in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { bin };
 }

@@ -68,9 +68,10 @@ function drawSpectrogram(spec: ClipFeatures): void {
     ctx.fillRect(spec.validFrames, 0, 1, spec.bins);
   }
   const secs = (n: number) => (n / 100).toFixed(2); // 10 ms frame shift
-  $('extent').textContent = spec.validFrames < spec.frames
-    ? `clip: ${secs(spec.validFrames)} s of the model's ${secs(spec.frames)} s window (grey: padding)`
-    : `clip fills the model's ${secs(spec.frames)} s window`;
+  $('extent').textContent =
+    spec.validFrames < spec.frames
+      ? `clip: ${secs(spec.validFrames)} s of the model's ${secs(spec.frames)} s window (grey: padding)`
+      : `clip fills the model's ${secs(spec.frames)} s window`;
 }
 
 function showTop(top: Scored[]): void {
@@ -114,7 +115,8 @@ async function start(): Promise<void> {
   const bytes = new Uint8Array(await res.arrayBuffer());
   info = modelInfo(bytes);
   session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-  $('labels').textContent = `${info.labels.length} classes: ${info.labels.slice(0, 12).join(', ')}${info.labels.length > 12 ? ', ...' : ''}`;
+  $('labels').textContent =
+    `${info.labels.length} classes: ${info.labels.slice(0, 12).join(', ')}${info.labels.length > 12 ? ', ...' : ''}`;
   const pick = $<HTMLInputElement>('file');
   pick.disabled = false;
   pick.addEventListener('change', () => pick.files?.[0] && classify(pick.files[0]));

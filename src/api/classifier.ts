@@ -97,11 +97,20 @@ export class AudioClassifier implements LogitsBackend {
 
   static async fromPretrained(adapterDir: string, opts: FromPretrainedOptions = {}): Promise<AudioClassifier> {
     const { backbone, force, device, precision, name } = opts;
-    const core = Classifier.fromPretrained(adapterDir, { backbone, force, device, precision, name, names: { device: 'device', precision: 'precision' } });
-    await core.useEngine(parseInferEngine(opts.engine, 'engine'), { names: { engine: 'engine', device: 'device', precision: 'precision' } }).catch((e: unknown) => {
-      core.dispose();
-      throw e;
+    const core = Classifier.fromPretrained(adapterDir, {
+      backbone,
+      force,
+      device,
+      precision,
+      name,
+      names: { device: 'device', precision: 'precision' },
     });
+    await core
+      .useEngine(parseInferEngine(opts.engine, 'engine'), { names: { engine: 'engine', device: 'device', precision: 'precision' } })
+      .catch((e: unknown) => {
+        core.dispose();
+        throw e;
+      });
     return new AudioClassifier(core);
   }
 
@@ -152,16 +161,20 @@ export class AudioClassifier implements LogitsBackend {
 
   private async decode(input: AudioInput | Float32Array, opts: ClassifyOptions): Promise<{ audio: DecodedAudio; source: string }> {
     // a bare "Array buffer allocation failed" from a decoder becomes a message naming the input
-    const named = (source: string) => (e: unknown): never => {
-      throw namedError(source, e, 'this clip');
-    };
+    const named =
+      (source: string) =>
+      (e: unknown): never => {
+        throw namedError(source, e, 'this clip');
+      };
     if (typeof input === 'string') return { audio: await decodeAudio(readFileBytes(input), input).catch(named(input)), source: input };
     if (input instanceof Float32Array) {
       if (opts.sampleRate === undefined) throw new Error('sampleRate: required with a Float32Array of samples');
       return { audio: { sampleRate: opts.sampleRate, channels: [input] }, source: 'samples' };
     }
-    if (input instanceof Uint8Array) return { audio: await decodeAudio(input, 'audio bytes').catch(named('audio bytes')), source: 'audio bytes' };
-    if (input && input.samples instanceof Float32Array) return { audio: { sampleRate: input.sampleRate, channels: [input.samples] }, source: 'samples' };
+    if (input instanceof Uint8Array)
+      return { audio: await decodeAudio(input, 'audio bytes').catch(named('audio bytes')), source: 'audio bytes' };
+    if (input && input.samples instanceof Float32Array)
+      return { audio: { sampleRate: input.sampleRate, channels: [input.samples] }, source: 'samples' };
     throw new Error('input: expected a path, the bytes of an audio file, or { samples: Float32Array, sampleRate }');
   }
 
@@ -179,9 +192,13 @@ export class AudioClassifier implements LogitsBackend {
    */
   classifyMany<O extends ClassifyManyOptions = ClassifyManyOptions>(inputs: AudioInput[], opts?: O): Promise<ClassifyManyResult<O>>;
   /** Inputs that include bare Float32Arrays: their `sampleRate` is required. */
-  classifyMany<O extends ClassifyManyOptions & { sampleRate: number }>(inputs: (AudioInput | Float32Array)[], opts: O): Promise<ClassifyManyResult<O>>;
+  classifyMany<O extends ClassifyManyOptions & { sampleRate: number }>(
+    inputs: (AudioInput | Float32Array)[],
+    opts: O,
+  ): Promise<ClassifyManyResult<O>>;
   async classifyMany(inputs: (AudioInput | Float32Array)[], opts: ClassifyManyOptions = {}): Promise<Scored[][] | ClassifyOutcome[]> {
-    if (opts.errors !== undefined && opts.errors !== 'throw' && opts.errors !== 'return') throw new Error(`errors: expected "throw" or "return", not ${JSON.stringify(opts.errors)}`);
+    if (opts.errors !== undefined && opts.errors !== 'throw' && opts.errors !== 'return')
+      throw new Error(`errors: expected "throw" or "return", not ${JSON.stringify(opts.errors)}`);
     const core = this.core;
     const bs = opts.batchSize ?? 8;
     const out: ClassifyOutcome[] = [];
@@ -227,7 +244,9 @@ export class AudioClassifier implements LogitsBackend {
     // each item keeps its own top-k: classify with the largest, then cut; the server and batch
     // predict refuse NaN scores themselves, naming the request or the file
     const k = Math.max(1, ...items.map((i) => i.topK));
-    return (await this.core.classifyManyAsync(rows, k, { checkOutputs: false })).map((r: Prediction | Error, i) => (r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits }));
+    return (await this.core.classifyManyAsync(rows, k, { checkOutputs: false })).map((r: Prediction | Error, i) =>
+      r instanceof Error ? r : { top: r.top.slice(0, items[i]!.topK), logits: r.logits },
+    );
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {
@@ -235,7 +254,8 @@ export class AudioClassifier implements LogitsBackend {
     if (input.kind === 'audio') return this.core.audioFeatures({ sampleRate: input.sampleRate, channels: [input.samples] }, 'audio').data;
     const s = input.shape;
     const ok = (s.length === 2 && s[0] === tdim && s[1] === fdim) || (s.length === 3 && s[0] === 1 && s[1] === tdim && s[2] === fdim);
-    if (!ok) throw new Error(`features: shape [${s.join(', ')}], the model takes [${tdim}, ${fdim}] (frames x mel bins, already normalised)`);
+    if (!ok)
+      throw new Error(`features: shape [${s.join(', ')}], the model takes [${tdim}, ${fdim}] (frames x mel bins, already normalised)`);
     return input.data;
   }
 

@@ -5,7 +5,8 @@
  */
 export function installDisposeSymbol(target: object = Symbol): symbol {
   const t = target as { dispose?: unknown };
-  if (typeof t.dispose !== 'symbol') Object.defineProperty(target, 'dispose', { value: Symbol.for('nodejs.dispose'), configurable: false, writable: false });
+  if (typeof t.dispose !== 'symbol')
+    Object.defineProperty(target, 'dispose', { value: Symbol.for('nodejs.dispose'), configurable: false, writable: false });
   return t.dispose as symbol;
 }
 

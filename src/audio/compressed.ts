@@ -21,7 +21,12 @@ interface WasmDecoder {
   free(): void;
 }
 
-async function run<D extends WasmDecoder>(make: () => D, decode: (d: D) => WasmDecoded | Promise<WasmDecoded>, what: string, source: string): Promise<DecodedAudio> {
+async function run<D extends WasmDecoder>(
+  make: () => D,
+  decode: (d: D) => WasmDecoded | Promise<WasmDecoded>,
+  what: string,
+  source: string,
+): Promise<DecodedAudio> {
   const dec = make();
   let out: WasmDecoded;
   try {
@@ -35,7 +40,9 @@ async function run<D extends WasmDecoder>(make: () => D, decode: (d: D) => WasmD
   if (out.errors.length) {
     const e = out.errors[0];
     const at = e.frameNumber !== undefined ? ` (frame ${e.frameNumber})` : '';
-    throw new Error(`${source}: corrupt ${what} stream${at}: ${e.message}${out.errors.length > 1 ? ` and ${out.errors.length - 1} more errors` : ''}`);
+    throw new Error(
+      `${source}: corrupt ${what} stream${at}: ${e.message}${out.errors.length > 1 ? ` and ${out.errors.length - 1} more errors` : ''}`,
+    );
   }
   if (!Array.isArray(out.channelData) || out.samplesDecoded === 0 || out.channelData.length === 0) {
     throw new Error(`${source}: zero samples: the ${what} decoder produced no audio (corrupt or truncated file?)`);
@@ -52,7 +59,12 @@ export async function decodeFlac(buf: Uint8Array, offset: number, source: string
   const info = flacStreamInfo(buf, offset, source);
   requireWasmMemory(source, 'decode FLAC');
   const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
-  const audio = await run(() => new FLACDecoder(), (d) => d.decodeFile(buf.subarray(offset)), 'FLAC', source);
+  const audio = await run(
+    () => new FLACDecoder(),
+    (d) => d.decodeFile(buf.subarray(offset)),
+    'FLAC',
+    source,
+  );
   if (info.totalSamples > 0 && audio.channels[0].length !== info.totalSamples) {
     throw new Error(`${source}: truncated or corrupt FLAC stream: decoded ${audio.channels[0].length} of ${info.totalSamples} samples`);
   }
@@ -66,12 +78,22 @@ export async function decodeOggVorbis(buf: Uint8Array, source: string): Promise<
   checkOggPages(buf, source);
   requireWasmMemory(source, 'decode Ogg/Vorbis');
   const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
-  return run(() => new OggVorbisDecoder(), (d) => d.decodeFile(buf), 'Ogg/Vorbis', source);
+  return run(
+    () => new OggVorbisDecoder(),
+    (d) => d.decodeFile(buf),
+    'Ogg/Vorbis',
+    source,
+  );
 }
 
 export async function decodeMp3(buf: Uint8Array, offset: number, source: string): Promise<DecodedAudio> {
   const end = checkMpegFrames(buf, offset, source);
   requireWasmMemory(source, 'decode MPEG audio');
   const { MPEGDecoder } = await import('mpg123-decoder');
-  return run(() => new MPEGDecoder({ enableGapless: true }), (d) => d.decode(buf.subarray(offset, end)), 'MPEG audio', source);
+  return run(
+    () => new MPEGDecoder({ enableGapless: true }),
+    (d) => d.decode(buf.subarray(offset, end)),
+    'MPEG audio',
+    source,
+  );
 }

@@ -20,7 +20,9 @@ export async function decodeAudio(buf: Uint8Array, source: string): Promise<Deco
     const msg = e instanceof Error ? e.message : String(e);
     if (msg.startsWith(`${source}:`)) throw e;
     const oom = e instanceof RangeError || /alloc|memory|out of bounds/i.test(msg);
-    throw new Error(`${source}: cannot decode audio: ${oom ? 'out of memory while decoding (the process memory limit is too low for this file)' : msg}`);
+    throw new Error(
+      `${source}: cannot decode audio: ${oom ? 'out of memory while decoding (the process memory limit is too low for this file)' : msg}`,
+    );
   }
 }
 

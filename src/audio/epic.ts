@@ -73,7 +73,10 @@ export function htkMelFilters(sampleRate: number, nFft: number, numMels: number,
 
 /** log-mel spectrogram `[frames, numMelBins]` of one clip, EPIC-SOUNDS style. */
 export function epicLogMel(samples: ArrayLike<number>, options: EpicOptions = {}): Spectrogram {
-  const o = { ...EPIC_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<EpicOptions>;
+  const o = {
+    ...EPIC_DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  } as Required<EpicOptions>;
   const L = samples.length;
   if (L === 0) throw new Error('epicLogMel: zero samples');
   if (!(o.winLength > 0 && o.winLength <= o.nFft)) throw new Error(`epicLogMel: winLength ${o.winLength} must be in [1, nFft ${o.nFft}]`);

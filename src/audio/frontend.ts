@@ -177,7 +177,9 @@ export function frontendWaveform(mono: Float32Array, rate: number, spec: Fronten
   const { windowSize } = frameLayout({ sampleFrequency: spec.sampleRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
   if (wave.length >= windowSize) return wave;
   const ms = (1000 * mono.length) / rate;
-  (opts.warn ?? console.warn)(`${opts.source ?? 'audio'}: ${ms.toFixed(1)} ms of audio is shorter than one 25 ms analysis window: padded with silence`);
+  (opts.warn ?? console.warn)(
+    `${opts.source ?? 'audio'}: ${ms.toFixed(1)} ms of audio is shorter than one 25 ms analysis window: padded with silence`,
+  );
   const padded = new Float32Array(windowSize);
   padded.set(wave);
   return padded;
@@ -187,7 +189,10 @@ export function frontendWaveform(mono: Float32Array, rate: number, spec: Fronten
 export function frontendSpectrogram(wave: Float32Array, spec: FrontendSpec): ClipFeatures {
   if (spec.type === 'epic') {
     const valid = Math.min(1 + Math.floor(wave.length / EPIC_DEFAULTS.hopLength), spec.targetLength || Infinity);
-    return { ...epicLogMel(wave, { sampleRate: spec.sampleRate, numMelBins: spec.numMelBins, numFrames: spec.targetLength }), validFrames: valid };
+    return {
+      ...epicLogMel(wave, { sampleRate: spec.sampleRate, numMelBins: spec.numMelBins, numFrames: spec.targetLength }),
+      validFrames: valid,
+    };
   }
   const bare = astFbankOfWaveform(wave, spec.sampleRate, spec.numMelBins);
   const out = spec.targetLength > 0 ? padOrCrop(bare, spec.targetLength) : bare;
@@ -205,7 +210,8 @@ export function features(audio: DecodedAudio, spec: FrontendSpec, opts: FeatureO
   try {
     // cut each channel before the downmix: a long multichannel file is never averaged whole
     const keep = spec.targetLength > 0 ? samplesForFrames(spec.targetLength, audio.sampleRate, spec.sampleRate, spec.type) : Infinity;
-    const cut = audio.channels[0] && audio.channels[0].length > keep ? { ...audio, channels: audio.channels.map((c) => c.subarray(0, keep)) } : audio;
+    const cut =
+      audio.channels[0] && audio.channels[0].length > keep ? { ...audio, channels: audio.channels.map((c) => c.subarray(0, keep)) } : audio;
     const wave = frontendWaveform(toMono(cut), audio.sampleRate, spec, opts);
     return frontendNormalize(frontendSpectrogram(wave, spec), spec);
   } catch (e) {

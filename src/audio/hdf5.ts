@@ -99,18 +99,26 @@ export class AudioHdf5 {
     // never answers): refused before anything resolves it
     const ext = namedSync(this.path, `cannot inspect ${JSON.stringify(id)}`, () => f.get_external_link(id)) as { filename?: string } | null;
     if (ext && typeof ext.filename === 'string') {
-      throw new Error(`${this.path}: ${JSON.stringify(id)} is an external link to ${JSON.stringify(ext.filename)}: refused (the audio must be stored in this file)`);
+      throw new Error(
+        `${this.path}: ${JSON.stringify(id)} is an external link to ${JSON.stringify(ext.filename)}: refused (the audio must be stored in this file)`,
+      );
     }
     const d = namedSync(this.path, `cannot open dataset ${JSON.stringify(id)}`, () => f.get(id)) as { type?: string } | null;
-    if (!d || d.type !== 'Dataset') throw new Error(`${this.path}: ${JSON.stringify(id)} is not a dataset`);
+    if (d?.type !== 'Dataset') throw new Error(`${this.path}: ${JSON.stringify(id)} is not a dataset`);
     const ds = d as H5Dataset;
     const shape = ds.shape;
-    if (!shape || shape.length !== 1) throw new Error(`${this.path}: dataset ${JSON.stringify(id)} has shape ${JSON.stringify(shape)}, expected 1-D samples`);
+    if (shape?.length !== 1)
+      throw new Error(`${this.path}: dataset ${JSON.stringify(id)} has shape ${JSON.stringify(shape)}, expected 1-D samples`);
     const md = ds.metadata;
     if (md.type !== 0 && md.type !== 1) throw new Error(`${this.path}: dataset ${JSON.stringify(id)} is not numeric`);
     if (md.virtual_sources && md.virtual_sources.length > 0) {
-      const files = md.virtual_sources.map((v) => v.file_name).slice(0, 3).join(', ');
-      throw new Error(`${this.path}: dataset ${JSON.stringify(id)} is a virtual dataset reading other files (${files}): refused (the audio must be stored in this file)`);
+      const files = md.virtual_sources
+        .map((v) => v.file_name)
+        .slice(0, 3)
+        .join(', ');
+      throw new Error(
+        `${this.path}: dataset ${JSON.stringify(id)} is a virtual dataset reading other files (${files}): refused (the audio must be stored in this file)`,
+      );
     }
     // external storage (raw samples in other host files) is invisible through h5wasm: read the header
     const ref = namedSync(this.path, `cannot locate dataset ${JSON.stringify(id)}`, () => ds.create_reference().ref_data);

@@ -38,7 +38,8 @@ class HeaderReader {
 
   /** `n` bytes at absolute position `pos`, inside the file or an Error. */
   bytes(pos: number, n: number): Buffer {
-    if (!Number.isSafeInteger(pos) || pos < 0 || n < 0 || pos + n > this.size) this.fail(`${n} bytes at ${pos} lie outside the file's ${this.size} bytes`);
+    if (!Number.isSafeInteger(pos) || pos < 0 || n < 0 || pos + n > this.size)
+      this.fail(`${n} bytes at ${pos} lie outside the file's ${this.size} bytes`);
     return preadExact(this.fd, this.path, pos, n);
   }
 }
@@ -178,7 +179,9 @@ export function refuseExternalStorage(path: string, dataset: string, address: nu
       if (m.type !== MSG_EXTERNAL_FILES) continue;
       const names = externalNames(r, g, m.body);
       const files = names.length ? ` (${names.map((n) => JSON.stringify(n)).join(', ')})` : '';
-      throw new Error(`${path}: ${where} uses external storage: its samples live in other files${files}: refused (the audio must be stored in this file)`);
+      throw new Error(
+        `${path}: ${where} uses external storage: its samples live in other files${files}: refused (the audio must be stored in this file)`,
+      );
     }
   } finally {
     closeSync(fd);
@@ -190,6 +193,7 @@ export function referenceAddress(path: string, dataset: string, ref: ArrayLike<n
   // h5wasm types it as a Uint8Array but hands over a plain array of byte values
   const b = Buffer.from(Array.from(ref));
   const a = b.length === 8 ? uint(b, 0, 8) : null;
-  if (a === null) throw new Error(`${path}: dataset ${JSON.stringify(dataset)}: cannot locate its object header (reference of ${b.length} bytes)`);
+  if (a === null)
+    throw new Error(`${path}: dataset ${JSON.stringify(dataset)}: cannot locate its object header (reference of ${b.length} bytes)`);
   return a;
 }

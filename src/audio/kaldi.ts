@@ -178,7 +178,7 @@ export function featureWindow(type: WindowType, size: number, blackmanCoeff = 0.
         w[i] = 0.54 - 0.46 * Math.cos(a * i);
         break;
       case 'povey':
-        w[i] = Math.pow(0.5 - 0.5 * Math.cos(a * i), 0.85);
+        w[i] = (0.5 - 0.5 * Math.cos(a * i)) ** 0.85;
         break;
       case 'rectangular':
         w[i] = 1;
@@ -202,7 +202,12 @@ export interface FrameLayout {
 }
 
 /** Frame geometry exactly as torchaudio derives it (int() truncation of ms * rate). */
-export function frameLayout(o: { sampleFrequency: number; frameLength: number; frameShift: number; roundToPowerOfTwo: boolean }): FrameLayout {
+export function frameLayout(o: {
+  sampleFrequency: number;
+  frameLength: number;
+  frameShift: number;
+  roundToPowerOfTwo: boolean;
+}): FrameLayout {
   const windowShift = Math.trunc(o.sampleFrequency * o.frameShift * 0.001);
   const windowSize = Math.trunc(o.sampleFrequency * o.frameLength * 0.001);
   const paddedSize = o.roundToPowerOfTwo ? nextPow2(windowSize) : windowSize;
@@ -227,7 +232,8 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
     throw new Error(`fbank: ${m}`);
   };
   if (!(o.sampleFrequency > 0)) fail(`sampleFrequency must be positive, got ${o.sampleFrequency}`);
-  if (!(o.preemphasisCoefficient >= 0 && o.preemphasisCoefficient <= 1)) fail(`preemphasisCoefficient must be in [0, 1], got ${o.preemphasisCoefficient}`);
+  if (!(o.preemphasisCoefficient >= 0 && o.preemphasisCoefficient <= 1))
+    fail(`preemphasisCoefficient must be in [0, 1], got ${o.preemphasisCoefficient}`);
   if (o.vtlnWarp !== 1) fail('VTLN warping (vtlnWarp != 1) is not implemented');
   if (!WINDOW_TYPES.includes(o.windowType)) fail(`unknown windowType ${JSON.stringify(o.windowType)} (one of ${WINDOW_TYPES.join(', ')})`);
   if (!Number.isSafeInteger(o.numMelBins) || o.numMelBins < 4) fail(`numMelBins must be an integer >= 4, got ${o.numMelBins}`);
@@ -235,7 +241,9 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   const { windowShift, windowSize, paddedSize } = frameLayout(o);
   const n = wave.length;
   if (!(windowSize >= 2 && windowSize <= n)) {
-    fail(`a ${o.frameLength} ms frame is ${windowSize} samples at ${o.sampleFrequency} Hz; it must be in [2, ${n}] (the waveform's length)`);
+    fail(
+      `a ${o.frameLength} ms frame is ${windowSize} samples at ${o.sampleFrequency} Hz; it must be in [2, ${n}] (the waveform's length)`,
+    );
   }
   if (!(windowShift > 0)) fail(`frameShift ${o.frameShift} ms is less than one sample`);
   if (paddedSize % 2 !== 0) fail(`the padded window size ${paddedSize} must be even: use roundToPowerOfTwo or change frameLength`);
@@ -374,7 +382,16 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
 // same loops inlined in fbank's one long body ran at a fraction of the speed.
 
 /** dc removal, preemphasis (x[-1] := x[0]) and the window, into dst[stride * j + lane] */
-function windowInto(x: Float32Array | Float64Array, x0: number, m: number, p: number, window: Float64Array, dst: Float64Array, stride: number, lane: number): void {
+function windowInto(
+  x: Float32Array | Float64Array,
+  x0: number,
+  m: number,
+  p: number,
+  window: Float64Array,
+  dst: Float64Array,
+  stride: number,
+  lane: number,
+): void {
   let prev = x[x0] - m;
   dst[lane] = prev * (1 - p) * window[0];
   for (let j = 1; j < window.length; j++) {
@@ -397,7 +414,12 @@ function melInto(bank: FlatBank, pw: Float64Array, stride: number, lane: number,
 }
 
 /** sum of src[a .. b), from running sums that only move forward (frames come in order) */
-function frameSum(src: Float32Array | Float64Array, a: number, b: number, r: { lo: number; hi: number; loAt: number; hiAt: number }): number {
+function frameSum(
+  src: Float32Array | Float64Array,
+  a: number,
+  b: number,
+  r: { lo: number; hi: number; loAt: number; hiAt: number },
+): number {
   let { lo, hi, loAt, hiAt } = r;
   for (; loAt < a; loAt++) lo += src[loAt];
   for (; hiAt < b; hiAt++) hi += src[hiAt];
@@ -456,7 +478,9 @@ function flatBank(numBins: number, paddedSize: number, sampleFreq: number, lowFr
     total += filters[b].weights.length;
   }
   const weights = new Float64Array(total);
-  filters.forEach((x, b) => { weights.set(x.weights, offset[b]); });
+  filters.forEach((x, b) => {
+    weights.set(x.weights, offset[b]);
+  });
   const bank: FlatBank = { bins: nb, start, end, offset, weights };
   if (flatCache.size > 32) flatCache.clear();
   flatCache.set(key, bank);

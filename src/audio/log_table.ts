@@ -45,7 +45,15 @@ const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
  * out[off + i] = ln(values[first + stride * i]) for i < count (negative, zero and NaN values as
  * Math.log gives them); `words` views the same memory as `values` from the same byte offset.
  */
-export function logsInto(values: Float64Array, words: Uint32Array, first: number, stride: number, count: number, out: Float32Array, off: number): void {
+export function logsInto(
+  values: Float64Array,
+  words: Uint32Array,
+  first: number,
+  stride: number,
+  count: number,
+  out: Float32Array,
+  off: number,
+): void {
   for (let i = 0; i < count; i++) {
     const v = first + stride * i;
     const x = values[v];

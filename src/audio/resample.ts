@@ -61,7 +61,9 @@ function kernelFor(origRate: number, newRate: number, lpw: number, rolloff: numb
   }
   stride = (stride + 7) & ~7; // eight taps a step in the wasm loop, four partial sums in ours
   const taps = new Float64Array(target * stride);
-  dense.forEach((t, j) => { taps.set(t, j * stride); });
+  dense.forEach((t, j) => {
+    taps.set(t, j * stride);
+  });
   const k: Kernel = { orig, target, width, stride, start, taps };
   if (cache.size > 64) cache.clear();
   cache.set(key, k);
@@ -83,7 +85,10 @@ export function resample(x: Float32Array, origRate: number, newRate: number, opt
  * Exported so tests can hold the two to each other; callers use `resample`.
  */
 export function resampleWith(x: Float32Array, origRate: number, newRate: number, opts: ResampleOptions, wasm: boolean): Float32Array {
-  for (const [name, r] of [['original', origRate], ['new', newRate]] as const) {
+  for (const [name, r] of [
+    ['original', origRate],
+    ['new', newRate],
+  ] as const) {
     if (!Number.isSafeInteger(r) || r <= 0) throw new Error(`resample: ${name} sample rate must be a positive integer, got ${r}`);
   }
   const lpw = opts.lowpassFilterWidth ?? 6;

@@ -7,7 +7,36 @@
  * reserved (an address-space limit), `wasmResampler()` is null and resample.ts keeps its own loop.
  */
 
-import { ADD, type Code, DEMOTE, END, ensureBytes, F32_STORE, F64_ADD, F64_ZERO, F64X2_ADD, F64X2_MUL, F64X2_SPLAT, get, I32, I32_LOAD, i32, instantiate, LOOP, LT_U, lane, moduleBytes, SUB, set, tee, V128, v128Load, brIf, wasmKernelsOn, type WasmMemory } from './wasm_asm.js';
+import {
+  ADD,
+  type Code,
+  DEMOTE,
+  END,
+  ensureBytes,
+  F32_STORE,
+  F64_ADD,
+  F64_ZERO,
+  F64X2_ADD,
+  F64X2_MUL,
+  F64X2_SPLAT,
+  get,
+  I32,
+  I32_LOAD,
+  i32,
+  instantiate,
+  LOOP,
+  LT_U,
+  lane,
+  moduleBytes,
+  SUB,
+  set,
+  tee,
+  V128,
+  v128Load,
+  brIf,
+  wasmKernelsOn,
+  type WasmMemory,
+} from './wasm_asm.js';
 
 /** What the kernel reads: the layout resample.ts builds (see `Kernel` there). */
 export interface FlatKernel {
@@ -30,36 +59,103 @@ const ACC = [13, 14, 15, 16];
  *   y[k * target + j] = f32(sum over the phase's stride taps of x[xBase + k * orig + start[j] + m] * taps[j][m])
  */
 function body(): Code {
-  const macs = ACC.flatMap((acc, v) => [...get(acc), ...get(A), ...v128Load(16 * v), ...get(TP), ...v128Load(16 * v), ...F64X2_MUL, ...F64X2_ADD, ...set(acc)]);
+  const macs = ACC.flatMap((acc, v) => [
+    ...get(acc),
+    ...get(A),
+    ...v128Load(16 * v),
+    ...get(TP),
+    ...v128Load(16 * v),
+    ...F64X2_MUL,
+    ...F64X2_ADD,
+    ...set(acc),
+  ]);
   return [
     ...LOOP, // blocks
-    ...i32(0), ...set(J),
-    ...get(TAPS), ...set(TP),
-    ...get(STARTS), ...set(SP),
+    ...i32(0),
+    ...set(J),
+    ...get(TAPS),
+    ...set(TP),
+    ...get(STARTS),
+    ...set(SP),
     ...LOOP, // phases
-    ...get(X_BASE), ...get(SP), ...I32_LOAD, ADD, ...set(A),
-    ...get(TP), ...get(STRIDE_BYTES), ADD, ...set(T_END),
+    ...get(X_BASE),
+    ...get(SP),
+    ...I32_LOAD,
+    ADD,
+    ...set(A),
+    ...get(TP),
+    ...get(STRIDE_BYTES),
+    ADD,
+    ...set(T_END),
     ...ACC.flatMap((acc) => [...F64_ZERO, ...F64X2_SPLAT, ...set(acc)]),
     ...LOOP, // taps, 8 a step
     ...macs,
-    ...get(A), ...i32(64), ADD, ...set(A),
-    ...get(TP), ...i32(64), ADD, ...tee(TP), ...get(T_END), LT_U, ...brIf(0),
+    ...get(A),
+    ...i32(64),
+    ADD,
+    ...set(A),
+    ...get(TP),
+    ...i32(64),
+    ADD,
+    ...tee(TP),
+    ...get(T_END),
+    LT_U,
+    ...brIf(0),
     END,
     ...get(Y),
-    ...get(ACC[0]), ...get(ACC[1]), ...F64X2_ADD, ...get(ACC[2]), ...get(ACC[3]), ...F64X2_ADD, ...F64X2_ADD, ...tee(ACC[0]),
-    ...lane(0), ...get(ACC[0]), ...lane(1), F64_ADD, DEMOTE,
+    ...get(ACC[0]),
+    ...get(ACC[1]),
+    ...F64X2_ADD,
+    ...get(ACC[2]),
+    ...get(ACC[3]),
+    ...F64X2_ADD,
+    ...F64X2_ADD,
+    ...tee(ACC[0]),
+    ...lane(0),
+    ...get(ACC[0]),
+    ...lane(1),
+    F64_ADD,
+    DEMOTE,
     ...F32_STORE,
-    ...get(Y), ...i32(4), ADD, ...set(Y),
-    ...get(SP), ...i32(4), ADD, ...set(SP),
-    ...get(J), ...i32(1), ADD, ...tee(J), ...get(TARGET), LT_U, ...brIf(0),
+    ...get(Y),
+    ...i32(4),
+    ADD,
+    ...set(Y),
+    ...get(SP),
+    ...i32(4),
+    ADD,
+    ...set(SP),
+    ...get(J),
+    ...i32(1),
+    ADD,
+    ...tee(J),
+    ...get(TARGET),
+    LT_U,
+    ...brIf(0),
     END,
-    ...get(X_BASE), ...get(ORIG_BYTES), ADD, ...set(X_BASE),
-    ...get(BLOCKS), ...i32(1), SUB, ...tee(BLOCKS), ...brIf(0),
+    ...get(X_BASE),
+    ...get(ORIG_BYTES),
+    ADD,
+    ...set(X_BASE),
+    ...get(BLOCKS),
+    ...i32(1),
+    SUB,
+    ...tee(BLOCKS),
+    ...brIf(0),
     END,
   ];
 }
 
-type Run = (xBase: number, taps: number, starts: number, y: number, blocks: number, target: number, origBytes: number, strideBytes: number) => void;
+type Run = (
+  xBase: number,
+  taps: number,
+  starts: number,
+  y: number,
+  blocks: number,
+  target: number,
+  origBytes: number,
+  strideBytes: number,
+) => void;
 
 /** input samples a chunk covers at most (2 MiB of float64) */
 const CHUNK = 1 << 18;
@@ -73,7 +169,19 @@ export class WasmResampler {
   ) {}
 
   static create(): WasmResampler | null {
-    const m = instantiate(moduleBytes([{ name: 'run', params: 8, locals: [[5, I32], [4, V128]], code: body() }]));
+    const m = instantiate(
+      moduleBytes([
+        {
+          name: 'run',
+          params: 8,
+          locals: [
+            [5, I32],
+            [4, V128],
+          ],
+          code: body(),
+        },
+      ]),
+    );
     return m && new WasmResampler(m.exports.run as Run, m.memory);
   }
 

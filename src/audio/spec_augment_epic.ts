@@ -60,7 +60,14 @@ function mean(x: Float32Array): number {
  * `num` masks along one axis of the [frames, bins] spectrogram, the reference's draws and fill.
  * `axis` 'freq' masks bins (every frame), 'time' masks frames (every bin).
  */
-export function epicMasks(spec: Spectrogram, axis: 'freq' | 'time', param: number, num: number, draws: Draws, fill: 'mean' | 'zero' = 'mean'): { spec: Spectrogram; bands: [number, number][] } {
+export function epicMasks(
+  spec: Spectrogram,
+  axis: 'freq' | 'time',
+  param: number,
+  num: number,
+  draws: Draws,
+  fill: 'mean' | 'zero' = 'mean',
+): { spec: Spectrogram; bands: [number, number][] } {
   if (!Number.isInteger(param) || param < 1) throw new Error(`${axis} mask: parameter must be a positive integer, got ${param}`);
   const data = new Float32Array(spec.data);
   const size = axis === 'freq' ? spec.bins : spec.frames;

@@ -44,7 +44,8 @@ export function checkFinite(x: ArrayLike<number>, source: string, what = 'sample
 export function checkDecoded(audio: DecodedAudio, source: string): DecodedAudio {
   checkSampleRate(audio.sampleRate, source);
   if (audio.channels.length === 0) throw new Error(`${source}: no audio channels`);
-  if (audio.channels.length > MAX_CHANNELS) throw new Error(`${source}: ${audio.channels.length} channels is above the ${MAX_CHANNELS}-channel limit`);
+  if (audio.channels.length > MAX_CHANNELS)
+    throw new Error(`${source}: ${audio.channels.length} channels is above the ${MAX_CHANNELS}-channel limit`);
   const n = audio.channels[0].length;
   if (n === 0) throw new Error(`${source}: zero samples`);
   audio.channels.forEach((ch, c) => {

@@ -104,7 +104,14 @@ export function moduleBytes(functions: WasmFunction[]): Uint8Array {
   });
   const n = functions.length;
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [...uleb(n), ...types]),
     ...section(2, [1, ...str('env'), ...str('mem'), 0x02, 0x00, 1]),
     ...section(3, [...uleb(n), ...functions.map((_, i) => i)]),

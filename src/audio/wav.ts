@@ -139,7 +139,8 @@ function parseFmt(dv: DataView, off: number, size: number, fail: (m: string) => 
     if (validBits > bits) fail(`WAVE_FORMAT_EXTENSIBLE valid bits ${validBits} exceed the ${bits}-bit container`);
     tag = dv.getUint16(off + 24, true);
     for (let i = 0; i < GUID_TAIL.length; i++) {
-      if (dv.getUint8(off + 26 + i) !== GUID_TAIL[i]) fail('unsupported codec: WAVE_FORMAT_EXTENSIBLE sub-format GUID is not a standard one');
+      if (dv.getUint8(off + 26 + i) !== GUID_TAIL[i])
+        fail('unsupported codec: WAVE_FORMAT_EXTENSIBLE sub-format GUID is not a standard one');
     }
   }
   if (tag !== FORMAT_PCM && tag !== FORMAT_FLOAT) {

@@ -25,7 +25,10 @@ export interface BatchPredictOptions {
   progressEveryS?: number;
 }
 
-export async function runBatchPredict(backend: ClassifierBackend, o: BatchPredictOptions): Promise<{ code: number; progress: BatchProgress }> {
+export async function runBatchPredict(
+  backend: ClassifierBackend,
+  o: BatchPredictOptions,
+): Promise<{ code: number; progress: BatchProgress }> {
   const stderr = o.stderr ?? process.stderr;
   const tty = Boolean(stderr.isTTY);
   const everyS = o.progressEveryS ?? 10;
@@ -41,7 +44,8 @@ export async function runBatchPredict(backend: ClassifierBackend, o: BatchPredic
   const writer = recordWriter(o.format, out, o.topK);
   let lastShown = 0;
   let shownTty = false;
-  const line = (p: BatchProgress) => `${p.done + p.failed} inputs: ${p.done} classified, ${p.failed} failed, ${(p.done / Math.max(p.seconds, 1e-9)).toFixed(1)} clips/s`;
+  const line = (p: BatchProgress) =>
+    `${p.done + p.failed} inputs: ${p.done} classified, ${p.failed} failed, ${(p.done / Math.max(p.seconds, 1e-9)).toFixed(1)} clips/s`;
   try {
     const progress = await predictStream(expandInputs(o.inputs, o.stdin), backend, {
       batchSize: o.batchSize,

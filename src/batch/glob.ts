@@ -23,7 +23,7 @@ function segmentRegExp(seg: string): string {
         continue;
       }
       let body = seg.slice(i + 1, end).replace(/\\/g, '\\\\');
-      if (body[0] === '!') body = '^' + body.slice(1);
+      if (body[0] === '!') body = `^${body.slice(1)}`;
       out += `[${body}]`;
       i = end;
     } else if (c === '{') {
@@ -32,7 +32,11 @@ function segmentRegExp(seg: string): string {
         out += '\\{';
         continue;
       }
-      out += '(?:' + seg.slice(i + 1, end).split(',').map(segmentRegExp).join('|') + ')';
+      out += `(?:${seg
+        .slice(i + 1, end)
+        .split(',')
+        .map(segmentRegExp)
+        .join('|')})`;
       i = end;
     } else out += c.replace(/[.+^$()|\\/]/g, '\\$&');
   }

@@ -51,8 +51,13 @@ function reason(path: string, e: unknown): string {
   return m.startsWith(`${path}: `) ? m.slice(path.length + 2) : m;
 }
 
-export async function predictStream(inputs: AsyncIterable<InputRef>, backend: ClassifierBackend, opts: BatchOptions): Promise<BatchProgress> {
-  if (!Number.isSafeInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`--batch-size: expected a positive integer, got ${opts.batchSize}`);
+export async function predictStream(
+  inputs: AsyncIterable<InputRef>,
+  backend: ClassifierBackend,
+  opts: BatchOptions,
+): Promise<BatchProgress> {
+  if (!Number.isSafeInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new Error(`--batch-size: expected a positive integer, got ${opts.batchSize}`);
   const load = opts.load ?? loadAudioInput;
   const t0 = performance.now();
   const p: BatchProgress = { done: 0, failed: 0, seconds: 0 };
@@ -98,7 +103,10 @@ export async function predictStream(inputs: AsyncIterable<InputRef>, backend: Cl
       else if (r instanceof Error) await fail(e.path, reason(e.path, r));
       else if (!r.top.every((t) => Number.isFinite(t.score)) || (r.logits && !r.logits.every(Number.isFinite))) {
         // NaN scores would be written as null with the file counted as classified
-        await fail(e.path, `${e.path}: the model's outputs are not finite (NaN or infinity): the input's features or the adapter/backbone weights hold NaN/Inf; not classified`);
+        await fail(
+          e.path,
+          `${e.path}: the model's outputs are not finite (NaN or infinity): the input's features or the adapter/backbone weights hold NaN/Inf; not classified`,
+        );
       } else {
         p.done++;
         await opts.onRecord({ input: e.path, top: r.top, ...(r.logits ? { logits: r.logits } : {}) });

@@ -46,7 +46,15 @@ const TOLERANCE = 1e-5;
 /** A 16 -> 32 -> 4 net as plain leaf tensors on `device`, the same on every rank (seeded). */
 function net(device: string, seed: number): Tensor[] {
   const shapes = [[16, 32], [32], [32, 4], [4]];
-  return shapes.map((s, i) => scope(() => randn(s, { seed: seed + i }).mul(0.3).to(null, device)).requiresGrad_().keep());
+  return shapes.map((s, i) =>
+    scope(() =>
+      randn(s, { seed: seed + i })
+        .mul(0.3)
+        .to(null, device),
+    )
+      .requiresGrad_()
+      .keep(),
+  );
 }
 
 function forward(p: Tensor[], x: Tensor): Tensor {
@@ -99,7 +107,11 @@ function rank(group: ProcessGroup): boolean {
   const p = net(device, 11 + group.rank * 100); // ranks differ until the broadcast
   broadcastParameters(group, p);
   train(p, x, y, group, !flags['no-reduce']);
-  const devices = group.sumNumbers(Array.from({ length: group.worldSize }, (_, r) => (r === group.rank && device.startsWith('cuda') ? Number(device.split(':')[1] ?? 0) + 1 : 0)));
+  const devices = group.sumNumbers(
+    Array.from({ length: group.worldSize }, (_, r) =>
+      r === group.rank && device.startsWith('cuda') ? Number(device.split(':')[1] ?? 0) + 1 : 0,
+    ),
+  );
   if (!group.isMain) return true;
   const ref = net(device, 11);
   train(ref, x, y, ProcessGroup.single(), true);
@@ -110,17 +122,19 @@ function rank(group: ProcessGroup): boolean {
     for (let k = 0; k < a.length; k++) diff = Math.max(diff, Math.abs(a[k]! - b[k]!));
   });
   const ms = times.reduce((a, b) => a + b, 0) / times.length;
-  process.stdout.write(JSON.stringify({
-    ok: correct && diff <= TOLERANCE,
-    backend: group.distributed ? flags.backend : 'none',
-    ranks: group.worldSize,
-    devices: devices.map((d) => (d === 0 ? 'cpu' : `cuda:${d - 1}`)),
-    allreduce_ms: Number(ms.toFixed(3)),
-    allreduce_bytes: numel * 4,
-    allreduce_correct: correct,
-    steps_equal_single: diff <= TOLERANCE,
-    max_param_diff: diff,
-  }) + '\n');
+  process.stdout.write(
+    `${JSON.stringify({
+      ok: correct && diff <= TOLERANCE,
+      backend: group.distributed ? flags.backend : 'none',
+      ranks: group.worldSize,
+      devices: devices.map((d) => (d === 0 ? 'cpu' : `cuda:${d - 1}`)),
+      allreduce_ms: Number(ms.toFixed(3)),
+      allreduce_bytes: numel * 4,
+      allreduce_correct: correct,
+      steps_equal_single: diff <= TOLERANCE,
+      max_param_diff: diff,
+    })}\n`,
+  );
   return correct && diff <= TOLERANCE;
 }
 
@@ -133,7 +147,10 @@ async function main(): Promise<number> {
   if (cfg === null) {
     const plan = launchPlan({ nproc, backend, timeout });
     if (plan) return (await launchLocal({ plan, script: process.argv[1]!, args, graceMs: 10_000 })).code;
-    cfg = rankFromEnv({ RANK: '0', WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) }, { backend, timeout })!;
+    cfg = rankFromEnv(
+      { RANK: '0', WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) },
+      { backend, timeout },
+    )!;
   }
   const group = ProcessGroup.join(cfg, { native: true });
   try {
@@ -150,6 +167,6 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main();
 } catch (e) {
-  process.stdout.write(JSON.stringify({ ok: false, error: (e as Error).message }) + '\n');
+  process.stdout.write(`${JSON.stringify({ ok: false, error: (e as Error).message })}\n`);
   process.exitCode = 1;
 }

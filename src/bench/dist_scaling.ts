@@ -42,28 +42,39 @@ const { flags, positionals } = (() => {
   }
 })();
 
-const LOAA: PeftConfig = { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 36 }, { position: 'ffn', kernel: [3, 1], bottleneck: 36 }] };
+const LOAA: PeftConfig = {
+  method: 'loaa',
+  adapters: [
+    { position: 'attn', kernel: [1, 3], bottleneck: 36 },
+    { position: 'ffn', kernel: [3, 1], bottleneck: 36 },
+  ],
+};
 
 function build(method: PeftConfig): AudioSpectrogramTransformer {
-  const model = new AudioSpectrogramTransformer({
-    arch: flags.arch,
-    numClasses: flags.classes,
-    fdim: flags.fdim,
-    tdim: flags.tdim,
-    fstride: 16,
-    tstride: 16,
-  }, { seed: 0 });
+  const model = new AudioSpectrogramTransformer(
+    {
+      arch: flags.arch,
+      numClasses: flags.classes,
+      fdim: flags.fdim,
+      tdim: flags.tdim,
+      fstride: 16,
+      tstride: 16,
+    },
+    { seed: 0 },
+  );
   applyPeft(model, method, { seed: 0 });
   return model;
 }
 
 function bytes(): void {
-  const rows = PEFT_METHODS.map((method) => scope(() => {
-    const model = build(method === 'loaa' ? LOAA : { method });
-    const c = countModel(model);
-    return { method, trainable: c.trainable, bytesPerStep: c.trainable * 4 };
-  }));
-  process.stdout.write(JSON.stringify({ arch: flags.arch, tdim: flags.tdim, rows }) + '\n');
+  const rows = PEFT_METHODS.map((method) =>
+    scope(() => {
+      const model = build(method === 'loaa' ? LOAA : { method });
+      const c = countModel(model);
+      return { method, trainable: c.trainable, bytesPerStep: c.trainable * 4 };
+    }),
+  );
+  process.stdout.write(`${JSON.stringify({ arch: flags.arch, tdim: flags.tdim, rows })}\n`);
 }
 
 async function speed(): Promise<void> {
@@ -108,17 +119,19 @@ async function speed(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const [reduceSum] = group.sumNumbers([reduceMs]);
   if (group.isMain) {
-    process.stdout.write(JSON.stringify({
-      arch: flags.arch,
-      ranks: group.worldSize,
-      threadsPerRank: getNumThreads(),
-      globalBatch: batch,
-      steps,
-      samplesPerSecond: Number(((batch * steps) / seconds).toFixed(2)),
-      allReduceBytesPerStep: group.distributed ? reducer.bytesPerStep : 0,
-      buckets: reducer.buckets.length,
-      reduceMsPerStep: Number((reduceSum! / group.worldSize / steps).toFixed(1)),
-    }) + '\n');
+    process.stdout.write(
+      `${JSON.stringify({
+        arch: flags.arch,
+        ranks: group.worldSize,
+        threadsPerRank: getNumThreads(),
+        globalBatch: batch,
+        steps,
+        samplesPerSecond: Number(((batch * steps) / seconds).toFixed(2)),
+        allReduceBytesPerStep: group.distributed ? reducer.bytesPerStep : 0,
+        buckets: reducer.buckets.length,
+        reduceMsPerStep: Number((reduceSum! / group.worldSize / steps).toFixed(1)),
+      })}\n`,
+    );
   }
   group.close();
 }

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { attention, engineInfo, getNumThreads, randn, usesFusedAttention } from '../tensor/functional.js';
 import { autocast } from '../tensor/autocast.js';
 import { torchPython } from './python.js';
@@ -29,7 +29,12 @@ export class BenchBlock extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly headDim: number;
-  constructor(readonly dim: number, readonly heads: number, hidden: number, seed = 0) {
+  constructor(
+    readonly dim: number,
+    readonly heads: number,
+    hidden: number,
+    seed = 0,
+  ) {
     super();
     this.headDim = dim / heads;
     this.norm1 = this.child('norm1', new LayerNorm(dim, 1e-6));
@@ -72,36 +77,61 @@ export function benchEngineNode(opts: EngineBenchOptions = {}): Record<string, n
   const dev = opts.device ?? 'cpu';
   const amp = dev === 'cpu' ? 'cpu' : 'cuda';
   // GPU work is asynchronous: reading one value waits for it
-  const sync = (t: Tensor): void => { if (dev !== 'cpu') t.flatten().select(0, 0).item(); };
+  const sync = (t: Tensor): void => {
+    if (dev !== 'cpu') t.flatten().select(0, 0).item();
+  };
   const on = (t: Tensor): Tensor => (dev === 'cpu' ? t : scope(() => t.to(null, dev)));
   const a = on(randn([N, D], { seed: 1 })).keep();
   const b = on(randn([D, M], { seed: 2 })).keep();
-  const mmMs = medianMs(() => scope(() => { sync(a.matmul(b)); }), reps * 5, 5);
+  const mmMs = medianMs(
+    () =>
+      scope(() => {
+        sync(a.matmul(b));
+      }),
+    reps * 5,
+    5,
+  );
   a.dispose();
   b.dispose();
 
   const block = new BenchBlock(D, H, M, 10).freeze().to(dev);
   const x = on(randn([B, N, D], { seed: 3 })).keep();
   x.requiresGrad = true;
-  const step = (): void => scope(() => {
-    block.forward(x).sum().backward();
-    sync(x.grad!);
-    x.grad = null;
-  });
+  const step = (): void =>
+    scope(() => {
+      block.forward(x).sum().backward();
+      sync(x.grad!);
+      x.grad = null;
+    });
   const fwdBwdMs = medianMs(step, reps, 2);
-  const fwdMs = medianMs(() => scope(() => { sync(block.forward(x)); }), reps, 1);
+  const fwdMs = medianMs(
+    () =>
+      scope(() => {
+        sync(block.forward(x));
+      }),
+    reps,
+    1,
+  );
   // mixed precision as torch.autocast(bf16) runs it, the frozen weights cast once
   block.castFrozenWeights('bfloat16');
   // backward outside the autocast region, as torch recommends and the trainer does
-  const bf16Step = (): void => scope(() => {
-    autocast(amp, 'bfloat16', () => block.forward(x).sum()).backward();
-    sync(x.grad!);
-    x.grad = null;
-  });
+  const bf16Step = (): void =>
+    scope(() => {
+      autocast(amp, 'bfloat16', () => block.forward(x).sum()).backward();
+      sync(x.grad!);
+      x.grad = null;
+    });
   const fwdBwdBf16Ms = medianMs(bf16Step, reps, 2);
   const a16 = on(randn([N, D], { seed: 1 })).keep();
   const b16 = on(randn([D, M], { seed: 2 })).keep();
-  const mmBf16Ms = medianMs(() => scope(() => { sync(autocast(amp, 'bfloat16', () => a16.matmul(b16))); }), reps * 5, 5);
+  const mmBf16Ms = medianMs(
+    () =>
+      scope(() => {
+        sync(autocast(amp, 'bfloat16', () => a16.matmul(b16)));
+      }),
+    reps * 5,
+    5,
+  );
   a16.dispose();
   b16.dispose();
   block.dispose();
@@ -126,16 +156,20 @@ function scriptPath(): string {
     if (existsSync(p)) return p;
     dir = dirname(dir);
   }
-  throw new Error('tools/bench/engine_torch.py not found above ' + fileURLToPath(import.meta.url));
+  throw new Error(`tools/bench/engine_torch.py not found above ${fileURLToPath(import.meta.url)}`);
 }
 
 /** The same rows from Python PyTorch, in this process's thread environment (OMP_*, OPENBLAS_*). */
 export function benchEngineTorch(opts: EngineBenchOptions = {}): Record<string, unknown> {
-  const r = spawnSync(PYTHON, [scriptPath(), '--reps', String(opts.reps ?? 6), '--batch', String(opts.batch ?? 8), '--threads', String(getNumThreads())], {
-    env: process.env,
-    encoding: 'utf8',
-    timeout: 600_000,
-  });
+  const r = spawnSync(
+    PYTHON,
+    [scriptPath(), '--reps', String(opts.reps ?? 6), '--batch', String(opts.batch ?? 8), '--threads', String(getNumThreads())],
+    {
+      env: process.env,
+      encoding: 'utf8',
+      timeout: 600_000,
+    },
+  );
   if (r.error) throw new Error(`${PYTHON} ${scriptPath()}: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${PYTHON} ${scriptPath()}: exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -174,8 +208,14 @@ export async function benchEngine(opts: EngineBenchOptions & { rounds?: number }
       }
     }
   }
-  const KEYS = ['matmul_258x768x3072_ms', 'matmul_258x768x3072_gflops', 'vit_b_block_fwd_bwd_ms_per_sample', 'vit_b_block_fwd_ms_per_sample',
-    'matmul_258x768x3072_bf16_ms', 'vit_b_block_fwd_bwd_bf16_ms_per_sample'] as const;
+  const KEYS = [
+    'matmul_258x768x3072_ms',
+    'matmul_258x768x3072_gflops',
+    'vit_b_block_fwd_bwd_ms_per_sample',
+    'vit_b_block_fwd_ms_per_sample',
+    'matmul_258x768x3072_bf16_ms',
+    'vit_b_block_fwd_bwd_bf16_ms_per_sample',
+  ] as const;
   const round3 = (v: number): number => Math.round(v * 1000) / 1000;
   const out: Record<string, unknown> = {};
   for (const k of KEYS) out[k] = round3(median(nodeRuns.map((n) => n[k])));
@@ -198,8 +238,7 @@ export async function benchEngine(opts: EngineBenchOptions & { rounds?: number }
   for (const k of KEYS) py[k] = round3(median(pyRuns.map((p) => p[k] as number)));
   if (pyError) py.error = pyError;
   out.python = py;
-  const ratio = (k: (typeof KEYS)[number]): number =>
-    round3(median(pyRuns.map((p, i) => nodeRuns[i][k] / (p[k] as number))));
+  const ratio = (k: (typeof KEYS)[number]): number => round3(median(pyRuns.map((p, i) => nodeRuns[i][k] / (p[k] as number))));
   out.ratio_block_fwd_bwd_node_over_python = ratio('vit_b_block_fwd_bwd_ms_per_sample');
   out.ratio_block_fwd_node_over_python = ratio('vit_b_block_fwd_ms_per_sample');
   out.ratio_matmul_ms_node_over_python = ratio('matmul_258x768x3072_ms');

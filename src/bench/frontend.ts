@@ -12,7 +12,9 @@ export async function benchFrontEndSection(): Promise<Record<string, unknown>> {
   if (!python) return { loaa: ours, torchaudio: 'not run (no Python with torchaudio found; set LOAA_TORCHAUDIO_PYTHON)' };
   const torchaudio = runPythonJson(python, 'frontend_torchaudio.py');
   const ratio = Object.fromEntries(
-    Object.keys(ours).filter((k) => typeof torchaudio[k] === 'number').map((k) => [k, +(ours[k] / (torchaudio[k] as number)).toFixed(3)]),
+    Object.keys(ours)
+      .filter((k) => typeof torchaudio[k] === 'number')
+      .map((k) => [k, +(ours[k] / (torchaudio[k] as number)).toFixed(3)]),
   );
   return { loaa: ours, torchaudio: { python, ...torchaudio }, ratio_ms_loaa_over_torchaudio: ratio };
 }

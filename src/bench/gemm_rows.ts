@@ -33,7 +33,10 @@ export interface GemmRowsResult {
 /** An ONNX model computing a [M, K] @ w [K, N] with w a constant initializer (as an exported model's weights). */
 export function matmulOnnx(k: number, n: number, w: Float32Array): Uint8Array {
   const dim = (d: number | string): Record<string, unknown> => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
-  const io = (name: string, cols: number): Record<string, unknown> => ({ name, type: { tensorType: { elemType: 1, shape: { dim: [dim('M'), dim(cols)] } } } });
+  const io = (name: string, cols: number): Record<string, unknown> => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: [dim('M'), dim(cols)] } } },
+  });
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'loaa bench',
@@ -58,11 +61,22 @@ async function ortKernel(shapes: GemmShape[], threads: number): Promise<Timed> {
   for (const [m, k, n] of shapes) {
     const w = new Float32Array(k * n).map(() => Math.random() - 0.5);
     // no spinning: its idle threads would otherwise steal the cores from the next kernel's round
-    sessions.push(await ort.InferenceSession.create(matmulOnnx(k, n, w), {
-      intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    }));
-    inputs.push(new ort.Tensor('float32', new Float32Array(m * k).map(() => Math.random() - 0.5), [m, k]));
+    sessions.push(
+      await ort.InferenceSession.create(matmulOnnx(k, n, w), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
+      }),
+    );
+    inputs.push(
+      new ort.Tensor(
+        'float32',
+        new Float32Array(m * k).map(() => Math.random() - 0.5),
+        [m, k],
+      ),
+    );
   }
   const version = (ort as unknown as { env?: { versions?: { node?: string } } }).env?.versions?.node ?? '';
   return {
@@ -75,7 +89,9 @@ async function ortKernel(shapes: GemmShape[], threads: number): Promise<Timed> {
       out.y.dispose?.();
       return ms;
     },
-    close: async () => { for (const s of sessions) await s.release(); },
+    close: async () => {
+      for (const s of sessions) await s.release();
+    },
   };
 }
 
@@ -87,7 +103,10 @@ export async function benchGemmKernels(o: { rounds: number; shapes?: GemmShape[]
   const unavailable: { kernel: string; reason: string }[] = [];
   const kernels: Timed[] = [];
   const tensors: Tensor[][] = shapes.map(([m, k, n]) => [randn([m, k], { seed: 1 }).keep(), randn([n, k], { seed: 2 }).keep()]);
-  const notes: Record<string, string> = { torch: 'libtorch\'s at::mm (MKL in the PyTorch wheel): what PyTorch eager runs', onednn: 'oneDNN fp32 matmul inside libtorch (at::native::mkldnn_matmul)' };
+  const notes: Record<string, string> = {
+    torch: "libtorch's at::mm (MKL in the PyTorch wheel): what PyTorch eager runs",
+    onednn: 'oneDNN fp32 matmul inside libtorch (at::native::mkldnn_matmul)',
+  };
   for (const k of GEMM_KERNELS) {
     if (avail[k] !== '') {
       unavailable.push({ kernel: k, reason: avail[k] });
@@ -98,12 +117,13 @@ export async function benchGemmKernels(o: { rounds: number; shapes?: GemmShape[]
     kernels.push({
       name: k,
       note: notes[k] ?? `${lib} (dlopen, cblas_sgemm${env})`,
-      run: (i) => noGrad(() => {
-        const [x, w] = tensors[i];
-        const t0 = performance.now();
-        gemmMm(k, x, w.transpose(0, 1)).dispose();
-        return performance.now() - t0;
-      }),
+      run: (i) =>
+        noGrad(() => {
+          const [x, w] = tensors[i];
+          const t0 = performance.now();
+          gemmMm(k, x, w.transpose(0, 1)).dispose();
+          return performance.now() - t0;
+        }),
     });
   }
   try {

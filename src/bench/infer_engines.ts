@@ -45,7 +45,7 @@ async function main(): Promise<void> {
         rows.push({ engine, batch, msPerInput: +(ms / batch).toFixed(2) });
       }
     }
-    process.stdout.write(JSON.stringify({ adapter: flags.adapter, input: [T, F], torchThreads: getNumThreads(), rows }) + '\n');
+    process.stdout.write(`${JSON.stringify({ adapter: flags.adapter, input: [T, F], torchThreads: getNumThreads(), rows })}\n`);
   } finally {
     clf.dispose();
   }

@@ -9,10 +9,19 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { torchPython } from './python.js';
 
-export interface InferenceRow { stride: number; batch: number; clipsPerSec: number; msPerBatch: number; peakRssMiB: number }
+export interface InferenceRow {
+  stride: number;
+  batch: number;
+  clipsPerSec: number;
+  msPerBatch: number;
+  peakRssMiB: number;
+}
 
 const CONFIGS = [
-  { stride: 16, batch: 1 }, { stride: 16, batch: 8 }, { stride: 10, batch: 1 }, { stride: 10, batch: 8 },
+  { stride: 16, batch: 1 },
+  { stride: 16, batch: 8 },
+  { stride: 10, batch: 1 },
+  { stride: 10, batch: 8 },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -11,6 +11,19 @@ const model = new AudioSpectrogramTransformer(
   { seed: 0 },
 ).eval();
 const x = randn([batch, 512, 128], { seed: 1 }).keep();
-const once = (): void => noGrad(() => scope(() => { model.forward(x); }));
+const once = (): void =>
+  noGrad(() =>
+    scope(() => {
+      model.forward(x);
+    }),
+  );
 const ms = medianMs(once, batch === 1 ? 6 : 3, 1);
-console.log(JSON.stringify({ stride, batch, clipsPerSec: +((batch * 1000) / ms).toFixed(2), msPerBatch: +ms.toFixed(1), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+console.log(
+  JSON.stringify({
+    stride,
+    batch,
+    clipsPerSec: +((batch * 1000) / ms).toFixed(2),
+    msPerBatch: +ms.toFixed(1),
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  }),
+);

@@ -31,7 +31,12 @@ export interface Profile {
   ops: OpTime[];
 }
 
-interface RawOp { name: string; calls: number; totalUs: number; selfUs: number }
+interface RawOp {
+  name: string;
+  calls: number;
+  totalUs: number;
+  selfUs: number;
+}
 
 /**
  * Runs `fn` with libtorch's op recording on; one profile at a time. With `shapes`, an op's calls are
@@ -52,7 +57,9 @@ export function profileOps(fn: () => void, opts: { shapes?: boolean } = {}): Pro
   const raw = ops.profilerStop() as RawOp[];
   return {
     wallMs: wall,
-    ops: raw.map((o) => ({ name: o.name, calls: o.calls, totalMs: o.totalUs / 1000, selfMs: o.selfUs / 1000 })).sort((a, b) => b.selfMs - a.selfMs),
+    ops: raw
+      .map((o) => ({ name: o.name, calls: o.calls, totalMs: o.totalUs / 1000, selfMs: o.selfUs / 1000 }))
+      .sort((a, b) => b.selfMs - a.selfMs),
   };
 }
 
@@ -61,18 +68,26 @@ export function profileStep(o: { batch: number; precision: Exclude<Precision, 'f
   manualSeed(0);
   // fp32 GEMMs through the kernel training would use on this machine (they show as loaa::mm_<kernel>)
   if (o.precision === 'fp32') chooseGemm();
-  const model = new AudioSpectrogramTransformer({ arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 }, { seed: 0 });
+  const model = new AudioSpectrogramTransformer(
+    { arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
+    { seed: 0 },
+  );
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
-  const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
+  const opt = new Adam(
+    model.trainableParameters().map(([, p]) => p),
+    { lr: 1e-4 },
+  ) as unknown as Optimizer<GroupOptions>;
   const x = randn([o.batch, 512, 128], { seed: 3 }).keep();
   const y = randint(0, 50, [o.batch], { seed: 4 }).keep();
   if (o.precision === 'bf16') model.castFrozenWeights('bfloat16');
-  const step = (): void => scope(() => {
-    opt.zeroGrad();
-    const loss = o.precision === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
-    loss.backward();
-    opt.step();
-  });
+  const step = (): void =>
+    scope(() => {
+      opt.zeroGrad();
+      const loss =
+        o.precision === 'bf16' ? autocast('cpu', 'bfloat16', () => crossEntropy(model.forward(x), y)) : crossEntropy(model.forward(x), y);
+      loss.backward();
+      opt.step();
+    });
   try {
     step();
     return profileOps(step, { shapes: o.shapes });
@@ -88,10 +103,16 @@ export function profileStep(o: { batch: number; precision: Exclude<Precision, 'f
 export function profileTable(p: Profile, n = 25): string {
   const selfSum = p.ops.reduce((s, o) => s + o.selfMs, 0);
   const lines = ['| op | calls | self ms | total ms | share of step |', '|---|---|---|---|---|'];
-  for (const o of p.ops.slice(0, n)) lines.push(`| ${o.name} | ${o.calls} | ${fmt(o.selfMs)} | ${fmt(o.totalMs)} | ${(100 * o.selfMs / p.wallMs).toFixed(1)}% |`);
+  for (const o of p.ops.slice(0, n))
+    lines.push(`| ${o.name} | ${o.calls} | ${fmt(o.selfMs)} | ${fmt(o.totalMs)} | ${((100 * o.selfMs) / p.wallMs).toFixed(1)}% |`);
   const rest = p.ops.slice(n);
-  if (rest.length) lines.push(`| (${rest.length} more ops) | ${rest.reduce((s, o) => s + o.calls, 0)} | ${fmt(rest.reduce((s, o) => s + o.selfMs, 0))} | - | ${(100 * rest.reduce((s, o) => s + o.selfMs, 0) / p.wallMs).toFixed(1)}% |`);
-  lines.push(`| (outside libtorch ops: JS, N-API) | - | ${fmt(Math.max(0, p.wallMs - selfSum))} | - | ${(100 * Math.max(0, p.wallMs - selfSum) / p.wallMs).toFixed(1)}% |`);
+  if (rest.length)
+    lines.push(
+      `| (${rest.length} more ops) | ${rest.reduce((s, o) => s + o.calls, 0)} | ${fmt(rest.reduce((s, o) => s + o.selfMs, 0))} | - | ${((100 * rest.reduce((s, o) => s + o.selfMs, 0)) / p.wallMs).toFixed(1)}% |`,
+    );
+  lines.push(
+    `| (outside libtorch ops: JS, N-API) | - | ${fmt(Math.max(0, p.wallMs - selfSum))} | - | ${((100 * Math.max(0, p.wallMs - selfSum)) / p.wallMs).toFixed(1)}% |`,
+  );
   lines.push('', `step wall time ${fmt(p.wallMs)} ms`);
   return lines.join('\n');
 }

@@ -59,7 +59,10 @@ export interface RowsOptions {
 }
 
 /** A row that cannot run the asked-for device or precision, and why. */
-export interface SkippedRow { work: string; reason: string }
+export interface SkippedRow {
+  work: string;
+  reason: string;
+}
 
 /** Matmul rates, measured on first use per precision (the GEMM-bound limit's denominator). */
 type Peak = (p: Precision) => number;
@@ -71,9 +74,28 @@ const low = (p: Precision): string => (p === 'fp32' ? p : `${p} (autocast${p ===
 /** the default groups; 'inference-bf16' runs only when --rows names it (without AMX it would take the run past 12 minutes) */
 export const GROUPS = ['gemm', 'step', 'inference', 'probe', 'frontend', 'rss'] as const;
 
-export const DEFAULTS: Omit<RowsOptions, 'log'> = { rounds: 5, batch: 8, steps: 1, inferReps: 3, probeClips: 64, probeEpochs: 10, frontendReps: 20, groups: GROUPS };
+export const DEFAULTS: Omit<RowsOptions, 'log'> = {
+  rounds: 5,
+  batch: 8,
+  steps: 1,
+  inferReps: 3,
+  probeClips: 64,
+  probeEpochs: 10,
+  frontendReps: 20,
+  groups: GROUPS,
+};
 /** --quick: the same rows, smaller, one round, no warm-up step: a smoke check, not a measurement */
-export const QUICK: Omit<RowsOptions, 'log'> = { rounds: 1, batch: 2, steps: 1, inferReps: 1, probeClips: 16, probeEpochs: 2, frontendReps: 5, groups: GROUPS, warmup: false };
+export const QUICK: Omit<RowsOptions, 'log'> = {
+  rounds: 1,
+  batch: 2,
+  steps: 1,
+  inferReps: 1,
+  probeClips: 16,
+  probeEpochs: 2,
+  frontendReps: 5,
+  groups: GROUPS,
+  warmup: false,
+};
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const med = (xs: readonly number[]): number => stats(xs).median;
@@ -103,15 +125,24 @@ async function stepRows(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
       const step = (): number => timedStep(p);
       const row: RowSamples = {
         work: `LoAA training step ${low(p)}, ${ARCH}, ${FRAMES} frames, stride 16, batch ${o.batch}${where(device)}`,
-        unit: 'ms/step', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
-        flops: { loaa: flops, pytorch: flops }, peakGflops: peak(p), timeMs: true,
+        unit: 'ms/step',
+        lowerIsBetter: true,
+        loaa: [],
+        pytorch: [],
+        goal: 1.3,
+        flops: { loaa: flops, pytorch: flops },
+        peakGflops: peak(p),
+        timeMs: true,
         ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
       };
       if (o.warmup !== false) step(); // warm-up: allocation, autocast's weight casts
       for (let r = 0; r < o.rounds; r++) {
         o.log(`  step ${p} round ${r + 1}/${o.rounds}`);
         row.loaa.push(mean(Array.from({ length: o.steps }, step)));
-        if (py) await pySide(row, async () => mean(msOf(await py.request({ op: 'step', precision: p, batch: o.batch, steps: o.steps, device, warmup: o.warmup !== false }))));
+        if (py)
+          await pySide(row, async () =>
+            mean(msOf(await py.request({ op: 'step', precision: p, batch: o.batch, steps: o.steps, device, warmup: o.warmup !== false }))),
+          );
       }
       rows.push(row);
     }
@@ -139,21 +170,35 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Peak,
         const x = onDevice(randn([batch, FRAMES, BINS], { seed: 1 }), device).keep();
         const fwd = (): number => {
           const t0 = performance.now();
-          noGrad(() => scope(() => { if (dtype) autocast(amp, dtype, () => model.forward(x)); else model.forward(x); }));
+          noGrad(() =>
+            scope(() => {
+              if (dtype) autocast(amp, dtype, () => model.forward(x));
+              else model.forward(x);
+            }),
+          );
           syncDevice(device);
           return performance.now() - t0;
         };
         const row: RowSamples = {
           work: `inference ${low(p)}, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)${where(device)}`,
-          unit: 'ms/batch', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.3,
-          flops: { loaa: batch * perClip, pytorch: batch * perClip }, peakGflops: peak(p), timeMs: true,
+          unit: 'ms/batch',
+          lowerIsBetter: true,
+          loaa: [],
+          pytorch: [],
+          goal: 1.3,
+          flops: { loaa: batch * perClip, pytorch: batch * perClip },
+          peakGflops: peak(p),
+          timeMs: true,
           ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
         };
         fwd();
         for (let r = 0; r < o.rounds; r++) {
           o.log(`  inference ${p} stride ${stride} batch ${batch} round ${r + 1}/${o.rounds}`);
           row.loaa.push(med(Array.from({ length: o.inferReps }, fwd)));
-          if (py) await pySide(row, async () => med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps, precision: p, device }))));
+          if (py)
+            await pySide(row, async () =>
+              med(msOf(await py.request({ op: 'infer', stride, batch, reps: o.inferReps, precision: p, device }))),
+            );
         }
         x.dispose();
         rows.push(row);
@@ -179,7 +224,10 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
   // loaa's path: frozen features once through FeatureCache (a fresh cache per round), then the head
   const run = (): number => {
     const cache = new FeatureCache();
-    const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-3 }) as unknown as Optimizer<GroupOptions>;
+    const opt = new Adam(
+      model.trainableParameters().map(([, p]) => p),
+      { lr: 1e-3 },
+    ) as unknown as Optimizer<GroupOptions>;
     const t0 = performance.now();
     for (let e = 0; e < o.probeEpochs; e++) {
       for (let s = 0; s < o.probeClips; s += batch) {
@@ -201,15 +249,25 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
   const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
   const row: RowSamples = {
     work: `linear probe, ${o.probeEpochs} epochs of ${o.probeClips} FSDD-sized clips (1 s, ${frames} frames), batch ${batch}, fp32 (loaa: cached features; PyTorch: plain loop)`,
-    unit: 'ms', lowerIsBetter: true, loaa: [], pytorch: [], goal: 20,
-    flops: { loaa: o.probeClips * perClip, pytorch: o.probeEpochs * o.probeClips * perClip }, peakGflops: peak('fp32'), timeMs: true,
+    unit: 'ms',
+    lowerIsBetter: true,
+    loaa: [],
+    pytorch: [],
+    goal: 20,
+    flops: { loaa: o.probeClips * perClip, pytorch: o.probeEpochs * o.probeClips * perClip },
+    peakGflops: peak('fp32'),
+    timeMs: true,
     ...(py ? {} : { pytorchNote: 'PyTorch not found' }),
   };
   try {
     for (let r = 0; r < o.rounds; r++) {
       o.log(`  linear probe round ${r + 1}/${o.rounds}`);
       row.loaa.push(run());
-      if (py) await pySide(row, async () => msOf(await py.request({ op: 'probe', clips: o.probeClips, epochs: o.probeEpochs, batch, frames }))[0]);
+      if (py)
+        await pySide(
+          row,
+          async () => msOf(await py.request({ op: 'probe', clips: o.probeClips, epochs: o.probeEpochs, batch, frames }))[0],
+        );
     }
   } finally {
     clips.dispose();
@@ -223,7 +281,15 @@ async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
   const { benchFrontEnd } = await import('./frontend_clips.js');
   const python = torchaudioPython();
   const note = python ? 'torchaudio on Debian torch 1.13 (none for 2.13 here)' : 'torchaudio not installed';
-  const mk = (work: string): RowSamples => ({ work, unit: 'ms/clip', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0, pytorchNote: note });
+  const mk = (work: string): RowSamples => ({
+    work,
+    unit: 'ms/clip',
+    lowerIsBetter: true,
+    loaa: [],
+    pytorch: [],
+    goal: 1.0,
+    pytorchNote: note,
+  });
   // the whole front end per clip, and its two stages on their own (torchaudio's rows of the same names)
   const rows: [string, RowSamples][] = [
     ['frontend_5s_44k1_ms', mk('AST front end, 5 s at 44.1 kHz (resample + fbank, 1 thread)')],
@@ -254,18 +320,33 @@ async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
 function rssRow(o: RowsOptions, python: string | null, p: 'fp32' | 'bf16'): RowSamples {
   const row: RowSamples = {
     work: `peak RSS of the LoAA training step, ${p}, batch ${o.batch} (a fresh process: model + 2 steps)`,
-    unit: 'MiB', lowerIsBetter: true, loaa: [], pytorch: [], goal: 1.0,
+    unit: 'MiB',
+    lowerIsBetter: true,
+    loaa: [],
+    pytorch: [],
+    goal: 1.0,
     ...(python ? {} : { pytorchNote: 'PyTorch not found' }),
   };
   const rounds = Math.min(o.rounds, 2); // memory does not vary like time: two runs show it is stable
   for (let r = 0; r < rounds; r++) {
     o.log(`  peak RSS round ${r + 1}/${rounds}`);
-    const child = spawnSync(process.execPath, [join(here, 'rss_child.js'), String(o.batch), '2', p], { encoding: 'utf8', env: process.env, timeout: 900_000 });
+    const child = spawnSync(process.execPath, [join(here, 'rss_child.js'), String(o.batch), '2', p], {
+      encoding: 'utf8',
+      env: process.env,
+      timeout: 900_000,
+    });
     if (child.status !== 0) throw new Error(`rss_child.js: exit ${child.status}: ${(child.stderr || '').trim().split('\n').pop()}`);
     row.loaa.push((JSON.parse(child.stdout.trim().split('\n').pop()!) as { peakRssMiB: number }).peakRssMiB);
     if (python && !row.pytorchNote?.startsWith('error')) {
       try {
-        row.pytorch.push(runPythonJson(python, 'rows_torch.py', ['--rss', '--batch', String(o.batch), '--steps', '2', '--precision', p, '--threads', String(getNumThreads())], 900_000).peakRssMiB as number);
+        row.pytorch.push(
+          runPythonJson(
+            python,
+            'rows_torch.py',
+            ['--rss', '--batch', String(o.batch), '--steps', '2', '--precision', p, '--threads', String(getNumThreads())],
+            900_000,
+          ).peakRssMiB as number,
+        );
       } catch (e) {
         row.pytorchNote = `error: ${(e as Error).message}`;
         row.pytorch.length = 0;
@@ -295,14 +376,22 @@ export interface RowsResult {
  */
 export function groupLimit(group: string, device: string, precision: Precision | undefined): string | null {
   const asked = `--device ${device}${precision ? ` --precision ${precision}` : ''}`;
-  if (group === 'probe' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32')) return `the linear probe row runs on the CPU in fp32 only (asked: ${asked})`;
-  if (group === 'frontend' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32')) return `the front end is CPU code in fp32, with no device or precision (asked: ${asked})`;
+  if (group === 'probe' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32'))
+    return `the linear probe row runs on the CPU in fp32 only (asked: ${asked})`;
+  if (group === 'frontend' && (device !== 'cpu' || (precision ?? 'fp32') !== 'fp32'))
+    return `the front end is CPU code in fp32, with no device or precision (asked: ${asked})`;
   if (group === 'gemm' && device !== 'cpu') return `the GEMM kernel rows are the CPU's fp32 kernels (asked: ${asked})`;
-  if (group === 'rss' && (device !== 'cpu' || precision === 'fp16')) return `peak RSS is measured for CPU steps in fp32 or bf16 (asked: ${asked})`;
+  if (group === 'rss' && (device !== 'cpu' || precision === 'fp16'))
+    return `peak RSS is measured for CPU steps in fp32 or bf16 (asked: ${asked})`;
   return null;
 }
 
-const GROUP_WORK: Record<string, string> = { gemm: 'fp32 GEMM kernels', probe: 'linear probe', frontend: 'AST front end', rss: 'peak RSS of the LoAA training step' };
+const GROUP_WORK: Record<string, string> = {
+  gemm: 'fp32 GEMM kernels',
+  probe: 'linear probe',
+  frontend: 'AST front end',
+  rss: 'peak RSS of the LoAA training step',
+};
 
 export async function benchRows(o: RowsOptions): Promise<RowsResult> {
   const t0 = performance.now();

@@ -16,12 +16,19 @@ import { ADAPTERS } from './speed_rows.js';
 const batch = Number(process.argv[2] ?? 8);
 const steps = Number(process.argv[3] ?? 2);
 const bf16 = process.argv[4] === 'bf16';
-if (process.argv[4] !== undefined && !bf16 && process.argv[4] !== 'fp32') throw new Error(`rss_child: precision: expected fp32 or bf16, not ${process.argv[4]}`);
+if (process.argv[4] !== undefined && !bf16 && process.argv[4] !== 'fp32')
+  throw new Error(`rss_child: precision: expected fp32 or bf16, not ${process.argv[4]}`);
 manualSeed(0);
-const model = new AudioSpectrogramTransformer({ arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 }, { seed: 0 });
+const model = new AudioSpectrogramTransformer(
+  { arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
+  { seed: 0 },
+);
 applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
 if (bf16) model.castFrozenWeights('bfloat16');
-const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
+const opt = new Adam(
+  model.trainableParameters().map(([, p]) => p),
+  { lr: 1e-4 },
+) as unknown as Optimizer<GroupOptions>;
 const x = randn([batch, 512, 128], { seed: 3 }).keep();
 const y = randint(0, 50, [batch], { seed: 4 }).keep();
 for (let i = 0; i < steps; i++) {

@@ -26,7 +26,10 @@ export type Precision = 'fp32' | 'bf16' | 'fp16';
 const ARCH = 'deit_base_distilled_patch16_384';
 const DIM = 768;
 const DEPTH = 12;
-export const ADAPTERS = [{ position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 }, { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 }];
+export const ADAPTERS = [
+  { position: 'attn' as const, kernel: [1, 3] as [number, number], bottleneck: 36 },
+  { position: 'ffn' as const, kernel: [3, 1] as [number, number], bottleneck: 36 },
+];
 
 export interface SpeedOptions {
   rounds?: number;
@@ -35,7 +38,11 @@ export interface SpeedOptions {
   epochs?: number;
 }
 
-interface Stats { median: number; min: number; max: number }
+interface Stats {
+  median: number;
+  min: number;
+  max: number;
+}
 const stats = (xs: number[]): Stats => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -49,7 +56,9 @@ const r3 = (v: number): number => Math.round(v * 1000) / 1000;
  */
 export function syncDevice(device: string): void {
   if (device === 'cpu') return;
-  scope(() => { tensor(new Float32Array(1), [1]).to(null, device).item(); });
+  scope(() => {
+    tensor(new Float32Array(1), [1]).to(null, device).item();
+  });
 }
 
 /** A random tensor made on the CPU (the same values on every device) and moved to `device`. */
@@ -68,7 +77,14 @@ export function peakGflops(p: Precision, device = 'cpu'): number {
   const dtype = precisionDtype(p);
   const amp = deviceType(device);
   // item() waits for the product: the time is the device's
-  const ms = medianMs(() => scope(() => { (dtype ? autocast(amp, dtype, () => a.matmul(b)) : a.matmul(b)).flatten().select(0, 0).item(); }), 7, 2);
+  const ms = medianMs(
+    () =>
+      scope(() => {
+        (dtype ? autocast(amp, dtype, () => a.matmul(b)) : a.matmul(b)).flatten().select(0, 0).item();
+      }),
+    7,
+    2,
+  );
   a.dispose();
   b.dispose();
   return (2 * M * K * N) / (ms * 1e6);
@@ -95,7 +111,10 @@ function setImpl(model: AudioSpectrogramTransformer, impl: AdapterImpl): void {
  * backbone's backward is the input gradients only (~1x its forward); the adapters also get weight
  * gradients. The caller casts the frozen weights for the precision it times (castFrozenWeights).
  */
-export function loaaStepBench(batch: number, device = 'cpu'): { model: AudioSpectrogramTransformer; flops: number; step: (p: Precision) => number; dispose: () => void } {
+export function loaaStepBench(
+  batch: number,
+  device = 'cpu',
+): { model: AudioSpectrogramTransformer; flops: number; step: (p: Precision) => number; dispose: () => void } {
   manualSeed(0);
   const cfg = { arch: ARCH, numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
@@ -175,7 +194,10 @@ function probeRow(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', numbe
   const labels = randint(0, 10, [o.clips], { seed: 6 }).keep();
   const ctx: FeatureContext = { backbone: '0'.repeat(64), frontend: { bench: 'random fbank', frames: 100, bins: 128 } };
   const run = (cache: FeatureCache | null): number => {
-    const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-3 }) as unknown as Optimizer<GroupOptions>;
+    const opt = new Adam(
+      model.trainableParameters().map(([, p]) => p),
+      { lr: 1e-3 },
+    ) as unknown as Optimizer<GroupOptions>;
     const t0 = performance.now();
     for (let e = 0; e < o.epochs; e++) {
       for (let s = 0; s < o.clips; s += o.batch) {
@@ -214,12 +236,18 @@ function probeRow(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', numbe
 }
 
 export async function benchSpeed(opts: SpeedOptions = {}): Promise<Record<string, unknown>> {
-  const o: Required<SpeedOptions> = { rounds: opts.rounds ?? 5, batch: opts.batch ?? 8, clips: opts.clips ?? 64, epochs: opts.epochs ?? 10 };
+  const o: Required<SpeedOptions> = {
+    rounds: opts.rounds ?? 5,
+    batch: opts.batch ?? 8,
+    clips: opts.clips ?? 64,
+    epochs: opts.epochs ?? 10,
+  };
   const peak = { fp32: peakGflops('fp32'), bf16: peakGflops('bf16') };
   return {
     peak_matmul_gflops: { fp32: r3(peak.fp32), bf16: r3(peak.bf16) },
     rounds: o.rounds,
     rows: [...stepRows(o, peak), probeRow(o, peak)],
-    pytorch: 'this section compares loaa with itself; the table (loaa bench without --only) has the PyTorch 2.13 side of the step and the linear probe',
+    pytorch:
+      'this section compares loaa with itself; the table (loaa bench without --only) has the PyTorch 2.13 side of the step and the linear probe',
   };
 }

@@ -6,7 +6,12 @@
  * functions over plain numbers, so they are tested on fake timings.
  */
 
-export interface Stats { median: number; min: number; max: number; n: number }
+export interface Stats {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 
 export function stats(xs: readonly number[]): Stats {
   if (xs.length === 0) throw new Error('stats: no samples');
@@ -95,7 +100,8 @@ export function fmt(v: number): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-const cell = (s: Stats, unit: string): string => (s.n > 1 ? `${fmt(s.median)} ${unit} (${fmt(s.min)}-${fmt(s.max)})` : `${fmt(s.median)} ${unit}`);
+const cell = (s: Stats, unit: string): string =>
+  s.n > 1 ? `${fmt(s.median)} ${unit} (${fmt(s.min)}-${fmt(s.max)})` : `${fmt(s.median)} ${unit}`;
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${Math.round(100 * v)}%`);
 
 /** The markdown table: median (min-max) per side, the ratio with its goal, and the GEMM fractions. */
@@ -103,10 +109,14 @@ export function markdownTable(rows: readonly RowSummary[]): string {
   const head = ['work', 'loaa', 'PyTorch', 'loaa advantage', 'goal', 'met', 'loaa of GEMM limit', 'PyTorch of GEMM limit'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
-    const py = r.pytorch ? cell(r.pytorch, r.unit) + (r.pytorchNote ? ` [${r.pytorchNote}]` : '') : r.pytorchNote ?? 'not run';
-    const ratio = r.ratio ? `${r.ratio.median.toFixed(2)}x` + (r.ratio.n > 1 ? ` (${r.ratio.min.toFixed(2)}-${r.ratio.max.toFixed(2)})` : '') : '-';
+    const py = r.pytorch ? cell(r.pytorch, r.unit) + (r.pytorchNote ? ` [${r.pytorchNote}]` : '') : (r.pytorchNote ?? 'not run');
+    const ratio = r.ratio
+      ? `${r.ratio.median.toFixed(2)}x${r.ratio.n > 1 ? ` (${r.ratio.min.toFixed(2)}-${r.ratio.max.toFixed(2)})` : ''}`
+      : '-';
     const met = r.goalMet === null ? '-' : r.goalMet ? 'yes' : 'no';
-    lines.push(`| ${[r.work, cell(r.loaa, r.unit), py, ratio, `>= ${r.goal}x`, met, pct(r.gemmFraction?.loaa), pct(r.gemmFraction?.pytorch)].join(' | ')} |`);
+    lines.push(
+      `| ${[r.work, cell(r.loaa, r.unit), py, ratio, `>= ${r.goal}x`, met, pct(r.gemmFraction?.loaa), pct(r.gemmFraction?.pytorch)].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }

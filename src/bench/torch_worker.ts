@@ -16,10 +16,15 @@ export class TorchWorker {
   private closed = false;
   info: Record<string, unknown> = {};
 
-  private constructor(readonly python: string, threads: number) {
+  private constructor(
+    readonly python: string,
+    threads: number,
+  ) {
     const script = benchScript('rows_torch.py');
     this.child = spawn(python, [script, '--serve', '--threads', String(threads)], { env: process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.on('data', (d: Buffer) => { this.stderrTail = (this.stderrTail + d.toString()).slice(-2000); });
+    this.child.stderr.on('data', (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
+    });
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on('line', (l) => {
       const waiter = this.pending.shift();
@@ -42,7 +47,10 @@ export class TorchWorker {
   }
 
   private lastError(): string {
-    const lines = this.stderrTail.trim().split('\n').filter((l) => !/UserWarning|_conversion_method_template/.test(l));
+    const lines = this.stderrTail
+      .trim()
+      .split('\n')
+      .filter((l) => !/UserWarning|_conversion_method_template/.test(l));
     return lines.slice(-3).join(' | ') || `exit ${this.child.exitCode}`;
   }
 
@@ -72,7 +80,7 @@ export class TorchWorker {
   /** One request; an answer with "error" becomes a thrown Error. */
   async request(q: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.closed) throw new Error(`${this.python} rows_torch.py: ended (${this.lastError()})`);
-    this.child.stdin.write(JSON.stringify(q) + '\n');
+    this.child.stdin.write(`${JSON.stringify(q)}\n`);
     const r = await this.next();
     if (typeof r.error === 'string') throw new Error(`rows_torch.py ${String(q.op)}: ${r.error}`);
     return r;

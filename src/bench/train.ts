@@ -58,12 +58,17 @@ export async function benchTraining(o: TrainBenchOptions = {}): Promise<Record<s
     };
     const python = torchPython();
     const script = join(repo, 'tools', 'bench', 'train_torch.py');
-    const hasTorch = o.pytorch !== false && existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+    const hasTorch =
+      o.pytorch !== false && existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
     if (hasTorch) {
-      const r = spawnSync(python, [script, dir, '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps), '--workers', String(workers)], {
-        encoding: 'utf8',
-        timeout: 600_000,
-      });
+      const r = spawnSync(
+        python,
+        [script, dir, '--batch', String(batch), '--warmup', String(warmup), '--steps', String(steps), '--workers', String(workers)],
+        {
+          encoding: 'utf8',
+          timeout: 600_000,
+        },
+      );
       if (r.status !== 0) {
         result.pytorch = { error: (r.stderr || r.error?.message || '').trim().split('\n').pop() };
       } else {
@@ -83,14 +88,32 @@ export async function benchTraining(o: TrainBenchOptions = {}): Promise<Record<s
 async function nodeSide(
   clips: ReturnType<typeof readFolderDataset>['splits'][string],
   o: { batch: number; warmup: number; steps: number; workers: number },
-): Promise<{ samplesPerSec: number; msPerStep: number; dataWaitMsPerStep: number; steps: number; threads: number; workers: number; trainable: number }> {
+): Promise<{
+  samplesPerSec: number;
+  msPerStep: number;
+  dataWaitMsPerStep: number;
+  steps: number;
+  threads: number;
+  workers: number;
+  trainable: number;
+}> {
   manualSeed(0);
   const numClasses = 50;
   const model = new AudioSpectrogramTransformer(
     { arch: 'deit_base_distilled_patch16_384', numClasses, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
     { seed: 0 },
   );
-  applyPeft(model, { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 36 }, { position: 'ffn', kernel: [3, 1], bottleneck: 36 }] }, { seed: 0 });
+  applyPeft(
+    model,
+    {
+      method: 'loaa',
+      adapters: [
+        { position: 'attn', kernel: [1, 3], bottleneck: 36 },
+        { position: 'ffn', kernel: [3, 1], bottleneck: 36 },
+      ],
+    },
+    { seed: 0 },
+  );
   const params = model.trainableParameters().map(([, p]) => p);
   const trainable = countModel(model).trainable;
   const opt = new Adam(params, { lr: 5e-4, betas: [0.95, 0.999], weightDecay: 5e-7 }) as unknown as Optimizer<GroupOptions>;

@@ -67,7 +67,9 @@ export function optionLines(flags: Record<string, FlagDef>): string[] {
 /** The `--help` text of a definition. */
 export function helpText(def: CommandDef<Record<string, FlagDef>>): string {
   const flags = { ...def.flags, ...(def.json === false ? {} : { json: BUILTIN.json! }), help: BUILTIN.help! };
-  const usage = (Array.isArray(def.usage) ? def.usage : [def.usage]).map((u, i) => `${i === 0 ? 'usage: ' : '       '}loaa ${def.name} ${u}`.trimEnd());
+  const usage = (Array.isArray(def.usage) ? def.usage : [def.usage]).map((u, i) =>
+    `${i === 0 ? 'usage: ' : '       '}loaa ${def.name} ${u}`.trimEnd(),
+  );
   return [
     ...usage,
     '',
@@ -80,7 +82,11 @@ export function helpText(def: CommandDef<Record<string, FlagDef>>): string {
 }
 
 /** Parses argv against a flag table (exported for tests and for commands that parse twice). */
-export function parseCommandArgs<F extends Record<string, FlagDef>>(argv: string[], flags: F, command: string): { flags: FlagValues<F> & { json: boolean; help: boolean }; positionals: string[]; given: Set<string> } {
+export function parseCommandArgs<F extends Record<string, FlagDef>>(
+  argv: string[],
+  flags: F,
+  command: string,
+): { flags: FlagValues<F> & { json: boolean; help: boolean }; positionals: string[]; given: Set<string> } {
   const p = parseFlags(argv, { ...flags, ...BUILTIN }, `loaa ${command} --help`);
   return { flags: p.flags as FlagValues<F> & { json: boolean; help: boolean }, positionals: p.positionals, given: p.given };
 }
@@ -100,7 +106,15 @@ export function defineCommand<F extends Record<string, FlagDef>>(def: CommandDef
       }
       const json = all.json === true;
       const stream = json ? process.stderr : process.stdout;
-      const code = await def.run({ flags: p.flags, positionals: p.positionals, argv, given: (n) => p.given.has(n), json, stream, log: (s) => void stream.write(s + '\n') });
+      const code = await def.run({
+        flags: p.flags,
+        positionals: p.positionals,
+        argv,
+        given: (n) => p.given.has(n),
+        json,
+        stream,
+        log: (s) => void stream.write(`${s}\n`),
+      });
       return code ?? 0;
     },
   };

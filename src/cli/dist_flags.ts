@@ -18,10 +18,10 @@ export const DIST_FLAGS = {
     type: 'int',
     min: 0,
     value: 'N',
-    help: 'data-parallel training on N local ranks (PyTorch\'s c10d), available cores / N threads\neach; the batch size stays the global one, so the steps are the single-process ones. Rank 0\nwrites the run directory; the other ranks log to <out>/logs/rank<R>.log. A process started by\ntorchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) joins its group without these flags',
+    help: "data-parallel training on N local ranks (PyTorch's c10d), available cores / N threads\neach; the batch size stays the global one, so the steps are the single-process ones. Rank 0\nwrites the run directory; the other ranks log to <out>/logs/rank<R>.log. A process started by\ntorchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) joins its group without these flags",
   },
   nnodes: { type: 'int', min: 0, value: 'M', help: 'several machines: run the same command on each (with --node-rank 0..M-1)' },
-  'node-rank': { type: 'int', min: 0, value: 'K', help: 'this machine\'s index, 0..M-1' },
+  'node-rank': { type: 'int', min: 0, value: 'K', help: "this machine's index, 0..M-1" },
   'master-addr': { type: 'string', value: 'A', help: 'the address of node 0 (or MASTER_ADDR)' },
   'master-port': { type: 'int', min: 0, value: 'P', help: 'the port on node 0 (or MASTER_PORT)' },
   'dist-timeout': { type: 'number', positive: true, value: 'S', help: 'seconds a rank waits for the others before failing (default 300)' },
@@ -51,7 +51,8 @@ export function distFlags(flags: Flags): DistFlags {
   };
   const nnodes = d.nnodes ?? 1;
   if ((d.nproc ?? 1) < 1) throw new UsageError('--nproc: expected at least 1');
-  if (nnodes > 1 && !d.masterAddr && !process.env.MASTER_ADDR) throw new UsageError('--master-addr: required with --nnodes > 1 (the address of node 0), or set MASTER_ADDR');
+  if (nnodes > 1 && !d.masterAddr && !process.env.MASTER_ADDR)
+    throw new UsageError('--master-addr: required with --nnodes > 1 (the address of node 0), or set MASTER_ADDR');
   return d;
 }
 
@@ -60,10 +61,18 @@ export function distFlags(flags: Flags): DistFlags {
  * node has a GPU for each of its `ranksHere` ranks (NCCL refuses two ranks on one GPU), Gloo
  * otherwise. `gpus` defaults to the visible CUDA devices.
  */
-export async function resolveBackend(flag: string | undefined, device: string, env: NodeJS.ProcessEnv = process.env, o: { ranksHere?: number; gpus?: number } = {}): Promise<Backend> {
+export async function resolveBackend(
+  flag: string | undefined,
+  device: string,
+  env: NodeJS.ProcessEnv = process.env,
+  o: { ranksHere?: number; gpus?: number } = {},
+): Promise<Backend> {
   const raw = flag ?? (env.LOAA_DIST_BACKEND || 'auto');
   if (raw === 'gloo' || raw === 'nccl') return raw;
-  if (raw !== 'auto') throw new UsageError(`${flag !== undefined ? '--dist-backend' : 'LOAA_DIST_BACKEND'}: expected gloo, nccl or auto, got ${JSON.stringify(raw)}`);
+  if (raw !== 'auto')
+    throw new UsageError(
+      `${flag !== undefined ? '--dist-backend' : 'LOAA_DIST_BACKEND'}: expected gloo, nccl or auto, got ${JSON.stringify(raw)}`,
+    );
   if (device !== 'auto' && !device.startsWith('cuda')) return 'gloo';
   const gpus = o.gpus ?? (await import('../tensor/device.js')).cudaDeviceCount();
   return gpus >= 1 && gpus >= (o.ranksHere ?? 1) ? 'nccl' : 'gloo';
@@ -85,7 +94,9 @@ export async function distributed(command: string, argv: string[], flags: Flags 
   const { launchPlan, rankFromEnv } = await import('../distributed/env.js');
   const f = distFlags(flags);
   // the ranks on this node: the launcher's --nproc, or a rank's LOCAL_WORLD_SIZE (torchrun's)
-  const ranksHere = Number(process.env.LOCAL_WORLD_SIZE || (process.env.RANK !== undefined ? process.env.WORLD_SIZE : undefined) || f.nproc || 1);
+  const ranksHere = Number(
+    process.env.LOCAL_WORLD_SIZE || (process.env.RANK !== undefined ? process.env.WORLD_SIZE : undefined) || f.nproc || 1,
+  );
   const d = { ...f, backend: await resolveBackend(flags['dist-backend'], device, process.env, { ranksHere }) };
   let cfg: ReturnType<typeof rankFromEnv>;
   try {

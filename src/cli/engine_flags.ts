@@ -9,12 +9,16 @@ import { PRECISIONS, type DeviceSpec, type PrecisionSpec } from '../tensor/engin
 import { INFER_ENGINES } from '../infer/engine_choice.js';
 
 export const DEVICE_FLAGS = {
-  device: { type: 'string', value: 'D', help: 'cpu, cuda, cuda:N or auto (the first GPU when there is one); default cpu,\nor the recipe\'s train.device for train, eval and cv' },
+  device: {
+    type: 'string',
+    value: 'D',
+    help: "cpu, cuda, cuda:N or auto (the first GPU when there is one); default cpu,\nor the recipe's train.device for train, eval and cv",
+  },
   precision: {
     type: 'string',
     value: 'P',
     choices: PRECISIONS,
-    help: 'mixed precision with torch.autocast\'s semantics; default fp32, or the recipe\'s\ntrain.precision; fp16 training scales the loss and skips overflowing steps; auto\nis bf16 on a GPU and on CPUs where bf16 matmul measures faster (AMX)',
+    help: "mixed precision with torch.autocast's semantics; default fp32, or the recipe's\ntrain.precision; fp16 training scales the loss and skips overflowing steps; auto\nis bf16 on a GPU and on CPUs where bf16 matmul measures faster (AMX)",
   },
 } as const satisfies Record<string, FlagDef>;
 
@@ -30,7 +34,10 @@ export const ENGINE_FLAG = {
 
 /** The flags as options (absent ones left out, so the callee's defaults apply); the callee checks the words at run time. */
 export function engineOptions(flags: { device?: string; precision?: string }): { device?: DeviceSpec; precision?: PrecisionSpec } {
-  return { ...(flags.device !== undefined ? { device: flags.device as DeviceSpec } : {}), ...(flags.precision !== undefined ? { precision: flags.precision as PrecisionSpec } : {}) };
+  return {
+    ...(flags.device !== undefined ? { device: flags.device as DeviceSpec } : {}),
+    ...(flags.precision !== undefined ? { precision: flags.precision as PrecisionSpec } : {}),
+  };
 }
 
 /** Runs `f`; a device or precision error (`--device: cuda requested but ...`, or as the API names it) is a usage error naming the flag. */

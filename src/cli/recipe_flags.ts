@@ -8,7 +8,11 @@ import { DEVICE_FLAGS } from './engine_flags.js';
 
 export const RECIPE_FLAGS = {
   config: { type: 'string', value: 'FILE', help: 'the recipe: a .yaml file, or a packaged recipe by name (fsdd_loaa, esc50_loaa, ...)' },
-  set: { type: 'list', value: 'KEY=VALUE', help: 'override any recipe key, typed by the schema\ne.g. --set optim.lr=1e-3 --set train.epochs=5 --set peft.adapters.0.bottleneck=48' },
+  set: {
+    type: 'list',
+    value: 'KEY=VALUE',
+    help: 'override any recipe key, typed by the schema\ne.g. --set optim.lr=1e-3 --set train.epochs=5 --set peft.adapters.0.bottleneck=48',
+  },
   'data-root': { type: 'string', value: 'PATH', help: 'where the dataset is (replaces data.root)' },
 } as const satisfies Record<string, FlagDef>;
 

@@ -43,7 +43,10 @@ export function readAstJson(root: string, opts: AstJsonOptions = {}): Dataset {
     files = Object.entries(opts.splits).map(([s, f]) => [s, isAbsolute(f) ? f : join(root, f)]);
   } else {
     if (!existsSync(root)) throw new Error(`${root}: folder not found`);
-    files = readdirSync(root).filter((f) => f.endsWith('.json')).sort().map((f) => [basename(f, '.json'), join(root, f)]);
+    files = readdirSync(root)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => [basename(f, '.json'), join(root, f)]);
     if (files.length === 0) throw new Error(`${root}: no *.json manifests (or pass splits)`);
   }
 
@@ -66,7 +69,10 @@ export function readAstJson(root: string, opts: AstJsonOptions = {}): Dataset {
         badEntries.push(`data[${k}]`);
         return;
       }
-      const ms = e.labels.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const ms = e.labels
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const missing = ms.filter((m) => !mids.has(m));
       if (missing.length > 0) {
         unknown.push(`data[${k}] ${missing.join(',')}`);
@@ -79,7 +85,11 @@ export function readAstJson(root: string, opts: AstJsonOptions = {}): Dataset {
   }
   const multiLabel = opts.multiLabel ?? entries.some((e) => e.ids.length !== 1);
   if (!multiLabel) {
-    failIfAny(root, 'entries without exactly one label (single-label data)', entries.filter((e) => e.ids.length !== 1).map((e) => e.wav));
+    failIfAny(
+      root,
+      'entries without exactly one label (single-label data)',
+      entries.filter((e) => e.ids.length !== 1).map((e) => e.wav),
+    );
   }
   const splitOf = new Map<ClipRef, string>();
   const clips = entries.map((e) => {

@@ -82,12 +82,16 @@ export function readCsv(path: string, required: readonly string[] = []): CsvTabl
       continue;
     }
     const o: Record<string, string> = {};
-    header.forEach((h, k) => { o[h] = rec[k]!; });
+    header.forEach((h, k) => {
+      o[h] = rec[k]!;
+    });
     rows.push(o);
   }
   if (bad.length > 0) {
     const shown = bad.slice(0, 5).join('; ');
-    throw new Error(`${path}: ${bad.length} rows do not have the header's ${header.length} fields: ${shown}${bad.length > 5 ? '; ...' : ''}`);
+    throw new Error(
+      `${path}: ${bad.length} rows do not have the header's ${header.length} fields: ${shown}${bad.length > 5 ? '; ...' : ''}`,
+    );
   }
   return { header, rows, lines: lines.slice(1) };
 }

@@ -23,7 +23,12 @@ export function readCsvManifest(csvPath: string, opts: CsvManifestOptions = {}):
   const bad: string[] = [];
   const rows = t.rows.flatMap((r, k) => {
     const path = r.path!.trim();
-    const names = opts.multiLabel ? r.label!.split(sepr).map((s) => s.trim()).filter((s) => s !== '') : [r.label!.trim()];
+    const names = opts.multiLabel
+      ? r
+          .label!.split(sepr)
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
+      : [r.label!.trim()];
     const split = hasSplit ? r.split!.trim() : 'all';
     if (!path || !split || (!opts.multiLabel && !names[0])) {
       bad.push(`line ${t.lines[k]}`);

@@ -126,7 +126,14 @@ export function readEpicSounds(root: string, opts: EpicSoundsOptions = {}): Data
     }
   }
   checkSplits(root, splits);
-  return { name: 'epic-sounds', labels, multiLabel: false, splits, sampleRate: EPIC_SOUNDS_SAMPLE_RATE, skipped: { count: 0, examples: [] } };
+  return {
+    name: 'epic-sounds',
+    labels,
+    multiLabel: false,
+    splits,
+    sampleRate: EPIC_SOUNDS_SAMPLE_RATE,
+    skipped: { count: 0, examples: [] },
+  };
 }
 
 // ---------------------------------------------------------------- the reference's 2-s windows
@@ -145,11 +152,17 @@ export const EPIC_TEST_VIEWS = 5;
  * truncated to integers after adding the annotation's start (Python's int()). An annotation
  * shorter than the clip is read whole.
  */
-export function epicWindow(start: number, stop: number, view: number | { random: number }, o: { sampleRate?: number; views?: number; seconds?: number } = {}): [number, number] {
+export function epicWindow(
+  start: number,
+  stop: number,
+  view: number | { random: number },
+  o: { sampleRate?: number; views?: number; seconds?: number } = {},
+): [number, number] {
   const rate = o.sampleRate ?? EPIC_SOUNDS_SAMPLE_RATE;
   const views = o.views ?? EPIC_TEST_VIEWS;
   const seconds = o.seconds ?? EPIC_CLIP_SECONDS;
-  if (!(Number.isInteger(start) && Number.isInteger(stop) && stop > start && start >= 0)) throw new Error(`epic window: expected integer samples 0 <= start < stop, got ${start}, ${stop}`);
+  if (!(Number.isInteger(start) && Number.isInteger(stop) && stop > start && start >= 0))
+    throw new Error(`epic window: expected integer samples 0 <= start < stop, got ${start}, ${stop}`);
   if (!(seconds > 0)) throw new Error(`epic window: seconds must be positive, got ${seconds}`);
   const clip = Math.round(rate * seconds);
   const length = stop - start;

@@ -40,7 +40,12 @@ export function readEsc50(root: string, opts: Esc50Options = {}): Dataset {
   const bad: string[] = [];
   const names = new Map<number, string>();
   const conflicts: string[] = [];
-  interface Row { file: string; fold: number; target: number; src?: string }
+  interface Row {
+    file: string;
+    fold: number;
+    target: number;
+    src?: string;
+  }
   const rows: Row[] = [];
   table.rows.forEach((r, k) => {
     const line = table.lines[k];

@@ -44,7 +44,9 @@ export function readFolderDataset(root: string, opts: FolderOptions = {}): Datas
     labels = [...opts.labels];
     const unknown = [...classNames].filter((c) => !labels.includes(c));
     if (unknown.length > 0) {
-      throw new Error(`${root}: ${unknown.length} class folders not in labels: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', ...' : ''}`);
+      throw new Error(
+        `${root}: ${unknown.length} class folders not in labels: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', ...' : ''}`,
+      );
     }
   } else {
     labels = [...classNames].sort(naturalCompare);

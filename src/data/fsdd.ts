@@ -23,8 +23,14 @@ export function readFsdd(root: string, opts: FsddOptions = {}): Dataset {
     throw new Error(`validation: expected 'none' or 'index5-9', got ${String(validation)}`);
   }
   if (!existsSync(root)) throw new Error(`${root}: FSDD recordings folder not found`);
-  const wavs = readdirSync(root).filter((f) => f.toLowerCase().endsWith('.wav')).sort();
-  failIfAny(root, 'WAV files not named {digit}_{speaker}_{index}.wav', wavs.filter((f) => !NAME.test(f)));
+  const wavs = readdirSync(root)
+    .filter((f) => f.toLowerCase().endsWith('.wav'))
+    .sort();
+  failIfAny(
+    root,
+    'WAV files not named {digit}_{speaker}_{index}.wav',
+    wavs.filter((f) => !NAME.test(f)),
+  );
   const parsed = wavs.map((f) => {
     const m = NAME.exec(f)!;
     return { f, digit: Number(m[1]), speaker: m[2]!, index: Number(m[3]) };

@@ -17,7 +17,10 @@ export function readLabelFile(path: string): string[] {
     const t = readCsv(path);
     const idCol = ['class_id', 'index', 'id', 'target'].find((c) => t.header.includes(c));
     const nameCol = ['class', 'display_name', 'name', 'label', 'category'].find((c) => t.header.includes(c));
-    if (!idCol || !nameCol) throw new Error(`${path}: expected an index column (class_id/index/id/target) and a name column (class/display_name/name/label/category)`);
+    if (!idCol || !nameCol)
+      throw new Error(
+        `${path}: expected an index column (class_id/index/id/target) and a name column (class/display_name/name/label/category)`,
+      );
     const pairs = new Map<number, string>();
     const bad: string[] = [];
     t.rows.forEach((r, k) => {
@@ -42,7 +45,10 @@ export function readLabelFile(path: string): string[] {
     }
     throw new Error(`${path}: expected a JSON array of names or an object {name: index}`);
   }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 /** Names for 0..max from index/name pairs; an index without a name is an error. */

@@ -206,7 +206,8 @@ export class DataLoader {
 
   constructor(o: LoaderOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`batchSize: expected a positive integer, got ${o.batchSize}`);
-    if (!Number.isInteger(o.numClasses) || o.numClasses < 1) throw new Error(`numClasses: expected a positive integer, got ${o.numClasses}`);
+    if (!Number.isInteger(o.numClasses) || o.numClasses < 1)
+      throw new Error(`numClasses: expected a positive integer, got ${o.numClasses}`);
     if (o.clips.length === 0) throw new Error('loader: no clips');
     const fe = o.frontend;
     if ((fe.mean === undefined) !== (fe.std === undefined)) throw new Error('frontend: normalisation needs both mean and std');
@@ -215,7 +216,8 @@ export class DataLoader {
     const augments = aug !== null && (aug.freqm > 0 || aug.timem > 0 || aug.mixup > 0 || aug.noise || Boolean(aug.epic));
     if (o.cache && augments) throw new Error('loader: cache is only for un-augmented sets (features change every epoch)');
     const win = o.window ?? null;
-    if (win && !(win.seconds > 0 && Number.isInteger(win.views) && win.views >= 1)) throw new Error(`loader: window of ${win.seconds} s and ${win.views} views is not a window`);
+    if (win && !(win.seconds > 0 && Number.isInteger(win.views) && win.views >= 1))
+      throw new Error(`loader: window of ${win.seconds} s and ${win.views} views is not a window`);
     this.window = win;
     const views = win?.views ?? 1;
     this.clips = views > 1 ? o.clips.flatMap((c) => viewIds(c.id, views).map((id) => ({ ...c, id }))) : o.clips;
@@ -226,7 +228,16 @@ export class DataLoader {
     this.augment = augments ? aug : null;
     this.seed = o.seed ?? 0;
     this.shuffle = o.shuffle ?? false;
-    if (o.shard && !(Number.isInteger(o.shard.worldSize) && o.shard.worldSize >= 1 && Number.isInteger(o.shard.rank) && o.shard.rank >= 0 && o.shard.rank < o.shard.worldSize)) {
+    if (
+      o.shard &&
+      !(
+        Number.isInteger(o.shard.worldSize) &&
+        o.shard.worldSize >= 1 &&
+        Number.isInteger(o.shard.rank) &&
+        o.shard.rank >= 0 &&
+        o.shard.rank < o.shard.worldSize
+      )
+    ) {
       throw new Error(`loader: shard rank ${o.shard.rank} of ${o.shard.worldSize} is not a rank of the group`);
     }
     this.shard = o.shard && o.shard.worldSize > 1 ? o.shard : null;
@@ -298,12 +309,25 @@ export class DataLoader {
     });
     // a short last batch may leave this rank nothing: it still takes the step (zero gradient)
     if (indices.length === 0) {
-      const none: JobResult = { frames: this.frontend.targetLength, bins: this.frontend.numMelBins, x: new Float32Array(0), targets: new Float32Array(0), labels: new Int32Array(0), soft: false };
+      const none: JobResult = {
+        frames: this.frontend.targetLength,
+        bins: this.frontend.numMelBins,
+        x: new Float32Array(0),
+        targets: new Float32Array(0),
+        labels: new Int32Array(0),
+        soft: false,
+      };
       return Promise.resolve(make(none));
     }
     const cache = this.#cache;
     if (cache && indices.every((i) => cache.has(i))) return Promise.resolve(make(this.#fromCache(indices)));
-    const job: Job = { frontend: this.frontend, augment: this.augment, numClasses: this.numClasses, window: this.window, items: indices.map((i) => this.#item(epoch, i)) };
+    const job: Job = {
+      frontend: this.frontend,
+      augment: this.augment,
+      numClasses: this.numClasses,
+      window: this.window,
+      items: indices.map((i) => this.#item(epoch, i)),
+    };
     const run = this.#pool ? this.#pool.run(job) : processJob(job);
     const p = run.then((r) => {
       if (cache) this.#toCache(indices, r);

@@ -67,7 +67,11 @@ export function keepExisting(
 export function checkSplits(where: string, splits: Dataset['splits']): void {
   const names = Object.keys(splits);
   if (names.length === 0) throw new Error(`${where}: no splits`);
-  failIfAny(where, 'empty splits', names.filter((n) => splits[n]!.length === 0));
+  failIfAny(
+    where,
+    'empty splits',
+    names.filter((n) => splits[n]!.length === 0),
+  );
   for (const n of names) {
     const seen = new Set<string>();
     const dups = new Set<string>();

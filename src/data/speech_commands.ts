@@ -34,10 +34,17 @@ export function readSpeechCommands(root: string, opts: SpeechCommandsOptions = {
   if (classes !== 35 && classes !== 12) throw new Error(`classes: expected 35 or 12, got ${String(classes)}`);
   if (!existsSync(root)) throw new Error(`${root}: Speech Commands folder not found`);
   const lists = { validation: join(root, 'validation_list.txt'), test: join(root, 'testing_list.txt') };
-  failIfAny(root, 'missing list files', Object.values(lists).filter((p) => !existsSync(p)));
+  failIfAny(
+    root,
+    'missing list files',
+    Object.values(lists).filter((p) => !existsSync(p)),
+  );
 
   const entries = readdirSync(root, { withFileTypes: true });
-  const words = entries.filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const words = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   if (words.length === 0) throw new Error(`${root}: no word folders`);
   const wordSet = new Set(words);
 
@@ -48,19 +55,35 @@ export function readSpeechCommands(root: string, opts: SpeechCommandsOptions = {
     const idx = new Map(words.map((w, i) => [w, i]));
     labelOf = (w) => idx.get(w)!;
   } else {
-    failIfAny(root, 'word folders missing for the 12-class task', SPEECH_COMMANDS_WORDS_12.filter((w) => !wordSet.has(w)));
+    failIfAny(
+      root,
+      'word folders missing for the 12-class task',
+      SPEECH_COMMANDS_WORDS_12.filter((w) => !wordSet.has(w)),
+    );
     labels = [...SPEECH_COMMANDS_WORDS_12, UNKNOWN_WORD, SILENCE];
     const idx = new Map<string, number>(SPEECH_COMMANDS_WORDS_12.map((w, i) => [w, i]));
     labelOf = (w) => idx.get(w) ?? 10;
   }
 
-  const clip = (id: string): ClipRef => ({ id, path: join(root, id), label: labelOf(id.slice(0, id.indexOf('/'))), dataset: 'speechcommands' });
+  const clip = (id: string): ClipRef => ({
+    id,
+    path: join(root, id),
+    label: labelOf(id.slice(0, id.indexOf('/'))),
+    dataset: 'speechcommands',
+  });
   const listed = new Map<string, 'validation' | 'test'>();
   const both: string[] = [];
   for (const split of ['validation', 'test'] as const) {
     const path = lists[split];
-    const ids = readRegularText(path, 'split list').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
-    failIfAny(path, 'entries name no word folder', ids.filter((id) => !wordSet.has(id.split('/')[0]!) || !id.includes('/')));
+    const ids = readRegularText(path, 'split list')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    failIfAny(
+      path,
+      'entries name no word folder',
+      ids.filter((id) => !wordSet.has(id.split('/')[0]!) || !id.includes('/')),
+    );
     for (const id of ids) {
       if (listed.has(id) && listed.get(id) !== split) both.push(id);
       listed.set(id, split);
@@ -136,7 +159,9 @@ interface Noise {
 function backgroundFiles(root: string): Noise[] {
   const dir = join(root, BACKGROUND);
   if (!existsSync(dir)) throw new Error(`${dir}: not found, needed for the 12-class task's ${SILENCE} clips (or pass silenceFraction: 0)`);
-  const names = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.wav')).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.toLowerCase().endsWith('.wav'))
+    .sort();
   if (names.length === 0) throw new Error(`${dir}: no WAV files for the ${SILENCE} clips`);
   return names.map((name) => {
     const path = join(dir, name);

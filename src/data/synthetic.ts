@@ -27,7 +27,8 @@ export function synthClip(cls: SyntheticClass | number, rng: Rng, rate = SAMPLE_
   const nyq = rate / 2;
   let phase = 0;
   const f0 = (lo: number, hi: number): number => Math.min(nyq * 0.9, lo + (hi - lo) * rng.uniform());
-  const a = name === 'low-tone' ? f0(200, 500) : name === 'high-tone' ? f0(1500, 3000) : name === 'chirp-up' ? f0(250, 600) : f0(2000, 3500);
+  const a =
+    name === 'low-tone' ? f0(200, 500) : name === 'high-tone' ? f0(1500, 3000) : name === 'chirp-up' ? f0(250, 600) : f0(2000, 3500);
   const b = name === 'chirp-up' ? f0(2000, 3500) : name === 'chirp-down' ? f0(250, 600) : a;
   const clickEvery = Math.round(rate / (8 + 12 * rng.uniform()));
   for (let i = 0; i < len; i++) {

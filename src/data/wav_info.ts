@@ -30,14 +30,24 @@ export function wavInfo(path: string): WavInfo {
       if (id === 'fmt ') {
         const b = Buffer.alloc(16);
         if (len < 16 || readSync(fd, b, 0, 16, pos + 8) < 16) throw new Error(`${path}: truncated fmt chunk`);
-        fmt = { channels: b.readUInt16LE(2), sampleRate: b.readUInt32LE(4), blockAlign: b.readUInt16LE(12), bitsPerSample: b.readUInt16LE(14) };
+        fmt = {
+          channels: b.readUInt16LE(2),
+          sampleRate: b.readUInt32LE(4),
+          blockAlign: b.readUInt16LE(12),
+          bitsPerSample: b.readUInt16LE(14),
+        };
       } else if (id === 'data') {
         if (!fmt) throw new Error(`${path}: data chunk before fmt chunk`);
         if (fmt.blockAlign === 0) throw new Error(`${path}: fmt chunk has block align 0`);
         // streamed writers leave the size at 0 or 0xFFFFFFFF: the data then runs to the end of the file
         const avail = size - (pos + 8);
         const bytes = len === 0 || len > avail ? avail : len;
-        return { sampleRate: fmt.sampleRate, channels: fmt.channels, bitsPerSample: fmt.bitsPerSample, frames: Math.floor(bytes / fmt.blockAlign) };
+        return {
+          sampleRate: fmt.sampleRate,
+          channels: fmt.channels,
+          bitsPerSample: fmt.bitsPerSample,
+          frames: Math.floor(bytes / fmt.blockAlign),
+        };
       }
       pos += 8 + len + (len & 1);
     }

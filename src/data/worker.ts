@@ -105,7 +105,8 @@ async function openHdf5(path: string): Promise<AudioHdf5> {
 async function decodeWhole(path: string): Promise<DecodedAudio> {
   const buf = readFileBytes(path);
   if (isWav(buf)) return readWavSync(path);
-  if (HDF5_SIGNATURE.every((v, i) => buf[i] === v)) throw new Error(`${path}: an HDF5 file needs a clip range (start/end) and a source key`);
+  if (HDF5_SIGNATURE.every((v, i) => buf[i] === v))
+    throw new Error(`${path}: an HDF5 file needs a clip range (start/end) and a source key`);
   return decodeAudio(buf, path);
 }
 
@@ -133,7 +134,8 @@ export async function readClip(clip: ClipLite): Promise<{ mono: Float32Array; ra
   const n = a.channels[0]!.length;
   const start = clip.start ?? 0;
   const end = clip.end ?? n;
-  if (!(start >= 0 && end <= n && start < end)) throw new Error(`${clip.path}: clip ${clip.id}: samples [${start}, ${end}) outside the file's ${n}`);
+  if (!(start >= 0 && end <= n && start < end))
+    throw new Error(`${clip.path}: clip ${clip.id}: samples [${start}, ${end}) outside the file's ${n}`);
   const mono = toMono({ sampleRate: a.sampleRate, channels: a.channels.map((c) => c.subarray(start, end)) });
   return { mono: mono.slice(), rate: a.sampleRate };
 }
@@ -142,7 +144,11 @@ export async function readClip(clip: ClipLite): Promise<{ mono: Float32Array; ra
  * The waveform the front end starts from: the recipe's window of the clip (data.window), then cut to
  * what the kept frames need, resampled (AST: centred).
  */
-async function waveform(clip: ClipLite, fe: FrontendSpec, win?: { spec: WindowSpec | null | undefined; item: JobItem }): Promise<Float32Array> {
+async function waveform(
+  clip: ClipLite,
+  fe: FrontendSpec,
+  win?: { spec: WindowSpec | null | undefined; item: JobItem },
+): Promise<Float32Array> {
   const { mono, rate } = await readClip(clip);
   return frontendWaveform(win ? cutWindow(mono, rate, win.spec, win.item) : mono, rate, fe, { source: clip.path });
 }
@@ -169,13 +175,15 @@ export async function processItem(
     // a different stream from the one that chose the partner (in the main thread)
     const rng = new Rng((item.seed ^ 0x5bd1e995) >>> 0);
     let wave = await waveform(clip, fe, { spec: job.window, item });
-    let target = labelVector(clip.label, job.numClasses, clip.id);
+    const target = labelVector(clip.label, job.numClasses, clip.id);
     let soft = Array.isArray(clip.label) && clip.label.length !== 1;
     let label = Array.isArray(clip.label) ? (clip.label.length === 1 ? clip.label[0]! : -1) : clip.label;
     if (item.mix && aug) {
-      const other = await waveform(item.mix, fe, { spec: job.window, item: { ...item, seed: item.seed ^ 0x1d872b41 } }).catch((e: Error) => {
-        throw new Error(`${item.mix!.path}: ${e.message} (mixup partner)`);
-      });
+      const other = await waveform(item.mix, fe, { spec: job.window, item: { ...item, seed: item.seed ^ 0x1d872b41 } }).catch(
+        (e: Error) => {
+          throw new Error(`${item.mix!.path}: ${e.message} (mixup partner)`);
+        },
+      );
       const lambda = rng.beta(aug.mixupAlpha, aug.mixupAlpha);
       wave = mixWaveforms(wave, other, lambda);
       const y2 = labelVector(item.mix.label, job.numClasses, item.mix.id);
@@ -186,9 +194,9 @@ export async function processItem(
     let spec: Spectrogram = frontendSpectrogram(wave, fe);
     if (aug && aug.freqm > 0) spec = frequencyMask(spec, aug.freqm, rng);
     if (aug && aug.timem > 0) spec = timeMask(spec, aug.timem, rng);
-    if (aug && aug.epic) spec = epicSpecAugment(spec, rngDraws(rng), aug.epic);
+    if (aug?.epic) spec = epicSpecAugment(spec, rngDraws(rng), aug.epic);
     spec = frontendNormalize(spec, fe);
-    if (aug && aug.noise) spec = addNoiseAndRoll(spec, rng).spec;
+    if (aug?.noise) spec = addNoiseAndRoll(spec, rng).spec;
     return { spec, target, label, soft };
   } catch (e) {
     const msg = (e as Error).message;
@@ -209,7 +217,15 @@ export async function processJob(job: Job): Promise<JobResult> {
       stats[2 * i] = s.mean;
       stats[2 * i + 1] = s.std;
     }
-    return { x: new Float32Array(0), frames: fe.targetLength, bins: fe.numMelBins, targets: new Float32Array(0), labels: new Int32Array(0), soft: false, stats };
+    return {
+      x: new Float32Array(0),
+      frames: fe.targetLength,
+      bins: fe.numMelBins,
+      targets: new Float32Array(0),
+      labels: new Int32Array(0),
+      soft: false,
+      stats,
+    };
   }
   const x = new Float32Array(B * fe.targetLength * fe.numMelBins);
   const targets = new Float32Array(B * C);
@@ -219,7 +235,9 @@ export async function processJob(job: Job): Promise<JobResult> {
   for (let i = 0; i < B; i++) {
     const r = await processItem(job.items[i]!, job);
     if (r.spec.frames !== fe.targetLength || r.spec.bins !== fe.numMelBins) {
-      throw new Error(`${job.items[i]!.clip.path}: features are [${r.spec.frames}, ${r.spec.bins}], expected [${fe.targetLength}, ${fe.numMelBins}]`);
+      throw new Error(
+        `${job.items[i]!.clip.path}: features are [${r.spec.frames}, ${r.spec.bins}], expected [${fe.targetLength}, ${fe.numMelBins}]`,
+      );
     }
     x.set(r.spec.data, i * per);
     targets.set(r.target, i * C);

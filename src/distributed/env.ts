@@ -82,7 +82,8 @@ export function rankFromEnv(env: NodeJS.ProcessEnv = process.env, flags: DistFla
   if (env.RANK === undefined && env.WORLD_SIZE === undefined) return null;
   const worldSize = int('WORLD_SIZE', env.WORLD_SIZE, 1);
   const rank = int('RANK', env.RANK, 0);
-  if (worldSize === undefined || rank === undefined) throw new Error('RANK and WORLD_SIZE: a rank needs both (torchrun sets them together)');
+  if (worldSize === undefined || rank === undefined)
+    throw new Error('RANK and WORLD_SIZE: a rank needs both (torchrun sets them together)');
   if (rank >= worldSize) throw new Error(`RANK: ${rank} is not below WORLD_SIZE ${worldSize}`);
   const localWorldSize = int('LOCAL_WORLD_SIZE', env.LOCAL_WORLD_SIZE, 1) ?? worldSize;
   const localRank = int('LOCAL_RANK', env.LOCAL_RANK, 0) ?? rank % localWorldSize;
@@ -115,7 +116,15 @@ export function launchPlan(flags: DistFlags, env: NodeJS.ProcessEnv = process.en
   const masterAddr = flags.masterAddr ?? env.MASTER_ADDR ?? (nnodes === 1 ? '127.0.0.1' : undefined);
   if (!masterAddr) throw new Error('--master-addr: required with --nnodes > 1 (the address of node 0), or set MASTER_ADDR');
   const masterPort = int('--master-port', flags.masterPort ?? env.MASTER_PORT, 1, 65535) ?? (nnodes === 1 ? null : 29500);
-  return { nproc, nnodes, nodeRank, masterAddr, masterPort, timeoutMs: timeoutOf(flags, env), backend: backendOf('--backend', flags.backend) };
+  return {
+    nproc,
+    nnodes,
+    nodeRank,
+    masterAddr,
+    masterPort,
+    timeoutMs: timeoutOf(flags, env),
+    backend: backendOf('--backend', flags.backend),
+  };
 }
 
 /** Threads per rank: the cores shared evenly, at least one. */

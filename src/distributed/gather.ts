@@ -3,7 +3,7 @@
  * every rank all n rows in clip order, so the metrics are computed from the same numbers a single
  * process would have.
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { cat, stack, zeros } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { ProcessGroup } from './group.js';
@@ -21,7 +21,10 @@ export function gatherRows(group: ProcessGroup, local: Tensor, n: number): Tenso
   const rest = local.shape.slice(1);
   return scope(() => {
     // All-gather needs equal shapes: pad the short shards with zero rows, dropped below.
-    const padded = local.shape[0] === rows ? local.contiguous() : cat([local, zeros([rows - local.shape[0]!, ...rest], { dtype: local.dtype, device: local.device })]);
+    const padded =
+      local.shape[0] === rows
+        ? local.contiguous()
+        : cat([local, zeros([rows - local.shape[0]!, ...rest], { dtype: local.dtype, device: local.device })]);
     const all = group.allGather(padded);
     // Rank r's row i is clip position i * W + r: stack by rank, then read rank-fastest.
     const byPosition = stack(all, 1).reshape(rows * W, ...rest);

@@ -61,7 +61,8 @@ export class ProcessGroup {
   }
 
   #open(op: string): NativeGroup | null {
-    if (this.#native === null && this.worldSize > 1) throw new Error(`dist rank ${this.rank}/${this.worldSize} ${op}: the process group is closed`);
+    if (this.#native === null && this.worldSize > 1)
+      throw new Error(`dist rank ${this.rank}/${this.worldSize} ${op}: the process group is closed`);
     return this.#native;
   }
 
@@ -78,7 +79,10 @@ export class ProcessGroup {
     const n = this.#open('allreduce');
     if (!n) return 0;
     this.allReducedBytes += bytesOf(ts);
-    return n.allreduce(ts.map((t) => t.native), true);
+    return n.allreduce(
+      ts.map((t) => t.native),
+      true,
+    );
   }
 
   wait(work: number): void {
@@ -100,7 +104,11 @@ export class ProcessGroup {
   /** Copies the root's tensors into everyone's, in place. */
   broadcast(ts: Tensor[], root = 0): void {
     const n = this.#open('broadcast');
-    if (n) n.broadcast(ts.map((t) => t.native), root);
+    if (n)
+      n.broadcast(
+        ts.map((t) => t.native),
+        root,
+      );
   }
 
   /** Every rank's `t` (all the same shape), by rank. */
@@ -141,6 +149,7 @@ export function ncclDevice(localRank: number, gpus = cudaDeviceCount()): string 
 
 function bytesOf(ts: Tensor[]): number {
   let b = 0;
-  for (const t of ts) b += t.numel * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'float16' || t.dtype === 'bfloat16' ? 2 : 4);
+  for (const t of ts)
+    b += t.numel * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'float16' || t.dtype === 'bfloat16' ? 2 : 4);
   return b;
 }

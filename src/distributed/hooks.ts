@@ -44,7 +44,9 @@ export function gatherEvalRows(group: ProcessGroup, rows: EvalRows, n: number): 
   const C = rows.numClasses;
   const m = rows.labels.length;
   if (rows.logits.length !== m * C || rows.targets.length !== m * C) {
-    throw new Error(`gatherEval: rank ${group.rank} has ${m} labels but ${rows.logits.length} logits / ${rows.targets.length} targets for ${C} classes`);
+    throw new Error(
+      `gatherEval: rank ${group.rank} has ${m} labels but ${rows.logits.length} logits / ${rows.targets.length} targets for ${C} classes`,
+    );
   }
   const w = 2 * C + 1;
   const packed = new Float32Array(m * w);
@@ -58,7 +60,14 @@ export function gatherEvalRows(group: ProcessGroup, rows: EvalRows, n: number): 
     const onDevice = group.device === 'cpu' ? local : local.to(null, group.device);
     return gatherRows(group, onDevice, n).data<'float32'>();
   });
-  const out: EvalRows = { numClasses: C, logits: new Float32Array(n * C), targets: new Float32Array(n * C), labels: new Int32Array(n), lossSum: 0, soft: false };
+  const out: EvalRows = {
+    numClasses: C,
+    logits: new Float32Array(n * C),
+    targets: new Float32Array(n * C),
+    labels: new Int32Array(n),
+    lossSum: 0,
+    soft: false,
+  };
   for (let i = 0; i < n; i++) {
     out.logits.set(all.subarray(i * w, i * w + C), i * C);
     out.targets.set(all.subarray(i * w + C, i * w + 2 * C), i * C);

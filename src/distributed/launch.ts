@@ -74,7 +74,7 @@ export function describeExit(e: RankExit): string {
 
 export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
   const base = o.env ?? process.env;
-  const masterPort = o.plan.masterPort ?? await freePort(o.plan.masterAddr);
+  const masterPort = o.plan.masterPort ?? (await freePort(o.plan.masterAddr));
   const plan = { ...o.plan, masterPort };
   const cpus = allowedCpus();
   const cores = o.cores ?? cpus?.length ?? threadsPerRank(1);
@@ -104,7 +104,10 @@ export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
       env[PARENT_PID_ENV] = String(process.pid);
       // Each rank on its own cores: OpenMP would otherwise bind every rank's first thread to core 0.
       if (cpus && base.OMP_PLACES === undefined && cpus.length >= plan.nproc * threads) {
-        env.OMP_PLACES = cpus.slice(local * threads, (local + 1) * threads).map((c) => `{${c}}`).join(',');
+        env.OMP_PLACES = cpus
+          .slice(local * threads, (local + 1) * threads)
+          .map((c) => `{${c}}`)
+          .join(',');
       }
       const rank = Number(env.RANK);
       const loud = rank === 0;

@@ -9,7 +9,7 @@
  * the sum, so the result is the mean over the global batch exactly as one process would compute it,
  * also for an uneven last batch where the ranks hold different numbers of clips.
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { cat, noGrad, zeros } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import type { ProcessGroup } from './group.js';
@@ -60,37 +60,43 @@ export class GradientReducer {
       return;
     }
     const weight = localCount / globalCount;
-    noGrad(() => scope(() => {
-      const flats = this.buckets.map((bucket) => {
-        const flat = cat(bucket.map((p) => {
-          const g = p.grad;
-          return g === null ? zeros([p.numel], { device: p.device }) : g.contiguous().view(p.numel);
-        }));
-        if (weight !== 1) flat.mul_(weight);
-        return { flat, work: this.group.allReduceSumAsync([flat]) };
-      });
-      for (const [b, { flat, work }] of flats.entries()) {
-        this.group.wait(work);
-        let offset = 0;
-        for (const p of this.buckets[b]!) {
-          const part = flat.narrow(0, offset, p.numel).view(...p.shape);
-          offset += p.numel;
-          const g = p.grad;
-          if (g === null) p.grad = part.clone();
-          else g.copy_(part);
+    noGrad(() =>
+      scope(() => {
+        const flats = this.buckets.map((bucket) => {
+          const flat = cat(
+            bucket.map((p) => {
+              const g = p.grad;
+              return g === null ? zeros([p.numel], { device: p.device }) : g.contiguous().view(p.numel);
+            }),
+          );
+          if (weight !== 1) flat.mul_(weight);
+          return { flat, work: this.group.allReduceSumAsync([flat]) };
+        });
+        for (const [b, { flat, work }] of flats.entries()) {
+          this.group.wait(work);
+          let offset = 0;
+          for (const p of this.buckets[b]!) {
+            const part = flat.narrow(0, offset, p.numel).view(...p.shape);
+            offset += p.numel;
+            const g = p.grad;
+            if (g === null) p.grad = part.clone();
+            else g.copy_(part);
+          }
         }
-      }
-    }));
+      }),
+    );
   }
 }
 
 /** Makes every rank's parameters rank `root`'s (at start, so that all begin from the same weights). */
 export function broadcastParameters(group: ProcessGroup, params: Tensor[], root = 0): void {
   if (!group.distributed) return;
-  noGrad(() => scope(() => {
-    for (const p of params) {
-      // In place: Gloo writes the shared storage of this detached view (the addon rejects gaps).
-      group.broadcast([p.detach()], root);
-    }
-  }));
+  noGrad(() =>
+    scope(() => {
+      for (const p of params) {
+        // In place: Gloo writes the shared storage of this detached view (the addon rejects gaps).
+        group.broadcast([p.detach()], root);
+      }
+    }),
+  );
 }

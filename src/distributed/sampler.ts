@@ -28,9 +28,12 @@ export interface ShardOptions {
 }
 
 function check(o: ShardOptions): void {
-  if (!Number.isInteger(o.worldSize) || o.worldSize < 1) throw new Error(`sampler: worldSize must be a positive integer, got ${o.worldSize}`);
-  if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) throw new Error(`sampler: rank ${o.rank} is outside [0, ${o.worldSize})`);
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`sampler: batchSize must be a positive integer, got ${o.batchSize}`);
+  if (!Number.isInteger(o.worldSize) || o.worldSize < 1)
+    throw new Error(`sampler: worldSize must be a positive integer, got ${o.worldSize}`);
+  if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize)
+    throw new Error(`sampler: rank ${o.rank} is outside [0, ${o.worldSize})`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+    throw new Error(`sampler: batchSize must be a positive integer, got ${o.batchSize}`);
 }
 
 /** This rank's part of every step of an epoch whose clip order is `order`. */

@@ -65,7 +65,10 @@ class AstGraph {
   readonly tDim: number;
   #batchShape?: string;
 
-  constructor(readonly sd: StateDict, readonly spec: AstGraphSpec) {
+  constructor(
+    readonly sd: StateDict,
+    readonly spec: AstGraphSpec,
+  ) {
     this.D = spec.embedDim;
     this.S = spec.distilled ? 2 : 1;
     this.fDim = Math.floor((spec.fdim - spec.patchSize) / spec.fstride) + 1;
@@ -131,7 +134,12 @@ class AstGraph {
     const pb = g.weight('patch_embed.proj.bias', this.t('patch_embed.proj.bias', [D]).data, [D]);
     const conv = g.node('Conv', [img, pw, pb], { kernel_shape: [P, P], strides: [spec.fstride, spec.tstride] }, 'patch_conv');
     const N = this.fDim * this.tDim;
-    const patches = g.node('Transpose', [g.node('Reshape', [conv, g.ints([0, D, N])], {}, 'patch_flat')], { perm: [0, 2, 1] }, 'patch_tokens');
+    const patches = g.node(
+      'Transpose',
+      [g.node('Reshape', [conv, g.ints([0, D, N])], {}, 'patch_flat')],
+      { perm: [0, 2, 1] },
+      'patch_tokens',
+    );
     const pos = this.t('pos_embed', [1, S + N, D]).data;
     const posPatches = g.weight('pos_embed.patches', pos.subarray(S * D), [1, N, D]);
     const xp = g.node('Add', [patches, posPatches], {}, 'patches_pos');
@@ -162,13 +170,24 @@ class AstGraph {
     if (nPrompt) {
       const p = g.weight(promptName, this.t(promptName, [1, nPrompt, D]).data, [1, nPrompt, D]);
       const pe = this.expandBatch(p, nPrompt, x, `${pre}.prompt_b`);
-      x = g.node('Concat', [this.tokens(x, 0, S, `${pre}.special_in`), pe, this.tokens(x, S, 1 << 30, `${pre}.patches_in`)], { axis: 1 }, `${pre}.with_prompt`);
+      x = g.node(
+        'Concat',
+        [this.tokens(x, 0, S, `${pre}.special_in`), pe, this.tokens(x, S, 1 << 30, `${pre}.patches_in`)],
+        { axis: 1 },
+        `${pre}.with_prompt`,
+      );
       nPre += nPrompt;
     }
     const adapter = (pos: 'attn' | 'ffn') => spec.adapters.find((a) => a.position === pos);
     x = this.sublayer(x, `${pre}.norm1`, (u) => this.attention(u, i), adapter('attn'), `${pre}.attn_adapter`, nPre);
     x = this.sublayer(x, `${pre}.norm2`, (u) => this.mlp(u, i), adapter('ffn'), `${pre}.ffn_adapter`, nPre);
-    if (nPrompt) x = g.node('Concat', [this.tokens(x, 0, S, `${pre}.special_out`), this.tokens(x, nPre, 1 << 30, `${pre}.patches_out`)], { axis: 1 }, `${pre}.out`);
+    if (nPrompt)
+      x = g.node(
+        'Concat',
+        [this.tokens(x, 0, S, `${pre}.special_out`), this.tokens(x, nPre, 1 << 30, `${pre}.patches_out`)],
+        { axis: 1 },
+        `${pre}.out`,
+      );
     return x;
   }
 
@@ -176,7 +195,8 @@ class AstGraph {
     const u = this.layerNorm(x, norm, this.spec.normEps);
     const y = f(u);
     if (!a) return this.g.node('Add', [x, y], {}, `${norm}.res`);
-    if (a.mode === 'parallel') return this.g.node('Add', [this.g.node('Add', [x, y], {}, `${norm}.res`), this.adapter(u, a, aName, nPre)], {}, `${aName}.res`);
+    if (a.mode === 'parallel')
+      return this.g.node('Add', [this.g.node('Add', [x, y], {}, `${norm}.res`), this.adapter(u, a, aName, nPre)], {}, `${aName}.res`);
     return this.g.node('Add', [x, this.g.node('Add', [y, this.adapter(y, a, aName, nPre)], {}, `${aName}.seq`)], {}, `${aName}.res`);
   }
 
@@ -207,7 +227,8 @@ class AstGraph {
     const scale = hd ** -0.5;
     for (let j = 0; j < D * D; j++) w[j] *= scale;
     for (let j = 0; j < D; j++) b[j] *= scale;
-    const proj = (k: number, name: string) => this.linear(u, w.subarray(k * D * D, (k + 1) * D * D), D, D, b.subarray(k * D, (k + 1) * D), `${pre}.${name}`);
+    const proj = (k: number, name: string) =>
+      this.linear(u, w.subarray(k * D * D, (k + 1) * D * D), D, D, b.subarray(k * D, (k + 1) * D), `${pre}.${name}`);
     const heads = (t: string, name: string, perm: number[]) =>
       g.node('Transpose', [g.node('Reshape', [t, g.ints([0, 0, H, hd])], {}, `${pre}.${name}_split`)], { perm }, `${pre}.${name}_heads`);
     const q = heads(proj(0, 'q'), 'q', [0, 2, 1, 3]);
@@ -215,7 +236,12 @@ class AstGraph {
     const v = heads(proj(2, 'v'), 'v', [0, 2, 1, 3]);
     const probs = g.node('Softmax', [g.node('MatMul', [q, kT], {}, `${pre}.scores`)], { axis: -1 }, `${pre}.probs`);
     const ctx = g.node('MatMul', [probs, v], {}, `${pre}.ctx`);
-    const merged = g.node('Reshape', [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }, `${pre}.ctx_t`), g.ints([0, 0, D])], {}, `${pre}.ctx_merged`);
+    const merged = g.node(
+      'Reshape',
+      [g.node('Transpose', [ctx], { perm: [0, 2, 1, 3] }, `${pre}.ctx_t`), g.ints([0, 0, D])],
+      {},
+      `${pre}.ctx_merged`,
+    );
     return this.linear(merged, this.t(`${pre}.proj.weight`, [D, D]).data, D, D, this.t(`${pre}.proj.bias`, [D]).data, `${pre}.proj`);
   }
 
@@ -254,14 +280,27 @@ class AstGraph {
     if (kF === 1 && kT === 1) return centreBranch(u, '');
     const N = this.fDim * this.tDim;
     const pads = [cF, cT, cF, cT];
-    const gridIn = g.node('Reshape', [g.node('Transpose', [this.tokens(u, nPre, 1 << 30, `${name}.grid_tokens`)], { perm: [0, 2, 1] }, `${name}.grid_t`), g.ints([0, D, this.fDim, this.tDim])], {}, `${name}.grid`);
+    const gridIn = g.node(
+      'Reshape',
+      [
+        g.node('Transpose', [this.tokens(u, nPre, 1 << 30, `${name}.grid_tokens`)], { perm: [0, 2, 1] }, `${name}.grid_t`),
+        g.ints([0, D, this.fDim, this.tDim]),
+      ],
+      {},
+      `${name}.grid`,
+    );
     const downIn = [gridIn, g.weight(`${name}.down.weight`, wd, [r, D, kF, kT])];
     if (bd) downIn.push(g.weight(`${name}.down.bias`, bd, [r]));
     const h = this.gelu(g.node('Conv', downIn, { kernel_shape: [kF, kT], pads }, `${name}.down`), `${name}.gelu`);
     const upIn = [h, g.weight(`${name}.up.weight`, wuS, [D, r, kF, kT])];
     if (bu) upIn.push(g.weight(`${name}.up.bias`, bu, [D]));
     const up = g.node('Conv', upIn, { kernel_shape: [kF, kT], pads }, `${name}.up`);
-    const gridOut = g.node('Transpose', [g.node('Reshape', [up, g.ints([0, D, N])], {}, `${name}.up_flat`)], { perm: [0, 2, 1] }, `${name}.grid_out`);
+    const gridOut = g.node(
+      'Transpose',
+      [g.node('Reshape', [up, g.ints([0, D, N])], {}, `${name}.up_flat`)],
+      { perm: [0, 2, 1] },
+      `${name}.grid_out`,
+    );
     const pre = centreBranch(this.tokens(u, 0, nPre, `${name}.pre_tokens`), '_pre');
     return g.node('Concat', [pre, gridOut], { axis: 1 }, `${name}.out`);
   }

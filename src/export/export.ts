@@ -40,7 +40,11 @@ export function stateDictOf(model: AudioSpectrogramTransformer): StateDict {
 }
 
 /** The graph geometry of a built model with `config`'s PEFT additions. */
-export function graphSpecOf(model: AudioSpectrogramTransformer, config: AdapterConfigFile, batch: number | 'dynamic' = 'dynamic'): AstGraphSpec {
+export function graphSpecOf(
+  model: AudioSpectrogramTransformer,
+  config: AdapterConfigFile,
+  batch: number | 'dynamic' = 'dynamic',
+): AstGraphSpec {
   const c = model.cfg;
   const lora = config.lora && model.blocks.items.some((b) => b.attn.hasLora) ? config.lora : null;
   return {
@@ -83,10 +87,12 @@ export function exportMetadata(config: AdapterConfigFile, frames: number): Recor
  * tensors do not depend on it (everything but full fine-tuning's positional table). Caller removes it.
  */
 function withFrames(dir: string, config: AdapterConfigFile, frames: number): string {
-  if (config.method === 'full') throw new Error(`--frames: a full fine-tuning checkpoint's positional table is fixed at ${config.input.tdim} frames`);
+  if (config.method === 'full')
+    throw new Error(`--frames: a full fine-tuning checkpoint's positional table is fixed at ${config.input.tdim} frames`);
   const tmp = mkdtempSync(join(tmpdir(), 'loaa-export-'));
   // the adapter's regular files only (a link or node in it is neither followed nor recreated)
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isFile()) copyFileGuarded(join(dir, e.name), join(tmp, e.name), 'adapter file');
+  for (const e of readdirSync(dir, { withFileTypes: true }))
+    if (e.isFile()) copyFileGuarded(join(dir, e.name), join(tmp, e.name), 'adapter file');
   const raw = readInputJson<AdapterConfigFile>(join(dir, ADAPTER_CONFIG_FILE), { what: 'adapter config' });
   raw.input = { ...raw.input, tdim: frames };
   if (raw.frontend) raw.frontend = { ...raw.frontend, target_length: frames };
@@ -105,7 +111,11 @@ export type BackboneSource = string | ((config: AdapterConfigFile) => AudioSpect
  * Loads the backbone + adapter with loaa (the model `--verify` compares against) for `frames` input
  * frames (default the adapter's). Caller disposes the model.
  */
-export function loadForExport(adapterDir: string, backbone: BackboneSource, frames?: number): { model: AudioSpectrogramTransformer; config: AdapterConfigFile } {
+export function loadForExport(
+  adapterDir: string,
+  backbone: BackboneSource,
+  frames?: number,
+): { model: AudioSpectrogramTransformer; config: AdapterConfigFile } {
   const config = readAdapterConfig(adapterDir);
   const f = frames ?? config.input.tdim;
   const dir = f === config.input.tdim ? adapterDir : withFrames(adapterDir, config, f);
@@ -126,12 +136,21 @@ export function loadForExport(adapterDir: string, backbone: BackboneSource, fram
 }
 
 /** Writes the ONNX model of a loaded model. */
-export function exportModel(model: AudioSpectrogramTransformer, config: AdapterConfigFile, opts: Omit<ExportOptions, 'backbone' | 'frames'>): ExportResult {
+export function exportModel(
+  model: AudioSpectrogramTransformer,
+  config: AdapterConfigFile,
+  opts: Omit<ExportOptions, 'backbone' | 'frames'>,
+): ExportResult {
   const batch = opts.batch ?? 'dynamic';
   const spec = graphSpecOf(model, config, batch);
   const g = buildAstGraph(stateDictOf(model), spec);
   const metadata = exportMetadata(config, spec.tdim);
-  const written = writeOnnx(g, opts.out, { precision: opts.precision, metadata, externalThreshold: opts.externalThreshold, producerVersion: packageVersion() });
+  const written = writeOnnx(g, opts.out, {
+    precision: opts.precision,
+    metadata,
+    externalThreshold: opts.externalThreshold,
+    producerVersion: packageVersion(),
+  });
   return { ...written, config, metadata, inputShape: [batch, spec.tdim, spec.fdim] };
 }
 
@@ -142,7 +161,11 @@ export function exportModel(model: AudioSpectrogramTransformer, config: AdapterC
 export function exportModelBytes(model: AudioSpectrogramTransformer, config: AdapterConfigFile): Uint8Array {
   const spec = graphSpecOf(model, config, 'dynamic');
   const g = buildAstGraph(stateDictOf(model), spec);
-  return encodeOnnx(g, 'model.onnx.data', { metadata: exportMetadata(config, spec.tdim), externalThreshold: Infinity, producerVersion: packageVersion() }).bytes;
+  return encodeOnnx(g, 'model.onnx.data', {
+    metadata: exportMetadata(config, spec.tdim),
+    externalThreshold: Infinity,
+    producerVersion: packageVersion(),
+  }).bytes;
 }
 
 /** Backbone + adapter directory -> ONNX file. */
@@ -157,7 +180,8 @@ export function exportOnnx(adapterDir: string, opts: ExportOptions): ExportResul
 
 function packageVersion(): string {
   try {
-    return readInputJson<{ version: string }>(fileURLToPath(new URL('../../../package.json', import.meta.url)), { what: 'package.json' }).version;
+    return readInputJson<{ version: string }>(fileURLToPath(new URL('../../../package.json', import.meta.url)), { what: 'package.json' })
+      .version;
   } catch {
     return '';
   }

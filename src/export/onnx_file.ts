@@ -72,12 +72,12 @@ export function toFloat16Bits(src: Float32Array): Uint16Array {
       let h = mant >>> shift;
       const rem = mant & ((1 << shift) - 1);
       const half = 1 << (shift - 1);
-      if (rem > half || (rem === half && (h & 1))) h++;
+      if (rem > half || (rem === half && h & 1)) h++;
       out[i] = sign | h;
     } else {
       let h = (e << 10) | (mant >>> 13);
       const rem = mant & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+      if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
       out[i] = sign | h;
     }
   }
@@ -95,7 +95,9 @@ function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
 function valueInfo(v: ValueInfo): onnxProto.onnx.IValueInfoProto {
   return {
     name: v.name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: { elemType: FLOAT, shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } },
+    },
   };
 }
 
@@ -169,7 +171,13 @@ export function encodeOnnx(g: GraphBuilder, dataName: string, opts: WriteOnnxOpt
       name: 'loaa_ast',
       node: [
         ...casts,
-        ...g.nodes.map((n) => ({ opType: n.op, input: n.inputs, output: n.outputs, name: n.name, attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)) })),
+        ...g.nodes.map((n) => ({
+          opType: n.op,
+          input: n.inputs,
+          output: n.outputs,
+          name: n.name,
+          attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
+        })),
       ],
       initializer,
       input: g.inputs.map(valueInfo),
@@ -177,7 +185,14 @@ export function encodeOnnx(g: GraphBuilder, dataName: string, opts: WriteOnnxOpt
     },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
-  return { bytes, external, dataParts: external ? dataParts : [], dataBytes: external ? offset : 0, initializers: initializer.length, nodes: casts.length + g.nodes.length };
+  return {
+    bytes,
+    external,
+    dataParts: external ? dataParts : [],
+    dataBytes: external ? offset : 0,
+    initializers: initializer.length,
+    nodes: casts.length + g.nodes.length,
+  };
 }
 
 /** Serialises the graph to `file` (and `<file>.data` when the weights are large). */

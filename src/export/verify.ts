@@ -70,7 +70,10 @@ export async function verifyOnnx(
   const tolerance = opts.tolerance ?? (opts.precision === 'fp16' ? FP16_TOLERANCE : FP32_TOLERANCE);
   // as many threads as loaa's own (src/native sets OMP_NUM_THREADS): the timings compare like with like
   const threads = Number(process.env.OMP_NUM_THREADS) || undefined;
-  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) });
+  const session = await ort.InferenceSession.create(file, {
+    graphOptimizationLevel: 'all',
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  });
   let maxDiff = 0;
   let maxLogit = 0;
   let top1Agrees = true;
@@ -80,12 +83,26 @@ export async function verifyOnnx(
   try {
     // a warm-up run of each (allocators, thread pools, onnxruntime's first-run planning) stays out of the timings
     const w = inputOf(-1);
-    noGrad(() => scope(() => model.eval().forward(tensor(w, [batch, tdim, fdim])).toFloat32()));
+    noGrad(() =>
+      scope(() =>
+        model
+          .eval()
+          .forward(tensor(w, [batch, tdim, fdim]))
+          .toFloat32(),
+      ),
+    );
     await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', w, [batch, tdim, fdim]) });
     for (let r = 0; r < rounds; r++) {
       const x = inputOf(r);
       let t0 = performance.now();
-      const want = noGrad(() => scope(() => model.eval().forward(tensor(x, [batch, tdim, fdim])).toFloat32()));
+      const want = noGrad(() =>
+        scope(() =>
+          model
+            .eval()
+            .forward(tensor(x, [batch, tdim, fdim]))
+            .toFloat32(),
+        ),
+      );
       loaaMs += performance.now() - t0;
       t0 = performance.now();
       const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, tdim, fdim]) });
@@ -103,5 +120,16 @@ export async function verifyOnnx(
   }
   const bound = tolerance * (1 + maxLogit);
   const n = rounds * batch;
-  return { ok: maxDiff <= bound, maxDiff, maxLogit, tolerance, bound, inputs: n, top1Agrees, ortMsPerInput: ortMs / n, loaaMsPerInput: loaaMs / n, threads };
+  return {
+    ok: maxDiff <= bound,
+    maxDiff,
+    maxLogit,
+    tolerance,
+    bound,
+    inputs: n,
+    top1Agrees,
+    ortMsPerInput: ortMs / n,
+    loaaMsPerInput: loaaMs / n,
+    threads,
+  };
 }

@@ -22,12 +22,15 @@ export function pageSource(): 'source' | 'prebuilt' {
   if (hasPageSource()) return 'source';
   const missing = PAGE_FILES.filter((f) => !existsSync(join(PREBUILT_PAGE, f)));
   if (!missing.length) return 'prebuilt';
-  throw new Error(`--web: the prebuilt page is incomplete in this installation (${PREBUILT_PAGE}: ${missing.join(', ')} missing): reinstall loaa`);
+  throw new Error(
+    `--web: the prebuilt page is incomplete in this installation (${PREBUILT_PAGE}: ${missing.join(', ')} missing): reinstall loaa`,
+  );
 }
 
 /** Checks `modelFile` can go on a page, before the model is exported. */
 export function checkWebModel(modelFile: string): void {
-  if (existsSync(`${modelFile}.data`)) throw new Error(`--web: ${basename(modelFile)}.data: a model with external data is over 2 GB, too large for a browser page`);
+  if (existsSync(`${modelFile}.data`))
+    throw new Error(`--web: ${basename(modelFile)}.data: a model with external data is over 2 GB, too large for a browser page`);
 }
 
 /** Writes the page into `dir` and copies `modelFile` there as model.onnx. */

@@ -53,13 +53,15 @@ export async function bundlePage(dir: string): Promise<void> {
     // The audio code reaches node:fs / node:path / node:crypto ... only in its path-based helpers,
     // which the page never calls: each Node built-in becomes a stub whose every member throws when
     // called, so a future import of another built-in cannot break the bundle.
-    plugins: [{
-      name: 'no-node-builtins',
-      setup(b) {
-        b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
-        b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({ contents: nodeStub(args.path), loader: 'js' }));
+    plugins: [
+      {
+        name: 'no-node-builtins',
+        setup(b) {
+          b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
+          b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({ contents: nodeStub(args.path), loader: 'js' }));
+        },
       },
-    }],
+    ],
   });
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, 'app.js'), result.outputFiles[0]!.contents);
@@ -68,7 +70,7 @@ export async function bundlePage(dir: string): Promise<void> {
 }
 
 function nodeStub(name: string): string {
-  return `const fail = () => { throw new Error(${JSON.stringify(name + ' is not available in the browser')}); };
+  return `const fail = () => { throw new Error(${JSON.stringify(`${name} is not available in the browser`)}); };
 const stub = new Proxy(fail, { get: (_, k) => (k === '__esModule' ? false : stub), apply: fail, construct: fail });
 module.exports = stub;`;
 }

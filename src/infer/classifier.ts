@@ -20,7 +20,14 @@ import { topK, type Scored } from '../util/scores.js';
 import { fileTimeline, type FileTimeline, type FileTimelineOptions } from './file_timeline.js';
 import { performance } from 'node:perf_hooks';
 import { OnnxEngine } from './onnx_engine.js';
-import { chooseMeasured, engineBeforeMeasuring, type ChooseOptions, type EngineChoiceNames, type InferEngine, type InferEngineSpec } from './engine_choice.js';
+import {
+  chooseMeasured,
+  engineBeforeMeasuring,
+  type ChooseOptions,
+  type EngineChoiceNames,
+  type InferEngine,
+  type InferEngineSpec,
+} from './engine_choice.js';
 
 export { topK, type Scored } from '../util/scores.js';
 
@@ -111,7 +118,13 @@ export class Classifier {
     return Classifier.build(model, adapterDir, engine, null);
   }
 
-  private static build(model: AudioSpectrogramTransformer, adapterDir: string, engine: Engine, backbone: BackboneProvenance | null, name = 'default'): Classifier {
+  private static build(
+    model: AudioSpectrogramTransformer,
+    adapterDir: string,
+    engine: Engine,
+    backbone: BackboneProvenance | null,
+    name = 'default',
+  ): Classifier {
     try {
       placeModel(model, engine);
       const { config } = loadAdapter(adapterDir, model);
@@ -143,7 +156,7 @@ export class Classifier {
    */
   async useEngine(spec: InferEngineSpec, opts: UseEngineOptions = {}): Promise<InferEngine> {
     const names = opts.names ?? { engine: '--engine', device: '--device', precision: '--precision' };
-    const warn = opts.warn ?? ((l: string) => process.stderr.write(l + '\n'));
+    const warn = opts.warn ?? ((l: string) => process.stderr.write(`${l}\n`));
     this.onnx?.dispose();
     this.onnx = null;
     const early = engineBeforeMeasuring(spec, this.engine, names);
@@ -259,7 +272,10 @@ export class Classifier {
 
   private needFrontend(): FrontendSpec {
     const fe = this.frontend;
-    if (!fe) throw new Error(`${this.adapterDir}/${ADAPTER_CONFIG_FILE}: frontend: missing, so audio cannot be turned into features (pass --features)`);
+    if (!fe)
+      throw new Error(
+        `${this.adapterDir}/${ADAPTER_CONFIG_FILE}: frontend: missing, so audio cannot be turned into features (pass --features)`,
+      );
     return fe;
   }
 
@@ -281,7 +297,9 @@ export class Classifier {
     const flat = noGrad(() =>
       scope(() => {
         const x = toDevice(tensor(fbank, [n, T, F]), device);
-        return autocast(amp.device, amp.dtype, () => this.model.forward(x)).to('float32', 'cpu').toArray();
+        return autocast(amp.device, amp.dtype, () => this.model.forward(x))
+          .to('float32', 'cpu')
+          .toArray();
       }),
     );
     const C = flat.length / n;
@@ -291,7 +309,9 @@ export class Classifier {
   /** The top-k of one row of logits; NaN or infinite logits are an error naming the input. */
   score(logits: number[], k: number, input = 'input'): Scored[] {
     if (!logits.every((v) => Number.isFinite(v))) {
-      throw new Error(`${input}: the model's outputs are not finite (NaN or infinity) for finite features: the backbone or adapter weights hold NaN/Inf`);
+      throw new Error(
+        `${input}: the model's outputs are not finite (NaN or infinity) for finite features: the backbone or adapter weights hold NaN/Inf`,
+      );
     }
     return topK(logits, this.labels, Math.min(k, this.labels.length));
   }
@@ -322,7 +342,10 @@ export class Classifier {
   }
 
   /** The rows checked (a bad one is an Error in its slot) and the good ones grouped in batches. */
-  private plan(rows: (Float32Array | Error)[], opts: ClassifyManyOptions): { out: (Prediction | Error)[]; batches: number[][]; stack: (idx: number[]) => Float32Array } {
+  private plan(
+    rows: (Float32Array | Error)[],
+    opts: ClassifyManyOptions,
+  ): { out: (Prediction | Error)[]; batches: number[][]; stack: (idx: number[]) => Float32Array } {
     const { names = [], batchSize = rows.length || 1 } = opts;
     const [T, F] = this.inputShape;
     const per = T * F;
@@ -341,7 +364,9 @@ export class Classifier {
     for (let s = 0; s < ok.length; s += batchSize) batches.push(ok.slice(s, s + batchSize));
     const stack = (idx: number[]): Float32Array => {
       const x = new Float32Array(idx.length * per);
-      idx.forEach((i, j) => x.set(rows[i] as Float32Array, j * per));
+      idx.forEach((i, j) => {
+        x.set(rows[i] as Float32Array, j * per);
+      });
       return x;
     };
     return { out, batches, stack };
@@ -353,7 +378,11 @@ export class Classifier {
       const i = idx[j]!;
       const name = names[i] ?? 'input';
       try {
-        plan.out[i] = { input: name, logits: l, top: checkOutputs ? this.score(l, k, name) : topK(l, this.labels, Math.min(k, this.labels.length)) };
+        plan.out[i] = {
+          input: name,
+          logits: l,
+          top: checkOutputs ? this.score(l, k, name) : topK(l, this.labels, Math.min(k, this.labels.length)),
+        };
       } catch (e) {
         plan.out[i] = e as Error;
       }
@@ -373,7 +402,12 @@ export class Classifier {
    * model a batch at a time; adjacent windows with the same top label merge into a segment.
    */
   async timeline(input: string, opts: FileTimelineOptions = {}): Promise<FileTimeline> {
-    const scorer = { frontend: this.needFrontend(), labels: this.labels, inputShape: this.inputShape, logits: (x: Float32Array, n: number) => this.logits(x, n) };
+    const scorer = {
+      frontend: this.needFrontend(),
+      labels: this.labels,
+      inputShape: this.inputShape,
+      logits: (x: Float32Array, n: number) => this.logits(x, n),
+    };
     return fileTimeline(input, scorer, opts);
   }
 
@@ -393,5 +427,6 @@ export interface ClassifyManyOptions {
 /** NaN in, or NaN weights, would print NaN probabilities (null in JSON) and exit 0: name the source. */
 function checkFinite(fbank: Float32Array, bins: number, input: string): void {
   const bad = fbank.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new Error(`${input}: the features hold ${fbank[bad]} at frame ${Math.floor(bad / bins)}, bin ${bad % bins}: not classified`);
+  if (bad >= 0)
+    throw new Error(`${input}: the features hold ${fbank[bad]} at frame ${Math.floor(bad / bins)}, bin ${bad % bins}: not classified`);
 }

@@ -36,9 +36,15 @@ export function parseInferEngine(v: string | undefined, where = '--engine'): Inf
  */
 export function engineBeforeMeasuring(spec: InferEngineSpec, torch: Engine, names: EngineChoiceNames): InferEngine | null {
   if (spec === 'torch') return 'torch';
-  const why = torch.device !== 'cpu' ? `${names.device}: ${torch.device}` : torch.precision !== 'fp32' ? `${names.precision}: ${torch.precision}` : null;
+  const why =
+    torch.device !== 'cpu'
+      ? `${names.device}: ${torch.device}`
+      : torch.precision !== 'fp32'
+        ? `${names.precision}: ${torch.precision}`
+        : null;
   if (why === null) return spec === 'onnx' ? 'onnx' : null;
-  if (spec === 'onnx') throw new Error(`${why}: the onnx engine runs on the CPU in fp32 only (choose the torch or auto engine, or the CPU in fp32)`);
+  if (spec === 'onnx')
+    throw new Error(`${why}: the onnx engine runs on the CPU in fp32 only (choose the torch or auto engine, or the CPU in fp32)`);
   return 'torch';
 }
 
@@ -62,7 +68,13 @@ type CacheFile = Record<string, Measured>;
 
 function validEntry(v: unknown): v is Measured {
   const m = v as Measured;
-  return !!m && typeof m === 'object' && (m.engine === 'onnx' || m.engine === 'torch') && typeof m.torchMs === 'number' && typeof m.onnxMs === 'number';
+  return (
+    !!m &&
+    typeof m === 'object' &&
+    (m.engine === 'onnx' || m.engine === 'torch') &&
+    typeof m.torchMs === 'number' &&
+    typeof m.onnxMs === 'number'
+  );
 }
 
 /** The cached measurements; a file that is not one is ignored with a warning (and rewritten later). */
@@ -92,9 +104,13 @@ export interface ChooseOptions {
  * `auto`'s verdict for `shape` on this machine: the cached one, else `measure()`'s, then cached.
  * A cache that cannot be written costs a warning, not the run.
  */
-export async function chooseMeasured(shape: string, measure: () => Promise<{ torchMs: number; onnxMs: number }>, opts: ChooseOptions = {}): Promise<Measured & { cached: boolean }> {
+export async function chooseMeasured(
+  shape: string,
+  measure: () => Promise<{ torchMs: number; onnxMs: number }>,
+  opts: ChooseOptions = {},
+): Promise<Measured & { cached: boolean }> {
   const file = opts.cacheFile ?? engineCacheFile();
-  const warn = opts.warn ?? ((l: string) => process.stderr.write(l + '\n'));
+  const warn = opts.warn ?? ((l: string) => process.stderr.write(`${l}\n`));
   const key = `${machineKey()} | ${shape}`;
   const cache = readEngineCache(file, warn);
   const hit = cache[key];
@@ -102,7 +118,7 @@ export async function chooseMeasured(shape: string, measure: () => Promise<{ tor
   const { torchMs, onnxMs } = await measure();
   const m: Measured = { engine: onnxMs < torchMs ? 'onnx' : 'torch', torchMs, onnxMs };
   try {
-    writeFileAtomic(file, JSON.stringify({ ...cache, [key]: m }, null, 1) + '\n');
+    writeFileAtomic(file, `${JSON.stringify({ ...cache, [key]: m }, null, 1)}\n`);
   } catch (e) {
     warn(`loaa: ${(e as Error).message} (the engine measurement is not remembered)`);
   }

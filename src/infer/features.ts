@@ -4,7 +4,15 @@
  * read from a `.safetensors` file.
  */
 import { decodeAudio, readAudio } from '../audio/decode.js';
-import { features, samplesForFrames, specFromFile, type ClipFeatures, type FeatureOptions, type FrontendFile, type FrontendSpec } from '../audio/frontend.js';
+import {
+  features,
+  samplesForFrames,
+  specFromFile,
+  type ClipFeatures,
+  type FeatureOptions,
+  type FrontendFile,
+  type FrontendSpec,
+} from '../audio/frontend.js';
 import { readWavPrefix } from '../audio/wav_prefix.js';
 import type { DecodedAudio } from '../audio/types.js';
 import { readSafetensors, type RawTensor } from '../io/safetensors.js';
@@ -16,7 +24,12 @@ export type { ClipFeatures, FrontendSpec } from '../audio/frontend.js';
 export const frontendSpec = (fe: FrontendFile): FrontendSpec => specFromFile(fe);
 
 /** The front end on decoded audio (targetLength 0: no padding); `source` names the input in errors. */
-export function featuresOfAudio(audio: DecodedAudio, fe: FrontendSpec, source = 'audio', opts: Omit<FeatureOptions, 'source'> = {}): ClipFeatures {
+export function featuresOfAudio(
+  audio: DecodedAudio,
+  fe: FrontendSpec,
+  source = 'audio',
+  opts: Omit<FeatureOptions, 'source'> = {},
+): ClipFeatures {
   return features(audio, fe, { ...opts, source });
 }
 
@@ -25,7 +38,8 @@ export function featuresOfAudio(audio: DecodedAudio, fe: FrontendSpec, source = 
  * model's frames reach (the other decoders need the whole file).
  */
 export async function featuresOfFile(file: string, fe: FrontendSpec, opts: Omit<FeatureOptions, 'source'> = {}): Promise<ClipFeatures> {
-  const prefix = fe.targetLength > 0 ? readWavPrefix(file, (rate) => samplesForFrames(fe.targetLength, rate, fe.sampleRate, fe.type)) : null;
+  const prefix =
+    fe.targetLength > 0 ? readWavPrefix(file, (rate) => samplesForFrames(fe.targetLength, rate, fe.sampleRate, fe.type)) : null;
   const audio = prefix ? await decodeAudio(prefix, file) : await readAudio(file);
   return featuresOfAudio(audio, fe, file, opts);
 }
@@ -34,15 +48,21 @@ export async function featuresOfFile(file: string, fe: FrontendSpec, opts: Omit<
  * Ready model input from a `.safetensors` file (tensor `fbank`, or its only tensor): [frames, mel]
  * or [batch, frames, mel], used as it is. `expect` = [frames, mel] the model takes, when known.
  */
-export function readFeaturesFile(file: string, expect?: readonly [number, number]): { name: string; fbank: Float32Array; frames: number; bins: number }[] {
+export function readFeaturesFile(
+  file: string,
+  expect?: readonly [number, number],
+): { name: string; fbank: Float32Array; frames: number; bins: number }[] {
   const tensors: Map<string, RawTensor> = readSafetensors(file).tensors;
   const t = tensors.get('fbank') ?? (tensors.size === 1 ? [...tensors.values()][0] : undefined);
   if (!t) throw new Error(`${file}: no tensor "fbank" (it has ${[...tensors.keys()].slice(0, 4).join(', ') || 'none'})`);
   const s = t.shape;
-  if (s.length !== 2 && s.length !== 3) throw new Error(`${file}: fbank: expected [frames, mel bins] or [batch, frames, mel bins], got [${s.join(', ')}]`);
+  if (s.length !== 2 && s.length !== 3)
+    throw new Error(`${file}: fbank: expected [frames, mel bins] or [batch, frames, mel bins], got [${s.join(', ')}]`);
   const [frames, bins] = s.length === 2 ? [s[0]!, s[1]!] : [s[1]!, s[2]!];
   if (expect && (frames !== expect[0] || bins !== expect[1])) {
-    throw new Error(`${file}: fbank is [${s.join(', ')}], the adapter's model takes [${expect[0]}, ${expect[1]}] (frames x mel bins; write it with loaa features --target-length ${expect[0]})`);
+    throw new Error(
+      `${file}: fbank is [${s.join(', ')}], the adapter's model takes [${expect[0]}, ${expect[1]}] (frames x mel bins; write it with loaa features --target-length ${expect[0]})`,
+    );
   }
   // through a tensor, so float64 / half files read too
   const data = noGrad(() => {

@@ -34,7 +34,13 @@ export class OnnxEngine {
   }
 
   /** Logits of `n` inputs laid out [n, frames, mel bins] through adapter `name`'s graph. */
-  async logits(name: string, model: AudioSpectrogramTransformer, config: AdapterConfigFile, fbank: Float32Array, n: number): Promise<number[][]> {
+  async logits(
+    name: string,
+    model: AudioSpectrogramTransformer,
+    config: AdapterConfigFile,
+    fbank: Float32Array,
+    n: number,
+  ): Promise<number[][]> {
     const session = await this.session(name, model, config);
     const { tdim, fdim } = model.cfg;
     const x = new this.ort.Tensor('float32', fbank, [n, tdim, fdim]);

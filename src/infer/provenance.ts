@@ -72,14 +72,20 @@ function mismatch(adapterDir: string, what: string, got: string, want: BackboneP
 }
 
 /** Builds the AST an adapter needs on the right backbone: the given one or the recorded one, checked. */
-export function resolveBackbone(adapterDir: string, cfg: AdapterConfigFile, opts: ResolveOptions = {}): { model: AudioSpectrogramTransformer; provenance: BackboneProvenance | null } {
+export function resolveBackbone(
+  adapterDir: string,
+  cfg: AdapterConfigFile,
+  opts: ResolveOptions = {},
+): { model: AudioSpectrogramTransformer; provenance: BackboneProvenance | null } {
   const recorded = cfg.backbone ?? null;
   const astCfg = astConfigFromAdapter(cfg);
   let path: string;
   if (opts.backbone !== undefined) {
     path = opts.backbone;
   } else if (!recorded) {
-    throw new Error(`${join(adapterDir, ADAPTER_CONFIG_FILE)}: backbone: not recorded (an adapter saved before provenance); pass the backbone checkpoint it was trained on`);
+    throw new Error(
+      `${join(adapterDir, ADAPTER_CONFIG_FILE)}: backbone: not recorded (an adapter saved before provenance); pass the backbone checkpoint it was trained on`,
+    );
   } else if (recorded.source === 'random') {
     const model = new AudioSpectrogramTransformer(astCfg, { seed: recorded.seed });
     const got = parametersSha256(model);
@@ -90,10 +96,14 @@ export function resolveBackbone(adapterDir: string, cfg: AdapterConfigFile, opts
     return { model, provenance: recorded };
   } else if (recorded.source.startsWith('pull:')) {
     path = backbonePath(recorded.source.slice(5));
-    if (!existsSync(path)) throw new Error(`${path}: missing: the adapter was trained on ${recorded.source}; run \`loaa pull ${recorded.source.slice(5)}\``);
+    if (!existsSync(path))
+      throw new Error(`${path}: missing: the adapter was trained on ${recorded.source}; run \`loaa pull ${recorded.source.slice(5)}\``);
   } else {
     path = recorded.source.slice(5);
-    if (!existsSync(path)) throw new Error(`${path}: missing: the adapter was trained on this file (sha256 ${recorded.sha256}); pass the backbone's new location`);
+    if (!existsSync(path))
+      throw new Error(
+        `${path}: missing: the adapter was trained on this file (sha256 ${recorded.sha256}); pass the backbone's new location`,
+      );
   }
   if (recorded && !opts.force) {
     const got = fileSha256(path);

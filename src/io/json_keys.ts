@@ -16,7 +16,8 @@ export function firstDuplicateKey(text: string): string | null {
   const stack: Frame[] = [];
   let i = 0;
   const n = text.length;
-  const childPath = (f: Frame | undefined): string => (f ? (f.path ? `${f.path}.${f.obj ? f.lastKey : '[]'}` : f.obj ? f.lastKey : '[]') : '');
+  const childPath = (f: Frame | undefined): string =>
+    f ? (f.path ? `${f.path}.${f.obj ? f.lastKey : '[]'}` : f.obj ? f.lastKey : '[]') : '';
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
@@ -29,7 +30,7 @@ export function firstDuplicateKey(text: string): string | null {
         else j++;
       }
       const top = stack[stack.length - 1];
-      if (top && top.obj && top.expectKey) {
+      if (top?.obj && top.expectKey) {
         const key = JSON.parse(text.slice(i, j + 1)) as string;
         if (top.keys.has(key)) return top.path ? `${top.path}.${key}` : key;
         top.keys.add(key);
@@ -46,7 +47,7 @@ export function firstDuplicateKey(text: string): string | null {
       stack.pop();
     } else if (c === 0x2c) {
       const top = stack[stack.length - 1];
-      if (top && top.obj) top.expectKey = true;
+      if (top?.obj) top.expectKey = true;
     }
     i++;
   }

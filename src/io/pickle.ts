@@ -43,17 +43,74 @@ export interface UnpickleResult {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4a: 'BININT',
-  0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID', 0x51: 'BINPERSID', 0x52: 'REDUCE',
-  0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND',
-  0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT', 0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET',
-  0x69: 'INST', 0x6a: 'LONG_BINGET', 0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT',
-  0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
-  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2',
-  0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES',
-  0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET',
-  0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME',
-  0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 
 class Unpickler {
@@ -159,7 +216,7 @@ class Unpickler {
     if (b.length > 64) this.fail(`a ${b.length}-byte integer is not something a checkpoint holds`);
     let hexs = '';
     for (let i = b.length - 1; i >= 0; i--) hexs += b[i].toString(16).padStart(2, '0');
-    let v = BigInt('0x' + hexs);
+    let v = BigInt(`0x${hexs}`);
     if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
     return this.int(v);
   }
@@ -207,7 +264,8 @@ class Unpickler {
       const op = d[this.pos++];
       this.op = op;
       switch (op) {
-        case 0x80: { // PROTO
+        case 0x80: {
+          // PROTO
           const p = d[this.need(1)];
           if (p > 5) this.fail(`unsupported pickle protocol ${p}`);
           break;
@@ -215,27 +273,48 @@ class Unpickler {
         case 0x95: // FRAME: a length hint only
           this.u64len();
           break;
-        case 0x2e: { // STOP
+        case 0x2e: {
+          // STOP
           const value = this.pop();
           return { value, end: this.pos };
         }
         // --- constants
-        case 0x4e: this.stack.push(null); break;
-        case 0x88: this.stack.push(true); break;
-        case 0x89: this.stack.push(false); break;
-        case 0x4a: this.stack.push(dv.getInt32(this.need(4), true)); break;
-        case 0x4b: this.stack.push(d[this.need(1)]); break;
-        case 0x4d: this.stack.push(dv.getUint16(this.need(2), true)); break;
-        case 0x8a: this.stack.push(this.decodeLong(this.bytes(d[this.need(1)]))); break;
+        case 0x4e:
+          this.stack.push(null);
+          break;
+        case 0x88:
+          this.stack.push(true);
+          break;
+        case 0x89:
+          this.stack.push(false);
+          break;
+        case 0x4a:
+          this.stack.push(dv.getInt32(this.need(4), true));
+          break;
+        case 0x4b:
+          this.stack.push(d[this.need(1)]);
+          break;
+        case 0x4d:
+          this.stack.push(dv.getUint16(this.need(2), true));
+          break;
+        case 0x8a:
+          this.stack.push(this.decodeLong(this.bytes(d[this.need(1)])));
+          break;
         case 0x8b: {
           const n = dv.getInt32(this.need(4), true);
           if (n < 0) this.fail('negative LONG4 length');
           this.stack.push(this.decodeLong(this.bytes(n)));
           break;
         }
-        case 0x47: this.stack.push(dv.getFloat64(this.need(8), false)); break;
-        case 0x49: this.stack.push(this.parseTextInt(this.readline())); break;
-        case 0x4c: this.stack.push(this.parseTextInt(this.readline())); break;
+        case 0x47:
+          this.stack.push(dv.getFloat64(this.need(8), false));
+          break;
+        case 0x49:
+          this.stack.push(this.parseTextInt(this.readline()));
+          break;
+        case 0x4c:
+          this.stack.push(this.parseTextInt(this.readline()));
+          break;
         case 0x46: {
           const s = this.readline().trim();
           const f = Number(s);
@@ -244,9 +323,15 @@ class Unpickler {
           break;
         }
         // --- strings and bytes
-        case 0x58: this.stack.push(this.text(this.bytes(dv.getUint32(this.need(4), true)))); break;
-        case 0x8c: this.stack.push(this.text(this.bytes(d[this.need(1)]))); break;
-        case 0x8d: this.stack.push(this.text(this.bytes(this.u64len()))); break;
+        case 0x58:
+          this.stack.push(this.text(this.bytes(dv.getUint32(this.need(4), true))));
+          break;
+        case 0x8c:
+          this.stack.push(this.text(this.bytes(d[this.need(1)])));
+          break;
+        case 0x8d:
+          this.stack.push(this.text(this.bytes(this.u64len())));
+          break;
         case 0x55: // SHORT_BINSTRING / BINSTRING: Python 2 str; keys are ASCII in practice
         case 0x54: {
           let n: number;
@@ -265,27 +350,49 @@ class Unpickler {
           this.stack.push(s);
           break;
         }
-        case 0x43: this.stack.push(new Uint8Array(this.bytes(d[this.need(1)]))); break;
-        case 0x42: this.stack.push(new Uint8Array(this.bytes(dv.getUint32(this.need(4), true)))); break;
-        case 0x8e: this.stack.push(new Uint8Array(this.bytes(this.u64len()))); break;
-        case 0x96: this.stack.push(new Uint8Array(this.bytes(this.u64len()))); break;
-        case 0x97: return this.fail('out-of-band buffers (NEXT_BUFFER) are not supported');
-        case 0x98: this.top(); break; // READONLY_BUFFER: no-op on what is there
+        case 0x43:
+          this.stack.push(new Uint8Array(this.bytes(d[this.need(1)])));
+          break;
+        case 0x42:
+          this.stack.push(new Uint8Array(this.bytes(dv.getUint32(this.need(4), true))));
+          break;
+        case 0x8e:
+          this.stack.push(new Uint8Array(this.bytes(this.u64len())));
+          break;
+        case 0x96:
+          this.stack.push(new Uint8Array(this.bytes(this.u64len())));
+          break;
+        case 0x97:
+          return this.fail('out-of-band buffers (NEXT_BUFFER) are not supported');
+        case 0x98:
+          this.top();
+          break; // READONLY_BUFFER: no-op on what is there
         // --- containers
-        case 0x29: this.stack.push(new PyTuple([])); break;
-        case 0x5d: this.stack.push([]); break;
-        case 0x7d: this.stack.push(new Map()); break;
-        case 0x8f: this.stack.push(new Set()); break;
+        case 0x29:
+          this.stack.push(new PyTuple([]));
+          break;
+        case 0x5d:
+          this.stack.push([]);
+          break;
+        case 0x7d:
+          this.stack.push(new Map());
+          break;
+        case 0x8f:
+          this.stack.push(new Set());
+          break;
         case 0x28: // MARK
           this.metastack.push(this.stack);
           this.stack = [];
           break;
-        case 0x74: { // TUPLE (pop first: push must go to the stack below the mark)
+        case 0x74: {
+          // TUPLE (pop first: push must go to the stack below the mark)
           const t = new PyTuple(this.popMark());
           this.stack.push(t);
           break;
         }
-        case 0x85: this.stack.push(new PyTuple([this.pop()])); break;
+        case 0x85:
+          this.stack.push(new PyTuple([this.pop()]));
+          break;
         case 0x86: {
           const b = this.pop();
           const a = this.pop();
@@ -299,7 +406,8 @@ class Unpickler {
           this.stack.push(new PyTuple([a, b, c]));
           break;
         }
-        case 0x6c: { // LIST
+        case 0x6c: {
+          // LIST
           const l = this.popMark();
           this.stack.push(l);
           break;
@@ -317,21 +425,24 @@ class Unpickler {
           this.stack.push(new Set(items.map((x) => hashKey(x, this.fail))));
           break;
         }
-        case 0x61: { // APPEND
+        case 0x61: {
+          // APPEND
           const item = this.pop();
           const list = this.top();
           if (!Array.isArray(list)) this.fail(`APPEND to ${describe(list)}: only lists can be appended to`);
           (list as unknown[]).push(item);
           break;
         }
-        case 0x65: { // APPENDS
+        case 0x65: {
+          // APPENDS
           const items = this.popMark();
           const list = this.top();
           if (!Array.isArray(list)) this.fail(`APPENDS to ${describe(list)}: only lists can be appended to`);
           for (const x of items) (list as unknown[]).push(x);
           break;
         }
-        case 0x73: { // SETITEM
+        case 0x73: {
+          // SETITEM
           const v = this.pop();
           const k = this.pop();
           const m = this.top();
@@ -339,7 +450,8 @@ class Unpickler {
           (m as Map<unknown, unknown>).set(hashKey(k, this.fail), v);
           break;
         }
-        case 0x75: { // SETITEMS
+        case 0x75: {
+          // SETITEMS
           const items = this.popMark();
           const m = this.top();
           if (!(m instanceof Map)) this.fail(`SETITEMS on ${describe(m)}: only dicts take items`);
@@ -347,7 +459,8 @@ class Unpickler {
           for (let i = 0; i < items.length; i += 2) (m as Map<unknown, unknown>).set(hashKey(items[i], this.fail), items[i + 1]);
           break;
         }
-        case 0x90: { // ADDITEMS
+        case 0x90: {
+          // ADDITEMS
           const items = this.popMark();
           const s = this.top();
           if (!(s instanceof Set)) this.fail(`ADDITEMS on ${describe(s)}: only sets take items`);
@@ -359,42 +472,65 @@ class Unpickler {
           if (this.stack.length) this.stack.pop();
           else this.popMark();
           break;
-        case 0x31: this.popMark(); break;
-        case 0x32: this.stack.push(this.top()); break;
-        case 0x68: this.stack.push(this.memoGet(d[this.need(1)])); break;
-        case 0x6a: this.stack.push(this.memoGet(dv.getUint32(this.need(4), true))); break;
-        case 0x67: this.stack.push(this.memoGet(this.textIndex())); break;
-        case 0x71: this.memoPut(d[this.need(1)]); break;
-        case 0x72: this.memoPut(dv.getUint32(this.need(4), true)); break;
-        case 0x70: this.memoPut(this.textIndex()); break;
-        case 0x94: this.memoPut(this.memo.size); break;
+        case 0x31:
+          this.popMark();
+          break;
+        case 0x32:
+          this.stack.push(this.top());
+          break;
+        case 0x68:
+          this.stack.push(this.memoGet(d[this.need(1)]));
+          break;
+        case 0x6a:
+          this.stack.push(this.memoGet(dv.getUint32(this.need(4), true)));
+          break;
+        case 0x67:
+          this.stack.push(this.memoGet(this.textIndex()));
+          break;
+        case 0x71:
+          this.memoPut(d[this.need(1)]);
+          break;
+        case 0x72:
+          this.memoPut(dv.getUint32(this.need(4), true));
+          break;
+        case 0x70:
+          this.memoPut(this.textIndex());
+          break;
+        case 0x94:
+          this.memoPut(this.memo.size);
+          break;
         // --- the risky ones: globals, calls, persistent ids
-        case 0x63: { // GLOBAL
+        case 0x63: {
+          // GLOBAL
           const module = this.readline();
           const name = this.readline();
           this.stack.push(resolveGlobal(module, name, this.fail));
           break;
         }
-        case 0x93: { // STACK_GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two str');
           this.stack.push(resolveGlobal(module as string, name as string, this.fail));
           break;
         }
-        case 0x52: { // REDUCE
+        case 0x52: {
+          // REDUCE
           const args = this.pop();
           const fn = this.pop();
           this.stack.push(this.call(fn, args, 'REDUCE'));
           break;
         }
-        case 0x81: { // NEWOBJ
+        case 0x81: {
+          // NEWOBJ
           const args = this.pop();
           const cls = this.pop();
           this.stack.push(this.call(cls, args, 'NEWOBJ'));
           break;
         }
-        case 0x92: { // NEWOBJ_EX
+        case 0x92: {
+          // NEWOBJ_EX
           const kwargs = this.pop();
           const args = this.pop();
           const cls = this.pop();
@@ -402,20 +538,27 @@ class Unpickler {
           this.stack.push(this.call(cls, args, 'NEWOBJ'));
           break;
         }
-        case 0x62: this.build(); break;
-        case 0x51: { // BINPERSID
+        case 0x62:
+          this.build();
+          break;
+        case 0x51: {
+          // BINPERSID
           const pid = this.pop();
           this.stack.push(this.persistent(pid));
           break;
         }
-        case 0x50: return this.fail('text persistent ids (PERSID) are not allowed; torch writes storages as tuples');
+        case 0x50:
+          return this.fail('text persistent ids (PERSID) are not allowed; torch writes storages as tuples');
         case 0x69:
-        case 0x6f: return this.fail(`${OPCODE_NAMES[op]} builds arbitrary objects and is not allowed`);
+        case 0x6f:
+          return this.fail(`${OPCODE_NAMES[op]} builds arbitrary objects and is not allowed`);
         case 0x82:
         case 0x83:
-        case 0x84: return this.fail('extension registry codes (EXT1/2/4) are not allowed');
+        case 0x84:
+          return this.fail('extension registry codes (EXT1/2/4) are not allowed');
         case 0x53:
-        case 0x56: return this.fail('protocol-0 quoted strings are not supported (torch.save writes protocol 2 or later)');
+        case 0x56:
+          return this.fail('protocol-0 quoted strings are not supported (torch.save writes protocol 2 or later)');
         default:
           return this.fail(`unknown pickle opcode 0x${op.toString(16).padStart(2, '0')} (not a pickle, or a corrupt one)`);
       }
@@ -432,7 +575,10 @@ class Unpickler {
     if (!(pid instanceof PyTuple)) return this.fail(`persistent id is ${describe(pid)}; only storage tuples are allowed`);
     const tag = pid.items[0];
     const tagStr = tag instanceof Uint8Array ? Buffer.from(tag).toString('latin1') : tag;
-    if (tagStr !== 'storage') return this.fail(`only persistent ids of storages are allowed, found ${describe(tag)} ${typeof tagStr === 'string' ? JSON.stringify(printable(tagStr)) : ''}`.trimEnd());
+    if (tagStr !== 'storage')
+      return this.fail(
+        `only persistent ids of storages are allowed, found ${describe(tag)} ${typeof tagStr === 'string' ? JSON.stringify(printable(tagStr)) : ''}`.trimEnd(),
+      );
     if (!this.opts.persistentLoad) return this.fail('this pickle refers to tensor storages outside it, but none are available');
     return this.opts.persistentLoad(pid, this.fail);
   }

@@ -5,25 +5,75 @@
  */
 import { DTYPE_BYTES, type DType } from './safetensors.js';
 import {
-  describe, hashKey, printable, PyCallable, PyComplex, PyTuple, PyTypeMarker, TorchDtype, TorchStorage, TorchStorageType, TorchTensor,
+  describe,
+  hashKey,
+  printable,
+  PyCallable,
+  PyComplex,
+  PyTuple,
+  PyTypeMarker,
+  TorchDtype,
+  TorchStorage,
+  TorchStorageType,
+  TorchTensor,
   type Fail,
 } from './pickle_values.js';
 
 const STORAGE_DTYPES: Record<string, DType | null> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
-  ByteStorage: 'uint8', BoolStorage: 'bool',
-  ComplexFloatStorage: null, ComplexDoubleStorage: null, QInt8Storage: null, QUInt8Storage: null,
-  QInt32Storage: null, QUInt4x2Storage: null, QUInt2x4Storage: null,
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+  ComplexFloatStorage: null,
+  ComplexDoubleStorage: null,
+  QInt8Storage: null,
+  QUInt8Storage: null,
+  QInt32Storage: null,
+  QUInt4x2Storage: null,
+  QUInt2x4Storage: null,
 };
 
 const TORCH_DTYPES: Record<string, DType | null> = {
-  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16', half: 'float16',
-  bfloat16: 'bfloat16', int64: 'int64', long: 'int64', int32: 'int32', int: 'int32', int16: 'int16', short: 'int16',
-  int8: 'int8', uint8: 'uint8', bool: 'bool',
-  complex32: null, complex64: null, complex128: null, cfloat: null, cdouble: null, chalf: null,
-  uint16: null, uint32: null, uint64: null, qint8: null, quint8: null, qint32: null, quint4x2: null, quint2x4: null,
-  float8_e4m3fn: null, float8_e5m2: null, float8_e4m3fnuz: null, float8_e5m2fnuz: null,
+  float32: 'float32',
+  float: 'float32',
+  float64: 'float64',
+  double: 'float64',
+  float16: 'float16',
+  half: 'float16',
+  bfloat16: 'bfloat16',
+  int64: 'int64',
+  long: 'int64',
+  int32: 'int32',
+  int: 'int32',
+  int16: 'int16',
+  short: 'int16',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
+  complex32: null,
+  complex64: null,
+  complex128: null,
+  cfloat: null,
+  cdouble: null,
+  chalf: null,
+  uint16: null,
+  uint32: null,
+  uint64: null,
+  qint8: null,
+  quint8: null,
+  qint32: null,
+  quint4x2: null,
+  quint2x4: null,
+  float8_e4m3fn: null,
+  float8_e5m2: null,
+  float8_e4m3fnuz: null,
+  float8_e5m2fnuz: null,
 };
 
 /** Allowed by torch's weights_only unpickler but meaningless here: a clear refusal, not "not allowed". */
@@ -78,8 +128,14 @@ function argCount(path: string, args: readonly unknown[], min: number, max: numb
 
 /** Build a tensor view, checking that every element it can reach lies inside its storage. */
 function makeTensor(
-  path: string, storage: unknown, offsetV: unknown, sizeV: unknown, strideV: unknown,
-  requiresGrad: boolean, dtype: DType | null, fail: Fail,
+  path: string,
+  storage: unknown,
+  offsetV: unknown,
+  sizeV: unknown,
+  strideV: unknown,
+  requiresGrad: boolean,
+  dtype: DType | null,
+  fail: Fail,
 ): TorchTensor {
   if (!(storage instanceof TorchStorage)) fail(`${path}: storage argument is ${describe(storage)}, not a persistent storage`);
   const st = storage as TorchStorage;
@@ -101,8 +157,10 @@ function makeTensor(
     const es = DTYPE_BYTES[dt];
     const need = (last + 1) * es;
     if (!Number.isSafeInteger(need) || need > st.nbytes) {
-      fail(`${path}: a ${dt} tensor of size ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)} at offset ${offset} ` +
-        `reaches byte ${need} of storage "${st.key}", which holds ${st.nbytes} bytes`);
+      fail(
+        `${path}: a ${dt} tensor of size ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)} at offset ${offset} ` +
+          `reaches byte ${need} of storage "${st.key}", which holds ${st.nbytes} bytes`,
+      );
     }
   }
   return new TorchTensor(st, dt, offset, shape, stride, requiresGrad);
@@ -127,7 +185,7 @@ function dictFrom(path: string, args: readonly unknown[], fail: Fail): Map<unkno
     } else if (Array.isArray(src) || src instanceof PyTuple) {
       for (const pair of src instanceof PyTuple ? src.items : src) {
         const kv = pair instanceof PyTuple ? pair.items : Array.isArray(pair) ? pair : null;
-        if (!kv || kv.length !== 2) fail(`${path}: items must be (key, value) pairs, found ${describe(pair)}`);
+        if (kv?.length !== 2) fail(`${path}: items must be (key, value) pairs, found ${describe(pair)}`);
         m.set(hashKey(kv![0], fail), kv![1]);
       }
     } else {

@@ -69,12 +69,11 @@ export class PyTypeMarker {
   constructor(readonly path: string) {}
 }
 
-
 export type Fail = (msg: string) => never;
 
 /** A short, printable rendering of attacker-chosen text for an error message. */
 export function printable(s: string): string {
-  const t = s.length > 120 ? s.slice(0, 120) + '...' : s;
+  const t = s.length > 120 ? `${s.slice(0, 120)}...` : s;
   return /^[\x20-\x7e]*$/.test(t) ? t : JSON.stringify(t);
 }
 

@@ -76,10 +76,15 @@ export function readPthFile(path: string): PthFile {
       zip.close();
     }
   }
-  return parsePthLegacyOrFail(head, () => {
-    budget.charge(size, 'reading the legacy checkpoint');
-    return readRegularFile(path, 'checkpoint');
-  }, path, budget);
+  return parsePthLegacyOrFail(
+    head,
+    () => {
+      budget.charge(size, 'reading the legacy checkpoint');
+      return readRegularFile(path, 'checkpoint');
+    },
+    path,
+    budget,
+  );
 }
 
 /** The same from bytes already in memory (tests, and callers that fetched the file themselves). */
@@ -91,8 +96,10 @@ export function parsePth(buf: Uint8Array, source: string, budget: LoadBudget = b
 function parsePthLegacyOrFail(head: Uint8Array, all: () => Uint8Array, source: string, budget: LoadBudget): PthFile {
   if (isPickleStart(head)) return loadLegacy(all(), source, budget);
   if (isTar(head)) {
-    throw new Error(`${source}: this is the tar-based torch.save format of PyTorch < 0.4, which is not supported: ` +
-      're-save it with a recent torch.save(...)');
+    throw new Error(
+      `${source}: this is the tar-based torch.save format of PyTorch < 0.4, which is not supported: ` +
+        're-save it with a recent torch.save(...)',
+    );
   }
   if (head.length === 0) throw new Error(`${source}: the file is empty`);
   throw new Error(`${source}: not a PyTorch checkpoint (neither a torch.save zip nor a pickle; first bytes ${hexHead(head)})`);
@@ -105,18 +112,27 @@ function hexHead(b: Uint8Array): string {
 function loadZip(zip: ZipReader, source: string, budget: LoadBudget): PthFile {
   const pkls = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (pkls.length === 0) {
-    const top = zip.entries.slice(0, 5).map((e) => e.name).join(', ');
+    const top = zip.entries
+      .slice(0, 5)
+      .map((e) => e.name)
+      .join(', ');
     throw new Error(`${source}: a zip file, but not one written by torch.save (no <dir>/data.pkl; entries: ${top || 'none'})`);
   }
-  if (pkls.length > 1) throw new Error(`${source}: several data.pkl records (${pkls.map((e) => e.name).join(', ')}): not a torch.save file`);
+  if (pkls.length > 1)
+    throw new Error(`${source}: several data.pkl records (${pkls.map((e) => e.name).join(', ')}): not a torch.save file`);
   const prefix = pkls[0].name.slice(0, -'data.pkl'.length);
   if (zip.has(`${prefix}constants.pkl`) || zip.entries.some((e) => e.name.startsWith(`${prefix}code/`))) {
-    throw new Error(`${source}: a TorchScript archive (torch.jit.save), not a state dict: save one with torch.save(model.state_dict(), path)`);
+    throw new Error(
+      `${source}: a TorchScript archive (torch.jit.save), not a state dict: save one with torch.save(model.state_dict(), path)`,
+    );
   }
   let bigEndian = false;
   if (zip.has(`${prefix}byteorder`)) {
-    const bo = Buffer.from(zip.read(`${prefix}byteorder`)).toString('latin1').trim();
-    if (bo !== 'little' && bo !== 'big') throw new Error(`${source}: ${prefix}byteorder says ${JSON.stringify(bo.slice(0, 20))}, not "little" or "big"`);
+    const bo = Buffer.from(zip.read(`${prefix}byteorder`))
+      .toString('latin1')
+      .trim();
+    if (bo !== 'little' && bo !== 'big')
+      throw new Error(`${source}: ${prefix}byteorder says ${JSON.stringify(bo.slice(0, 20))}, not "little" or "big"`);
     bigEndian = bo === 'big';
   }
   const pklSource = `${source} (${pkls[0].name})`;
@@ -135,7 +151,9 @@ function loadZip(zip: ZipReader, source: string, budget: LoadBudget): PthFile {
       const entry = zip.entry(`${prefix}data/${p.key}`);
       if (!entry) fail(`storage "${p.key}" has no record ${prefix}data/${p.key} in the archive`);
       if (entry!.uncompressedSize < nbytes) {
-        fail(`storage "${p.key}" (${p.numel} x ${p.dtype}) needs ${nbytes} bytes but ${prefix}data/${p.key} holds ${entry!.uncompressedSize}`);
+        fail(
+          `storage "${p.key}" (${p.numel} x ${p.dtype}) needs ${nbytes} bytes but ${prefix}data/${p.key} holds ${entry!.uncompressedSize}`,
+        );
       }
       const s = new TorchStorage(p.key, p.dtype, nbytes, p.location);
       storages.set(p.key, s);
@@ -166,7 +184,8 @@ function loadLegacy(buf: Uint8Array, source: string, budget: LoadBudget): PthFil
     throw new Error(`${source}: a pickle, but not a torch.save file (no torch magic number)`);
   }
   const proto = unpickle(buf, { source: at('protocol version'), offset: magic.end, budget });
-  if (proto.value !== LEGACY_PROTOCOL) throw new Error(`${source}: legacy torch.save protocol ${String(proto.value)} is not supported (only ${LEGACY_PROTOCOL})`);
+  if (proto.value !== LEGACY_PROTOCOL)
+    throw new Error(`${source}: legacy torch.save protocol ${String(proto.value)} is not supported (only ${LEGACY_PROTOCOL})`);
   const sys = unpickle(buf, { source: at('system info'), offset: proto.end, budget });
   if (!(sys.value instanceof Map) || sys.value.get('little_endian') !== true) {
     throw new Error(`${source}: legacy torch.save file written on a big-endian machine: not supported`);
@@ -272,7 +291,9 @@ function stateDictOf(obj: unknown, source: string, budget: LoadBudget): { root: 
       if (!(x instanceof TorchTensor || x instanceof Map || x instanceof PyTuple || Array.isArray(x))) return;
       const len = pre.length + key.length;
       if (len > MAX_NAME_CHARS) {
-        throw new Error(`${source}: a tensor name of ${len} characters at nesting level ${depth + 1} ("${(pre + key.slice(0, 40)).slice(0, 60)}..."), over the ${MAX_NAME_CHARS}-character limit: not a state dict a model writes`);
+        throw new Error(
+          `${source}: a tensor name of ${len} characters at nesting level ${depth + 1} ("${(pre + key.slice(0, 40)).slice(0, 60)}..."), over the ${MAX_NAME_CHARS}-character limit: not a state dict a model writes`,
+        );
       }
       budget.charge(2 * len + 32, `the tensor name at nesting level ${depth + 1}`);
       walk(x, pre + key, depth + 1);
@@ -283,7 +304,9 @@ function stateDictOf(obj: unknown, source: string, budget: LoadBudget): { root: 
       }
     } else {
       const items = v instanceof PyTuple ? v.items : (v as unknown[]);
-      items.forEach((x, i) => { child(x, String(i)); });
+      items.forEach((x, i) => {
+        child(x, String(i));
+      });
     }
   };
   walk(sd, '', 0);
@@ -309,7 +332,8 @@ function materialize(name: string, t: TorchTensor, bytes: Uint8Array, source: st
   const n = numel(t.shape);
   const shape = [...t.shape];
   if (n === 0) return { dtype: t.dtype, shape, data: new Uint8Array(0) };
-  if (n * es > bufferConstants.MAX_LENGTH) throw new Error(`${source}: tensor "${name}" of size ${JSON.stringify(shape)} is too large to hold in memory`);
+  if (n * es > bufferConstants.MAX_LENGTH)
+    throw new Error(`${source}: tensor "${name}" of size ${JSON.stringify(shape)} is too large to hold in memory`);
   // every view counts, copied or not: the engine copies each tensor it is given, so 40 views of one
   // 64 MB storage cost 2.5 GB there even when they cost nothing here
   budget.charge(n * es, `tensor "${name}" (${t.dtype} ${JSON.stringify(shape)})`);

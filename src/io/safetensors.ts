@@ -13,12 +13,18 @@ import { DTYPE_BYTES, numel } from '../tensor/dtype.js';
 export { DTYPE_BYTES, numel, type DType, type RawTensor } from '../tensor/dtype.js';
 
 const ST_TO_DTYPE: Record<string, DType> = {
-  F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16',
-  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F32: 'float32',
+  F64: 'float64',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
-const DTYPE_TO_ST: Record<DType, string> = Object.fromEntries(
-  Object.entries(ST_TO_DTYPE).map(([k, v]) => [v, k]),
-) as Record<DType, string>;
+const DTYPE_TO_ST: Record<DType, string> = Object.fromEntries(Object.entries(ST_TO_DTYPE).map(([k, v]) => [v, k])) as Record<DType, string>;
 
 export interface SafetensorsFile {
   tensors: Map<string, RawTensor>;

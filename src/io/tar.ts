@@ -61,7 +61,8 @@ function paxRecords(data: Buffer, source: string): Map<string, string> {
   while (at < data.length) {
     const sp = data.indexOf(0x20, at);
     const len = sp > at ? Number(data.subarray(at, sp).toString('ascii')) : NaN;
-    if (!Number.isSafeInteger(len) || len <= 0 || at + len > data.length) throw new Error(`${source}: malformed pax header record at byte ${at}`);
+    if (!Number.isSafeInteger(len) || len <= 0 || at + len > data.length)
+      throw new Error(`${source}: malformed pax header record at byte ${at}`);
     const rec = data.subarray(sp + 1, at + len - 1).toString('utf8');
     const eq = rec.indexOf('=');
     if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
@@ -173,7 +174,9 @@ export async function readTar(
       const meta = flag === 'x' || flag === 'g' || flag === 'L';
       const cap = meta ? Math.min(MAX_TAR_META_BYTES, maxEntryBytes) : maxEntryBytes;
       if (size > cap) {
-        throw new Error(`${source}: tar entry "${name.slice(0, 200)}" (type ${JSON.stringify(flag)}) is ${size} bytes, over the ${cap}-byte limit for one entry`);
+        throw new Error(
+          `${source}: tar entry "${name.slice(0, 200)}" (type ${JSON.stringify(flag)}) is ${size} bytes, over the ${cap}-byte limit for one entry`,
+        );
       }
       const type: TarEntry['type'] = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : 'other';
       const entry: TarEntry = { name, type, size, mode: num(h, 100, 8, 'mode', source) };

@@ -19,10 +19,12 @@ export const YAML_LIMITS = {
 
 /** The plain value of a YAML text, or an Error starting with `file` (and the line where it can). */
 export function parseYamlBounded(text: string, file: string): unknown {
-  if (text.length > YAML_LIMITS.bytes) throw new Error(`${file}: ${text.length} characters, more than the ${YAML_LIMITS.bytes} a YAML recipe or grid may have`);
+  if (text.length > YAML_LIMITS.bytes)
+    throw new Error(`${file}: ${text.length} characters, more than the ${YAML_LIMITS.bytes} a YAML recipe or grid may have`);
   let lines = 1;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines++;
-  if (lines > YAML_LIMITS.lines) throw new Error(`${file}: ${lines} lines, more than the ${YAML_LIMITS.lines} a YAML recipe or grid may have (too many keys or items)`);
+  if (lines > YAML_LIMITS.lines)
+    throw new Error(`${file}: ${lines} lines, more than the ${YAML_LIMITS.lines} a YAML recipe or grid may have (too many keys or items)`);
   const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
   if (doc.errors.length) throw new Error(`${file}: not valid YAML: ${firstLine(doc.errors[0])}`);
   const lineOf = (offset: number | undefined): string => {
@@ -43,7 +45,9 @@ export function parseYamlBounded(text: string, file: string): unknown {
         const k = pair.key;
         const name = isScalar(k) ? String(k.value) : JSON.stringify(k);
         if (seen.has(name)) {
-          fail = new Error(`${file}: ${lineOf(isScalar(k) ? k.range?.[0] : node.range?.[0])}${name}: duplicate key (each key once per mapping)`);
+          fail = new Error(
+            `${file}: ${lineOf(isScalar(k) ? k.range?.[0] : node.range?.[0])}${name}: duplicate key (each key once per mapping)`,
+          );
           return visit.BREAK;
         }
         seen.add(name);

@@ -160,9 +160,13 @@ export class ZipReader {
     const where = `entry "${e.name}"`;
     if (e.flags & 1) this.fail(`${where} is encrypted`);
     if (e.method !== 0 && e.method !== 8) this.fail(`${where} uses compression method ${e.method} (only stored and deflate are supported)`);
-    if (e.uncompressedSize > bufferConstants.MAX_LENGTH) this.fail(`${where} is ${e.uncompressedSize} bytes, larger than this Node can hold in memory`);
+    if (e.uncompressedSize > bufferConstants.MAX_LENGTH)
+      this.fail(`${where} is ${e.uncompressedSize} bytes, larger than this Node can hold in memory`);
     const start = this.dataStart(e);
-    this.budget.charge(e.uncompressedSize, `zip ${where} (${e.uncompressedSize} bytes${e.method === 8 ? ` inflated from ${e.compressedSize}` : ''})`);
+    this.budget.charge(
+      e.uncompressedSize,
+      `zip ${where} (${e.uncompressedSize} bytes${e.method === 8 ? ` inflated from ${e.compressedSize}` : ''})`,
+    );
     const raw = this.bytes.read(start, e.compressedSize);
     let data: Uint8Array;
     if (e.method === 0) {
@@ -174,7 +178,9 @@ export class ZipReader {
       try {
         data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.uncompressedSize) });
       } catch (err) {
-        return this.fail(`${where}: deflate data is corrupt or larger than its declared ${e.uncompressedSize} bytes (${(err as Error).message})`);
+        return this.fail(
+          `${where}: deflate data is corrupt or larger than its declared ${e.uncompressedSize} bytes (${(err as Error).message})`,
+        );
       }
       if (data.byteLength !== e.uncompressedSize) {
         this.fail(`${where} inflates to ${data.byteLength} bytes, not the declared ${e.uncompressedSize}`);
@@ -194,7 +200,8 @@ export class ZipReader {
   /** Offset of the entry's data, from its local header (whose extra field may differ from the central one). */
   private dataStart(e: ZipEntry): number {
     const where = `entry "${e.name}"`;
-    if (e.localHeaderOffset + LOCAL_SIZE > this.bytes.size) this.fail(`${where}: local header at ${e.localHeaderOffset} lies past the end of the file`);
+    if (e.localHeaderOffset + LOCAL_SIZE > this.bytes.size)
+      this.fail(`${where}: local header at ${e.localHeaderOffset} lies past the end of the file`);
     const h = view(this.bytes.read(e.localHeaderOffset, LOCAL_SIZE));
     if (h.getUint32(0, true) !== SIG_LOCAL) this.fail(`${where}: no local header signature at byte ${e.localHeaderOffset}`);
     const method = h.getUint16(8, true);
@@ -309,7 +316,9 @@ export class ZipReader {
       }
       if (diskStart !== 0 && diskStart !== 0xffff) this.fail(`entry "${name}" starts on disk ${diskStart}`);
       if (localHeaderOffset + LOCAL_SIZE + compressedSize > cdOffset) {
-        this.fail(`entry "${name}": ${compressedSize} bytes at ${localHeaderOffset} overlap the central directory at ${cdOffset} (truncated or corrupt)`);
+        this.fail(
+          `entry "${name}": ${compressedSize} bytes at ${localHeaderOffset} overlap the central directory at ${cdOffset} (truncated or corrupt)`,
+        );
       }
       entries.push({ name, method, flags, crc32: crc, compressedSize, uncompressedSize, localHeaderOffset });
       p = varEnd;
@@ -329,7 +338,7 @@ function u64(v: DataView, at: number, what: string, fail: (m: string) => never):
 }
 
 function hex(n: number): string {
-  return '0x' + n.toString(16).padStart(8, '0');
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 /** Bit 11 says UTF-8; otherwise the name is CP437, which for the ASCII names torch writes is latin1. */

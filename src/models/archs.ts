@@ -34,7 +34,15 @@ export interface ArchSpec {
 
 function spec(name: ArchName, embedDim: number, numHeads: number, imgSize: number, distilled: boolean, repo: string): ArchSpec {
   return {
-    name, embedDim, depth: 12, numHeads, mlpRatio: 4, imgSize, patchSize: 16, inChans: 3, distilled,
+    name,
+    embedDim,
+    depth: 12,
+    numHeads,
+    mlpRatio: 4,
+    imgSize,
+    patchSize: 16,
+    inChans: 3,
+    distilled,
     numPrefixTokens: distilled ? 2 : 1,
     hub: { repo, file: 'model.safetensors', revision: 'main' },
   };
@@ -45,10 +53,38 @@ export const ARCHS: Readonly<Record<ArchName, ArchSpec>> = Object.freeze({
   deit_tiny_patch16_224: spec('deit_tiny_patch16_224', 192, 3, 224, false, 'timm/deit_tiny_patch16_224.fb_in1k'),
   deit_small_patch16_224: spec('deit_small_patch16_224', 384, 6, 224, false, 'timm/deit_small_patch16_224.fb_in1k'),
   deit_base_patch16_224: spec('deit_base_patch16_224', 768, 12, 224, false, 'timm/deit_base_patch16_224.fb_in1k'),
-  deit_tiny_distilled_patch16_224: spec('deit_tiny_distilled_patch16_224', 192, 3, 224, true, 'timm/deit_tiny_distilled_patch16_224.fb_in1k'),
-  deit_small_distilled_patch16_224: spec('deit_small_distilled_patch16_224', 384, 6, 224, true, 'timm/deit_small_distilled_patch16_224.fb_in1k'),
-  deit_base_distilled_patch16_224: spec('deit_base_distilled_patch16_224', 768, 12, 224, true, 'timm/deit_base_distilled_patch16_224.fb_in1k'),
-  deit_base_distilled_patch16_384: spec('deit_base_distilled_patch16_384', 768, 12, 384, true, 'timm/deit_base_distilled_patch16_384.fb_in1k'),
+  deit_tiny_distilled_patch16_224: spec(
+    'deit_tiny_distilled_patch16_224',
+    192,
+    3,
+    224,
+    true,
+    'timm/deit_tiny_distilled_patch16_224.fb_in1k',
+  ),
+  deit_small_distilled_patch16_224: spec(
+    'deit_small_distilled_patch16_224',
+    384,
+    6,
+    224,
+    true,
+    'timm/deit_small_distilled_patch16_224.fb_in1k',
+  ),
+  deit_base_distilled_patch16_224: spec(
+    'deit_base_distilled_patch16_224',
+    768,
+    12,
+    224,
+    true,
+    'timm/deit_base_distilled_patch16_224.fb_in1k',
+  ),
+  deit_base_distilled_patch16_384: spec(
+    'deit_base_distilled_patch16_384',
+    768,
+    12,
+    384,
+    true,
+    'timm/deit_base_distilled_patch16_384.fb_in1k',
+  ),
   vit_base_patch16_224: spec('vit_base_patch16_224', 768, 12, 224, false, 'timm/vit_base_patch16_224.augreg2_in21k_ft_in1k'),
   vit_base_patch16_384: spec('vit_base_patch16_384', 768, 12, 384, false, 'timm/vit_base_patch16_384.augreg_in21k_ft_in1k'),
 });
@@ -99,19 +135,19 @@ export function expectedBackboneShapes(arch: ArchSpec, o: BackboneShapeOptions =
   m.set('patch_embed.proj.bias', [D]);
   for (let i = 0; i < arch.depth; i++) {
     const p = `blocks.${i}.`;
-    m.set(p + 'norm1.weight', [D]);
-    m.set(p + 'norm1.bias', [D]);
-    m.set(p + 'attn.qkv.weight', [3 * D, D]);
-    m.set(p + 'attn.qkv.bias', [3 * D]);
-    m.set(p + 'attn.proj.weight', [D, D]);
-    m.set(p + 'attn.proj.bias', [D]);
+    m.set(`${p}norm1.weight`, [D]);
+    m.set(`${p}norm1.bias`, [D]);
+    m.set(`${p}attn.qkv.weight`, [3 * D, D]);
+    m.set(`${p}attn.qkv.bias`, [3 * D]);
+    m.set(`${p}attn.proj.weight`, [D, D]);
+    m.set(`${p}attn.proj.bias`, [D]);
     add(o.afterAttention?.(p));
-    m.set(p + 'norm2.weight', [D]);
-    m.set(p + 'norm2.bias', [D]);
-    m.set(p + 'mlp.fc1.weight', [H, D]);
-    m.set(p + 'mlp.fc1.bias', [H]);
-    m.set(p + 'mlp.fc2.weight', [D, H]);
-    m.set(p + 'mlp.fc2.bias', [D]);
+    m.set(`${p}norm2.weight`, [D]);
+    m.set(`${p}norm2.bias`, [D]);
+    m.set(`${p}mlp.fc1.weight`, [H, D]);
+    m.set(`${p}mlp.fc1.bias`, [H]);
+    m.set(`${p}mlp.fc2.weight`, [D, H]);
+    m.set(`${p}mlp.fc2.bias`, [D]);
     add(o.afterMlp?.(p));
   }
   m.set('norm.weight', [D]);
@@ -228,7 +264,11 @@ export function assertBackbone(arch: ArchSpec | ArchName, tensors: Map<string, R
   const parts: string[] = [];
   if (r.missing.length) parts.push(`missing ${list(r.missing, (k) => k)}`);
   if (r.mismatched.length) {
-    parts.push(`shape mismatches ${list(r.mismatched, (m) => `${m.key}: expected [${m.expected.join(', ')}], found [${m.found.join(', ')}]`)}`);
+    parts.push(
+      `shape mismatches ${list(r.mismatched, (m) => `${m.key}: expected [${m.expected.join(', ')}], found [${m.found.join(', ')}]`)}`,
+    );
   }
-  throw new Error(`${source}: this checkpoint is ${what.description}, not ${a.name} (depth ${a.depth}, width ${a.embedDim}): ${parts.join('; ')}`);
+  throw new Error(
+    `${source}: this checkpoint is ${what.description}, not ${a.name} (depth ${a.depth}, width ${a.embedDim}): ${parts.join('; ')}`,
+  );
 }

@@ -17,7 +17,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { cat, fromRaw, interpolateBilinear, noGrad } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
@@ -77,7 +77,8 @@ export function astArch(cfg: Pick<AstConfig, 'arch' | 'depth'>): ArchSpec {
   if (cfg.depth === undefined || cfg.depth === a.depth) return a;
   if (!Number.isSafeInteger(cfg.depth) || cfg.depth < 1) throw new Error(`depth: expected a positive integer, got ${cfg.depth}`);
   // depth reduces a model; more blocks than the architecture has would only allocate (--depth 100000 aborted)
-  if (cfg.depth > a.depth) throw new Error(`depth: ${cfg.depth} is more than the ${a.depth} blocks of ${a.name} (depth builds a model with fewer blocks)`);
+  if (cfg.depth > a.depth)
+    throw new Error(`depth: ${cfg.depth} is more than the ${a.depth} blocks of ${a.name} (depth builds a model with fewer blocks)`);
   return { ...a, depth: cfg.depth };
 }
 
@@ -85,7 +86,12 @@ export function astArch(cfg: Pick<AstConfig, 'arch' | 'depth'>): ArchSpec {
 export class AstHead extends Module {
   readonly norm: LayerNorm;
   readonly fc: Linear;
-  constructor(readonly dim: number, readonly numClasses: number, eps = AST_HEAD_LN_EPS, seed?: number) {
+  constructor(
+    readonly dim: number,
+    readonly numClasses: number,
+    eps = AST_HEAD_LN_EPS,
+    seed?: number,
+  ) {
     super();
     if (!Number.isSafeInteger(numClasses) || numClasses < 1) throw new Error(`numClasses: expected a positive integer, got ${numClasses}`);
     this.norm = this.child('norm', new LayerNorm(dim, eps));
@@ -136,7 +142,14 @@ export class AudioSpectrogramTransformer extends VitTrunk {
     const arch = astArch(cfg);
     const g = astGrid(cfg, arch.patchSize);
     const seeds = new SeedSeq(opts.seed);
-    super(arch, { inChans: 1, stride: [cfg.fstride, cfg.tstride], posGrid: [g.fDim, g.tDim], depth: arch.depth, eps: cfg.normEps ?? VIT_LN_EPS, seeds });
+    super(arch, {
+      inChans: 1,
+      stride: [cfg.fstride, cfg.tstride],
+      posGrid: [g.fDim, g.tDim],
+      depth: arch.depth,
+      eps: cfg.normEps ?? VIT_LN_EPS,
+      seeds,
+    });
     this.#cfg = Object.freeze({ ...cfg });
     this.embedDim = arch.embedDim;
     this.grid = Object.freeze({ fDim: g.fDim, tDim: g.tDim, special: this.numPrefixTokens });
@@ -225,7 +238,10 @@ export function resizePosEmbed(pos: Tensor, nSpecial: number, from: readonly [nu
     throw new Error(`pos_embed: expected [1, ${nSpecial + rows * cols}, D] for a ${rows}x${cols} grid, got [${pos.shape.join(', ')}]`);
   }
   return scope(() => {
-    let p = pos.narrow(1, nSpecial, rows * cols).transpose(1, 2).reshape(1, D, rows, cols);
+    let p = pos
+      .narrow(1, nSpecial, rows * cols)
+      .transpose(1, 2)
+      .reshape(1, D, rows, cols);
     if (tDim <= cols) p = p.narrow(3, Math.floor(cols / 2) - Math.floor(tDim / 2), tDim);
     else p = interpolateBilinear(p.contiguous(), [rows, tDim]);
     if (fDim <= rows) p = p.narrow(2, Math.floor(rows / 2) - Math.floor(fDim / 2), fDim);
@@ -268,12 +284,16 @@ function convertAndLoad(tensors: Map<string, RawTensor>, cfg: AstConfig, source:
     for (const [k, shape] of expected) {
       const t = tensors.get(k);
       if (!t) problems.push(`missing ${k}`);
-      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) problems.push(`${k}: expected ${shapeStr(shape)}, found ${shapeStr(t.shape)}`);
+      else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+        problems.push(`${k}: expected ${shapeStr(shape)}, found ${shapeStr(t.shape)}`);
     }
-    if (tensors.has('dist_token') !== arch.distilled) problems.push(arch.distilled ? 'no dist_token (not a distilled model)' : 'it has a dist_token (a distilled model)');
+    if (tensors.has('dist_token') !== arch.distilled)
+      problems.push(arch.distilled ? 'no dist_token (not a distilled model)' : 'it has a dist_token (a distilled model)');
     if (problems.length) {
       const what = inferArch(tensors);
-      throw new Error(`${source}: this audio checkpoint is ${what.description}, not ${arch.name} (depth ${arch.depth}, width ${D}): ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? `; ... (${problems.length} in all)` : ''}`);
+      throw new Error(
+        `${source}: this audio checkpoint is ${what.description}, not ${arch.name} (depth ${arch.depth}, width ${D}): ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? `; ... (${problems.length} in all)` : ''}`,
+      );
     }
   }
   const model = new AudioSpectrogramTransformer(cfg, { seed: o.seed });
@@ -327,7 +347,12 @@ function convertAndLoad(tensors: Map<string, RawTensor>, cfg: AstConfig, source:
  * dict that is not `cfg.arch` is an Error naming what it is. An AST head of `numClasses` outputs,
  * if present, is loaded.
  */
-export function astFromImageStateDict(tensors: Map<string, RawTensor>, cfg: AstConfig, source: string, opts: { seed?: number } = {}): AudioSpectrogramTransformer {
+export function astFromImageStateDict(
+  tensors: Map<string, RawTensor>,
+  cfg: AstConfig,
+  source: string,
+  opts: { seed?: number } = {},
+): AudioSpectrogramTransformer {
   const patch = tensors.get('patch_embed.proj.weight');
   if (patch && patch.shape.length === 4 && patch.shape[1] === 1) {
     throw new Error(`${source}: a 1-channel patch embedding: this is an audio (AST) checkpoint, not an image one (load it with loadAst)`);
@@ -395,7 +420,11 @@ export interface LoadedAst {
  * -> the AST of `cfg`. `strict`: every backbone tensor of the checkpoint must be used (no blocks
  * beyond `depth`, no AST head of another class count).
  */
-export function loadAst(path: string, cfg: AstConfig, opts: { strict?: boolean; sourceGrid?: [number, number]; seed?: number } = {}): LoadedAst {
+export function loadAst(
+  path: string,
+  cfg: AstConfig,
+  opts: { strict?: boolean; sourceGrid?: [number, number]; seed?: number } = {},
+): LoadedAst {
   const sd = loadBackboneStateDict(path);
   const patch = sd.tensors.get('patch_embed.proj.weight');
   const audio = sd.format === 'hf-ast' || sd.format === 'ast' || (patch !== undefined && patch.shape.length === 4 && patch.shape[1] === 1);
@@ -405,12 +434,17 @@ export function loadAst(path: string, cfg: AstConfig, opts: { strict?: boolean; 
   const hasHead = sd.tensors.get('head.fc.weight')?.shape[0] === cfg.numClasses;
   if (hf && audio && hasHead && c.headNormEps === undefined) c.headNormEps = HF_LN_EPS;
   const model = audio
-    ? astFromAudioStateDict(sd.tensors, c, path, { sourceGrid: opts.sourceGrid ?? (sd.format === 'hf-ast' ? hfAudioGrid(path) : undefined), seed: opts.seed })
+    ? astFromAudioStateDict(sd.tensors, c, path, {
+        sourceGrid: opts.sourceGrid ?? (sd.format === 'hf-ast' ? hfAudioGrid(path) : undefined),
+        seed: opts.seed,
+      })
     : astFromImageStateDict(sd.tensors, c, path, { seed: opts.seed });
   const info = model.loadInfo!;
   if (opts.strict && info.unused.length) {
     model.dispose();
-    throw new Error(`${path}: ${info.unused.length} backbone tensor(s) not used by a depth-${model.depth}, ${cfg.numClasses}-class AST: ${info.unused.slice(0, 4).join(', ')}${info.unused.length > 4 ? ', ...' : ''}`);
+    throw new Error(
+      `${path}: ${info.unused.length} backbone tensor(s) not used by a depth-${model.depth}, ${cfg.numClasses}-class AST: ${info.unused.slice(0, 4).join(', ')}${info.unused.length > 4 ? ', ...' : ''}`,
+    );
   }
   return { model, unused: [...sd.unused, ...info.unused], format: sd.format, container: sd.container };
 }

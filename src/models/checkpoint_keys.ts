@@ -58,7 +58,8 @@ function unknownFormat(path: string, head: Uint8Array): Error {
   const hex = Buffer.from(head.subarray(0, 8)).toString('hex');
   let hint = '';
   if (head[0] === 0x1f && head[1] === 0x8b) hint = ': it is gzip-compressed, decompress it first';
-  else if (Buffer.from(head.subarray(0, 4)).toString('latin1') === '\x89HDF') hint = ': it is HDF5 (Keras/TensorFlow weights), which is not supported';
+  else if (Buffer.from(head.subarray(0, 4)).toString('latin1') === '\x89HDF')
+    hint = ': it is HDF5 (Keras/TensorFlow weights), which is not supported';
   else if (head[0] === 0x3c) hint = ': it looks like text/HTML (a failed download?)';
   return new Error(`${path}: not a checkpoint: neither safetensors nor a torch.save file (first bytes ${hex})${hint}`);
 }
@@ -112,7 +113,9 @@ export function toTimmKeys(
   if (adapterKey) {
     throw new Error(`${source}: this is a loaa adapter checkpoint (it has ${adapterKey}), not a backbone: pass it as the adapter`);
   }
-  const hfEmb = keys.map((k) => /^(.*?)embeddings\.(cls_token|position_embeddings|patch_embeddings\.projection\.weight)$/.exec(k)).find(Boolean);
+  const hfEmb = keys
+    .map((k) => /^(.*?)embeddings\.(cls_token|position_embeddings|patch_embeddings\.projection\.weight)$/.exec(k))
+    .find(Boolean);
   const hfLayer = keys.map((k) => /^(.*?)encoder\.layer\.\d+\./.exec(k)).find(Boolean);
   let result: { tensors: Map<string, RawTensor>; format: KeyFormat; unused: string[] };
   if (keys.some((k) => k.startsWith('v.blocks.') || k === 'v.cls_token')) {
@@ -123,11 +126,15 @@ export function toTimmKeys(
     result = fromTimm(named, source);
   } else {
     const first = original.slice(0, 4).join(', ');
-    throw new Error(`${source}: not a ViT/DeiT/AST checkpoint: none of its ${original.length} keys look like timm or Hugging Face names (${first || 'no keys'})`);
+    throw new Error(
+      `${source}: not a ViT/DeiT/AST checkpoint: none of its ${original.length} keys look like timm or Hugging Face names (${first || 'no keys'})`,
+    );
   }
   const strays = result.unused.filter((k) => /(^|\.)blocks\.\d+\.|(^|\.)encoder\.layer\.\d+\./.test(k));
   if (strays.length) {
-    throw new Error(`${source}: its transformer blocks hold tensors a plain ViT block does not (${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', ...' : ''}): a different architecture`);
+    throw new Error(
+      `${source}: its transformer blocks hold tensors a plain ViT block does not (${strays.slice(0, 3).join(', ')}${strays.length > 3 ? ', ...' : ''}): a different architecture`,
+    );
   }
   if (result.tensors.size === 0) throw new Error(`${source}: no backbone tensors found (${result.format} layout)`);
   return result;
@@ -223,7 +230,16 @@ function fromHuggingFace(named: Map<string, [string, RawTensor]>, prefix: string
     if (missing.length) {
       throw new Error(`${source}: layer ${i} has attention ${[...parts.keys()].join('/')}.${kind} but no ${missing.join('/')}.${kind}`);
     }
-    put(tensors, `blocks.${i}.attn.qkv.${kind}`, concatRows(['query', 'key', 'value'].map((p) => parts.get(p)!), source), `layer ${i} q/k/v`, source);
+    put(
+      tensors,
+      `blocks.${i}.attn.qkv.${kind}`,
+      concatRows(
+        ['query', 'key', 'value'].map((p) => parts.get(p)!),
+        source,
+      ),
+      `layer ${i} q/k/v`,
+      source,
+    );
   }
   const bare = prefix.replace(/\.$/, '');
   let format: KeyFormat;

@@ -26,7 +26,7 @@ import { basename, dirname, join } from 'node:path';
 import { readTar } from '../io/tar.js';
 import { ZipReader } from '../io/zip.js';
 import { processAlive, readdirOrEmpty, writeFileAtomic } from '../util/fs.js';
-import { downloadFile, sha256File, sizeOf, type DownloadProgress } from './download.js';
+import { downloadFile, sha256File, sizeOf } from './download.js';
 import { loaaHome, type FetchOptions } from './pull.js';
 import { openInputStream, readInput, readInputJson, readInputText, renameGuarded, writeFileNew } from '../util/guarded_fs.js';
 
@@ -85,7 +85,8 @@ export const DATASETS: Record<DatasetName, DatasetSpec> = {
     format: 'zip',
     sha256: null,
     size: null,
-    unpinned: 'a branch archive GitHub generates on demand (unknown offline); checked by structure: 2,000 WAVs, each listed in meta/esc50.csv',
+    unpinned:
+      'a branch archive GitHub generates on demand (unknown offline); checked by structure: 2,000 WAVs, each listed in meta/esc50.csv',
     keep: ['audio', 'meta'],
     audioDir: 'audio',
     files: 2000,
@@ -180,9 +181,14 @@ async function unpack(spec: DatasetSpec, archive: string, into: string): Promise
         return inner !== null && kept(spec, inner);
       };
       // entries outside `keep` are streamed past, never held in memory
-      await readTar(src, archive, (e, data) => {
-        if (e.type === 'file' && data && wanted(e)) write(innerName(e.name, archive)!, data);
-      }, { want: wanted });
+      await readTar(
+        src,
+        archive,
+        (e, data) => {
+          if (e.type === 'file' && data && wanted(e)) write(innerName(e.name, archive)!, data);
+        },
+        { want: wanted },
+      );
     } catch (e) {
       src.destroy();
       const msg = (e as Error).message;
@@ -225,16 +231,23 @@ export function checkDataset(spec: DatasetSpec, dir: string): { files: number; m
     const csv = join(dir, spec.listing);
     if (!existsSync(csv)) throw new Error(`${csv}: missing: the ${spec.name} metadata is not in the archive`);
     const have = new Set(wavs);
-    const rows = readInputText(csv, { what: 'dataset listing' }).split(/\r?\n/).slice(1).filter((l) => l.trim() !== '');
+    const rows = readInputText(csv, { what: 'dataset listing' })
+      .split(/\r?\n/)
+      .slice(1)
+      .filter((l) => l.trim() !== '');
     const missing = rows.map((l) => l.split(',')[0]!.trim()).filter((f) => !have.has(f));
     if (rows.length !== spec.files || missing.length) {
-      throw new Error(`${csv}: lists ${rows.length} clips (expected ${spec.files})${missing.length ? `; ${missing.length} of them are not in ${audio}, e.g. ${missing[0]}` : ''}`);
+      throw new Error(
+        `${csv}: lists ${rows.length} clips (expected ${spec.files})${missing.length ? `; ${missing.length} of them are not in ${audio}, e.g. ${missing[0]}` : ''}`,
+      );
     }
   }
   if (spec.manifest) {
     const m = folderManifest(audio);
     if (m.sha256 !== spec.manifest) {
-      throw new Error(`${audio}: the recordings differ from the pinned ${spec.name} release (manifest sha256 ${m.sha256}, expected ${spec.manifest})`);
+      throw new Error(
+        `${audio}: the recordings differ from the pinned ${spec.name} release (manifest sha256 ${m.sha256}, expected ${spec.manifest})`,
+      );
     }
     return { files: wavs.length, manifest: 'verified' };
   }
@@ -252,7 +265,16 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
   const url = datasetUrl(spec, opts.endpoint, env);
   const log = opts.log ?? (() => {});
   const result = (r: Partial<DatasetPullResult>): DatasetPullResult => ({
-    name: spec.name, path: dir, root: join(dir, spec.readerRoot), url, files: 0, archive: null, manifest: 'not pinned', skipped: false, resumed: false, ...r,
+    name: spec.name,
+    path: dir,
+    root: join(dir, spec.readerRoot),
+    url,
+    files: 0,
+    archive: null,
+    manifest: 'not pinned',
+    skipped: false,
+    resumed: false,
+    ...r,
   });
 
   // every pull, even one that finds the dataset in place, clears what killed pulls left
@@ -267,7 +289,9 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
     try {
       c = checkDataset(spec, dir);
     } catch (e) {
-      throw new Error(`${dir}: present but not a complete ${spec.name} copy (${(e as Error).message}); remove it or pass --force to download again`);
+      throw new Error(
+        `${dir}: present but not a complete ${spec.name} copy (${(e as Error).message}); remove it or pass --force to download again`,
+      );
     }
     writeMarker(dir, spec, url, null, c);
     return result({ ...c, skipped: true });
@@ -294,8 +318,10 @@ export async function pullDataset(nameOrSpec: DatasetName | DatasetSpec, opts: D
   } else {
     // placed by hand (or left by a run that stopped while unpacking): check what can be checked
     const sha = await sha256File(archive);
-    if (spec.sha256 && sha !== spec.sha256) throw new Error(`${archive}: sha256 ${sha}, expected ${spec.sha256}: not the ${spec.name} archive (delete it to download again)`);
-    if (spec.size !== null && sizeOf(archive) !== spec.size) throw new Error(`${archive}: ${sizeOf(archive)} bytes, expected ${spec.size} (delete it to download again)`);
+    if (spec.sha256 && sha !== spec.sha256)
+      throw new Error(`${archive}: sha256 ${sha}, expected ${spec.sha256}: not the ${spec.name} archive (delete it to download again)`);
+    if (spec.size !== null && sizeOf(archive) !== spec.size)
+      throw new Error(`${archive}: ${sizeOf(archive)} bytes, expected ${spec.size} (delete it to download again)`);
     archiveInfo = { bytes: sizeOf(archive), sha256: sha, verified: spec.sha256 ? 'sha256' : spec.size !== null ? 'size' : 'none' };
     log(`using ${archive} (already downloaded)`);
   }
@@ -344,6 +370,15 @@ export function removeStaleUnpacking(dir: string, log: (s: string) => void = () 
   return removed;
 }
 
-function writeMarker(dir: string, spec: DatasetSpec, url: string, archive: DatasetPullResult['archive'], c: { files: number; manifest: string }): void {
-  writeFileAtomic(join(dir, MARKER), JSON.stringify({ name: spec.name, url, archive, files: c.files, manifest: c.manifest, licence: spec.licence, unpacked: new Date().toISOString() }, null, 2) + '\n');
+function writeMarker(
+  dir: string,
+  spec: DatasetSpec,
+  url: string,
+  archive: DatasetPullResult['archive'],
+  c: { files: number; manifest: string },
+): void {
+  writeFileAtomic(
+    join(dir, MARKER),
+    `${JSON.stringify({ name: spec.name, url, archive, files: c.files, manifest: c.manifest, licence: spec.licence, unpacked: new Date().toISOString() }, null, 2)}\n`,
+  );
 }

@@ -83,7 +83,15 @@ interface Announced {
 /** An error that another attempt (a Range resume) may cure. */
 class Retryable extends Error {}
 
-const OFFLINE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'CERT_HAS_EXPIRED']);
+const OFFLINE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'CERT_HAS_EXPIRED',
+]);
 
 function get(url: URL, headers: Record<string, string>, idleTimeoutMs: number): Promise<http.IncomingMessage> {
   const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : null;
@@ -91,7 +99,9 @@ function get(url: URL, headers: Record<string, string>, idleTimeoutMs: number): 
   return new Promise((resolve, reject) => {
     const req = mod.get(url, { headers, ...proxyOptions(url, headers) }, resolve);
     req.on('error', reject);
-    req.setTimeout(idleTimeoutMs, () => req.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    req.setTimeout(idleTimeoutMs, () =>
+      req.destroy(Object.assign(new Error(`no data for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' })),
+    );
   });
 }
 
@@ -117,7 +127,12 @@ export function redirectHeaders(from: URL, to: URL, headers: Record<string, stri
 }
 
 /** GET with redirects followed by hand, so the hub's headers on the redirect itself are seen. */
-async function open(url: string, headers: Record<string, string>, idleTimeoutMs: number, announced: Announced): Promise<http.IncomingMessage> {
+async function open(
+  url: string,
+  headers: Record<string, string>,
+  idleTimeoutMs: number,
+  announced: Announced,
+): Promise<http.IncomingMessage> {
   let current = new URL(url);
   for (let hops = 0; hops <= 10; hops++) {
     const res = await get(current, headers, idleTimeoutMs);
@@ -195,7 +210,9 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   const bytes = sizeOf(part);
   if (announced.size !== null && bytes !== announced.size) {
     rmSync(part, { force: true });
-    throw new Error(`${url}: downloaded ${bytes} bytes but ${opts.size !== undefined ? 'expected' : 'the server announced'} ${announced.size}; the download was discarded`);
+    throw new Error(
+      `${url}: downloaded ${bytes} bytes but ${opts.size !== undefined ? 'expected' : 'the server announced'} ${announced.size}; the download was discarded`,
+    );
   }
   const sha = await sha256File(part);
   if (announced.sha256 && sha !== announced.sha256) {
@@ -204,7 +221,14 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
   }
   fsyncPath(part);
   renameGuarded(part, dest, 'the download');
-  return { url, path: dest, bytes, sha256: sha, verified: announced.sha256 ? 'sha256' : announced.size !== null ? 'size' : 'none', resumed };
+  return {
+    url,
+    path: dest,
+    bytes,
+    sha256: sha,
+    verified: announced.sha256 ? 'sha256' : announced.size !== null ? 'size' : 'none',
+    resumed,
+  };
 
   async function downloadOnce(): Promise<void> {
     let start = sizeOf(part);
@@ -220,7 +244,8 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code && OFFLINE_CODES.has(err.code)) throw offline(err);
-      if (err.code === 'ECONNRESET' || err.code === 'ETIMEDOUT' || err.code === 'EPIPE') throw new Retryable(`connection failed (${err.code})`);
+      if (err.code === 'ECONNRESET' || err.code === 'ETIMEDOUT' || err.code === 'EPIPE')
+        throw new Retryable(`connection failed (${err.code})`);
       throw new Error(`${url}: ${err.message}`);
     }
     const status = res.statusCode ?? 0;

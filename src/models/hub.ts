@@ -28,7 +28,13 @@ export function resolvePullId(id: string): PullTarget {
   if (id.startsWith('hf-hub:')) {
     const [repo, revision = 'main'] = id.slice(7).split('@');
     if (!REPO_RE.test(repo)) throw new Error(`${id}: expected hf-hub:<org>/<repo>[@revision]`);
-    return { name: `hf-hub--${repo.replace('/', '--')}${revision === 'main' ? '' : `@${revision}`}`, arch: null, repo, revision, file: 'model.safetensors' };
+    return {
+      name: `hf-hub--${repo.replace('/', '--')}${revision === 'main' ? '' : `@${revision}`}`,
+      arch: null,
+      repo,
+      revision,
+      file: 'model.safetensors',
+    };
   }
   if (isArchName(id)) {
     const a = getArch(id);

@@ -50,7 +50,7 @@ export interface PullResult {
 }
 
 export function loaaHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LOAA_HOME && env.LOAA_HOME.length ? env.LOAA_HOME : join(homedir(), '.cache', 'loaa');
+  return env.LOAA_HOME?.length ? env.LOAA_HOME : join(homedir(), '.cache', 'loaa');
 }
 
 /** Where `loaa pull <arch>` puts (and the model loaders find) an architecture's weights. */
@@ -77,7 +77,8 @@ export async function pullBackbone(arch: string, opts: PullOptions = {}): Promis
   }
   // already downloaded by the Hugging Face tools: use their copy
   const cached = opts.force ? null : findInHfCache(t, env);
-  if (cached) return { arch: t.name, path: cached, url, bytes: sizeOf(cached), sha256: null, verified: 'none', skipped: true, resumed: false };
+  if (cached)
+    return { arch: t.name, path: cached, url, bytes: sizeOf(cached), sha256: null, verified: 'none', skipped: true, resumed: false };
 
   const token = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
   const r = await downloadFile(url, dest, {
@@ -89,7 +90,8 @@ export async function pullBackbone(arch: string, opts: PullOptions = {}): Promis
     onProgress: opts.onProgress,
     offlineHint: `Fetch the file elsewhere and place it at ${dest}, or point --endpoint / HF_ENDPOINT at a reachable mirror`,
     notFound: `not found (HTTP 404): the endpoint does not serve ${t.repo}/${t.file}`,
-    denied: (status) => `HTTP ${status}: ${env.HF_TOKEN ? 'HF_TOKEN was sent but does not grant access to' : 'access denied (gated or private repository?): set HF_TOKEN for'} ${t.repo}`,
+    denied: (status) =>
+      `HTTP ${status}: ${env.HF_TOKEN ? 'HF_TOKEN was sent but does not grant access to' : 'access denied (gated or private repository?): set HF_TOKEN for'} ${t.repo}`,
   });
   return { arch: t.name, path: dest, url, bytes: r.bytes, sha256: r.sha256, verified: r.verified, skipped: false, resumed: r.resumed };
 }

@@ -8,7 +8,7 @@
  * `ffn_adapter`), low-rank q/k/v deltas on the attention (`attn.lora_q`, ...), and deep prompt
  * tokens (`blocks.{i}.prompt`).
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { attention, cat, conv2d, randn } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
@@ -37,7 +37,9 @@ export class ModuleList<M extends Module> extends Module {
   constructor(items: M[]) {
     super();
     this.items = items;
-    items.forEach((m, i) => { this.child(String(i), m); });
+    items.forEach((m, i) => {
+      this.child(String(i), m);
+    });
   }
   get length(): number {
     return this.items.length;
@@ -100,7 +102,11 @@ export class Attention extends Module {
   readonly scale: number;
   readonly #lora = new Map<QkvTarget, QkvDelta>();
 
-  constructor(readonly dim: number, readonly numHeads: number, seeds = new SeedSeq(undefined)) {
+  constructor(
+    readonly dim: number,
+    readonly numHeads: number,
+    seeds = new SeedSeq(undefined),
+  ) {
     super();
     if (dim % numHeads !== 0) throw new Error(`Attention: width ${dim} is not divisible by ${numHeads} heads`);
     this.headDim = dim / numHeads;
@@ -163,7 +169,11 @@ export class Attention extends Module {
 export class Mlp extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
-  constructor(readonly dim: number, readonly hidden: number, seeds = new SeedSeq(undefined)) {
+  constructor(
+    readonly dim: number,
+    readonly hidden: number,
+    seeds = new SeedSeq(undefined),
+  ) {
     super();
     this.fc1 = this.child('fc1', new Linear(dim, hidden, { seed: seeds.next() }));
     this.fc2 = this.child('fc2', new Linear(hidden, dim, { seed: seeds.next() }));
@@ -199,7 +209,13 @@ export class Block extends Module {
   #adapters: Partial<Record<AdapterPosition, SideAdapter>> = {};
   #prompt: Tensor | null = null;
 
-  constructor(readonly dim: number, numHeads: number, mlpRatio = 4, eps = VIT_LN_EPS, seeds = new SeedSeq(undefined)) {
+  constructor(
+    readonly dim: number,
+    numHeads: number,
+    mlpRatio = 4,
+    eps = VIT_LN_EPS,
+    seeds = new SeedSeq(undefined),
+  ) {
     super();
     this.norm1 = this.child('norm1', new LayerNorm(dim, eps));
     this.attn = this.child('attn', new Attention(dim, numHeads, seeds));
@@ -242,7 +258,7 @@ export class Block extends Module {
   // the prompt is a parameter of this module without a child of its own: Module keeps its maps private
   override *namedParameters(prefix = ''): Generator<[string, Tensor]> {
     yield* super.namedParameters(prefix);
-    if (this.#prompt) yield [prefix + 'prompt', this.#prompt];
+    if (this.#prompt) yield [`${prefix}prompt`, this.#prompt];
   }
 
   forward(x: Tensor, ctx: BlockContext): { out: Tensor; probs: Tensor | null } {
@@ -257,11 +273,18 @@ export class Block extends Module {
         nPre += prompt.shape[1];
       }
       let probs: Tensor | null = null;
-      x = this.#sublayer(x, this.norm1, (u) => {
-        const r = this.attn.forward(u, ctx.record);
-        probs = r.probs;
-        return r.out;
-      }, this.#adapters.attn, nPre, ctx.grid);
+      x = this.#sublayer(
+        x,
+        this.norm1,
+        (u) => {
+          const r = this.attn.forward(u, ctx.record);
+          probs = r.probs;
+          return r.out;
+        },
+        this.#adapters.attn,
+        nPre,
+        ctx.grid,
+      );
       x = this.#sublayer(x, this.norm2, (u) => this.mlp.forward(u), this.#adapters.ffn, nPre, ctx.grid);
       if (prompt) {
         const L = x.shape[1];
@@ -271,7 +294,14 @@ export class Block extends Module {
     });
   }
 
-  #sublayer(x: Tensor, norm: LayerNorm, f: (u: Tensor) => Tensor, adapter: SideAdapter | undefined, nPre: number, grid: readonly [number, number]): Tensor {
+  #sublayer(
+    x: Tensor,
+    norm: LayerNorm,
+    f: (u: Tensor) => Tensor,
+    adapter: SideAdapter | undefined,
+    nPre: number,
+    grid: readonly [number, number],
+  ): Tensor {
     const u = norm.forward(x);
     const y = f(u);
     if (!adapter) return x.add(y);
@@ -340,7 +370,10 @@ export class VitTrunk extends Module {
   readonly numPrefixTokens: number;
   readonly depth: number;
 
-  constructor(readonly arch: ArchSpec, o: TrunkOptions) {
+  constructor(
+    readonly arch: ArchSpec,
+    o: TrunkOptions,
+  ) {
     super();
     const D = arch.embedDim;
     const seeds = o.seeds;
@@ -398,7 +431,14 @@ export class VisionTransformer extends VitTrunk {
     const seeds = new SeedSeq(opts.seed);
     const g = arch.imgSize / arch.patchSize;
     const eps = opts.eps ?? VIT_LN_EPS;
-    super(arch, { inChans: arch.inChans, stride: [arch.patchSize, arch.patchSize], posGrid: [g, g], depth: opts.depth ?? arch.depth, eps, seeds });
+    super(arch, {
+      inChans: arch.inChans,
+      stride: [arch.patchSize, arch.patchSize],
+      posGrid: [g, g],
+      depth: opts.depth ?? arch.depth,
+      eps,
+      seeds,
+    });
     const D = arch.embedDim;
     const C = opts.numClasses ?? 0;
     this.head = C > 0 ? this.child('head', new Linear(D, C, { seed: seeds.next() })) : null;
@@ -406,7 +446,10 @@ export class VisionTransformer extends VitTrunk {
   }
 
   /** img [B, C, H, W] -> normalised tokens [B, L, D] (and attention probabilities when asked). */
-  forwardFeatures(img: Tensor, opts: { attention?: AttentionRecord; layers?: 'last' | 'all' } = {}): { tokens: Tensor; attentions: (Tensor | null)[] } {
+  forwardFeatures(
+    img: Tensor,
+    opts: { attention?: AttentionRecord; layers?: 'last' | 'all' } = {},
+  ): { tokens: Tensor; attentions: (Tensor | null)[] } {
     return this.encode(img, opts.attention ? { mode: opts.attention, layers: opts.layers ?? 'all' } : null);
   }
 

@@ -10,7 +10,8 @@ function findAddon(): string {
   // a second build against another libtorch (setup --build-dir), e.g. CI's Debian libtorch run
   const override = process.env.LOAA_ADDON;
   if (override) {
-    if (!existsSync(override)) throw new Error(`LOAA_ADDON=${override}: no such file (build it with \`node scripts/setup.mjs --build-dir DIR\`)`);
+    if (!existsSync(override))
+      throw new Error(`LOAA_ADDON=${override}: no such file (build it with \`node scripts/setup.mjs --build-dir DIR\`)`);
     return override;
   }
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -19,7 +20,9 @@ function findAddon(): string {
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new Error('loaa: the native addon is not built (build/Release/loaa_native.node is missing): run `npm run build` or `npm test`, which builds it');
+  throw new Error(
+    'loaa: the native addon is not built (build/Release/loaa_native.node is missing): run `npm run build` or `npm test`, which builds it',
+  );
 }
 
 /** The CPUs this thread may run on (Linux: /proc/thread-self/status), or null where unknown. */

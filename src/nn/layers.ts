@@ -1,12 +1,16 @@
 /** The layers a ViT needs, with torch's parameter names and default initialisations. */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { conv2d, dropout, empty, layerNorm, linear, ones, zeros, type ConvOptions } from '../tensor/functional.js';
 import { Module } from './module.js';
 import { autocastDtype, deviceType, type LowDType } from '../tensor/autocast.js';
 
 /** A frozen weight (and bias) in autocast's low-precision dtype: see `Module.castFrozenWeights`. */
 class LowCopy {
-  private constructor(readonly dtype: LowDType, readonly weight: Tensor, readonly bias: Tensor | null) {}
+  private constructor(
+    readonly dtype: LowDType,
+    readonly weight: Tensor,
+    readonly bias: Tensor | null,
+  ) {}
   /** null when the layer trains (autocast's own cache handles trainable weights) */
   static of(dtype: LowDType | null, weight: Tensor, bias: Tensor | null): LowCopy | null {
     if (dtype === null || weight.requiresGrad || bias?.requiresGrad) return null;
@@ -44,7 +48,11 @@ abstract class WeightLayer extends Module {
 export class Linear extends WeightLayer {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; seed?: number } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; seed?: number } = {},
+  ) {
     super();
     // torch's default: kaiming_uniform(a=sqrt(5)) == U(-1/sqrt(fan_in), 1/sqrt(fan_in)), same for the bias
     const bound = 1 / Math.sqrt(inFeatures);
@@ -81,7 +89,10 @@ export class Conv2d extends WeightLayer {
 export class LayerNorm extends Module {
   weight: Tensor;
   bias: Tensor;
-  constructor(readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     this.weight = this.param('weight', ones([dim]));
     this.bias = this.param('bias', zeros([dim]));

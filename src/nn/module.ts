@@ -140,13 +140,18 @@ export class Module {
    * Copies values in by name. Shapes must match; `strict` also requires every tensor of the
    * module to be present. Returns the keys that were not used.
    */
-  loadStateDict(tensors: Map<string, RawTensor | Tensor>, opts: { strict?: boolean; source?: string } = {}): { missing: string[]; unused: string[] } {
+  loadStateDict(
+    tensors: Map<string, RawTensor | Tensor>,
+    opts: { strict?: boolean; source?: string } = {},
+  ): { missing: string[]; unused: string[] } {
     const source = opts.source ?? 'state dict';
     const own = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
     const missing = [...own.keys()].filter((k) => !tensors.has(k));
     const unused = [...tensors.keys()].filter((k) => !own.has(k));
     if (opts.strict && missing.length) {
-      throw new Error(`${source}: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+      throw new Error(
+        `${source}: missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+      );
     }
     this.castFrozenWeights(null); // copies of the old values would go stale
     const mismatched: string[] = [];
@@ -159,7 +164,8 @@ export class Module {
       }
       checkLoadDtype(source, k, src.dtype, t.dtype);
     }
-    if (mismatched.length) throw new Error(`${source}: shape mismatch: ${mismatched.slice(0, 5).join('; ')}${mismatched.length > 5 ? '; ...' : ''}`);
+    if (mismatched.length)
+      throw new Error(`${source}: shape mismatch: ${mismatched.slice(0, 5).join('; ')}${mismatched.length > 5 ? '; ...' : ''}`);
     noGrad(() => {
       for (const [k, t] of own) {
         const src = tensors.get(k);

@@ -37,7 +37,8 @@ export class OnnxClassifier {
   /** Loads a model written by `loaa export` from a path or its bytes. */
   static async load(model: string | Uint8Array, opts: OnnxLoadOptions = {}): Promise<OnnxClassifier> {
     const source = typeof model === 'string' ? model : 'model bytes';
-    if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1)) throw new Error(`threads: expected a positive integer, got ${opts.threads}`);
+    if (opts.threads !== undefined && (!Number.isSafeInteger(opts.threads) || opts.threads < 1))
+      throw new Error(`threads: expected a positive integer, got ${opts.threads}`);
     const bytes = typeof model === 'string' ? new Uint8Array(readInput(model, { what: 'the ONNX model' })) : model;
     const info = modelInfo(bytes, source);
     const ort = await loadOrtNode('loaa/onnx');
@@ -84,8 +85,10 @@ export class OnnxClassifier {
 async function decoded(input: OnnxInput, src: string): Promise<DecodedAudio> {
   if (typeof input === 'string') return decodeAudio(readFileBytes(input), src);
   if (input instanceof Uint8Array) return decodeAudio(input, src);
-  if (!input || typeof input !== 'object' || !('samples' in input)) throw new Error(`${src}: expected a path, bytes or { samples, sampleRate }`);
+  if (!input || typeof input !== 'object' || !('samples' in input))
+    throw new Error(`${src}: expected a path, bytes or { samples, sampleRate }`);
   const channels = Array.isArray(input.samples) ? input.samples : [input.samples];
-  if (!channels.every((c) => c instanceof Float32Array)) throw new Error(`${src}: samples must be a Float32Array or a list of them (one per channel)`);
+  if (!channels.every((c) => c instanceof Float32Array))
+    throw new Error(`${src}: samples must be a Float32Array or a list of them (one per channel)`);
   return checkDecoded({ sampleRate: input.sampleRate, channels }, src);
 }

@@ -31,7 +31,8 @@ export function modelInfo(model: Uint8Array, source = 'model.onnx'): ModelInfo {
   } catch (e) {
     throw new Error(`${source}: metadata_props "labels"/"frontend" is not JSON: ${(e as Error).message}`);
   }
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error(`${source}: metadata_props "labels" is not a list of strings`);
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string'))
+    throw new Error(`${source}: metadata_props "labels" is not a list of strings`);
   const fe = frontend as Partial<FrontendFile> | null;
   for (const k of ['sample_rate', 'num_mel_bins', 'target_length'] as const) {
     if (typeof fe?.[k] !== 'number') throw new Error(`${source}: metadata_props "frontend".${k} is missing or not a number`);

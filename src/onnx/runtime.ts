@@ -14,7 +14,7 @@ export const INSTALL_ORT_NODE = 'ONNXRUNTIME_NODE_INSTALL=skip npm install onnxr
  * fallback a lean install takes), else onnxruntime-node.
  */
 export function ortModuleName(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LOAA_ORT_MODULE && env.LOAA_ORT_MODULE.length ? env.LOAA_ORT_MODULE : 'onnxruntime-node';
+  return env.LOAA_ORT_MODULE?.length ? env.LOAA_ORT_MODULE : 'onnxruntime-node';
 }
 
 export async function loadOrtNode(who: string): Promise<Ort> {

@@ -10,7 +10,8 @@ import { scope } from '../tensor/scope.js';
  * torch's op order, so results agree with torch to rounding.
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType = 2): number {
-  if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw new RangeError(`clipGradNorm: maxNorm must be a number >= 0, not ${String(maxNorm)}`);
+  if (typeof maxNorm !== 'number' || !(maxNorm >= 0))
+    throw new RangeError(`clipGradNorm: maxNorm must be a number >= 0, not ${String(maxNorm)}`);
   if (typeof normType !== 'number' || !(normType > 0)) throw new RangeError(`clipGradNorm: normType must be > 0, not ${String(normType)}`);
   return noGrad(() =>
     scope(() => {

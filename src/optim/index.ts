@@ -1,4 +1,12 @@
-export { Optimizer, type GroupOptions, type GroupInput, type ParamGroup, type ParamState, type OptimizerStateDict, type OptimizerMeta } from './optimizer.js';
+export {
+  Optimizer,
+  type GroupOptions,
+  type GroupInput,
+  type ParamGroup,
+  type ParamState,
+  type OptimizerStateDict,
+  type OptimizerMeta,
+} from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { clipGradNorm } from './clip.js';

@@ -49,9 +49,8 @@ export abstract class Optimizer<H extends GroupOptions> {
     params: Tensor[] | GroupInput<H>[],
     readonly defaults: H,
   ) {
-    const inputs: GroupInput<H>[] = params.length > 0 && params[0] instanceof Tensor
-      ? [{ params: params as Tensor[] } as GroupInput<H>]
-      : (params as GroupInput<H>[]);
+    const inputs: GroupInput<H>[] =
+      params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] } as GroupInput<H>] : (params as GroupInput<H>[]);
     const seen = new Set<Tensor>();
     this.groups = inputs.map((g, gi) => {
       if (!Array.isArray(g.params)) throw new TypeError(`${kind}: group ${gi}: params must be an array of tensors`);

@@ -7,7 +7,8 @@
 export type LrSchedule = (epoch: number) => number;
 
 function check(name: string, v: number, min = 0): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new RangeError(`${name} must be a finite number >= ${min}, not ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
+    throw new RangeError(`${name} must be a finite number >= ${min}, not ${String(v)}`);
 }
 
 /** The same lr throughout. */
@@ -58,12 +59,15 @@ function withWarmup(inner: LrSchedule, w: WarmupOptions, name: string): LrSchedu
 export function multiStepLr(opts: { lr: number; milestones: number[]; factors: number[] } & WarmupOptions): LrSchedule {
   const { lr, milestones, factors } = opts;
   check('multiStepLr: lr', lr);
-  if (milestones.length !== factors.length) throw new RangeError(`multiStepLr: ${milestones.length} milestones but ${factors.length} factors`);
+  if (milestones.length !== factors.length)
+    throw new RangeError(`multiStepLr: ${milestones.length} milestones but ${factors.length} factors`);
   milestones.forEach((m, i) => {
     check(`multiStepLr: milestones[${i}]`, m);
     if (i > 0 && m <= milestones[i - 1]) throw new RangeError('multiStepLr: milestones must increase');
   });
-  factors.forEach((f, i) => { check(`multiStepLr: factors[${i}]`, f); });
+  factors.forEach((f, i) => {
+    check(`multiStepLr: factors[${i}]`, f);
+  });
   const inner: LrSchedule = (epoch) => {
     let f = 1;
     for (let i = 0; i < milestones.length; i++) if (epoch >= milestones[i]) f = factors[i];

@@ -5,7 +5,7 @@
  * the kernel's centre tap acts on them. Up starts at zero: an untrained adapter changes nothing.
  * Kernel (1,1) is the plain parallel (Houlsby) adapter; it runs as two matrix products.
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { cat, conv2d, linear, noGrad } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
@@ -51,7 +51,11 @@ export class LookAsideAdapter extends Module implements SideAdapter {
   readonly #pad: [number, number];
   impl: AdapterImpl = 'tokens';
 
-  constructor(readonly dim: number, spec: AdapterSpec, opts: { seed?: number } = {}) {
+  constructor(
+    readonly dim: number,
+    spec: AdapterSpec,
+    opts: { seed?: number } = {},
+  ) {
     super();
     this.spec = Object.freeze(checkAdapterSpec(spec));
     const [kF, kT] = this.spec.kernel;
@@ -62,7 +66,10 @@ export class LookAsideAdapter extends Module implements SideAdapter {
     checkAdapterBytes(this.spec, dim);
     // Down: torch's Conv2d default (kaiming-uniform a=sqrt(5)); Up: zero, weight and bias
     this.down = this.child('down', new Conv2d(dim, r, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed }));
-    this.up = this.child('up', new Conv2d(r, dim, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed === undefined ? undefined : opts.seed + 7 }));
+    this.up = this.child(
+      'up',
+      new Conv2d(r, dim, [kF, kT], { padding: this.#pad, bias: this.spec.bias, seed: opts.seed === undefined ? undefined : opts.seed + 7 }),
+    );
     noGrad(() => {
       this.up.weight.zero_();
       this.up.bias?.zero_();
@@ -80,10 +87,20 @@ export class LookAsideAdapter extends Module implements SideAdapter {
       if (kF === 1 && kT === 1) {
         out = this.#centre(u);
       } else if (this.impl === 'tokens') {
-        out = loaaTokens(u, nPre, grid, { downWeight: this.down.weight, downBias: this.down.bias, upWeight: this.up.weight, upBias: this.up.bias });
+        out = loaaTokens(u, nPre, grid, {
+          downWeight: this.down.weight,
+          downBias: this.down.bias,
+          upWeight: this.up.weight,
+          upBias: this.up.bias,
+        });
       } else {
-        const g = u.narrow(1, nPre, f * t).transpose(1, 2).reshape(B, D, f, t);
-        const h = conv2d(conv2d(g, this.down.weight, this.down.bias, { padding: this.#pad }).gelu(), this.up.weight, this.up.bias, { padding: this.#pad });
+        const g = u
+          .narrow(1, nPre, f * t)
+          .transpose(1, 2)
+          .reshape(B, D, f, t);
+        const h = conv2d(conv2d(g, this.down.weight, this.down.bias, { padding: this.#pad }).gelu(), this.up.weight, this.up.bias, {
+          padding: this.#pad,
+        });
         const grid = h.reshape(B, D, f * t).transpose(1, 2);
         out = nPre > 0 ? cat([this.#centre(u.narrow(1, 0, nPre)), grid], 1) : grid;
       }

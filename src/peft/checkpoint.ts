@@ -82,13 +82,20 @@ function backboneJson(b: BackboneRecord): BackboneRecord {
 /** Checks `backbone` as read from `file`; errors name the file and the key. */
 export function parseBackboneRecord(b: unknown, file: string): BackboneRecord {
   const bad = (k: string, why: string) => new Error(`${file}: backbone.${k}: ${why}`);
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new Error(`${file}: backbone: expected an object {arch, source, seed?, sha256}`);
+  if (typeof b !== 'object' || b === null || Array.isArray(b))
+    throw new Error(`${file}: backbone: expected an object {arch, source, seed?, sha256}`);
   const o = b as Record<string, unknown>;
   if (typeof o.arch !== 'string') throw bad('arch', 'expected a string');
-  if (typeof o.source !== 'string' || !/^(random|pull:.+|file:.+)$/.test(o.source)) throw bad('source', `expected "random", "pull:<arch>" or "file:<path>", got ${JSON.stringify(o.source)}`);
+  if (typeof o.source !== 'string' || !/^(random|pull:.+|file:.+)$/.test(o.source))
+    throw bad('source', `expected "random", "pull:<arch>" or "file:<path>", got ${JSON.stringify(o.source)}`);
   if (typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) throw bad('sha256', 'expected 64 hex digits');
   if (o.source === 'random' && !Number.isSafeInteger(o.seed)) throw bad('seed', 'a random backbone needs its integer seed');
-  return backboneJson({ arch: o.arch, source: o.source as BackboneRecord['source'], ...(o.seed !== undefined ? { seed: o.seed as number } : {}), sha256: o.sha256 });
+  return backboneJson({
+    arch: o.arch,
+    source: o.source as BackboneRecord['source'],
+    ...(o.seed !== undefined ? { seed: o.seed as number } : {}),
+    sha256: o.sha256,
+  });
 }
 
 /** Adds (or replaces) `backbone` in an adapter directory's config, keeping every other key as it is. */
@@ -131,7 +138,12 @@ export function adapterTensorNames(shapes: Map<string, number[]>, peft: Resolved
  * Writes the model's trainable tensors (as the config selects them) and the config. `peft` defaults
  * to what `applyPeft` put on the model (a bare model saves as a linear probe).
  */
-export function saveAdapter(dir: string, model: AudioSpectrogramTransformer, peft?: PeftConfig | ResolvedPeft, meta: AdapterMeta = {}): AdapterConfigFile {
+export function saveAdapter(
+  dir: string,
+  model: AudioSpectrogramTransformer,
+  peft?: PeftConfig | ResolvedPeft,
+  meta: AdapterMeta = {},
+): AdapterConfigFile {
   const p = resolvePeft(peft ?? peftOf(model) ?? { method: 'linear' });
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${dir}: exists and is not a directory`);
   const C = model.numClasses;
@@ -152,7 +164,14 @@ export function saveAdapter(dir: string, model: AudioSpectrogramTransformer, pef
     format: ADAPTER_FORMAT,
     arch: c.arch,
     method: p.method,
-    adapters: p.adapters.map((a) => ({ position: a.position, kernel: [a.kernel[0], a.kernel[1]], bottleneck: a.bottleneck, bias: a.bias, scale: a.scale, mode: a.mode })),
+    adapters: p.adapters.map((a) => ({
+      position: a.position,
+      kernel: [a.kernel[0], a.kernel[1]],
+      bottleneck: a.bottleneck,
+      bias: a.bias,
+      scale: a.scale,
+      mode: a.mode,
+    })),
     ...(p.lora ? { lora: { rank: p.lora.rank, alpha: p.lora.alpha, targets: [...p.lora.targets] } } : {}),
     ...(p.prompt ? { prompt: { tokens: p.prompt.tokens } } : {}),
     input: { fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride },
@@ -223,7 +242,8 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
   }
   if (!isObj(o.input)) bad('input', 'missing or not an object {fdim, tdim, fstride, tstride}');
   const inp = o.input as Record<string, unknown>;
-  for (const k of ['fdim', 'tdim', 'fstride', 'tstride']) if (!posInt(inp[k])) bad(`input.${k}`, `expected a positive integer, got ${JSON.stringify(inp[k])}`);
+  for (const k of ['fdim', 'tdim', 'fstride', 'tstride'])
+    if (!posInt(inp[k])) bad(`input.${k}`, `expected a positive integer, got ${JSON.stringify(inp[k])}`);
   const input = { fdim: inp.fdim as number, tdim: inp.tdim as number, fstride: inp.fstride as number, tstride: inp.tstride as number };
   try {
     astGrid(input);
@@ -235,7 +255,8 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
-  if (!posInt(o.num_classes) || o.num_classes > LIMITS.classes) bad('num_classes', `expected an integer in [1, ${LIMITS.classes}], got ${JSON.stringify(o.num_classes)}`);
+  if (!posInt(o.num_classes) || o.num_classes > LIMITS.classes)
+    bad('num_classes', `expected an integer in [1, ${LIMITS.classes}], got ${JSON.stringify(o.num_classes)}`);
   const C = o.num_classes as number;
   let labels: string[] | undefined;
   if (o.labels !== undefined && o.labels !== null) {
@@ -247,7 +268,8 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
   if (o.frontend !== undefined && o.frontend !== null) {
     if (!isObj(o.frontend)) bad('frontend', 'expected an object');
     const f = o.frontend as Record<string, unknown>;
-    for (const k of ['sample_rate', 'num_mel_bins', 'target_length']) if (!posInt(f[k])) bad(`frontend.${k}`, `expected a positive integer, got ${JSON.stringify(f[k])}`);
+    for (const k of ['sample_rate', 'num_mel_bins', 'target_length'])
+      if (!posInt(f[k])) bad(`frontend.${k}`, `expected a positive integer, got ${JSON.stringify(f[k])}`);
     // the front end allocates by these: bounded here, naming the key (sample_rate 1e9 hung before)
     const range = (k: string, lo: number, hi: number): void => {
       if ((f[k] as number) < lo || (f[k] as number) > hi) bad(`frontend.${k}`, `${f[k] as number} is outside [${lo}, ${hi}]`);
@@ -258,11 +280,14 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
     const hasMean = f.mean !== undefined && f.mean !== null;
     const hasStd = f.std !== undefined && f.std !== null;
     if (hasMean !== hasStd) bad(hasMean ? 'frontend.std' : 'frontend.mean', 'mean and std go together');
-    if (hasMean && (typeof f.mean !== 'number' || !Number.isFinite(f.mean))) bad('frontend.mean', `expected a number, got ${JSON.stringify(f.mean)}`);
-    if (hasStd && (typeof f.std !== 'number' || !(f.std > 0))) bad('frontend.std', `expected a positive number, got ${JSON.stringify(f.std)}`);
+    if (hasMean && (typeof f.mean !== 'number' || !Number.isFinite(f.mean)))
+      bad('frontend.mean', `expected a number, got ${JSON.stringify(f.mean)}`);
+    if (hasStd && (typeof f.std !== 'number' || !(f.std > 0)))
+      bad('frontend.std', `expected a positive number, got ${JSON.stringify(f.std)}`);
     if (f.num_mel_bins !== input.fdim) bad('frontend.num_mel_bins', `${f.num_mel_bins} does not match input.fdim ${input.fdim}`);
     if (f.target_length !== input.tdim) bad('frontend.target_length', `${f.target_length} does not match input.tdim ${input.tdim}`);
-    if (f.type !== undefined && f.type !== 'ast' && f.type !== 'epic') bad('frontend.type', `expected "ast" or "epic", got ${JSON.stringify(f.type)}`);
+    if (f.type !== undefined && f.type !== 'ast' && f.type !== 'epic')
+      bad('frontend.type', `expected "ast" or "epic", got ${JSON.stringify(f.type)}`);
     frontend = {
       ...(f.type === 'epic' ? { type: 'epic' as const } : {}),
       sample_rate: f.sample_rate as number,
@@ -271,7 +296,8 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
       ...(hasMean ? { mean: f.mean as number, std: f.std as number } : {}),
     };
   }
-  if (o.depth !== undefined && (!posInt(o.depth) || o.depth > LIMITS.depth)) bad('depth', `expected an integer in [1, ${LIMITS.depth}], got ${JSON.stringify(o.depth)}`);
+  if (o.depth !== undefined && (!posInt(o.depth) || o.depth > LIMITS.depth))
+    bad('depth', `expected an integer in [1, ${LIMITS.depth}], got ${JSON.stringify(o.depth)}`);
   return {
     format: ADAPTER_FORMAT,
     arch: o.arch as string,
@@ -322,10 +348,14 @@ export function loadAdapter(dir: string, model: AudioSpectrogramTransformer): Lo
   const inp = config.input;
   if (inp.fdim !== m.fdim || inp.tdim !== m.tdim || inp.fstride !== m.fstride || inp.tstride !== m.tstride) {
     const g = astGrid(inp);
-    const desc = (x: typeof inp, f: number, t: number) => `${x.tdim} frames x ${x.fdim} mel bins at stride ${x.fstride}x${x.tstride} (grid ${f}x${t})`;
-    throw new Error(`${cfgFile}: input: the adapter was trained on ${desc(inp, g.fDim, g.tDim)}, the model is built for ${desc(m, model.grid.fDim, model.grid.tDim)}`);
+    const desc = (x: typeof inp, f: number, t: number) =>
+      `${x.tdim} frames x ${x.fdim} mel bins at stride ${x.fstride}x${x.tstride} (grid ${f}x${t})`;
+    throw new Error(
+      `${cfgFile}: input: the adapter was trained on ${desc(inp, g.fDim, g.tDim)}, the model is built for ${desc(m, model.grid.fDim, model.grid.tDim)}`,
+    );
   }
-  if (!existsSync(wFile)) throw new Error(`${wFile}: missing (an adapter directory holds ${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE})`);
+  if (!existsSync(wFile))
+    throw new Error(`${wFile}: missing (an adapter directory holds ${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE})`);
   const tensors = readSafetensors(wFile).tensors;
   const depth = config.depth ?? (blockDepthOf(tensors.keys()) || model.depth);
   if (depth !== model.depth) throw new Error(`${wFile}: depth: the adapter has ${depth} blocks, the backbone ${model.depth}`);
@@ -346,7 +376,12 @@ export function loadAdapter(dir: string, model: AudioSpectrogramTransformer): Lo
     return a.length !== b.length || a.some((d, i) => d !== b[i]);
   });
   if (mismatched.length) {
-    throw new Error(`${wFile}: shape mismatch with the backbone: ${mismatched.slice(0, 3).map((n) => `${n}: expected [${shapes.get(n)!.join(', ')}], found [${tensors.get(n)!.shape.join(', ')}]`).join('; ')}`);
+    throw new Error(
+      `${wFile}: shape mismatch with the backbone: ${mismatched
+        .slice(0, 3)
+        .map((n) => `${n}: expected [${shapes.get(n)!.join(', ')}], found [${tensors.get(n)!.shape.join(', ')}]`)
+        .join('; ')}`,
+    );
   }
   // fits: now change the model
   if (peftOf(model)) removePeft(model);

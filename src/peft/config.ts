@@ -70,7 +70,14 @@ export function defaultBottleneck(method: PeftMethod): number {
 
 /** The adapters a method gets when the config lists none. */
 export function defaultAdapters(method: PeftMethod, bottleneck = defaultBottleneck(method)): ResolvedAdapter[] {
-  const a = (position: AdapterPosition, kernel: [number, number]): ResolvedAdapter => ({ position, kernel, bottleneck, bias: false, scale: 1, mode: 'parallel' });
+  const a = (position: AdapterPosition, kernel: [number, number]): ResolvedAdapter => ({
+    position,
+    kernel,
+    bottleneck,
+    bias: false,
+    scale: 1,
+    mode: 'parallel',
+  });
   if (method === 'loaa') return [a('attn', [1, 3]), a('ffn', [3, 1])];
   if (method === 'adapter') return [a('attn', [1, 1]), a('ffn', [1, 1])];
   return [];
@@ -92,21 +99,37 @@ function unknownKeys(o: Record<string, unknown>, known: readonly string[], where
 export function checkAdapterSpec(a: unknown, where = 'adapter'): ResolvedAdapter {
   if (!isObj(a)) throw new Error(`${where}: expected an object`);
   unknownKeys(a, ['position', 'kernel', 'bottleneck', 'bias', 'scale', 'mode'], where);
-  if (a.position !== 'attn' && a.position !== 'ffn') throw new Error(`${at(where, 'position')}: expected "attn" or "ffn", got ${JSON.stringify(a.position)}`);
+  if (a.position !== 'attn' && a.position !== 'ffn')
+    throw new Error(`${at(where, 'position')}: expected "attn" or "ffn", got ${JSON.stringify(a.position)}`);
   // a raw config (recipe, JSON) may leave the kernel out: the plain 1x1 adapter
   const k = a.kernel ?? [1, 1];
   if (!Array.isArray(k) || k.length !== 2 || !k.every((v) => posInt(v) && v % 2 === 1)) {
     throw new Error(`${at(where, 'kernel')}: expected two odd positive integers [kF, kT], got ${JSON.stringify(k)}`);
   }
   // these size allocations (weights bottleneck x width x kF x kT per block): bounded before any exists
-  if (!k.every((v) => (v as number) <= LIMITS.kernel)) throw new Error(`${at(where, 'kernel')}: ${JSON.stringify(k)} has a side over ${LIMITS.kernel}`);
-  if (!posInt(a.bottleneck)) throw new Error(`${at(where, 'bottleneck')}: expected a positive integer, got ${JSON.stringify(a.bottleneck)}`);
-  if (a.bottleneck > LIMITS.width) throw new Error(`${at(where, 'bottleneck')}: ${a.bottleneck} is over the limit of ${LIMITS.width} (adapters are narrower than the model: 8 to 64 is usual)`);
-  if (a.bias !== undefined && typeof a.bias !== 'boolean') throw new Error(`${at(where, 'bias')}: expected true or false, got ${JSON.stringify(a.bias)}`);
-  if (a.scale !== undefined && (typeof a.scale !== 'number' || !Number.isFinite(a.scale))) throw new Error(`${at(where, 'scale')}: expected a number, got ${JSON.stringify(a.scale)}`);
+  if (!k.every((v) => (v as number) <= LIMITS.kernel))
+    throw new Error(`${at(where, 'kernel')}: ${JSON.stringify(k)} has a side over ${LIMITS.kernel}`);
+  if (!posInt(a.bottleneck))
+    throw new Error(`${at(where, 'bottleneck')}: expected a positive integer, got ${JSON.stringify(a.bottleneck)}`);
+  if (a.bottleneck > LIMITS.width)
+    throw new Error(
+      `${at(where, 'bottleneck')}: ${a.bottleneck} is over the limit of ${LIMITS.width} (adapters are narrower than the model: 8 to 64 is usual)`,
+    );
+  if (a.bias !== undefined && typeof a.bias !== 'boolean')
+    throw new Error(`${at(where, 'bias')}: expected true or false, got ${JSON.stringify(a.bias)}`);
+  if (a.scale !== undefined && (typeof a.scale !== 'number' || !Number.isFinite(a.scale)))
+    throw new Error(`${at(where, 'scale')}: expected a number, got ${JSON.stringify(a.scale)}`);
   const mode = a.mode ?? 'parallel';
-  if (mode !== 'parallel' && mode !== 'sequential') throw new Error(`${at(where, 'mode')}: expected "parallel" or "sequential", got ${JSON.stringify(a.mode)}`);
-  return { position: a.position, kernel: [k[0] as number, k[1] as number], bottleneck: a.bottleneck, bias: (a.bias as boolean | undefined) ?? false, scale: (a.scale as number | undefined) ?? 1, mode };
+  if (mode !== 'parallel' && mode !== 'sequential')
+    throw new Error(`${at(where, 'mode')}: expected "parallel" or "sequential", got ${JSON.stringify(a.mode)}`);
+  return {
+    position: a.position,
+    kernel: [k[0] as number, k[1] as number],
+    bottleneck: a.bottleneck,
+    bias: (a.bias as boolean | undefined) ?? false,
+    scale: (a.scale as number | undefined) ?? 1,
+    mode,
+  };
 }
 
 export function checkLoraSpec(l: unknown, where = 'lora'): Required<LoraSpec> {
@@ -115,9 +138,15 @@ export function checkLoraSpec(l: unknown, where = 'lora'): Required<LoraSpec> {
   if (!posInt(l.rank)) throw new Error(`${at(where, 'rank')}: expected a positive integer, got ${JSON.stringify(l.rank)}`);
   if (l.rank > LIMITS.width) throw new Error(`${at(where, 'rank')}: ${l.rank} is over the limit of ${LIMITS.width}`);
   const alpha = l.alpha ?? LORA_DEFAULTS.alpha;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) throw new Error(`${at(where, 'alpha')}: expected a positive number, got ${JSON.stringify(l.alpha)}`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0)
+    throw new Error(`${at(where, 'alpha')}: expected a positive number, got ${JSON.stringify(l.alpha)}`);
   const targets = l.targets ?? LORA_DEFAULTS.targets;
-  if (!Array.isArray(targets) || targets.length === 0 || !targets.every((t) => t === 'q' || t === 'k' || t === 'v') || new Set(targets).size !== targets.length) {
+  if (
+    !Array.isArray(targets) ||
+    targets.length === 0 ||
+    !targets.every((t) => t === 'q' || t === 'k' || t === 'v') ||
+    new Set(targets).size !== targets.length
+  ) {
     throw new Error(`${at(where, 'targets')}: expected distinct "q", "k", "v", got ${JSON.stringify(l.targets)}`);
   }
   return { rank: l.rank, alpha, targets: [...(targets as QkvTarget[])] };
@@ -140,14 +169,20 @@ export function parsePeft(raw: unknown, where = 'peft', ignore: readonly string[
   if (!isObj(raw)) throw new Error(`${where || 'peft'}: expected an object`);
   unknownKeys(raw, ['method', 'adapters', 'lora', 'prompt', ...ignore], where);
   const method = raw.method;
-  if (!isPeftMethod(method)) throw new Error(`${at(where, 'method')}: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
+  if (!isPeftMethod(method))
+    throw new Error(`${at(where, 'method')}: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
   const given = raw.adapters;
   if (given !== undefined && given !== null && !Array.isArray(given)) throw new Error(`${at(where, 'adapters')}: expected a list`);
-  const adapters = given === undefined || given === null ? defaultAdapters(method) : given.map((a, i) => checkAdapterSpec(a, at(at(where, 'adapters'), i)));
-  if ((method === 'loaa' || method === 'adapter') && adapters.length === 0) throw new Error(`${at(where, 'adapters')}: method "${method}" needs at least one adapter`);
+  const adapters =
+    given === undefined || given === null
+      ? defaultAdapters(method)
+      : given.map((a, i) => checkAdapterSpec(a, at(at(where, 'adapters'), i)));
+  if ((method === 'loaa' || method === 'adapter') && adapters.length === 0)
+    throw new Error(`${at(where, 'adapters')}: method "${method}" needs at least one adapter`);
   const seen = new Set<string>();
   for (const [i, a] of adapters.entries()) {
-    if (seen.has(a.position)) throw new Error(`${at(at(at(where, 'adapters'), i), 'position')}: a second "${a.position}" adapter (one per position)`);
+    if (seen.has(a.position))
+      throw new Error(`${at(at(at(where, 'adapters'), i), 'position')}: a second "${a.position}" adapter (one per position)`);
     seen.add(a.position);
   }
   let lora = raw.lora === undefined || raw.lora === null ? null : checkLoraSpec(raw.lora, at(where, 'lora'));
@@ -160,7 +195,10 @@ export function parsePeft(raw: unknown, where = 'peft', ignore: readonly string[
 /** One line naming what a config adds: `loaa, attn 1x3 r 36, ffn 3x1 r 36`. */
 export function describePeft(p: ResolvedPeft): string {
   const parts: string[] = [p.method];
-  for (const a of p.adapters) parts.push(`${a.position} ${a.kernel[0]}x${a.kernel[1]} r ${a.bottleneck}${a.bias ? ' bias' : ''}${a.mode === 'sequential' ? ' sequential' : ''}`);
+  for (const a of p.adapters)
+    parts.push(
+      `${a.position} ${a.kernel[0]}x${a.kernel[1]} r ${a.bottleneck}${a.bias ? ' bias' : ''}${a.mode === 'sequential' ? ' sequential' : ''}`,
+    );
   if (p.lora) parts.push(`LoRA ${p.lora.targets.join('')} r ${p.lora.rank}`);
   if (p.prompt) parts.push(`${p.prompt.tokens} prompts`);
   return parts.join(', ');

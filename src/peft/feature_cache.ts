@@ -42,7 +42,10 @@ export async function sha256File(path: string): Promise<string> {
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }
@@ -84,20 +87,29 @@ export class FeatureCache {
     const rows = this.enabled ? keys.map((k) => this.#get(k)) : [];
     if (this.enabled && rows.every((r) => r !== undefined)) {
       this.hits += keys.length;
-      return scope(() => stack(rows.map((r) => tensor(r as Float32Array, [r!.length])), 0));
+      return scope(() =>
+        stack(
+          rows.map((r) => tensor(r as Float32Array, [r!.length])),
+          0,
+        ),
+      );
     }
     this.misses += keys.length;
-    return noGrad(() => scope(() => {
-      const x = input();
-      if (x.shape[0] !== clips.length) throw new Error(`FeatureCache: ${clips.length} clip names for a batch of ${x.shape[0]}`);
-      const f = model.features(x);
-      if (this.enabled) {
-        const flat = f.toFloat32();
-        const D = f.shape[1];
-        keys.forEach((k, i) => { this.#set(k, flat.slice(i * D, (i + 1) * D)); });
-      }
-      return f.detach();
-    }));
+    return noGrad(() =>
+      scope(() => {
+        const x = input();
+        if (x.shape[0] !== clips.length) throw new Error(`FeatureCache: ${clips.length} clip names for a batch of ${x.shape[0]}`);
+        const f = model.features(x);
+        if (this.enabled) {
+          const flat = f.toFloat32();
+          const D = f.shape[1];
+          keys.forEach((k, i) => {
+            this.#set(k, flat.slice(i * D, (i + 1) * D));
+          });
+        }
+        return f.detach();
+      }),
+    );
   }
 
   clear(): void {

@@ -12,7 +12,7 @@
  * Tokens outside the grid (cls, dist, prompts) see only the centre tap: for Down they read the centre
  * slice of the GEMM's output, for Up their im2col row is zero except the centre slice.
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { cat, linear, pad, zeros } from '../tensor/functional.js';
 
 export interface TokenConvWeights {
@@ -42,7 +42,10 @@ export function loaaTokens(u: Tensor, nPre: number, grid: readonly [number, numb
   for (let a = 0; a < kF; a++) {
     for (let b = 0; b < kT; b++) {
       // conv2d is a cross-correlation: out[i, j] += w[a, b] . x[i + a - pF, j + b - pT]
-      const term = yGrid.narrow(1, a, f).narrow(2, b, t).select(3, a * kT + b);
+      const term = yGrid
+        .narrow(1, a, f)
+        .narrow(2, b, t)
+        .select(3, a * kT + b);
       down = down === null ? term : down.add(term);
     }
   }
@@ -65,8 +68,21 @@ export function loaaTokens(u: Tensor, nPre: number, grid: readonly [number, numb
   if (nPre > 0) {
     const hs = h.narrow(1, 0, nPre);
     const opts = { dtype: h.dtype, device: h.device };
-    const parts = [centre > 0 ? zeros([B, nPre, centre * r], opts) : null, hs, centre < K - 1 ? zeros([B, nPre, (K - 1 - centre) * r], opts) : null];
-    cols = cat([cat(parts.filter((p): p is Tensor => p !== null), 2), hGrid], 1);
+    const parts = [
+      centre > 0 ? zeros([B, nPre, centre * r], opts) : null,
+      hs,
+      centre < K - 1 ? zeros([B, nPre, (K - 1 - centre) * r], opts) : null,
+    ];
+    cols = cat(
+      [
+        cat(
+          parts.filter((p): p is Tensor => p !== null),
+          2,
+        ),
+        hGrid,
+      ],
+      1,
+    );
   }
   return linear(cols, wu, w.upBias);
 }

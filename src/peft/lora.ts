@@ -5,7 +5,7 @@
  * (zero, so training starts from the backbone's function); no dropout.
  * `mergeLora` folds the update into qkv.weight for inference and removes the LoRA modules.
  */
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { empty, linear, noGrad, zeros } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
 import { Module } from '../nn/module.js';
@@ -17,7 +17,12 @@ export class LoraDelta extends Module implements QkvDelta {
   readonly A: Tensor;
   readonly B: Tensor;
   readonly scaling: number;
-  constructor(readonly dim: number, readonly rank: number, readonly alpha: number, opts: { seed?: number } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly rank: number,
+    readonly alpha: number,
+    opts: { seed?: number } = {},
+  ) {
     super();
     const bound = 1 / Math.sqrt(dim); // kaiming_uniform(a=sqrt(5)) on [r, D]
     this.A = this.param('A', empty([rank, dim]).uniform_(-bound, bound, opts.seed));

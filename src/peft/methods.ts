@@ -15,7 +15,7 @@
  * The config and its defaults live in config.ts. Adapters, LoRA and prompts may be combined with any
  * method (e.g. LoAA + prompts); every tensor added trains. The head (`head.norm`, `head.fc`) always trains.
  */
-import { Module } from '../nn/module.js';
+import type { Module } from '../nn/module.js';
 import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import { LookAsideAdapter } from './adapter.js';
 import { isBitfitParam } from './bitfit.js';

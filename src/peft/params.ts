@@ -43,19 +43,25 @@ export function astParamShapes(geom: AstGeometry, peft: PeftConfig | ResolvedPef
   const m = expectedBackboneShapes(arch, {
     inChans: 1,
     posTokens: arch.numPrefixTokens + fDim * tDim,
-    afterAttention: (b) => (p.lora ? p.lora.targets.flatMap((t): [string, number[]][] => [[`${b}attn.lora_${t}.A`, [p.lora!.rank, D]], [`${b}attn.lora_${t}.B`, [D, p.lora!.rank]]]) : []),
+    afterAttention: (b) =>
+      p.lora
+        ? p.lora.targets.flatMap((t): [string, number[]][] => [
+            [`${b}attn.lora_${t}.A`, [p.lora!.rank, D]],
+            [`${b}attn.lora_${t}.B`, [D, p.lora!.rank]],
+          ])
+        : [],
     afterMlp: (b) => {
       const out: [string, number[]][] = [];
       for (const a of p.adapters) {
         const [kF, kT] = a.kernel;
         const r = a.bottleneck;
         const n = `${b}${a.position}_adapter.`;
-        out.push([n + 'down.weight', [r, D, kF, kT]]);
-        if (a.bias) out.push([n + 'down.bias', [r]]);
-        out.push([n + 'up.weight', [D, r, kF, kT]]);
-        if (a.bias) out.push([n + 'up.bias', [D]]);
+        out.push([`${n}down.weight`, [r, D, kF, kT]]);
+        if (a.bias) out.push([`${n}down.bias`, [r]]);
+        out.push([`${n}up.weight`, [D, r, kF, kT]]);
+        if (a.bias) out.push([`${n}up.bias`, [D]]);
       }
-      if (p.prompt) out.push([b + 'prompt', [1, p.prompt.tokens, D]]);
+      if (p.prompt) out.push([`${b}prompt`, [1, p.prompt.tokens, D]]);
       return out;
     },
   });
@@ -98,11 +104,19 @@ export interface EqualizeReference {
 }
 
 /** Largest r for which an adapter of `kernel` has no more parameters than the reference adapter. */
-export function equalizedBottleneck(dim: number, reference: EqualizeReference, kernel: [number, number], bias = reference.bias ?? false): number {
+export function equalizedBottleneck(
+  dim: number,
+  reference: EqualizeReference,
+  kernel: [number, number],
+  bias = reference.bias ?? false,
+): number {
   const target = adapterParamCount(reference, dim);
   const per = 2 * dim * kernel[0] * kernel[1] + (bias ? 1 : 0);
   const r = Math.floor((target - (bias ? dim : 0)) / per);
-  if (r < 1) throw new Error(`equalize: a ${kernel[0]}x${kernel[1]} adapter cannot be as small as ${reference.kernel[0]}x${reference.kernel[1]} r ${reference.bottleneck} (${target} parameters)`);
+  if (r < 1)
+    throw new Error(
+      `equalize: a ${kernel[0]}x${kernel[1]} adapter cannot be as small as ${reference.kernel[0]}x${reference.kernel[1]} r ${reference.bottleneck} (${target} parameters)`,
+    );
   return r;
 }
 
@@ -142,8 +156,16 @@ export function bottleneckForBudget(
   let lo = 1;
   while (!fits(lo) && lo < 64) lo++; // equalised kernels may need a few reference r before r >= 1
   if (!fits(lo)) {
-    const c = countAst(geom, withAdapters(base, base.adapters.map((a) => ({ ...a, bottleneck: 1 }))));
-    throw new Error(`budget: ${(fraction * 100).toPrecision(3)}% is below the smallest adapter (r 1 trains ${(c.ratio * 100).toPrecision(3)}%)`);
+    const c = countAst(
+      geom,
+      withAdapters(
+        base,
+        base.adapters.map((a) => ({ ...a, bottleneck: 1 })),
+      ),
+    );
+    throw new Error(
+      `budget: ${(fraction * 100).toPrecision(3)}% is below the smallest adapter (r 1 trains ${(c.ratio * 100).toPrecision(3)}%)`,
+    );
   }
   let hi = lo;
   while (fits(hi * 2) && hi < 1 << 20) hi *= 2;

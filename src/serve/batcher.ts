@@ -41,7 +41,10 @@ export class Batcher {
   /** requests handed to the model in the current call */
   private running = 0;
 
-  constructor(private readonly backend: ClassifierBackend, private readonly opts: BatcherOptions) {
+  constructor(
+    private readonly backend: ClassifierBackend,
+    private readonly opts: BatcherOptions,
+  ) {
     if (!(opts.maxBatch >= 1)) throw new Error(`maxBatch: expected a positive integer, got ${opts.maxBatch}`);
     if (!(opts.maxQueue >= 1)) throw new Error(`maxQueue: expected a positive integer, got ${opts.maxQueue}`);
     if (!(opts.maxWaitMs >= 0)) throw new Error(`maxWaitMs: expected a number >= 0, got ${opts.maxWaitMs}`);
@@ -120,9 +123,14 @@ export class Batcher {
     this.running = batch.length;
     this.opts.onBatch?.(batch.length);
     try {
-      const out = await this.backend.classifyBatch(batch.map((p) => p.item), adapter);
+      const out = await this.backend.classifyBatch(
+        batch.map((p) => p.item),
+        adapter,
+      );
       if (out.length !== batch.length) throw new Error(`the classifier returned ${out.length} results for ${batch.length} inputs`);
-      batch.forEach((p, i) => p.resolve(out[i]));
+      batch.forEach((p, i) => {
+        p.resolve(out[i]);
+      });
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       for (const p of batch) p.reject(err);

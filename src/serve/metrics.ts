@@ -9,7 +9,10 @@ function labelText(l: Labels): string {
 
 export class Counter {
   private readonly values = new Map<string, { labels: Labels; value: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
   inc(labels: Labels = {}, by = 1): void {
     const key = labelText(labels);
     const v = this.values.get(key);
@@ -27,7 +30,11 @@ export class Counter {
 }
 
 export class Gauge {
-  constructor(readonly name: string, readonly help: string, private readonly read: () => number) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
   render(): string {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.read()}`].join('\n');
   }
@@ -37,7 +44,11 @@ export class Histogram {
   private readonly counts: number[];
   private sum = 0;
   private count = 0;
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: number[],
+  ) {
     this.counts = new Array(buckets.length).fill(0);
   }
   observe(v: number): void {
@@ -50,7 +61,9 @@ export class Histogram {
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
+    this.buckets.forEach((b, i) => {
+      lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`);
+    });
     lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
     return lines.join('\n');
   }
@@ -60,8 +73,11 @@ export class Histogram {
 export class ServerMetrics {
   readonly requests = new Counter('loaa_http_requests_total', 'HTTP requests answered, by route and status code');
   readonly errors = new Counter('loaa_classify_errors_total', 'classify requests not answered 200, by reason');
-  readonly latency = new Histogram('loaa_classify_duration_seconds', 'time from request to answer for POST /v1/classify',
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+  readonly latency = new Histogram(
+    'loaa_classify_duration_seconds',
+    'time from request to answer for POST /v1/classify',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
   readonly batchSize = new Histogram('loaa_batch_size', 'requests per model call', [1, 2, 4, 8, 16, 32, 64, 128]);
   private readonly gauges: Gauge[];
   constructor(queueDepth: () => number, inFlight: () => number) {
@@ -72,6 +88,6 @@ export class ServerMetrics {
     ];
   }
   render(): string {
-    return [this.requests, this.errors, this.latency, this.batchSize, ...this.gauges].map((m) => m.render()).join('\n') + '\n';
+    return `${[this.requests, this.errors, this.latency, this.batchSize, ...this.gauges].map((m) => m.render()).join('\n')}\n`;
   }
 }

@@ -45,7 +45,8 @@ function partOf(head: string, data: Buffer, n: number): FormPart {
   }
   const disp = headers.get('content-disposition') ?? '';
   if (!/^form-data\b/i.test(disp)) throw new HttpError(400, `body: multipart part ${n}: expected Content-Disposition: form-data`);
-  const param = (k: string) => new RegExp(`;\\s*${k}="([^"]*)"`, 'i').exec(disp)?.[1] ?? new RegExp(`;\\s*${k}=([^;\\s]+)`, 'i').exec(disp)?.[1];
+  const param = (k: string) =>
+    new RegExp(`;\\s*${k}="([^"]*)"`, 'i').exec(disp)?.[1] ?? new RegExp(`;\\s*${k}=([^;\\s]+)`, 'i').exec(disp)?.[1];
   const name = param('name');
   if (name === undefined) throw new HttpError(400, `body: multipart part ${n} has no name`);
   return { name, filename: param('filename'), contentType: headers.get('content-type'), data };

@@ -9,7 +9,8 @@ import { formBoundary, parseMultipart } from './multipart.js';
 export { HttpError };
 
 /** What POST /v1/classify takes, for the 415 answer. */
-export const ACCEPTED_FORMS = 'a raw audio body (audio/*, application/octet-stream), multipart/form-data with a file part (curl -F file=@clip.wav), or application/json with "audio" (base64) or "features"';
+export const ACCEPTED_FORMS =
+  'a raw audio body (audio/*, application/octet-stream), multipart/form-data with a file part (curl -F file=@clip.wav), or application/json with "audio" (base64) or "features"';
 
 /** The whole body, refusing (413) as soon as it passes `limit` bytes rather than after buffering it. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -62,7 +63,8 @@ export interface ClassifyRequest {
 
 function positiveInt(v: unknown, where: string): number {
   const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw new HttpError(400, `${where}: expected a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1)
+    throw new HttpError(400, `${where}: expected a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -100,7 +102,8 @@ function featuresInput(v: unknown, shape: unknown): ClassifyInput {
     dims = [v.length];
   }
   if (shape !== undefined) {
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new HttpError(400, 'shape: expected an array of positive integers');
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0))
+      throw new HttpError(400, 'shape: expected an array of positive integers');
     const n = (shape as number[]).reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new HttpError(400, `shape: [${shape.join(', ')}] holds ${n} values, features has ${data.length}`);
     dims = shape as number[];
@@ -116,7 +119,12 @@ const BASE64_RE = /^[A-Za-z0-9+/\-_]*={0,2}$/;
  * `{"features": [...], "shape"?: [...]}`, each with optional `top_k` and `adapter`; the query's
  * `top_k` and `adapter` win over the body's.
  */
-export async function parseClassify(body: Buffer, contentType: string | undefined, query: URLSearchParams, defaultTopK: number): Promise<ClassifyRequest> {
+export async function parseClassify(
+  body: Buffer,
+  contentType: string | undefined,
+  query: URLSearchParams,
+  defaultTopK: number,
+): Promise<ClassifyRequest> {
   let topK: unknown = query.get('top_k') ?? undefined;
   let adapter: string | null = query.get('adapter');
   let input: ClassifyInput;
@@ -156,7 +164,11 @@ export async function parseClassify(body: Buffer, contentType: string | undefine
     // the file part: "file" or "audio" by name, else the only part that carries a file
     const files = parts.filter((p) => p.filename !== undefined || p.name === 'file' || p.name === 'audio');
     const file = files.find((p) => p.name === 'file' || p.name === 'audio') ?? (files.length === 1 ? files[0] : undefined);
-    if (!file) throw new HttpError(400, `body: multipart/form-data needs one file part (named "file"), got ${parts.length ? parts.map((p) => `"${p.name}"`).join(', ') : 'no parts'}`);
+    if (!file)
+      throw new HttpError(
+        400,
+        `body: multipart/form-data needs one file part (named "file"), got ${parts.length ? parts.map((p) => `"${p.name}"`).join(', ') : 'no parts'}`,
+      );
     input = await audioInput(file.data, file.filename || file.name);
   } else if (/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
     // what `curl -d @clip.wav` sends (with its line breaks stripped): never intact audio

@@ -51,7 +51,7 @@ const ROUTES = new Set(['/v1/classify', '/v1/adapters', '/healthz', '/metrics'])
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const text = typeof body === 'string' ? body : JSON.stringify(body) + '\n';
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
   res.writeHead(status, {
     'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(text)),
@@ -77,7 +77,10 @@ export async function startServer(backend: ClassifierBackend, opts: ServeOptions
     maxQueue: opts.maxQueue ?? 256,
     onBatch: (n) => metrics.batchSize.observe(n),
   });
-  metrics = new ServerMetrics(() => batcher.depth, () => inFlight);
+  metrics = new ServerMetrics(
+    () => batcher.depth,
+    () => inFlight,
+  );
 
   async function classify(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {
     const start = process.hrtime.bigint();
@@ -92,8 +95,9 @@ export async function startServer(backend: ClassifierBackend, opts: ServeOptions
       const body = await readBody(req, maxBodyBytes);
       const r = await parseClassify(body, req.headers['content-type'], query, defaultTopK);
       const adapter = r.adapter ?? adapters[0];
-      if (!backend.adapters().includes(adapter)) throw new HttpError(404, `adapter: no adapter "${adapter}" (loaded: ${backend.adapters().join(', ')})`);
-      let ticket;
+      if (!backend.adapters().includes(adapter))
+        throw new HttpError(404, `adapter: no adapter "${adapter}" (loaded: ${backend.adapters().join(', ')})`);
+      let ticket: ReturnType<typeof batcher.submit>;
       try {
         ticket = batcher.submit({ input: r.input, topK: r.topK }, adapter);
       } catch (e) {
@@ -105,7 +109,10 @@ export async function startServer(backend: ClassifierBackend, opts: ServeOptions
       if (out instanceof Error) throw new HttpError(400, out.message);
       // NaN scores would go out as null with a 200: the input's features or the weights hold NaN/Inf
       if (out.some((s) => !Number.isFinite(s.score))) {
-        throw new HttpError(400, `request: the model's outputs are not finite (NaN or infinity): the input's features or the adapter/backbone weights hold NaN/Inf; not classified`);
+        throw new HttpError(
+          400,
+          `request: the model's outputs are not finite (NaN or infinity): the input's features or the adapter/backbone weights hold NaN/Inf; not classified`,
+        );
       }
       send(res, 200, { adapter, top: out });
     } catch (e) {
@@ -130,8 +137,10 @@ export async function startServer(backend: ClassifierBackend, opts: ServeOptions
     if (draining) res.setHeader('connection', 'close');
     const method = req.method ?? 'GET';
     const want = route === '/v1/classify' ? 'POST' : 'GET';
-    if (route === 'other') return send(res, 404, { error: `${url.pathname}: no such endpoint (POST /v1/classify, GET /v1/adapters, /healthz, /metrics)` });
-    if (method !== want && !(want === 'GET' && method === 'HEAD')) return send(res, 405, { error: `${url.pathname}: use ${want}` }, { allow: want });
+    if (route === 'other')
+      return send(res, 404, { error: `${url.pathname}: no such endpoint (POST /v1/classify, GET /v1/adapters, /healthz, /metrics)` });
+    if (method !== want && !(want === 'GET' && method === 'HEAD'))
+      return send(res, 405, { error: `${url.pathname}: use ${want}` }, { allow: want });
     switch (route) {
       case '/v1/classify':
         return classify(req, res, url.searchParams);
@@ -195,7 +204,7 @@ export async function startServer(backend: ClassifierBackend, opts: ServeOptions
 }
 
 /** SIGTERM / SIGINT: drain and close, then let the process end. A second signal exits at once. */
-export function closeOnSignals(handle: ServerHandle, log: (msg: string) => void = (m) => process.stderr.write(m + '\n')): Promise<void> {
+export function closeOnSignals(handle: ServerHandle, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<void> {
   return new Promise((resolve) => {
     let seen = false;
     const onSignal = (sig: NodeJS.Signals) => {

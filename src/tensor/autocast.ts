@@ -50,5 +50,7 @@ export function autocast<T>(device: AutocastDevice, dtype: LowDType | null, fn: 
  */
 export function cpuAutocastLimitation(): string | null {
   const version = (ops.info() as { torchVersion: string }).torchVersion;
-  return Number(version.split('.')[0]) >= 2 ? null : `libtorch ${version}: CPU autocast has bfloat16 only and no float32 layer norm (libtorch 2.x has both)`;
+  return Number(version.split('.')[0]) >= 2
+    ? null
+    : `libtorch ${version}: CPU autocast has bfloat16 only and no float32 layer norm (libtorch 2.x has both)`;
 }

@@ -16,7 +16,9 @@ export function resolveDevice(spec: string, where = '--device'): string {
   const n = cudaDeviceCount();
   const index = m[1] === undefined ? 0 : Number(m[1]);
   if (n === 0) {
-    const why = (ops.info() as { cudaBuilt: boolean }).cudaBuilt ? 'no CUDA device is visible' : 'this libtorch was built without CUDA (LOAA_TORCH=cuda builds against the CUDA wheel)';
+    const why = (ops.info() as { cudaBuilt: boolean }).cudaBuilt
+      ? 'no CUDA device is visible'
+      : 'this libtorch was built without CUDA (LOAA_TORCH=cuda builds against the CUDA wheel)';
     throw new Error(`${where}: ${spec} requested but ${why}`);
   }
   if (index >= n) throw new Error(`${where}: ${spec} requested but only ${n} CUDA device(s) exist`);

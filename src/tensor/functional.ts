@@ -10,8 +10,13 @@ const wrap = (n: NativeTensor): Tensor => new Tensor(n);
 type NumericArray = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | BigInt64Array;
 
 const ARRAY_DTYPE = new Map<unknown, DType>([
-  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [Int16Array, 'int16'],
-  [Int8Array, 'int8'], [Uint8Array, 'uint8'], [BigInt64Array, 'int64'],
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [Int32Array, 'int32'],
+  [Int16Array, 'int16'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
+  [BigInt64Array, 'int64'],
 ]);
 
 /**
@@ -32,7 +37,11 @@ export function tensor(data: NumericArray | number[] | number, shape?: number[],
     if (dtype === undefined) {
       if (natural === undefined) throw new Error('tensor: give a dtype for Uint16Array data (float16 or bfloat16)');
       dtype = natural;
-    } else if (natural !== dtype && !(data instanceof Uint8Array && dtype === 'bool') && !(data instanceof Uint16Array && DTYPE_BYTES[dtype] === 2)) {
+    } else if (
+      natural !== dtype &&
+      !(data instanceof Uint8Array && dtype === 'bool') &&
+      !(data instanceof Uint16Array && DTYPE_BYTES[dtype] === 2)
+    ) {
       arr = toTypedArray(Array.from(data as ArrayLike<number | bigint>, Number), dtype);
     }
   }
@@ -44,18 +53,30 @@ export function tensor(data: NumericArray | number[] | number, shape?: number[],
 
 function toTypedArray(data: number[], dtype: DType): NumericArray {
   switch (dtype) {
-    case 'float32': return Float32Array.from(data);
-    case 'float64': return Float64Array.from(data);
-    case 'int64': return BigInt64Array.from(data, (v) => BigInt(Math.trunc(v)));
-    case 'int32': return Int32Array.from(data);
-    case 'int16': return Int16Array.from(data);
-    case 'int8': return Int8Array.from(data);
-    case 'uint8': case 'bool': return Uint8Array.from(data);
+    case 'float32':
+      return Float32Array.from(data);
+    case 'float64':
+      return Float64Array.from(data);
+    case 'int64':
+      return BigInt64Array.from(data, (v) => BigInt(Math.trunc(v)));
+    case 'int32':
+      return Int32Array.from(data);
+    case 'int16':
+      return Int16Array.from(data);
+    case 'int8':
+      return Int8Array.from(data);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(data);
     default: {
       const f = tensor(Float32Array.from(data));
       try {
         const t = f.to(dtype);
-        try { return t.data() as Uint16Array; } finally { t.dispose(); }
+        try {
+          return t.data() as Uint16Array;
+        } finally {
+          t.dispose();
+        }
       } finally {
         f.dispose();
       }
@@ -72,7 +93,10 @@ export function toRaw(t: Tensor): RawTensor {
   return { dtype: t.dtype, shape: [...t.shape], data: t.bytes() };
 }
 
-export interface Creation { dtype?: DType; device?: string }
+export interface Creation {
+  dtype?: DType;
+  device?: string;
+}
 export const zeros = (shape: number[], o: Creation = {}): Tensor => wrap(ops.zeros(shape, o.dtype ?? 'float32', o.device ?? null));
 export const ones = (shape: number[], o: Creation = {}): Tensor => wrap(ops.ones(shape, o.dtype ?? 'float32', o.device ?? null));
 export const full = (shape: number[], value: number, o: Creation = {}): Tensor =>
@@ -82,7 +106,9 @@ export const arange = (start: number, end: number, step = 1, o: Creation = {}): 
 export const eye = (n: number, o: Creation = {}): Tensor => wrap(ops.eye(n, o.dtype ?? 'float32', o.device ?? null));
 
 /** Random tensors. With `seed` the draw is reproducible and independent of the global generator. */
-export interface RandomCreation extends Creation { seed?: number }
+export interface RandomCreation extends Creation {
+  seed?: number;
+}
 export const rand = (shape: number[], o: RandomCreation = {}): Tensor =>
   wrap(ops.rand(shape, o.dtype ?? 'float32', o.device ?? null, o.seed ?? null));
 export const randn = (shape: number[], o: RandomCreation = {}): Tensor =>
@@ -91,8 +117,20 @@ export const randint = (low: number, high: number, shape: number[], o: RandomCre
   wrap(ops.randint(low, high, shape, o.dtype ?? 'int64', o.device ?? null, o.seed ?? null));
 export const randperm = (n: number, seed?: number): Tensor => wrap(ops.randperm(n, seed ?? null));
 
-export const cat = (ts: Tensor[], dim = 0): Tensor => wrap(ops.cat(ts.map((t) => t.native), dim));
-export const stack = (ts: Tensor[], dim = 0): Tensor => wrap(ops.stack(ts.map((t) => t.native), dim));
+export const cat = (ts: Tensor[], dim = 0): Tensor =>
+  wrap(
+    ops.cat(
+      ts.map((t) => t.native),
+      dim,
+    ),
+  );
+export const stack = (ts: Tensor[], dim = 0): Tensor =>
+  wrap(
+    ops.stack(
+      ts.map((t) => t.native),
+      dim,
+    ),
+  );
 export const where = (cond: Tensor, a: Tensor, b: Tensor): Tensor => wrap(ops.where(cond.native, a.native, b.native));
 /** Constant padding, torch.nn.functional.pad order: last dim first, (left, right, top, bottom, ...). */
 export const pad = (x: Tensor, pads: number[], value = 0): Tensor => wrap(ops.pad(x.native, pads, value));
@@ -100,16 +138,25 @@ export const pad = (x: Tensor, pads: number[], value = 0): Tensor => wrap(ops.pa
 // ---- layers
 export const linear = (x: Tensor, w: Tensor, b?: Tensor | null): Tensor => wrap(ops.linear(x.native, w.native, b ? b.native : null));
 
-export interface ConvOptions { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }
+export interface ConvOptions {
+  stride?: number | number[];
+  padding?: number | number[];
+  dilation?: number | number[];
+  groups?: number;
+}
 function pair(v: number | number[] | undefined, n: number, dflt: number): number[] {
   if (v === undefined) return new Array(n).fill(dflt);
   return typeof v === 'number' ? new Array(n).fill(v) : v;
 }
 export function conv1d(x: Tensor, w: Tensor, b: Tensor | null | undefined, o: ConvOptions = {}): Tensor {
-  return wrap(ops.conv1d(x.native, w.native, b ? b.native : null, pair(o.stride, 1, 1), pair(o.padding, 1, 0), pair(o.dilation, 1, 1), o.groups ?? 1));
+  return wrap(
+    ops.conv1d(x.native, w.native, b ? b.native : null, pair(o.stride, 1, 1), pair(o.padding, 1, 0), pair(o.dilation, 1, 1), o.groups ?? 1),
+  );
 }
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, o: ConvOptions = {}): Tensor {
-  return wrap(ops.conv2d(x.native, w.native, b ? b.native : null, pair(o.stride, 2, 1), pair(o.padding, 2, 0), pair(o.dilation, 2, 1), o.groups ?? 1));
+  return wrap(
+    ops.conv2d(x.native, w.native, b ? b.native : null, pair(o.stride, 2, 1), pair(o.padding, 2, 0), pair(o.dilation, 2, 1), o.groups ?? 1),
+  );
 }
 export const layerNorm = (x: Tensor, normalizedShape: number[], w: Tensor | null, b: Tensor | null, eps: number): Tensor =>
   wrap(ops.layerNorm(x.native, normalizedShape, w ? w.native : null, b ? b.native : null, eps));

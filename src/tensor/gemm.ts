@@ -24,7 +24,12 @@ export type GemmKernel = (typeof GEMM_KERNELS)[number];
 
 /** [M, K, N] of a product x[M,K] @ w[N,K]^T: the forward GEMMs of a ViT-B block over 8 x 258 tokens. */
 export type GemmShape = [number, number, number];
-export const VIT_B_SHAPES: GemmShape[] = [[2064, 768, 2304], [2064, 768, 768], [2064, 768, 3072], [2064, 3072, 768]];
+export const VIT_B_SHAPES: GemmShape[] = [
+  [2064, 768, 2304],
+  [2064, 768, 768],
+  [2064, 768, 3072],
+  [2064, 3072, 768],
+];
 
 export interface GemmChoice {
   kernel: GemmKernel;
@@ -64,27 +69,29 @@ export const gemmMm = (k: GemmKernel, a: Tensor, b: Tensor, bias?: Tensor): Tens
 
 /** GFLOP/s of kernel `k` over `shapes` (x[M,K] @ w[N,K]^T, the weight layout of linear): best of `reps` each. */
 export function measureGemm(k: GemmKernel, shapes: GemmShape[] = VIT_B_SHAPES, reps = 2): number {
-  return noGrad(() => scope(() => {
-    let flops = 0;
-    let seconds = 0;
-    for (const [m, kk, n] of shapes) {
-      const x = randn([m, kk], { seed: 1 });
-      const wT = randn([n, kk], { seed: 2 }).transpose(0, 1);
-      let best = Infinity;
-      for (let i = 0; i <= reps; i++) {
-        const t0 = performance.now();
-        gemmMm(k, x, wT).dispose();
-        if (i > 0) best = Math.min(best, performance.now() - t0); // the first run warms up (packing, JIT)
+  return noGrad(() =>
+    scope(() => {
+      let flops = 0;
+      let seconds = 0;
+      for (const [m, kk, n] of shapes) {
+        const x = randn([m, kk], { seed: 1 });
+        const wT = randn([n, kk], { seed: 2 }).transpose(0, 1);
+        let best = Infinity;
+        for (let i = 0; i <= reps; i++) {
+          const t0 = performance.now();
+          gemmMm(k, x, wT).dispose();
+          if (i > 0) best = Math.min(best, performance.now() - t0); // the first run warms up (packing, JIT)
+        }
+        flops += 2 * m * kk * n;
+        seconds += best / 1000;
       }
-      flops += 2 * m * kk * n;
-      seconds += best / 1000;
-    }
-    return flops / seconds / 1e9;
-  }));
+      return flops / seconds / 1e9;
+    }),
+  );
 }
 
 export function loaaHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LOAA_HOME && env.LOAA_HOME.length ? env.LOAA_HOME : join(homedir(), '.cache', 'loaa');
+  return env.LOAA_HOME?.length ? env.LOAA_HOME : join(homedir(), '.cache', 'loaa');
 }
 export const gemmCachePath = (home: string): string => join(home, 'gemm-choice.json');
 
@@ -92,8 +99,15 @@ export const gemmCachePath = (home: string): string => join(home, 'gemm-choice.j
 export function gemmCacheKey(): string {
   let flags = '';
   try {
-    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))?.split(':')[1]?.trim() ?? '';
-  } catch { /* no /proc: the model name alone */ }
+    flags =
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('flags'))
+        ?.split(':')[1]
+        ?.trim() ?? '';
+  } catch {
+    /* no /proc: the model name alone */
+  }
   const info = engineInfo();
   const flagHash = createHash('sha256').update(flags).digest('hex').slice(0, 16);
   return `${cpus()[0]?.model ?? 'unknown cpu'} | flags ${flagHash} | libtorch ${info.torchVersion} | ${info.threads} threads`;
@@ -113,9 +127,12 @@ function readCache(path: string, key: string, warn: (l: string) => void): CacheF
   let c: CacheFile;
   try {
     c = readInputJson<CacheFile>(path, { what: 'the GEMM choice cache', maxBytes: 1 << 20 });
-    const ratesOk = c && typeof c.rates === 'object' && c.rates !== null &&
+    const ratesOk =
+      c &&
+      typeof c.rates === 'object' &&
+      c.rates !== null &&
       Object.entries(c.rates).every(([k, v]) => isKernel(k) && typeof v === 'number' && v > 0);
-    if (!c || c.format !== 'loaa-gemm-choice' || c.version !== 1 || typeof c.key !== 'string' || !isKernel(c.kernel) || !ratesOk) {
+    if (c?.format !== 'loaa-gemm-choice' || c.version !== 1 || typeof c.key !== 'string' || !isKernel(c.kernel) || !ratesOk) {
       throw new Error('not a GEMM choice file');
     }
   } catch (e) {
@@ -166,7 +183,7 @@ export function chooseGemm(o: ChooseOptions = {}): GemmChoice {
     try {
       mkdirSync(dirname(path), { recursive: true });
       const file: CacheFile = { format: 'loaa-gemm-choice', version: 1, key, kernel: best, rates };
-      writeFileAtomic(path, JSON.stringify(file, null, 2) + '\n');
+      writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
     } catch (e) {
       warn(`${path}: cannot cache the GEMM choice (${(e as Error).message.split('\n')[0]})`);
     }

@@ -17,17 +17,19 @@ export function measureCpuBf16(): { bf16: boolean; fp32Ms: number; bf16Ms: numbe
   // bf16 competes with the fastest fp32 kernel here, not with MKL's (a quarter of the chip's rate on AMD)
   chooseGemm();
   const best = (dtype: 'bfloat16' | null): number =>
-    noGrad(() => scope(() => {
-      const a = randn([258, 768], { seed: 1 });
-      const b = randn([768, 3072], { seed: 2 });
-      let ms = Infinity;
-      for (let i = 0; i < 6; i++) {
-        const t0 = performance.now();
-        autocast('cpu', dtype, () => a.matmul(b).dispose());
-        if (i > 0) ms = Math.min(ms, performance.now() - t0); // the first run warms up
-      }
-      return ms;
-    }));
+    noGrad(() =>
+      scope(() => {
+        const a = randn([258, 768], { seed: 1 });
+        const b = randn([768, 3072], { seed: 2 });
+        let ms = Infinity;
+        for (let i = 0; i < 6; i++) {
+          const t0 = performance.now();
+          autocast('cpu', dtype, () => a.matmul(b).dispose());
+          if (i > 0) ms = Math.min(ms, performance.now() - t0); // the first run warms up
+        }
+        return ms;
+      }),
+    );
   const fp32Ms = best(null);
   const bf16Ms = best('bfloat16');
   cpuVerdict = { bf16: bf16Ms < fp32Ms, fp32Ms, bf16Ms };

@@ -10,14 +10,21 @@ import { track, type Disposable } from './scope.js';
 export type { DType };
 export type Device = 'cpu' | `cuda:${number}` | 'cuda';
 export type TensorLike = Tensor | number;
-export type TypedArrayFor<D extends DType> = D extends 'float32' ? Float32Array
-  : D extends 'float64' ? Float64Array
-  : D extends 'int64' ? BigInt64Array
-  : D extends 'int32' ? Int32Array
-  : D extends 'int16' ? Int16Array
-  : D extends 'int8' ? Int8Array
-  : D extends 'uint8' | 'bool' ? Uint8Array
-  : Uint16Array;
+export type TypedArrayFor<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'int64'
+      ? BigInt64Array
+      : D extends 'int32'
+        ? Int32Array
+        : D extends 'int16'
+          ? Int16Array
+          : D extends 'int8'
+            ? Int8Array
+            : D extends 'uint8' | 'bool'
+              ? Uint8Array
+              : Uint16Array;
 
 const ops = native.ops;
 
@@ -88,7 +95,7 @@ export class Tensor implements Disposable {
   }
 
   toString(): string {
-    return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.device === 'cpu' ? '' : ', ' + this.device})`;
+    return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.device === 'cpu' ? '' : `, ${this.device}`})`;
   }
 
   // ---- data out
@@ -96,14 +103,23 @@ export class Tensor implements Disposable {
   data<D extends DType = DType>(): TypedArrayFor<D> {
     const buf: ArrayBuffer = ops.toBytes(this.native);
     switch (this.dtype) {
-      case 'float32': return new Float32Array(buf) as TypedArrayFor<D>;
-      case 'float64': return new Float64Array(buf) as TypedArrayFor<D>;
-      case 'int64': return new BigInt64Array(buf) as TypedArrayFor<D>;
-      case 'int32': return new Int32Array(buf) as TypedArrayFor<D>;
-      case 'int16': return new Int16Array(buf) as TypedArrayFor<D>;
-      case 'int8': return new Int8Array(buf) as TypedArrayFor<D>;
-      case 'uint8': case 'bool': return new Uint8Array(buf) as TypedArrayFor<D>;
-      default: return new Uint16Array(buf) as TypedArrayFor<D>;
+      case 'float32':
+        return new Float32Array(buf) as TypedArrayFor<D>;
+      case 'float64':
+        return new Float64Array(buf) as TypedArrayFor<D>;
+      case 'int64':
+        return new BigInt64Array(buf) as TypedArrayFor<D>;
+      case 'int32':
+        return new Int32Array(buf) as TypedArrayFor<D>;
+      case 'int16':
+        return new Int16Array(buf) as TypedArrayFor<D>;
+      case 'int8':
+        return new Int8Array(buf) as TypedArrayFor<D>;
+      case 'uint8':
+      case 'bool':
+        return new Uint8Array(buf) as TypedArrayFor<D>;
+      default:
+        return new Uint16Array(buf) as TypedArrayFor<D>;
     }
   }
   /** The data as float32 (converted when the dtype differs). */
@@ -133,108 +149,281 @@ export class Tensor implements Disposable {
   to(dtype: DType | null, device?: string): Tensor {
     return new Tensor(ops.to(this.native, dtype, device ?? null));
   }
-  clone(): Tensor { return new Tensor(ops.clone(this.native)); }
-  detach(): Tensor { return new Tensor(ops.detach(this.native)); }
-  contiguous(): Tensor { return new Tensor(ops.contiguous(this.native)); }
+  clone(): Tensor {
+    return new Tensor(ops.clone(this.native));
+  }
+  detach(): Tensor {
+    return new Tensor(ops.detach(this.native));
+  }
+  contiguous(): Tensor {
+    return new Tensor(ops.contiguous(this.native));
+  }
   /** A second handle on the same tensor (both must be disposed). */
-  alias(): Tensor { return new Tensor(ops.alias(this.native)); }
+  alias(): Tensor {
+    return new Tensor(ops.alias(this.native));
+  }
 
   // ---- views
-  reshape(...shape: number[]): Tensor { return new Tensor(ops.reshape(this.native, shape)); }
-  view(...shape: number[]): Tensor { return new Tensor(ops.view(this.native, shape)); }
-  permute(...dims: number[]): Tensor { return new Tensor(ops.permute(this.native, dims)); }
-  transpose(a: number, b: number): Tensor { return new Tensor(ops.transpose(this.native, a, b)); }
-  get T(): Tensor { return this.transpose(-2, -1); }
-  narrow(dim: number, start: number, length: number): Tensor { return new Tensor(ops.narrow(this.native, dim, start, length)); }
-  slice(dim: number, start: number, end: number, step = 1): Tensor { return new Tensor(ops.slice(this.native, dim, start, end, step)); }
-  select(dim: number, index: number): Tensor { return new Tensor(ops.select(this.native, dim, index)); }
-  indexSelect(dim: number, index: Tensor): Tensor { return new Tensor(ops.indexSelect(this.native, dim, index.native)); }
-  gather(dim: number, index: Tensor): Tensor { return new Tensor(ops.gather(this.native, dim, index.native)); }
-  unsqueeze(dim: number): Tensor { return new Tensor(ops.unsqueeze(this.native, dim)); }
-  squeeze(dim?: number): Tensor { return new Tensor(ops.squeeze(this.native, dim ?? null)); }
-  expand(...shape: number[]): Tensor { return new Tensor(ops.expand(this.native, shape)); }
-  repeat(...times: number[]): Tensor { return new Tensor(ops.repeat(this.native, times)); }
-  flatten(start = 0, end = -1): Tensor { return new Tensor(ops.flatten(this.native, start, end)); }
-  split(sizes: number[], dim = 0): Tensor[] { return (ops.split(this.native, sizes, dim) as NativeTensor[]).map((n) => new Tensor(n)); }
-  chunk(n: number, dim = 0): Tensor[] { return (ops.chunk(this.native, n, dim) as NativeTensor[]).map((x) => new Tensor(x)); }
+  reshape(...shape: number[]): Tensor {
+    return new Tensor(ops.reshape(this.native, shape));
+  }
+  view(...shape: number[]): Tensor {
+    return new Tensor(ops.view(this.native, shape));
+  }
+  permute(...dims: number[]): Tensor {
+    return new Tensor(ops.permute(this.native, dims));
+  }
+  transpose(a: number, b: number): Tensor {
+    return new Tensor(ops.transpose(this.native, a, b));
+  }
+  get T(): Tensor {
+    return this.transpose(-2, -1);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return new Tensor(ops.narrow(this.native, dim, start, length));
+  }
+  slice(dim: number, start: number, end: number, step = 1): Tensor {
+    return new Tensor(ops.slice(this.native, dim, start, end, step));
+  }
+  select(dim: number, index: number): Tensor {
+    return new Tensor(ops.select(this.native, dim, index));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return new Tensor(ops.indexSelect(this.native, dim, index.native));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return new Tensor(ops.gather(this.native, dim, index.native));
+  }
+  unsqueeze(dim: number): Tensor {
+    return new Tensor(ops.unsqueeze(this.native, dim));
+  }
+  squeeze(dim?: number): Tensor {
+    return new Tensor(ops.squeeze(this.native, dim ?? null));
+  }
+  expand(...shape: number[]): Tensor {
+    return new Tensor(ops.expand(this.native, shape));
+  }
+  repeat(...times: number[]): Tensor {
+    return new Tensor(ops.repeat(this.native, times));
+  }
+  flatten(start = 0, end = -1): Tensor {
+    return new Tensor(ops.flatten(this.native, start, end));
+  }
+  split(sizes: number[], dim = 0): Tensor[] {
+    return (ops.split(this.native, sizes, dim) as NativeTensor[]).map((n) => new Tensor(n));
+  }
+  chunk(n: number, dim = 0): Tensor[] {
+    return (ops.chunk(this.native, n, dim) as NativeTensor[]).map((x) => new Tensor(x));
+  }
   /** The slices along `dim` with that dim removed (views); their gradients flow back as one stack. */
-  unbind(dim = 0): Tensor[] { return (ops.unbind(this.native, dim) as NativeTensor[]).map((x) => new Tensor(x)); }
-  roll(shifts: number[], dims: number[]): Tensor { return new Tensor(ops.roll(this.native, shifts, dims)); }
-  flip(dims: number[]): Tensor { return new Tensor(ops.flip(this.native, dims)); }
+  unbind(dim = 0): Tensor[] {
+    return (ops.unbind(this.native, dim) as NativeTensor[]).map((x) => new Tensor(x));
+  }
+  roll(shifts: number[], dims: number[]): Tensor {
+    return new Tensor(ops.roll(this.native, shifts, dims));
+  }
+  flip(dims: number[]): Tensor {
+    return new Tensor(ops.flip(this.native, dims));
+  }
 
   // ---- arithmetic (broadcasting; the second operand may be a number)
-  add(o: TensorLike, alpha?: number): Tensor { return new Tensor(ops.add(this.native, operand(o), alpha)); }
-  sub(o: TensorLike, alpha?: number): Tensor { return new Tensor(ops.sub(this.native, operand(o), alpha)); }
-  mul(o: TensorLike): Tensor { return new Tensor(ops.mul(this.native, operand(o))); }
-  div(o: TensorLike): Tensor { return new Tensor(ops.div(this.native, operand(o))); }
-  pow(o: TensorLike): Tensor { return new Tensor(ops.pow(this.native, operand(o))); }
-  maximum(o: Tensor): Tensor { return new Tensor(ops.maximum(this.native, o.native)); }
-  minimum(o: Tensor): Tensor { return new Tensor(ops.minimum(this.native, o.native)); }
-  eq(o: TensorLike): Tensor { return new Tensor(ops.eq(this.native, operand(o))); }
-  ne(o: TensorLike): Tensor { return new Tensor(ops.ne(this.native, operand(o))); }
-  lt(o: TensorLike): Tensor { return new Tensor(ops.lt(this.native, operand(o))); }
-  le(o: TensorLike): Tensor { return new Tensor(ops.le(this.native, operand(o))); }
-  gt(o: TensorLike): Tensor { return new Tensor(ops.gt(this.native, operand(o))); }
-  ge(o: TensorLike): Tensor { return new Tensor(ops.ge(this.native, operand(o))); }
-  maskedFill(mask: Tensor, value: number): Tensor { return new Tensor(ops.maskedFill(this.native, mask.native, value)); }
-  clamp(min: number | null, max: number | null = null): Tensor { return new Tensor(ops.clamp(this.native, min, max)); }
-  neg(): Tensor { return new Tensor(ops.neg(this.native)); }
-  exp(): Tensor { return new Tensor(ops.exp(this.native)); }
-  log(): Tensor { return new Tensor(ops.log(this.native)); }
-  sqrt(): Tensor { return new Tensor(ops.sqrt(this.native)); }
-  rsqrt(): Tensor { return new Tensor(ops.rsqrt(this.native)); }
-  abs(): Tensor { return new Tensor(ops.abs(this.native)); }
-  sign(): Tensor { return new Tensor(ops.sign(this.native)); }
-  tanh(): Tensor { return new Tensor(ops.tanh(this.native)); }
-  sigmoid(): Tensor { return new Tensor(ops.sigmoid(this.native)); }
-  relu(): Tensor { return new Tensor(ops.relu(this.native)); }
-  erf(): Tensor { return new Tensor(ops.erf(this.native)); }
-  sin(): Tensor { return new Tensor(ops.sin(this.native)); }
-  cos(): Tensor { return new Tensor(ops.cos(this.native)); }
-  floor(): Tensor { return new Tensor(ops.floor(this.native)); }
-  reciprocal(): Tensor { return new Tensor(ops.reciprocal(this.native)); }
-  isfinite(): Tensor { return new Tensor(ops.isfinite(this.native)); }
-  logicalNot(): Tensor { return new Tensor(ops.logicalNot(this.native)); }
+  add(o: TensorLike, alpha?: number): Tensor {
+    return new Tensor(ops.add(this.native, operand(o), alpha));
+  }
+  sub(o: TensorLike, alpha?: number): Tensor {
+    return new Tensor(ops.sub(this.native, operand(o), alpha));
+  }
+  mul(o: TensorLike): Tensor {
+    return new Tensor(ops.mul(this.native, operand(o)));
+  }
+  div(o: TensorLike): Tensor {
+    return new Tensor(ops.div(this.native, operand(o)));
+  }
+  pow(o: TensorLike): Tensor {
+    return new Tensor(ops.pow(this.native, operand(o)));
+  }
+  maximum(o: Tensor): Tensor {
+    return new Tensor(ops.maximum(this.native, o.native));
+  }
+  minimum(o: Tensor): Tensor {
+    return new Tensor(ops.minimum(this.native, o.native));
+  }
+  eq(o: TensorLike): Tensor {
+    return new Tensor(ops.eq(this.native, operand(o)));
+  }
+  ne(o: TensorLike): Tensor {
+    return new Tensor(ops.ne(this.native, operand(o)));
+  }
+  lt(o: TensorLike): Tensor {
+    return new Tensor(ops.lt(this.native, operand(o)));
+  }
+  le(o: TensorLike): Tensor {
+    return new Tensor(ops.le(this.native, operand(o)));
+  }
+  gt(o: TensorLike): Tensor {
+    return new Tensor(ops.gt(this.native, operand(o)));
+  }
+  ge(o: TensorLike): Tensor {
+    return new Tensor(ops.ge(this.native, operand(o)));
+  }
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return new Tensor(ops.maskedFill(this.native, mask.native, value));
+  }
+  clamp(min: number | null, max: number | null = null): Tensor {
+    return new Tensor(ops.clamp(this.native, min, max));
+  }
+  neg(): Tensor {
+    return new Tensor(ops.neg(this.native));
+  }
+  exp(): Tensor {
+    return new Tensor(ops.exp(this.native));
+  }
+  log(): Tensor {
+    return new Tensor(ops.log(this.native));
+  }
+  sqrt(): Tensor {
+    return new Tensor(ops.sqrt(this.native));
+  }
+  rsqrt(): Tensor {
+    return new Tensor(ops.rsqrt(this.native));
+  }
+  abs(): Tensor {
+    return new Tensor(ops.abs(this.native));
+  }
+  sign(): Tensor {
+    return new Tensor(ops.sign(this.native));
+  }
+  tanh(): Tensor {
+    return new Tensor(ops.tanh(this.native));
+  }
+  sigmoid(): Tensor {
+    return new Tensor(ops.sigmoid(this.native));
+  }
+  relu(): Tensor {
+    return new Tensor(ops.relu(this.native));
+  }
+  erf(): Tensor {
+    return new Tensor(ops.erf(this.native));
+  }
+  sin(): Tensor {
+    return new Tensor(ops.sin(this.native));
+  }
+  cos(): Tensor {
+    return new Tensor(ops.cos(this.native));
+  }
+  floor(): Tensor {
+    return new Tensor(ops.floor(this.native));
+  }
+  reciprocal(): Tensor {
+    return new Tensor(ops.reciprocal(this.native));
+  }
+  isfinite(): Tensor {
+    return new Tensor(ops.isfinite(this.native));
+  }
+  logicalNot(): Tensor {
+    return new Tensor(ops.logicalNot(this.native));
+  }
   /** GELU, exact (erf) by default as in timm; 'tanh' for the approximation. */
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor { return new Tensor(ops.gelu(this.native, approximate)); }
-  matmul(o: Tensor): Tensor { return new Tensor(ops.matmul(this.native, o.native)); }
-  softmax(dim: number): Tensor { return new Tensor(ops.softmax(this.native, dim)); }
-  logSoftmax(dim: number): Tensor { return new Tensor(ops.logSoftmax(this.native, dim)); }
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return new Tensor(ops.gelu(this.native, approximate));
+  }
+  matmul(o: Tensor): Tensor {
+    return new Tensor(ops.matmul(this.native, o.native));
+  }
+  softmax(dim: number): Tensor {
+    return new Tensor(ops.softmax(this.native, dim));
+  }
+  logSoftmax(dim: number): Tensor {
+    return new Tensor(ops.logSoftmax(this.native, dim));
+  }
 
   // ---- in place (no autograd history: for optimizers and initialisers, under noGrad)
-  add_(o: TensorLike, alpha?: number): this { ops.add_(this.native, operand(o), alpha); return this; }
-  mul_(o: TensorLike): this { ops.mul_(this.native, operand(o)); return this; }
-  div_(o: TensorLike): this { ops.div_(this.native, operand(o)); return this; }
-  addcmul_(a: Tensor, b: Tensor, value = 1): this { ops.addcmul_(this.native, a.native, b.native, value); return this; }
-  addcdiv_(a: Tensor, b: Tensor, value = 1): this { ops.addcdiv_(this.native, a.native, b.native, value); return this; }
-  sqrt_(): this { ops.sqrt_(this.native); return this; }
-  maximum_(o: Tensor): this { ops.maximum_(this.native, o.native); return this; }
-  copy_(src: Tensor): this { ops.copy_(this.native, src.native); return this; }
-  zero_(): this { ops.zero_(this.native); return this; }
-  fill_(v: number): this { ops.fill_(this.native, v); return this; }
-  uniform_(low: number, high: number, seed?: number): this { ops.uniform_(this.native, low, high, seed ?? null); return this; }
-  normal_(mean: number, std: number, seed?: number): this { ops.normal_(this.native, mean, std, seed ?? null); return this; }
-  requiresGrad_(v = true): this { ops.requiresGrad_(this.native, v); return this; }
+  add_(o: TensorLike, alpha?: number): this {
+    ops.add_(this.native, operand(o), alpha);
+    return this;
+  }
+  mul_(o: TensorLike): this {
+    ops.mul_(this.native, operand(o));
+    return this;
+  }
+  div_(o: TensorLike): this {
+    ops.div_(this.native, operand(o));
+    return this;
+  }
+  addcmul_(a: Tensor, b: Tensor, value = 1): this {
+    ops.addcmul_(this.native, a.native, b.native, value);
+    return this;
+  }
+  addcdiv_(a: Tensor, b: Tensor, value = 1): this {
+    ops.addcdiv_(this.native, a.native, b.native, value);
+    return this;
+  }
+  sqrt_(): this {
+    ops.sqrt_(this.native);
+    return this;
+  }
+  maximum_(o: Tensor): this {
+    ops.maximum_(this.native, o.native);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    ops.copy_(this.native, src.native);
+    return this;
+  }
+  zero_(): this {
+    ops.zero_(this.native);
+    return this;
+  }
+  fill_(v: number): this {
+    ops.fill_(this.native, v);
+    return this;
+  }
+  uniform_(low: number, high: number, seed?: number): this {
+    ops.uniform_(this.native, low, high, seed ?? null);
+    return this;
+  }
+  normal_(mean: number, std: number, seed?: number): this {
+    ops.normal_(this.native, mean, std, seed ?? null);
+    return this;
+  }
+  requiresGrad_(v = true): this {
+    ops.requiresGrad_(this.native, v);
+    return this;
+  }
 
   // ---- reductions
-  sum(dims?: number | number[], keepdim = false): Tensor { return new Tensor(ops.sum(this.native, dimList(dims), keepdim)); }
-  mean(dims?: number | number[], keepdim = false): Tensor { return new Tensor(ops.mean(this.native, dimList(dims), keepdim)); }
-  amax(dims?: number | number[], keepdim = false): Tensor { return new Tensor(ops.amax(this.native, dimList(dims), keepdim)); }
-  amin(dims?: number | number[], keepdim = false): Tensor { return new Tensor(ops.amin(this.native, dimList(dims), keepdim)); }
+  sum(dims?: number | number[], keepdim = false): Tensor {
+    return new Tensor(ops.sum(this.native, dimList(dims), keepdim));
+  }
+  mean(dims?: number | number[], keepdim = false): Tensor {
+    return new Tensor(ops.mean(this.native, dimList(dims), keepdim));
+  }
+  amax(dims?: number | number[], keepdim = false): Tensor {
+    return new Tensor(ops.amax(this.native, dimList(dims), keepdim));
+  }
+  amin(dims?: number | number[], keepdim = false): Tensor {
+    return new Tensor(ops.amin(this.native, dimList(dims), keepdim));
+  }
   /** Sample variance by default (correction 1), as torch.var. */
-  var(dims?: number | number[], correction = 1, keepdim = false): Tensor { return new Tensor(ops.var(this.native, dimList(dims), correction, keepdim)); }
+  var(dims?: number | number[], correction = 1, keepdim = false): Tensor {
+    return new Tensor(ops.var(this.native, dimList(dims), correction, keepdim));
+  }
   std(dims?: number | number[], correction = 1, keepdim = false): Tensor {
     const v = this.var(dims, correction, keepdim);
     const s = v.sqrt();
     v.dispose();
     return s;
   }
-  norm(p = 2, dims?: number | number[], keepdim = false): Tensor { return new Tensor(ops.norm(this.native, p, dimList(dims), keepdim)); }
+  norm(p = 2, dims?: number | number[], keepdim = false): Tensor {
+    return new Tensor(ops.norm(this.native, p, dimList(dims), keepdim));
+  }
   max(dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
     const [v, i] = ops.max(this.native, dim, keepdim) as NativeTensor[];
     return { values: new Tensor(v), indices: new Tensor(i) };
   }
-  argmax(dim?: number, keepdim = false): Tensor { return new Tensor(ops.argmax(this.native, dim ?? null, keepdim)); }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return new Tensor(ops.argmax(this.native, dim ?? null, keepdim));
+  }
   topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
     const [v, i] = ops.topk(this.native, k, dim, largest, sorted) as NativeTensor[];
     return { values: new Tensor(v), indices: new Tensor(i) };
@@ -243,11 +432,19 @@ export class Tensor implements Disposable {
     const [v, i] = ops.sort(this.native, dim, descending) as NativeTensor[];
     return { values: new Tensor(v), indices: new Tensor(i) };
   }
-  logsumexp(dims: number | number[], keepdim = false): Tensor { return new Tensor(ops.logsumexp(this.native, dimList(dims), keepdim)); }
-  cumsum(dim: number): Tensor { return new Tensor(ops.cumsum(this.native, dim)); }
+  logsumexp(dims: number | number[], keepdim = false): Tensor {
+    return new Tensor(ops.logsumexp(this.native, dimList(dims), keepdim));
+  }
+  cumsum(dim: number): Tensor {
+    return new Tensor(ops.cumsum(this.native, dim));
+  }
   all(): boolean {
     const t = new Tensor(ops.all(this.native));
-    try { return t.item() !== 0; } finally { t.dispose(); }
+    try {
+      return t.item() !== 0;
+    } finally {
+      t.dispose();
+    }
   }
 
   // ---- autograd

@@ -51,7 +51,8 @@ export class GradScaler {
     for (const [k, v] of Object.entries({ initScale: this.scale, growthFactor: this.growthFactor, growthInterval: this.growthInterval })) {
       if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`GradScaler: ${k} must be a positive number, not ${v}`);
     }
-    if (!(this.backoffFactor > 0 && this.backoffFactor < 1)) throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), not ${this.backoffFactor}`);
+    if (!(this.backoffFactor > 0 && this.backoffFactor < 1))
+      throw new RangeError(`GradScaler: backoffFactor must be in (0, 1), not ${this.backoffFactor}`);
     this.#onSkip = opts.onSkip;
   }
 
@@ -114,10 +115,12 @@ export class GradScaler {
     return { scale: this.scale, growthTracker: this.growthTracker, skipped: this.skipped };
   }
   loadStateDict(s: GradScalerRestore): void {
-    if (!(s.scale > 0) || !Number.isFinite(s.scale)) throw new Error(`GradScaler state: scale must be a finite positive number, not ${s.scale}`);
+    if (!(s.scale > 0) || !Number.isFinite(s.scale))
+      throw new Error(`GradScaler state: scale must be a finite positive number, not ${s.scale}`);
     for (const k of ['growthTracker', 'skipped', 'steps'] as const) {
       const v = s[k];
-      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new Error(`GradScaler state: ${k} must be a non-negative integer, not ${v}`);
+      if (v !== undefined && (!Number.isSafeInteger(v) || v < 0))
+        throw new Error(`GradScaler state: ${k} must be a non-negative integer, not ${v}`);
     }
     this.scale = s.scale;
     this.growthTracker = s.growthTracker;

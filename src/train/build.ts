@@ -38,7 +38,9 @@ export function backboneFile(recipe: Recipe): string | null {
   if (b === 'pretrained') {
     const p = backbonePath(recipe.model.arch);
     if (!existsSync(p)) {
-      throw new Error(`model.backbone: no pretrained weights for ${recipe.model.arch} at ${p}: run \`loaa pull ${recipe.model.arch}\` (or set model.backbone: random)`);
+      throw new Error(
+        `model.backbone: no pretrained weights for ${recipe.model.arch} at ${p}: run \`loaa pull ${recipe.model.arch}\` (or set model.backbone: random)`,
+      );
     }
     return p;
   }
@@ -47,7 +49,10 @@ export function backboneFile(recipe: Recipe): string | null {
 }
 
 /** The AST with the recipe's PEFT method applied. */
-export function buildModel(recipe: Recipe, numClasses: number): { model: AudioSpectrogramTransformer; backbone: string; provenance: BackboneProvenance } {
+export function buildModel(
+  recipe: Recipe,
+  numClasses: number,
+): { model: AudioSpectrogramTransformer; backbone: string; provenance: BackboneProvenance } {
   const cfg = astConfig(recipe, numClasses);
   const seed = recipe.model.init_seed ?? recipe.seed;
   const file = backboneFile(recipe);
@@ -67,9 +72,19 @@ export function makeOptimizer(recipe: Recipe, params: Tensor[]): Optimizer<Group
   const o = recipe.optim;
   switch (o.name) {
     case 'adam':
-      return new Adam(params, { lr: o.lr, betas: [o.betas[0], o.betas[1]], eps: o.eps, weightDecay: o.weight_decay }) as unknown as Optimizer<GroupOptions>;
+      return new Adam(params, {
+        lr: o.lr,
+        betas: [o.betas[0], o.betas[1]],
+        eps: o.eps,
+        weightDecay: o.weight_decay,
+      }) as unknown as Optimizer<GroupOptions>;
     case 'adamw':
-      return new AdamW(params, { lr: o.lr, betas: [o.betas[0], o.betas[1]], eps: o.eps, weightDecay: o.weight_decay }) as unknown as Optimizer<GroupOptions>;
+      return new AdamW(params, {
+        lr: o.lr,
+        betas: [o.betas[0], o.betas[1]],
+        eps: o.eps,
+        weightDecay: o.weight_decay,
+      }) as unknown as Optimizer<GroupOptions>;
     case 'sgd':
       return new SGD(params, { lr: o.lr, momentum: o.momentum, weightDecay: o.weight_decay }) as unknown as Optimizer<GroupOptions>;
   }

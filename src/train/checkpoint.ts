@@ -49,7 +49,10 @@ export function findCheckpoint(out: string): string | null {
   // next save, replace) another run's state
   for (const d of [cur, join(out, CHECKPOINT_OLD)]) {
     try {
-      if (lstatSync(d).isSymbolicLink()) throw new Error(`${d}: it is a symbolic link, not the checkpoint folder the trainer wrote; remove it (or resume the run it points into)`);
+      if (lstatSync(d).isSymbolicLink())
+        throw new Error(
+          `${d}: it is a symbolic link, not the checkpoint folder the trainer wrote; remove it (or resume the run it points into)`,
+        );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
@@ -69,7 +72,14 @@ export function allFinite(params: Tensor[]): boolean {
  * Writes a complete checkpoint beside the old one, then swaps them: never a torn checkpoint. An
  * enabled `scaler` (fp16) is saved as state.json's `amp`.
  */
-export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, opt: Optimizer<GroupOptions>, state: LoopState, seed: number, scaler?: GradScaler | null): void {
+export function saveCheckpoint(
+  out: string,
+  model: AudioSpectrogramTransformer,
+  opt: Optimizer<GroupOptions>,
+  state: LoopState,
+  seed: number,
+  scaler?: GradScaler | null,
+): void {
   const tmp = join(out, `.checkpoint-tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -77,7 +87,10 @@ export function saveCheckpoint(out: string, model: AudioSpectrogramTransformer, 
   model.saveSafetensors(join(tmp, 'trainable.safetensors'), (n) => names.has(n));
   opt.saveSafetensors(join(tmp, 'optimizer.safetensors'));
   const amp: AmpState | undefined = scaler?.enabled ? scaler.stateDict() : undefined;
-  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ format: 'loaa-checkpoint/1', seed, threads: getNumThreads(), ...state, ...(amp ? { amp } : {}) }, null, 1) + '\n');
+  writeFileAtomic(
+    join(tmp, 'state.json'),
+    `${JSON.stringify({ format: 'loaa-checkpoint/1', seed, threads: getNumThreads(), ...state, ...(amp ? { amp } : {}) }, null, 1)}\n`,
+  );
   const cur = join(out, CHECKPOINT);
   const old = join(out, CHECKPOINT_OLD);
   rmSync(old, { recursive: true, force: true });
@@ -92,31 +105,41 @@ export function checkLoopState(v: unknown, file: string): LoopState & { format: 
   if (!s || typeof s !== 'object' || Array.isArray(s)) throw new Error(`${file}: not a JSON object`);
   if (s.format !== 'loaa-checkpoint/1') throw new Error(`${file}: not a loaa checkpoint`);
   const count = (k: string): void => {
-    if (!Number.isSafeInteger(s[k]) || (s[k] as number) < 0) throw new Error(`${file}: ${k}: expected a non-negative integer, got ${JSON.stringify(s[k])}`);
+    if (!Number.isSafeInteger(s[k]) || (s[k] as number) < 0)
+      throw new Error(`${file}: ${k}: expected a non-negative integer, got ${JSON.stringify(s[k])}`);
   };
   const finite = (k: string, x: unknown): void => {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new Error(`${file}: ${k}: expected a finite non-negative number, got ${JSON.stringify(x)}`);
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0)
+      throw new Error(`${file}: ${k}: expected a finite non-negative number, got ${JSON.stringify(x)}`);
   };
   for (const k of ['epoch', 'batch', 'step', 'lossCount']) count(k);
   finite('epochSeconds', s.epochSeconds);
-  if (typeof s.lossSum !== 'number' || !Number.isFinite(s.lossSum)) throw new Error(`${file}: lossSum: expected a finite number, got ${JSON.stringify(s.lossSum)}`);
-  if (!Array.isArray(s.trainSeconds) || s.trainSeconds.length !== s.epoch) throw new Error(`${file}: trainSeconds: expected one entry per finished epoch (${String(s.epoch)})`);
-  s.trainSeconds.forEach((x, i) => { finite(`trainSeconds.${i}`, x); });
+  if (typeof s.lossSum !== 'number' || !Number.isFinite(s.lossSum))
+    throw new Error(`${file}: lossSum: expected a finite number, got ${JSON.stringify(s.lossSum)}`);
+  if (!Array.isArray(s.trainSeconds) || s.trainSeconds.length !== s.epoch)
+    throw new Error(`${file}: trainSeconds: expected one entry per finished epoch (${String(s.epoch)})`);
+  s.trainSeconds.forEach((x, i) => {
+    finite(`trainSeconds.${i}`, x);
+  });
   const b = s.best as { epoch?: unknown; value?: unknown } | null;
   if (b !== null && (typeof b !== 'object' || !Number.isSafeInteger(b.epoch) || typeof b.value !== 'number' || !Number.isFinite(b.value))) {
     throw new Error(`${file}: best: expected null or {epoch, value}, got ${JSON.stringify(b)}`);
   }
-  if (s.threads !== undefined && (!Number.isSafeInteger(s.threads) || (s.threads as number) < 1)) throw new Error(`${file}: threads: expected a positive integer, got ${JSON.stringify(s.threads)}`);
+  if (s.threads !== undefined && (!Number.isSafeInteger(s.threads) || (s.threads as number) < 1))
+    throw new Error(`${file}: threads: expected a positive integer, got ${JSON.stringify(s.threads)}`);
   // absent in checkpoints of fp32 and bf16 runs and of versions before it: the scaler's defaults
   if (s.amp !== undefined) {
     const a = s.amp as Record<string, unknown>;
-    if (!a || typeof a !== 'object' || Array.isArray(a)) throw new Error(`${file}: amp: expected {scale, growthTracker}, got ${JSON.stringify(a)}`);
+    if (!a || typeof a !== 'object' || Array.isArray(a))
+      throw new Error(`${file}: amp: expected {scale, growthTracker}, got ${JSON.stringify(a)}`);
     // JSON.stringify writes NaN as null: say what the value is
     const shown = (x: unknown): string => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : JSON.stringify(x));
-    if (typeof a.scale !== 'number' || !Number.isFinite(a.scale) || !(a.scale > 0)) throw new Error(`${file}: amp.scale: expected a finite positive number, got ${shown(a.scale)}`);
+    if (typeof a.scale !== 'number' || !Number.isFinite(a.scale) || !(a.scale > 0))
+      throw new Error(`${file}: amp.scale: expected a finite positive number, got ${shown(a.scale)}`);
     for (const k of ['growthTracker', 'skipped']) {
       if (k === 'skipped' && a[k] === undefined) continue;
-      if (!Number.isSafeInteger(a[k]) || (a[k] as number) < 0) throw new Error(`${file}: amp.${k}: expected a non-negative integer, got ${shown(a[k])}`);
+      if (!Number.isSafeInteger(a[k]) || (a[k] as number) < 0)
+        throw new Error(`${file}: amp.${k}: expected a non-negative integer, got ${shown(a[k])}`);
     }
   }
   return s as unknown as LoopState & { format: string; threads?: number; amp?: AmpState };
@@ -135,9 +158,13 @@ export interface RunShape {
 export function checkStateAgainstRun(state: LoopState, file: string, run: RunShape): void {
   const fix = `the checkpoint does not belong to this run; delete ${file.replace(/state\.json$/, '')} to start the run again`;
   if (state.epoch > run.epochs) throw new Error(`${file}: epoch: ${state.epoch} is past the recipe's train.epochs (${run.epochs}): ${fix}`);
-  if (state.batch > run.batchesPerEpoch) throw new Error(`${file}: batch: ${state.batch} is past the ${run.batchesPerEpoch} batches of an epoch of this run: ${fix}`);
+  if (state.batch > run.batchesPerEpoch)
+    throw new Error(`${file}: batch: ${state.batch} is past the ${run.batchesPerEpoch} batches of an epoch of this run: ${fix}`);
   const most = state.epoch * run.batchesPerEpoch + state.batch;
-  if (state.step > most) throw new Error(`${file}: step: ${state.step} optimizer steps is more than the ${most} batches before epoch ${state.epoch + 1}, batch ${state.batch}: ${fix}`);
+  if (state.step > most)
+    throw new Error(
+      `${file}: step: ${state.step} optimizer steps is more than the ${most} batches before epoch ${state.epoch + 1}, batch ${state.batch}: ${fix}`,
+    );
   if (state.best && !(state.best.epoch >= 0 && state.best.epoch < Math.max(1, state.epoch + 1))) {
     throw new Error(`${file}: best.epoch: ${state.best.epoch} is not an epoch finished before epoch ${state.epoch + 1}: ${fix}`);
   }
@@ -182,7 +209,8 @@ export function loadCheckpoint(
   const tensors = readSafetensors(file).tensors;
   const want = model.trainableParameters().map(([n]) => n);
   const missing = want.filter((n) => !tensors.has(n));
-  if (missing.length) throw new Error(`${file}: missing ${missing.length} trainable tensor(s) of this model: ${missing.slice(0, 4).join(', ')}`);
+  if (missing.length)
+    throw new Error(`${file}: missing ${missing.length} trainable tensor(s) of this model: ${missing.slice(0, 4).join(', ')}`);
   model.loadStateDict(tensors, { source: file });
   opt.loadSafetensors(join(dir, 'optimizer.safetensors'));
   if (amp && scaler?.enabled) scaler.loadStateDict({ ...amp, steps: state.step });

@@ -70,7 +70,7 @@ export function foldRecipe(recipe: Recipe, fold: number): Recipe {
 }
 
 export async function runCv(o: CvOptions): Promise<CvResults> {
-  const log = o.log ?? ((s: string) => process.stdout.write(s + '\n'));
+  const log = o.log ?? ((s: string) => process.stdout.write(`${s}\n`));
   if (!Number.isInteger(o.folds) || o.folds < 2) throw new Error(`--folds: expected an integer >= 2, got ${o.folds}`);
   const out = resolve(o.out);
   const metric: MetricName = o.recipe.train.best_metric === 'loss' ? 'top1' : o.recipe.train.best_metric;
@@ -126,17 +126,22 @@ export async function runCv(o: CvOptions): Promise<CvResults> {
     ast: { epoch: astEpoch + 1, ...meanStd(folds.map((f) => f.curve[astEpoch]!)), curve: avg },
     trainable: folds[0]?.trainable ?? 0,
   };
-  if (main) writeFileAtomic(join(out, 'cv_results.json'), JSON.stringify(results, null, 1) + '\n');
+  if (main) writeFileAtomic(join(out, 'cv_results.json'), `${JSON.stringify(results, null, 1)}\n`);
   return results;
 }
 
 /** The table `loaa cv` prints. */
 export function formatCv(r: CvResults): string {
   const pct = (v: number): string => (Number.isFinite(v) ? (100 * v).toFixed(2) : '-');
-  const lines = [`${r.name}: ${r.folds.length}-fold cross-validation, ${r.metric} (%), ${r.trainable.toLocaleString('en-US')} trainable parameters`, ''];
+  const lines = [
+    `${r.name}: ${r.folds.length}-fold cross-validation, ${r.metric} (%), ${r.trainable.toLocaleString('en-US')} trainable parameters`,
+    '',
+  ];
   lines.push('fold   last epoch   best (epoch)   s/epoch');
   for (const f of r.folds) {
-    lines.push(`${String(f.fold).padEnd(5)}  ${pct(f.final).padStart(10)}   ${pct(f.best.value).padStart(6)} (${String(f.best.epoch).padStart(2)})   ${f.seconds_per_epoch.toFixed(1).padStart(7)}`);
+    lines.push(
+      `${String(f.fold).padEnd(5)}  ${pct(f.final).padStart(10)}   ${pct(f.best.value).padStart(6)} (${String(f.best.epoch).padStart(2)})   ${f.seconds_per_epoch.toFixed(1).padStart(7)}`,
+    );
   }
   lines.push('');
   lines.push(`last epoch:  ${pct(r.final.mean)} +/- ${pct(r.final.std)}`);

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { openDataset } from '../data/open.js';
 import { foldTrainTest } from '../data/folds.js';
 import { UNLABELED, type ClipRef, type Dataset } from '../data/types.js';
-import { computeNormStats, DataLoader, mixSeed, WorkerPool, type FrontendSpec } from '../data/loader.js';
+import { computeNormStats, DataLoader, mixSeed, type WorkerPool, type FrontendSpec } from '../data/loader.js';
 import { Rng } from '../audio/rng.js';
 import type { WindowSpec } from '../data/window.js';
 import type { Recipe } from './recipe.js';
@@ -33,7 +33,7 @@ export function limitClips(clips: ClipRef[], n: number | null, seed: number): Cl
   const rng = new Rng(mixSeed(seed, 0x11a17));
   const byClass = new Map<string, number[]>();
   clips.forEach((c, i) => {
-    const k = String(Array.isArray(c.label) ? c.label[0] ?? -1 : c.label);
+    const k = String(Array.isArray(c.label) ? (c.label[0] ?? -1) : c.label);
     let g = byClass.get(k);
     if (!g) {
       g = [];
@@ -126,7 +126,7 @@ export async function resolveFrontend(
   opts.log?.(`frontend: computing normalisation statistics over ${train.length} training clips`);
   const s = await computeNormStats(train, spec, { workers: opts.workers });
   opts.log?.(`frontend: mean ${s.mean.toPrecision(8)}  std ${s.std.toPrecision(8)}`);
-  if (file) writeFileAtomic(file, JSON.stringify(s, null, 1) + '\n');
+  if (file) writeFileAtomic(file, `${JSON.stringify(s, null, 1)}\n`);
   return { ...spec, mean: s.mean, std: s.std };
 }
 
@@ -136,7 +136,9 @@ export { specToFile as frontendConfig } from '../audio/frontend.js';
 export function augmentSpec(recipe: Recipe) {
   const a = recipe.augment;
   const e = a.epic;
-  const epic = e ? { warp: e.warp, freqParam: e.freq_width, freqMasks: e.freq_masks, timeParam: e.time_width, timeMasks: e.time_masks } : null;
+  const epic = e
+    ? { warp: e.warp, freqParam: e.freq_width, freqMasks: e.freq_masks, timeParam: e.time_width, timeMasks: e.time_masks }
+    : null;
   return { freqm: a.freqm, timem: a.timem, mixup: a.mixup, mixupAlpha: a.mixup_alpha, noise: a.noise, epic };
 }
 
@@ -185,7 +187,13 @@ export function makeLoaders(
   const augment = augmentSpec(recipe);
   const windows = windowSpecs(recipe);
   // a random training window changes the features every epoch, as augmentation does
-  const augments = augment.freqm > 0 || augment.timem > 0 || augment.mixup > 0 || augment.noise || augment.epic !== null || windows.train?.position === 'random';
+  const augments =
+    augment.freqm > 0 ||
+    augment.timem > 0 ||
+    augment.mixup > 0 ||
+    augment.noise ||
+    augment.epic !== null ||
+    windows.train?.position === 'random';
   const bytes = (clips: ClipRef[] | null): number => (clips?.length ?? 0) * frontend.targetLength * frontend.numMelBins * 4;
   const budget = Math.min(4 * 2 ** 30, totalmem() / 4);
   const evalBytes = bytes(data.validation) + bytes(data.test) * (windows.test?.views ?? 1);
@@ -214,7 +222,16 @@ export function makeLoaders(
     if (split === null) return null;
     const clips = evalShard ? evalShard(split.length).map((p) => split[p]!) : split;
     if (clips.length === 0) return null;
-    const l = new DataLoader({ clips, numClasses, frontend, batchSize: evalBatch, workers, prefetch: recipe.data.prefetch, cache: cacheEval, window });
+    const l = new DataLoader({
+      clips,
+      numClasses,
+      frontend,
+      batchSize: evalBatch,
+      workers,
+      prefetch: recipe.data.prefetch,
+      cache: cacheEval,
+      window,
+    });
     all.push(l);
     return l;
   };

@@ -11,9 +11,11 @@ export function checkDataRoot(d: { type: string; root: string }): void {
   const hint = ['pass --data-root DIR (or set data.root in the recipe)'];
   if (isDatasetName(d.type)) {
     const pulled = pulledDataset(d.type);
-    hint.push(pulled
-      ? `it is pulled already: --data-root ${pulled}`
-      : `or download it with \`loaa pull ${d.type}\` and pass --data-root ${datasetDir(d.type)}/${DATASETS[d.type].readerRoot === '.' ? '' : DATASETS[d.type].readerRoot}`);
+    hint.push(
+      pulled
+        ? `it is pulled already: --data-root ${pulled}`
+        : `or download it with \`loaa pull ${d.type}\` and pass --data-root ${datasetDir(d.type)}/${DATASETS[d.type].readerRoot === '.' ? '' : DATASETS[d.type].readerRoot}`,
+    );
   }
   throw new Error(`data.root: ${d.root} not found (${d.type} dataset): ${hint.join('; ')}`);
 }

@@ -25,7 +25,15 @@ export async function evaluateSplit(
   loader: DataLoader | null,
   /** the split's clips, all of them */
   clips: ClipRef[],
-  o: { loss: 'ce' | 'bce'; numClasses: number; progress?: Progress; engine?: Engine; parallel?: EvalGather; requireFinite?: boolean; logits?: EvalOptions['logits'] },
+  o: {
+    loss: 'ce' | 'bce';
+    numClasses: number;
+    progress?: Progress;
+    engine?: Engine;
+    parallel?: EvalGather;
+    requireFinite?: boolean;
+    logits?: EvalOptions['logits'];
+  },
 ): Promise<EvalResult> {
   // a loader with views reads each clip's windows in a row: averaged per clip before anything else
   const views = loader?.window?.views ?? 1;
@@ -37,5 +45,9 @@ export async function evaluateSplit(
   }
   const local = loader ? averageViews((await evaluateRows(model, loader, o)).rows, views, o.loss) : emptyRows(o.numClasses);
   const all = o.parallel.gatherEval(local, clips.length);
-  return evalResult(all, clips.map((c) => c.id), (performance.now() - t0) / 1000);
+  return evalResult(
+    all,
+    clips.map((c) => c.id),
+    (performance.now() - t0) / 1000,
+  );
 }

@@ -95,7 +95,7 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 
 function show(v: unknown): string {
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 50 ? s.slice(0, 47) + '...' : s;
+  return s === undefined ? String(v) : s.length > 50 ? `${s.slice(0, 47)}...` : s;
 }
 
 /** {a: {b: 1}, "c.d": 2} -> {"a.b": 1, "c.d": 2}; lists and the grid's own keys stay whole. */
@@ -105,7 +105,7 @@ export function flattenOverrides(o: Record<string, unknown>, where: string, pref
     if (k.trim() === '') throw new GridError(`${where}: an empty key`);
     const key = prefix + k;
     if (isPlain(v) && !(prefix === '' && OWN_KEYS.has(k)) && key !== 'data.options') {
-      Object.assign(out, flattenOverrides(v, where, key + '.'));
+      Object.assign(out, flattenOverrides(v, where, `${key}.`));
     } else {
       if (Object.hasOwn(out, key)) throw new GridError(`${where}: ${key} is given twice`);
       out[key] = v;
@@ -123,14 +123,16 @@ function resolvePathKeys(set: Record<string, unknown>, dir: string): Record<stri
   if (typeof out.base === 'string' && out.base !== '') out.base = resolve(dir, out.base);
   for (const k of PATH_KEYS) {
     const v = out[k];
-    if (typeof v === 'string' && v !== '' && !isAbsolute(v) && !(k === 'model.backbone' && (v === 'pretrained' || v === 'random'))) out[k] = resolve(dir, v);
+    if (typeof v === 'string' && v !== '' && !isAbsolute(v) && !(k === 'model.backbone' && (v === 'pretrained' || v === 'random')))
+      out[k] = resolve(dir, v);
   }
   return out;
 }
 
 function parseAxis(name: string, spec: unknown, file: string, dir: string): GridAxis {
   const where = `${file}: axes.${name}`;
-  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name)) throw new GridError(`${where}: axis names are letters, digits, _ and - (starting with a letter)`);
+  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name))
+    throw new GridError(`${where}: axis names are letters, digits, _ and - (starting with a letter)`);
   let values: AxisValue[];
   if (isPlain(spec) && Object.hasOwn(spec, 'key') && Object.hasOwn(spec, 'values')) {
     const extra = Object.keys(spec).filter((k) => k !== 'key' && k !== 'values');
@@ -140,7 +142,8 @@ function parseAxis(name: string, spec: unknown, file: string, dir: string): Grid
     const list = spec.values;
     if (!Array.isArray(list) || list.length === 0) throw new GridError(`${where}.values: expected a non-empty list`);
     values = list.map((v, i) => {
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) throw new GridError(`${where}.values.${i}: expected a value for ${key}, got a mapping (use named values for several keys)`);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v))
+        throw new GridError(`${where}.values.${i}: expected a value for ${key}, got a mapping (use named values for several keys)`);
       const label = Array.isArray(v) ? v.join('x') : String(v);
       return { name: label, set: resolvePathKeys(flattenOverrides({ [key]: v }, `${where}.values.${i}`), dir) };
     });
@@ -148,11 +151,14 @@ function parseAxis(name: string, spec: unknown, file: string, dir: string): Grid
     const entries = Object.entries(spec);
     if (entries.length === 0) throw new GridError(`${where}: no values`);
     values = entries.map(([vname, o]) => {
-      if (o !== null && !isPlain(o)) throw new GridError(`${where}.${vname}: expected a mapping of recipe overrides (or null for none), got ${show(o)}`);
+      if (o !== null && !isPlain(o))
+        throw new GridError(`${where}.${vname}: expected a mapping of recipe overrides (or null for none), got ${show(o)}`);
       return { name: vname, set: resolvePathKeys(flattenOverrides(o ?? {}, `${where}.${vname}`), dir) };
     });
   } else {
-    throw new GridError(`${where}: expected named values ({name: {key: value, ...}, ...}) or {key: <recipe key>, values: [...]}, got ${show(spec)}`);
+    throw new GridError(
+      `${where}: expected named values ({name: {key: value, ...}, ...}) or {key: <recipe key>, values: [...]}, got ${show(spec)}`,
+    );
   }
   const seen = new Map<string, string>();
   for (const v of values) {
@@ -179,7 +185,8 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
     throw new GridError((e as Error).message.startsWith(file) ? (e as Error).message : `${file}: ${(e as Error).message}`);
   }
   if (!isPlain(raw)) throw new GridError(`${file}: expected a mapping with base, axes, ... at the top level`);
-  for (const k of Object.keys(raw)) if (!TOP_KEYS.includes(k)) throw new GridError(`${file}: ${k}: unknown key (known: ${TOP_KEYS.join(', ')})`);
+  for (const k of Object.keys(raw))
+    if (!TOP_KEYS.includes(k)) throw new GridError(`${file}: ${k}: unknown key (known: ${TOP_KEYS.join(', ')})`);
   const str = (k: string, required: boolean): string | null => {
     const v = raw[k];
     if (v === undefined || v === null) {
@@ -192,16 +199,20 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
   const baseRaw = str('base', false);
   const base = baseRaw === null ? null : resolve(dir, baseRaw);
   // a base with {axis} placeholders is checked per run
-  if (base && !/\{[^}]*\}/.test(base) && opts.checkBase !== false && !existsSync(base)) throw new GridError(`${file}: base: recipe ${base} does not exist`);
+  if (base && !/\{[^}]*\}/.test(base) && opts.checkBase !== false && !existsSync(base))
+    throw new GridError(`${file}: base: recipe ${base} does not exist`);
   const outRaw = str('out', false);
   let jobs: number | null = null;
   if (raw.jobs !== undefined && raw.jobs !== null) {
-    if (typeof raw.jobs !== 'number' || !Number.isInteger(raw.jobs) || raw.jobs < 1) throw new GridError(`${file}: jobs: expected a positive integer, got ${show(raw.jobs)}`);
+    if (typeof raw.jobs !== 'number' || !Number.isInteger(raw.jobs) || raw.jobs < 1)
+      throw new GridError(`${file}: jobs: expected a positive integer, got ${show(raw.jobs)}`);
     jobs = raw.jobs;
   }
-  if (raw.set !== undefined && raw.set !== null && !isPlain(raw.set)) throw new GridError(`${file}: set: expected a mapping of recipe overrides, got ${show(raw.set)}`);
+  if (raw.set !== undefined && raw.set !== null && !isPlain(raw.set))
+    throw new GridError(`${file}: set: expected a mapping of recipe overrides, got ${show(raw.set)}`);
   const set = resolvePathKeys(flattenOverrides((raw.set as Record<string, unknown>) ?? {}, `${file}: set`), dir);
-  if (!isPlain(raw.axes) || Object.keys(raw.axes).length === 0) throw new GridError(`${file}: axes: expected a mapping of axis name -> values (at least one axis)`);
+  if (!isPlain(raw.axes) || Object.keys(raw.axes).length === 0)
+    throw new GridError(`${file}: axes: expected a mapping of axis name -> values (at least one axis)`);
   const axes = Object.entries(raw.axes).map(([n, s]) => parseAxis(n, s, file, dir));
   const matcher = (e: unknown, where: string): Record<string, string[]> => {
     if (!isPlain(e) || Object.keys(e).length === 0) throw new GridError(`${where}: expected a mapping {axis: value or [values]}`);
@@ -211,7 +222,8 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
       if (!axis) throw new GridError(`${where}.${an}: no such axis (axes: ${axes.map((a) => a.name).join(', ')})`);
       const names = (Array.isArray(v) ? v : [v]).map(String);
       for (const n of names) {
-        if (!axis.values.some((x) => x.name === n)) throw new GridError(`${where}.${an}: no value ${show(n)} (values: ${axis.values.map((x) => x.name).join(', ')})`);
+        if (!axis.values.some((x) => x.name === n))
+          throw new GridError(`${where}.${an}: no value ${show(n)} (values: ${axis.values.map((x) => x.name).join(', ')})`);
       }
       m[an] = names;
     }
@@ -220,7 +232,9 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
   const exclude: Record<string, string[]>[] = [];
   if (raw.exclude !== undefined && raw.exclude !== null) {
     if (!Array.isArray(raw.exclude)) throw new GridError(`${file}: exclude: expected a list of {axis: value(s)} mappings`);
-    raw.exclude.forEach((e, i) => { exclude.push(matcher(e, `${file}: exclude.${i}`)); });
+    raw.exclude.forEach((e, i) => {
+      exclude.push(matcher(e, `${file}: exclude.${i}`));
+    });
   }
   const rules: Grid['rules'] = [];
   if (raw.rules !== undefined && raw.rules !== null) {
@@ -236,7 +250,19 @@ export function readGrid(path: string, opts: { checkBase?: boolean } = {}): Grid
   const desc = raw.description;
   if (desc !== undefined && typeof desc !== 'string') throw new GridError(`${file}: description: expected a string`);
   const name = str('name', false) ?? abs.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
-  return { file: abs, name, description: desc ?? '', base, out: outRaw ? resolve(dir, outRaw) : null, jobs, set, axes, exclude, rules, report: raw.report ?? null };
+  return {
+    file: abs,
+    name,
+    description: desc ?? '',
+    base,
+    out: outRaw ? resolve(dir, outRaw) : null,
+    jobs,
+    set,
+    axes,
+    exclude,
+    rules,
+    report: raw.report ?? null,
+  };
 }
 
 // ---------------------------------------------------------------- planning
@@ -269,7 +295,7 @@ function matches(m: Record<string, string[]>, axes: Record<string, string>): boo
 function orderSets(merged: Record<string, unknown>): [string, unknown][] {
   const out: [string, unknown][] = [];
   for (const e of Object.entries(merged)) {
-    const inside = out.findIndex(([q]) => q.startsWith(e[0] + '.'));
+    const inside = out.findIndex(([q]) => q.startsWith(`${e[0]}.`));
     if (inside < 0) out.push(e);
     else out.splice(inside, 0, e);
   }
@@ -287,19 +313,36 @@ async function budgetSets(budget: unknown, classes: unknown, recipe: Recipe, whe
   if (budget.reference !== undefined) {
     const ref = budget.reference;
     const r = budget.bottleneck;
-    if (!Array.isArray(ref) || ref.length !== 2 || !ref.every((x) => Number.isInteger(x) && x >= 1)) throw new GridError(`${where}: budget.reference: expected [kF, kT]`);
-    if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new GridError(`${where}: budget.bottleneck: expected a positive integer`);
-    return adapters.map((a, i) => setArg(`peft.adapters.${i}.bottleneck`, equalizedBottleneck(D, { kernel: [ref[0], ref[1]], bottleneck: r, bias: a.bias }, a.kernel, a.bias)));
+    if (!Array.isArray(ref) || ref.length !== 2 || !ref.every((x) => Number.isInteger(x) && x >= 1))
+      throw new GridError(`${where}: budget.reference: expected [kF, kT]`);
+    if (typeof r !== 'number' || !Number.isInteger(r) || r < 1)
+      throw new GridError(`${where}: budget.bottleneck: expected a positive integer`);
+    return adapters.map((a, i) =>
+      setArg(
+        `peft.adapters.${i}.bottleneck`,
+        equalizedBottleneck(D, { kernel: [ref[0], ref[1]], bottleneck: r, bias: a.bias }, a.kernel, a.bias),
+      ),
+    );
   }
   const ratio = budget.ratio;
   const C = budget.classes ?? classes;
-  if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1)) throw new GridError(`${where}: budget.ratio: expected a fraction in (0, 1], got ${show(ratio)}`);
-  if (typeof C !== 'number' || !Number.isInteger(C) || C < 1) throw new GridError(`${where}: budget.classes (or classes): the class count is needed to count the head`);
+  if (typeof ratio !== 'number' || !(ratio > 0 && ratio <= 1))
+    throw new GridError(`${where}: budget.ratio: expected a fraction in (0, 1], got ${show(ratio)}`);
+  if (typeof C !== 'number' || !Number.isInteger(C) || C < 1)
+    throw new GridError(`${where}: budget.classes (or classes): the class count is needed to count the head`);
   const fe = recipe.frontend;
   const m = recipe.model;
   const r = bottleneckForBudget(
     { method: recipe.peft.method, adapters, lora: recipe.peft.lora ?? undefined, prompt: recipe.peft.prompt ?? undefined },
-    { arch: m.arch, numClasses: C, fdim: fe.num_mel_bins, tdim: fe.target_length, fstride: m.fstride, tstride: m.tstride, ...(m.depth !== null ? { depth: m.depth } : {}) },
+    {
+      arch: m.arch,
+      numClasses: C,
+      fdim: fe.num_mel_bins,
+      tdim: fe.target_length,
+      fstride: m.fstride,
+      tstride: m.tstride,
+      ...(m.depth !== null ? { depth: m.depth } : {}),
+    },
     ratio,
   );
   return adapters.map((_, i) => setArg(`peft.adapters.${i}.bottleneck`, r.bottleneck));
@@ -319,7 +362,9 @@ export async function planGrid(g: Grid, out: string, extraSets: string[] = []): 
   }
   for (const combo of combos) {
     const axes: Record<string, string> = {};
-    g.axes.forEach((a, i) => { axes[a.name] = combo[i]!.name; });
+    g.axes.forEach((a, i) => {
+      axes[a.name] = combo[i]!.name;
+    });
     if (g.exclude.some((e) => matches(e, axes))) continue;
     const id = g.axes.map((a, i) => `${a.name}=${sanitizeName(combo[i]!.name)}`).join('__');
     const where = `${g.file}: run ${id}`;
@@ -337,7 +382,8 @@ export async function planGrid(g: Grid, out: string, extraSets: string[] = []): 
     if (template === null) throw new GridError(`${where}: no base recipe (give base at the top of the grid file, or in an axis value)`);
     if (typeof template !== 'string') throw new GridError(`${where}: base: expected a recipe path, got ${show(template)}`);
     const base = template.replace(/\{([^}]*)\}/g, (_, a: string) => {
-      if (!Object.hasOwn(axes, a)) throw new GridError(`${where}: base: {${a}} is not an axis (axes: ${g.axes.map((x) => x.name).join(', ')})`);
+      if (!Object.hasOwn(axes, a))
+        throw new GridError(`${where}: base: {${a}} is not an axis (axes: ${g.axes.map((x) => x.name).join(', ')})`);
       return axes[a]!;
     });
     if (!existsSync(base)) throw new GridError(`${where}: base: recipe ${base} does not exist`);
@@ -352,8 +398,11 @@ export async function planGrid(g: Grid, out: string, extraSets: string[] = []): 
     let recipe = load();
     if (own.kernel !== undefined) {
       const k = own.kernel;
-      if (!Array.isArray(k) || k.length !== 2 || !k.every((x) => Number.isInteger(x) && x >= 1 && x % 2 === 1)) throw new GridError(`${where}: kernel: expected two odd sizes [kF, kT], got ${show(k)}`);
-      recipe.peft.adapters.forEach((_, i) => { sets.push(setArg(`peft.adapters.${i}.kernel`, k)); });
+      if (!Array.isArray(k) || k.length !== 2 || !k.every((x) => Number.isInteger(x) && x >= 1 && x % 2 === 1))
+        throw new GridError(`${where}: kernel: expected two odd sizes [kF, kT], got ${show(k)}`);
+      recipe.peft.adapters.forEach((_, i) => {
+        sets.push(setArg(`peft.adapters.${i}.kernel`, k));
+      });
       recipe = load();
     }
     if (own.budget !== undefined) {

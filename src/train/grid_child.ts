@@ -21,7 +21,13 @@ export async function runGridChild(spec: GridChildSpec): Promise<void> {
   const { loadRecipe } = await import('./recipe.js');
   const { train } = await import('./trainer.js');
   const recipe = loadRecipe(spec.config, { set: spec.set });
-  await train({ recipe, out: spec.out, resume: spec.resume, log: (s) => process.stdout.write(s + '\n'), progress: { stream: process.stdout } });
+  await train({
+    recipe,
+    out: spec.out,
+    resume: spec.resume,
+    log: (s) => process.stdout.write(`${s}\n`),
+    progress: { stream: process.stdout },
+  });
 }
 
 function parseSpec(text: string | undefined): GridChildSpec {

@@ -66,7 +66,12 @@ export function countRun(run: PlannedRun): RunCount {
   const classes = recipeClasses(recipe, `${run.base} (run ${run.id})`);
   const geometry = recipeGeometry(recipe, classes);
   const p = recipe.peft;
-  const counts = countAst(geometry, { method: p.method, adapters: p.adapters, ...(p.lora ? { lora: p.lora } : {}), ...(p.prompt ? { prompt: p.prompt } : {}) });
+  const counts = countAst(geometry, {
+    method: p.method,
+    adapters: p.adapters,
+    ...(p.lora ? { lora: p.lora } : {}),
+    ...(p.prompt ? { prompt: p.prompt } : {}),
+  });
   const D = getArch(recipe.model.arch).embedDim;
   const head = 2 * D + classes * D + classes;
   // full fine-tuning trains the whole model: the paper's convention has nothing to add there
@@ -93,13 +98,15 @@ export function gridLabels(g: Pick<Grid, 'report'>): Record<string, Record<strin
 /** One line per run's adapters: `attn 1x3 r36 + ffn 3x1 r36`, or the method's own tensors. */
 export function describePeft(recipe: Recipe): string {
   const p = recipe.peft;
-  const parts = p.adapters.map((a) => `${a.position} ${a.kernel[0]}x${a.kernel[1]} r${a.bottleneck}${a.bias ? ' +bias' : ''}${a.mode === 'sequential' ? ' seq' : ''}`);
+  const parts = p.adapters.map(
+    (a) => `${a.position} ${a.kernel[0]}x${a.kernel[1]} r${a.bottleneck}${a.bias ? ' +bias' : ''}${a.mode === 'sequential' ? ' seq' : ''}`,
+  );
   if (p.lora) parts.push(`lora ${p.lora.targets.join('')} r${p.lora.rank}`);
   if (p.prompt) parts.push(`prompt ${p.prompt.tokens}`);
-  return `${p.method}${parts.length ? ': ' + parts.join(' + ') : ''}`;
+  return `${p.method}${parts.length ? `: ${parts.join(' + ')}` : ''}`;
 }
 
-const pct = (x: number): string => (x >= 0.995 ? (100 * x).toFixed(0) : (100 * x).toFixed(2)) + '%';
+const pct = (x: number): string => `${x >= 0.995 ? (100 * x).toFixed(0) : (100 * x).toFixed(2)}%`;
 
 /**
  * The dry-run listing: one row per run with its axis values (as labelled), the PEFT setting, the
@@ -127,7 +134,11 @@ export function formatGridCounts(g: Grid, counts: RunCount[], replicates: string
   const body = [...rows.values()].map((r) => [...r.cells, ...(replicates.length ? [String(r.n)] : [])]);
   const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const right = new Set([axes.length + 1, axes.length + 2, axes.length + 3, axes.length + 4]);
-  const line = (cells: string[]): string => cells.map((x, i) => (right.has(i) ? x.padStart(width[i]!) : x.padEnd(width[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((x, i) => (right.has(i) ? x.padStart(width[i]!) : x.padEnd(width[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...body.map(line)].join('\n');
 }
 

@@ -71,7 +71,15 @@ export const GRID_CHILD = join(dirname(fileURLToPath(import.meta.url)), 'grid_ch
 
 /** The `loaa train` arguments of a run: the equivalent command line, recorded for people in grid_run.json. */
 export function trainArgs(ctx: Pick<RunContext, 'run' | 'resume'> & { base?: string }): string[] {
-  return ['train', '--config', ctx.base ?? ctx.run.base, ...ctx.run.sets.flatMap((s) => ['--set', s]), '--out', ctx.run.dir, ...(ctx.resume ? ['--resume'] : [])];
+  return [
+    'train',
+    '--config',
+    ctx.base ?? ctx.run.base,
+    ...ctx.run.sets.flatMap((s) => ['--set', s]),
+    '--out',
+    ctx.run.dir,
+    ...(ctx.resume ? ['--resume'] : []),
+  ];
 }
 
 /** What the child entry gets for a run. */
@@ -84,7 +92,11 @@ export const spawnTrain: Runner = (ctx) =>
   new Promise((res, rej) => {
     const fd = openAppend(ctx.log, 'the run log');
     // the child exits when this grid dies (kill -9 included): an orphan would train on beside a rerun
-    const env: NodeJS.ProcessEnv = { ...process.env, LOAA_NUM_THREADS: process.env.LOAA_NUM_THREADS ?? String(ctx.threads), [PARENT_PID_ENV]: String(process.pid) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LOAA_NUM_THREADS: process.env.LOAA_NUM_THREADS ?? String(ctx.threads),
+      [PARENT_PID_ENV]: String(process.pid),
+    };
     // several runs at once: each on its own cores, so OpenMP's binding does not stack them on one
     if (ctx.cpus.length && process.env.OMP_PLACES === undefined) env.OMP_PLACES = ctx.cpus.map((c) => `{${c}}`).join(',');
     const child = spawn(process.execPath, [GRID_CHILD, JSON.stringify(childSpec(ctx))], { stdio: ['ignore', fd, fd], env });
@@ -140,7 +152,11 @@ export interface GridSummary {
 function tailOf(file: string, lines = 8): string {
   try {
     const text = readInputText(file, { what: 'the run log', noFollow: true }).replace(/\r/g, '\n');
-    return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '';
   }
@@ -171,7 +187,10 @@ export async function runGrid(g: Grid, runs: PlannedRun[], o: GridRunOptions): P
   const emit = o.onEvent ?? (() => {});
   const status = new Map<string, StatusRow>(runs.map((r) => [r.id, { id: r.id, axes: r.axes, state: runState(r) }]));
   const writeStatus = (): void => {
-    writeFileAtomic(join(out, 'grid_status.json'), JSON.stringify({ grid: g.name, file: g.file, base: g.base, updated: new Date().toISOString(), runs: [...status.values()] }, null, 1) + '\n');
+    writeFileAtomic(
+      join(out, 'grid_status.json'),
+      `${JSON.stringify({ grid: g.name, file: g.file, base: g.base, updated: new Date().toISOString(), runs: [...status.values()] }, null, 1)}\n`,
+    );
   };
   const todo = runs.filter((r) => status.get(r.id)!.state !== 'done');
   const summary: GridSummary = { total: runs.length, done: 0, skipped: runs.length - todo.length, failed: [], busy: [], left: 0 };
@@ -205,7 +224,10 @@ export async function runGrid(g: Grid, runs: PlannedRun[], o: GridRunOptions): P
       const log = join(run.dir, 'train.log');
       const t0 = performance.now();
       try {
-        writeFileAtomic(join(run.dir, 'grid_run.json'), JSON.stringify({ grid: g.name, grid_file: g.file, id: run.id, axes: run.axes, base: run.base, sets: run.sets, command: ['loaa', ...trainArgs({ run, resume })] }, null, 1) + '\n');
+        writeFileAtomic(
+          join(run.dir, 'grid_run.json'),
+          `${JSON.stringify({ grid: g.name, grid_file: g.file, id: run.id, axes: run.axes, base: run.base, sets: run.sets, command: ['loaa', ...trainArgs({ run, resume })] }, null, 1)}\n`,
+        );
         appendGuarded(log, 'the run log', `\n==== ${new Date().toISOString()} loaa grid: ${resume ? 'resuming' : 'starting'} ${run.id}\n`);
         status.get(run.id)!.state = 'running';
         writeStatus();

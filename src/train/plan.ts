@@ -46,7 +46,12 @@ export function planTraining(recipe: Recipe): TrainPlan {
   // the dataset's own class count when its index is there, else the recipe's / the known datasets'
   const classes = clips.classes ?? recipeClasses(recipe, recipe.name);
   const p = recipe.peft;
-  const params = countAst(recipeGeometry(recipe, classes), { method: p.method, adapters: p.adapters, ...(p.lora ? { lora: p.lora } : {}), ...(p.prompt ? { prompt: p.prompt } : {}) });
+  const params = countAst(recipeGeometry(recipe, classes), {
+    method: p.method,
+    adapters: p.adapters,
+    ...(p.lora ? { lora: p.lora } : {}),
+    ...(p.prompt ? { prompt: p.prompt } : {}),
+  });
   const t = recipe.train;
   const batches = clips.n === null ? null : t.drop_last ? Math.floor(clips.n / t.batch_size) : Math.ceil(clips.n / t.batch_size);
   const schedule = makeSchedule(recipe);

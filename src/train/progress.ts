@@ -23,7 +23,7 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
   const mm = String(m).padStart(h > 0 ? 2 : 1, '0');
-  return `${h > 0 ? h + ':' : ''}${mm}:${String(sec).padStart(2, '0')}`;
+  return `${h > 0 ? `${h}:` : ''}${mm}:${String(sec).padStart(2, '0')}`;
 }
 
 export class Progress {
@@ -68,10 +68,10 @@ export class Progress {
       const now = performance.now();
       if (now - this.#lastDraw > 100 || this.#done >= this.total) {
         this.#lastDraw = now;
-        this.#stream.write('\r' + this.line(true) + '\x1b[K');
+        this.#stream.write(`\r${this.line(true)}\x1b[K`);
       }
     } else if (this.#done % this.#every === 0 && this.#done < this.total) {
-      this.#stream.write(this.line(false) + '\n');
+      this.#stream.write(`${this.line(false)}\n`);
     }
   }
 
@@ -113,7 +113,7 @@ export class Progress {
   finish(extra?: string): void {
     if (extra !== undefined) this.#extra = extra;
     if (this.#silent) return;
-    if (this.#tty) this.#stream.write('\r' + this.line(true) + '\x1b[K\n');
-    else this.#stream.write(this.line(false) + '\n');
+    if (this.#tty) this.#stream.write(`\r${this.line(true)}\x1b[K\n`);
+    else this.#stream.write(`${this.line(false)}\n`);
   }
 }

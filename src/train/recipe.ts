@@ -285,7 +285,10 @@ export function applyOverrides(raw: Record<string, unknown>, sets: string[]): Re
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new RecipeError('', `--set ${s}: expected key.path=value`);
-    const keyPath = s.slice(0, eq).trim().replace(/\[(\d+)\]/g, '.$1');
+    const keyPath = s
+      .slice(0, eq)
+      .trim()
+      .replace(/\[(\d+)\]/g, '.$1');
     const path = keyPath.split('.').filter((k) => k !== '');
     const where = `--set ${keyPath}`;
     const node = nodeAt(RECIPE_SCHEMA, path, where);
@@ -342,7 +345,12 @@ function resolvePaths(raw: Record<string, unknown>, dir: string): void {
   const data = raw.data as Record<string, unknown> | undefined;
   if (isPlain(data) && typeof data.root === 'string' && data.root !== '' && !isAbsolute(data.root)) data.root = resolve(dir, data.root);
   const model = raw.model as Record<string, unknown> | undefined;
-  if (isPlain(model) && typeof model.backbone === 'string' && !['pretrained', 'random'].includes(model.backbone) && !isAbsolute(model.backbone)) {
+  if (
+    isPlain(model) &&
+    typeof model.backbone === 'string' &&
+    !['pretrained', 'random'].includes(model.backbone) &&
+    !isAbsolute(model.backbone)
+  ) {
     model.backbone = resolve(dir, model.backbone);
   }
 }
@@ -439,7 +447,8 @@ export function loadRecipe(path: string, opts: LoadOptions = {}): Recipe {
     if (!m) continue;
     const v = m[2]!.trim();
     if (m[1] === 'data.root' && !isAbsolute(v)) (raw.data as Record<string, unknown>).root = resolve(v);
-    if (m[1] === 'model.backbone' && !['pretrained', 'random'].includes(v) && !isAbsolute(v)) (raw.model as Record<string, unknown>).backbone = resolve(v);
+    if (m[1] === 'model.backbone' && !['pretrained', 'random'].includes(v) && !isAbsolute(v))
+      (raw.model as Record<string, unknown>).backbone = resolve(v);
   }
   const r = finishRecipe(raw, path);
   if (r.name === '') r.name = path.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');

@@ -14,6 +14,10 @@ export function resolveRecipePath(path: string): string {
   if (existsSync(path) || !/^[A-Za-z0-9_.-]+$/.test(path) || /\.ya?ml$/i.test(path)) return path;
   const named = join(PACKAGED_RECIPES, `${path}.yaml`);
   if (existsSync(named)) return named;
-  const known = existsSync(PACKAGED_RECIPES) ? readdirSync(PACKAGED_RECIPES).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)) : [];
+  const known = existsSync(PACKAGED_RECIPES)
+    ? readdirSync(PACKAGED_RECIPES)
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => f.slice(0, -5))
+    : [];
   throw new Error(`--config: ${path}: no such file, and no packaged recipe of that name (${known.join(', ') || 'none found'})`);
 }

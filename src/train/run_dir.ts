@@ -59,15 +59,24 @@ export function readRunRecipe(dir: string, set: string[] = [], edit?: (raw: Reco
 }
 
 /** Keys that may change between an interrupted run and its resumption (they do not change the result). */
-export const RESUME_FREE = ['data.workers', 'data.prefetch', 'data.root', 'data.cache', 'train.log_every', 'train.checkpoint_every', 'train.device', 'description'];
+export const RESUME_FREE = [
+  'data.workers',
+  'data.prefetch',
+  'data.root',
+  'data.cache',
+  'train.log_every',
+  'train.checkpoint_every',
+  'train.device',
+  'description',
+];
 
 /** Key paths where `recipe` differs from a run's saved one in ways that change the result. */
 export function resumeDiff(saved: Recipe, recipe: Recipe): string[] {
-  return recipeDiff(saved, recipe).filter((k) => !RESUME_FREE.some((p) => k === p || k.startsWith(p + '.')));
+  return recipeDiff(saved, recipe).filter((k) => !RESUME_FREE.some((p) => k === p || k.startsWith(`${p}.`)));
 }
 
 export function writeRunRecipe(dir: string, recipe: Recipe): void {
-  writeFileAtomic(runPaths(dir).recipe, JSON.stringify(recipe, null, 1) + '\n');
+  writeFileAtomic(runPaths(dir).recipe, `${JSON.stringify(recipe, null, 1)}\n`);
 }
 
 /** One line of metrics.jsonl (unknown keys are kept). */
@@ -91,10 +100,12 @@ const warnedTorn = new Set<string>();
  * Every line of a run's metrics.jsonl ([] before the first epoch). A torn last line (a crash
  * mid-append) is dropped with one warning naming the file and line; damage elsewhere is an Error.
  */
-export function readMetrics(dir: string, warn: (line: string) => void = (l) => process.stderr.write(l + '\n')): MetricsLine[] {
+export function readMetrics(dir: string, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): MetricsLine[] {
   const file = runPaths(dir).metrics;
   if (!existsSync(file)) return [];
-  const lines = readInputText(file, { what: 'metrics log', noFollow: true }).split('\n').filter((l) => l.trim() !== '');
+  const lines = readInputText(file, { what: 'metrics log', noFollow: true })
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   return lines.flatMap((l, i) => {
     try {
       return [JSON.parse(l) as MetricsLine];
@@ -111,17 +122,17 @@ export function readMetrics(dir: string, warn: (line: string) => void = (l) => p
 }
 
 export function appendMetrics(dir: string, line: MetricsLine): void {
-  appendGuarded(runPaths(dir).metrics, 'metrics line', JSON.stringify(line) + '\n');
+  appendGuarded(runPaths(dir).metrics, 'metrics line', `${JSON.stringify(line)}\n`);
 }
 
 /** Keeps the lines of epochs up to `epoch` (resuming re-runs the epochs a checkpoint has not seen finish). */
 export function keepMetrics(dir: string, epoch: number, warn?: (line: string) => void): void {
   const kept = readMetrics(dir, warn).filter((m) => m.epoch <= epoch);
-  writeFileAtomic(runPaths(dir).metrics, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  writeFileAtomic(runPaths(dir).metrics, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
 }
 
 export function writeResults<T>(dir: string, results: T): void {
-  writeFileAtomic(runPaths(dir).results, JSON.stringify(results, null, 1) + '\n');
+  writeFileAtomic(runPaths(dir).results, `${JSON.stringify(results, null, 1)}\n`);
 }
 
 export function readResults<T = Record<string, unknown>>(dir: string): T {

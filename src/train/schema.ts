@@ -35,7 +35,7 @@ export const opt = (node: Node): Field => ({ node });
 export function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 export function describe(n: Node): string {
@@ -75,7 +75,11 @@ export function check(value: unknown, node: Node, path: string, fill: boolean): 
   switch (node.kind) {
     case 'number':
       if (typeof value !== 'number' || !Number.isFinite(value)) return fail(`expected ${describe(node)}, got ${show(value)}`);
-      if ((node.int && !Number.isInteger(value)) || (node.min !== undefined && value < node.min) || (node.max !== undefined && value > node.max)) {
+      if (
+        (node.int && !Number.isInteger(value)) ||
+        (node.min !== undefined && value < node.min) ||
+        (node.max !== undefined && value > node.max)
+      ) {
         return fail(`expected ${describe(node)}, got ${show(value)}`);
       }
       return value;
@@ -101,7 +105,12 @@ export function check(value: unknown, node: Node, path: string, fill: boolean): 
       const out: Record<string, unknown> = {};
       for (const k of Object.keys(o)) {
         if (!Object.hasOwn(node.fields, k)) {
-          throw new RecipeError(join(path, k), `unknown key (known here: ${Object.keys(node.fields).filter((x) => x !== 'extends').join(', ')})`);
+          throw new RecipeError(
+            join(path, k),
+            `unknown key (known here: ${Object.keys(node.fields)
+              .filter((x) => x !== 'extends')
+              .join(', ')})`,
+          );
         }
         out[k] = check(o[k], node.fields[k]!.node, join(path, k), fill);
       }
@@ -138,7 +147,7 @@ export class RecipeError extends Error {
     readonly detail: string,
     readonly file?: string,
   ) {
-    super(`${file ? file + ': ' : ''}${keyPath ? keyPath + ': ' : ''}${detail}`);
+    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}: ` : ''}${detail}`);
   }
   inFile(file: string): RecipeError {
     return new RecipeError(this.keyPath, this.detail, file);
@@ -154,7 +163,13 @@ export function nodeAt(root: Node, path: string[], where: string): Node {
     if (node.kind === 'object') {
       if (node.open) return { kind: 'union', of: [num(), str(), bool, nul, arr(or(num(), str())), obj({}, true)] };
       const fld = node.fields[key];
-      if (!fld) throw new RecipeError(join(seen.join('.'), key), `unknown key in ${where} (known here: ${Object.keys(node.fields).filter((x) => x !== 'extends').join(', ')})`);
+      if (!fld)
+        throw new RecipeError(
+          join(seen.join('.'), key),
+          `unknown key in ${where} (known here: ${Object.keys(node.fields)
+            .filter((x) => x !== 'extends')
+            .join(', ')})`,
+        );
       node = fld.node;
     } else if (node.kind === 'array') {
       if (!/^\d+$/.test(key)) throw new RecipeError(join(seen.join('.'), key), `${where}: a list index is expected here`);

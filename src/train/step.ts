@@ -13,7 +13,13 @@ import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 import { evaluate, type MetricReport } from './metrics.js';
 import type { Progress } from './progress.js';
 
-export function batchLoss(logits: Tensor, batch: Batch, kind: 'ce' | 'bce', labelSmoothing = 0, reduction: 'mean' | 'sum' = 'mean'): Tensor {
+export function batchLoss(
+  logits: Tensor,
+  batch: Batch,
+  kind: 'ce' | 'bce',
+  labelSmoothing = 0,
+  reduction: 'mean' | 'sum' = 'mean',
+): Tensor {
   return scope(() => {
     const on = (t: Tensor): Tensor => toDevice(t, logits.device);
     if (kind === 'bce') return bceWithLogits(logits, on(tensor(batch.targets, [batch.size, batch.numClasses])), reduction);
@@ -50,7 +56,10 @@ export interface StepContext {
  * before batch k's forward pass (the trainer seeds libtorch's generator there).
  */
 export function accumulateStep(ctx: StepContext, batches: Batch[], beforeBatch?: (k: number) => void): number[] {
-  if (ctx.afterBackward) throw new Error('train.accumulate: gradient accumulation with data parallelism is not supported (use more ranks or a larger train.batch_size)');
+  if (ctx.afterBackward)
+    throw new Error(
+      'train.accumulate: gradient accumulation with data parallelism is not supported (use more ranks or a larger train.batch_size)',
+    );
   const total = batches.reduce((a, b) => a + b.size, 0);
   const losses: number[] = [];
   const e = ctx.engine ?? CPU_FP32;
@@ -171,7 +180,14 @@ export async function evaluateRows(
   model.eval();
   const C = loader.numClasses;
   const n = loader.samplesPerEpoch;
-  const rows: EvalRows = { numClasses: C, logits: new Float32Array(n * C), targets: new Float32Array(n * C), labels: new Int32Array(n), lossSum: 0, soft: false };
+  const rows: EvalRows = {
+    numClasses: C,
+    logits: new Float32Array(n * C),
+    targets: new Float32Array(n * C),
+    labels: new Int32Array(n),
+    lossSum: 0,
+    soft: false,
+  };
   const ids: string[] = [];
   let at = 0;
   try {
@@ -182,7 +198,9 @@ export async function evaluateRows(
         scope(() => {
           const lg = given
             ? tensor(given, [b.size, C])
-            : autocast(e.amp.device, e.amp.dtype, () => model.forward(toDevice(tensor(b.x, [b.size, b.frames, b.bins]), e.device))).to('float32');
+            : autocast(e.amp.device, e.amp.dtype, () => model.forward(toDevice(tensor(b.x, [b.size, b.frames, b.bins]), e.device))).to(
+                'float32',
+              );
           const l = batchLoss(lg, b, o.loss, 0, 'sum').item();
           return { l, data: lg.data<'float32'>() };
         }),
@@ -212,11 +230,7 @@ export function evalResult(rows: EvalRows, ids: string[], seconds: number): Eval
 }
 
 /** Logits, loss and metrics of a model over a loader (no augmentation, no gradients). */
-export async function evaluateModel(
-  model: AudioSpectrogramTransformer,
-  loader: DataLoader,
-  o: EvalOptions,
-): Promise<EvalResult> {
+export async function evaluateModel(model: AudioSpectrogramTransformer, loader: DataLoader, o: EvalOptions): Promise<EvalResult> {
   const t0 = performance.now();
   const { rows, ids } = await evaluateRows(model, loader, o);
   return evalResult(rows, ids, (performance.now() - t0) / 1000);
@@ -236,7 +250,9 @@ function checkFiniteBatch(b: { x: Float32Array; ids: string[]; size: number }, l
     const x = b.x.subarray(i * per, (i + 1) * per);
     const f = x.findIndex((v) => !Number.isFinite(v));
     if (f >= 0) throw new Error(`${id}: its features hold ${x[f]} (value ${f} of ${per}): the input audio is not finite; not evaluated`);
-    throw new Error(`${id}: the model's outputs are not finite (NaN or infinity) for finite features: the backbone or adapter weights hold NaN/Inf`);
+    throw new Error(
+      `${id}: the model's outputs are not finite (NaN or infinity) for finite features: the backbone or adapter weights hold NaN/Inf`,
+    );
   }
 }
 
@@ -244,6 +260,14 @@ function checkFiniteBatch(b: { x: Float32Array; ids: string[]; size: number }, l
 export function scalarMetrics(r: EvalResult): Record<string, number> {
   const m = r.report;
   const out: Record<string, number> = { n: r.n, loss: r.loss };
-  if (m) Object.assign(out, { top1: m.top1, top5: m.top5, mAP: m.mAP, meanClassAccuracy: m.meanClassAccuracy, macroAUC: m.macroAUC, dPrime: m.dPrime });
+  if (m)
+    Object.assign(out, {
+      top1: m.top1,
+      top5: m.top5,
+      mAP: m.mAP,
+      meanClassAccuracy: m.meanClassAccuracy,
+      macroAUC: m.macroAUC,
+      dPrime: m.dPrime,
+    });
   return out;
 }

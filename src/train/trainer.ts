@@ -23,7 +23,17 @@ import type { Optimizer, GroupOptions } from '../optim/optimizer.js';
 import type { LrSchedule } from '../optim/schedule.js';
 import { Progress } from './progress.js';
 import type { MetricName, Recipe } from './recipe.js';
-import { appendMetrics, keepMetrics, readMetrics, readRunRecipe, resumeDiff, runPaths, writeResults, writeRunRecipe, type MetricsLine } from './run_dir.js';
+import {
+  appendMetrics,
+  keepMetrics,
+  readMetrics,
+  readRunRecipe,
+  resumeDiff,
+  runPaths,
+  writeResults,
+  writeRunRecipe,
+  type MetricsLine,
+} from './run_dir.js';
 import { frontendConfig, makeLoaders, resolveFrontend, selectData, type RunData, type RunLoaders } from './data.js';
 import { buildModel, makeOptimizer, makeSchedule } from './build.js';
 import { accumulateStep, scalarMetrics, trainStep, type StepContext } from './step.js';
@@ -38,7 +48,14 @@ import { removeStaleTemps } from '../util/fs.js';
 import { exitWithParent, FileLock } from '../util/lock.js';
 
 /** An adapter directory that also records the backbone it was trained on (one atomic config write). */
-function saveWithBackbone(dir: string, ...args: [Parameters<typeof saveAdapter>[1], Parameters<typeof saveAdapter>[2], { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance }]): void {
+function saveWithBackbone(
+  dir: string,
+  ...args: [
+    Parameters<typeof saveAdapter>[1],
+    Parameters<typeof saveAdapter>[2],
+    { labels: string[]; frontend: FrontendConfig; backbone: BackboneProvenance },
+  ]
+): void {
   saveAdapter(dir, ...args);
 }
 
@@ -103,7 +120,6 @@ export interface TrainResults {
   best: { epoch: number; metric: MetricName; value: number; split: string | null; metrics: Record<string, number> | null } | null;
   test: { split: string; checkpoint: 'best' | 'final'; metrics: Record<string, number>; confusion: number[][] } | null;
 }
-
 
 export class NonFiniteLossError extends Error {
   constructor(
@@ -171,7 +187,16 @@ function openRun(out: string, opts: TrainOptions): Recipe {
     if (!opts.recipe) return saved;
     const diff = resumeDiff(saved, opts.recipe);
     if (diff.length) throw new Error(`--resume: the recipe differs from the run's (${paths.recipe}) in ${diff.join(', ')}`);
-    const recipe = { ...saved, data: { ...saved.data, workers: opts.recipe.data.workers, prefetch: opts.recipe.data.prefetch, root: opts.recipe.data.root, cache: opts.recipe.data.cache } };
+    const recipe = {
+      ...saved,
+      data: {
+        ...saved.data,
+        workers: opts.recipe.data.workers,
+        prefetch: opts.recipe.data.prefetch,
+        root: opts.recipe.data.root,
+        cache: opts.recipe.data.cache,
+      },
+    };
     recipe.train = { ...saved.train, log_every: opts.recipe.train.log_every, checkpoint_every: opts.recipe.train.checkpoint_every };
     return recipe;
   }
@@ -211,10 +236,21 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
     enabled: engine.precision === 'fp16',
     onSkip: (k) => log(`step ${k.step}: fp16 gradients overflowed; step skipped, loss scale ${k.scale} -> ${k.newScale}`),
   });
-  run.ctx = { model, opt, params: run.params, loss: t.loss, labelSmoothing: t.label_smoothing, gradClip: recipe.optim.grad_clip, engine, scaler };
+  run.ctx = {
+    model,
+    opt,
+    params: run.params,
+    loss: t.loss,
+    labelSmoothing: t.label_smoothing,
+    gradClip: recipe.optim.grad_clip,
+    engine,
+    scaler,
+  };
   // the fp32 GEMM kernel matters only for fp32 math on the CPU (autocast runs libtorch's own)
   const gemm = engine.device === 'cpu' && engine.precision === 'fp32' ? `, ${describeGemm(chooseGemm({ warn: log }))}` : '';
-  log(`engine: libtorch ${engineInfo().torchVersion} on ${engine.device}, ${engine.precision}${t.precision === 'auto' ? ' (auto)' : ''}${gemm}`);
+  log(
+    `engine: libtorch ${engineInfo().torchVersion} on ${engine.device}, ${engine.precision}${t.precision === 'auto' ? ' (auto)' : ''}${gemm}`,
+  );
   log(
     `${recipe.name}: ${data.dataset.name} (${data.train.length} train${data.validation ? `, ${data.validation.length} ${data.validationName}` : ''}${data.test ? `, ${data.test.length} ${data.testName}` : ''} clips, ${data.labels.length} classes)`,
   );
@@ -224,11 +260,16 @@ async function prepare(run: Run, resume: boolean): Promise<void> {
   );
   const ck = resume ? findCheckpoint(out) : null;
   if (ck) {
-    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange, scaler, { epochs: t.epochs, batchesPerEpoch: run.loaders!.train.length });
+    run.state = loadCheckpoint(ck, model, opt, run.allowThreadChange, scaler, {
+      epochs: t.epochs,
+      batchesPerEpoch: run.loaders!.train.length,
+    });
     run.lastGoodStep = run.state.step;
     // epochs the checkpoint has not seen finished are run again: drop their lines
     if (run.main) keepMetrics(out, run.state.epoch);
-    log(`resuming from ${ck}: epoch ${run.state.epoch + 1}, batch ${run.state.batch}/${run.loaders.train.length}, step ${run.state.step}${scaler.enabled ? `, loss scale ${scaler.scale}` : ''}`);
+    log(
+      `resuming from ${ck}: epoch ${run.state.epoch + 1}, batch ${run.state.batch}/${run.loaders.train.length}, step ${run.state.step}${scaler.enabled ? `, loss scale ${scaler.scale}` : ''}`,
+    );
   } else if (resume) {
     log(`${out}: no checkpoint yet; starting from the beginning`);
     if (run.main) rmSync(runPaths(out).metrics, { force: true });
@@ -241,14 +282,20 @@ function saveLoopCheckpoint(run: Run): void {
 }
 
 function lastGood(run: Run): string {
-  return run.lastGoodStep === null ? 'no checkpoint was written yet' : `the last good checkpoint (step ${run.lastGoodStep}) is in ${join(run.out, CHECKPOINT)}`;
+  return run.lastGoodStep === null
+    ? 'no checkpoint was written yet'
+    : `the last good checkpoint (step ${run.lastGoodStep}) is in ${join(run.out, CHECKPOINT)}`;
 }
 
 /** A finite loss with non-finite gradients leaves NaN weights: never checkpoint those. */
 function checkWeights(run: Run): void {
   if (allFinite(run.params)) return;
   const step = run.state.step;
-  throw new NonFiniteLossError(step, NaN, `step ${step}: the weights are no longer finite after the update; training stopped (${lastGood(run)}). Try a lower optim.lr or optim.grad_clip.`);
+  throw new NonFiniteLossError(
+    step,
+    NaN,
+    `step ${step}: the weights are no longer finite after the update; training stopped (${lastGood(run)}). Try a lower optim.lr or optim.grad_clip.`,
+  );
 }
 
 /**
@@ -262,7 +309,14 @@ async function trainEpoch(run: Run): Promise<{ lr: number; stopped: boolean }> {
   const nb = loader.length;
   const epoch = state.epoch;
   const warmup = recipe.schedule.warmup_epochs > 0;
-  const bar = new Progress({ label: `epoch ${epoch + 1}/${t.epochs}`, total: nb, stream: progress.stream, tty: progress.tty, silent: progress.silent, every: t.log_every });
+  const bar = new Progress({
+    label: `epoch ${epoch + 1}/${t.epochs}`,
+    total: nb,
+    stream: progress.stream,
+    tty: progress.tty,
+    silent: progress.silent,
+    every: t.log_every,
+  });
   if (state.batch > 0) bar.tick(state.batch, 0);
   let lr = run.schedule(epoch);
   let stopped = false;
@@ -291,7 +345,11 @@ async function trainEpoch(run: Run): Promise<{ lr: number; stopped: boolean }> {
       losses.forEach((v, k) => {
         if (Number.isFinite(v)) return;
         const where = `step ${state.step + 1} (epoch ${epoch + 1}, batch ${done[k]!.index + 1}/${nb})`;
-        throw new NonFiniteLossError(state.step + 1, v, `${where}: the loss is ${v}; training stopped (${lastGood(run)}). Try a lower optim.lr or optim.grad_clip.`);
+        throw new NonFiniteLossError(
+          state.step + 1,
+          v,
+          `${where}: the loss is ${v}; training stopped (${lastGood(run)}). Try a lower optim.lr or optim.grad_clip.`,
+        );
       });
       state.step++;
       state.batch = batch.index + 1;
@@ -340,15 +398,29 @@ async function endEpoch(run: Run, lr: number): Promise<void> {
   if (data.validation) {
     // plain logs get the epoch line below; a terminal also sees evaluation move
     const isTty = progress.tty ?? Boolean((progress.stream ?? process.stdout).isTTY);
-    const vbar = new Progress({ label: `  eval ${data.validationName}`, total: valLoader?.length ?? 0, stream: progress.stream, tty: progress.tty, silent: progress.silent || !isTty });
-    const r = await evaluateSplit(run.model!, valLoader, data.validation, { loss: t.loss, numClasses: data.labels.length, progress: vbar, engine: run.engine ?? undefined, parallel: run.parallel });
+    const vbar = new Progress({
+      label: `  eval ${data.validationName}`,
+      total: valLoader?.length ?? 0,
+      stream: progress.stream,
+      tty: progress.tty,
+      silent: progress.silent || !isTty,
+    });
+    const r = await evaluateSplit(run.model!, valLoader, data.validation, {
+      loss: t.loss,
+      numClasses: data.labels.length,
+      progress: vbar,
+      engine: run.engine ?? undefined,
+      parallel: run.parallel,
+    });
     if (isTty) vbar.finish();
     const m = scalarMetrics(r);
     line.split = data.validationName;
     line.val = m;
     line.eval_seconds = r.seconds;
     value = m[t.best_metric] ?? null;
-    run.log(`epoch ${epoch + 1}/${t.epochs}: train loss ${fmt(line.train_loss as number)}  ${data.validationName} top1 ${fmt(m.top1)}  mAP ${fmt(m.mAP)}  loss ${fmt(m.loss)}  (${trainSeconds.toFixed(1)} s train, ${r.seconds.toFixed(1)} s eval)`);
+    run.log(
+      `epoch ${epoch + 1}/${t.epochs}: train loss ${fmt(line.train_loss as number)}  ${data.validationName} top1 ${fmt(m.top1)}  mAP ${fmt(m.mAP)}  loss ${fmt(m.loss)}  (${trainSeconds.toFixed(1)} s train, ${r.seconds.toFixed(1)} s eval)`,
+    );
   } else {
     run.log(`epoch ${epoch + 1}/${t.epochs}: train loss ${fmt(line.train_loss as number)}  (${trainSeconds.toFixed(1)} s)`);
   }
@@ -386,8 +458,21 @@ async function finish(run: Run): Promise<TrainResults> {
     loadAdapter(join(out, which), model);
     model.castFrozenWeights(run.engine?.amp.dtype ?? null); // loading dropped the copies
     const batches = testLoader?.length ?? 0;
-    const bar = new Progress({ label: `  test: ${data.testName} (${which} checkpoint)`, total: batches, stream: progress.stream, tty: progress.tty, silent: progress.silent, every: Math.max(1, batches) });
-    const r = await evaluateSplit(model, testLoader, data.test, { loss: t.loss, numClasses: data.labels.length, progress: bar, engine: run.engine ?? undefined, parallel: run.parallel });
+    const bar = new Progress({
+      label: `  test: ${data.testName} (${which} checkpoint)`,
+      total: batches,
+      stream: progress.stream,
+      tty: progress.tty,
+      silent: progress.silent,
+      every: Math.max(1, batches),
+    });
+    const r = await evaluateSplit(model, testLoader, data.test, {
+      loss: t.loss,
+      numClasses: data.labels.length,
+      progress: bar,
+      engine: run.engine ?? undefined,
+      parallel: run.parallel,
+    });
     bar.finish();
     test = { split: data.testName!, checkpoint: which, metrics: scalarMetrics(r), confusion: r.report?.confusion ?? [] };
     run.log(`test (${data.testName}, ${which} checkpoint): top1 ${fmt(test.metrics.top1)}  mAP ${fmt(test.metrics.mAP)}  (${r.n} clips)`);
@@ -411,7 +496,13 @@ async function finish(run: Run): Promise<TrainResults> {
     frontend: frontendConfig(run.frontend!),
     final: { epoch: last?.epoch ?? state.epoch, split: data.validationName, metrics: (last?.val as Record<string, number>) ?? null },
     best: state.best
-      ? { epoch: state.best.epoch, metric: t.best_metric, value: state.best.value, split: data.validationName, metrics: (bestLine?.val as Record<string, number>) ?? null }
+      ? {
+          epoch: state.best.epoch,
+          metric: t.best_metric,
+          value: state.best.value,
+          split: data.validationName,
+          metrics: (bestLine?.val as Record<string, number>) ?? null,
+        }
       : null,
     test,
   };
@@ -432,7 +523,11 @@ export async function train(opts: TrainOptions): Promise<TrainResults> {
   const out = resolve(opts.out);
   mkdirSync(out, { recursive: true });
   // a few seconds' grace: the train of a grid killed a moment ago is still stopping
-  const lock = await FileLock.acquireWaiting(join(out, '.train-lock'), `loaa train --out ${out}`, Number(process.env.LOAA_TRAIN_LOCK_WAIT_MS ?? 5000));
+  const lock = await FileLock.acquireWaiting(
+    join(out, '.train-lock'),
+    `loaa train --out ${out}`,
+    Number(process.env.LOAA_TRAIN_LOCK_WAIT_MS ?? 5000),
+  );
   exitWithParent();
   try {
     removeStaleTemps(out);
@@ -445,28 +540,46 @@ export async function train(opts: TrainOptions): Promise<TrainResults> {
 /** Trains the recipe into `out` (the layout: run_dir.ts). The loop, in one sitting: */
 async function trainLocked(opts: TrainOptions): Promise<TrainResults> {
   const out = resolve(opts.out);
-  const log = opts.log ?? ((s: string) => process.stdout.write(s + '\n'));
+  const log = opts.log ?? ((s: string) => process.stdout.write(`${s}\n`));
   const recipe = openRun(out, opts);
   if (opts.parallel && recipe.train.accumulate > 1) {
-    throw new Error(`train.accumulate: ${recipe.train.accumulate} with data parallelism is not supported (more ranks or a larger train.batch_size give the same effective batch)`);
+    throw new Error(
+      `train.accumulate: ${recipe.train.accumulate} with data parallelism is not supported (more ranks or a larger train.batch_size give the same effective batch)`,
+    );
   }
   manualSeed(recipe.seed);
   const data = selectData(recipe, log);
   const run: Run = {
-    out, recipe, log, data, allowThreadChange: opts.allowThreadChange, gradScaler: opts.gradScaler,
+    out,
+    recipe,
+    log,
+    data,
+    allowThreadChange: opts.allowThreadChange,
+    gradScaler: opts.gradScaler,
     progress: opts.progress ?? {},
     main: !opts.parallel || opts.parallel.rank === 0,
     shard: opts.parallel ? { rank: opts.parallel.rank, worldSize: opts.parallel.worldSize } : undefined,
     parallel: opts.parallel,
     pool: recipe.data.workers > 0 ? new WorkerPool(recipe.data.workers) : null,
-    loaders: null, frontend: null, model: null, opt: null, backbone: '', params: [], counts: null,
-    schedule: () => 0, ctx: null, engine: null, meta: null,
+    loaders: null,
+    frontend: null,
+    model: null,
+    opt: null,
+    backbone: '',
+    params: [],
+    counts: null,
+    schedule: () => 0,
+    ctx: null,
+    engine: null,
+    meta: null,
     state: { epoch: 0, batch: 0, step: 0, lossSum: 0, lossCount: 0, epochSeconds: 0, trainSeconds: [], best: null },
     lastGoodStep: null,
   };
   try {
     await prepare(run, opts.resume ?? false);
-    if (opts.parallel) run.ctx!.afterBackward = (params, batch) => opts.parallel!.allReduceGradients(params, { local: batch.size, global: batch.globalSize ?? batch.size });
+    if (opts.parallel)
+      run.ctx!.afterBackward = (params, batch) =>
+        opts.parallel!.allReduceGradients(params, { local: batch.size, global: batch.globalSize ?? batch.size });
     while (run.state.epoch < recipe.train.epochs) {
       const { lr, stopped } = await trainEpoch(run);
       if (stopped && run.state.batch < run.loaders!.train.length) {

@@ -46,7 +46,14 @@ export function averageViews(rows: EvalRows, views: number, loss: 'ce' | 'bce'):
   const m = rows.labels.length;
   if (m % views !== 0) throw new Error(`views: ${m} evaluated windows are not ${views} per clip`);
   const n = m / views;
-  const out: EvalRows = { numClasses: C, logits: new Float32Array(n * C), targets: new Float32Array(n * C), labels: new Int32Array(n), lossSum: 0, soft: rows.soft };
+  const out: EvalRows = {
+    numClasses: C,
+    logits: new Float32Array(n * C),
+    targets: new Float32Array(n * C),
+    labels: new Int32Array(n),
+    lossSum: 0,
+    soft: rows.soft,
+  };
   const acc = new Float64Array(C);
   for (let i = 0; i < n; i++) {
     acc.fill(0);

@@ -34,7 +34,12 @@ export const LIMITS = {
  * stride 1 is 1.2 million tokens (a quadratic attention of terabytes) and is refused naming `key`
  * with the estimate, instead of a process that allocates for minutes.
  */
-export function checkPatchTokens(g: { fdim: number; tdim: number; fstride: number; tstride: number }, key: string, patch = 16, extra = 0): number {
+export function checkPatchTokens(
+  g: { fdim: number; tdim: number; fstride: number; tstride: number },
+  key: string,
+  patch = 16,
+  extra = 0,
+): number {
   const f = Math.max(0, Math.floor((g.fdim - patch) / g.fstride) + 1);
   const t = Math.max(0, Math.floor((g.tdim - patch) / g.tstride) + 1);
   const tokens = f * t + extra;
@@ -58,7 +63,7 @@ export function checkCount(value: unknown, key: string, min: number, max: number
 }
 
 function describeValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
   if (typeof v === 'number') return String(v);
   return v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v;
 }

@@ -67,7 +67,8 @@ function normalise(argv: string[], flags: Record<string, FlagDef>, see: string):
       continue;
     }
     const next = argv[i + 1];
-    const takes = next !== undefined && (!next.startsWith('-') || next === '-' || ((d.type === 'int' || d.type === 'number') && NUMERIC.test(next)));
+    const takes =
+      next !== undefined && (!next.startsWith('-') || next === '-' || ((d.type === 'int' || d.type === 'number') && NUMERIC.test(next)));
     if (!takes) throw new UsageError(`--${name}: missing value`);
     out.push(`--${name}=${next}`);
     i++;
@@ -82,15 +83,30 @@ function typed(name: string, d: FlagDef, raw: unknown): unknown {
   if (raw === undefined) return 'default' in d ? d.default : undefined;
   const s = raw as string;
   if (d.type === 'string') {
-    if (d.choices && !d.choices.includes(s)) throw new UsageError(`--${name}: expected one of ${d.choices.join(', ')}, got ${JSON.stringify(s)}`);
+    if (d.choices && !d.choices.includes(s))
+      throw new UsageError(`--${name}: expected one of ${d.choices.join(', ')}, got ${JSON.stringify(s)}`);
     return s;
   }
   const n = Number(s);
   const kind = d.type === 'int' ? 'integer' : 'number';
   const nonNegative = d.min === 0 && d.max === undefined;
   const what = d.positive ? `a positive ${kind}` : nonNegative ? `a non-negative ${kind}` : d.type === 'int' ? 'an integer' : 'a number';
-  const range = nonNegative ? '' : d.min !== undefined && d.max !== undefined ? ` in [${d.min}, ${d.max}]` : d.min !== undefined ? ` >= ${d.min}` : d.max !== undefined ? ` <= ${d.max}` : '';
-  const bad = s.trim() === '' || !Number.isFinite(n) || (d.type === 'int' && !Number.isSafeInteger(n)) || (d.positive && !(n > 0)) || (d.min !== undefined && n < d.min) || (d.max !== undefined && n > d.max);
+  const range = nonNegative
+    ? ''
+    : d.min !== undefined && d.max !== undefined
+      ? ` in [${d.min}, ${d.max}]`
+      : d.min !== undefined
+        ? ` >= ${d.min}`
+        : d.max !== undefined
+          ? ` <= ${d.max}`
+          : '';
+  const bad =
+    s.trim() === '' ||
+    !Number.isFinite(n) ||
+    (d.type === 'int' && !Number.isSafeInteger(n)) ||
+    (d.positive && !(n > 0)) ||
+    (d.min !== undefined && n < d.min) ||
+    (d.max !== undefined && n > d.max);
   if (bad) throw new UsageError(`--${name}: expected ${what}${range}, got ${JSON.stringify(s)}`);
   return n;
 }
@@ -104,7 +120,9 @@ export interface ParsedFlags<F extends Record<string, FlagDef>> {
 
 /** Parses argv against a flag table; errors are UsageErrors ending with "(see <see>)" where that helps. */
 export function parseFlags<F extends Record<string, FlagDef>>(argv: string[], flags: F, see: string): ParsedFlags<F> {
-  const options = Object.fromEntries(Object.entries(flags).map(([n, d]) => [n, { type: d.type === 'boolean' ? ('boolean' as const) : ('string' as const), multiple: true }]));
+  const options = Object.fromEntries(
+    Object.entries(flags).map(([n, d]) => [n, { type: d.type === 'boolean' ? ('boolean' as const) : ('string' as const), multiple: true }]),
+  );
   const args = normalise(argv, flags, see);
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {

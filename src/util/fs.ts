@@ -1,6 +1,17 @@
 import {
-  closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync,
-  rmSync, writeSync, type Stats,
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  type Stats,
 } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { dirname, basename, join } from 'node:path';

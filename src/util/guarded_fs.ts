@@ -5,8 +5,20 @@
  * any temporary name beside it. test/architecture/guarded_fs.test.ts fails on raw fs calls elsewhere.
  */
 import {
-  closeSync, constants, createReadStream, createWriteStream, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, rmSync,
-  writeSync, type ReadStream, type Stats, type WriteStream,
+  closeSync,
+  constants,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  type ReadStream,
+  type Stats,
+  type WriteStream,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -109,8 +121,10 @@ export function openAppend(path: string, what: string): number {
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (isSymlinkErrno(err.code)) throw new Error(`${path}: refusing to append ${what}: it is a symbolic link (give the path of the file it points to instead)`);
-    if (err.code === 'ENXIO') throw new Error(`${path}: refusing to append ${what}: it is a FIFO (named pipe) or socket; only regular files are written`);
+    if (isSymlinkErrno(err.code))
+      throw new Error(`${path}: refusing to append ${what}: it is a symbolic link (give the path of the file it points to instead)`);
+    if (err.code === 'ENXIO')
+      throw new Error(`${path}: refusing to append ${what}: it is a FIFO (named pipe) or socket; only regular files are written`);
     throw new Error(`${path}: cannot append ${what}: ${err.message}`);
   }
   const st = fstatSync(fd);
@@ -138,7 +152,8 @@ function createExclusive(path: string, what: string): number {
     /* absent: the usual case */
   }
   if (st) {
-    if (st.isSymbolicLink()) throw new Error(`${path}: refusing to write ${what}: it is a symbolic link (remove it; nothing is written through links)`);
+    if (st.isSymbolicLink())
+      throw new Error(`${path}: refusing to write ${what}: it is a symbolic link (remove it; nothing is written through links)`);
     if (!st.isFile()) throw new Error(`${path}: refusing to write ${what}: it is ${kindOf(st)}; only regular files are written`);
     rmSync(path, { force: true });
   }
@@ -173,7 +188,8 @@ export function renameGuarded(from: string, to: string, what: string): void {
     }
   })();
   if (st) {
-    if (st.isSymbolicLink()) throw new Error(`${to}: refusing to replace ${what}: it is a symbolic link (remove it; nothing is written through links)`);
+    if (st.isSymbolicLink())
+      throw new Error(`${to}: refusing to replace ${what}: it is a symbolic link (remove it; nothing is written through links)`);
     if (dir ? !st.isDirectory() : !st.isFile()) throw new Error(`${to}: refusing to replace ${what}: it is ${kindOf(st)}`);
   }
   try {

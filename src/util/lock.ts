@@ -65,7 +65,11 @@ export function ownerAlive(o: LockOwner): boolean {
   return true;
 }
 
-type Read = { kind: 'missing' } | { kind: 'empty'; ageMs: number } | { kind: 'owner'; owner: LockOwner } | { kind: 'garbage'; ageMs: number };
+type Read =
+  | { kind: 'missing' }
+  | { kind: 'empty'; ageMs: number }
+  | { kind: 'owner'; owner: LockOwner }
+  | { kind: 'garbage'; ageMs: number };
 
 function readLock(path: string): Read {
   let text: string;
@@ -136,8 +140,12 @@ export class FileLock {
    */
   static tryAcquire(path: string, what: string): FileLock | LockOwner {
     const owner: LockOwner = {
-      pid: process.pid, start: selfStart, host: hostname(), token: randomBytes(8).toString('hex'),
-      started: new Date().toISOString(), what,
+      pid: process.pid,
+      start: selfStart,
+      host: hostname(),
+      token: randomBytes(8).toString('hex'),
+      started: new Date().toISOString(),
+      what,
     };
     for (let attempt = 0; attempt < 5; attempt++) {
       if (create(path, owner)) return new FileLock(path, owner);
@@ -217,7 +225,10 @@ export function describeOwner(o: LockOwner): string {
 export function lockOwner(path: string): LockOwner | null {
   const r = readLock(path);
   if (r.kind === 'owner') return ownerAlive(r.owner) ? r.owner : null;
-  if (r.kind === 'empty' || r.kind === 'garbage') return r.ageMs > EMPTY_STALE_MS ? null : { pid: 0, start: null, host: '?', token: '', started: '', what: 'another process (lock being written)' };
+  if (r.kind === 'empty' || r.kind === 'garbage')
+    return r.ageMs > EMPTY_STALE_MS
+      ? null
+      : { pid: 0, start: null, host: '?', token: '', started: '', what: 'another process (lock being written)' };
   return null;
 }
 

@@ -82,7 +82,8 @@ export function queryColumns(range: FrameRange, g: PatchGeometry): number[] {
     }
   }
   if (!cols.length && bestCol >= 0) cols.push(bestCol);
-  if (!cols.length) throw new Error(`--frames: ${a}:${b} overlaps no patch (patches cover frames 0..${(g.tDim - 1) * g.tstride + g.patch})`);
+  if (!cols.length)
+    throw new Error(`--frames: ${a}:${b} overlaps no patch (patches cover frames 0..${(g.tDim - 1) * g.tstride + g.patch})`);
   return cols;
 }
 
@@ -105,7 +106,8 @@ export interface PatchAttention {
 export function patchAttention(m: AttentionMatrix, queries: number[], g: PatchGeometry): PatchAttention {
   const nP = g.fDim * g.tDim;
   const L = m.nPre + nP;
-  if (m.probs.length !== L * L) throw new Error(`${m.label}: attention has ${m.probs.length} values, expected ${L}x${L} (${m.nPre} + ${g.fDim}x${g.tDim} tokens)`);
+  if (m.probs.length !== L * L)
+    throw new Error(`${m.label}: attention has ${m.probs.length} values, expected ${L}x${L} (${m.nPre} + ${g.fDim}x${g.tDim} tokens)`);
   const map = new Float32Array(nP);
   let special = 0;
   for (const q of queries) {
@@ -281,7 +283,9 @@ export function renderAttentionFigure(
   }
   y += ph + pad;
   const heads = ['ATTENTION', 'OVER SPECTROGRAM', ...(diffs ? [`MINUS ${rows[ci!]!.label}`] : [])];
-  heads.forEach((h, i) => { c.text(x0 + i * (pw + pad), y, h.slice(0, Math.floor(pw / 6)), GREY); });
+  heads.forEach((h, i) => {
+    c.text(x0 + i * (pw + pad), y, h.slice(0, Math.floor(pw / 6)), GREY);
+  });
   y += headH;
 
   const panels: FigureInfo['panels'] = [];

@@ -100,10 +100,14 @@ function backboneConfig(o: AttentionRunOptions, first: AdapterConfigFile | undef
   };
 }
 
-async function readInput(o: AttentionRunOptions, fe: FrontendSpec): Promise<{ data: Float32Array; frames: number; bins: number; valid: number }> {
+async function readInput(
+  o: AttentionRunOptions,
+  fe: FrontendSpec,
+): Promise<{ data: Float32Array; frames: number; bins: number; valid: number }> {
   if (/\.safetensors$/i.test(o.input)) {
     const xs = readFeaturesFile(o.input);
-    if (xs.length !== 1 || xs[0]!.name !== o.input) throw new Error(`${o.input}: fbank: expected [frames, mel bins], got a batch of ${xs.length}`);
+    if (xs.length !== 1 || xs[0]!.name !== o.input)
+      throw new Error(`${o.input}: fbank: expected [frames, mel bins], got a batch of ${xs.length}`);
     const x = xs[0];
     return { data: x!.fbank, frames: x!.frames, bins: x!.bins, valid: x!.frames };
   }
@@ -126,7 +130,13 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
   const mean = o.mean ?? fe?.mean;
   const std = o.std ?? fe?.std;
   if ((mean === undefined) !== (std === undefined)) throw new Error(`${o.input}: normalisation needs both mean and std`);
-  const input = await readInput(o, { type: fe?.type ?? 'ast', sampleRate, numMelBins, targetLength: targetLength ?? 0, ...(mean !== undefined && std !== undefined ? { mean, std } : {}) });
+  const input = await readInput(o, {
+    type: fe?.type ?? 'ast',
+    sampleRate,
+    numMelBins,
+    targetLength: targetLength ?? 0,
+    ...(mean !== undefined && std !== undefined ? { mean, std } : {}),
+  });
   if (cfg.tdim === 0) cfg.tdim = input.frames;
   if (input.frames !== cfg.tdim || input.bins !== cfg.fdim) {
     throw new Error(`${o.input}: the input is ${input.frames} frames x ${input.bins} mel bins, the model takes ${cfg.tdim} x ${cfg.fdim}`);
@@ -140,14 +150,17 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
   } else {
     const path = o.backbone === 'pretrained' ? backbonePath(cfg.arch) : o.backbone;
     if (!existsSync(path)) {
-      throw new Error(`--backbone: ${path} does not exist${o.backbone === 'pretrained' ? ` (run loaa pull ${cfg.arch})` : ''} (random:<arch> builds random weights)`);
+      throw new Error(
+        `--backbone: ${path} does not exist${o.backbone === 'pretrained' ? ` (run loaa pull ${cfg.arch})` : ''} (random:<arch> builds random weights)`,
+      );
     }
     model = loadAst(path, cfg, { seed: o.seed ?? 0, ...(o.sourceGrid ? { sourceGrid: o.sourceGrid } : {}) }).model;
   }
   const depth = model.depth;
   const layer = o.layer ?? -1;
   const li = layer < 0 ? depth + layer : layer;
-  if (!Number.isInteger(li) || li < 0 || li >= depth) throw new Error(`--layer: ${layer} is outside the model's ${depth} blocks (0..${depth - 1}, or -1..-${depth})`);
+  if (!Number.isInteger(li) || li < 0 || li >= depth)
+    throw new Error(`--layer: ${layer} is outside the model's ${depth} blocks (0..${depth - 1}, or -1..-${depth})`);
   model.eval();
   placeModel(model, engine);
 

@@ -88,5 +88,7 @@ export function colorAt(name: ColormapName, v: number): [number, number, number]
 
 /** `#rrggbb` for SVG/HTML. */
 export function colorHex(name: ColormapName, v: number): string {
-  return '#' + colorAt(name, v).map((c) => c.toString(16).padStart(2, '0')).join('');
+  return `#${colorAt(name, v)
+    .map((c) => c.toString(16).padStart(2, '0'))
+    .join('')}`;
 }

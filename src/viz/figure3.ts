@@ -79,7 +79,16 @@ function hzLabel(hz: number): string {
 
 /** The heat map's pixels: [rows, cols] (row 0 at the bottom) at `k` x `k` pixels per cell, so that
  * viewers that smooth scaled images (rsvg ignores image-rendering) keep the cell edges sharp. */
-export function heatmapCanvas(values: Float32Array, rows: number, cols: number, lo: number, hi: number, cmap: ColormapName, shadeFrom = cols, k = 1): Canvas {
+export function heatmapCanvas(
+  values: Float32Array,
+  rows: number,
+  cols: number,
+  lo: number,
+  hi: number,
+  cmap: ColormapName,
+  shadeFrom = cols,
+  k = 1,
+): Canvas {
   const c = new Canvas(Math.max(1, cols * k), Math.max(1, rows * k));
   const table = colormapTable(cmap);
   const span = hi - lo;
@@ -96,7 +105,17 @@ export function heatmapCanvas(values: Float32Array, rows: number, cols: number, 
   return c;
 }
 
-function heatmapUri(values: Float32Array, rows: number, cols: number, lo: number, hi: number, cmap: ColormapName, shadeFrom: number, pw: number, ph: number): string {
+function heatmapUri(
+  values: Float32Array,
+  rows: number,
+  cols: number,
+  lo: number,
+  hi: number,
+  cmap: ColormapName,
+  shadeFrom: number,
+  pw: number,
+  ph: number,
+): string {
   const k = Math.max(1, Math.min(8, Math.ceil(Math.max(pw / cols, ph / rows))));
   return `data:image/png;base64,${heatmapCanvas(values, rows, cols, lo, hi, cmap, shadeFrom, k).toPng().toString('base64')}`;
 }
@@ -174,7 +193,9 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
   const xTicks = niceTicks(0, seconds, 6).filter((s) => s >= 0 && s <= seconds + 1e-9);
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+  );
   out.push(
     '<style>text{fill:#111} .title{font-size:16px;font-weight:bold} .row{font-size:13px;font-weight:bold} .note{font-size:11px;fill:#444} .tick{font-size:10px;fill:#333} .axis{font-size:11px;fill:#333} image{image-rendering:pixelated}</style>',
   );
@@ -185,12 +206,14 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
     out.push(`<rect x="${x0}" y="${y}" width="${pw}" height="${ph}" fill="none" stroke="#444" stroke-width="0.8"/>`);
     let last = Infinity;
     for (const t of yTicks) {
-      const yy = y + ph - (t.bin + 0.5) / F * ph;
+      const yy = y + ph - ((t.bin + 0.5) / F) * ph;
       // ticks closer than a label's height (100 and 200 Hz on a short panel) keep the lower one only
       if (last - yy < 12) continue;
       last = yy;
       out.push(`<line x1="${x0 - 4}" y1="${yy.toFixed(1)}" x2="${x0}" y2="${yy.toFixed(1)}" stroke="#444"/>`);
-      out.push(`<text x="${x0 - 6}" y="${yy.toFixed(1)}" class="tick" text-anchor="end" dominant-baseline="middle">${hzLabel(t.hz)}</text>`);
+      out.push(
+        `<text x="${x0 - 6}" y="${yy.toFixed(1)}" class="tick" text-anchor="end" dominant-baseline="middle">${hzLabel(t.hz)}</text>`,
+      );
     }
     for (const s of xTicks) {
       const xx = x0 + (s / hop / shown) * pw;
@@ -206,8 +229,12 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
     if (b <= a) return;
     const xa = x0 + (a / shown) * pw;
     const xb = x0 + (b / shown) * pw;
-    out.push(`<rect x="${xa.toFixed(1)}" y="${y}" width="${(xb - xa).toFixed(1)}" height="${ph}" fill="none" stroke="#fff" stroke-width="1.5" stroke-dasharray="4 3"/>`);
-    out.push(`<path d="M${xa.toFixed(1)} ${y - 6} V${y - 1} H${xb.toFixed(1)} V${y - 6}" fill="none" stroke="#d62728" stroke-width="1.5"/>`);
+    out.push(
+      `<rect x="${xa.toFixed(1)}" y="${y}" width="${(xb - xa).toFixed(1)}" height="${ph}" fill="none" stroke="#fff" stroke-width="1.5" stroke-dasharray="4 3"/>`,
+    );
+    out.push(
+      `<path d="M${xa.toFixed(1)} ${y - 6} V${y - 1} H${xb.toFixed(1)} V${y - 6}" fill="none" stroke="#d62728" stroke-width="1.5"/>`,
+    );
   };
 
   // the spectrogram
@@ -217,8 +244,11 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
   const [slo, shi] = minMax(cropFrames(specFT, F, T, valid));
   out.push(`<text x="14" y="${y + 16}" class="row">log-mel spectrogram</text>`);
   out.push(`<text x="14" y="${y + 32}" class="note">${escapeXml(`${(valid * hop).toFixed(2)} s of audio, ${F} mel bins`)}</text>`);
-  if (!crop && valid < T) out.push(`<text x="14" y="${y + 46}" class="note">${escapeXml(`padding to ${(T * hop).toFixed(2)} s shaded`)}</text>`);
-  out.push(`<image x="${x0}" y="${y}" width="${pw}" height="${ph}" preserveAspectRatio="none" href="${heatmapUri(cropFrames(specFT, F, T, shown), F, shown, slo, shi, 'magma', valid, pw, ph)}"/>`);
+  if (!crop && valid < T)
+    out.push(`<text x="14" y="${y + 46}" class="note">${escapeXml(`padding to ${(T * hop).toFixed(2)} s shaded`)}</text>`);
+  out.push(
+    `<image x="${x0}" y="${y}" width="${pw}" height="${ph}" preserveAspectRatio="none" href="${heatmapUri(cropFrames(specFT, F, T, shown), F, shown, slo, shi, 'magma', valid, pw, ph)}"/>`,
+  );
   axes(y, false);
   bracket(y, rows[0]!.query, T);
   out.push(colourBar('cb-spec', barX, y, ph, 'magma', fmtNum(shi), fmtNum(slo), 'log-mel'));
@@ -226,7 +256,8 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
 
   const maps = rows.map((r) => {
     const g = r.geometry;
-    if (r.map.length !== g.fDim * g.tDim) throw new Error(`${r.label}: attention map has ${r.map.length} values, expected ${g.fDim}x${g.tDim}`);
+    if (r.map.length !== g.fDim * g.tDim)
+      throw new Error(`${r.label}: attention map has ${r.map.length} values, expected ${g.fDim}x${g.tDim}`);
     if (g.bins !== F) throw new Error(`${r.label}: ${g.bins} mel bins, the spectrogram has ${F}`);
     const up = upsampleToInput(r.map, g, input.upsample ?? 'nearest');
     // rows whose input is shorter than the shown frames are padded with NaN (drawn as the lowest colour)
@@ -250,20 +281,38 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
       ny += 14;
     }
     const g = r.geometry;
-    out.push(`<text x="14" y="${ny}" class="note">${escapeXml(`${g.fDim}x${g.tDim} patches, query frames ${r.query[0]}-${r.query[1]}`)}</text>`);
-    if (r.toSpecial !== undefined) out.push(`<text x="14" y="${ny + 14}" class="note">${escapeXml(`${(100 * r.toSpecial).toFixed(1)}% to cls/dist tokens`)}</text>`);
+    out.push(
+      `<text x="14" y="${ny}" class="note">${escapeXml(`${g.fDim}x${g.tDim} patches, query frames ${r.query[0]}-${r.query[1]}`)}</text>`,
+    );
+    if (r.toSpecial !== undefined)
+      out.push(`<text x="14" y="${ny + 14}" class="note">${escapeXml(`${(100 * r.toSpecial).toFixed(1)}% to cls/dist tokens`)}</text>`);
     const [lo, hi] = scales[i]!;
-    out.push(`<image x="${x0}" y="${y}" width="${pw}" height="${ph}" preserveAspectRatio="none" href="${heatmapUri(maps[i]!, F, shown, lo, hi, 'viridis', crop ? shown : Math.min(valid, g.frames), pw, ph)}"/>`);
+    out.push(
+      `<image x="${x0}" y="${y}" width="${pw}" height="${ph}" preserveAspectRatio="none" href="${heatmapUri(maps[i]!, F, shown, lo, hi, 'viridis', crop ? shown : Math.min(valid, g.frames), pw, ph)}"/>`,
+    );
     axes(y, i === rows.length - 1);
     bracket(y, r.query, g.frames);
     panels.push({ label: r.label, x: x0, y, w: pw, h: ph });
     if ((input.scale ?? 'row') === 'row' || i === 0) {
-      out.push(colourBar(`cb-${i}`, barX, y, ph, 'viridis', (input.scale ?? 'row') === 'row' ? `row max ${fmtNum(hi)}` : fmtNum(hi), (input.scale ?? 'row') === 'row' ? `row min ${fmtNum(lo)}` : fmtNum(lo), 'attention'));
+      out.push(
+        colourBar(
+          `cb-${i}`,
+          barX,
+          y,
+          ph,
+          'viridis',
+          (input.scale ?? 'row') === 'row' ? `row max ${fmtNum(hi)}` : fmtNum(hi),
+          (input.scale ?? 'row') === 'row' ? `row min ${fmtNum(lo)}` : fmtNum(lo),
+          'attention',
+        ),
+      );
     }
     y += ph + gap;
   });
   // the frequency axis label, once, beside the first panel
-  out.push(`<text transform="translate(${left + 10},${top + ph / 2}) rotate(-90)" class="axis" text-anchor="middle">frequency (mel scale)</text>`);
+  out.push(
+    `<text transform="translate(${left + 10},${top + ph / 2}) rotate(-90)" class="axis" text-anchor="middle">frequency (mel scale)</text>`,
+  );
   out.push('</svg>');
-  return { svg: out.join('\n') + '\n', info: { width, height, frames: shown, scales, panels } };
+  return { svg: `${out.join('\n')}\n`, info: { width, height, frames: shown, scales, panels } };
 }

@@ -12,7 +12,9 @@ import { SAMPLE_RATE } from '../audio/frontend.js';
 export function figure3Rows(r: AttentionRun, rows: PatchAttention[], query: FrameRange): Figure3Row[] {
   const g = r.geometry;
   return rows.map((row) => ({
-    label: row.label.toLowerCase().startsWith('backbone') ? `backbone only (${row.label.slice('backbone'.length).trim().replace(/[()]/g, '').toLowerCase() || 'no adapter'})` : row.label,
+    label: row.label.toLowerCase().startsWith('backbone')
+      ? `backbone only (${row.label.slice('backbone'.length).trim().replace(/[()]/g, '').toLowerCase() || 'no adapter'})`
+      : row.label,
     note: `${r.arch}, block ${r.layer + 1} of ${r.depth}`,
     map: row.map,
     geometry: g,
@@ -21,7 +23,13 @@ export function figure3Rows(r: AttentionRun, rows: PatchAttention[], query: Fram
   }));
 }
 
-export function writeFigure3(out: string, r: AttentionRun, rows: PatchAttention[], query: FrameRange, o: { title?: string; upsample?: Upsample; sampleRate?: number; adapters?: string[] } = {}): Figure3Info & { scale: [number, number] } {
+export function writeFigure3(
+  out: string,
+  r: AttentionRun,
+  rows: PatchAttention[],
+  query: FrameRange,
+  o: { title?: string; upsample?: Upsample; sampleRate?: number; adapters?: string[] } = {},
+): Figure3Info & { scale: [number, number] } {
   const g = r.geometry;
   // the Hz axis needs the front end's rate: the flag, else the first adapter's front end, else AST's 16 kHz
   const first = o.adapters?.[0];
@@ -55,12 +63,24 @@ export interface FigureRowSpec {
   sourceGrid?: [number, number];
 }
 
-const ROW_KEYS: Record<string, 'string' | 'int' | 'grid'> = { name: 'string', backbone: 'string', adapter: 'string', arch: 'string', target_length: 'int', fstride: 'int', tstride: 'int', seed: 'int', depth: 'int', source_grid: 'grid' };
+const ROW_KEYS: Record<string, 'string' | 'int' | 'grid'> = {
+  name: 'string',
+  backbone: 'string',
+  adapter: 'string',
+  arch: 'string',
+  target_length: 'int',
+  fstride: 'int',
+  tstride: 'int',
+  seed: 'int',
+  depth: 'int',
+  source_grid: 'grid',
+};
 
 /** `8x64` -> [8, 64] */
 export function parseGrid(v: string, where: string): [number, number] {
   const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/i.exec(v);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`${where}: expected FxT (positional grid rows x columns, e.g. 8x64), got ${JSON.stringify(v)}`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1)
+    throw new Error(`${where}: expected FxT (positional grid rows x columns, e.g. 8x64), got ${JSON.stringify(v)}`);
   return [Number(m[1]), Number(m[2])];
 }
 
@@ -82,7 +102,8 @@ export function parseRowSpec(s: string, where = '--row'): FigureRowSpec {
     } else o[key] = v;
   }
   if (typeof o.name !== 'string' || !o.name) throw new Error(`${where} ${s}: name: missing (the row's label)`);
-  if (typeof o.backbone !== 'string' || !o.backbone) throw new Error(`${where} ${s}: backbone: missing (a checkpoint, pretrained or random:<arch>)`);
+  if (typeof o.backbone !== 'string' || !o.backbone)
+    throw new Error(`${where} ${s}: backbone: missing (a checkpoint, pretrained or random:<arch>)`);
   const { target_length, source_grid, ...rest } = o;
   return {
     ...(rest as unknown as FigureRowSpec),
@@ -96,7 +117,19 @@ export function parseRowSpec(s: string, where = '--row'): FigureRowSpec {
  * query frames are the same time range in every row (all inputs start at the clip's first frame,
  * 10 ms apart): `frames`, or the first row's highest-energy patch column.
  */
-export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { layer?: number; frames?: FrameRange; upsample?: Upsample; title?: string; sampleRate?: number; device?: string; precision?: string } = {}): Promise<{ svg: string; info: Figure3Info; rows: Figure3Row[] }> {
+export async function runFigureRows(
+  input: string,
+  specs: FigureRowSpec[],
+  o: {
+    layer?: number;
+    frames?: FrameRange;
+    upsample?: Upsample;
+    title?: string;
+    sampleRate?: number;
+    device?: string;
+    precision?: string;
+  } = {},
+): Promise<{ svg: string; info: Figure3Info; rows: Figure3Row[] }> {
   if (specs.length === 0) throw new Error('--row: at least one row');
   const { runAttentionModels } = await import('./attention_models.js');
   const { highestEnergyRange, patchAttention, queryColumns, queryTokens } = await import('./attention.js');
@@ -123,9 +156,17 @@ export async function runFigureRows(input: string, specs: FigureRowSpec[], o: { 
     const g = r.geometry;
     first ??= r;
     query ??= highestEnergyRange(r.fbank, g, r.validFrames);
-    if (query[1] > g.frames) throw new Error(`--row ${s.name}: query frames ${query[0]}:${query[1]} end after its input's ${g.frames} frames`);
+    if (query[1] > g.frames)
+      throw new Error(`--row ${s.name}: query frames ${query[0]}:${query[1]} end after its input's ${g.frames} frames`);
     const pa = patchAttention(r.matrices[r.matrices.length - 1]!, queryTokens(queryColumns(query, g), g), g);
-    rows.push({ label: s.name, note: `${s.adapter ? 'adapter ' + s.adapter.replace(/^.*[\\/](?=[^\\/]+[\\/][^\\/]+$)/, '') + ', ' : ''}${r.arch}\nblock ${r.layer + 1} of ${r.depth}`, map: pa.map, geometry: g, query, toSpecial: pa.toSpecial });
+    rows.push({
+      label: s.name,
+      note: `${s.adapter ? `adapter ${s.adapter.replace(/^.*[\\/](?=[^\\/]+[\\/][^\\/]+$)/, '')}, ` : ''}${r.arch}\nblock ${r.layer + 1} of ${r.depth}`,
+      map: pa.map,
+      geometry: g,
+      query,
+      toSpecial: pa.toSpecial,
+    });
   }
   const firstAdapter = specs.find((s) => s.adapter)?.adapter;
   const sampleRate = o.sampleRate ?? (firstAdapter ? readAdapterConfig(firstAdapter).frontend?.sample_rate : undefined) ?? SAMPLE_RATE;

@@ -52,7 +52,9 @@ function parseValue(v: unknown, where: string): PaperValue {
 /** Checks a table's `paper` section; `where` names it in errors. */
 export function parsePaper(raw: unknown, where: string): PaperSpec {
   if (!isPlain(raw)) throw new Error(`${where}: expected {source, values, notes, params, reported}`);
-  for (const k of Object.keys(raw)) if (!['source', 'notes', 'values', 'params', 'reported'].includes(k)) throw new Error(`${where}.${k}: unknown key (known: source, notes, values, params, reported)`);
+  for (const k of Object.keys(raw))
+    if (!['source', 'notes', 'values', 'params', 'reported'].includes(k))
+      throw new Error(`${where}.${k}: unknown key (known: source, notes, values, params, reported)`);
   const list = (v: unknown, w: string): unknown[] => {
     if (v === undefined) return [];
     if (!Array.isArray(v)) throw new Error(`${w}: expected a list`);
@@ -68,7 +70,11 @@ export function parsePaper(raw: unknown, where: string): PaperSpec {
     reported: list(raw.reported, `${where}.reported`).map((r, i) => {
       const w = `${where}.reported.${i}`;
       if (!isPlain(r) || typeof r.label !== 'string') throw new Error(`${w}: expected {label, params, values}`);
-      return { label: r.label, ...(r.params !== undefined ? { params: String(r.params) } : {}), values: list(r.values, `${w}.values`).map((v, j) => parseValue(v, `${w}.values.${j}`)) };
+      return {
+        label: r.label,
+        ...(r.params !== undefined ? { params: String(r.params) } : {}),
+        values: list(r.values, `${w}.values`).map((v, j) => parseValue(v, `${w}.values.${j}`)),
+      };
     }),
   };
 }

@@ -16,7 +16,11 @@ export const BLACK: Rgb = [0, 0, 0];
 
 export class Canvas {
   readonly data: Uint8Array;
-  constructor(readonly width: number, readonly height: number, background: Rgb | Rgba = WHITE) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: Rgb | Rgba = WHITE,
+  ) {
     if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1 || width * height > 1 << 28) {
       throw new Error(`canvas: bad size ${width}x${height}`);
     }
@@ -183,7 +187,7 @@ const FONT: Record<string, readonly number[]> = {
   ';': [0, 0x0c, 0x0c, 0, 0x0c, 0x04, 0x08],
   '-': [0, 0, 0, 0x1f, 0, 0, 0],
   '+': [0, 0x04, 0x04, 0x1f, 0x04, 0x04, 0],
-  '_': [0, 0, 0, 0, 0, 0, 0x1f],
+  _: [0, 0, 0, 0, 0, 0, 0x1f],
   '/': [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
   '\\': [0, 0x10, 0x08, 0x04, 0x02, 0x01, 0],
   '(': [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
@@ -224,10 +228,10 @@ export function drawGrid(
   const span = opts.hi - opts.lo;
   for (let py = 0; py < rect.h; py++) {
     // v: continuous row coordinate in [0, rows), measured from the top or the bottom
-    const fy = (py + 0.5) / rect.h * rows;
+    const fy = ((py + 0.5) / rect.h) * rows;
     const v = opts.flipY ? rows - fy : fy;
     for (let px = 0; px < rect.w; px++) {
-      const u = (px + 0.5) / rect.w * cols;
+      const u = ((px + 0.5) / rect.w) * cols;
       const val = opts.sample ? opts.sample(u, v) : values[Math.min(rows - 1, Math.floor(v)) * cols + Math.min(cols - 1, Math.floor(u))]!;
       const t = span > 0 ? (val - opts.lo) / span : 0.5;
       const i = Number.isFinite(t) ? Math.max(0, Math.min(255, Math.round(t * 255))) : 0;
@@ -237,7 +241,17 @@ export function drawGrid(
 }
 
 /** A horizontal colour bar with its end values as labels under it. */
-export function drawColorbar(canvas: Canvas, x: number, y: number, w: number, h: number, colormap: ColormapName, lo: string, hi: string, caption = ''): void {
+export function drawColorbar(
+  canvas: Canvas,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  colormap: ColormapName,
+  lo: string,
+  hi: string,
+  caption = '',
+): void {
   const table = colormapTable(colormap);
   for (let px = 0; px < w; px++) {
     const i = Math.round((px / Math.max(1, w - 1)) * 255);

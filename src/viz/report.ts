@@ -101,7 +101,8 @@ function splitLabel(s: ReportSplit, runs: RunRecord[] = []): string {
     return 'test set (last epoch for the runs without one)';
   }
   if (s === 'fold-best') return "epoch with the best fold-averaged accuracy (AST's ESC-50 protocol)";
-  if (s === 'paper') return "paper's protocol: folds at the epoch with the best fold-averaged accuracy (AST's ESC-50 protocol), else the test set with the best validation checkpoint, else the best validation epoch";
+  if (s === 'paper')
+    return "paper's protocol: folds at the epoch with the best fold-averaged accuracy (AST's ESC-50 protocol), else the test set with the best validation checkpoint, else the best validation epoch";
   return s === 'test' ? 'test set' : s === 'best' ? 'best validation epoch' : 'last epoch';
 }
 
@@ -175,28 +176,41 @@ export function buildReport(input: ReportInput): ReportOutput {
   const metric = spec.curves.metric || spec.metric;
   const groupAxes = spec.curves.group ?? axes.filter((a) => !replicates.includes(a));
   const splitAxes = spec.curves.split ?? groupAxes.filter((a) => /^datasets?$/i.test(a) && new Set(runs.map((r) => r.axes[a])).size > 1);
-  for (const a of [...groupAxes, ...splitAxes]) if (!axes.includes(a)) throw new Error(`report.curves: no axis "${a}" in these runs (axes: ${axes.join(', ')})`);
+  for (const a of [...groupAxes, ...splitAxes])
+    if (!axes.includes(a)) throw new Error(`report.curves: no axis "${a}" in these runs (axes: ${axes.join(', ')})`);
   const lineAxes = groupAxes.filter((a) => !splitAxes.includes(a));
   const plots: ReportOutput['plots'] = [];
   const withEpochs = runs.filter((r) => r.epochs.length > 0);
   for (const part of splitAxes.length ? groupBy(withEpochs, splitAxes, order) : [{ key: [] as string[], runs: withEpochs }]) {
     // the names the tables use (the paper's), not the grid's value names
     const shown = (axes: string[], key: string[]): string[] => key.map((v, i) => spec.labels[axes[i]!]?.[v] ?? v);
-    const groups = groupBy(part.runs, lineAxes, order).map((g) => ({ label: shown(lineAxes, g.key).join(' / ') || 'all runs', runs: g.runs }));
+    const groups = groupBy(part.runs, lineAxes, order).map((g) => ({
+      label: shown(lineAxes, g.key).join(' / ') || 'all runs',
+      runs: g.runs,
+    }));
     const suffix = part.key.length ? ` (${shown(splitAxes, part.key).join(' / ')})` : '';
     const file = part.key.length ? `_${slug(part.key.join('_'))}` : '';
     const percent = !NOT_FRACTIONS.has(metric);
     const loss = curveSeries(groups, (r, e) => r.epochs[e]?.train_loss ?? undefined);
     if (loss.some((s) => s.y.some(Number.isFinite))) {
-      plots.push({ name: `loss${file}.svg`, title: `training loss${suffix}`, svg: linePlot({ title: `Training loss${suffix}`, xlabel: 'epoch', ylabel: 'loss', series: loss, width: 540 }) });
+      plots.push({
+        name: `loss${file}.svg`,
+        title: `training loss${suffix}`,
+        svg: linePlot({ title: `Training loss${suffix}`, xlabel: 'epoch', ylabel: 'loss', series: loss, width: 540 }),
+      });
     }
     const val = curveSeries(groups, (r, e) => r.epochs[e]?.val?.[metric]);
     if (val.some((s) => s.y.some(Number.isFinite))) {
       // cross-validated runs each hold out their own fold: the curve is over all of them, not fold1's
       const names = [...new Set(part.runs.map((r) => r.epochs[0]?.split).filter((x): x is string => typeof x === 'string'))];
-      const splitName = names.length === 1 ? names[0] : names.length > 1 && names.every((n) => /^fold\d+$/.test(n)) ? 'held-out folds' : undefined;
+      const splitName =
+        names.length === 1 ? names[0] : names.length > 1 && names.every((n) => /^fold\d+$/.test(n)) ? 'held-out folds' : undefined;
       const t = `Validation ${metric}${splitName && splitName !== 'validation' ? ` (${splitName})` : ''}${suffix}`;
-      plots.push({ name: `${slug(metric)}${file}.svg`, title: t.toLowerCase(), svg: linePlot({ title: t, xlabel: 'epoch', ylabel: metric, series: val, percent, width: 540 }) });
+      plots.push({
+        name: `${slug(metric)}${file}.svg`,
+        title: t.toLowerCase(),
+        svg: linePlot({ title: t, xlabel: 'epoch', ylabel: metric, series: val, percent, width: 540 }),
+      });
     }
   }
 
@@ -210,7 +224,9 @@ export function buildReport(input: ReportInput): ReportOutput {
 
 function intro(input: ReportInput, replicates: string[], finished: number): string[] {
   const n = input.runs.length;
-  const lines = [`${n} run${n === 1 ? '' : 's'} (${finished} finished${n - finished ? `, ${n - finished} unfinished, not counted in the tables` : ''}) from ${input.roots.join(', ')}.`];
+  const lines = [
+    `${n} run${n === 1 ? '' : 's'} (${finished} finished${n - finished ? `, ${n - finished} unfinished, not counted in the tables` : ''}) from ${input.roots.join(', ')}.`,
+  ];
   if (replicates.length) lines.push(`Each cell is the mean ± standard deviation over ${replicates.join(' and ')}.`);
   return lines;
 }
@@ -220,14 +236,30 @@ function tableNote(t: Table, replicates: string[], runs: RunRecord[]): string {
   const parts = [`${s.metric}${s.percent ? ' (%)' : ''} on the ${splitLabel(s.split, runs)}`];
   if (t.maxN > 1) parts.push(`mean ± std over ${replicates.length ? replicates.join('/') : 'runs'} (n ≤ ${t.maxN})`);
   if (s.best !== 'none') parts.push(`best per ${s.best} in bold, second underlined (${s.better} is better)`);
-  if (Object.keys(s.filter).length) parts.push(`only ${Object.entries(s.filter).map(([a, v]) => `${a} = ${v.join(' or ')}`).join(', ')}`);
+  if (Object.keys(s.filter).length)
+    parts.push(
+      `only ${Object.entries(s.filter)
+        .map(([a, v]) => `${a} = ${v.join(' or ')}`)
+        .join(', ')}`,
+    );
   if (t.pooled.length) parts.push(`pooled over ${t.pooled.join(', ')} (not on the rows or columns)`);
-  for (const x of s.extra) parts.push(`column "${x.label}": ${x.metric ?? s.metric}${(x.percent ?? s.percent) !== s.percent ? (x.percent ?? s.percent ? ' (%)' : ' (a fraction)') : ''} on the ${splitLabel(x.split ?? s.split, runs)}`);
-  if (s.paper && t.rowKinds?.includes('paper')) parts.push(`rows "(paper)": ${s.paper.source}, as printed there, under the row of ours they correspond to`);
-  if (s.paper && t.rowKinds?.includes('reported')) parts.push(`the first rows: numbers the paper quotes from other papers (not runs of ours)`);
-  const epochs = t.cells.flatMap((row, i) => row.map((c, j) => (c.epoch ? `${t.rowLabels[i]!.join(' / ') || 'all'} @ ${t.colLabels[j]!.join(' / ') || s.metric}: epoch ${c.epoch}` : ''))).filter(Boolean);
+  for (const x of s.extra)
+    parts.push(
+      `column "${x.label}": ${x.metric ?? s.metric}${(x.percent ?? s.percent) !== s.percent ? ((x.percent ?? s.percent) ? ' (%)' : ' (a fraction)') : ''} on the ${splitLabel(x.split ?? s.split, runs)}`,
+    );
+  if (s.paper && t.rowKinds?.includes('paper'))
+    parts.push(`rows "(paper)": ${s.paper.source}, as printed there, under the row of ours they correspond to`);
+  if (s.paper && t.rowKinds?.includes('reported'))
+    parts.push(`the first rows: numbers the paper quotes from other papers (not runs of ours)`);
+  const epochs = t.cells
+    .flatMap((row, i) =>
+      row.map((c, j) =>
+        c.epoch ? `${t.rowLabels[i]!.join(' / ') || 'all'} @ ${t.colLabels[j]!.join(' / ') || s.metric}: epoch ${c.epoch}` : '',
+      ),
+    )
+    .filter(Boolean);
   if (epochs.length) parts.push(`fold-averaged best epochs: ${epochs.join(', ')}`);
-  return parts.join('; ') + '.';
+  return `${parts.join('; ')}.`;
 }
 
 function colHeader(t: Table, j: number): string {
@@ -253,7 +285,15 @@ function mdText(s: string): string {
   return mdEscape(s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
 }
 
-function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tables: Table[], plots: ReportOutput['plots'], replicates: string[], info: { finished: number; problems: string[] }): string {
+function renderMarkdown(
+  title: string,
+  spec: ReportSpec,
+  input: ReportInput,
+  tables: Table[],
+  plots: ReportOutput['plots'],
+  replicates: string[],
+  info: { finished: number; problems: string[] },
+): string {
   const L: string[] = [`# ${mdText(title)}`, ''];
   if (spec.description) L.push(mdText(spec.description), '');
   L.push(...intro(input, replicates, info.finished).map(mdText), '');
@@ -261,11 +301,19 @@ function renderMarkdown(title: string, spec: ReportSpec, input: ReportInput, tab
     L.push(`## ${mdText(t.spec.title)}`, '', mdText(tableNote(t, replicates, input.runs)), '');
     for (const n of t.notes ?? []) L.push(`${mdText(n)}  `);
     if (t.notes?.length) L.push('');
-    const head = [...(t.spec.rows.length ? t.spec.rows : ['']), ...(t.spec.params ? ['trainable params'] : []), ...t.colLabels.map((_, j) => colHeader(t, j))];
+    const head = [
+      ...(t.spec.rows.length ? t.spec.rows : ['']),
+      ...(t.spec.params ? ['trainable params'] : []),
+      ...t.colLabels.map((_, j) => colHeader(t, j)),
+    ];
     L.push(`| ${head.map(mdText).join(' | ')} |`);
     L.push(`| ${head.map((_, i) => (i < Math.max(1, t.spec.rows.length) ? '---' : '---:')).join(' | ')} |`);
     t.rowLabels.forEach((rk, i) => {
-      const cells = [...(rk.length ? rk : ['all']).map(mdText), ...(t.spec.params ? [formatParams(t.params[i]!)] : []), ...t.cells[i]!.map(cellMd)];
+      const cells = [
+        ...(rk.length ? rk : ['all']).map(mdText),
+        ...(t.spec.params ? [formatParams(t.params[i]!)] : []),
+        ...t.cells[i]!.map(cellMd),
+      ];
       L.push(`| ${cells.map(mdEscape).join(' | ')} |`);
     });
     if (t.cells.flat().some((c) => c.missing && c.text !== '-')) L.push('', '\\* some runs of this cell have no value yet (unfinished).');
@@ -291,10 +339,15 @@ function inGridOrder(runs: RunRecord[], order: Record<string, string[]>): RunRec
 
 function runsTable(runs: RunRecord[], spec: ReportSpec, order: Record<string, string[]>): string[][] {
   const metric = spec.metric;
-  const rows: string[][] = [['run', 'epochs', 's/epoch', 'trainable', `${metric} (${spec.split})`], ['---', '---:', '---:', '---:', '---:']];
+  const rows: string[][] = [
+    ['run', 'epochs', 's/epoch', 'trainable', `${metric} (${spec.split})`],
+    ['---', '---:', '---:', '---:', '---:'],
+  ];
   for (const r of inGridOrder(runs, order)) {
     const res = r.results;
-    const name = Object.entries(r.axes).map(([a, v]) => (a === 'run' ? v : `${a}=${v}`)).join(' ');
+    const name = Object.entries(r.axes)
+      .map(([a, v]) => (a === 'run' ? v : `${a}=${v}`))
+      .join(' ');
     const m = runMetrics(r, spec.split);
     const v = m?.[metric];
     const pct = !NOT_FRACTIONS.has(metric) && spec.percent !== false;
@@ -338,7 +391,10 @@ function htmlTable(t: Table): string {
   const levels = s.cols.length;
   const nCols = t.colKeys.length;
   const lead = (span: number): string =>
-    [...(s.rows.length ? s.rows : ['']).map((r) => `<th rowspan="${span}">${escapeXml(r)}</th>`), ...(s.params ? [`<th rowspan="${span}">trainable params</th>`] : [])].join('');
+    [
+      ...(s.rows.length ? s.rows : ['']).map((r) => `<th rowspan="${span}">${escapeXml(r)}</th>`),
+      ...(s.params ? [`<th rowspan="${span}">trainable params</th>`] : []),
+    ].join('');
   const extras = (span: number): string => s.extra.map((x) => `<th rowspan="${span}">${escapeXml(x.label)}</th>`).join('');
   if (levels === 0) {
     H.push(`<tr>${lead(1)}<th>${escapeXml(colHeader(t, 0))}</th>${extras(1)}</tr>`);
@@ -354,7 +410,9 @@ function htmlTable(t: Table): string {
         cells.push(`<th colspan="${k - j}">${lv === 0 ? name : ''}${escapeXml(t.colLabels[j]![lv]!)}</th>`);
         j = k;
       }
-      H.push(`<tr${lv < levels - 1 ? ' class="group"' : ''}>${lv === 0 ? lead(levels) : ''}${cells.join('')}${lv === 0 ? extras(levels) : ''}</tr>`);
+      H.push(
+        `<tr${lv < levels - 1 ? ' class="group"' : ''}>${lv === 0 ? lead(levels) : ''}${cells.join('')}${lv === 0 ? extras(levels) : ''}</tr>`,
+      );
     }
   }
   H.push('</thead>', '<tbody>');
@@ -364,7 +422,7 @@ function htmlTable(t: Table): string {
     const cells = t.cells[i]!.map((c) => {
       const txt = escapeXml(c.text) + (c.missing && c.text !== '-' ? '*' : '');
       const inner = c.mark === 'best' ? `<b>${txt}</b>` : c.mark === 'second' ? `<u>${txt}</u>` : txt;
-      return `<td class="num${c.mark ? ' ' + c.mark : ''}" title="${c.values.length} run(s)${c.epoch ? `, epoch ${c.epoch}` : ''}">${inner}</td>`;
+      return `<td class="num${c.mark ? ` ${c.mark}` : ''}" title="${c.values.length} run(s)${c.epoch ? `, epoch ${c.epoch}` : ''}">${inner}</td>`;
     });
     const kind = t.rowKinds?.[i];
     H.push(`<tr${kind && kind !== 'ours' ? ` class="${kind}"` : ''}>${keys}${params}${cells.join('')}</tr>`);
@@ -373,15 +431,38 @@ function htmlTable(t: Table): string {
   return H.join('\n');
 }
 
-function renderHtml(title: string, spec: ReportSpec, input: ReportInput, tables: Table[], plots: ReportOutput['plots'], replicates: string[], info: { finished: number; problems: string[] }): string {
+function renderHtml(
+  title: string,
+  spec: ReportSpec,
+  input: ReportInput,
+  tables: Table[],
+  plots: ReportOutput['plots'],
+  replicates: string[],
+  info: { finished: number; problems: string[] },
+): string {
   const B: string[] = [];
-  B.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', `<title>${escapeXml(title)}</title>`, `<style>${CSS}</style>`, '</head>', '<body>');
+  B.push(
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<title>${escapeXml(title)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head>',
+    '<body>',
+  );
   B.push(`<h1>${escapeXml(title)}</h1>`);
   if (spec.description) B.push(`<p>${escapeXml(spec.description)}</p>`);
   B.push(`<p class="note">${intro(input, replicates, info.finished).map(escapeXml).join(' ')}</p>`);
   for (const t of tables) {
-    B.push(`<h2>${escapeXml(t.spec.title)}</h2>`, `<p class="note">${escapeXml(tableNote(t, replicates, input.runs))}</p>`, ...(t.notes ?? []).map((n) => `<p>${escapeXml(n)}</p>`), htmlTable(t));
-    if (t.cells.flat().some((c) => c.missing && c.text !== '-')) B.push('<p class="note">* some runs of this cell have no value yet (unfinished).</p>');
+    B.push(
+      `<h2>${escapeXml(t.spec.title)}</h2>`,
+      `<p class="note">${escapeXml(tableNote(t, replicates, input.runs))}</p>`,
+      ...(t.notes ?? []).map((n) => `<p>${escapeXml(n)}</p>`),
+      htmlTable(t),
+    );
+    if (t.cells.flat().some((c) => c.missing && c.text !== '-'))
+      B.push('<p class="note">* some runs of this cell have no value yet (unfinished).</p>');
   }
   if (plots.length) {
     B.push('<h2>Training curves</h2>', '<div class="plots">');
@@ -391,9 +472,11 @@ function renderHtml(title: string, spec: ReportSpec, input: ReportInput, tables:
   B.push('<h2>Runs</h2>', '<table class="results runs">');
   const rows = runsTable(input.runs, spec, input.order);
   B.push(`<thead><tr>${rows[0]!.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>`);
-  for (const r of rows.slice(2)) B.push(`<tr>${r.map((c, i) => `<td class="${i === 0 ? 'key' : 'num'}">${escapeXml(c)}</td>`).join('')}</tr>`);
+  for (const r of rows.slice(2))
+    B.push(`<tr>${r.map((c, i) => `<td class="${i === 0 ? 'key' : 'num'}">${escapeXml(c)}</td>`).join('')}</tr>`);
   B.push('</tbody></table>');
-  if (info.problems.length) B.push('<h2>Problems</h2>', '<ul class="problems">', ...info.problems.map((p) => `<li>${escapeXml(p)}</li>`), '</ul>');
+  if (info.problems.length)
+    B.push('<h2>Problems</h2>', '<ul class="problems">', ...info.problems.map((p) => `<li>${escapeXml(p)}</li>`), '</ul>');
   B.push(`<p class="note">Made by loaa report on ${new Date().toISOString().slice(0, 10)}.</p>`, '</body>', '</html>');
   return B.join('\n');
 }
@@ -407,12 +490,12 @@ export function writeReport(outDir: string, r: ReportOutput): string[] {
     writeFileAtomic(join(out, name), data);
     files.push(join(out, name));
   };
-  for (const p of r.plots) put(join('plots', p.name), p.svg + '\n');
+  for (const p of r.plots) put(join('plots', p.name), `${p.svg}\n`);
   put('report.md', r.markdown);
   put('report.html', r.html);
   put(
     'report.json',
-    JSON.stringify(
+    `${JSON.stringify(
       {
         summary: r.summary,
         tables: r.tables.map((t) => ({
@@ -427,20 +510,36 @@ export function writeReport(outDir: string, r: ReportOutput): string[] {
           col_labels: t.colLabels,
           ...(t.rowKinds ? { row_kinds: t.rowKinds } : {}),
           ...(t.notes?.length ? { notes: t.notes } : {}),
-          cells: t.cells.map((row) => row.map((c) => ({ mean: Number.isFinite(c.mean) ? c.mean : null, std: Number.isFinite(c.std) ? c.std : null, n: c.values.length, mark: c.mark, text: c.text, ...(c.epoch ? { epoch: c.epoch } : {}) }))),
-          params: t.params.map((p) => ({ trainable: p.trainable.length ? mean(p.trainable) : null, total: p.total.length ? mean(p.total) : null, ...(p.text !== undefined ? { text: p.text } : {}) })),
+          cells: t.cells.map((row) =>
+            row.map((c) => ({
+              mean: Number.isFinite(c.mean) ? c.mean : null,
+              std: Number.isFinite(c.std) ? c.std : null,
+              n: c.values.length,
+              mark: c.mark,
+              text: c.text,
+              ...(c.epoch ? { epoch: c.epoch } : {}),
+            })),
+          ),
+          params: t.params.map((p) => ({
+            trainable: p.trainable.length ? mean(p.trainable) : null,
+            total: p.total.length ? mean(p.total) : null,
+            ...(p.text !== undefined ? { text: p.text } : {}),
+          })),
         })),
         plots: r.plots.map((p) => `plots/${p.name}`),
       },
       null,
       1,
-    ) + '\n',
+    )}\n`,
   );
   return files.map((f) => relative(process.cwd(), f) || f);
 }
 
 /** Runs from `roots`, the grid's report section and axis order when a root is a grid's output. */
-export function loadReportInput(roots: string[], gridSpec: { report: unknown; axes: { name: string; values: { name: string }[] }[]; file: string } | null): ReportInput {
+export function loadReportInput(
+  roots: string[],
+  gridSpec: { report: unknown; axes: { name: string; values: { name: string }[] }[]; file: string } | null,
+): ReportInput {
   const runs = collectRuns(roots);
   const order: Record<string, string[]> = {};
   for (const a of gridSpec?.axes ?? []) order[a.name] = a.values.map((v) => v.name);

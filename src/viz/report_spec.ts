@@ -36,7 +36,8 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 
 function strList(v: unknown, where: string): string[] {
   if (typeof v === 'string') return [v];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${where}: expected an axis name or a list of axis names`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new Error(`${where}: expected an axis name or a list of axis names`);
   return v as string[];
 }
 
@@ -46,7 +47,18 @@ function checkKeys(o: Record<string, unknown>, known: string[], where: string): 
 
 /** Checks a grid file's `report` section (`where` names it in errors). */
 export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
-  const spec: ReportSpec = { title: '', description: '', metric: 'top1', split: 'auto', percent: null, digits: 2, replicates: null, labels: {}, tables: [], curves: { group: null, split: null, metric: '' } };
+  const spec: ReportSpec = {
+    title: '',
+    description: '',
+    metric: 'top1',
+    split: 'auto',
+    percent: null,
+    digits: 2,
+    replicates: null,
+    labels: {},
+    tables: [],
+    curves: { group: null, split: null, metric: '' },
+  };
   if (raw === null || raw === undefined) return spec;
   if (!isPlain(raw)) throw new Error(`${where}: expected a mapping`);
   checkKeys(raw, ['title', 'description', 'metric', 'split', 'percent', 'digits', 'replicates', 'labels', 'tables', 'curves'], where);
@@ -57,7 +69,8 @@ export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
     spec.metric = raw.metric;
   }
   if (raw.split !== undefined) {
-    if (!SPLITS.includes(raw.split as string)) throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}, got ${JSON.stringify(raw.split)}`);
+    if (!SPLITS.includes(raw.split as string))
+      throw new Error(`${where}.split: expected one of ${SPLITS.join(', ')}, got ${JSON.stringify(raw.split)}`);
     spec.split = raw.split as ReportSplit;
   }
   if (raw.labels !== undefined) {
@@ -86,7 +99,11 @@ export function parseReportSpec(raw: unknown, where = 'report'): ReportSpec {
 
 function parseTable(t: unknown, where: string): Partial<TableSpec> {
   if (!isPlain(t)) throw new Error(`${where}: expected a mapping {title, rows, cols, ...}`);
-  checkKeys(t, ['title', 'rows', 'cols', 'filter', 'metric', 'split', 'params', 'best', 'better', 'percent', 'digits', 'extra', 'paper'], where);
+  checkKeys(
+    t,
+    ['title', 'rows', 'cols', 'filter', 'metric', 'split', 'params', 'best', 'better', 'percent', 'digits', 'extra', 'paper'],
+    where,
+  );
   const out: Partial<TableSpec> = {};
   if (t.paper !== undefined) out.paper = parsePaper(t.paper, `${where}.paper`);
   if (t.title !== undefined) out.title = String(t.title);
@@ -119,7 +136,8 @@ function parseTable(t: unknown, where: string): Partial<TableSpec> {
   }
   if (t.percent !== undefined) out.percent = Boolean(t.percent);
   if (t.digits !== undefined) {
-    if (!Number.isInteger(t.digits) || (t.digits as number) < 0 || (t.digits as number) > 8) throw new Error(`${where}.digits: expected an integer in [0, 8]`);
+    if (!Number.isInteger(t.digits) || (t.digits as number) < 0 || (t.digits as number) > 8)
+      throw new Error(`${where}.digits: expected an integer in [0, 8]`);
     out.digits = t.digits as number;
   }
   return out;
@@ -130,7 +148,12 @@ function parseExtra(x: unknown, where: string): ExtraColumn {
   checkKeys(x, ['label', 'filter', 'metric', 'split', 'percent', 'digits'], where);
   if (typeof x.label !== 'string' || x.label === '') throw new Error(`${where}.label: expected the column's name`);
   if (x.filter !== undefined && !isPlain(x.filter)) throw new Error(`${where}.filter: expected {axis: value or [values]}`);
-  const out: ExtraColumn = { label: x.label, filter: Object.fromEntries(Object.entries((x.filter as Record<string, unknown>) ?? {}).map(([a, v]) => [a, (Array.isArray(v) ? v : [v]).map(String)])) };
+  const out: ExtraColumn = {
+    label: x.label,
+    filter: Object.fromEntries(
+      Object.entries((x.filter as Record<string, unknown>) ?? {}).map(([a, v]) => [a, (Array.isArray(v) ? v : [v]).map(String)]),
+    ),
+  };
   if (x.metric !== undefined) out.metric = String(x.metric);
   readNumberFormat(x, out, where);
   if (x.split !== undefined) {
@@ -147,7 +170,8 @@ function readNumberFormat(raw: Record<string, unknown>, into: { percent?: boolea
     into.percent = raw.percent;
   }
   if (raw.digits !== undefined) {
-    if (!Number.isInteger(raw.digits) || (raw.digits as number) < 0 || (raw.digits as number) > 8) throw new Error(`${where}.digits: expected an integer in [0, 8]`);
+    if (!Number.isInteger(raw.digits) || (raw.digits as number) < 0 || (raw.digits as number) > 8)
+      throw new Error(`${where}.digits: expected an integer in [0, 8]`);
     into.digits = raw.digits as number;
   }
 }

@@ -54,7 +54,8 @@ function readEpochs(dir: string, problems: string[]): MetricsLine[] {
     return [];
   }
   const numbered = lines.filter((l) => typeof l.epoch === 'number');
-  if (numbered.length < lines.length) problems.push(`${join(dir, 'metrics.jsonl')}: ${lines.length - numbered.length} line(s) with no epoch number`);
+  if (numbered.length < lines.length)
+    problems.push(`${join(dir, 'metrics.jsonl')}: ${lines.length - numbered.length} line(s) with no epoch number`);
   return numbered;
 }
 
@@ -140,7 +141,8 @@ export const REPORT_SPLITS: readonly ReportSplit[] = ['test', 'best', 'final', '
 export function runMetrics(r: RunRecord, split: ReportSplit): Record<string, number> | null {
   const res = r.results;
   if (!res) return null;
-  const pick = split === 'auto' ? (res.test ? 'test' : 'final') : split === 'paper' || split === 'fold-best' ? (res.test ? 'test' : 'best') : split;
+  const pick =
+    split === 'auto' ? (res.test ? 'test' : 'final') : split === 'paper' || split === 'fold-best' ? (res.test ? 'test' : 'best') : split;
   if (pick === 'test') return res.test?.metrics ?? null;
   if (pick === 'best') return res.best?.metrics ?? null;
   return res.final?.metrics ?? null;
@@ -159,7 +161,11 @@ export function runCurve(r: RunRecord, metric: string): number[] {
  * all have, take the epoch (1-based) with the highest average (the first on ties, as numpy's argmax)
  * and return every fold's value there. null when fewer than two folds are finished.
  */
-export function foldBest(runs: RunRecord[], metric: string, better: 'higher' | 'lower' = 'higher'): { epoch: number; values: number[] } | null {
+export function foldBest(
+  runs: RunRecord[],
+  metric: string,
+  better: 'higher' | 'lower' = 'higher',
+): { epoch: number; values: number[] } | null {
   const curves = runs.filter((r) => r.results !== null).map((r) => runCurve(r, metric));
   if (curves.length < 2) return null;
   const E = Math.min(...curves.map((c) => c.length));

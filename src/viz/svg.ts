@@ -86,7 +86,9 @@ export function linePlot(o: PlotOptions): string {
     });
   }
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(o.title)}</text>`);
   if (!Number.isFinite(xlo)) {
@@ -115,7 +117,9 @@ export function linePlot(o: PlotOptions): string {
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${m.l + pw / 2}" y="${m.t + ph + 34}" text-anchor="middle">${escapeXml(o.xlabel)}</text>`);
-  parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.ylabel)}${o.percent ? ' (%)' : ''}</text>`);
+  parts.push(
+    `<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.ylabel)}${o.percent ? ' (%)' : ''}</text>`,
+  );
   // series
   o.series.forEach((s, i) => {
     const { stroke, dash } = seriesColor(i);
@@ -153,7 +157,9 @@ export function linePlot(o: PlotOptions): string {
     const { stroke, dash } = seriesColor(i);
     const lx = m.l + (i % 2) * (pw / 2);
     const ly = plotH + 8 + Math.floor(i / 2) * 18;
-    parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${stroke}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${stroke}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+    );
     parts.push(`<text x="${lx + 28}" y="${ly + 4}">${escapeXml(s.label)}</text>`);
   });
   parts.push('</svg>');

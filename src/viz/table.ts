@@ -184,7 +184,8 @@ export function buildTable(all: RunRecord[], spec: TableSpec, order: Record<stri
       const cellRuns = rowRuns.filter((r) => match(r, spec.cols, ck));
       const { values, missing, epoch } = cellValues(cellRuns, spec.metric, spec.split, spec.better, replicates);
       const axesHere = new Map<string, Set<string>>();
-      for (const r of cellRuns) for (const [a, v] of Object.entries(r.axes)) if (!fixed.has(a)) (axesHere.get(a) ?? axesHere.set(a, new Set()).get(a)!).add(v);
+      for (const r of cellRuns)
+        for (const [a, v] of Object.entries(r.axes)) if (!fixed.has(a)) (axesHere.get(a) ?? axesHere.set(a, new Set()).get(a)!).add(v);
       for (const [a, vs] of axesHere) if (vs.size > 1) pooled.add(a);
       const { mean, std } = meanStd(values);
       maxN = Math.max(maxN, values.length);
@@ -201,7 +202,11 @@ export function buildTable(all: RunRecord[], spec: TableSpec, order: Record<stri
     cells.push(row);
   }
   if (spec.best === 'column') {
-    for (let j = 0; j < colKeys.length + spec.extra.length; j++) markCells(cells.map((row) => row[j]!), spec.better);
+    for (let j = 0; j < colKeys.length + spec.extra.length; j++)
+      markCells(
+        cells.map((row) => row[j]!),
+        spec.better,
+      );
   } else if (spec.best === 'row') {
     for (const row of cells) markCells(row, spec.better);
   } else if (spec.best === 'table') {
@@ -218,12 +223,25 @@ export function buildTable(all: RunRecord[], spec: TableSpec, order: Record<stri
  * replicate axis and have no test set): AST's protocol, every fold at the epoch with the best
  * fold-averaged curve. Otherwise each run's own metrics for the split.
  */
-export function cellValues(runs: RunRecord[], metric: string, split: ReportSplit, better: 'higher' | 'lower', replicates: string[]): { values: number[]; missing: number; epoch?: number } {
+export function cellValues(
+  runs: RunRecord[],
+  metric: string,
+  split: ReportSplit,
+  better: 'higher' | 'lower',
+  replicates: string[],
+): { values: number[]; missing: number; epoch?: number } {
   if ((split === 'fold-best' || split === 'paper') && runs.length > 1 && runs.every((r) => !r.results?.test)) {
-    const folds = replicates.some((a) => runs.every((r) => r.axes[a] !== undefined) && new Set(runs.map((r) => r.axes[a])).size === runs.length);
+    const folds = replicates.some(
+      (a) => runs.every((r) => r.axes[a] !== undefined) && new Set(runs.map((r) => r.axes[a])).size === runs.length,
+    );
     if (folds) {
       const fb = foldBest(runs, metric, better);
-      if (fb) return { values: fb.values.filter(Number.isFinite), missing: runs.length - fb.values.filter(Number.isFinite).length, epoch: fb.epoch };
+      if (fb)
+        return {
+          values: fb.values.filter(Number.isFinite),
+          missing: runs.length - fb.values.filter(Number.isFinite).length,
+          epoch: fb.epoch,
+        };
     }
   }
   const values: number[] = [];

@@ -16,7 +16,9 @@ const backbone = backbonePath(C.backbone);
 
 function wavFile(dir: string, name: string, f: number, sr = 16000): string {
   const n = Math.round(sr * 0.7);
-  const ch = new Float32Array(n).map((_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / sr) + 0.05 * Math.sin((2 * Math.PI * 3 * f * i) / sr));
+  const ch = new Float32Array(n).map(
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / sr) + 0.05 * Math.sin((2 * Math.PI * 3 * f * i) / sr),
+  );
   const p = join(dir, name);
   writeFileSync(p, encodeWav({ sampleRate: sr, channels: [ch] }));
   return p;
@@ -31,9 +33,10 @@ function otherAdapter(): string {
   const out: Record<string, ReturnType<typeof rawFromFloat32>> = {};
   for (const [name, raw] of t) {
     const x = rawToFloat32(raw);
-    if (name === 'head.fc.weight') x.forEach((v, i) => {
-      x[i] = -2 * v;
-    });
+    if (name === 'head.fc.weight')
+      x.forEach((v, i) => {
+        x[i] = -2 * v;
+      });
     out[name] = rawFromFloat32(x, raw.shape);
   }
   writeSafetensors(join(d, 'adapter_model.safetensors'), out);
@@ -47,7 +50,10 @@ test('classify from a path, the file bytes and the samples gives identical score
   try {
     const a = await clf.classify(wav, { topK: 4 });
     assert.equal(a.length, 4);
-    assert.ok(a.every((x, i) => i === 0 || a[i - 1].score >= x.score), 'best first');
+    assert.ok(
+      a.every((x, i) => i === 0 || a[i - 1].score >= x.score),
+      'best first',
+    );
     assert.ok(a.every((x) => x.score > 0 && x.score < 1 && clf.labels.includes(x.label)));
     const b = await clf.classify(readFileSync(wav), { topK: 4 });
     const audio = await readAudio(wav);
@@ -60,7 +66,11 @@ test('classify from a path, the file bytes and the samples gives identical score
     const other = wavFile(dir, 'b.wav', 180);
     const many = await clf.classifyMany([wav, other, wav], { topK: 4, batchSize: 2 });
     assert.equal(many.length, 3);
-    for (const [got, want] of [[many[0], a], [many[2], a], [many[1], await clf.classify(other, { topK: 4 })]]) {
+    for (const [got, want] of [
+      [many[0], a],
+      [many[2], a],
+      [many[1], await clf.classify(other, { topK: 4 })],
+    ]) {
       got.forEach((x, i) => {
         assert.equal(x.label, want[i].label);
         assert.ok(Math.abs(x.score - want[i].score) < 1e-5);
@@ -103,7 +113,10 @@ test('two adapters on one backbone answer as two separate classifiers do', async
     const item = { input: { kind: 'audio' as const, samples: audio.channels[0], sampleRate: audio.sampleRate }, topK: 5 };
     const [viaBatch] = await shared.classifyBatch([item], 'second');
     assert.deepEqual(viaBatch, s2);
-    const [bad] = await shared.classifyBatch([{ input: { kind: 'features', data: new Float32Array(6), shape: [2, 3] }, topK: 1 }], 'default');
+    const [bad] = await shared.classifyBatch(
+      [{ input: { kind: 'features', data: new Float32Array(6), shape: [2, 3] }, topK: 1 }],
+      'default',
+    );
     assert.ok(bad instanceof Error && /^features: shape \[2, 3\], the model takes/.test(bad.message));
     assert.throws(() => shared.useAdapter('zzz'), /useAdapter: no adapter "zzz" \(loaded: default, second\)/);
     // loadAdapter: the deprecated alias of addAdapter, kept for one release
@@ -141,7 +154,10 @@ test('provenance: the recorded file backbone is found and checked; another one i
   await assert.rejects(AudioClassifier.fromPretrained(adapter, { backbone: tampered }), (e: Error) => {
     assert.ok(e.message.startsWith(`${tampered}: sha256 `));
     assert.ok(e.message.includes(prov.sha256));
-    assert.match(e.message, /sha256 [0-9a-f]{64} is not the backbone this adapter was trained on .*pass --force \(force: true in the API\)/);
+    assert.match(
+      e.message,
+      /sha256 [0-9a-f]{64} is not the backbone this adapter was trained on .*pass --force \(force: true in the API\)/,
+    );
     return true;
   });
   const forced = await AudioClassifier.fromPretrained(adapter, { backbone: tampered, force: true });
@@ -168,7 +184,10 @@ test('provenance: a random backbone is rebuilt from its seed; a seed that builds
   const j = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
   j.backbone.seed = 99;
   writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify(j));
-  await assert.rejects(AudioClassifier.fromPretrained(adapter), /^Error: the random backbone rebuilt from seed 99: sha256 [0-9a-f]{64} is not the backbone/);
+  await assert.rejects(
+    AudioClassifier.fromPretrained(adapter),
+    /^Error: the random backbone rebuilt from seed 99: sha256 [0-9a-f]{64} is not the backbone/,
+  );
   j.backbone.sha256 = 'xyz';
   writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify(j));
   await assert.rejects(AudioClassifier.fromPretrained(adapter), /adapter_config\.json: backbone\.sha256: expected 64 hex digits/);

@@ -17,7 +17,13 @@ const backbone = backbonePath(C.backbone);
 function items(): ClassifyItem[] {
   const sr = 16000;
   return [220, 523, 1200].map((f) => ({
-    input: { kind: 'audio', sampleRate: sr, samples: new Float32Array(Math.round(0.8 * sr)).map((_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / sr) + 0.05 * Math.sin((2 * Math.PI * 5 * f * i) / sr)) },
+    input: {
+      kind: 'audio',
+      sampleRate: sr,
+      samples: new Float32Array(Math.round(0.8 * sr)).map(
+        (_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / sr) + 0.05 * Math.sin((2 * Math.PI * 5 * f * i) / sr),
+      ),
+    },
     topK: 3,
   }));
 }
@@ -49,9 +55,10 @@ function otherAdapter(): string {
   const out: Record<string, ReturnType<typeof rawFromFloat32>> = {};
   for (const [name, raw] of readSafetensors(join(src, 'adapter_model.safetensors')).tensors) {
     const x = rawToFloat32(raw);
-    if (name === 'head.fc.weight') x.forEach((v, i) => {
-      x[i] = 1.5 * v;
-    });
+    if (name === 'head.fc.weight')
+      x.forEach((v, i) => {
+        x[i] = 1.5 * v;
+      });
     out[name] = rawFromFloat32(x, raw.shape);
   }
   writeSafetensors(join(d, 'adapter_model.safetensors'), out);
@@ -60,8 +67,14 @@ function otherAdapter(): string {
 
 test('fromPretrained: bad device or precision values, and cuda without a GPU, are one-line errors', async (t) => {
   // the types refuse these words; the casts stand for JavaScript callers and user input, which the run-time check still catches
-  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'tpu' as string as Device }), /^Error: device: expected cpu, cuda, cuda:N or auto, not "tpu"$/);
-  await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, precision: 'int8' as string as Precision }), /^Error: precision: expected fp32, bf16, fp16 or auto, not "int8"$/);
+  await assert.rejects(
+    AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'tpu' as string as Device }),
+    /^Error: device: expected cpu, cuda, cuda:N or auto, not "tpu"$/,
+  );
+  await assert.rejects(
+    AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, precision: 'int8' as string as Precision }),
+    /^Error: precision: expected fp32, bf16, fp16 or auto, not "int8"$/,
+  );
   if (cudaAvailable()) return t.skip('a CUDA device is visible: the no-GPU error cannot be shown here');
   await assert.rejects(AudioClassifier.fromPretrained(adapterDir(C)!, { backbone, device: 'cuda' }), (e: Error) => {
     assert.match(e.message, /^device: cuda requested but /);

@@ -23,7 +23,10 @@ function tsBlocks(text: string): { line: number; code: string }[] {
 
 /** `loaa/peft` -> the source file behind `exports["./peft"]` (dist/src/api/peft.js -> src/api/peft.js). */
 function specifierMap(): Map<string, string> {
-  const pkg = createRequire(import.meta.url)(join(repoRoot, 'package.json')) as { name: string; exports: Record<string, { default?: string }> };
+  const pkg = createRequire(import.meta.url)(join(repoRoot, 'package.json')) as {
+    name: string;
+    exports: Record<string, { default?: string }>;
+  };
   const map = new Map<string, string>();
   for (const [sub, e] of Object.entries(pkg.exports)) {
     if (!e.default?.startsWith('./dist/src/')) continue;
@@ -52,13 +55,21 @@ test(`${DOC}: every \`\`\`ts example compiles against the public API`, () => {
       writeFileSync(f, `${code}\nexport {};\n`);
       return f;
     });
-    const cfg = ts.getParsedCommandLineOfConfigFile(join(repoRoot, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)) })!;
+    const cfg = ts.getParsedCommandLineOfConfigFile(
+      join(repoRoot, 'tsconfig.json'),
+      {},
+      { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => assert.fail(String(d.messageText)) },
+    )!;
     const program = ts.createProgram(files, { ...cfg.options, noEmit: true });
     const fence = new Map(files.map((f, i) => [f, blocks[i]!.line]));
     const problems = ts.getPreEmitDiagnostics(program).map((d) => {
       // named by the line of docs/package.md the problem is on (the fence's line + the line in the block)
       const at = d.file && fence.get(d.file.fileName);
-      const where = !d.file ? '' : at !== undefined ? `${DOC}:${at + d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : d.file.fileName;
+      const where = !d.file
+        ? ''
+        : at !== undefined
+          ? `${DOC}:${at + d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}`
+          : d.file.fileName;
       return `${where} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
     });
     assert.deepEqual(problems, [], `the examples of ${DOC} do not compile`);

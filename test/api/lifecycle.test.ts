@@ -47,7 +47,7 @@ test('every use after dispose() is the error "AudioClassifier has been disposed"
   clf[Symbol.dispose]();
 });
 
-test('Symbol.dispose exists, is Node\'s registered symbol, and `using` disposes the classifier', async () => {
+test("Symbol.dispose exists, is Node's registered symbol, and `using` disposes the classifier", async () => {
   assert.equal(typeof Symbol.dispose, 'symbol');
   assert.equal(Symbol.dispose, Symbol.for('nodejs.dispose'), 'the symbol Node 20 defines, so both agree');
   let seen: AudioClassifier | undefined;
@@ -60,7 +60,7 @@ test('Symbol.dispose exists, is Node\'s registered symbol, and `using` disposes 
   await assert.rejects(seen.classify(tone(300), { sampleRate: 16000 }), /AudioClassifier has been disposed/);
 });
 
-test('the dispose-symbol polyfill installs Node\'s registered symbol where there is none, and leaves one alone', () => {
+test("the dispose-symbol polyfill installs Node's registered symbol where there is none, and leaves one alone", () => {
   const bare = {};
   assert.equal(installDisposeSymbol(bare), Symbol.for('nodejs.dispose'));
   assert.equal((bare as { dispose?: symbol }).dispose, Symbol.for('nodejs.dispose'));
@@ -79,8 +79,15 @@ test('classifyMany with errors: "return": one bad file among good ones gives the
   try {
     const inputs = [good1, missing, good2, garbage, tone(700)];
     const out: ClassifyOutcome[] = await clf.classifyMany(inputs, { topK: 3, batchSize: 2, errors: 'return', sampleRate: 16000 });
-    assert.deepEqual(out.map((o) => o.ok), [true, false, true, false, true]);
-    assert.deepEqual(out.map((o) => o.input), inputs, 'each outcome names its input, in input order');
+    assert.deepEqual(
+      out.map((o) => o.ok),
+      [true, false, true, false, true],
+    );
+    assert.deepEqual(
+      out.map((o) => o.input),
+      inputs,
+      'each outcome names its input, in input order',
+    );
     const top = (o: ClassifyOutcome): Scored[] => (o.ok ? o.top : assert.fail(`${String(o.input)}: ${o.error.message}`));
     assert.deepEqual(top(out[0]!), await clf.classify(good1, { topK: 3 }));
     assert.deepEqual(top(out[2]!), await clf.classify(good2, { topK: 3 }));
@@ -90,7 +97,10 @@ test('classifyMany with errors: "return": one bad file among good ones gives the
     assert.match(err(out[3]!).message, /garbage\.wav: not an audio file/);
     // the default still rejects on the first bad input, naming it
     await assert.rejects(clf.classifyMany([good1, missing, good2]), /nope\.wav: cannot read audio file/);
-    await assert.rejects(clf.classifyMany([good1], { errors: 'skip' as 'return' }), /^Error: errors: expected "throw" or "return", not "skip"$/);
+    await assert.rejects(
+      clf.classifyMany([good1], { errors: 'skip' as 'return' }),
+      /^Error: errors: expected "throw" or "return", not "skip"$/,
+    );
   } finally {
     clf.dispose();
   }

@@ -9,7 +9,15 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as peft from '../../src/api/peft.js';
 import * as root from '../../src/index.js';
-import { applyPeft, mergeLora, readAdapterConfig, readBackbone, recordBackbone, saveAdapter, type BackboneRecord } from '../../src/api/peft.js';
+import {
+  applyPeft,
+  mergeLora,
+  readAdapterConfig,
+  readBackbone,
+  recordBackbone,
+  saveAdapter,
+  type BackboneRecord,
+} from '../../src/api/peft.js';
 import { loadAst } from '../../src/models/ast.js';
 import { adapterDir, astConfigOf, backbonePath, caseNamed, freshDir } from '../models/model_cases.js';
 
@@ -45,7 +53,10 @@ test('saveAdapter writes the typed backbone record and readAdapterConfig returns
     assert.deepEqual(Object.keys(raw.backbone), ['arch', 'source', 'seed', 'sha256'], 'one file form, keys in order');
     assert.deepEqual(readAdapterConfig(dir).backbone, rec);
     assert.deepEqual(readBackbone(dir), rec);
-    assert.throws(() => saveAdapter(freshDir('peft-record-bad'), m, undefined, { backbone: { ...rec, source: 'random', seed: undefined } }), /^Error: meta\.backbone: backbone\.seed: a random backbone needs its integer seed$/);
+    assert.throws(
+      () => saveAdapter(freshDir('peft-record-bad'), m, undefined, { backbone: { ...rec, source: 'random', seed: undefined } }),
+      /^Error: meta\.backbone: backbone\.seed: a random backbone needs its integer seed$/,
+    );
   } finally {
     m.dispose();
   }
@@ -71,7 +82,10 @@ test('adapters without a record, or with one as the earlier recordBackbone wrote
   assert.deepEqual(rest, readAdapterConfig(adapterDir(C)!));
 
   writeFileSync(file, JSON.stringify({ ...before, backbone: { ...rec, source: 'http://x' } }));
-  assert.throws(() => readAdapterConfig(old), /adapter_config\.json: backbone\.source: expected "random", "pull:<arch>" or "file:<path>", got "http:\/\/x"$/);
+  assert.throws(
+    () => readAdapterConfig(old),
+    /adapter_config\.json: backbone\.source: expected "random", "pull:<arch>" or "file:<path>", got "http:\/\/x"$/,
+  );
   writeFileSync(file, JSON.stringify({ ...before, backbone: 'deit' }));
   assert.throws(() => readAdapterConfig(old), /adapter_config\.json: backbone: expected an object \{arch, source, seed\?, sha256\}$/);
 });

@@ -29,7 +29,10 @@ test('timeline: each window is classified as a clip of those samples would be', 
     const progress: [number, number | undefined][] = [];
     const t = await clf.timeline(wav, { window: 1, hop: 1, batchSize: 4, onProgress: (d, n) => progress.push([d, n]) });
     assert.equal(t.windows, 6);
-    assert.deepEqual(progress, [[4, 6], [6, 6]]);
+    assert.deepEqual(progress, [
+      [4, 6],
+      [6, 6],
+    ]);
     // hop = window: window i speaks for [i, i + 1] s; expected: each 1-s slice of the resampled
     // signal classified on its own through classify(), adjacent equal labels merged, scores averaged
     const y = resample((await readAudio(wav)).channels[0]!, rate, sr); // the file's 16-bit samples
@@ -43,8 +46,13 @@ test('timeline: each window is classified as a clip of those samples would be', 
         last.n++;
       } else want.push({ start: i, end: i + 1, label: top.label, sum: top.score, n: 1 });
     }
-    assert.deepEqual(t.segments.map(({ start, end, label }) => ({ start, end, label })), want.map(({ start, end, label }) => ({ start, end, label })));
-    t.segments.forEach((s, i) => assert.ok(Math.abs(s.score - want[i]!.sum / want[i]!.n) < 1e-5, `segment ${i}: ${s.score}`));
+    assert.deepEqual(
+      t.segments.map(({ start, end, label }) => ({ start, end, label })),
+      want.map(({ start, end, label }) => ({ start, end, label })),
+    );
+    t.segments.forEach((s, i) => {
+      assert.ok(Math.abs(s.score - want[i]!.sum / want[i]!.n) < 1e-5, `segment ${i}: ${s.score}`);
+    });
     // an adapter that is not loaded is refused, naming it
     await assert.rejects(clf.timeline(wav, { adapter: 'nope' }), /useAdapter: no adapter "nope"/);
     await assert.rejects(clf.timeline(wav, { hop: 3, window: 2 }), /^Error: hop: 3 s is longer than the 2 s window/);

@@ -8,7 +8,14 @@ import type { FromPretrainedOptions } from '../../src/index.js';
 
 export async function typeChecks(clf: AudioClassifier, samples: Float32Array): Promise<void> {
   // device and precision are literal unions
-  const ok: FromPretrainedOptions[] = [{ device: 'cpu' }, { device: 'cuda' }, { device: 'cuda:1' }, { device: 'auto' }, { precision: 'bf16' }, { precision: 'auto' }];
+  const ok: FromPretrainedOptions[] = [
+    { device: 'cpu' },
+    { device: 'cuda' },
+    { device: 'cuda:1' },
+    { device: 'auto' },
+    { precision: 'bf16' },
+    { precision: 'auto' },
+  ];
   // @ts-expect-error not a device
   const gpu: FromPretrainedOptions = { device: 'gpu' };
   // @ts-expect-error cuda:N takes a number

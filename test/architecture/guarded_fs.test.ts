@@ -14,9 +14,25 @@ const LAYER = new Set(['src/util/fs.ts', 'src/util/guarded_fs.ts', 'src/util/loc
 
 /** node:fs (and fs/promises) calls that open, read whole, write, copy or rename a path. */
 const BANNED = new Set([
-  'readFileSync', 'openSync', 'createWriteStream', 'createReadStream', 'appendFileSync', 'copyFileSync', 'cpSync',
-  'renameSync', 'writeFileSync', 'truncateSync', 'readFile', 'writeFile', 'appendFile', 'copyFile', 'cp', 'rename', 'open',
-  'truncate', 'opendir',
+  'readFileSync',
+  'openSync',
+  'createWriteStream',
+  'createReadStream',
+  'appendFileSync',
+  'copyFileSync',
+  'cpSync',
+  'renameSync',
+  'writeFileSync',
+  'truncateSync',
+  'readFile',
+  'writeFile',
+  'appendFile',
+  'copyFile',
+  'cp',
+  'rename',
+  'open',
+  'truncate',
+  'opendir',
 ]);
 
 /**
@@ -24,7 +40,10 @@ const BANNED = new Set([
  * that are not regular files a size check could vet anyway.
  */
 const ALLOWED: Record<string, { names: string[]; why: string }> = {
-  'src/native/binding.ts': { names: ['readFileSync'], why: '/proc/thread-self/status (the CPUs this thread may use); src/native imports nothing' },
+  'src/native/binding.ts': {
+    names: ['readFileSync'],
+    why: '/proc/thread-self/status (the CPUs this thread may use); src/native imports nothing',
+  },
   'src/native/env.ts': { names: ['readFileSync'], why: '/proc/cpuinfo (CPU features); src/native imports nothing' },
   'src/distributed/launch.ts': { names: ['readFileSync'], why: '/proc/self/status (the CPUs to share out among ranks)' },
   'src/tensor/gemm.ts': { names: ['readFileSync'], why: '/proc/cpuinfo (the CPU model and flags that key the GEMM choice)' },
@@ -45,7 +64,11 @@ export function fsCalls(text: string): string[] {
   for (let m = named.exec(text); m; m = named.exec(text)) {
     if (/^import\s+type/.test(m[0])) continue;
     for (const part of m[1]!.split(',')) {
-      const name = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!.trim();
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)[0]!
+        .trim();
       if (name && !part.trim().startsWith('type ')) out.push(name);
     }
   }
@@ -67,7 +90,8 @@ test('src/ opens, reads whole, writes, copies and renames paths only through the
     if (LAYER.has(file)) continue;
     const allowed = ALLOWED[file]?.names ?? [];
     for (const name of fsCalls(readFileSync(abs, 'utf8'))) {
-      if ((BANNED.has(name) || name === 'require(fs)') && !allowed.includes(name)) problems.push(`${file}: ${name} (use src/util/guarded_fs.ts or writeFileAtomic)`);
+      if ((BANNED.has(name) || name === 'require(fs)') && !allowed.includes(name))
+        problems.push(`${file}: ${name} (use src/util/guarded_fs.ts or writeFileAtomic)`);
     }
   }
   assert.deepEqual(problems, [], problems.join('\n'));

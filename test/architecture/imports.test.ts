@@ -56,7 +56,8 @@ test('every src folder imports only what DEVELOPERS.md allows it', () => {
       for (const [spec, target] of importsOf(file)) {
         checked++;
         if (target === folder || target === '') continue;
-        if (!allowed.has(target)) bad.push(`${relative(repoRoot, file)} imports ${spec} (${folder} may import: ${[...allowed].join(', ') || 'nothing'})`);
+        if (!allowed.has(target))
+          bad.push(`${relative(repoRoot, file)} imports ${spec} (${folder} may import: ${[...allowed].join(', ') || 'nothing'})`);
       }
     }
   }
@@ -88,5 +89,8 @@ test('api/ and viz/ take the engine from tensor/, not from train/', () => {
   }
   assert.deepEqual(bad, []);
   const entry = readFileSync(join(SRC, 'api', 'train.ts'), 'utf8');
-  assert.ok(entry.split('\n').every((l) => !/^import\b/.test(l)), 'src/api/train.ts: the loaa/train entry only re-exports');
+  assert.ok(
+    entry.split('\n').every((l) => !/^import\b/.test(l)),
+    'src/api/train.ts: the loaa/train entry only re-exports',
+  );
 });

@@ -43,7 +43,8 @@ test('frequencyMask zeroes one band of bins in every frame; timeMask one run of 
   const tm = timeMask(spec, 20, new Rng(4));
   const { start: ts, end: te } = drawMask(50, 20, new Rng(4));
   assert.ok(te > ts);
-  for (let t = 0; t < 50; t++) for (let b = 0; b < 32; b++) assert.equal(tm.data[t * 32 + b], t >= ts && t < te ? 0 : spec.data[t * 32 + b]);
+  for (let t = 0; t < 50; t++)
+    for (let b = 0; b < 32; b++) assert.equal(tm.data[t * 32 + b], t >= ts && t < te ? 0 : spec.data[t * 32 + b]);
   assert.notEqual(spec.data[ts * 32], 0, 'input untouched');
   // param 0 masks nothing
   assert.deepEqual(frequencyMask(spec, 0, new Rng(9)).data, spec.data);
@@ -62,7 +63,9 @@ test('mixWaveforms: centre, pad/cut the partner, mix, centre again', () => {
     const mm = mix.reduce((s, v) => s + v, 0) / mix.length;
     const got = mixWaveforms(a, b, lam);
     assert.equal(got.length, a.length);
-    mix.forEach((v, i) => { assert.ok(Math.abs(got[i] - (v - mm)) < 1e-6); });
+    mix.forEach((v, i) => {
+      assert.ok(Math.abs(got[i] - (v - mm)) < 1e-6);
+    });
     assert.ok(Math.abs(got.reduce((s, v) => s + v, 0)) < 1e-5, 'zero mean');
   };
   check(short);

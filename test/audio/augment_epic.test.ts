@@ -40,7 +40,9 @@ function close(a: Float32Array, b: Float32Array, tol: number, what: string): voi
   assert.ok(worst <= tol, `${what}: max difference ${worst}`);
 }
 
-test('frequency then time masks match the reference (torch, its draws replayed): bands, mean fill, early stop', { skip: fx ? false : `${file} missing (run tools/fixtures/epic_augment_fixtures.py)` }, () => {
+test('frequency then time masks match the reference (torch, its draws replayed): bands, mean fill, early stop', {
+  skip: fx ? false : `${file} missing (run tools/fixtures/epic_augment_fixtures.py)`,
+}, () => {
   for (const [k, c] of fx!.masks.entries()) {
     const input = f32(c.input);
     const spec = { data: Float32Array.from(input), frames: c.frames, bins: c.bins };
@@ -79,7 +81,12 @@ test('time warp: d = 0 is the identity, the ends stay, frame t0 lands on t0 + d,
   // a ramp in time: value = frame index, so a warped frame's value is its source coordinate
   const spec = { data: Float32Array.from({ length: T * F }, (_, i) => Math.floor(i / F)), frames: T, bins: F };
   assert.deepEqual(warpFrames(spec, 20, 0).data, spec.data);
-  for (const [t0, d] of [[20, 4], [20, -5], [7, 3], [42, -2]] as const) {
+  for (const [t0, d] of [
+    [20, 4],
+    [20, -5],
+    [7, 3],
+    [42, -2],
+  ] as const) {
     const w = warpFrames(spec, t0, d);
     assert.equal(w.data[0], 0);
     assert.equal(w.data[(T - 1) * F], T - 1);
@@ -97,12 +104,20 @@ test('the combined transform draws in the reference order: warp (2), freq masks 
   const spec = { data: Float32Array.from({ length: 400 * 128 }, () => rng.uniform()), frames: 400, bins: 128 };
   const seen: [number, number][] = [];
   const base = rngDraws(new Rng(1));
-  const out = epicSpecAugment(spec, { randrange: (a, b) => {
+  const out = epicSpecAugment(spec, {
+    randrange: (a, b) => {
       seen.push([a, b]);
       return base.randrange(a, b);
-    } });
+    },
+  });
   assert.equal(out.frames, 400);
-  assert.deepEqual(seen.slice(0, 2), [[5, 395], [-5, 5]]);
+  assert.deepEqual(seen.slice(0, 2), [
+    [5, 395],
+    [-5, 5],
+  ]);
   assert.deepEqual(seen[2], [0, 27]);
-  assert.ok(seen.some(([a, b]) => a === 0 && b === 25), 'a time mask was drawn');
+  assert.ok(
+    seen.some(([a, b]) => a === 0 && b === 25),
+    'a time mask was drawn',
+  );
 });

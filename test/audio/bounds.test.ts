@@ -1,6 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { astFbankOfWaveform, astFeatures, astWaveform, checkFrontEndOptions, padOrCrop, samplesForFrames } from '../../src/audio/frontend.js';
+import {
+  astFbankOfWaveform,
+  astFeatures,
+  astWaveform,
+  checkFrontEndOptions,
+  padOrCrop,
+  samplesForFrames,
+} from '../../src/audio/frontend.js';
 import { epicLogMel } from '../../src/audio/epic.js';
 import { checkDecoded, MIN_SAMPLE_RATE } from '../../src/audio/types.js';
 import { parseWav } from '../../src/audio/wav.js';
@@ -16,7 +23,12 @@ function noise(n: number, seed: number): Float32Array {
 }
 
 test('target_length crops the waveform before resampling: the kept frames equal the uncropped ones', () => {
-  for (const [rate, frames] of [[44100, 120], [8000, 64], [16000, 200], [22050, 1]] as const) {
+  for (const [rate, frames] of [
+    [44100, 120],
+    [8000, 64],
+    [16000, 200],
+    [22050, 1],
+  ] as const) {
     const x = noise(rate * 6, rate);
     const audio = { sampleRate: rate, channels: [x] };
     const full = padOrCrop(astFbankOfWaveform(astWaveform(x, rate, 16000)), frames);
@@ -32,7 +44,10 @@ test('target_length crops the waveform before resampling: the kept frames equal 
 });
 
 test('front-end settings are bounded and the error names the key', () => {
-  assert.throws(() => checkFrontEndOptions({ sampleRate: 1e9 }, 'cfg.json: frontend'), /^Error: cfg\.json: frontend: sample_rate must be an integer in \[1000, 384000\], got 1000000000$/);
+  assert.throws(
+    () => checkFrontEndOptions({ sampleRate: 1e9 }, 'cfg.json: frontend'),
+    /^Error: cfg\.json: frontend: sample_rate must be an integer in \[1000, 384000\], got 1000000000$/,
+  );
   assert.throws(() => checkFrontEndOptions({ numMelBins: 0 }), /num_mel_bins/);
   assert.throws(() => checkFrontEndOptions({ targetLength: 1e7 }), /target_length/);
   assert.throws(() => checkFrontEndOptions({ targetLength: 1.5 }), /target_length/);
@@ -42,8 +57,14 @@ test('front-end settings are bounded and the error names the key', () => {
 });
 
 test('sample rates below 1 kHz and absurd channel counts are refused where they are read', () => {
-  assert.throws(() => checkDecoded({ sampleRate: 1, channels: [new Float32Array(10)] }, 'a.flac'), new RegExp(`a\\.flac: sample rate 1 Hz is below the ${MIN_SAMPLE_RATE} Hz limit`));
-  assert.throws(() => checkDecoded({ sampleRate: 16000, channels: Array.from({ length: 300 }, () => new Float32Array(2)) }, 'b.ogg'), /b\.ogg: 300 channels/);
+  assert.throws(
+    () => checkDecoded({ sampleRate: 1, channels: [new Float32Array(10)] }, 'a.flac'),
+    new RegExp(`a\\.flac: sample rate 1 Hz is below the ${MIN_SAMPLE_RATE} Hz limit`),
+  );
+  assert.throws(
+    () => checkDecoded({ sampleRate: 16000, channels: Array.from({ length: 300 }, () => new Float32Array(2)) }, 'b.ogg'),
+    /b\.ogg: 300 channels/,
+  );
   const h = Buffer.alloc(44 + 4);
   h.write('RIFF', 0);
   h.writeUInt32LE(40, 4);

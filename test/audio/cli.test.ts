@@ -36,7 +36,9 @@ test('features writes fbank [frames, mel] matching torchaudio', async () => {
 test('features: --target-length pads first, then --mean/--std normalise', async () => {
   const input = audioFixture('wav/in_16000_1ch_float32.wav');
   const out = join(tmp, 'b.safetensors');
-  const { code } = await captureOutput(() => features.run([input, '--out', out, '--target-length', '40', '--mean', '-6.6268077', '--std=5.358466']));
+  const { code } = await captureOutput(() =>
+    features.run([input, '--out', out, '--target-length', '40', '--mean', '-6.6268077', '--std=5.358466']),
+  );
   assert.equal(code, 0);
   const t = readSafetensors(out).tensors.get('fbank')!;
   assert.deepEqual(t.shape, [40, 128]);
@@ -67,7 +69,11 @@ test('features: bad arguments and bad files are UsageErrors naming them', async 
     [[bad, '--out', out], /bad\.wav: not an audio file/],
   ];
   for (const [argv, re] of cases) {
-    await assert.rejects(captureOutput(() => features.run(argv)), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    await assert.rejects(
+      captureOutput(() => features.run(argv)),
+      (e: unknown) => e instanceof UsageError && re.test(e.message),
+      argv.join(' '),
+    );
   }
   assert.ok(!readdirSync(tmp).includes('c.safetensors'));
   const { code, out: help } = await captureOutput(() => features.run(['--help']));
@@ -80,7 +86,9 @@ test('stats prints AST mean/std over a folder', async () => {
   const { code, out } = await captureOutput(() => stats.run([dir, '--json']));
   assert.equal(code, 0);
   const r = JSON.parse(out);
-  const files = readdirSync(dir).sort().map((f) => join(dir, f));
+  const files = readdirSync(dir)
+    .sort()
+    .map((f) => join(dir, f));
   const specs = [];
   for (const f of files) specs.push(astFeatures(await readAudio(f)));
   const want = normStats(specs);

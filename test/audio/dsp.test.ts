@@ -38,7 +38,15 @@ test('real power spectrum equals the DFT for power-of-two and other sizes', () =
 
 test('dither adds seeded Gaussian noise of the given std (statistical check)', () => {
   const x = new Float32Array(16000); // silence: all energy comes from the dither
-  const opts = { dither: 0.5, removeDcOffset: false, preemphasisCoefficient: 0, windowType: 'rectangular' as const, useLogFbank: false, numMelBins: 23, roundToPowerOfTwo: true };
+  const opts = {
+    dither: 0.5,
+    removeDcOffset: false,
+    preemphasisCoefficient: 0,
+    windowType: 'rectangular' as const,
+    useLogFbank: false,
+    numMelBins: 23,
+    roundToPowerOfTwo: true,
+  };
   const a = fbank(x, { ...opts, rng: new Rng(1) });
   const b = fbank(x, { ...opts, rng: new Rng(1) });
   const c = fbank(x, { ...opts, rng: new Rng(2) });

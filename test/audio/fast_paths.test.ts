@@ -22,7 +22,17 @@ function noise(n: number, seed: number): Float32Array {
 
 test('the WebAssembly resampler runs in node and gives the samples the JavaScript loop gives', () => {
   assert.ok(wasmResampler(), 'WebAssembly SIMD is available in every supported node: null means the module broke');
-  const pairs: [number, number][] = [[44100, 16000], [48000, 16000], [8000, 16000], [22050, 16000], [16000, 44100], [11025, 16000], [16000, 8000], [44101, 16000], [1000, 48000]];
+  const pairs: [number, number][] = [
+    [44100, 16000],
+    [48000, 16000],
+    [8000, 16000],
+    [22050, 16000],
+    [16000, 44100],
+    [11025, 16000],
+    [16000, 8000],
+    [44101, 16000],
+    [1000, 48000],
+  ];
   // lengths: shorter than the filter, one block, and past one 2^18-sample chunk of the wasm loop
   for (const [a, b] of pairs) {
     for (const n of [1, 7, 441, 5000, 300_000]) {
@@ -63,9 +73,13 @@ test('LogRow.logInto gives Math.log to float32 over the whole double range, and 
   // float32 rounding alone is 2^-24 relative; the table log adds ~1e-13
   assert.ok(worst <= 2 ** -24 + 1e-12, `worst relative difference ${worst}`);
   const edges = [0, -1, Infinity, NaN, 5e-324, 1e-310, 1, 2, 0.5, 1.1920928955078125e-7];
-  edges.forEach((v, i) => { row.values[i] = v; });
+  edges.forEach((v, i) => {
+    row.values[i] = v;
+  });
   row.logInto(out, 0);
-  edges.forEach((v, i) => { assert.ok(Object.is(out[i], Math.fround(Math.log(v))), `log(${v}) = ${out[i]}, Math.log ${Math.log(v)}`); });
+  edges.forEach((v, i) => {
+    assert.ok(Object.is(out[i], Math.fround(Math.log(v))), `log(${v}) = ${out[i]}, Math.log ${Math.log(v)}`);
+  });
 });
 
 test('fbank reads Float32Array, Float64Array and plain arrays alike', () => {
@@ -79,7 +93,7 @@ test('fbank reads Float32Array, Float64Array and plain arrays alike', () => {
   assert.deepEqual(fbank(Array.from(x), edges).data, fbank(x, edges).data);
 });
 
-test('the WebAssembly pair transform gives fft.ts\'s power spectra bit for bit, in both lanes', () => {
+test("the WebAssembly pair transform gives fft.ts's power spectra bit for bit, in both lanes", () => {
   const rng = new Rng(8);
   const bank = { bins: 1, start: Int32Array.of(0), end: Int32Array.of(1), offset: Int32Array.of(0), weights: Float64Array.of(1) };
   for (const n of [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]) {
@@ -107,9 +121,19 @@ test('the WebAssembly pair transform gives fft.ts\'s power spectra bit for bit, 
 test('fbank gives the same features with and without its WebAssembly kernels, for every option set', () => {
   const x = noise(16000 * 2 + 77, 6);
   const cases: FbankOptions[] = [
-    {}, AST_FBANK, { useEnergy: true }, { useEnergy: true, htkCompat: true, rawEnergy: false }, { useLogFbank: false }, { usePower: false },
-    { snipEdges: false }, { removeDcOffset: false, windowType: 'hamming' }, { roundToPowerOfTwo: false }, { subtractMean: true },
-    { windowType: 'blackman', numMelBins: 40, lowFreq: 100, highFreq: -400 }, { sampleFrequency: 8000 }, { frameLength: 64, numMelBins: 64 },
+    {},
+    AST_FBANK,
+    { useEnergy: true },
+    { useEnergy: true, htkCompat: true, rawEnergy: false },
+    { useLogFbank: false },
+    { usePower: false },
+    { snipEdges: false },
+    { removeDcOffset: false, windowType: 'hamming' },
+    { roundToPowerOfTwo: false },
+    { subtractMean: true },
+    { windowType: 'blackman', numMelBins: 40, lowFreq: 100, highFreq: -400 },
+    { sampleFrequency: 8000 },
+    { frameLength: 64, numMelBins: 64 },
   ];
   const silence = new Float32Array(4000);
   for (const c of cases) {

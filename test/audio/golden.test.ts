@@ -103,13 +103,16 @@ test('parity summary: every case above was compared, each kind within its bound'
     expected[k] = (expected[k] ?? 0) + 1;
   };
   for (const c of cases.decode) for (let ch = 0; ch < c.channels; ch++) add('decode wav');
-  for (const c of cases.fbank) if (c.shape.length !== 1) add(c.kwargs.use_log_fbank === false ? 'fbank linear (relative)' : `fbank log, ${rate(c.input)} Hz`);
+  for (const c of cases.fbank)
+    if (c.shape.length !== 1) add(c.kwargs.use_log_fbank === false ? 'fbank linear (relative)' : `fbank log, ${rate(c.input)} Hz`);
   for (const _ of cases.resample) add('resample');
-  for (const c of cases.ast) add(rate(c.input) !== c.sample_rate ? `AST front end, resampled from ${rate(c.input)} Hz` : 'AST front end, 16 kHz input');
+  for (const c of cases.ast)
+    add(rate(c.input) !== c.sample_rate ? `AST front end, resampled from ${rate(c.input)} Hz` : 'AST front end, 16 kHz input');
   for (const _ of cases.epic) add('EPIC-SOUNDS log-mel');
   assert.ok(Object.keys(expected).length >= 6, `only ${Object.keys(expected).length} kinds of cases in cases.json`);
   assert.deepEqual(comparisons, expected);
   const bound = (k: string): number =>
     k === 'decode wav' ? 2 ** -24 : k === 'resample' ? 1e-4 : k.startsWith('AST front end, resampled') ? 1e-2 : 1e-3;
-  for (const [k, v] of Object.entries(parity)) assert.ok(Number.isFinite(v) && v >= 0 && v <= bound(k), `${k}: ${v} is not within ${bound(k)}`);
+  for (const [k, v] of Object.entries(parity))
+    assert.ok(Number.isFinite(v) && v >= 0 && v <= bound(k), `${k}: ${v} is not within ${bound(k)}`);
 });

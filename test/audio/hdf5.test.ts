@@ -39,7 +39,11 @@ test('HDF5: a dataset with external storage (samples in another host file) is re
       try {
         assert.deepEqual(h5.read('P01_01', 0, 64), samples, `${name}: a dataset stored in the file still reads`);
         for (const f of [() => h5.length('P01_02'), () => h5.read('P01_02', 0, 4)]) {
-          assert.throws(f, (e: Error) => e.message.startsWith(`${path}: dataset "P01_02" uses external storage`) && e.message.includes('"samples.raw"'), name);
+          assert.throws(
+            f,
+            (e: Error) => e.message.startsWith(`${path}: dataset "P01_02" uses external storage`) && e.message.includes('"samples.raw"'),
+            name,
+          );
         }
       } finally {
         h5.close();

@@ -12,9 +12,18 @@ test('same seed, same stream; different seeds differ', () => {
   const b = new Rng(42);
   const c = new Rng(43);
   const sa = Array.from({ length: 100 }, () => a.uniform());
-  assert.deepEqual(sa, Array.from({ length: 100 }, () => b.uniform()));
-  assert.notDeepEqual(sa, Array.from({ length: 100 }, () => c.uniform()));
-  assert.notDeepEqual(Array.from({ length: 4 }, () => new Rng(0).nextUint32()), [0, 0, 0, 0]);
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 100 }, () => b.uniform()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 100 }, () => c.uniform()),
+  );
+  assert.notDeepEqual(
+    Array.from({ length: 4 }, () => new Rng(0).nextUint32()),
+    [0, 0, 0, 0],
+  );
 });
 
 test('uniform, randint, normal, beta have the right moments', () => {
@@ -29,7 +38,11 @@ test('uniform, randint, normal, beta have the right moments', () => {
   assert.equal(Math.max(...ints), 9);
   const [nm, nv] = moments(Array.from({ length: N }, () => r.normal()));
   assert.ok(Math.abs(nm) < 0.02 && Math.abs(nv - 1) < 0.03, `normal ${nm} ${nv}`);
-  for (const [a, b] of [[10, 10], [2, 5], [0.5, 0.5]]) {
+  for (const [a, b] of [
+    [10, 10],
+    [2, 5],
+    [0.5, 0.5],
+  ]) {
     const [bm, bv] = moments(Array.from({ length: N }, () => r.beta(a, b)));
     const em = a / (a + b);
     const ev = (a * b) / ((a + b) ** 2 * (a + b + 1));

@@ -27,12 +27,20 @@ function fails(buf: Uint8Array, pattern: RegExp): void {
 }
 
 /** a fmt chunk + data chunk WAV from raw parts, for hand-made bad files */
-function wavOf(fmt: { tag: number; ch: number; rate: number; bits: number; align?: number; extra?: Uint8Array }, data: Uint8Array, riffSize?: number, dataSize?: number): Uint8Array {
+function wavOf(
+  fmt: { tag: number; ch: number; rate: number; bits: number; align?: number; extra?: Uint8Array },
+  data: Uint8Array,
+  riffSize?: number,
+  dataSize?: number,
+): Uint8Array {
   const extra = fmt.extra ?? new Uint8Array(0);
   const fmtLen = 16 + extra.length;
   const buf = new Uint8Array(12 + 8 + fmtLen + 8 + data.length);
   const dv = new DataView(buf.buffer);
-  const put = (o: number, s: string): void => s.split('').forEach((c, i) => { buf[o + i] = c.charCodeAt(0); });
+  const put = (o: number, s: string): void =>
+    s.split('').forEach((c, i) => {
+      buf[o + i] = c.charCodeAt(0);
+    });
   put(0, 'RIFF');
   dv.setUint32(4, riffSize ?? buf.length - 8, true);
   put(8, 'WAVE');
@@ -160,9 +168,17 @@ test('property: mutated WAV headers never crash, hang or return inconsistent aud
     // overwrite a header byte (first 64 bytes) with anything
     fc.record({ kind: fc.constant('byte' as const), at: fc.nat(63), value: fc.integer({ min: 0, max: 255 }) }),
     // a 32-bit field set to an extreme value
-    fc.record({ kind: fc.constant('u32' as const), at: fc.nat(60), value: fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 384001) }),
+    fc.record({
+      kind: fc.constant('u32' as const),
+      at: fc.nat(60),
+      value: fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 384001),
+    }),
     // a 16-bit field set to an interesting value
-    fc.record({ kind: fc.constant('u16' as const), at: fc.nat(62), value: fc.oneof(fc.constantFrom(...interesting), fc.constantFrom(0xfffe, 0xffff, 3, 6, 7)) }),
+    fc.record({
+      kind: fc.constant('u16' as const),
+      at: fc.nat(62),
+      value: fc.oneof(fc.constantFrom(...interesting), fc.constantFrom(0xfffe, 0xffff, 3, 6, 7)),
+    }),
     // cut the file
     fc.record({ kind: fc.constant('cut' as const), at: fc.nat(200), value: fc.constant(0) }),
   );

@@ -38,7 +38,10 @@ test('globRegExp: *, ?, [], {}, ** and literal dots', () => {
 test('folders expand recursively (audio extensions only, hidden skipped), in sorted order', async () => {
   const d = tree();
   const got = await all(expandInputs([join(d, 'a')]));
-  assert.deepEqual(got.map((x) => x.path), ['a/1.wav', 'a/2.WAV', 'a/b/3.flac', 'a/b/c/4.mp3'].map((f) => join(d, f)));
+  assert.deepEqual(
+    got.map((x) => x.path),
+    ['a/1.wav', 'a/2.WAV', 'a/b/3.flac', 'a/b/c/4.mp3'].map((f) => join(d, f)),
+  );
   assert.ok(got.every((x) => x.error === undefined));
 });
 
@@ -59,5 +62,8 @@ test('"-" reads a list of paths (files or folders) from stdin; comments and blan
   const d = tree();
   const stdin = Readable.from([`${join(d, 'z.ogg')}\n\n# a comment\n`, `${join(d, 'a/b')}\r\n`]);
   const got = await all(expandInputs(['-', join(d, 'a/1.wav')], stdin));
-  assert.deepEqual(got.map((x) => x.path), [join(d, 'z.ogg'), join(d, 'a/b/3.flac'), join(d, 'a/b/c/4.mp3'), join(d, 'a/1.wav')]);
+  assert.deepEqual(
+    got.map((x) => x.path),
+    [join(d, 'z.ogg'), join(d, 'a/b/3.flac'), join(d, 'a/b/c/4.mp3'), join(d, 'a/1.wav')],
+  );
 });

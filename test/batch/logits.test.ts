@@ -21,9 +21,15 @@ function softmax(v: number[]): number[] {
   return e.map((x) => x / z);
 }
 
-interface Rec { input: string; top: Scored[]; logits: number[] }
+interface Rec {
+  input: string;
+  top: Scored[];
+  logits: number[];
+}
 
-test('batch predict --jsonl and --json carry each clip\'s logits beside the top labels (as the single form does)', { timeout: 180_000 }, () => {
+test("batch predict --jsonl and --json carry each clip's logits beside the top labels (as the single form does)", {
+  timeout: 180_000,
+}, () => {
   const dir = freshDir('predict-logits');
   const adapter = adapterDir(C)!;
   const cfg = readAdapterConfig(adapter);
@@ -38,16 +44,27 @@ test('batch predict --jsonl and --json carry each clip\'s logits beside the top 
   }
   const jl = loaa(['predict', join(dir, 'clips'), '--adapter', adapter, '--jsonl', '--batch-size', '2', '--top-k', '3']);
   assert.equal(jl.status, 0, jl.stderr);
-  const recs = jl.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec);
-  assert.deepEqual(recs.map((r) => r.input), clips);
+  const recs = jl.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Rec);
+  assert.deepEqual(
+    recs.map((r) => r.input),
+    clips,
+  );
   for (const r of recs) {
     assert.deepEqual(Object.keys(r), ['input', 'top', 'logits']);
     assert.equal(r.logits.length, cfg.num_classes);
     const p = softmax(r.logits);
     const labels = cfg.labels ?? p.map((_, i) => String(i));
     const best = [...p.keys()].sort((a, b) => p[b] - p[a]).slice(0, 3);
-    assert.deepEqual(r.top.map((t) => t.label), best.map((i) => labels[i]));
-    r.top.forEach((t, i) => { assert.ok(Math.abs(t.score - p[best[i]]) < 1e-6, `${t.score} vs softmax ${p[best[i]]}`); });
+    assert.deepEqual(
+      r.top.map((t) => t.label),
+      best.map((i) => labels[i]),
+    );
+    r.top.forEach((t, i) => {
+      assert.ok(Math.abs(t.score - p[best[i]]) < 1e-6, `${t.score} vs softmax ${p[best[i]]}`);
+    });
   }
   assert.notDeepEqual(recs[0].logits, recs[1].logits);
 
@@ -72,9 +89,27 @@ test('a backend without logits: the records keep their old shape', async () => {
     classifyBatch: async (items: ClassifyItem[]) => items.map(() => [{ label: 'x', score: 1 }]),
   };
   let out = '';
-  const stdout = new Writable({ write(c, _e, cb) { out += c.toString(); cb(); } });
-  const stderr = new Writable({ write(_c, _e, cb) { cb(); } });
-  const { code } = await runBatchPredict(backend, { inputs: [join(dir, 'a.wav')], format: 'jsonl', batchSize: 2, topK: 1, adapter: 'default', stdout, stderr, progressEveryS: 0 });
+  const stdout = new Writable({
+    write(c, _e, cb) {
+      out += c.toString();
+      cb();
+    },
+  });
+  const stderr = new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
+  const { code } = await runBatchPredict(backend, {
+    inputs: [join(dir, 'a.wav')],
+    format: 'jsonl',
+    batchSize: 2,
+    topK: 1,
+    adapter: 'default',
+    stdout,
+    stderr,
+    progressEveryS: 0,
+  });
   assert.equal(code, 0);
   assert.deepEqual(JSON.parse(out), { input: join(dir, 'a.wav'), top: [{ label: 'x', score: 1 }] });
 });

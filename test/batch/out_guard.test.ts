@@ -25,23 +25,38 @@ test('--out with a planted <out>.part symlink: refused naming it, the link targe
   writeWav(join(d, 'a.wav'), new Float32Array(8000).fill(0.1));
   writeFileSync(join(d, 'victim'), 'keep');
   symlinkSync(join(d, 'victim'), join(d, 'res.jsonl.part'));
-  await assert.rejects(runBatchPredict(new FakeBackend(), { ...opts, inputs: [join(d, 'a.wav')], out: join(d, 'res.jsonl') }), /--out: .*res\.jsonl\.part: .*symbolic link/);
+  await assert.rejects(
+    runBatchPredict(new FakeBackend(), { ...opts, inputs: [join(d, 'a.wav')], out: join(d, 'res.jsonl') }),
+    /--out: .*res\.jsonl\.part: .*symbolic link/,
+  );
   assert.equal(readFileSync(join(d, 'victim'), 'utf8'), 'keep');
   assert.ok(lstatSync(join(d, 'res.jsonl.part')).isSymbolicLink());
 });
 
-test('--out onto a socket or a FIFO: refused before any input is read, the node still there', { skip: haveMkfifo ? false : 'mkfifo is not available', timeout: 20_000 }, async () => {
+test('--out onto a socket or a FIFO: refused before any input is read, the node still there', {
+  skip: haveMkfifo ? false : 'mkfifo is not available',
+  timeout: 20_000,
+}, async () => {
   const d = tempDir('batch-out-node');
   writeWav(join(d, 'a.wav'), new Float32Array(8000).fill(0.1));
   await unixSocket(join(d, 'out.sock'));
-  await assert.rejects(runBatchPredict(new FakeBackend(), { ...opts, inputs: [join(d, 'a.wav')], out: join(d, 'out.sock') }), /--out: .*out\.sock: refusing to write: it is a socket/);
+  await assert.rejects(
+    runBatchPredict(new FakeBackend(), { ...opts, inputs: [join(d, 'a.wav')], out: join(d, 'out.sock') }),
+    /--out: .*out\.sock: refusing to write: it is a socket/,
+  );
   assert.ok(lstatSync(join(d, 'out.sock')).isSocket());
   mkfifo(join(d, 'out.fifo'));
-  await assert.rejects(runBatchPredict(new FakeBackend(), { ...opts, inputs: [join(d, 'a.wav')], out: join(d, 'out.fifo') }), /out\.fifo: refusing to write: it is a FIFO/);
+  await assert.rejects(
+    runBatchPredict(new FakeBackend(), { ...opts, inputs: [join(d, 'a.wav')], out: join(d, 'out.fifo') }),
+    /out\.fifo: refusing to write: it is a FIFO/,
+  );
   assert.ok(lstatSync(join(d, 'out.fifo')).isFIFO());
 });
 
-test('a FIFO and a device among the inputs: each one failed record naming what it is, no hang, the rest classified', { skip: haveMkfifo ? false : 'mkfifo is not available', timeout: 20_000 }, async () => {
+test('a FIFO and a device among the inputs: each one failed record naming what it is, no hang, the rest classified', {
+  skip: haveMkfifo ? false : 'mkfifo is not available',
+  timeout: 20_000,
+}, async () => {
   const d = tempDir('batch-in-node');
   writeWav(join(d, 'a.wav'), new Float32Array(8000).fill(0.1));
   mkfifo(join(d, 'b.wav'));
@@ -49,7 +64,10 @@ test('a FIFO and a device among the inputs: each one failed record naming what i
   const { code, progress } = await runBatchPredict(new FakeBackend(), { ...opts, inputs: [d], out: join(d, 'res.jsonl') });
   assert.equal(code, 1);
   assert.deepEqual({ done: progress.done, failed: progress.failed }, { done: 1, failed: 2 });
-  const lines = readFileSync(join(d, 'res.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { input: string; error?: string });
+  const lines = readFileSync(join(d, 'res.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { input: string; error?: string });
   const err = (f: string) => lines.find((l) => l.input === join(d, f))?.error ?? '';
   assert.match(err('b.wav'), /FIFO/);
   assert.match(err('c.wav'), /character device/);

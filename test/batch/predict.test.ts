@@ -55,18 +55,34 @@ test('1,000 clips in nested folders, one corrupt: every clip in the output, the 
     return classify(items, a);
   };
   const { code, progress } = await runBatchPredict(backend, {
-    inputs: [d], format: 'jsonl', out, batchSize: 16, topK: 2, adapter: 'default', stderr: err.stream, progressEveryS: 0,
+    inputs: [d],
+    format: 'jsonl',
+    out,
+    batchSize: 16,
+    topK: 2,
+    adapter: 'default',
+    stderr: err.stream,
+    progressEveryS: 0,
   });
   assert.equal(code, 1, 'one input failed');
   assert.deepEqual({ done: progress.done, failed: progress.failed }, { done: 999, failed: 1 });
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 1000);
-  assert.deepEqual(lines.map((l) => l.input), files);
+  assert.deepEqual(
+    lines.map((l) => l.input),
+    files,
+  );
   assert.match(lines[437].error, /^(WAV|RIFF|truncated|file|not|data)/i);
   assert.equal(lines[437].top, undefined);
   const w = toMono(await decodeAudio(readFileSync(files[3]), 'x'));
   assert.deepEqual(lines[3].top, topOf(scoresOf({ kind: 'audio', samples: w, sampleRate: 16000 }, 'default'), 2));
-  assert.ok(backend.batches.every((n) => n <= 16), String(backend.batches));
+  assert.ok(
+    backend.batches.every((n) => n <= 16),
+    String(backend.batches),
+  );
   assert.ok(!existsSync(`${out}.part`));
   const errLines = err.text().trim().split('\n');
   assert.equal(errLines.filter((l) => l.includes('(skipped)')).length, 1);
@@ -83,7 +99,15 @@ test('csv output: a header, one row per input with its status; all good means ex
   writeWav(join(d, 'a, "b".wav'), clip(1));
   writeWav(join(d, 'c.wav'), clip(2));
   const out = sink();
-  const { code } = await runBatchPredict(new FakeBackend(), { inputs: [d], format: 'csv', batchSize: 4, topK: 2, adapter: 'second', stdout: out.stream, stderr: sink().stream });
+  const { code } = await runBatchPredict(new FakeBackend(), {
+    inputs: [d],
+    format: 'csv',
+    batchSize: 4,
+    topK: 2,
+    adapter: 'second',
+    stdout: out.stream,
+    stderr: sink().stream,
+  });
   assert.equal(code, 0);
   const rows = out.text().trim().split('\n');
   assert.equal(rows[0], 'input,status,label1,score1,label2,score2,error');
@@ -94,7 +118,15 @@ test('csv output: a header, one row per input with its status; all good means ex
 
 test('no inputs found is a failure; a failing model call fails its batch but not the run', async () => {
   const d = tempDir('batch-empty');
-  const r = await runBatchPredict(new FakeBackend(), { inputs: [`${d}/*.wav`], format: 'jsonl', batchSize: 4, topK: 1, adapter: 'default', stdout: sink().stream, stderr: sink().stream });
+  const r = await runBatchPredict(new FakeBackend(), {
+    inputs: [`${d}/*.wav`],
+    format: 'jsonl',
+    batchSize: 4,
+    topK: 1,
+    adapter: 'default',
+    stdout: sink().stream,
+    stderr: sink().stream,
+  });
   assert.equal(r.code, 1);
   for (let k = 0; k < 5; k++) writeWav(join(d, `${k}.wav`), clip(k));
   let calls = 0;
@@ -102,9 +134,17 @@ test('no inputs found is a failure; a failing model call fails its batch but not
   const orig = flaky.classifyBatch.bind(flaky);
   flaky.classifyBatch = async (items, a) => (++calls === 1 ? Promise.reject(new Error('out of memory')) : orig(items, a));
   const recs: { input: string; error?: string }[] = [];
-  const p = await predictStream(expandInputs([d]), flaky, { batchSize: 2, topK: 1, adapter: 'default', onRecord: (x) => void recs.push(x) });
+  const p = await predictStream(expandInputs([d]), flaky, {
+    batchSize: 2,
+    topK: 1,
+    adapter: 'default',
+    onRecord: (x) => void recs.push(x),
+  });
   assert.deepEqual({ done: p.done, failed: p.failed }, { done: 3, failed: 2 });
-  assert.deepEqual(recs.slice(0, 2).map((x) => x.error), ['the model failed on this batch: out of memory', 'the model failed on this batch: out of memory']);
+  assert.deepEqual(
+    recs.slice(0, 2).map((x) => x.error),
+    ['the model failed on this batch: out of memory', 'the model failed on this batch: out of memory'],
+  );
 });
 
 test('text output to a slow pipe: writes wait for drain (bounded buffering) and nothing is lost', async () => {
@@ -113,7 +153,15 @@ test('text output to a slow pipe: writes wait for drain (bounded buffering) and 
   const pipe = new PassThrough({ highWaterMark: 64 });
   let text = '';
   pipe.on('data', (c) => new Promise((r) => setTimeout(r, 1)).then(() => (text += c)));
-  const { code } = await runBatchPredict(new FakeBackend(), { inputs: [d], format: 'text', batchSize: 8, topK: 3, adapter: 'default', stdout: pipe, stderr: sink().stream });
+  const { code } = await runBatchPredict(new FakeBackend(), {
+    inputs: [d],
+    format: 'text',
+    batchSize: 8,
+    topK: 3,
+    adapter: 'default',
+    stdout: pipe,
+    stderr: sink().stream,
+  });
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(code, 0);
   assert.equal(text.split('\n').filter((l) => l.endsWith('.wav')).length, 40);

@@ -29,14 +29,30 @@ test('the one-MatMul ONNX graph computes a @ w in onnxruntime-node', async () =>
 });
 
 test('bench gemm rows: a rate per available kernel and onnxruntime, in one run; the best is the largest median', async () => {
-  const g = await benchGemmKernels({ rounds: 2, shapes: [[64, 48, 40], [64, 40, 48]], log: () => {} });
+  const g = await benchGemmKernels({
+    rounds: 2,
+    shapes: [
+      [64, 48, 40],
+      [64, 40, 48],
+    ],
+    log: () => {},
+  });
   const avail = gemmKernels();
   const want = [...GEMM_KERNELS.filter((k) => avail[k] === ''), 'onnxruntime MLAS'];
-  assert.deepEqual(g.rows.map((r) => r.kernel), want);
-  assert.deepEqual(g.unavailable.map((u) => u.kernel), GEMM_KERNELS.filter((k) => avail[k] !== ''));
+  assert.deepEqual(
+    g.rows.map((r) => r.kernel),
+    want,
+  );
+  assert.deepEqual(
+    g.unavailable.map((u) => u.kernel),
+    GEMM_KERNELS.filter((k) => avail[k] !== ''),
+  );
   for (const r of g.rows) {
     assert.equal(r.gflops.length, 2, r.kernel);
-    assert.ok(r.gflops.every((v) => v > 0 && Number.isFinite(v)), r.kernel);
+    assert.ok(
+      r.gflops.every((v) => v > 0 && Number.isFinite(v)),
+      r.kernel,
+    );
   }
   assert.equal(g.best!.summary.median, Math.max(...g.rows.map((r) => r.summary.median)));
   const table = gemmTable(g);

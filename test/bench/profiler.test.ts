@@ -9,7 +9,10 @@ test('profileOps names a matmul and a gelu with their call counts and times', ()
   const b = randn([32, 48], { seed: 2 }).keep();
   try {
     const p = profileOps(() => {
-      for (let i = 0; i < 3; i++) scope(() => { a.matmul(b).gelu(); });
+      for (let i = 0; i < 3; i++)
+        scope(() => {
+          a.matmul(b).gelu();
+        });
     });
     const byName = new Map(p.ops.map((o) => [o.name, o]));
     assert.equal(byName.get('aten::matmul')?.calls, 3, `ops seen: ${[...byName.keys()].join(', ')}`);
@@ -33,10 +36,24 @@ test('profileOps names a matmul and a gelu with their call counts and times', ()
 test('profileOps records nothing after it stops, and a second profile starts empty', () => {
   const a = randn([8, 8], { seed: 1 }).keep();
   try {
-    profileOps(() => scope(() => { a.matmul(a); }));
-    scope(() => { a.matmul(a); a.matmul(a); });
-    const p = profileOps(() => scope(() => { a.gelu(); }));
-    assert.equal(p.ops.find((o) => o.name === 'aten::matmul'), undefined);
+    profileOps(() =>
+      scope(() => {
+        a.matmul(a);
+      }),
+    );
+    scope(() => {
+      a.matmul(a);
+      a.matmul(a);
+    });
+    const p = profileOps(() =>
+      scope(() => {
+        a.gelu();
+      }),
+    );
+    assert.equal(
+      p.ops.find((o) => o.name === 'aten::matmul'),
+      undefined,
+    );
     assert.equal(p.ops.find((o) => o.name === 'aten::gelu')?.calls, 1);
   } finally {
     a.dispose();
@@ -44,7 +61,13 @@ test('profileOps records nothing after it stops, and a second profile starts emp
 });
 
 test('profileOps stops the profiler when the work throws', () => {
-  assert.throws(() => profileOps(() => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      profileOps(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   // a profiler left running would make this start fail
   const p = profileOps(() => {});
   assert.equal(p.ops.length, 0);
@@ -55,11 +78,26 @@ test('profileOps with shapes tells calls of one op apart by their input sizes (b
   const b = randn([6, 5], { seed: 2 }).keep();
   const c = randn([5, 3], { seed: 3 }).keep();
   try {
-    const p = profileOps(() => scope(() => { a.matmul(b); a.matmul(b); a.matmul(b).matmul(c); }), { shapes: true });
+    const p = profileOps(
+      () =>
+        scope(() => {
+          a.matmul(b);
+          a.matmul(b);
+          a.matmul(b).matmul(c);
+        }),
+      { shapes: true },
+    );
     const mm = p.ops.filter((o) => o.name.startsWith('aten::mm '));
-    assert.deepEqual(mm.map((o) => [o.name, o.calls]).sort(), [['aten::mm [4, 5] [5, 3]', 1], ['aten::mm [4, 6] [6, 5]', 3]]);
+    assert.deepEqual(mm.map((o) => [o.name, o.calls]).sort(), [
+      ['aten::mm [4, 5] [5, 3]', 1],
+      ['aten::mm [4, 6] [6, 5]', 3],
+    ]);
     // without shapes the same work is one row again
-    const plain = profileOps(() => scope(() => { a.matmul(b).matmul(c); }));
+    const plain = profileOps(() =>
+      scope(() => {
+        a.matmul(b).matmul(c);
+      }),
+    );
     assert.equal(plain.ops.find((o) => o.name === 'aten::mm')?.calls, 2);
   } finally {
     a.dispose();

@@ -16,10 +16,17 @@ test('roundRatios pairs rounds; the advantage is PyTorch/loaa for times and loaa
 });
 
 const row = (over: Partial<RowSamples> = {}): RowSamples => ({
-  work: 'step', unit: 'ms/step', lowerIsBetter: true,
+  work: 'step',
+  unit: 'ms/step',
+  lowerIsBetter: true,
   // round 3 is slowed for both sides (load): the per-round ratio stays 2
-  loaa: [100, 110, 300, 105, 95], pytorch: [200, 220, 600, 210, 190], goal: 1.3,
-  flops: { loaa: 50e9, pytorch: 50e9 }, peakGflops: 1000, timeMs: true, ...over,
+  loaa: [100, 110, 300, 105, 95],
+  pytorch: [200, 220, 600, 210, 190],
+  goal: 1.3,
+  flops: { loaa: 50e9, pytorch: 50e9 },
+  peakGflops: 1000,
+  timeMs: true,
+  ...over,
 });
 
 test('summarise: median/min/max per side, ratio as the median of per-round ratios, goal and GEMM fraction', () => {
@@ -47,7 +54,10 @@ test('summarise without a PyTorch side: no ratio, no goal verdict, the note kept
 });
 
 test('markdownTable: one line per row with median (min-max), ratio, goal, verdict and fractions', () => {
-  const rows = [summarise(row()), summarise(row({ work: 'rss', unit: 'MiB', loaa: [900], pytorch: [1000], goal: 1, flops: undefined, timeMs: false }))];
+  const rows = [
+    summarise(row()),
+    summarise(row({ work: 'rss', unit: 'MiB', loaa: [900], pytorch: [1000], goal: 1, flops: undefined, timeMs: false })),
+  ];
   const lines = markdownTable(rows).split('\n');
   assert.equal(lines.length, 4);
   assert.match(lines[0], /^\| work \| loaa \| PyTorch \| loaa advantage \| goal \| met \|/);

@@ -63,22 +63,34 @@ test('predict and attention on a run directory with a recorded backbone: no --ba
     cpSync(adapterDir(C)!, join(run, 'best'), { recursive: true });
     recordBackbone(join(run, 'best'), fileProvenance(readAdapterConfig(join(run, 'best')).arch, backbonePath(C.backbone)));
     const wav = join(work, 'clip.wav');
-    writeFileSync(wav, encodeWav({ sampleRate: 16000, channels: [new Float32Array(16000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / 16000))] }));
+    writeFileSync(
+      wav,
+      encodeWav({ sampleRate: 16000, channels: [new Float32Array(16000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / 16000))] }),
+    );
     const loaa = (...args: string[]) => {
       const r = spawnSync(process.execPath, [LOAA, ...args], { encoding: 'utf8' });
       assert.equal(r.status, 0, `loaa ${args.join(' ')}: ${r.stderr}`);
       return r.stdout;
     };
     const viaRun = JSON.parse(loaa('predict', wav, '--adapter', run, '--jsonl').trim());
-    const explicit = JSON.parse(loaa('predict', wav, '--adapter', join(run, 'best'), '--backbone', backbonePath(C.backbone), '--json')) as { results: { top: { label: string; p: number }[] }[] };
-    assert.deepEqual(viaRun.top.map((x: { label: string }) => x.label), explicit.results[0]!.top.map((x) => x.label));
+    const explicit = JSON.parse(loaa('predict', wav, '--adapter', join(run, 'best'), '--backbone', backbonePath(C.backbone), '--json')) as {
+      results: { top: { label: string; p: number }[] }[];
+    };
+    assert.deepEqual(
+      viaRun.top.map((x: { label: string }) => x.label),
+      explicit.results[0]!.top.map((x) => x.label),
+    );
 
     loaa('attention', wav, '--adapter', run, '--out', join(work, 'recorded.png'));
     loaa('attention', wav, '--adapter', join(run, 'best'), '--backbone', backbonePath(C.backbone), '--out', join(work, 'explicit.png'));
-    assert.deepEqual(readFileSync(join(work, 'recorded.png')), readFileSync(join(work, 'explicit.png')), 'the recorded backbone is the one --backbone names');
+    assert.deepEqual(
+      readFileSync(join(work, 'recorded.png')),
+      readFileSync(join(work, 'explicit.png')),
+      'the recorded backbone is the one --backbone names',
+    );
 
     const help = loaa('predict', '--help');
-    assert.match(help, /--adapter <adapter or run dir> \[--backbone <checkpoint>\]/, 'predict\'s help shows --backbone as optional');
+    assert.match(help, /--adapter <adapter or run dir> \[--backbone <checkpoint>\]/, "predict's help shows --backbone as optional");
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -31,7 +31,11 @@ function writeAdapter(path: string, seed: number, kernel: [number, number]): voi
   const r = 8;
   const C = 3;
   const rand = rng(seed);
-  const t = (shape: number[], scale: number): RawTensor => rawFromFloat32(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rand() * scale), shape);
+  const t = (shape: number[], scale: number): RawTensor =>
+    rawFromFloat32(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rand() * scale),
+      shape,
+    );
   const tensors: Record<string, RawTensor> = {};
   for (let i = 0; i < DEPTH; i++) {
     tensors[`blocks.${i}.attn_adapter.down.weight`] = t([r, D, ...kernel], 0.5);
@@ -43,17 +47,20 @@ function writeAdapter(path: string, seed: number, kernel: [number, number]): voi
   tensors['head.fc.bias'] = rawFromFloat32(new Float32Array(C), [C]);
   mkdirSync(path, { recursive: true });
   writeSafetensors(join(path, 'adapter_model.safetensors'), tensors);
-  writeFileSync(join(path, 'adapter_config.json'), JSON.stringify({
-    format: 'loaa-adapter/1',
-    arch: ARCH,
-    method: 'loaa',
-    adapters: [{ position: 'attn', kernel, bottleneck: r, bias: false, scale: 1.0 }],
-    input: { fdim: 128, tdim: FRAMES, fstride: 16, tstride: 16 },
-    num_classes: C,
-    labels: ['a', 'b', 'c'],
-    frontend: { sample_rate: 16000, num_mel_bins: 128, target_length: FRAMES, mean: -6.6268077, std: 5.358466 },
-    depth: DEPTH,
-  }));
+  writeFileSync(
+    join(path, 'adapter_config.json'),
+    JSON.stringify({
+      format: 'loaa-adapter/1',
+      arch: ARCH,
+      method: 'loaa',
+      adapters: [{ position: 'attn', kernel, bottleneck: r, bias: false, scale: 1.0 }],
+      input: { fdim: 128, tdim: FRAMES, fstride: 16, tstride: 16 },
+      num_classes: C,
+      labels: ['a', 'b', 'c'],
+      frontend: { sample_rate: 16000, num_mel_bins: 128, target_length: FRAMES, mean: -6.6268077, std: 5.358466 },
+      depth: DEPTH,
+    }),
+  );
 }
 
 /** A 1.2 s chirp with a loud burst in the middle, as 16-bit PCM WAV. */
@@ -106,7 +113,10 @@ test('loaa attention: random backbone vs the same with a random adapter, one row
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout) as Summary;
   assert.equal(r.stdout.trim().split('\n').length, 1);
-  assert.deepEqual(s.rows.map((x) => x.label), ['BACKBONE (RANDOM)', 'loaa_t/best']);
+  assert.deepEqual(
+    s.rows.map((x) => x.label),
+    ['BACKBONE (RANDOM)', 'loaa_t/best'],
+  );
   assert.equal(s.layer, DEPTH - 1);
   // the loud burst (0.5-0.7 s = frames ~50-70) holds the query column
   assert.ok(s.frames[0] >= 32 && s.frames[1] <= 80, `query frames ${s.frames}`);
@@ -132,11 +142,32 @@ test('loaa attention: random backbone vs the same with a random adapter, one row
 
 test('loaa attention: several adapters, --compare, --no-backbone-row, --layer, --frames, bilinear', () => {
   const out = join(dir, 'cmp.png');
-  const r = loaa(['attention', wav, '--backbone', `random:${ARCH}`, '--adapter', adapterA, '--compare', adapterB, '--no-backbone-row',
-    '--layer', '1', '--frames', '0:16', '--upsample', 'bilinear', '--out', out, '--json']);
+  const r = loaa([
+    'attention',
+    wav,
+    '--backbone',
+    `random:${ARCH}`,
+    '--adapter',
+    adapterA,
+    '--compare',
+    adapterB,
+    '--no-backbone-row',
+    '--layer',
+    '1',
+    '--frames',
+    '0:16',
+    '--upsample',
+    'bilinear',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout) as Summary & { diff_scale: [number, number] };
-  assert.deepEqual(s.rows.map((x) => x.label), ['loaa_t/best', 'loaa_f (COMPARE)']);
+  assert.deepEqual(
+    s.rows.map((x) => x.label),
+    ['loaa_t/best', 'loaa_f (COMPARE)'],
+  );
   assert.equal(s.layer, 1);
   assert.deepEqual(s.frames, [0, 16]);
   assert.ok(s.diff_scale[1] > 1e-6, 'the two adapters attend differently');
@@ -174,7 +205,19 @@ test('loaa attention --device/--precision: in --help, bf16 maps within 2% of the
   const why = cpuAutocastLimitation();
   if (why) return t.skip(`bf16 autocast: ${why}`);
   const out = join(dir, 'bf16.png');
-  const cli = loaa(['attention', wav, '--backbone', `random:${ARCH}`, '--adapter', adapterA, '--precision', 'bf16', '--out', out, '--json']);
+  const cli = loaa([
+    'attention',
+    wav,
+    '--backbone',
+    `random:${ARCH}`,
+    '--adapter',
+    adapterA,
+    '--precision',
+    'bf16',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(cli.status, 0, cli.stderr);
   const s = JSON.parse(cli.stdout) as Summary & { device: string; precision: string };
   assert.deepEqual([s.device, s.precision], ['cpu', 'bf16']);

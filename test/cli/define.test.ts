@@ -15,13 +15,27 @@ const FLAGS = {
 } as const;
 
 const parse = (argv: string[]) => parseCommandArgs(argv, FLAGS, 'x');
-const usage = (argv: string[], re: RegExp) => assert.throws(() => parse(argv), (e: Error) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+const usage = (argv: string[], re: RegExp) =>
+  assert.throws(
+    () => parse(argv),
+    (e: Error) => e instanceof UsageError && re.test(e.message),
+    argv.join(' '),
+  );
 
 test('--flag value and --flag=value mean the same; defaults, lists, negative numbers, positionals', () => {
   const a = parse(['in.wav', '--epochs', '3', '--mean', '-6.5', '--tag', 't1', '--tag=t2', '--quick']);
   const b = parse(['--epochs=3', 'in.wav', '--mean=-6.5', '--tag=t1', '--tag', 't2', '--quick']);
   assert.deepEqual(a.flags, b.flags);
-  assert.deepEqual(a.flags, { out: 'runs', epochs: 3, mean: -6.5, tag: ['t1', 't2'], mode: undefined, quick: true, json: false, help: false });
+  assert.deepEqual(a.flags, {
+    out: 'runs',
+    epochs: 3,
+    mean: -6.5,
+    tag: ['t1', 't2'],
+    mode: undefined,
+    quick: true,
+    json: false,
+    help: false,
+  });
   assert.deepEqual(a.positionals, ['in.wav']);
   assert.ok(a.given.has('epochs') && !a.given.has('out'));
 });
@@ -39,7 +53,13 @@ test('usage errors: missing values, unknown flags (with a suggestion), repeats, 
 });
 
 test('help is generated from the flag table; the command runs with typed values', async () => {
-  const cmd = defineCommand({ name: 'x', usage: '<in> [--out DIR]', flags: FLAGS, examples: ['loaa x a.wav'], run: async ({ flags }) => (flags.epochs ?? 0) + 1 });
+  const cmd = defineCommand({
+    name: 'x',
+    usage: '<in> [--out DIR]',
+    flags: FLAGS,
+    examples: ['loaa x a.wav'],
+    run: async ({ flags }) => (flags.epochs ?? 0) + 1,
+  });
   assert.match(cmd.help, /^usage: loaa x <in> \[--out DIR\]/);
   assert.match(cmd.help, /--out DIR +where to write \(default runs\)/);
   assert.match(cmd.help, /--tag VALUE +a tag \(repeatable\)/);

@@ -16,7 +16,12 @@ test('a run tests on 3 averaged views; loaa eval --views follows or overrides th
   const dir = tempDir('eval-views');
   const data = tinySet(join(dir, 'data'), { train: 3, validation: 1, test: 2 });
   const file = join(dir, 'r.yaml');
-  writeFileSync(file, JSON.stringify(tinyRecipe(data, { train: { epochs: 1 }, data: { window: { seconds: 0.2, train: 'random', validation: 'center', test_views: 3 } } })));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      tinyRecipe(data, { train: { epochs: 1 }, data: { window: { seconds: 0.2, train: 'random', validation: 'center', test_views: 3 } } }),
+    ),
+  );
   const loaa = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: dir });
   const run = join(dir, 'run');
   const t = loaa(['train', '--config', file, '--out', run, '--json']);

@@ -45,7 +45,10 @@ test('--help of the migrated commands is generated from their flag tables', asyn
   assert.match(grid, /--set KEY=VALUE +an override for every run .*\(repeatable\)/);
   const cv = (await inProcess(['cv', '--help'])).out;
   assert.match(cv, /--folds K +number of folds \(default 5\)/);
-  assert.match((await inProcess(['eval', '--help'])).out, /--checkpoint WHICH +the adapter to evaluate \(default best; one of best, final\)/);
+  assert.match(
+    (await inProcess(['eval', '--help'])).out,
+    /--checkpoint WHICH +the adapter to evaluate \(default best; one of best, final\)/,
+  );
   assert.match((await inProcess(['predict', '--help'])).out, /--batch-size N +clips per forward pass \(default 8\)/);
 });
 
@@ -65,7 +68,10 @@ test('usage errors: a missing value, an unknown flag with a suggestion, a bad ch
     [['grid', 'g.yaml', '--dryrun'], /--dryrun: unknown option \(did you mean --dry-run\?\)/],
     [['stats', 'a.wav', '--num-mel-bins'], /^loaa stats: --num-mel-bins: missing value$/],
     [['stats', 'a.wav', '--sample-rate=0'], /--sample-rate: expected an integer in \[1, 384000\], got "0"/],
-    [['attention', 'a.wav', '--backbone', 'random:x', '--upsample=cubic', '--out', 'm.png'], /--upsample: expected one of nearest, bilinear, got "cubic"/],
+    [
+      ['attention', 'a.wav', '--backbone', 'random:x', '--upsample=cubic', '--out', 'm.png'],
+      /--upsample: expected one of nearest, bilinear, got "cubic"/,
+    ],
     [['attention', 'a.wav', '--backbone', 'random:x', '--out', 'm.png', '--layer'], /^loaa attention: --layer: missing value$/],
     [['attention', 'a.wav', '--backbone', 'random:x', '--out', 'm.png', '--mean', '-4', '--std', '0'], /--std: expected a positive number/],
     [['predict', 'folder/', '--adapter', 'a', '--batch-size'], /^loaa predict: --batch-size: missing value$/],

@@ -11,9 +11,22 @@ function run(argv: string[]): Promise<{ code: number; out: string }> {
   return captureOutput(() => command.run(argv));
 }
 
-const PAPER = ['--arch', 'deit_base_distilled_patch16_384', '--classes', '44', '--tdim', '400', '--fdim', '128', '--fstride', '16', '--tstride', '16'];
+const PAPER = [
+  '--arch',
+  'deit_base_distilled_patch16_384',
+  '--classes',
+  '44',
+  '--tdim',
+  '400',
+  '--fdim',
+  '128',
+  '--fstride',
+  '16',
+  '--tstride',
+  '16',
+];
 
-test('loaa params prints the paper\'s rows', async () => {
+test("loaa params prints the paper's rows", async () => {
   const rows: [string[], number][] = [
     [['--method', 'loaa', '--adapter', 'attn:1x3', '--bottleneck', '36'], 2_026_028],
     [['--method', 'loaa', '--adapter', 'attn:1x3', '--adapter', 'ffn:3x1', '--bottleneck', '36'], 4_016_684],
@@ -37,12 +50,18 @@ test('loaa params prints the paper\'s rows', async () => {
     assert.match(t.out, new RegExp(`trainable +${trainable.toLocaleString('en-US')}`));
     assert.match(t.out, /frozen +85,410,048/);
   }
-  const eq = JSON.parse((await run([...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--equalize', '1x1', '--bottleneck', '108', '--json'])).out);
+  const eq = JSON.parse(
+    (await run([...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--equalize', '1x1', '--bottleneck', '108', '--json'])).out,
+  );
   assert.equal(eq.bottleneck, 36);
 });
 
 test('loaa params equals every param_counts.json row that has a command line', async () => {
-  const rows = (JSON.parse(readFileSync(fixture('models', 'param_counts.json'), 'utf8')) as { rows: { cli?: string; total: number; trainable: number; frozen: number }[] }).rows;
+  const rows = (
+    JSON.parse(readFileSync(fixture('models', 'param_counts.json'), 'utf8')) as {
+      rows: { cli?: string; total: number; trainable: number; frozen: number }[];
+    }
+  ).rows;
   const withCli = rows.filter((r) => r.cli);
   assert.ok(withCli.length >= 80);
   for (const r of withCli) {
@@ -51,14 +70,35 @@ test('loaa params equals every param_counts.json row that has a command line', a
     const { code, out } = await run(argv.slice(2));
     assert.equal(code, 0);
     const j = JSON.parse(out);
-    assert.deepEqual({ total: j.total, trainable: j.trainable, frozen: j.frozen }, { total: r.total, trainable: r.trainable, frozen: r.frozen }, r.cli);
+    assert.deepEqual(
+      { total: j.total, trainable: j.trainable, frozen: j.frozen },
+      { total: r.total, trainable: r.trainable, frozen: r.frozen },
+      r.cli,
+    );
   }
 });
 
 test('loaa params --budget picks the largest bottleneck within the share', async () => {
-  const j = JSON.parse((await run([...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--adapter', 'ffn:3x1', '--budget', '2%', '--json'])).out);
+  const j = JSON.parse(
+    (await run([...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--adapter', 'ffn:3x1', '--budget', '2%', '--json'])).out,
+  );
   assert.ok(j.ratio <= 0.02);
-  const next = JSON.parse((await run([...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--adapter', 'ffn:3x1', '--bottleneck', String(j.bottleneck + 1), '--json'])).out);
+  const next = JSON.parse(
+    (
+      await run([
+        ...PAPER,
+        '--method',
+        'loaa',
+        '--adapter',
+        'attn:1x3',
+        '--adapter',
+        'ffn:3x1',
+        '--bottleneck',
+        String(j.bottleneck + 1),
+        '--json',
+      ])
+    ).out,
+  );
   assert.ok(next.ratio > 0.02);
   const f = JSON.parse((await run([...PAPER, '--method', 'loaa', '--budget', '0.02', '--json'])).out);
   assert.ok(f.ratio <= 0.02 && f.bottleneck > 1);
@@ -104,12 +144,20 @@ test('loaa params: bad arguments are usage errors naming the argument', async ()
   }
 });
 
-test('bin/loaa.js params: JSON on stdout, exit 0; a bad argument exits 2 with the argument on stderr', { skip: !existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js')) && 'dist/src/cli/main.js not built' }, () => {
+test('bin/loaa.js params: JSON on stdout, exit 0; a bad argument exits 2 with the argument on stderr', {
+  skip: !existsSync(join(repoRoot, 'dist', 'src', 'cli', 'main.js')) && 'dist/src/cli/main.js not built',
+}, () => {
   const bin = join(repoRoot, 'bin', 'loaa.js');
-  const ok = spawnSync(process.execPath, [bin, 'params', ...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--bottleneck', '36', '--json'], { encoding: 'utf8' });
+  const ok = spawnSync(
+    process.execPath,
+    [bin, 'params', ...PAPER, '--method', 'loaa', '--adapter', 'attn:1x3', '--bottleneck', '36', '--json'],
+    { encoding: 'utf8' },
+  );
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).trainable, 2_026_028);
-  const bad = spawnSync(process.execPath, [bin, 'params', '--arch', 'deit_tiny_patch16_224', '--adapter', 'attn:2x2'], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, [bin, 'params', '--arch', 'deit_tiny_patch16_224', '--adapter', 'attn:2x2'], {
+    encoding: 'utf8',
+  });
   assert.equal(bad.status, 2);
   assert.equal(bad.stdout, '');
   assert.match(bad.stderr, /--adapter attn:2x2/);

@@ -23,9 +23,13 @@ const C = caseNamed('loaa_attn_1x3_s10');
 const backbone = backbonePath(C.backbone);
 const adapter = adapterDir(C)!;
 
-interface Result { input: string; logits: number[]; top: { label: string; score: number; p?: number }[] }
+interface Result {
+  input: string;
+  logits: number[];
+  top: { label: string; score: number; p?: number }[];
+}
 
-test('predict --features: the logits are the PyTorch reference\'s; top-k sorted with labels and probabilities', async () => {
+test("predict --features: the logits are the PyTorch reference's; top-k sorted with labels and probabilities", async () => {
   const dir = freshDir('predict-features');
   const batch = caseInputRaw(C); // [2, T, F]
   const both = join(dir, 'both.safetensors');
@@ -34,10 +38,25 @@ test('predict --features: the logits are the PyTorch reference\'s; top-k sorted 
   const one = join(dir, 'one.safetensors');
   const per = C.tdim * C.fdim;
   writeSafetensors(one, { fbank: rawFromFloat32(x.slice(per, 2 * per), [C.tdim, C.fdim]) });
-  const { code, out } = await run(['--features', both, '--features', one, '--backbone', backbone, '--adapter', adapter, '--top-k', '3', '--json']);
+  const { code, out } = await run([
+    '--features',
+    both,
+    '--features',
+    one,
+    '--backbone',
+    backbone,
+    '--adapter',
+    adapter,
+    '--top-k',
+    '3',
+    '--json',
+  ]);
   assert.equal(code, 0);
   const { results } = JSON.parse(out) as { results: Result[] };
-  assert.deepEqual(results.map((r) => r.input), [`${both}[0]`, `${both}[1]`, one]);
+  assert.deepEqual(
+    results.map((r) => r.input),
+    [`${both}[0]`, `${both}[1]`, one],
+  );
   const want = expectedOf(C).get('logits')!;
   const got = Float32Array.from(results.slice(0, 2).flatMap((r) => r.logits));
   const { diff, scale } = maxDiff(got, want);
@@ -59,12 +78,14 @@ test('predict --features: the logits are the PyTorch reference\'s; top-k sorted 
   assert.match(text.out, new RegExp(`^${one.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n {3}1\\. class\\d  0\\.\\d{4}\\n {3}2\\. `));
 });
 
-test('predict <audio>: the adapter config\'s front end, then the model', async () => {
+test("predict <audio>: the adapter config's front end, then the model", async () => {
   const dir = freshDir('predict-audio');
   const wav = join(dir, 'tone.wav');
   const sr = 22050;
   const n = Math.round(sr * 0.8);
-  const ch = new Float32Array(n).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr) + 0.1 * Math.sin((2 * Math.PI * 1250 * i) / sr));
+  const ch = new Float32Array(n).map(
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr) + 0.1 * Math.sin((2 * Math.PI * 1250 * i) / sr),
+  );
   writeFileSync(wav, encodeWav({ sampleRate: sr, channels: [ch] }));
   const { code, out } = await run([wav, '--backbone', backbone, '--adapter', adapter, '--json']);
   assert.equal(code, 0);
@@ -74,11 +95,24 @@ test('predict <audio>: the adapter config\'s front end, then the model', async (
   // the same computed by hand
   const cfg = readAdapterConfig(adapter);
   const fe = cfg.frontend!;
-  const spec = astFeatures(await readAudio(wav), { sampleRate: fe.sample_rate, numMelBins: fe.num_mel_bins, targetLength: fe.target_length, mean: fe.mean, std: fe.std });
+  const spec = astFeatures(await readAudio(wav), {
+    sampleRate: fe.sample_rate,
+    numMelBins: fe.num_mel_bins,
+    targetLength: fe.target_length,
+    mean: fe.mean,
+    std: fe.std,
+  });
   const model = loadAst(backbone, astConfigFromAdapter(cfg)).model;
   try {
     loadAdapter(adapter, model);
-    const want = noGrad(() => scope(() => model.eval().forward(tensor(spec.data, [1, spec.frames, spec.bins])).toFloat32()));
+    const want = noGrad(() =>
+      scope(() =>
+        model
+          .eval()
+          .forward(tensor(spec.data, [1, spec.frames, spec.bins]))
+          .toFloat32(),
+      ),
+    );
     assert.ok(maxDiff(r.logits, want).diff < 1e-5);
   } finally {
     model.dispose();
@@ -98,7 +132,10 @@ test('predict: errors name the argument or file', async () => {
     [['--features', wrong, '--adapter', adapter], /^--backbone: missing/],
     [['--features', wrong, '--backbone', backbone], /^--adapter: missing/],
     [['--backbone', backbone, '--adapter', adapter], /^<audio>: no input/],
-    [['--features', wrong, '--backbone', backbone, '--adapter', adapter], new RegExp(`^${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: fbank is \\[50, 128\\], the adapter's model takes \\[100, 128\\]`)],
+    [
+      ['--features', wrong, '--backbone', backbone, '--adapter', adapter],
+      new RegExp(`^${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: fbank is \\[50, 128\\], the adapter's model takes \\[100, 128\\]`),
+    ],
     [['--features', wrong, '--backbone', backbone, '--adapter', join(dir, 'none')], /none: not an adapter directory/],
     [['--features', join(dir, 'missing.safetensors'), '--backbone', backbone, '--adapter', adapter], /missing\.safetensors: cannot read/],
     [['x.wav', '--backbone', backbone, '--adapter', noFrontend], /adapter_config\.json: frontend: missing/],
@@ -111,5 +148,8 @@ test('predict: errors name the argument or file', async () => {
   // the wrong backbone for the adapter
   const one = join(dir, 'ok.safetensors');
   writeSafetensors(one, { fbank: rawFromFloat32(new Float32Array(100 * 128), [100, 128]) });
-  await assert.rejects(run(['--features', one, '--backbone', backbonePath('deit_tiny_patch16_224_depth2'), '--adapter', adapter]), /deit_tiny_patch16_224_depth2\.safetensors: this checkpoint is .*not deit_tiny_distilled_patch16_224/);
+  await assert.rejects(
+    run(['--features', one, '--backbone', backbonePath('deit_tiny_patch16_224_depth2'), '--adapter', adapter]),
+    /deit_tiny_patch16_224_depth2\.safetensors: this checkpoint is .*not deit_tiny_distilled_patch16_224/,
+  );
 });

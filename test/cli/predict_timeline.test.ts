@@ -12,15 +12,30 @@ const backbone = backbonePath(C.backbone);
 const adapter = adapterDir(C)!; // target_length 100 frames: a 1-s clip
 const labels = ['class0', 'class1', 'class2', 'class3', 'class4'];
 
-interface Seg { start: number; end: number; label: string; score: number }
-interface Out { file: string; duration: number; window: number; hop: number; windows: number; segments: Seg[] }
+interface Seg {
+  start: number;
+  end: number;
+  label: string;
+  score: number;
+}
+interface Out {
+  file: string;
+  duration: number;
+  window: number;
+  hop: number;
+  windows: number;
+  segments: Seg[];
+}
 
 /** 20 s at 16 kHz: tones of changing pitch, a stretch of noise, silence, so the windows disagree. */
 function recording(dir: string): string {
   const sr = 16000;
   const x = new Float32Array(20 * sr);
   let seed = 12345;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed / 2 ** 32) * 2 - 1;
+  };
   for (let i = 0; i < x.length; i++) {
     const t = i / sr;
     if (t < 6) x[i] = 0.4 * Math.sin(2 * Math.PI * 220 * t);
@@ -67,8 +82,13 @@ test('predict --timeline --json: segments tile a 20-s recording; the API gives t
     const t = await clf.timeline(wav);
     assert.equal(t.duration, out.duration);
     assert.equal(t.windows, out.windows);
-    assert.deepEqual(t.segments.map(({ start, end, label }) => ({ start, end, label })), out.segments.map(({ start, end, label }) => ({ start, end, label })));
-    t.segments.forEach((s, i) => assert.ok(Math.abs(s.score - out.segments[i]!.score) < 1e-5));
+    assert.deepEqual(
+      t.segments.map(({ start, end, label }) => ({ start, end, label })),
+      out.segments.map(({ start, end, label }) => ({ start, end, label })),
+    );
+    t.segments.forEach((s, i) => {
+      assert.ok(Math.abs(s.score - out.segments[i]!.score) < 1e-5);
+    });
   } finally {
     clf.dispose();
   }

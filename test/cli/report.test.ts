@@ -32,17 +32,30 @@ function fakeRun(method: string, dataset: string, seed: number, finished = true)
   const E = 6;
   for (let e = 1; e <= E; e++) {
     const top1 = final * (1 - 0.5 * Math.exp(-e + 1)) + (e === E ? 0 : 0);
-    lines.push(JSON.stringify({ epoch: e, step: e * 10, lr: 1e-3, train_loss: 2 * Math.exp(-e / 2) + (method === 'linear' ? 0.5 : 0), split: 'validation', val: { n: 100, loss: 1 / e, top1: e === E ? final : top1 } }));
+    lines.push(
+      JSON.stringify({
+        epoch: e,
+        step: e * 10,
+        lr: 1e-3,
+        train_loss: 2 * Math.exp(-e / 2) + (method === 'linear' ? 0.5 : 0),
+        split: 'validation',
+        val: { n: 100, loss: 1 / e, top1: e === E ? final : top1 },
+      }),
+    );
   }
-  writeFileSync(join(d, 'metrics.jsonl'), lines.slice(0, finished ? E : 2).join('\n') + '\n');
+  writeFileSync(join(d, 'metrics.jsonl'), `${lines.slice(0, finished ? E : 2).join('\n')}\n`);
   writeFileSync(join(d, 'grid_run.json'), JSON.stringify({ grid: 'demo', id: d, axes: { method, dataset, seed: String(seed) } }));
   if (!finished) return;
   writeFileSync(
     join(d, 'results.json'),
     JSON.stringify({
-      name: 'x', dataset, method, arch: 'deit_tiny_patch16_224',
+      name: 'x',
+      dataset,
+      method,
+      arch: 'deit_tiny_patch16_224',
       params: { total: TOTAL, trainable: TRAINABLE[method], frozen: TOTAL - TRAINABLE[method]!, ratio: TRAINABLE[method]! / TOTAL },
-      epochs: E, seconds_per_epoch: 12.5,
+      epochs: E,
+      seconds_per_epoch: 12.5,
       final: { epoch: E, split: 'validation', metrics: { top1: final, loss: 0.3 } },
       best: { epoch: E, metric: 'top1', value: final, split: 'validation', metrics: { top1: final } },
       test: null,
@@ -70,10 +83,9 @@ report:
 `,
 );
 
-
 const out = join(dir, 'report');
 
-test('loaa report: tables like the paper\'s from run directories, best bold and second underlined', () => {
+test("loaa report: tables like the paper's from run directories, best bold and second underlined", () => {
   const r = loaa(['report', grid, '--out', out, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout) as { summary: { runs: number; finished: number; unfinished: number } };
@@ -101,7 +113,9 @@ test('loaa report: tables like the paper\'s from run directories, best bold and 
   assert.match(html, /<td class="num second" title="2 run\(s\)"><u>93\.00 ± 1\.00<\/u><\/td>/);
   assert.equal((html.match(/<svg /g) ?? []).length, 4);
   assert.ok(!/<script|<link|src="http/.test(html), 'self-contained');
-  const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { tables: { cells: { mean: number; mark: string | null }[][] }[] };
+  const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+    tables: { cells: { mean: number; mark: string | null }[][] }[];
+  };
   assert.equal(json.tables[0]!.cells[0]![0]!.mark, 'best');
 });
 
@@ -115,7 +129,14 @@ test('loaa report: --rows/--cols/--metric from the command line, plain run folde
   // a folder of runs without grid files: one row per run
   const plain = join(dir, 'plain');
   mkdirSync(join(plain, 'a'), { recursive: true });
-  writeFileSync(join(plain, 'a', 'results.json'), JSON.stringify({ params: { total: 10, trainable: 1 }, final: { epoch: 1, split: 'v', metrics: { top1: 0.5 } }, test: { split: 't', checkpoint: 'best', metrics: { top1: 0.75 } } }));
+  writeFileSync(
+    join(plain, 'a', 'results.json'),
+    JSON.stringify({
+      params: { total: 10, trainable: 1 },
+      final: { epoch: 1, split: 'v', metrics: { top1: 0.5 } },
+      test: { split: 't', checkpoint: 'best', metrics: { top1: 0.75 } },
+    }),
+  );
   r = loaa(['report', plain, '--out', join(dir, 'report3')]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(readFileSync(join(dir, 'report3', 'report.md'), 'utf8'), /\| a \| 1 \(10\.0%\) \| \*\*75\.00\*\* \|/);
@@ -146,7 +167,21 @@ test('report.html in headless Chromium: not blank, a table and plots on the page
   try {
     const r = spawnSync(
       c.bin,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars', `--user-data-dir=${profile}`, `--screenshot=${png}`, '--window-size=1200,1600', `file://${html}`],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--hide-scrollbars',
+        `--user-data-dir=${profile}`,
+        `--screenshot=${png}`,
+        '--window-size=1200,1600',
+        `file://${html}`,
+      ],
       { encoding: 'utf8', timeout: 90_000 },
     );
     assert.ok(existsSync(png), `chromium wrote no screenshot (status ${r.status}): ${r.stderr.slice(-500)}`);

@@ -23,7 +23,9 @@ test('loaa --help: one line per command file, the same summary the command itsel
   const overview = lines.join('\n');
   // the sources, not dist/ (tsc leaves the outputs of removed files behind); predict_batch.ts is
   // predict's batch form, not a command of its own
-  const names = readdirSync(join(repoRoot, 'src', 'cli', 'commands')).filter((f) => f.endsWith('.ts') && f !== 'predict_batch.ts').map((f) => f.slice(0, -3));
+  const names = readdirSync(join(repoRoot, 'src', 'cli', 'commands'))
+    .filter((f) => f.endsWith('.ts') && f !== 'predict_batch.ts')
+    .map((f) => f.slice(0, -3));
   assert.deepEqual([...names].sort(), [...COMMAND_NAMES].sort(), 'src/cli/summaries.ts names exactly the command files');
   for (const name of names) {
     const url = pathToFileURL(join(repoRoot, 'dist', 'src', 'cli', 'commands', `${name}.js`)).href;

@@ -11,7 +11,10 @@ const dir = tempDir('cli-train');
 const data = tinySet(join(dir, 'data'));
 const recipeFile = join(dir, 'tiny.yaml');
 // JSON is YAML
-writeFileSync(recipeFile, JSON.stringify(tinyRecipe(data, { train: { epochs: 4, checkpoint_every: 1 }, augment: { mixup: 0.5 }, data: { workers: 1 } })));
+writeFileSync(
+  recipeFile,
+  JSON.stringify(tinyRecipe(data, { train: { epochs: 4, checkpoint_every: 1 }, augment: { mixup: 0.5 }, data: { workers: 1 } })),
+);
 
 const loaa = (args: string[]) => loaaCli(args, { cwd: dir });
 
@@ -45,7 +48,11 @@ test('killed mid-run and resumed: the same final adapter, byte for byte, as an u
   const a = readFileSync(join(dir, 'whole', 'final', 'adapter_model.safetensors'));
   const b = readFileSync(join(cut, 'final', 'adapter_model.safetensors'));
   assert.ok(a.equals(b), 'final adapters differ');
-  assert.ok(readFileSync(join(dir, 'whole', 'best', 'adapter_model.safetensors')).equals(readFileSync(join(cut, 'best', 'adapter_model.safetensors'))));
+  assert.ok(
+    readFileSync(join(dir, 'whole', 'best', 'adapter_model.safetensors')).equals(
+      readFileSync(join(cut, 'best', 'adapter_model.safetensors')),
+    ),
+  );
   assert.deepEqual(JSON.parse(resumed.stdout).test, results.test);
 
   // loaa eval: the best checkpoint on the test split gives the run's test numbers (on libtorch, as
@@ -98,7 +105,10 @@ test('loaa demo --quick on the synthetic set: three methods compared, one clip c
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.data, 'synthetic');
-  assert.deepEqual(j.runs.map((x: { method: string }) => x.method), ['loaa', 'adapter', 'linear']);
+  assert.deepEqual(
+    j.runs.map((x: { method: string }) => x.method),
+    ['loaa', 'adapter', 'linear'],
+  );
   const [loaaRun, adapterRun, linearRun] = j.runs;
   assert.equal(loaaRun.trainable, adapterRun.trainable, 'LoAA and the parallel adapter at the same budget');
   assert.ok(linearRun.trainable < loaaRun.trainable);

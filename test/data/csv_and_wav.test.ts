@@ -11,7 +11,11 @@ import { tempDir } from '../helpers.js';
 test('parseCsv: quotes, doubled quotes, newlines in quotes, CRLF, BOM, blank lines', () => {
   const text = '\ufeffa,b,c\r\n1,"x, y","say ""hi"""\r\n\r\n2,"two\nlines",\n';
   const { records, lines } = parseCsv(text, 't.csv');
-  assert.deepEqual(records, [['a', 'b', 'c'], ['1', 'x, y', 'say "hi"'], ['2', 'two\nlines', '']]);
+  assert.deepEqual(records, [
+    ['a', 'b', 'c'],
+    ['1', 'x, y', 'say "hi"'],
+    ['2', 'two\nlines', ''],
+  ]);
   assert.deepEqual(lines, [1, 2, 4]);
   assert.throws(() => parseCsv('a\n"open', 't.csv'), /^Error: t\.csv:2: unterminated quoted field/);
 });

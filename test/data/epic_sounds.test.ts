@@ -82,16 +82,30 @@ test('bad EPIC-SOUNDS annotations are errors naming the rows', () => {
   const ds = readEpicSounds(dir, opts);
   assert.deepEqual(ds.labels, ['alpha', 'beta']);
   assert.equal(ds.splits.train!.length, 2);
-  writeFileSync(p, `${HEADER}\nP01_1_0,P01,P01_1,0,0,10,20,x,alpha,0\nP01_1_1,P01,P01_1,0,0,30,40,x,beta,7\nP01_1_2,P01,P01_1,0,0,30,40,x,beta,-1\n`);
-  assert.throws(() => readEpicSounds(dir, opts), new RegExp(`^Error: ${p}: 2 rows with a class_id outside 0\\.\\.1: line 3 \\(P01_1_1\\): class_id 7, line 4 \\(P01_1_2\\): class_id -1`));
+  writeFileSync(
+    p,
+    `${HEADER}\nP01_1_0,P01,P01_1,0,0,10,20,x,alpha,0\nP01_1_1,P01,P01_1,0,0,30,40,x,beta,7\nP01_1_2,P01,P01_1,0,0,30,40,x,beta,-1\n`,
+  );
+  assert.throws(
+    () => readEpicSounds(dir, opts),
+    new RegExp(
+      `^Error: ${p}: 2 rows with a class_id outside 0\\.\\.1: line 3 \\(P01_1_1\\): class_id 7, line 4 \\(P01_1_2\\): class_id -1`,
+    ),
+  );
   writeFileSync(p, `${HEADER}\nP01_1_0,P01,P01_1,0,0,10,5,x,alpha,0\n`);
-  assert.throws(() => readEpicSounds(dir, opts), /1 rows without annotation_id, video_id and integer start_sample < stop_sample: line 2 \(P01_1_0\)/);
+  assert.throws(
+    () => readEpicSounds(dir, opts),
+    /1 rows without annotation_id, video_id and integer start_sample < stop_sample: line 2 \(P01_1_0\)/,
+  );
   writeFileSync(p, `${HEADER}\nP01_1_0,P01,P01_1,0,0,10,20,x,alpha,0\nP01_1_1,P01,P01_1,0,0,30,40,x,gamma,0\n`);
   assert.throws(() => readEpicSounds(dir, opts), /1 class ids with two names: class_id 0 is both alpha and gamma/);
   writeFileSync(p, `${HEADER}\nP01_1_0,P01,P01_1,0,0,10,20,x,alpha,0\n`);
   assert.throws(() => readEpicSounds(dir, opts), /1 class indices without a name: 1 \(pass labels/);
   assert.throws(() => readEpicSounds(dir, { ...opts, labels: ['alpha'] }), /^Error: labels: 1 class names, expected 2/);
-  assert.throws(() => readEpicSounds(dir, { ...opts, labels: ['x', 'y'] }), /^Error: labels: 1 names differ from the CSVs: 0: x vs the CSV's alpha/);
+  assert.throws(
+    () => readEpicSounds(dir, { ...opts, labels: ['x', 'y'] }),
+    /^Error: labels: 1 names differ from the CSVs: 0: x vs the CSV's alpha/,
+  );
   writeFileSync(p, `${HEADER}\nP01_1_0,P01,P01_1,0,0,10,20,x,alpha,0\nP01_1_0,P01,P01_1,0,0,30,40,x,beta,1\n`);
   assert.throws(() => readEpicSounds(dir, opts), /duplicate clip ids in split train: P01_1_0/);
   writeFileSync(p, `${HEADER}\n`);

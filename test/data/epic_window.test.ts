@@ -20,10 +20,15 @@ interface WindowCase {
 const file = fixture('audio', 'epic_augment.json');
 const fx = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { windows: WindowCase[] }) : null;
 
-test('windows match the reference: linspace views, random.uniform starts, int() truncation, short clips whole', { skip: fx ? false : `${file} missing (run tools/fixtures/epic_augment_fixtures.py)` }, () => {
+test('windows match the reference: linspace views, random.uniform starts, int() truncation, short clips whole', {
+  skip: fx ? false : `${file} missing (run tools/fixtures/epic_augment_fixtures.py)`,
+}, () => {
   assert.ok(fx!.windows.length > 20);
   for (const c of fx!.windows) {
-    const got = c.random !== undefined ? epicWindow(c.start, c.stop, { random: c.random }) : epicWindow(c.start, c.stop, c.view!, { views: c.views! });
+    const got =
+      c.random !== undefined
+        ? epicWindow(c.start, c.stop, { random: c.random })
+        : epicWindow(c.start, c.stop, c.view!, { views: c.views! });
     assert.deepEqual(got, c.window, JSON.stringify(c));
   }
 });
@@ -34,7 +39,10 @@ test('a 2-s window is 47,975 samples inside the annotation; the views span it ev
   assert.equal(e - s, Math.round(24000 * 1.999) - 1);
   const views = epicTestViews({ id: 'P01_11_1', path: 'x.h5', label: 4, start: 73560, end: 346728 });
   assert.equal(views.length, EPIC_TEST_VIEWS);
-  assert.deepEqual(views.map((v) => v.id), [0, 1, 2, 3, 4].map((k) => `P01_11_1#view${k}`));
+  assert.deepEqual(
+    views.map((v) => v.id),
+    [0, 1, 2, 3, 4].map((k) => `P01_11_1#view${k}`),
+  );
   assert.equal(views[4]!.end, 346728 - 1);
   for (const v of views) {
     assert.ok(v.start! >= 73560 && v.end! <= 346728);

@@ -7,11 +7,13 @@ import { foldNames, foldTrainTest } from '../../src/data/folds.js';
 import { writeWav } from './wav_writer.js';
 import { tempDir } from '../helpers.js';
 
-const NAMES = ('dog rooster pig cow frog cat hen insects sheep crow rain sea_waves crackling_fire crickets chirping_birds ' +
+const NAMES = (
+  'dog rooster pig cow frog cat hen insects sheep crow rain sea_waves crackling_fire crickets chirping_birds ' +
   'water_drops wind pouring_water toilet_flush thunderstorm crying_baby sneezing clapping breathing coughing footsteps ' +
   'laughing brushing_teeth snoring drinking_sipping door_wood_knock mouse_click keyboard_typing door_wood_creaks ' +
   'can_opening washing_machine vacuum_cleaner clock_alarm clock_tick glass_breaking helicopter chainsaw siren car_horn ' +
-  'engine train church_bells airplane fireworks hand_saw').split(' ');
+  'engine train church_bells airplane fireworks hand_saw'
+).split(' ');
 const ESC10 = new Set([0, 1, 10, 11, 12, 20, 21, 38, 40, 41]);
 
 /** An ESC-50 copy: 50 classes x 5 folds x 2 clips, rows in a scrambled order. */
@@ -30,9 +32,10 @@ function makeEsc50(variant: 'target' | 'category_name'): string {
   }
   // scramble deterministically so label order cannot come from row order
   rows.sort((a, b) => ((a.length * 7919 + a.charCodeAt(2)) % 13) - ((b.length * 7919 + b.charCodeAt(2)) % 13) || (a < b ? 1 : -1));
-  const header = variant === 'target' ? 'filename,fold,target,category,esc10,src_file,take' : 'filename,fold,category,category_name,esc10,src_file,take';
+  const header =
+    variant === 'target' ? 'filename,fold,target,category,esc10,src_file,take' : 'filename,fold,category,category_name,esc10,src_file,take';
   mkdirSync(join(root, 'meta'), { recursive: true });
-  writeFileSync(join(root, 'meta', 'esc50.csv'), [header, ...rows].join('\n') + '\n');
+  writeFileSync(join(root, 'meta', 'esc50.csv'), `${[header, ...rows].join('\n')}\n`);
   return root;
 }
 
@@ -47,7 +50,13 @@ for (const variant of ['target', 'category_name'] as const) {
     assert.deepEqual(foldNames(ds), ['fold1', 'fold2', 'fold3', 'fold4', 'fold5']);
     for (const f of foldNames(ds)) assert.equal(ds.splits[f]!.length, 100);
     const c = ds.splits.fold3!.find((x) => x.id === '3-100071-B-7.wav')!;
-    assert.deepEqual(c, { id: '3-100071-B-7.wav', path: join(root, 'audio', '3-100071-B-7.wav'), label: 7, dataset: 'esc50', source: '100071' });
+    assert.deepEqual(c, {
+      id: '3-100071-B-7.wav',
+      path: join(root, 'audio', '3-100071-B-7.wav'),
+      label: 7,
+      dataset: 'esc50',
+      source: '100071',
+    });
     for (const x of Object.values(ds.splits).flat()) assert.equal(NAMES[x.label as number], NAMES[Number(/-(\d+)\.wav$/.exec(x.id)![1])]);
     assert.deepEqual(ds.skipped, { count: 0, examples: [] });
   });
@@ -56,7 +65,18 @@ for (const variant of ['target', 'category_name'] as const) {
 test('ESC-10: the 10 classes re-indexed in target order', () => {
   const ds = readEsc50(makeEsc50('target'), { esc10: true });
   assert.equal(ds.name, 'esc10');
-  assert.deepEqual(ds.labels, ['dog', 'rooster', 'rain', 'sea_waves', 'crackling_fire', 'crying_baby', 'sneezing', 'clock_tick', 'helicopter', 'chainsaw']);
+  assert.deepEqual(ds.labels, [
+    'dog',
+    'rooster',
+    'rain',
+    'sea_waves',
+    'crackling_fire',
+    'crying_baby',
+    'sneezing',
+    'clock_tick',
+    'helicopter',
+    'chainsaw',
+  ]);
   for (const f of foldNames(ds)) assert.equal(ds.splits[f]!.length, 20);
   const heli = ds.splits.fold1!.filter((c) => c.label === 8);
   assert.equal(heli.length, 2);
@@ -76,7 +96,15 @@ test('foldTrainTest: the test fold against the other four', () => {
 
 test('missing audio: an error naming the first five and the count, or skipped with skipMissing', () => {
   const root = makeEsc50('target');
-  const gone = ['1-100000-A-0.wav', '1-100001-B-0.wav', '2-100010-A-1.wav', '3-100020-A-2.wav', '4-100030-A-3.wav', '5-100040-A-4.wav', '5-100041-B-4.wav'];
+  const gone = [
+    '1-100000-A-0.wav',
+    '1-100001-B-0.wav',
+    '2-100010-A-1.wav',
+    '3-100020-A-2.wav',
+    '4-100030-A-3.wav',
+    '5-100040-A-4.wav',
+    '5-100041-B-4.wav',
+  ];
   for (const f of gone) rmSync(join(root, 'audio', f));
   assert.throws(
     () => readEsc50(root),

@@ -20,7 +20,15 @@ test('folder per class: natural label order, nested files, non-audio ignored, si
   const ds = readFolderDataset(root);
   assert.deepEqual(ds.labels, ['2', '10']);
   assert.deepEqual(Object.keys(ds.splits), ['all']);
-  assert.deepEqual(ds.splits.all!.map((c) => [c.id, c.label]), [['10/a.wav', 1], ['10/d.FLAC', 1], ['2/b.wav', 0], ['2/sub/c.wav', 0]]);
+  assert.deepEqual(
+    ds.splits.all!.map((c) => [c.id, c.label]),
+    [
+      ['10/a.wav', 1],
+      ['10/d.FLAC', 1],
+      ['2/b.wav', 0],
+      ['2/sub/c.wav', 0],
+    ],
+  );
   assert.equal(ds.splits.all![0]!.path, join(root, '10', 'a.wav'));
   assert.equal(readFolderDataset(root, { extensions: ['wav'] }).splits.all!.length, 3);
   assert.deepEqual(readFolderDataset(root, { labels: ['10', '2', 'extra'] }).labels, ['10', '2', 'extra']);
@@ -36,7 +44,10 @@ test('folder per split, then per class', () => {
   const ds = readFolderDataset(root);
   assert.deepEqual(ds.labels, ['cat', 'dog']);
   assert.deepEqual(Object.keys(ds.splits).sort(), ['test', 'train']);
-  assert.deepEqual(ds.splits.test!.map((c) => [c.id, c.label]), [['test/dog/c.wav', 1]]);
+  assert.deepEqual(
+    ds.splits.test!.map((c) => [c.id, c.label]),
+    [['test/dog/c.wav', 1]],
+  );
   mkdirSync(join(root, 'validation', 'cat'), { recursive: true });
   assert.throws(() => readFolderDataset(root), /1 empty splits: validation/);
 });
@@ -51,12 +62,16 @@ test('CSV manifest: relative paths, split column, label order, unknown labels, m
   assert.deepEqual(ds.labels, ['cat, grey', 'dog']);
   assert.deepEqual(Object.keys(ds.splits), ['train', 'test']);
   assert.deepEqual(ds.splits.train![1], { id: '../audio/sub/b.wav', path: join(root, 'audio', 'sub', 'b.wav'), label: 0, dataset: 'csv' });
-  assert.throws(() => readCsvManifest(csv, { labels: ['dog'] }), new RegExp(`^Error: ${csv}: 1 rows with labels not in the label list: line 3: cat, grey`));
+  assert.throws(
+    () => readCsvManifest(csv, { labels: ['dog'] }),
+    new RegExp(`^Error: ${csv}: 1 rows with labels not in the label list: line 3: cat, grey`),
+  );
 
-  writeFileSync(csv, 'path,label\n' + Array.from({ length: 7 }, (_, i) => `../audio/gone${i}.wav,dog`).join('\n') + '\n../audio/a.wav,cat\n');
+  writeFileSync(csv, `path,label\n${Array.from({ length: 7 }, (_, i) => `../audio/gone${i}.wav,dog`).join('\n')}\n../audio/a.wav,cat\n`);
   assert.throws(
     () => readCsvManifest(csv),
-    (e: Error) => e.message.startsWith(`${csv}: 7 missing audio files: ${join(root, 'audio', 'gone0.wav')}, `) && e.message.includes('... (2 more)'),
+    (e: Error) =>
+      e.message.startsWith(`${csv}: 7 missing audio files: ${join(root, 'audio', 'gone0.wav')}, `) && e.message.includes('... (2 more)'),
   );
   const kept = readCsvManifest(csv, { skipMissing: true });
   assert.deepEqual(kept.skipped, { count: 7, examples: [0, 1, 2, 3, 4].map((i) => join(root, 'audio', `gone${i}.wav`)) });
@@ -68,20 +83,32 @@ test('CSV manifest: relative paths, split column, label order, unknown labels, m
   writeFileSync(csv, 'path,label\n../audio/a.wav,dog;cat\n../audio/c.wav,\n');
   const ml = readCsvManifest(csv, { multiLabel: true });
   assert.equal(ml.multiLabel, true);
-  assert.deepEqual(ml.splits.all!.map((c) => c.label), [[1, 0], []]);
+  assert.deepEqual(
+    ml.splits.all!.map((c) => c.label),
+    [[1, 0], []],
+  );
   assert.throws(() => readCsvManifest(csv), /1 rows without a path, a label: line 3/);
   writeFileSync(csv, 'file,label\n');
   assert.throws(() => readCsvManifest(csv), /missing column path/);
 });
 
-const LABELS_CSV = 'index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/m/05zppz,"Male speech, man speaking"\n2,/m/02zsn,"Female speech, woman speaking"\n';
+const LABELS_CSV =
+  'index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/m/05zppz,"Male speech, man speaking"\n2,/m/02zsn,"Female speech, woman speaking"\n';
 
 test('AST JSON manifests: mids to indices, display names, multi-label inferred, relative wavs', () => {
   const root = tempDir('astjson');
   writeFileSync(join(root, 'class_labels_indices.csv'), LABELS_CSV);
   writeWav(join(root, 'wav', 'a.wav'), 4);
   writeWav(join(root, 'wav', 'b.wav'), 4);
-  writeFileSync(join(root, 'train.json'), JSON.stringify({ data: [{ wav: 'wav/a.wav', labels: '/m/09x0r,/m/05zppz' }, { wav: join(root, 'wav', 'b.wav'), labels: '/m/02zsn' }] }));
+  writeFileSync(
+    join(root, 'train.json'),
+    JSON.stringify({
+      data: [
+        { wav: 'wav/a.wav', labels: '/m/09x0r,/m/05zppz' },
+        { wav: join(root, 'wav', 'b.wav'), labels: '/m/02zsn' },
+      ],
+    }),
+  );
   writeFileSync(join(root, 'eval.json'), JSON.stringify({ data: [{ wav: 'wav/b.wav', labels: '/m/05zppz' }] }));
   const ds = readAstJson(root);
   assert.deepEqual(ds.labels, ['Speech', 'Male speech, man speaking', 'Female speech, woman speaking']);
@@ -96,9 +123,15 @@ test('AST JSON manifests: mids to indices, display names, multi-label inferred, 
   assert.equal(single.splits.test![0]!.label, 1);
 
   writeFileSync(join(root, 'bad.json'), JSON.stringify({ data: [{ wav: 'wav/a.wav', labels: '/m/nope' }, { wav: 'x.wav' }] }));
-  assert.throws(() => readAstJson(root, { splits: { x: 'bad.json' } }), /bad\.json: 1 entries without string "wav" and "labels": data\[1\]/);
+  assert.throws(
+    () => readAstJson(root, { splits: { x: 'bad.json' } }),
+    /bad\.json: 1 entries without string "wav" and "labels": data\[1\]/,
+  );
   writeFileSync(join(root, 'bad.json'), JSON.stringify({ data: [{ wav: 'wav/a.wav', labels: '/m/nope' }] }));
-  assert.throws(() => readAstJson(root, { splits: { x: 'bad.json' } }), /bad\.json: 1 entries with labels not in .*class_labels_indices\.csv: data\[0\] \/m\/nope/);
+  assert.throws(
+    () => readAstJson(root, { splits: { x: 'bad.json' } }),
+    /bad\.json: 1 entries with labels not in .*class_labels_indices\.csv: data\[0\] \/m\/nope/,
+  );
   writeFileSync(join(root, 'bad.json'), JSON.stringify({ data: [{ wav: 'wav/gone.wav', labels: '/m/09x0r' }] }));
   assert.throws(() => readAstJson(root, { splits: { x: 'bad.json' } }), /1 missing audio files: .*gone\.wav/);
   writeFileSync(join(root, 'bad.json'), '{"rows": []}');

@@ -46,8 +46,15 @@ test('same seed, same batches: in process and on 2 worker threads, augmentation 
     assert.equal(a.length, Math.ceil(clips.length / 5));
     assert.equal(a[a.length - 1]!.size, clips.length % 5 || 5);
     assert.deepEqual(a.flatMap((b) => b.ids).sort(), clips.map((c) => c.id).sort(), 'an epoch covers every clip once');
-    assert.notDeepEqual(a.flatMap((b) => b.ids), (await all(inProcess, 1)).flatMap((b) => b.ids), 'each epoch has its own order');
-    assert.ok(a.some((b) => b.soft), 'mixup happened');
+    assert.notDeepEqual(
+      a.flatMap((b) => b.ids),
+      (await all(inProcess, 1)).flatMap((b) => b.ids),
+      'each epoch has its own order',
+    );
+    assert.ok(
+      a.some((b) => b.soft),
+      'mixup happened',
+    );
     for (const b of a) {
       for (let i = 0; i < b.size; i++) {
         const row = b.targets.subarray(i * 3, i * 3 + 3);
@@ -59,7 +66,10 @@ test('same seed, same batches: in process and on 2 worker threads, augmentation 
     same(await all(threaded, 1, 2), (await all(inProcess, 1)).slice(2));
     // another seed, other batches
     const other = new DataLoader({ ...opts, seed: 12 });
-    assert.notDeepEqual((await all(other, 0)).map((b) => b.ids), a.map((b) => b.ids));
+    assert.notDeepEqual(
+      (await all(other, 0)).map((b) => b.ids),
+      a.map((b) => b.ids),
+    );
   } finally {
     await threaded.close();
   }
@@ -74,21 +84,36 @@ test('augmentation only in training; evaluation features are the plain front end
   const first = clips[0]!;
   const expect = astFeatures(readWavSync(first.path), { sampleRate: 16000, numMelBins: 32, targetLength: 48, mean: -5, std: 4 });
   assert.deepEqual(Array.from(e[0]!.x.subarray(0, 48 * 32)), Array.from(expect.data));
-  assert.deepEqual(Array.from(e[0]!.labels), clips.slice(0, 4).map((c) => c.label));
+  assert.deepEqual(
+    Array.from(e[0]!.labels),
+    clips.slice(0, 4).map((c) => c.label),
+  );
   assert.equal(e[0]!.soft, false);
   const t = await all(trainLoader, 0);
   assert.equal(t[0]!.ids[0], first.id);
   assert.notDeepEqual(Array.from(t[0]!.x.subarray(0, 48 * 32)), Array.from(expect.data), 'SpecAugment masked something');
   // masked values are the normalised zero: (0 - mean) / (2 std)
   assert.ok(Array.from(t[0]!.x.subarray(0, 48 * 32)).some((v) => Math.abs(v - 5 / 8) < 1e-6));
-  assert.throws(() => new DataLoader({ clips, numClasses: 3, frontend: FE, augment: AUG, batchSize: 4, cache: true }), /cache is only for un-augmented sets/);
+  assert.throws(
+    () => new DataLoader({ clips, numClasses: 3, frontend: FE, augment: AUG, batchSize: 4, cache: true }),
+    /cache is only for un-augmented sets/,
+  );
 });
 
 test('feature cache: later epochs copy the first one (they run with the audio files gone)', async () => {
   const own = readFolderDataset(tinySet(tempDir('loader-cache'))).splits.train!;
   const pool = new WorkerPool(1);
   try {
-    const cached = new DataLoader({ clips: own, numClasses: 3, frontend: FE, batchSize: 4, shuffle: true, seed: 2, workers: pool, cache: true });
+    const cached = new DataLoader({
+      clips: own,
+      numClasses: 3,
+      frontend: FE,
+      batchSize: 4,
+      shuffle: true,
+      seed: 2,
+      workers: pool,
+      cache: true,
+    });
     const plain = new DataLoader({ clips: own, numClasses: 3, frontend: FE, batchSize: 4, shuffle: true, seed: 2 });
     same(await all(cached, 0), await all(plain, 0));
     const expected = await all(plain, 1);
@@ -127,7 +152,8 @@ test('ranged clips (Speech Commands silence windows) and errors that name the fi
   const b: ClipRef = { id: 'w1', path: long, label: 0, start: 16000, end: 32000 };
   const [batch] = await all(new DataLoader({ clips: [a, b], numClasses: 1, frontend: fe, batchSize: 2 }), 0);
   const audio = readWavSync(long);
-  const win = (s: number) => padOrCrop(astFeatures({ sampleRate: 16000, channels: [audio.channels[0]!.slice(s, s + 16000)] }, { numMelBins: 32 }), 100);
+  const win = (s: number) =>
+    padOrCrop(astFeatures({ sampleRate: 16000, channels: [audio.channels[0]!.slice(s, s + 16000)] }, { numMelBins: 32 }), 100);
   assert.deepEqual(Array.from(batch!.x.subarray(0, 3200)), Array.from(win(0).data));
   assert.deepEqual(Array.from(batch!.x.subarray(3200)), Array.from(win(16000).data));
   const broken = join(dir, 'broken.wav');
@@ -136,7 +162,12 @@ test('ranged clips (Speech Commands silence windows) and errors that name the fi
   try {
     const l = new DataLoader({ clips: [{ id: 'x', path: broken, label: 0 }], numClasses: 1, frontend: fe, batchSize: 1, workers: pool });
     await assert.rejects(all(l, 0), (e: Error) => e.message.startsWith(broken));
-    const missing = new DataLoader({ clips: [{ id: 'y', path: join(dir, 'nope.wav'), label: 0 }], numClasses: 1, frontend: fe, batchSize: 1 });
+    const missing = new DataLoader({
+      clips: [{ id: 'y', path: join(dir, 'nope.wav'), label: 0 }],
+      numClasses: 1,
+      frontend: fe,
+      batchSize: 1,
+    });
     await assert.rejects(all(missing, 0), /nope\.wav: cannot read audio file: no such file/);
   } finally {
     await pool.close();

@@ -11,7 +11,10 @@ test('openDataset dispatches by type and alias', () => {
   writeWav(join(root, 'audio', '1-1-A-0.wav'), 4);
   writeWav(join(root, 'audio', '2-2-A-1.wav'), 4);
   mkdirSync(join(root, 'meta'));
-  writeFileSync(join(root, 'meta', 'esc50.csv'), 'filename,fold,target,category,esc10\n1-1-A-0.wav,1,0,dog,True\n2-2-A-1.wav,2,1,rooster,False\n');
+  writeFileSync(
+    join(root, 'meta', 'esc50.csv'),
+    'filename,fold,target,category,esc10\n1-1-A-0.wav,1,0,dog,True\n2-2-A-1.wav,2,1,rooster,False\n',
+  );
   assert.deepEqual(openDataset({ type: 'esc50', root }).labels, ['dog', 'rooster']);
   assert.deepEqual(openDataset({ type: 'ESC10', root }).labels, ['dog']);
   assert.deepEqual(Object.keys(openDataset({ type: 'esc-10', root }).splits), ['fold1']);
@@ -23,9 +26,15 @@ test('openDataset dispatches by type and alias', () => {
 });
 
 test('openDataset: unknown type, missing root and unknown options are errors naming the key', () => {
-  assert.throws(() => openDataset({ type: 'audioset', root: '/x' }), /^Error: dataset\.type: unknown dataset type 'audioset' \(known: esc50, speechcommands, epic, fsdd, folder, csv, ast-json\)/);
+  assert.throws(
+    () => openDataset({ type: 'audioset', root: '/x' }),
+    /^Error: dataset\.type: unknown dataset type 'audioset' \(known: esc50, speechcommands, epic, fsdd, folder, csv, ast-json\)/,
+  );
   assert.throws(() => openDataset({ type: 'fsdd' }), /^Error: dataset\.root: a path is required for fsdd/);
-  assert.throws(() => openDataset({ type: 'fsdd', root: '/x', valdiation: 'index5-9' }), /^Error: dataset\.valdiation: unknown option for fsdd \(known: root, skipMissing, verifyFiles, validation\)/);
+  assert.throws(
+    () => openDataset({ type: 'fsdd', root: '/x', valdiation: 'index5-9' }),
+    /^Error: dataset\.valdiation: unknown option for fsdd \(known: root, skipMissing, verifyFiles, validation\)/,
+  );
   assert.throws(() => openDataset(null as unknown as Record<string, unknown>), /^Error: dataset: expected an object/);
 });
 

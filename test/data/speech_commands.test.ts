@@ -25,7 +25,7 @@ function makeSpeechCommands(): string {
   }
   for (const [name, frames] of Object.entries(NOISE)) writeWav(join(root, '_background_noise_', name), frames);
   writeFileSync(join(root, '_background_noise_', 'README.md'), 'noise');
-  writeFileSync(join(root, 'validation_list.txt'), val.join('\n') + '\n');
+  writeFileSync(join(root, 'validation_list.txt'), `${val.join('\n')}\n`);
   writeFileSync(join(root, 'testing_list.txt'), tst.join('\r\n'));
   writeFileSync(join(root, 'LICENSE'), 'cc-by');
   return root;
@@ -93,13 +93,18 @@ test('errors: missing list, unknown word, missing clip (skipMissing drops it), b
   appendFileSync(join(root, 'validation_list.txt'), 'yes/gone_nohash_0.wav\nyes/gone_nohash_1.wav\n');
   assert.throws(
     () => readSpeechCommands(root),
-    new RegExp(`^Error: ${join(root, 'validation_list.txt')}: 2 missing audio files: ${join(root, 'yes/gone_nohash_0.wav')}, .*gone_nohash_1\\.wav \\(pass skipMissing`),
+    new RegExp(
+      `^Error: ${join(root, 'validation_list.txt')}: 2 missing audio files: ${join(root, 'yes/gone_nohash_0.wav')}, .*gone_nohash_1\\.wav \\(pass skipMissing`,
+    ),
   );
   const ds = readSpeechCommands(root, { skipMissing: true });
   assert.equal(ds.skipped!.count, 2);
   assert.equal(ds.splits.validation!.length, WORDS.length);
   appendFileSync(join(root, 'testing_list.txt'), '\nmarvin/x_nohash_0.wav\n');
-  assert.throws(() => readSpeechCommands(root, { skipMissing: true }), /testing_list\.txt: 1 entries name no word folder: marvin\/x_nohash_0\.wav/);
+  assert.throws(
+    () => readSpeechCommands(root, { skipMissing: true }),
+    /testing_list\.txt: 1 entries name no word folder: marvin\/x_nohash_0\.wav/,
+  );
 
   const root2 = makeSpeechCommands();
   appendFileSync(join(root2, 'testing_list.txt'), '\nyes/00000000_nohash_0.wav\n');
@@ -108,7 +113,10 @@ test('errors: missing list, unknown word, missing clip (skipMissing drops it), b
   const root3 = makeSpeechCommands();
   rmSync(join(root3, '_background_noise_'), { recursive: true });
   assert.ok(readSpeechCommands(root3).splits.train!.length > 0);
-  assert.throws(() => readSpeechCommands(root3, { classes: 12 }), /_background_noise_: not found, needed for the 12-class task's _silence_ clips/);
+  assert.throws(
+    () => readSpeechCommands(root3, { classes: 12 }),
+    /_background_noise_: not found, needed for the 12-class task's _silence_ clips/,
+  );
   rmSync(join(root3, 'testing_list.txt'));
   assert.throws(() => readSpeechCommands(root3), /1 missing list files: .*testing_list\.txt/);
   rmSync(join(root3, 'stop'), { recursive: true });

@@ -8,17 +8,34 @@ import { glooSkip } from './ranks.js';
 const skip = glooSkip();
 const script = join(repoRoot, 'dist', 'src', 'bench', 'dist_check.js');
 
-interface Report { ok: boolean; backend: string; ranks: number; devices: string[]; allreduce_ms: number; allreduce_bytes: number; allreduce_correct: boolean; steps_equal_single: boolean; max_param_diff: number; error?: string }
+interface Report {
+  ok: boolean;
+  backend: string;
+  ranks: number;
+  devices: string[];
+  allreduce_ms: number;
+  allreduce_bytes: number;
+  allreduce_correct: boolean;
+  steps_equal_single: boolean;
+  max_param_diff: number;
+  error?: string;
+}
 
 function check(...args: string[]): { code: number | null; report: Report; stderr: string } {
-  const r = spawnSync(process.execPath, [script, '--mib', '1', '--dist-timeout', '30', ...args], { encoding: 'utf8', env: { ...process.env, LOAA_NUM_THREADS: '1' }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [script, '--mib', '1', '--dist-timeout', '30', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOAA_NUM_THREADS: '1' },
+    timeout: 120_000,
+  });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   assert.ok(last.startsWith('{'), `no report: ${r.stdout}${r.stderr}`);
   return { code: r.status, report: JSON.parse(last) as Report, stderr: r.stderr };
 }
 
 // scripts/gpu-check.sh runs this module with NCCL on CUDA; here its Gloo/CPU path is what can run.
-test('the backend check (gpu-check.sh\'s NCCL step) on 2 Gloo ranks: all-reduce sums, data-parallel steps equal one process\'s', { skip }, () => {
+test("the backend check (gpu-check.sh's NCCL step) on 2 Gloo ranks: all-reduce sums, data-parallel steps equal one process's", {
+  skip,
+}, () => {
   const two = check('--backend', 'gloo', '--nproc', '2');
   assert.equal(two.code, 0, two.stderr);
   assert.equal(two.report.ok, true);

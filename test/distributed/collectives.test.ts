@@ -17,12 +17,21 @@ const skip = glooSkip();
 function checkCollectives(runs: RankRun[], W: number): void {
   assertOk(runs);
   for (const r of runs) {
-    const out = JSON.parse(r.stdout.trim()) as { rank: number; allreduce: number[]; broadcast: number[]; allgather: number[][]; sums: number[] };
+    const out = JSON.parse(r.stdout.trim()) as {
+      rank: number;
+      allreduce: number[];
+      broadcast: number[];
+      allgather: number[][];
+      sums: number[];
+    };
     assert.equal(out.rank, r.rank);
     const total = (W * (W + 1)) / 2; // sum of rank + 1
     assert.deepEqual(out.allreduce, Array(5).fill(total));
     assert.deepEqual(out.broadcast, [(W - 1) * 10, (W - 1) * 10 + 1], 'the root is the last rank');
-    assert.deepEqual(out.allgather, Array.from({ length: W }, (_, k) => Array(4).fill(k)));
+    assert.deepEqual(
+      out.allgather,
+      Array.from({ length: W }, (_, k) => Array(4).fill(k)),
+    );
     assert.deepEqual(out.sums, [(W * (W - 1)) / 2, W, W / 2]);
   }
 }
@@ -61,7 +70,10 @@ test('two machines: ranks in two network namespaces joined by a veth pair', { sk
     ip('link', 'set', `${tag}1`, 'netns', b);
     ip('-n', a, 'addr', 'add', `10.213.${net}.1/24`, 'dev', `${tag}0`);
     ip('-n', b, 'addr', 'add', `10.213.${net}.2/24`, 'dev', `${tag}1`);
-    for (const [ns, dev] of [[a, `${tag}0`], [b, `${tag}1`]] as const) {
+    for (const [ns, dev] of [
+      [a, `${tag}0`],
+      [b, `${tag}1`],
+    ] as const) {
       ip('-n', ns, 'link', 'set', dev, 'up');
       ip('-n', ns, 'link', 'set', 'lo', 'up');
     }
@@ -72,7 +84,12 @@ test('two machines: ranks in two network namespaces joined by a veth pair', { sk
     }).done;
     checkCollectives(runs, 2);
   } finally {
-    for (const ns of [a, b]) try { ip('netns', 'del', ns); } catch { /* not created */ }
+    for (const ns of [a, b])
+      try {
+        ip('netns', 'del', ns);
+      } catch {
+        /* not created */
+      }
   }
 });
 
@@ -88,7 +105,13 @@ test('the local launcher: N ranks with their own logs; a failing rank fails the 
   const plan = { nproc: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: null, timeoutMs: 30_000, backend: 'gloo' as const };
   const ok = await launchLocal({ plan, script: child, args: ['collectives'], logDir, cores: 2 });
   assert.equal(ok.code, 0);
-  assert.deepEqual(ok.exits.map((e) => [e.rank, e.code]), [[0, 0], [1, 0]]);
+  assert.deepEqual(
+    ok.exits.map((e) => [e.rank, e.code]),
+    [
+      [0, 0],
+      [1, 0],
+    ],
+  );
   const log1 = JSON.parse(readFileSync(join(logDir, 'rank1.log'), 'utf8').trim()) as { rank: number; allreduce: number[] };
   assert.equal(log1.rank, 1);
   assert.deepEqual(log1.allreduce, [3, 3, 3, 3, 3]);
@@ -123,5 +146,8 @@ test('gatherRows checks the shard it is given; a world of one returns it as it i
   const r = new GradientReducer(g, [zeros([4, 4]).requiresGrad_(), zeros([3]).requiresGrad_()], 64);
   assert.equal(r.bytesPerStep, 19 * 4);
   // 64-byte buckets in reverse order: the 12-byte bias first, then the 64-byte weight no longer fits
-  assert.deepEqual(r.buckets.map((b) => b.map((p) => p.numel)), [[3], [16]]);
+  assert.deepEqual(
+    r.buckets.map((b) => b.map((p) => p.numel)),
+    [[3], [16]],
+  );
 });

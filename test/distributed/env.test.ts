@@ -4,9 +4,25 @@ import { DEFAULT_TIMEOUT_MS, launchPlan, rankEnv, rankFromEnv, threadsPerRank } 
 
 test('a plain run is not a rank; torchrun variables make one', () => {
   assert.equal(rankFromEnv({}), null);
-  const c = rankFromEnv({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '1234' });
+  const c = rankFromEnv({
+    RANK: '3',
+    WORLD_SIZE: '4',
+    LOCAL_RANK: '1',
+    LOCAL_WORLD_SIZE: '2',
+    MASTER_ADDR: '10.0.0.1',
+    MASTER_PORT: '1234',
+  });
   assert.deepEqual(
-    { rank: c!.rank, worldSize: c!.worldSize, localRank: c!.localRank, nodeRank: c!.nodeRank, addr: c!.masterAddr, port: c!.masterPort, timeout: c!.timeoutMs, backend: c!.backend },
+    {
+      rank: c!.rank,
+      worldSize: c!.worldSize,
+      localRank: c!.localRank,
+      nodeRank: c!.nodeRank,
+      addr: c!.masterAddr,
+      port: c!.masterPort,
+      timeout: c!.timeoutMs,
+      backend: c!.backend,
+    },
     { rank: 3, worldSize: 4, localRank: 1, nodeRank: 1, addr: '10.0.0.1', port: 1234, timeout: DEFAULT_TIMEOUT_MS, backend: 'gloo' },
   );
   assert.equal(rankFromEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'a', LOAA_DIST_TIMEOUT: '7.5' })!.timeoutMs, 7500);
@@ -22,7 +38,7 @@ test('bad rank variables are errors naming the variable', () => {
   assert.throws(() => rankFromEnv({ WORLD_SIZE: '2' }), /^Error: RANK and WORLD_SIZE/);
 });
 
-test('launch plans from flags; the ranks get torchrun\'s variables and a share of the cores', () => {
+test("launch plans from flags; the ranks get torchrun's variables and a share of the cores", () => {
   assert.equal(launchPlan({}), null);
   assert.equal(launchPlan({ nproc: 1 }), null);
   const p = launchPlan({ nproc: 2, nnodes: 2, nodeRank: 1, masterAddr: '10.1.1.1', masterPort: 4000 }, {})!;
@@ -38,7 +54,10 @@ test('launch plans from flags; the ranks get torchrun\'s variables and a share o
   assert.deepEqual([c.rank, c.worldSize, c.localRank, c.nodeRank, c.masterPort], [3, 4, 1, 1, 4000]);
   assert.equal(launchPlan({ nproc: 2 }, {})!.masterPort, null, 'a single node picks its own port');
   assert.throws(() => launchPlan({ nproc: 2, nnodes: 2 }, {}), /^Error: --master-addr: required/);
-  assert.throws(() => launchPlan({ nproc: 2, nnodes: 2, nodeRank: 2, masterAddr: 'a' }, {}), /^Error: --node-rank: 2 is not below --nnodes 2/);
+  assert.throws(
+    () => launchPlan({ nproc: 2, nnodes: 2, nodeRank: 2, masterAddr: 'a' }, {}),
+    /^Error: --node-rank: 2 is not below --nnodes 2/,
+  );
   assert.throws(() => launchPlan({ nproc: 0 }, {}), /^Error: --nproc: expected an integer/);
   assert.throws(() => launchPlan({ nproc: 2, backend: 'mpi' }, {}), /^Error: --backend: backend must be gloo or nccl/);
   assert.equal(threadsPerRank(2, 2), 1);
@@ -58,7 +77,13 @@ test('--dist-backend: auto is NCCL for a CUDA train.device with a GPU per local 
   assert.equal(await resolveBackend(undefined, 'cuda', {}, { gpus: 1, ranksHere: 2 }), 'gloo');
   assert.equal(await resolveBackend(undefined, 'cuda', { LOAA_DIST_BACKEND: 'gloo' }, { gpus: 2 }), 'gloo');
   assert.equal(await resolveBackend('nccl', 'cpu', { LOAA_DIST_BACKEND: 'gloo' }), 'nccl');
-  await assert.rejects(resolveBackend(undefined, 'cpu', { LOAA_DIST_BACKEND: 'mpi' }), /LOAA_DIST_BACKEND: expected gloo, nccl or auto, got "mpi"/);
-  assert.deepEqual([0, 1, 2, 3].map((r) => ncclDevice(r, 2)), ['cuda:0', 'cuda:1', 'cuda:0', 'cuda:1']);
+  await assert.rejects(
+    resolveBackend(undefined, 'cpu', { LOAA_DIST_BACKEND: 'mpi' }),
+    /LOAA_DIST_BACKEND: expected gloo, nccl or auto, got "mpi"/,
+  );
+  assert.deepEqual(
+    [0, 1, 2, 3].map((r) => ncclDevice(r, 2)),
+    ['cuda:0', 'cuda:1', 'cuda:0', 'cuda:1'],
+  );
   assert.throws(() => ncclDevice(0, 0), /^Error: dist backend nccl: rank 0 on this node sees no CUDA device/);
 });

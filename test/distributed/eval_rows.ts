@@ -9,7 +9,14 @@ export type Rows = EvalRows;
 export function evalRowsAt(positions: number[], o: { soft?: boolean } = {}): Rows {
   const C = CLASSES;
   const m = positions.length;
-  const r: Rows = { numClasses: C, logits: new Float32Array(m * C), targets: new Float32Array(m * C), labels: new Int32Array(m), lossSum: 0, soft: Boolean(o.soft) && m > 0 };
+  const r: Rows = {
+    numClasses: C,
+    logits: new Float32Array(m * C),
+    targets: new Float32Array(m * C),
+    labels: new Int32Array(m),
+    lossSum: 0,
+    soft: Boolean(o.soft) && m > 0,
+  };
   positions.forEach((p, i) => {
     for (let c = 0; c < C; c++) r.logits[i * C + c] = Math.fround(Math.sin(p * 7 + c) * (p + 1));
     const label = p % C;

@@ -34,19 +34,28 @@ test('kill -9 of the launcher: both ranks stop within seconds instead of running
   const d = tempDir('orphans');
   const dist = (m: string) => pathToFileURL(join(repoRoot, 'dist', 'src', m)).href;
   // a rank as the trainer starts one: watch the parent named in the environment, then work forever
-  writeFileSync(join(d, 'rank.mjs'), `
+  writeFileSync(
+    join(d, 'rank.mjs'),
+    `
 import { writeFileSync } from 'node:fs';
 import { exitWithParent } from ${JSON.stringify(dist('util/lock.js'))};
 exitWithParent(process.env, 200);
 writeFileSync(${JSON.stringify(d)} + '/rank' + process.env.RANK + '.pid', String(process.pid));
 setInterval(() => {}, 1000);
-`);
-  writeFileSync(join(d, 'launcher.mjs'), `
+`,
+  );
+  writeFileSync(
+    join(d, 'launcher.mjs'),
+    `
 import { launchLocal } from ${JSON.stringify(dist('distributed/launch.js'))};
 await launchLocal({ plan: { nproc: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 29999, timeoutMs: 1000, backend: 'gloo' },
   script: ${JSON.stringify(join(d, 'rank.mjs'))}, args: [], cores: 2 });
-`);
-  const launcher = spawn(process.execPath, [join(d, 'launcher.mjs')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOAA_PARENT_PID: '' } });
+`,
+  );
+  const launcher = spawn(process.execPath, [join(d, 'launcher.mjs')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LOAA_PARENT_PID: '' },
+  });
   let stderr = '';
   launcher.stderr.on('data', (b) => (stderr += b));
   const pidFiles = [0, 1].map((r) => join(d, `rank${r}.pid`));

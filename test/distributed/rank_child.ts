@@ -19,7 +19,7 @@ import { Adam } from '../../src/optim/adam.js';
 import { SGD } from '../../src/optim/sgd.js';
 import type { GroupOptions, Optimizer } from '../../src/optim/optimizer.js';
 import { crossEntropy, full, randint, randn, tensor } from '../../src/tensor/functional.js';
-import { Tensor } from '../../src/tensor/tensor.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { scope } from '../../src/tensor/scope.js';
 import { Rng } from '../../src/audio/rng.js';
 import { writeFileAtomic } from '../../src/util/fs.js';
@@ -56,7 +56,7 @@ function collectives(): void {
     out.sums = group.sumNumbers([r, 1, 0.5]);
     group.barrier();
   });
-  process.stdout.write(JSON.stringify(out) + '\n');
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 class Net extends Module {
@@ -91,11 +91,17 @@ function evalrows(): void {
   const rows = evalRowsAt(evalShard(n, group.rank, group.worldSize), { soft });
   const all = gatherEvalRows(group, rows, n);
   if (group.isMain) {
-    process.stdout.write(JSON.stringify({ logits: Array.from(all.logits), targets: Array.from(all.targets), labels: Array.from(all.labels), lossSum: all.lossSum, soft: all.soft }) + '\n');
+    process.stdout.write(
+      `${JSON.stringify({ logits: Array.from(all.logits), targets: Array.from(all.targets), labels: Array.from(all.labels), lossSum: all.lossSum, soft: all.soft })}\n`,
+    );
   }
 }
 
-interface Checkpoint { step: number; params: number[][]; opt: string }
+interface Checkpoint {
+  step: number;
+  params: number[][];
+  opt: string;
+}
 
 function train(): void {
   const steps = Number(flag('steps', '5'));
@@ -113,7 +119,11 @@ function train(): void {
   let start = 0;
   if (ckpt && args.includes('--resume') && existsSync(join(ckpt, 'ckpt.json'))) {
     const c = JSON.parse(readFileSync(join(ckpt, 'ckpt.json'), 'utf8')) as Checkpoint;
-    scope(() => params.forEach((p, i) => { p.detach().copy_(tensor(Float32Array.from(c.params[i]!), p.shape)); }));
+    scope(() =>
+      params.forEach((p, i) => {
+        p.detach().copy_(tensor(Float32Array.from(c.params[i]!), p.shape));
+      }),
+    );
     opt.loadSafetensors(join(ckpt, c.opt));
     start = c.step;
   } else {
@@ -123,7 +133,9 @@ function train(): void {
   const perEpoch = Math.ceil(N_TRAIN / batch);
   for (let step = start; step < steps; step++) {
     const epoch = Math.floor(step / perEpoch);
-    const shard = shardEpoch(epochOrder(N_TRAIN, 3, epoch), { rank: group.rank, worldSize: group.worldSize, batchSize: batch })[step % perEpoch]!;
+    const shard = shardEpoch(epochOrder(N_TRAIN, 3, epoch), { rank: group.rank, worldSize: group.worldSize, batchSize: batch })[
+      step % perEpoch
+    ]!;
     opt.zeroGrad();
     scope(() => {
       if (shard.indices.length > 0) {
@@ -151,7 +163,16 @@ function train(): void {
   });
   const out = flag('out');
   if (out && group.isMain) {
-    writeFileAtomic(out, JSON.stringify({ params: params.map((p) => p.toArray()), logits, bytesPerStep: reducer.bytesPerStep, buckets: reducer.buckets.length, allReducedBytes: group.allReducedBytes }));
+    writeFileAtomic(
+      out,
+      JSON.stringify({
+        params: params.map((p) => p.toArray()),
+        logits,
+        bytesPerStep: reducer.bytesPerStep,
+        buckets: reducer.buckets.length,
+        allReducedBytes: group.allReducedBytes,
+      }),
+    );
   }
 }
 

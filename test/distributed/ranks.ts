@@ -31,34 +31,43 @@ export interface Started {
 }
 
 /** Starts `worldSize` ranks of `rank_child.js args` (1 thread each); `wrap` prefixes a rank's command. */
-export function startRanks(worldSize: number, port: number, args: string[], opts: {
-  env?: (rank: number) => Record<string, string>;
-  wrap?: (rank: number) => string[];
-  masterAddr?: string;
-} = {}): Started {
+export function startRanks(
+  worldSize: number,
+  port: number,
+  args: string[],
+  opts: {
+    env?: (rank: number) => Record<string, string>;
+    wrap?: (rank: number) => string[];
+    masterAddr?: string;
+  } = {},
+): Started {
   const t0 = Date.now();
   const procs: ChildProcess[] = [];
-  const runs = Array.from({ length: worldSize }, (_, rank) => new Promise<RankRun>((resolve) => {
-    const env = {
-      ...process.env,
-      RANK: String(rank),
-      WORLD_SIZE: String(worldSize),
-      MASTER_ADDR: opts.masterAddr ?? '127.0.0.1',
-      MASTER_PORT: String(port),
-      LOAA_NUM_THREADS: '1',
-      OMP_NUM_THREADS: '1',
-      LOAA_DIST_TIMEOUT: '30',
-      ...(opts.env?.(rank) ?? {}),
-    };
-    const cmd = [...(opts.wrap?.(rank) ?? []), process.execPath, child, ...args];
-    const p = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(p);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code, signal) => resolve({ rank, code, signal, stdout, stderr, ms: Date.now() - t0 }));
-  }));
+  const runs = Array.from(
+    { length: worldSize },
+    (_, rank) =>
+      new Promise<RankRun>((resolve) => {
+        const env = {
+          ...process.env,
+          RANK: String(rank),
+          WORLD_SIZE: String(worldSize),
+          MASTER_ADDR: opts.masterAddr ?? '127.0.0.1',
+          MASTER_PORT: String(port),
+          LOAA_NUM_THREADS: '1',
+          OMP_NUM_THREADS: '1',
+          LOAA_DIST_TIMEOUT: '30',
+          ...(opts.env?.(rank) ?? {}),
+        };
+        const cmd = [...(opts.wrap?.(rank) ?? []), process.execPath, child, ...args];
+        const p = spawn(cmd[0]!, cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        procs.push(p);
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('close', (code, signal) => resolve({ rank, code, signal, stdout, stderr, ms: Date.now() - t0 }));
+      }),
+  );
   return { procs, done: Promise.all(runs) };
 }
 
@@ -77,7 +86,13 @@ export function runSingle(args: string[]): Promise<RankRun> {
   });
 }
 
-export interface TrainResult { params: number[][]; logits: number[]; bytesPerStep: number; buckets: number; allReducedBytes: number }
+export interface TrainResult {
+  params: number[][];
+  logits: number[];
+  bytesPerStep: number;
+  buckets: number;
+  allReducedBytes: number;
+}
 
 export function readResult(path: string): TrainResult {
   return JSON.parse(readFileSync(path, 'utf8')) as TrainResult;

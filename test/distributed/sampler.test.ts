@@ -27,7 +27,11 @@ test('training shards: every clip exactly once per epoch, same steps on every ra
           for (let k = 0; k < steps; k++) {
             const global = shards.flatMap((s) => s[k]!.indices);
             // the ranks together hold exactly the single-process batch k
-            assert.deepEqual([...global].sort((a, b) => a - b), order.slice(k * B, k * B + B).sort((a, b) => a - b), `${what} step ${k}`);
+            assert.deepEqual(
+              [...global].sort((a, b) => a - b),
+              order.slice(k * B, k * B + B).sort((a, b) => a - b),
+              `${what} step ${k}`,
+            );
             for (const s of shards) {
               assert.equal(s.length, steps, what);
               assert.equal(s[k]!.globalCount, global.length, what);
@@ -56,8 +60,13 @@ test('evaluation shards partition the clips, sizes as evalShardSize says', () =>
   for (const n of [0, 1, 5, 11, 64]) {
     for (const W of [1, 2, 3, 7]) {
       const all = Array.from({ length: W }, (_, r) => evalShard(n, r, W));
-      all.forEach((s, r) => { assert.equal(s.length, evalShardSize(n, r, W)); });
-      assert.deepEqual(all.flat().sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+      all.forEach((s, r) => {
+        assert.equal(s.length, evalShardSize(n, r, W));
+      });
+      assert.deepEqual(
+        all.flat().sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+      );
     }
   }
 });

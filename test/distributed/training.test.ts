@@ -26,7 +26,10 @@ for (const opt of ['sgd', 'adam']) {
     // 1 MiB: one bucket; 256 bytes: one tensor or two per bucket
     for (const bucket of ['1048576', '256']) {
       const out = join(dir, `two-${bucket}.json`);
-      assertOk(await startRanks(2, await freePort(), ['train', '--opt', opt, '--steps', '5', '--batch', '8', '--bucket', bucket, '--out', out]).done);
+      assertOk(
+        await startRanks(2, await freePort(), ['train', '--opt', opt, '--steps', '5', '--batch', '8', '--bucket', bucket, '--out', out])
+          .done,
+      );
       const two = readResult(out);
       const d = maxAbsDiff(ref.params, two.params);
       assert.ok(d <= 1e-6, `trainable tensors differ by ${d}`);
@@ -38,7 +41,9 @@ for (const opt of ['sgd', 'adam']) {
     }
     // the control: without the gradient all-reduce rank 0 trains on its half alone, and the test sees it
     const alone = join(dir, 'no-reduce.json');
-    assertOk(await startRanks(2, await freePort(), ['train', '--opt', opt, '--steps', '5', '--batch', '8', '--no-reduce', '--out', alone]).done);
+    assertOk(
+      await startRanks(2, await freePort(), ['train', '--opt', opt, '--steps', '5', '--batch', '8', '--no-reduce', '--out', alone]).done,
+    );
     assert.ok(maxAbsDiff(ref.params, readResult(alone).params) > 1e-4, 'skipping the reduction went unnoticed');
   });
 }
@@ -51,7 +56,9 @@ test('3 ranks with an uneven split (batch 8 over 3, last batch of 4) still equal
   assert.ok(d <= 1e-6, `differ by ${d}`);
 });
 
-test('SIGKILL of a rank mid-run: the other exits non-zero naming it in under 60 s; --resume on 1 or 2 ranks completes', { skip }, async () => {
+test('SIGKILL of a rank mid-run: the other exits non-zero naming it in under 60 s; --resume on 1 or 2 ranks completes', {
+  skip,
+}, async () => {
   const dir = tempDir('dist');
   const ckpt = join(dir, 'ckpt');
   const steps = 14;
@@ -59,7 +66,9 @@ test('SIGKILL of a rank mid-run: the other exits non-zero naming it in under 60 
   // kill rank 1 once a few checkpoints exist
   const ready = Date.now();
   while (true) {
-    const step = existsSync(join(ckpt, 'ckpt.json')) ? (JSON.parse(readFileSync(join(ckpt, 'ckpt.json'), 'utf8')) as { step: number }).step : 0;
+    const step = existsSync(join(ckpt, 'ckpt.json'))
+      ? (JSON.parse(readFileSync(join(ckpt, 'ckpt.json'), 'utf8')) as { step: number }).step
+      : 0;
     if (step >= 3) break;
     if (Date.now() - ready > 60_000) throw new Error('no checkpoint after 60 s');
     await new Promise((r) => setTimeout(r, 50));

@@ -10,7 +10,13 @@ import { freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
 import { CHROMIUM_FLAGS, findChromium } from '../chromium.js';
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.onnx': 'application/octet-stream',
+};
 
 function serve(dir: string): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
@@ -23,10 +29,12 @@ function serve(dir: string): Promise<{ server: Server; url: string }> {
     res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
     createReadStream(file).pipe(res);
   });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => {
-    const a = server.address();
-    ok({ server, url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/` });
-  }));
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      ok({ server, url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/` });
+    }),
+  );
 }
 
 interface PageResult {
@@ -49,7 +57,8 @@ function predict(adapter: string, backbone: string, file: string): PredictResult
 }
 
 /** RGB of the spectrogram canvas at (x, y) (string form: the test compiles without DOM types). */
-const PIXEL = (x: number, y: number) => `Array.from(document.getElementById('spectrogram').getContext('2d').getImageData(${x}, ${y}, 1, 1).data.slice(0, 3))`;
+const PIXEL = (x: number, y: number) =>
+  `Array.from(document.getElementById('spectrogram').getContext('2d').getImageData(${x}, ${y}, 1, 1).data.slice(0, 3))`;
 
 test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC like loaa predict, draws the result', async (t) => {
   const c = findChromium();
@@ -62,10 +71,14 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
   const web = freshDir('web');
   const ex = loaa(['export', adapter, '--backbone', backbone, '--out', join(web, 'model.onnx'), '--web', web, '--json']);
   assert.equal(ex.status, 0, ex.stderr);
-  for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'model.onnx']) assert.ok(existsSync(join(web, f)), `--web wrote ${f}`);
+  for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'model.onnx'])
+    assert.ok(existsSync(join(web, f)), `--web wrote ${f}`);
   // a 0.4-s clip: the model's 1-s window is mostly padding, which must be drawn grey
   const short = join(web, 'short.wav');
-  writeFileSync(short, encodeWav({ sampleRate: 16000, channels: [new Float32Array(6400).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 700 * i) / 16000))] }));
+  writeFileSync(
+    short,
+    encodeWav({ sampleRate: 16000, channels: [new Float32Array(6400).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 700 * i) / 16000))] }),
+  );
   const inputs = [fixture('audio', 'wav', 'in_44100_2ch_int16.wav'), fixture('audio', 'formats', 'tone.flac'), short];
   const { server, url } = await serve(web);
   const browser = await chromium.launch({ executablePath: c.bin, args: CHROMIUM_FLAGS, headless: true });
@@ -75,7 +88,11 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
     await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
-    assert.equal(await page.getAttribute('body', 'data-state'), 'ready', `page failed to load: ${await page.textContent('#status')} ${errors.join('; ')}`);
+    assert.equal(
+      await page.getAttribute('body', 'data-state'),
+      'ready',
+      `page failed to load: ${await page.textContent('#status')} ${errors.join('; ')}`,
+    );
     for (const file of inputs) {
       await page.evaluate('document.body.dataset.state = "busy"'); // string form: the test compiles without DOM types
       await page.setInputFiles('#file', file);
@@ -87,7 +104,10 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
       assert.equal(got.top[0].label, want.top[0].label, `${file}: same top-1 as loaa predict`);
       for (let i = 0; i < want.top.length; i++) {
         assert.equal(got.top[i].label, want.top[i].label);
-        assert.ok(Math.abs(got.top[i].score - want.top[i].score) <= 1e-3, `${file}: ${got.top[i].label} ${got.top[i].score} vs loaa predict ${want.top[i].score}`);
+        assert.ok(
+          Math.abs(got.top[i].score - want.top[i].score) <= 1e-3,
+          `${file}: ${got.top[i].label} ${got.top[i].score} vs loaa predict ${want.top[i].score}`,
+        );
       }
       const shown = await page.$$eval('#top li', (lis) => lis.map((li) => li.textContent ?? ''));
       assert.equal(shown.length, got.top.length);
@@ -96,10 +116,11 @@ test('the browser page: loads in headless Chromium, classifies a WAV and a FLAC 
         // 6400 samples: 1 + (6400 - 400) / 160 = 38 frames of the clip, then padding
         assert.equal(got.validFrames, 38);
         assert.equal(got.frames, 100);
-        for (const y of [0, 64, 127]) assert.deepEqual(await page.evaluate(PIXEL(70, y)), [128, 128, 128], `padding pixel (70, ${y}) is neutral grey`);
+        for (const y of [0, 64, 127])
+          assert.deepEqual(await page.evaluate(PIXEL(70, y)), [128, 128, 128], `padding pixel (70, ${y}) is neutral grey`);
         assert.deepEqual(await page.evaluate(PIXEL(38, 10)), [255, 255, 255], 'a white line marks the end of the clip');
         assert.notDeepEqual(await page.evaluate(PIXEL(10, 120)), [128, 128, 128], 'the clip itself is coloured');
-        assert.match(await page.textContent('#extent') ?? '', /clip: 0\.38 s of the model's 1\.00 s window/);
+        assert.match((await page.textContent('#extent')) ?? '', /clip: 0\.38 s of the model's 1\.00 s window/);
       }
     }
     const shot = await page.screenshot({ fullPage: true });

@@ -6,7 +6,6 @@ import { loaa } from '../helpers.js';
 import { backbonePath, freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
 
-
 /** A failure is one line on stderr that starts with "loaa export: " and names `what`. */
 function oneLineError(r: ReturnType<typeof loaa>, what: RegExp): void {
   assert.notEqual(r.status, 0);
@@ -22,11 +21,29 @@ test('export --verify --json: the file runs in onnxruntime-node like loaa; fp16 
   const d = freshDir('cli');
   let r = loaa(['export', dir, '--backbone', backbone, '--format', 'onnx', '--out', join(d, 'a.onnx'), '--verify', '--json']);
   assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { file: string; bytes: number; input: { shape: unknown[] }; verify: { ok: boolean; maxDiff: number; bound: number; top1Agrees: boolean } };
+  const j = JSON.parse(r.stdout) as {
+    file: string;
+    bytes: number;
+    input: { shape: unknown[] };
+    verify: { ok: boolean; maxDiff: number; bound: number; top1Agrees: boolean };
+  };
   assert.ok(existsSync(j.file));
   assert.deepEqual(j.input.shape, ['dynamic', 100, 128]);
   assert.ok(j.verify.ok && j.verify.maxDiff <= j.verify.bound && j.verify.top1Agrees);
-  r = loaa(['export', dir, '--backbone', backbone, '--out', join(d, 'b.onnx'), '--precision', 'fp16', '--batch', '3', '--verify', '--json']);
+  r = loaa([
+    'export',
+    dir,
+    '--backbone',
+    backbone,
+    '--out',
+    join(d, 'b.onnx'),
+    '--precision',
+    'fp16',
+    '--batch',
+    '3',
+    '--verify',
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const k = JSON.parse(r.stdout) as { bytes: number; input: { shape: unknown[] }; verify: { ok: boolean; inputs: number } };
   assert.deepEqual(k.input.shape, [3, 100, 128]);
@@ -45,14 +62,26 @@ test('bad input to export is a one-line error naming what is wrong', () => {
   const missing = join(d, 'no-such-adapter');
   oneLineError(loaa(['export', missing, '--backbone', backbone, '--out', out]), new RegExp(`${missing}: not an adapter directory`));
   // a DeiT-base (width 768) backbone under a DeiT-tiny adapter
-  oneLineError(loaa(['export', dir, '--backbone', backbonePath('deit_base_distilled_patch16_384_depth1'), '--out', out]), /deit_base_distilled_patch16_384_depth1\.safetensors: this checkpoint is .*not deit_tiny_distilled_patch16_224/);
+  oneLineError(
+    loaa(['export', dir, '--backbone', backbonePath('deit_base_distilled_patch16_384_depth1'), '--out', out]),
+    /deit_base_distilled_patch16_384_depth1\.safetensors: this checkpoint is .*not deit_tiny_distilled_patch16_224/,
+  );
   oneLineError(loaa(['export', dir, '--backbone', join(d, 'nothing.safetensors'), '--out', out]), /nothing\.safetensors: .*does not exist/);
   oneLineError(loaa(['export', dir, '--out', out]), /--backbone: missing/);
   oneLineError(loaa(['export', dir, '--backbone', backbone]), /--out: missing/);
   oneLineError(loaa(['export', dir, '--backbone', backbone, '--out', out, '--format', 'tflite']), /--format: expected one of onnx/);
-  oneLineError(loaa(['export', dir, '--backbone', backbone, '--out', out, '--precision', 'int8']), /--precision: expected one of fp32, fp16/);
-  oneLineError(loaa(['export', dir, '--backbone', backbone, '--out', out, '--batch', '0']), /--batch: expected "dynamic" or a positive integer/);
-  oneLineError(loaa(['export', dir, '--backbone', backbone, '--out', out, '--frames', '8']), /--frames: expected an integer in \[16, 1000000\], got "8"/);
+  oneLineError(
+    loaa(['export', dir, '--backbone', backbone, '--out', out, '--precision', 'int8']),
+    /--precision: expected one of fp32, fp16/,
+  );
+  oneLineError(
+    loaa(['export', dir, '--backbone', backbone, '--out', out, '--batch', '0']),
+    /--batch: expected "dynamic" or a positive integer/,
+  );
+  oneLineError(
+    loaa(['export', dir, '--backbone', backbone, '--out', out, '--frames', '8']),
+    /--frames: expected an integer in \[16, 1000000\], got "8"/,
+  );
   assert.ok(!existsSync(out), 'nothing written on bad input');
   rmSync(d, { recursive: true, force: true });
 });

@@ -8,7 +8,6 @@ import { fixture, loaa } from '../helpers.js';
 import { freshDir } from '../models/model_cases.js';
 import { exportCase } from './export_cases.js';
 
-
 test('the Node recipe of docs/deploy.md (onnxruntime-node + loaa front end) gives what loaa predict gives', async () => {
   const { dir, backbone } = exportCase('loaa_3x3_mixed');
   const file = join(freshDir('node-rt'), 'model.onnx');
@@ -27,9 +26,16 @@ test('the Node recipe of docs/deploy.md (onnxruntime-node + loaa front end) give
   const p = loaa(['predict', wav, '--backbone', backbone, '--adapter', dir, '--top-k', '3', '--json']);
   assert.equal(p.status, 0, p.stderr);
   const want = (JSON.parse(p.stdout) as { results: { logits: number[]; top: { label: string; score: number }[] }[] }).results[0];
-  assert.deepEqual(top.map((t) => t.label), want.top.map((t) => t.label));
-  top.forEach((t, i) => { assert.ok(Math.abs(t.score - want.top[i].score) <= 1e-4, `${t.label}: ${t.score} vs ${want.top[i].score}`); });
+  assert.deepEqual(
+    top.map((t) => t.label),
+    want.top.map((t) => t.label),
+  );
+  top.forEach((t, i) => {
+    assert.ok(Math.abs(t.score - want.top[i].score) <= 1e-4, `${t.label}: ${t.score} vs ${want.top[i].score}`);
+  });
   const logits = out.logits.data as Float32Array;
   const scale = Math.max(...want.logits.map(Math.abs));
-  want.logits.forEach((l, i) => { assert.ok(Math.abs(logits[i] - l) <= 1e-4 * (1 + scale), `logit ${i}: ${logits[i]} vs ${l}`); });
+  want.logits.forEach((l, i) => {
+    assert.ok(Math.abs(logits[i] - l) <= 1e-4 * (1 + scale), `logit ${i}: ${logits[i]} vs ${l}`);
+  });
 });

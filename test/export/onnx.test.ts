@@ -44,9 +44,11 @@ for (const [name, what] of CASES) {
 
 test('merged LoRA (mergeLora before export) exports and matches', () => checkCase('lora_qv_r4', { merge: true }));
 
-test('a time length whose grid is longer than the positional table (resized, 300 frames, 29 columns)', () => checkCase('loaa_attn_1x3_s10', { frames: 300 }));
+test('a time length whose grid is longer than the positional table (resized, 300 frames, 29 columns)', () =>
+  checkCase('loaa_attn_1x3_s10', { frames: 300 }));
 
-test('a time length shorter than the adapter was trained on (cropped, 64 frames)', () => checkCase('loaa_ffn_3x1_bias_half', { frames: 64 }));
+test('a time length shorter than the adapter was trained on (cropped, 64 frames)', () =>
+  checkCase('loaa_ffn_3x1_bias_half', { frames: 64 }));
 
 test('fp16 weights: half the file, logits within the documented tolerance', async () => {
   const { dir, backbone } = exportCase('loaa_3x3_mixed');

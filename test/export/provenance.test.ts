@@ -9,7 +9,6 @@ import { fileProvenance, randomProvenance, recordBackbone } from '../../src/infe
 import { AudioSpectrogramTransformer } from '../../src/models/ast.js';
 import { astConfigFromAdapter, readAdapterConfig } from '../../src/peft/checkpoint.js';
 
-
 function errorLine(r: ReturnType<typeof loaa>): string {
   assert.notEqual(r.status, 0);
   assert.equal(r.stdout, '');
@@ -53,7 +52,10 @@ test('export: a backbone other than the recorded one is the named-hash error; --
   assert.ok(line.includes(`${backbone}: sha256 ${recorded.sha256} is not the backbone this adapter was trained on`), line);
   assert.ok(line.includes(`records file:${backbone}, sha256 ${'ab'.repeat(32)}`), line);
   // the recorded file is the same path: the check applies without --backbone too
-  assert.match(errorLine(loaa(['export', dir, '--out', join(d, 'x.onnx')])), /sha256 [0-9a-f]{64} is not the backbone this adapter was trained on/);
+  assert.match(
+    errorLine(loaa(['export', dir, '--out', join(d, 'x.onnx')])),
+    /sha256 [0-9a-f]{64} is not the backbone this adapter was trained on/,
+  );
   const forced = loaa(['export', dir, '--backbone', backbone, '--force', '--out', join(d, 'forced.onnx')]);
   assert.equal(forced.status, 0, forced.stderr);
 });
@@ -72,7 +74,10 @@ test('export: a random backbone is rebuilt from its recorded seed; no record and
   const r = loaa(['export', dir, '--out', join(d, 'r.onnx'), '--verify', '--json']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).verify.ok, true);
-  assert.match(errorLine(loaa(['export', dir, '--out', join(d, 'f.onnx'), '--frames', String(cfg.input.tdim + 16)])), /--frames: the adapter's random backbone \(seed 1234\) is rebuilt for its \d+ frames only/);
+  assert.match(
+    errorLine(loaa(['export', dir, '--out', join(d, 'f.onnx'), '--frames', String(cfg.input.tdim + 16)])),
+    /--frames: the adapter's random backbone \(seed 1234\) is rebuilt for its \d+ frames only/,
+  );
 
   const bare = adapterCopy('loaa_attn_1x3_s10');
   assert.match(errorLine(loaa(['export', bare.dir, '--out', join(d, 'n.onnx')])), /--backbone: missing: .*records no backbone/);

@@ -36,7 +36,9 @@ export function inputs(target: string): fc.Arbitrary<Uint8Array> {
     byte: fc.integer({ min: 0, max: 255 }),
     len: fc.nat({ max: 64 }),
   });
-  const mutated = fc.tuple(fc.nat({ max: s.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 8 })).map(([i, m]) => mutate(s[i]!, m));
+  const mutated = fc
+    .tuple(fc.nat({ max: s.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 8 }))
+    .map(([i, m]) => mutate(s[i]!, m));
   return fc.oneof({ arbitrary: mutated, weight: 4 }, { arbitrary: random, weight: 1 });
 }
 
@@ -48,7 +50,8 @@ export async function check(target: FuzzTarget, bytes: Uint8Array): Promise<void
     await target.run(bytes, SRC);
   } catch (e) {
     if (!(e instanceof Error)) throw new Error(`${target.name}: threw a non-Error ${String(e)}`);
-    if (!e.message.startsWith(`${SRC}`)) throw new Error(`${target.name}: error does not name the input: ${e.constructor.name}: ${e.message.slice(0, 300)}`);
+    if (!e.message.startsWith(`${SRC}`))
+      throw new Error(`${target.name}: error does not name the input: ${e.constructor.name}: ${e.message.slice(0, 300)}`);
   }
   const ms = performance.now() - t0;
   if (ms > PER_INPUT_MS) throw new Error(`${target.name}: ${bytes.length}-byte input took ${ms.toFixed(0)} ms`);
@@ -62,12 +65,15 @@ export interface FuzzResult {
 }
 
 export async function fuzz(target: FuzzTarget, seconds: number, seed?: number): Promise<FuzzResult> {
-  const r = await fc.check(fc.asyncProperty(inputs(target.name), (b) => check(target, b)), {
-    numRuns: Number.MAX_SAFE_INTEGER,
-    interruptAfterTimeLimit: seconds * 1000,
-    seed,
-    markInterruptAsFailure: false,
-  });
+  const r = await fc.check(
+    fc.asyncProperty(inputs(target.name), (b) => check(target, b)),
+    {
+      numRuns: Number.MAX_SAFE_INTEGER,
+      interruptAfterTimeLimit: seconds * 1000,
+      seed,
+      markInterruptAsFailure: false,
+    },
+  );
   return {
     runs: r.numRuns,
     failed: r.failed,

@@ -73,11 +73,16 @@ export const TARGETS: FuzzTarget[] = [
     // a dataset archive as a pull reads it: every entry type capped, entries outside `keep` skipped
     name: 'tar',
     run: (b, s) =>
-      readTar((async function* () {
-        yield b;
-      })(), s, (e, data) => {
-        if (data && data.length !== e.size) throw new Error(`${s}: ${e.name}: handed ${data.length} bytes of ${e.size}`);
-      }, { maxEntryBytes: 64 * 1024, want: (e) => e.name.endsWith('.wav') }),
+      readTar(
+        (async function* () {
+          yield b;
+        })(),
+        s,
+        (e, data) => {
+          if (data && data.length !== e.size) throw new Error(`${s}: ${e.name}: handed ${data.length} bytes of ${e.size}`);
+        },
+        { maxEntryBytes: 64 * 1024, want: (e) => e.name.endsWith('.wav') },
+      ),
   },
   {
     name: 'csv',

@@ -35,7 +35,9 @@ function runCase(c: Case): Promise<{ code: number | null; signal: string | null;
   const t0 = Date.now();
   return new Promise((resolve) => {
     // timeout's own KILL is the deadline: a case that needs it has hung
-    const child = spawn('prlimit', [`--as=${AS_LIMIT}`, '--', 'timeout', '-s', 'KILL', String(c.deadline), ...node], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('prlimit', [`--as=${AS_LIMIT}`, '--', 'timeout', '-s', 'KILL', String(c.deadline), ...node], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', (code, signal) => resolve({ code, signal, stderr, seconds: (Date.now() - t0) / 1000 }));
@@ -44,14 +46,17 @@ function runCase(c: Case): Promise<{ code: number | null; signal: string | null;
 
 const ready = have('prlimit') && have('timeout') && have('mkfifo');
 
-test('hostile corpus: every case ends by itself, in time, with a message naming the file or key', { skip: ready ? false : 'needs prlimit, timeout and mkfifo (util-linux, coreutils)' }, async () => {
+test('hostile corpus: every case ends by itself, in time, with a message naming the file or key', {
+  skip: ready ? false : 'needs prlimit, timeout and mkfifo (util-linux, coreutils)',
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'loaa-hostile-'));
   try {
     const gen = spawnSync(process.execPath, [join(repoRoot, 'tools', 'hostile', 'make_corpus.mjs'), dir], { encoding: 'utf8' });
     assert.equal(gen.status, 0, gen.stderr);
     const cases = JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')) as Case[];
     const items = new Set(cases.map((c) => String(c.item)));
-    for (const want of ['1', '2', '3', '5', '6', '7', '10', '11', '12', '25', 'minor']) assert.ok(items.has(want), `no case for item ${want}`);
+    for (const want of ['1', '2', '3', '5', '6', '7', '10', '11', '12', '25', 'minor'])
+      assert.ok(items.has(want), `no case for item ${want}`);
     const problems: string[] = [];
     const queue = [...cases];
     const worker = async (): Promise<void> => {
@@ -65,15 +70,18 @@ test('hostile corpus: every case ends by itself, in time, with a message naming 
         if (c.expect === 'ok' && r.code !== 0) problems.push(`${line}: expected success\n${r.stderr.slice(-400)}`);
         if (c.expect === 'error') {
           if (r.code === 0) problems.push(`${line}: accepted a hostile input`);
-          for (const n of c.names) if (!r.stderr.includes(n)) problems.push(`${line}: message does not name ${JSON.stringify(n)}: ${r.stderr.slice(0, 300)}`);
+          for (const n of c.names)
+            if (!r.stderr.includes(n)) problems.push(`${line}: message does not name ${JSON.stringify(n)}: ${r.stderr.slice(0, 300)}`);
         }
         // a clean refusal is a message, not a crash report
         if (/^\s+at .+:\d+:\d+\)?$/m.test(r.stderr) || /FATAL ERROR|Aborted|Segmentation fault|bad_alloc/.test(r.stderr)) {
           problems.push(`${line}: stack trace or crash in stderr: ${r.stderr.slice(0, 400)}`);
         }
         if (c.after?.fifo && !lstatSync(c.after.fifo).isFIFO()) problems.push(`${line}: ${c.after.fifo} is no longer a FIFO`);
-        if (c.after?.symlink && !lstatSync(c.after.symlink).isSymbolicLink()) problems.push(`${line}: ${c.after.symlink} is no longer a symlink`);
-        if (c.after?.content && readFileSync(c.after.content[0], 'utf8') !== c.after.content[1]) problems.push(`${line}: ${c.after.content[0]} changed`);
+        if (c.after?.symlink && !lstatSync(c.after.symlink).isSymbolicLink())
+          problems.push(`${line}: ${c.after.symlink} is no longer a symlink`);
+        if (c.after?.content && readFileSync(c.after.content[0], 'utf8') !== c.after.content[1])
+          problems.push(`${line}: ${c.after.content[0]} changed`);
       }
     };
     await Promise.all([worker(), worker()]);

@@ -21,8 +21,14 @@ const EPOCHS = 3;
 // the kill test's runs last long enough (~0.2 s an epoch here) that the orphan is still training
 // when it notices its grid is gone, even on a fast machine: it must stop, not finish
 const LONG_EPOCHS = 20;
-for (const [name, epochs] of [['g', EPOCHS], ['g_long', LONG_EPOCHS]] as const) {
-  writeFileSync(join(root, `${name}.base.yaml`), JSON.stringify(tinyRecipe(data, { train: { epochs, batch_size: 2, checkpoint_every: 1 }, data: { workers: 0, test: null } })));
+for (const [name, epochs] of [
+  ['g', EPOCHS],
+  ['g_long', LONG_EPOCHS],
+] as const) {
+  writeFileSync(
+    join(root, `${name}.base.yaml`),
+    JSON.stringify(tinyRecipe(data, { train: { epochs, batch_size: 2, checkpoint_every: 1 }, data: { workers: 0, test: null } })),
+  );
   writeFileSync(
     join(root, `${name}.yaml`),
     `name: ${name}
@@ -35,7 +41,11 @@ axes:
   );
 }
 
-function grid(out: string, env: NodeJS.ProcessEnv = {}, file = 'g.yaml'): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+function grid(
+  out: string,
+  env: NodeJS.ProcessEnv = {},
+  file = 'g.yaml',
+): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
   const child = spawn(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), 'grid', file, '--out', out, '--json'], {
     cwd: root,
     env: { ...process.env, LOAA_NUM_THREADS: '1', ...env },
@@ -44,7 +54,9 @@ function grid(out: string, env: NodeJS.ProcessEnv = {}, file = 'g.yaml'): { chil
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => child.on('exit', (code) => res({ code, stdout, stderr })));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) =>
+    child.on('exit', (code) => res({ code, stdout, stderr })),
+  );
   return { child, done };
 }
 
@@ -52,8 +64,15 @@ function checkTrainedOnce(out: string, epochs = EPOCHS): void {
   for (const m of ['a', 'b']) {
     const dir = join(root, out, `method=${m}`);
     assert.ok(existsSync(join(dir, 'results.json')), `${dir}: no results.json`);
-    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
-    assert.deepEqual(lines, Array.from({ length: epochs }, (_, i) => i + 1), `${dir}: metrics.jsonl epochs`);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+    assert.deepEqual(
+      lines,
+      Array.from({ length: epochs }, (_, i) => i + 1),
+      `${dir}: metrics.jsonl epochs`,
+    );
     assert.ok(!readdirSync(dir).some((n) => n.startsWith('.checkpoint-tmp') || n.includes('.tmp-')), `${dir}: leftover temp files`);
   }
 }

@@ -109,10 +109,18 @@ test('batch predict: NaN weights each file is an error record naming it (not nul
   const clips = [tone(dir, 'a.wav', 440), tone(dir, 'b.wav', 880)];
   const adapter = nanAdapter();
   recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbone));
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), 'predict', ...clips, '--adapter', adapter, '--jsonl'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), 'predict', ...clips, '--adapter', adapter, '--jsonl'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 1, r.stderr);
-  const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; error?: string; top?: unknown });
-  assert.deepEqual(recs.map((x) => x.input), clips);
+  const recs = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { input: string; error?: string; top?: unknown });
+  assert.deepEqual(
+    recs.map((x) => x.input),
+    clips,
+  );
   for (const x of recs) {
     assert.equal(x.top, undefined, 'no scores written');
     assert.ok(x.error?.startsWith(`${x.input}: the model's outputs are not finite`), x.error);

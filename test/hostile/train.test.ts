@@ -42,12 +42,20 @@ test('tampered state.json is refused naming the file and key', async () => {
   const out = await interrupted('tampered');
   const f = stateFile(out);
   const good = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-  for (const [key, value] of [['epoch', -5], ['step', 'x'], ['lossSum', null]] as const) {
+  for (const [key, value] of [
+    ['epoch', -5],
+    ['step', 'x'],
+    ['lossSum', null],
+  ] as const) {
     writeFileSync(f, JSON.stringify({ ...good, [key]: value }));
-    await assert.rejects(train({ recipe: recipeFromObject(base), out, resume: true, ...quiet }), (e: Error) => e.message.startsWith(`${f}: ${key}: expected`));
+    await assert.rejects(train({ recipe: recipeFromObject(base), out, resume: true, ...quiet }), (e: Error) =>
+      e.message.startsWith(`${f}: ${key}: expected`),
+    );
   }
   writeFileSync(f, '{"format": "loaa-checkpoint/1", "epo');
-  await assert.rejects(train({ recipe: recipeFromObject(base), out, resume: true, ...quiet }), (e: Error) => e.message.startsWith(`${f}: not valid JSON`));
+  await assert.rejects(train({ recipe: recipeFromObject(base), out, resume: true, ...quiet }), (e: Error) =>
+    e.message.startsWith(`${f}: not valid JSON`),
+  );
 });
 
 test('resume: a torn last metrics line is dropped; stale temps of dead writers are removed', async () => {
@@ -70,8 +78,15 @@ test('resume: a torn last metrics line is dropped; stale temps of dead writers a
   assert.equal(r.epochs, 2);
   const torn = stderr.filter((s) => s.includes(`${join(out, 'metrics.jsonl')}: line 2`));
   assert.equal(torn.length, 1, `one warning naming the torn line (stderr: ${stderr.join('')})`);
-  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number });
-  assert.deepEqual(metrics.map((m) => m.epoch), [1, 2], 'one line per epoch');
+  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { epoch: number });
+  assert.deepEqual(
+    metrics.map((m) => m.epoch),
+    [1, 2],
+    'one line per epoch',
+  );
   assert.ok(!existsSync(join(out, `.checkpoint-tmp-${dead}`)));
   assert.ok(!existsSync(join(out, `.metrics.jsonl.tmp-${dead}-0badf00d`)));
   assert.ok(!existsSync(join(out, '.train-lock')), 'the run lock is released');
@@ -85,7 +100,8 @@ test('resume with another thread count is refused unless allowed', async () => {
   writeFileSync(f, JSON.stringify({ ...s, threads: getNumThreads() + 1 }));
   await assert.rejects(
     train({ recipe: recipeFromObject(base), out, resume: true, ...quiet }),
-    (e: Error) => e.message.startsWith(`${f}: this run was trained with ${getNumThreads() + 1} threads`) && e.message.includes('--allow-thread-change'),
+    (e: Error) =>
+      e.message.startsWith(`${f}: this run was trained with ${getNumThreads() + 1} threads`) && e.message.includes('--allow-thread-change'),
   );
   const r = await train({ recipe: recipeFromObject(base), out, resume: true, allowThreadChange: true, ...quiet });
   assert.equal(r.epochs, 2);
@@ -97,7 +113,9 @@ test('a second train on the same run directory is refused while the first holds 
   const held = FileLock.acquire(join(out, '.train-lock'), 'loaa train (another)');
   try {
     process.env.LOAA_TRAIN_LOCK_WAIT_MS = '300';
-    await assert.rejects(train({ recipe: recipeFromObject(base), out, ...quiet }), (e: Error) => e.message.startsWith(`${join(out, '.train-lock')}: locked by loaa train (another)`));
+    await assert.rejects(train({ recipe: recipeFromObject(base), out, ...quiet }), (e: Error) =>
+      e.message.startsWith(`${join(out, '.train-lock')}: locked by loaa train (another)`),
+    );
     delete process.env.LOAA_TRAIN_LOCK_WAIT_MS;
     assert.ok(!existsSync(join(out, 'recipe.json')), 'nothing was written');
   } finally {

@@ -18,20 +18,29 @@ const loaa = join(repoRoot, 'bin', 'loaa.js');
 const ready = spawnSync('sh', ['-c', 'command -v prlimit']).status === 0;
 const skip = ready ? false : 'needs prlimit (util-linux)';
 
-test('loaa under a 4 GB address-space limit: the wasm decoders give the same features; errors keep their exit status', { skip, timeout: 120_000 }, () => {
+test('loaa under a 4 GB address-space limit: the wasm decoders give the same features; errors keep their exit status', {
+  skip,
+  timeout: 120_000,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'loaa-wasm-limit-'));
   try {
     for (const f of ['tone.flac', 'tone.ogg', 'tone.mp3']) {
       const src = fixture('audio', 'formats', f);
       const free = spawnSync(process.execPath, [loaa, 'features', src, '--out', join(dir, `free-${f}.safetensors`)], { encoding: 'utf8' });
       assert.equal(free.status, 0, free.stderr);
-      const limited = spawnSync('prlimit', [AS, '--', process.execPath, loaa, 'features', src, '--out', join(dir, `limited-${f}.safetensors`)], { encoding: 'utf8' });
+      const limited = spawnSync(
+        'prlimit',
+        [AS, '--', process.execPath, loaa, 'features', src, '--out', join(dir, `limited-${f}.safetensors`)],
+        { encoding: 'utf8' },
+      );
       assert.equal(limited.status, 0, `${f} under the limit: ${limited.stderr}`);
       assert.deepEqual(readFileSync(join(dir, `limited-${f}.safetensors`)), readFileSync(join(dir, `free-${f}.safetensors`)), f);
     }
     const missing = join(dir, 'missing.flac');
     const free = spawnSync(process.execPath, [loaa, 'features', missing, '--out', join(dir, 'x.safetensors')], { encoding: 'utf8' });
-    const limited = spawnSync('prlimit', [AS, '--', process.execPath, loaa, 'features', missing, '--out', join(dir, 'x.safetensors')], { encoding: 'utf8' });
+    const limited = spawnSync('prlimit', [AS, '--', process.execPath, loaa, 'features', missing, '--out', join(dir, 'x.safetensors')], {
+      encoding: 'utf8',
+    });
     assert.notEqual(free.status, 0);
     assert.equal(limited.status, free.status, 'the same exit status through the restart');
     assert.ok(limited.stderr.includes(missing), limited.stderr);
@@ -44,7 +53,24 @@ test('loaa serve under the limit: SIGTERM to the loaa process drains the server 
   const C = caseNamed('loaa_attn_1x3_s10');
   // its own process group: when SIGTERM is not passed on, the restarted server outlives the first
   // process, and the group kill at the end still stops it (and the test then fails instead of hanging)
-  const proc = spawn('prlimit', [AS, '--', process.execPath, loaa, 'serve', '--adapter', adapterDir(C)!, '--backbone', backbonePath(C.backbone), '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(
+    'prlimit',
+    [
+      AS,
+      '--',
+      process.execPath,
+      loaa,
+      'serve',
+      '--adapter',
+      adapterDir(C)!,
+      '--backbone',
+      backbonePath(C.backbone),
+      '--port',
+      '0',
+      '--json',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
   try {
     let stderr = '';
     proc.stderr!.on('data', (c) => (stderr += c));

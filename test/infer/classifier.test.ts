@@ -33,7 +33,10 @@ test('an EPIC-SOUNDS adapter keeps its front end through save and load, and clas
   const dir = freshDir('epic-adapter');
   const src = trainedModel();
   const wavRate = 16000;
-  const wave = Float32Array.from({ length: wavRate / 2 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / wavRate) + 0.05 * Math.sin(i * 0.37));
+  const wave = Float32Array.from(
+    { length: wavRate / 2 },
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / wavRate) + 0.05 * Math.sin(i * 0.37),
+  );
   const wav = join(dir, 'clip.wav');
   writeFileSync(wav, encodeWav({ sampleRate: wavRate, channels: [wave] }));
   try {
@@ -42,13 +45,22 @@ test('an EPIC-SOUNDS adapter keeps its front end through save and load, and clas
     // what the trained model says on the EPIC features, computed here step by step
     const decoded = (await readAudio(wav)).channels[0]!; // 16-bit, as the classifier reads it
     const x = normalize(epicLogMel(resample(decoded, wavRate, 24000), { sampleRate: 24000, numMelBins: 32, numFrames: 48 }), -4, 3);
-    const want = noGrad(() => scope(() => src.eval().forward(tensor(x.data, [1, 48, 32])).toArray()));
+    const want = noGrad(() =>
+      scope(() =>
+        src
+          .eval()
+          .forward(tensor(x.data, [1, 48, 32]))
+          .toArray(),
+      ),
+    );
     const clf = Classifier.onModel(new AudioSpectrogramTransformer(CFG, { seed: 5 }), join(dir, 'adapter'));
     try {
       assert.equal(clf.frontend?.type, 'epic');
       const got = await clf.classifyFile(wav, 2);
       assert.equal(got.logits.length, 3);
-      got.logits.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-4, `logit ${i}: ${v} vs ${want[i]}`));
+      got.logits.forEach((v, i) => {
+        assert.ok(Math.abs(v - want[i]!) < 1e-4, `logit ${i}: ${v} vs ${want[i]}`);
+      });
       assert.deepEqual(got.top, topK(want, ['a', 'b', 'c'], 2));
       // the AST front end would have fed other features: the type is what makes the difference
       const ast = await featuresOfFile(wav, frontendSpec({ ...EPIC, type: undefined, sample_rate: 16000 }));
@@ -63,7 +75,10 @@ test('an EPIC-SOUNDS adapter keeps its front end through save and load, and clas
 
 test('topK: softmax probabilities best first, ties to the lower class', () => {
   const t = topK([1, 3, 3, -1], ['w', 'x', 'y', 'z'], 3);
-  assert.deepEqual(t.map((e) => e.label), ['x', 'y', 'w']);
+  assert.deepEqual(
+    t.map((e) => e.label),
+    ['x', 'y', 'w'],
+  );
   const z = Math.exp(1) + 2 * Math.exp(3) + Math.exp(-1);
   assert.ok(Math.abs(t[0]!.score - Math.exp(3) / z) < 1e-12);
 });

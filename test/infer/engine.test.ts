@@ -20,7 +20,9 @@ const NAMES = { engine: '--engine', device: '--device', precision: '--precision'
 
 function wav(dir: string, name: string, f: number): string {
   const sr = 16000;
-  const ch = new Float32Array(Math.round(sr * 0.8)).map((_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / sr) + 0.1 * Math.sin((2 * Math.PI * 2.7 * f * i) / sr));
+  const ch = new Float32Array(Math.round(sr * 0.8)).map(
+    (_, i) => 0.3 * Math.sin((2 * Math.PI * f * i) / sr) + 0.1 * Math.sin((2 * Math.PI * 2.7 * f * i) / sr),
+  );
   const p = join(dir, name);
   writeFileSync(p, encodeWav({ sampleRate: sr, channels: [ch] }));
   return p;
@@ -43,8 +45,9 @@ async function withEnv<T>(env: { LOAA_HOME: string; LOAA_ORT_MODULE?: string }, 
   try {
     return await f();
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
@@ -65,7 +68,10 @@ test('API: engine onnx and engine torch give the same top-1 and logits within ex
       const t = b[i]!;
       assert.ok(!(r instanceof Error) && !(t instanceof Error));
       assertClose(r.logits, t.logits, files[i]!);
-      assert.deepEqual(r.top.map((x) => x.label), t.top.map((x) => x.label));
+      assert.deepEqual(
+        r.top.map((x) => x.label),
+        t.top.map((x) => x.label),
+      );
     });
   } finally {
     onnx.dispose();
@@ -77,7 +83,9 @@ test('predict --json (single and batch form): --engine onnx and --engine torch a
   const d = freshDir('engine-predict');
   const files = [wav(d, 'a.wav', 300), wav(d, 'b.wav', 2000)];
   const run = async (engine: string, extra: string[]) => {
-    const { code, out } = await captureOutput(() => predict.run([...files, '--backbone', backbone, '--adapter', adapter, '--json', '--engine', engine, ...extra]));
+    const { code, out } = await captureOutput(() =>
+      predict.run([...files, '--backbone', backbone, '--adapter', adapter, '--json', '--engine', engine, ...extra]),
+    );
     assert.equal(code, 0);
     return (JSON.parse(out) as { results: { input: string; logits: number[] }[] }).results;
   };
@@ -86,11 +94,15 @@ test('predict --json (single and batch form): --engine onnx and --engine torch a
     const o = await run('onnx', extra);
     const t = await run('torch', extra);
     assert.equal(o.length, 2);
-    o.forEach((r, i) => assertClose(r.logits, t[i]!.logits, `${r.input} ${extra.join(' ')}`));
+    o.forEach((r, i) => {
+      assertClose(r.logits, t[i]!.logits, `${r.input} ${extra.join(' ')}`);
+    });
   }
 });
 
-test('auto measures once per machine and model shape, caches the verdict, and ignores a corrupt cache with a warning', { timeout: 120_000 }, async () => {
+test('auto measures once per machine and model shape, caches the verdict, and ignores a corrupt cache with a warning', {
+  timeout: 120_000,
+}, async () => {
   const home = freshDir('engine-home');
   await withEnv({ LOAA_HOME: home }, async () => {
     const clf = Classifier.load(adapter, backbone);
@@ -98,7 +110,10 @@ test('auto measures once per machine and model shape, caches the verdict, and ig
       const warned: string[] = [];
       const first = await clf.useEngine('auto', { warn: (l) => warned.push(l) });
       assert.equal(warned.length, 0, warned.join('\n'));
-      const cache = JSON.parse(readFileSync(engineCacheFile(), 'utf8')) as Record<string, { engine: string; torchMs: number; onnxMs: number }>;
+      const cache = JSON.parse(readFileSync(engineCacheFile(), 'utf8')) as Record<
+        string,
+        { engine: string; torchMs: number; onnxMs: number }
+      >;
       const [key] = Object.keys(cache);
       assert.ok(key!.startsWith(machineKey()), key);
       const m = cache[key!]!;
@@ -124,7 +139,9 @@ test('auto measures once per machine and model shape, caches the verdict, and ig
   });
 });
 
-test('a missing onnxruntime-node: auto falls back to torch with one line, onnx is an Error naming the install command', { timeout: 120_000 }, async () => {
+test('a missing onnxruntime-node: auto falls back to torch with one line, onnx is an Error naming the install command', {
+  timeout: 120_000,
+}, async () => {
   await withEnv({ LOAA_HOME: freshDir('engine-missing'), LOAA_ORT_MODULE: 'onnxruntime-node-not-installed' }, async () => {
     const clf = Classifier.load(adapter, backbone);
     try {
@@ -132,8 +149,14 @@ test('a missing onnxruntime-node: auto falls back to torch with one line, onnx i
       assert.equal(await clf.useEngine('auto', { warn: (l) => warned.push(l) }), 'torch');
       assert.equal(warned.length, 1);
       assert.match(warned[0]!, /onnxruntime-node is not installed.*inference runs on libtorch/);
-      await assert.rejects(clf.useEngine('onnx'), (e: Error) => e.message.startsWith('--engine onnx: ') && e.message.includes(INSTALL_ORT_NODE));
-      await assert.rejects(AudioClassifier.fromPretrained(adapter, { backbone, engine: 'onnx' }), /^Error: engine onnx: onnxruntime-node is not installed/);
+      await assert.rejects(
+        clf.useEngine('onnx'),
+        (e: Error) => e.message.startsWith('--engine onnx: ') && e.message.includes(INSTALL_ORT_NODE),
+      );
+      await assert.rejects(
+        AudioClassifier.fromPretrained(adapter, { backbone, engine: 'onnx' }),
+        /^Error: engine onnx: onnxruntime-node is not installed/,
+      );
     } finally {
       clf.dispose();
     }
@@ -151,7 +174,10 @@ test('onnx is CPU fp32 only: auto picks torch on a GPU or in bf16, onnx is an Er
   } finally {
     clf.dispose();
   }
-  await assert.rejects(AudioClassifier.fromPretrained(adapter, { backbone, precision: 'bf16', engine: 'onnx' }), /^Error: precision: bf16: /);
+  await assert.rejects(
+    AudioClassifier.fromPretrained(adapter, { backbone, precision: 'bf16', engine: 'onnx' }),
+    /^Error: precision: bf16: /,
+  );
 });
 
 test('serve on the onnx engine answers as the torch engine does', { timeout: 120_000 }, async () => {
@@ -165,8 +191,13 @@ test('serve on the onnx engine answers as the torch engine does', { timeout: 120
     assert.equal(r.status, 200);
     const body = (await r.json()) as { top: { label: string; score: number }[] };
     const want = await torch.classify(bytes, { topK: 3 }); // the same 16-bit samples the server decoded
-    assert.deepEqual(body.top.map((t) => t.label), want.map((t) => t.label));
-    body.top.forEach((t, i) => assert.ok(Math.abs(t.score - want[i]!.score) < 1e-4, `${t.score} vs ${want[i]!.score}`));
+    assert.deepEqual(
+      body.top.map((t) => t.label),
+      want.map((t) => t.label),
+    );
+    body.top.forEach((t, i) => {
+      assert.ok(Math.abs(t.score - want[i]!.score) < 1e-4, `${t.score} vs ${want[i]!.score}`);
+    });
   } finally {
     await h.close();
     onnx.dispose();

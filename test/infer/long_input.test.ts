@@ -37,7 +37,8 @@ function wav8(n: number, rate: number): Buffer {
   return b;
 }
 
-const tone = (n: number, rate: number): Float32Array => Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / rate) + 0.1 * Math.sin(i * 0.37));
+const tone = (n: number, rate: number): Float32Array =>
+  Float32Array.from({ length: n }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / rate) + 0.1 * Math.sin(i * 0.37));
 
 test('a 20 MB 1 kHz 8-bit WAV goes through the inference features in bounded memory (issue 25)', () => {
   const dir = freshDir('long-input');
@@ -65,8 +66,13 @@ test('a 20 MB 1 kHz 8-bit WAV goes through the inference features in bounded mem
   }
 });
 
-test('the front end cuts a long clip before the spectrogram: the kept frames equal the whole clip\'s (AST and EPIC)', () => {
-  for (const [spec, rate] of [[AST, 44100], [AST, 8000], [EPIC, 16000], [EPIC, 24000]] as const) {
+test("the front end cuts a long clip before the spectrogram: the kept frames equal the whole clip's (AST and EPIC)", () => {
+  for (const [spec, rate] of [
+    [AST, 44100],
+    [AST, 8000],
+    [EPIC, 16000],
+    [EPIC, 24000],
+  ] as const) {
     const n = rate * 20;
     const long = tone(n, rate);
     const got = features({ sampleRate: rate, channels: [long, long] }, spec);
@@ -105,5 +111,8 @@ test('a clip shorter than one analysis window is padded with silence and a warni
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^tiny\.wav: 6\.3 ms of audio is shorter than one 25 ms analysis window: padded with silence$/);
   // zero samples stay an error naming the input
-  assert.throws(() => features({ sampleRate: 16000, channels: [new Float32Array(0)] }, AST, { source: 'empty.wav' }), /^Error: empty\.wav: zero samples/);
+  assert.throws(
+    () => features({ sampleRate: 16000, channels: [new Float32Array(0)] }, AST, { source: 'empty.wav' }),
+    /^Error: empty\.wav: zero samples/,
+  );
 });

@@ -24,7 +24,10 @@ test('a budget counts every charge and names the file, what and the override whe
   const b = new LoadBudget('w.pth', 1000);
   b.charge(600, 'tensor "a"');
   assert.equal(b.remaining, 400);
-  assert.throws(() => b.charge(401, 'tensor "b"'), (e: Error) => e.message.startsWith('w.pth: tensor "b" would bring') && e.message.includes(LOAD_BUDGET_ENV));
+  assert.throws(
+    () => b.charge(401, 'tensor "b"'),
+    (e: Error) => e.message.startsWith('w.pth: tensor "b" would bring') && e.message.includes(LOAD_BUDGET_ENV),
+  );
   assert.equal(budgetFor('x', 1 << 20, {}).limit, 64 * 2 ** 20 + 3 * 2 ** 20);
   assert.equal(budgetFor('x', 1 << 20, { [LOAD_BUDGET_ENV]: '8G' }).limit, 8 * 2 ** 30);
   assert.equal(parseByteCount('512M', 'k'), 512 * 2 ** 20);
@@ -35,7 +38,10 @@ test('pickle REDUCE copies of one memoised object are charged: amplification is 
   const small = amplifyingPickle(1000, 3);
   assert.ok(unpickle(small, { source: 's.pkl' }).value instanceof Map, 'a few honest copies load');
   const hostile = amplifyingPickle(50_000, 2000);
-  assert.throws(() => unpickle(hostile, { source: 'bomb.pkl' }), (e: Error) => /^bomb\.pkl: pickle REDUCE of builtins\.set at byte \d+ would bring/.test(e.message));
+  assert.throws(
+    () => unpickle(hostile, { source: 'bomb.pkl' }),
+    (e: Error) => /^bomb\.pkl: pickle REDUCE of builtins\.set at byte \d+ would bring/.test(e.message),
+  );
   // the same file passes with an explicit, larger budget
   assert.doesNotThrow(() => unpickle(amplifyingPickle(50_000, 20), { source: 'ok.pkl', budget: new LoadBudget('ok.pkl', 2 ** 30) }));
 });
@@ -45,7 +51,10 @@ test('safetensors headers naming a tensor twice are refused (JSON.parse would ke
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));
   const buf = Buffer.concat([len, Buffer.from(header), Buffer.alloc(4)]);
-  assert.throws(() => parseSafetensors(buf, 'dup.safetensors'), /^Error: dup\.safetensors: not a valid safetensors file: header names "w" twice$/);
+  assert.throws(
+    () => parseSafetensors(buf, 'dup.safetensors'),
+    /^Error: dup\.safetensors: not a valid safetensors file: header names "w" twice$/,
+  );
   assert.equal(firstDuplicateKey('{"a":{"x":1,"y":[{"x":2,"x":3}]},"b":"a\\"a"}'), 'a.y.[].x');
   assert.equal(firstDuplicateKey('{"a":1,"b":{"a":2},"c":["a","a"]}'), null);
   assert.equal(firstDuplicateKey('{"__metadata__":{"k":"v","k":"w"}}'), '__metadata__.k');

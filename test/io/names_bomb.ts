@@ -35,7 +35,15 @@ class Pickle {
   }
 }
 
-const MARK = 0x28, TUPLE = 0x74, REDUCE = 0x52, EMPTY_DICT = 0x7d, SETITEM = 0x73, SETITEMS = 0x75, BINPUT = 0x71, BINGET = 0x68, POP = 0x30;
+const MARK = 0x28,
+  TUPLE = 0x74,
+  REDUCE = 0x52,
+  EMPTY_DICT = 0x7d,
+  SETITEM = 0x73,
+  SETITEMS = 0x75,
+  BINPUT = 0x71,
+  BINGET = 0x68,
+  POP = 0x30;
 
 export function namesBombPth(keyChars: number, levels: number, tensors: number): Buffer {
   const pk = new Pickle();
@@ -51,5 +59,8 @@ export function namesBombPth(keyChars: number, levels: number, tensors: number):
   pk.op(SETITEMS);
   for (let l = 0; l < levels; l++) pk.op(SETITEM);
   const data = Buffer.alloc(4);
-  return buildZip([{ name: 'archive/data.pkl', data: pk.bytes() }, { name: 'archive/data/0', data }]);
+  return buildZip([
+    { name: 'archive/data.pkl', data: pk.bytes() },
+    { name: 'archive/data/0', data },
+  ]);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseStoragePid, PyTuple, TorchStorage, TorchTensor, unpickle } from '../../src/io/pickle.js';
+import { parseStoragePid, type PyTuple, TorchStorage, TorchTensor, unpickle } from '../../src/io/pickle.js';
 import { ZipReader } from '../../src/io/zip.js';
 import { fixture } from '../helpers.js';
 
@@ -43,14 +43,77 @@ function dataPkl(name: string): Uint8Array {
 test('basic values: ints, floats, strings, bytes, containers, memo', () => {
   // {'a': [1, -2, 300, 70000, 2**70], 'b': (1.5, None, True, False), 'c': b'xy', 'd': (1, 2, 3), 'e': ((1, 2),), 'f': <memo 1>}
   const pk = P(
-    PROTO2, 0x7d, 0x71, 0, 0x28,
-    binunicode('a'), 0x5d, 0x28, 0x4b, 1, 0x4a, ...u32(-2 >>> 0), 0x4d, 44, 1, 0x4a, ...u32(70000), 0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x65,
-    binunicode('b'), 0x28, 0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x4e, 0x88, 0x89, 0x74, 0x71, 1,
-    binunicode('c'), 0x43, 2, 0x78, 0x79,
-    binunicode('d'), 0x4b, 1, 0x4b, 2, 0x4b, 3, 0x87,
-    binunicode('e'), 0x4b, 1, 0x4b, 2, 0x86, 0x85,
-    binunicode('f'), 0x68, 1,
-    0x75, STOP,
+    PROTO2,
+    0x7d,
+    0x71,
+    0,
+    0x28,
+    binunicode('a'),
+    0x5d,
+    0x28,
+    0x4b,
+    1,
+    0x4a,
+    ...u32(-2 >>> 0),
+    0x4d,
+    44,
+    1,
+    0x4a,
+    ...u32(70000),
+    0x8a,
+    9,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x40,
+    0x65,
+    binunicode('b'),
+    0x28,
+    0x47,
+    0x3f,
+    0xf8,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x4e,
+    0x88,
+    0x89,
+    0x74,
+    0x71,
+    1,
+    binunicode('c'),
+    0x43,
+    2,
+    0x78,
+    0x79,
+    binunicode('d'),
+    0x4b,
+    1,
+    0x4b,
+    2,
+    0x4b,
+    3,
+    0x87,
+    binunicode('e'),
+    0x4b,
+    1,
+    0x4b,
+    2,
+    0x86,
+    0x85,
+    binunicode('f'),
+    0x68,
+    1,
+    0x75,
+    STOP,
   );
   const { value, end } = unpickle(pk);
   assert.equal(end, pk.length);
@@ -69,10 +132,48 @@ test('basic values: ints, floats, strings, bytes, containers, memo', () => {
 
 test('protocol 4 opcodes: FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL, EMPTY_SET/ADDITEMS', () => {
   const pk = P(
-    0x80, 4, 0x95, 0, 0, 0, 0, 0, 0, 0, 0,
-    0x8c, 11, 'collections', 0x94, 0x8c, 11, 'OrderedDict', 0x94, 0x93, 0x94, 0x29, 0x52, 0x94,
-    0x8c, 1, 'k', 0x94, 0x8f, 0x28, 0x4b, 5, 0x4b, 6, 0x90, 0x73,
-    0x8c, 1, 'j', 0x68, 4, 0x73, // memo 4 holds the 'k' string
+    0x80,
+    4,
+    0x95,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x8c,
+    11,
+    'collections',
+    0x94,
+    0x8c,
+    11,
+    'OrderedDict',
+    0x94,
+    0x93,
+    0x94,
+    0x29,
+    0x52,
+    0x94,
+    0x8c,
+    1,
+    'k',
+    0x94,
+    0x8f,
+    0x28,
+    0x4b,
+    5,
+    0x4b,
+    6,
+    0x90,
+    0x73,
+    0x8c,
+    1,
+    'j',
+    0x68,
+    4,
+    0x73, // memo 4 holds the 'k' string
     STOP,
   );
   const m = unpickle(pk).value as Map<string, unknown>;
@@ -101,14 +202,20 @@ test('forbidden globals are refused, naming the global, before anything happens'
     // BUILD on a list
     [P(PROTO2, 0x5d, 0x7d, 0x62, STOP), /BUILD on list is not allowed/],
     // NEWOBJ of an allowed function that is not a class
-    [P(PROTO2, ...global('torch._utils', '_rebuild_tensor_v2'), 0x29, 0x81, STOP), /NEWOBJ of torch\._utils\._rebuild_tensor_v2 is not allowed/],
+    [
+      P(PROTO2, ...global('torch._utils', '_rebuild_tensor_v2'), 0x29, 0x81, STOP),
+      /NEWOBJ of torch\._utils\._rebuild_tensor_v2 is not allowed/,
+    ],
   ];
   for (const [pk, re] of cases) {
-    assert.throws(() => unpickle(pk, { source: 'evil.pkl' }), (e: Error) => {
-      assert.match(e.message, /^evil\.pkl: /);
-      assert.match(e.message, re);
-      return true;
-    });
+    assert.throws(
+      () => unpickle(pk, { source: 'evil.pkl' }),
+      (e: Error) => {
+        assert.match(e.message, /^evil\.pkl: /);
+        assert.match(e.message, re);
+        return true;
+      },
+    );
   }
 });
 
@@ -166,13 +273,14 @@ test('torch tensors: rebuild functions against storages from persistentLoad', ()
 test('a tensor that reaches past its storage is refused', () => {
   const pk = dataPkl('dtypes.pth');
   throwsMsg(
-    () => unpickle(pk, {
-      source: 'short.pth',
-      persistentLoad(pid, fail) {
-        const p = parseStoragePid(pid, fail);
-        return new TorchStorage(p.key, p.dtype, 1);
-      },
-    }),
+    () =>
+      unpickle(pk, {
+        source: 'short.pth',
+        persistentLoad(pid, fail) {
+          const p = parseStoragePid(pid, fail);
+          return new TorchStorage(p.key, p.dtype, 1);
+        },
+      }),
     /^short\.pth: _rebuild_tensor_v2: a \w+ tensor of size .* reaches byte \d+ of storage "\d+", which holds 1 bytes/,
   );
 });
@@ -182,7 +290,13 @@ test('without persistentLoad, storages are an error, not a crash', () => {
 });
 
 const validPickles = (() => {
-  const list = [dataPkl('dtypes.pth'), dataPkl('dtypes_protocol4.pth'), dataPkl('dtypes_protocol5.pth'), dataPkl('nested.pth'), dataPkl('under_model.pth')];
+  const list = [
+    dataPkl('dtypes.pth'),
+    dataPkl('dtypes_protocol4.pth'),
+    dataPkl('dtypes_protocol5.pth'),
+    dataPkl('nested.pth'),
+    dataPkl('under_model.pth'),
+  ];
   list.push(readFileSync(fixture('checkpoints', 'malicious.pkl')));
   return list;
 })();
@@ -203,11 +317,19 @@ function fuzzOnce(b: Uint8Array): void {
 }
 
 test('fuzz: random bytes never hang or crash, only clean Errors', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => fuzzOnce(b)), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), (b) => fuzzOnce(b)),
+    { numRuns: 2000 },
+  );
   // biased toward the opcode alphabet so that deep paths are reached
-  const ops = [0x28, 0x29, 0x2e, 0x30, 0x31, 0x32, 0x4a, 0x4b, 0x4d, 0x4e, 0x51, 0x52, 0x58, 0x5d, 0x61, 0x62, 0x63, 0x65, 0x68, 0x71,
-    0x73, 0x74, 0x75, 0x7d, 0x80, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x8f, 0x90, 0x91, 0x93, 0x94, 0x95, 0x0a, 0, 1, 2];
-  fc.assert(fc.property(fc.array(fc.constantFrom(...ops), { maxLength: 200 }), (a) => fuzzOnce(new Uint8Array(a))), { numRuns: 3000 });
+  const ops = [
+    0x28, 0x29, 0x2e, 0x30, 0x31, 0x32, 0x4a, 0x4b, 0x4d, 0x4e, 0x51, 0x52, 0x58, 0x5d, 0x61, 0x62, 0x63, 0x65, 0x68, 0x71, 0x73, 0x74,
+    0x75, 0x7d, 0x80, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x8f, 0x90, 0x91, 0x93, 0x94, 0x95, 0x0a, 0, 1, 2,
+  ];
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom(...ops), { maxLength: 200 }), (a) => fuzzOnce(new Uint8Array(a))),
+    { numRuns: 3000 },
+  );
 });
 
 test('fuzz: mutated torch pickles never hang or crash, only clean Errors', () => {

@@ -27,7 +27,12 @@ function assertTensorsEqual(got: Map<string, RawTensor>, expectedFile: string): 
     const g = got.get(k)!;
     assert.equal(g.dtype, e.dtype, `${k} dtype`);
     assert.deepEqual(g.shape, e.shape, `${k} shape`);
-    assert.ok(Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength).equals(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength)), `${k} data`);
+    assert.ok(
+      Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength).equals(
+        Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+      ),
+      `${k} data`,
+    );
   }
 }
 
@@ -94,9 +99,24 @@ test('wrong, truncated and random files: one-line errors naming the file', () =>
       ['random.pth', new Uint8Array(Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 255)), /random\.pth: not a PyTorch checkpoint/],
       ['cut.pth', full.subarray(0, full.length - 100), /cut\.pth: not a valid zip file/],
       ['cut_legacy.pth', readFileSync(ck('dtypes_legacy.pth')).subarray(0, 2000), /cut_legacy\.pth \(legacy torch\.save data\): truncated/],
-      ['other.zip', buildZip([{ name: 'readme.txt', data: new Uint8Array(Buffer.from('hi')) }]), /other\.zip: a zip file, but not one written by torch\.save/],
-      ['script.pt', buildZip([{ name: 'a/data.pkl', data: new Uint8Array([0x80, 2, 0x4e, 0x2e]) }, { name: 'a/constants.pkl', data: new Uint8Array([0x80, 2, 0x4e, 0x2e]) }]), /script\.pt: a TorchScript archive/],
-      ['list.pth', buildZip([{ name: 'a/data.pkl', data: new Uint8Array([0x80, 2, 0x5d, 0x2e]) }]), /list\.pth: holds a list, not a state dict/],
+      [
+        'other.zip',
+        buildZip([{ name: 'readme.txt', data: new Uint8Array(Buffer.from('hi')) }]),
+        /other\.zip: a zip file, but not one written by torch\.save/,
+      ],
+      [
+        'script.pt',
+        buildZip([
+          { name: 'a/data.pkl', data: new Uint8Array([0x80, 2, 0x4e, 0x2e]) },
+          { name: 'a/constants.pkl', data: new Uint8Array([0x80, 2, 0x4e, 0x2e]) },
+        ]),
+        /script\.pt: a TorchScript archive/,
+      ],
+      [
+        'list.pth',
+        buildZip([{ name: 'a/data.pkl', data: new Uint8Array([0x80, 2, 0x5d, 0x2e]) }]),
+        /list\.pth: holds a list, not a state dict/,
+      ],
       ['nodata.pth', buildZip([{ name: 'a/data.pkl', data: new Uint8Array([0x80, 2, 0x7d, 0x2e]) }]), /nodata\.pth: no tensors found/],
       ['plain.pkl', new Uint8Array([0x80, 2, 0x4b, 1, 0x2e]), /plain\.pkl: a pickle, but not a torch\.save file/],
     ];
@@ -108,12 +128,15 @@ test('wrong, truncated and random files: one-line errors naming the file', () =>
     for (const [name, data, re] of cases) {
       const p = join(dir, name);
       writeFileSync(p, data);
-      assert.throws(() => readPth(p), (e: Error) => {
-        assert.match(e.message, re);
-        assert.ok(e.message.startsWith(p), e.message);
-        assert.ok(!e.message.includes('\n'), 'one line');
-        return true;
-      });
+      assert.throws(
+        () => readPth(p),
+        (e: Error) => {
+          assert.match(e.message, re);
+          assert.ok(e.message.startsWith(p), e.message);
+          assert.ok(!e.message.includes('\n'), 'one line');
+          return true;
+        },
+      );
     }
     throwsMsg(() => readPth(join(dir, 'absent.pth')), /absent\.pth: cannot read checkpoint: no such file/);
   } finally {
@@ -134,7 +157,13 @@ test('fuzz: mutated and truncated checkpoints end in a clean Error or a full rea
         const buf = cut === null ? b : b.subarray(0, cut % (b.length + 1));
         try {
           for (const t of parsePth(buf, 'fuzz').tensors.values()) {
-            assert.equal(t.data.byteLength, t.shape.reduce((a, x) => a * x, 1) * ({ float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 } as const)[t.dtype]);
+            assert.equal(
+              t.data.byteLength,
+              t.shape.reduce((a, x) => a * x, 1) *
+                ({ float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 } as const)[
+                  t.dtype
+                ],
+            );
           }
         } catch (e) {
           assert.ok(e instanceof Error, String(e));

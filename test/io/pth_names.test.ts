@@ -13,7 +13,10 @@ test('a 1 MB memoised key at 30 levels over 400 tensors: an Error naming the fil
   const file = namesBombPth(1 << 20, 30, 400);
   assert.ok(file.length < 1.1 * 2 ** 20);
   const t0 = performance.now();
-  assert.throws(() => parsePth(file, 'names.pth'), /^Error: names\.pth: a tensor name of 1048576 characters at nesting level 1 .* over the 4096-character limit/);
+  assert.throws(
+    () => parsePth(file, 'names.pth'),
+    /^Error: names\.pth: a tensor name of 1048576 characters at nesting level 1 .* over the 4096-character limit/,
+  );
   assert.ok(performance.now() - t0 < 5000);
 });
 
@@ -23,7 +26,10 @@ test('keys under the limit that add up past it at depth are refused at the level
 
 test('names are charged to the load budget: many long names in a small file run out of budget, naming it', () => {
   const budget = new LoadBudget('budget.pth', 2_000_000);
-  assert.throws(() => parsePth(namesBombPth(4000, 1, 400), 'budget.pth', budget), /budget\.pth: the tensor name at nesting level 2 would bring .* over its load budget/);
+  assert.throws(
+    () => parsePth(namesBombPth(4000, 1, 400), 'budget.pth', budget),
+    /budget\.pth: the tensor name at nesting level 2 would bring .* over its load budget/,
+  );
 });
 
 test('honest nesting reads: three levels of short keys over a few tensors', () => {

@@ -7,7 +7,7 @@ export function tarHeader(name: string, size: number, flag = '0'): Buffer {
   h.write('0000644\0', 100, 'ascii');
   h.write('0000000\0', 108, 'ascii');
   h.write('0000000\0', 116, 'ascii');
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
   h.write('00000000000\0', 136, 'ascii');
   h.write(flag, 156, 'ascii');
   h.write('ustar\0', 257, 'ascii');
@@ -15,7 +15,7 @@ export function tarHeader(name: string, size: number, flag = '0'): Buffer {
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
   return h;
 }
 

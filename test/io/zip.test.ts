@@ -30,15 +30,21 @@ test('crc32 matches the standard check value', () => {
 test('reads stored, deflated, padded and data-descriptor entries', () => {
   const a = bytes(1000, 3);
   const b = enc('hello '.repeat(200));
-  const zip = buildZip([
-    { name: 'archive/data.pkl', data: a, pad: 37 },
-    { name: 'archive/data/0', data: b, deflate: true },
-    { name: 'archive/data/1', data: a, descriptor: true },
-    { name: 'archive/empty', data: new Uint8Array(0) },
-  ], { comment: 'a comment with PK\x05\x06 inside' });
+  const zip = buildZip(
+    [
+      { name: 'archive/data.pkl', data: a, pad: 37 },
+      { name: 'archive/data/0', data: b, deflate: true },
+      { name: 'archive/data/1', data: a, descriptor: true },
+      { name: 'archive/empty', data: new Uint8Array(0) },
+    ],
+    { comment: 'a comment with PK\x05\x06 inside' },
+  );
   assert.ok(isZip(zip));
   const z = ZipReader.fromBuffer(zip, 'mem.zip');
-  assert.deepEqual(z.entries.map((e) => e.name), ['archive/data.pkl', 'archive/data/0', 'archive/data/1', 'archive/empty']);
+  assert.deepEqual(
+    z.entries.map((e) => e.name),
+    ['archive/data.pkl', 'archive/data/0', 'archive/data/1', 'archive/empty'],
+  );
   same(z.read('archive/data.pkl'), a);
   assert.deepEqual(Buffer.from(z.read('archive/data/0')).toString(), 'hello '.repeat(200));
   same(z.read('archive/data/1'), a);
@@ -49,7 +55,13 @@ test('reads stored, deflated, padded and data-descriptor entries', () => {
 
 test('reads ZIP64 records', () => {
   const a = bytes(300, 5);
-  const zip = buildZip([{ name: 'x/a', data: a }, { name: 'x/b', data: a, deflate: true }], { zip64: true });
+  const zip = buildZip(
+    [
+      { name: 'x/a', data: a },
+      { name: 'x/b', data: a, deflate: true },
+    ],
+    { zip64: true },
+  );
   const z = ZipReader.fromBuffer(zip, 'z64.zip');
   assert.equal(z.entries.length, 2);
   same(z.read('x/a'), a);
@@ -99,7 +111,17 @@ test('rejects broken archives with an error naming the file and the problem', ()
   m.writeUInt16LE(12, 8);
   assert.throws(() => ZipReader.fromBuffer(m, 'bz.zip').read('a/b'), /bz\.zip: .*compression method 12/);
   // duplicate names
-  assert.throws(() => ZipReader.fromBuffer(buildZip([{ name: 'x', data: a }, { name: 'x', data: a }]), 'dup.zip'), /dup\.zip: .*appears twice/);
+  assert.throws(
+    () =>
+      ZipReader.fromBuffer(
+        buildZip([
+          { name: 'x', data: a },
+          { name: 'x', data: a },
+        ]),
+        'dup.zip',
+      ),
+    /dup\.zip: .*appears twice/,
+  );
 });
 
 test('a deflate entry that inflates past its declared size is refused', () => {
@@ -115,7 +137,13 @@ test('a missing file is an error naming it', () => {
 });
 
 test('fuzz: random bytes and mutated archives end in a clean Error or a correct read', () => {
-  const base = buildZip([{ name: 'archive/data.pkl', data: bytes(64, 2), pad: 5 }, { name: 'archive/data/0', data: bytes(128, 4), deflate: true }], { zip64: false });
+  const base = buildZip(
+    [
+      { name: 'archive/data.pkl', data: bytes(64, 2), pad: 5 },
+      { name: 'archive/data/0', data: bytes(128, 4), deflate: true },
+    ],
+    { zip64: false },
+  );
   const base64 = buildZip([{ name: 'a', data: bytes(50, 6) }], { zip64: true });
   const torch = readFileSync(fixture('checkpoints', 'bigendian.pth'));
   const tryRead = (buf: Uint8Array) => {
@@ -132,7 +160,10 @@ test('fuzz: random bytes and mutated archives end in a clean Error or a correct 
       assert.ok(err instanceof Error && err.message.startsWith('fuzz.zip'), String(err));
     }
   };
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => tryRead(b)), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (b) => tryRead(b)),
+    { numRuns: 300 },
+  );
   fc.assert(
     fc.property(
       fc.constantFrom(base, base64, torch),

@@ -4,14 +4,21 @@ import { join } from 'node:path';
 import { rawToFloat32, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { fromRaw, noGrad, tensor, toRaw, zeros } from '../../src/tensor/functional.js';
 import { scope } from '../../src/tensor/scope.js';
-import {
-  astFromImageStateDict, astGrid, AudioSpectrogramTransformer, HF_LN_EPS, loadAst, resizePosEmbed,
-} from '../../src/models/ast.js';
+import { astFromImageStateDict, astGrid, AudioSpectrogramTransformer, HF_LN_EPS, loadAst, resizePosEmbed } from '../../src/models/ast.js';
 import { loadBackboneStateDict } from '../../src/models/checkpoint_keys.js';
 import { countAst, countModel } from '../../src/peft/params.js';
 import { peftOf } from '../../src/peft/methods.js';
 import {
-  astConfigOf, backbonePath, caseInput, cases, caseNamed, expectedOf, freshDir, loadCase, manifest, maxDiff,
+  astConfigOf,
+  backbonePath,
+  caseInput,
+  cases,
+  caseNamed,
+  expectedOf,
+  freshDir,
+  loadCase,
+  manifest,
+  maxDiff,
 } from './model_cases.js';
 import { syntheticStateDict } from './synthetic_weights.js';
 
@@ -24,20 +31,25 @@ for (const c of cases) {
       const exp = expectedOf(c);
       const x = caseInput(c);
       const wantAttn = exp.has('attn_last');
-      const got = noGrad(() => scope(() => {
-        const out: Record<string, Float32Array> = {};
-        const pooled = model.features(x);
-        out.pooled = pooled.toFloat32();
-        out.logits = model.head.forward(pooled).toFloat32();
-        out.pos_embed = model.pos_embed.toFloat32();
-        if (exp.has('embed')) {
-          const e = model.embed(x);
-          out.embed = e.toFloat32();
-          out.block0 = model.blocks.at(0).forward(e, { nSpecial: model.grid.special, grid: [model.grid.fDim, model.grid.tDim] }).out.toFloat32();
-        }
-        if (wantAttn) out.attn_last = model.forward(x, { attention: 'last' }).attentions[model.depth - 1]!.toFloat32();
-        return out;
-      }));
+      const got = noGrad(() =>
+        scope(() => {
+          const out: Record<string, Float32Array> = {};
+          const pooled = model.features(x);
+          out.pooled = pooled.toFloat32();
+          out.logits = model.head.forward(pooled).toFloat32();
+          out.pos_embed = model.pos_embed.toFloat32();
+          if (exp.has('embed')) {
+            const e = model.embed(x);
+            out.embed = e.toFloat32();
+            out.block0 = model.blocks
+              .at(0)
+              .forward(e, { nSpecial: model.grid.special, grid: [model.grid.fDim, model.grid.tDim] })
+              .out.toFloat32();
+          }
+          if (wantAttn) out.attn_last = model.forward(x, { attention: 'last' }).attentions[model.depth - 1]!.toFloat32();
+          return out;
+        }),
+      );
       x.dispose();
       for (const [name, want] of exp) {
         const g = got[name];
@@ -49,7 +61,11 @@ for (const c of cases) {
       const counts = countModel(model);
       assert.deepEqual({ total: counts.total, trainable: counts.trainable, frozen: counts.frozen }, c.params, `${c.name}: params`);
       const analytic = countAst(astConfigOf(c), peftOf(model)!);
-      assert.deepEqual({ total: analytic.total, trainable: analytic.trainable, frozen: analytic.frozen }, c.params, `${c.name}: analytic params`);
+      assert.deepEqual(
+        { total: analytic.total, trainable: analytic.trainable, frozen: analytic.frozen },
+        c.params,
+        `${c.name}: analytic params`,
+      );
       assert.deepEqual(model.grid, { fDim: c.f_dim, tDim: c.t_dim, special: manifest.backbones[c.backbone].distilled ? 2 : 1 });
     } finally {
       model.dispose();
@@ -89,8 +105,12 @@ test('loadAst: image heads are unused, the AST head is fresh, the patch weight i
 });
 
 test('astFromImageStateDict: a raw timm state dict; image heads listed as unused', () => {
-  const spec = manifest.backbones['deit_tiny_patch16_224_depth2'];
-  const m = astFromImageStateDict(syntheticStateDict(spec), { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 }, 'synthetic');
+  const spec = manifest.backbones.deit_tiny_patch16_224_depth2;
+  const m = astFromImageStateDict(
+    syntheticStateDict(spec),
+    { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 },
+    'synthetic',
+  );
   try {
     assert.deepEqual(m.loadInfo!.unused.sort(), ['head.bias', 'head.weight']);
     assert.equal(m.loadInfo!.kind, 'image');
@@ -98,22 +118,35 @@ test('astFromImageStateDict: a raw timm state dict; image heads listed as unused
   } finally {
     m.dispose();
   }
-  assert.throws(() => astFromImageStateDict(syntheticStateDict(spec), { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16 }, 'synthetic'),
-    /^Error: synthetic: this checkpoint is .*depth 2.*not deit_tiny_patch16_224 \(depth 12, width 192\): missing blocks\.2\./);
+  assert.throws(
+    () =>
+      astFromImageStateDict(
+        syntheticStateDict(spec),
+        { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16 },
+        'synthetic',
+      ),
+    /^Error: synthetic: this checkpoint is .*depth 2.*not deit_tiny_patch16_224 \(depth 12, width 192\): missing blocks\.2\./,
+  );
 });
 
 test('loadAst: the wrong architecture is a one-line error naming the checkpoint and what it is', () => {
   const path = backbonePath('deit_tiny_distilled_patch16_224');
   const cfg = { arch: 'deit_small_distilled_patch16_224', numClasses: 3, fdim: 128, tdim: 100, fstride: 16, tstride: 16 };
-  assert.throws(() => loadAst(path, cfg), (e: Error) => {
-    assert.ok(e.message.startsWith(path + ':'), e.message);
-    assert.match(e.message, /deit_tiny_distilled_patch16_224/);
-    assert.match(e.message, /not deit_small_distilled_patch16_224/);
-    assert.ok(!e.message.includes('\n'));
-    return true;
-  });
+  assert.throws(
+    () => loadAst(path, cfg),
+    (e: Error) => {
+      assert.ok(e.message.startsWith(`${path}:`), e.message);
+      assert.match(e.message, /deit_tiny_distilled_patch16_224/);
+      assert.match(e.message, /not deit_small_distilled_patch16_224/);
+      assert.ok(!e.message.includes('\n'));
+      return true;
+    },
+  );
   // a non-distilled checkpoint for a distilled arch: dist_token missing
-  assert.throws(() => loadAst(backbonePath('deit_tiny_patch16_224_depth2'), { ...cfg, arch: 'deit_tiny_distilled_patch16_224', depth: 2 }), /missing dist_token/);
+  assert.throws(
+    () => loadAst(backbonePath('deit_tiny_patch16_224_depth2'), { ...cfg, arch: 'deit_tiny_distilled_patch16_224', depth: 2 }),
+    /missing dist_token/,
+  );
   assert.throws(() => loadAst(path, { ...cfg, arch: 'nope' }), /nope: unknown architecture/);
 });
 
@@ -128,9 +161,15 @@ test('loadAst: reduced depth leaves extra blocks unused; strict refuses them', (
 });
 
 test('forward: a wrong input shape names the expected frames and mel bins', () => {
-  const m = new AudioSpectrogramTransformer({ arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 1 }, { seed: 1 });
+  const m = new AudioSpectrogramTransformer(
+    { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 1 },
+    { seed: 1 },
+  );
   try {
-    assert.throws(() => scope(() => m.forward(zeros([1, 50, 192]))), /fbank: expected \[batch, 100 frames, 128 mel bins\], got \[1, 50, 192\]/);
+    assert.throws(
+      () => scope(() => m.forward(zeros([1, 50, 192]))),
+      /fbank: expected \[batch, 100 frames, 128 mel bins\], got \[1, 50, 192\]/,
+    );
   } finally {
     m.dispose();
   }
@@ -149,18 +188,28 @@ test('attention maps: last block averaged over heads, or every block per head; s
   const x = caseInput(c);
   try {
     const L = 1 + c.f_dim * c.t_dim;
-    const withMaps = noGrad(() => scope(() => {
-      const r = model.forward(x, { attention: 'all', attentionHeads: true });
-      assert.equal(r.attentions.length, model.depth);
-      assert.ok(r.attentions.every((a) => a !== null && a.shape.join() === [2, 3, L, L].join()), 'every block recorded per head');
-      const rows = r.attentions[1]!.sum(-1).toFloat32();
-      assert.ok(rows.every((v) => Math.abs(v - 1) < 1e-5));
-      return r.logits.toFloat32();
-    }));
-    noGrad(() => scope(() => {
-      const r = model.forward(x, { attention: true });
-      assert.deepEqual(r.attentions.map((a) => a?.shape ?? null), [...Array(model.depth - 1).fill(null), [2, L, L]]);
-    }));
+    const withMaps = noGrad(() =>
+      scope(() => {
+        const r = model.forward(x, { attention: 'all', attentionHeads: true });
+        assert.equal(r.attentions.length, model.depth);
+        assert.ok(
+          r.attentions.every((a) => a !== null && a.shape.join() === [2, 3, L, L].join()),
+          'every block recorded per head',
+        );
+        const rows = r.attentions[1]!.sum(-1).toFloat32();
+        assert.ok(rows.every((v) => Math.abs(v - 1) < 1e-5));
+        return r.logits.toFloat32();
+      }),
+    );
+    noGrad(() =>
+      scope(() => {
+        const r = model.forward(x, { attention: true });
+        assert.deepEqual(
+          r.attentions.map((a) => a?.shape ?? null),
+          [...Array(model.depth - 1).fill(null), [2, L, L]],
+        );
+      }),
+    );
     // the maps belong to the forward's caller: nothing stays on the model
     assert.equal('lastAttention' in model || 'attentions' in model, false);
     const plain = noGrad(() => scope(() => model.forward(x).toFloat32()));
@@ -180,17 +229,19 @@ function toHfAst(model: AudioSpectrogramTransformer): Map<string, RawTensor> {
   const P = 'audio_spectrogram_transformer.';
   const sd = model.stateDict();
   const raw = (k: string): RawTensor => toRaw(sd.get(k)!);
-  out.set(P + 'embeddings.cls_token', raw('cls_token'));
-  if (sd.has('dist_token')) out.set(P + 'embeddings.distillation_token', raw('dist_token'));
-  out.set(P + 'embeddings.position_embeddings', raw('pos_embed'));
-  out.set(P + 'embeddings.patch_embeddings.projection.weight', raw('patch_embed.proj.weight'));
-  out.set(P + 'embeddings.patch_embeddings.projection.bias', raw('patch_embed.proj.bias'));
+  out.set(`${P}embeddings.cls_token`, raw('cls_token'));
+  if (sd.has('dist_token')) out.set(`${P}embeddings.distillation_token`, raw('dist_token'));
+  out.set(`${P}embeddings.position_embeddings`, raw('pos_embed'));
+  out.set(`${P}embeddings.patch_embeddings.projection.weight`, raw('patch_embed.proj.weight'));
+  out.set(`${P}embeddings.patch_embeddings.projection.bias`, raw('patch_embed.proj.bias'));
   for (let i = 0; i < model.depth; i++) {
     const b = `blocks.${i}.`;
     const l = `${P}encoder.layer.${i}.`;
     for (const kind of ['weight', 'bias']) {
       const qkv = sd.get(`${b}attn.qkv.${kind}`)!;
-      ['query', 'key', 'value'].forEach((n, j) => { out.set(`${l}attention.attention.${n}.${kind}`, toRaw(qkv.narrow(0, j * D, D).contiguous())); });
+      ['query', 'key', 'value'].forEach((n, j) => {
+        out.set(`${l}attention.attention.${n}.${kind}`, toRaw(qkv.narrow(0, j * D, D).contiguous()));
+      });
       out.set(`${l}attention.output.dense.${kind}`, raw(`${b}attn.proj.${kind}`));
       out.set(`${l}intermediate.dense.${kind}`, raw(`${b}mlp.fc1.${kind}`));
       out.set(`${l}output.dense.${kind}`, raw(`${b}mlp.fc2.${kind}`));
@@ -209,7 +260,15 @@ function toHfAst(model: AudioSpectrogramTransformer): Map<string, RawTensor> {
 
 test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) keeps its grid and head', () => {
   // an "AudioSet" AST: 1024 frames at stride 10 -> 12 x 101 patches
-  const src = loadAst(backbonePath('deit_tiny_patch16_224_depth2'), { arch: 'deit_tiny_patch16_224', numClasses: 4, fdim: 128, tdim: 1024, fstride: 10, tstride: 10, depth: 2 }).model;
+  const src = loadAst(backbonePath('deit_tiny_patch16_224_depth2'), {
+    arch: 'deit_tiny_patch16_224',
+    numClasses: 4,
+    fdim: 128,
+    tdim: 1024,
+    fstride: 10,
+    tstride: 10,
+    depth: 2,
+  }).model;
   const dir = freshDir('hf-ast');
   const file = join(dir, 'model.safetensors');
   try {
@@ -223,7 +282,10 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
       assert.equal(same.model.loadInfo!.headLoaded, true);
       assert.equal(same.model.norm.eps, HF_LN_EPS);
       assert.deepEqual(same.model.loadInfo!.sourceGrid, [12, 101]);
-      const x = tensor(new Float32Array(1024 * 128).map((_, i) => Math.sin(i * 0.37)), [1, 1024, 128]);
+      const x = tensor(
+        new Float32Array(1024 * 128).map((_, i) => Math.sin(i * 0.37)),
+        [1, 1024, 128],
+      );
       const a = noGrad(() => scope(() => src.eval().forward(x).toFloat32()));
       const b = noGrad(() => scope(() => same.model.eval().forward(x).toFloat32()));
       const { diff, scale } = maxDiff(b, a);
@@ -255,17 +317,20 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
 });
 
 test('integer tensors where float weights belong are refused naming source, key and both dtypes; float16 still loads', () => {
-  const spec = manifest.backbones['deit_tiny_patch16_224_depth2'];
+  const spec = manifest.backbones.deit_tiny_patch16_224_depth2;
   const cfg = { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 };
   // same bytes, relabelled: the silent cast would turn each float's bit pattern into a large integer-valued weight
   const asInt = (t: RawTensor): RawTensor => ({ ...t, dtype: 'int32' });
   for (const key of ['blocks.1.mlp.fc1.weight', 'pos_embed', 'patch_embed.proj.weight']) {
     const sd = syntheticStateDict(spec);
     sd.set(key, asInt(sd.get(key)!));
-    assert.throws(() => astFromImageStateDict(sd, cfg, 'synthetic.safetensors'), (e: Error) => {
-      assert.ok(e.message.startsWith(`synthetic.safetensors: ${key}: the file holds int32 where float32 is expected`), e.message);
-      return true;
-    });
+    assert.throws(
+      () => astFromImageStateDict(sd, cfg, 'synthetic.safetensors'),
+      (e: Error) => {
+        assert.ok(e.message.startsWith(`synthetic.safetensors: ${key}: the file holds int32 where float32 is expected`), e.message);
+        return true;
+      },
+    );
   }
   const sd = syntheticStateDict(spec);
   const key = 'blocks.1.mlp.fc1.weight';

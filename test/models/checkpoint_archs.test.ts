@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ARCH_NAMES, ARCHS, assertBackbone, checkBackbone, expectedBackboneShapes, getArch, inferArch, posTokens, type ArchName,
+  ARCH_NAMES,
+  ARCHS,
+  assertBackbone,
+  checkBackbone,
+  expectedBackboneShapes,
+  getArch,
+  inferArch,
+  posTokens,
+  type ArchName,
 } from '../../src/models/archs.js';
 import { loadBackboneStateDict } from '../../src/models/checkpoint_keys.js';
 import type { RawTensor } from '../../src/io/safetensors.js';
@@ -17,15 +25,27 @@ function fake(name: ArchName, head = true): Map<string, RawTensor> {
 
 test('the architecture table', () => {
   assert.deepEqual(ARCH_NAMES, [
-    'deit_tiny_patch16_224', 'deit_small_patch16_224', 'deit_base_patch16_224',
-    'deit_tiny_distilled_patch16_224', 'deit_small_distilled_patch16_224', 'deit_base_distilled_patch16_224',
-    'deit_base_distilled_patch16_384', 'vit_base_patch16_224', 'vit_base_patch16_384',
+    'deit_tiny_patch16_224',
+    'deit_small_patch16_224',
+    'deit_base_patch16_224',
+    'deit_tiny_distilled_patch16_224',
+    'deit_small_distilled_patch16_224',
+    'deit_base_distilled_patch16_224',
+    'deit_base_distilled_patch16_384',
+    'vit_base_patch16_224',
+    'vit_base_patch16_384',
   ]);
   const dims = ARCH_NAMES.map((n) => [ARCHS[n].embedDim, ARCHS[n].numHeads, ARCHS[n].depth, ARCHS[n].imgSize, ARCHS[n].distilled]);
   assert.deepEqual(dims, [
-    [192, 3, 12, 224, false], [384, 6, 12, 224, false], [768, 12, 12, 224, false],
-    [192, 3, 12, 224, true], [384, 6, 12, 224, true], [768, 12, 12, 224, true],
-    [768, 12, 12, 384, true], [768, 12, 12, 224, false], [768, 12, 12, 384, false],
+    [192, 3, 12, 224, false],
+    [384, 6, 12, 224, false],
+    [768, 12, 12, 224, false],
+    [192, 3, 12, 224, true],
+    [384, 6, 12, 224, true],
+    [768, 12, 12, 224, true],
+    [768, 12, 12, 384, true],
+    [768, 12, 12, 224, false],
+    [768, 12, 12, 384, false],
   ]);
   for (const n of ARCH_NAMES) {
     assert.equal(ARCHS[n].mlpRatio, 4);
@@ -83,7 +103,9 @@ test('checkBackbone lists missing keys and shape mismatches', () => {
   assert.deepEqual(r.missing, ['dist_token']);
   assert.deepEqual(r.mismatched, [{ key: 'pos_embed', expected: [1, 198, 192], found: [1, 197, 192] }]);
   const big = checkBackbone(ARCHS.deit_base_distilled_patch16_384, fake('deit_tiny_patch16_224'));
-  assert.ok(big.mismatched.some((m) => m.key === 'blocks.11.mlp.fc1.weight' && m.expected.join() === '3072,768' && m.found.join() === '768,192'));
+  assert.ok(
+    big.mismatched.some((m) => m.key === 'blocks.11.mlp.fc1.weight' && m.expected.join() === '3072,768' && m.found.join() === '768,192'),
+  );
   const partial = fake('vit_base_patch16_384', false);
   partial.delete('blocks.3.attn.qkv.bias');
   assert.deepEqual(checkBackbone('vit_base_patch16_384', partial).missing, ['blocks.3.attn.qkv.bias']);
@@ -94,7 +116,10 @@ test('assertBackbone says what the checkpoint is', () => {
   assert.throws(
     () => assertBackbone('deit_base_distilled_patch16_384', fake('deit_tiny_patch16_224'), 'tiny.safetensors'),
     (e: Error) => {
-      assert.match(e.message, /^tiny\.safetensors: this checkpoint is deit_tiny_patch16_224 \(depth 12, width 192\), not deit_base_distilled_patch16_384 \(depth 12, width 768\): missing dist_token; shape mismatches cls_token: expected \[1, 1, 768\], found \[1, 1, 192\]/);
+      assert.match(
+        e.message,
+        /^tiny\.safetensors: this checkpoint is deit_tiny_patch16_224 \(depth 12, width 192\), not deit_base_distilled_patch16_384 \(depth 12, width 768\): missing dist_token; shape mismatches cls_token: expected \[1, 1, 768\], found \[1, 1, 192\]/,
+      );
       assert.ok(!e.message.includes('\n'));
       return true;
     },

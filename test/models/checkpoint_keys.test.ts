@@ -16,21 +16,74 @@ function assertTensorsEqual(got: Map<string, RawTensor>, expectedFile: string): 
     const g = got.get(k)!;
     assert.equal(g.dtype, e.dtype, `${k} dtype`);
     assert.deepEqual(g.shape, e.shape, `${k} shape`);
-    assert.ok(Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength).equals(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength)), `${k} data`);
+    assert.ok(
+      Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength).equals(
+        Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+      ),
+      `${k} data`,
+    );
   }
 }
 
 const CASES: { file: string; expected: string; format: string; container: string; unused: string[] }[] = [
-  { file: 'timm_vit.safetensors', expected: 'timm_vit_expected.safetensors', format: 'timm', container: 'safetensors', unused: ['head.bias', 'head.weight'] },
-  { file: 'timm_deit.pth', expected: 'timm_deit_expected.safetensors', format: 'timm', container: 'pth', unused: ['head.bias', 'head.weight', 'head_dist.bias', 'head_dist.weight'] },
-  { file: 'timm_deit_legacy.pth', expected: 'timm_deit_expected.safetensors', format: 'timm', container: 'pth-legacy', unused: ['head.bias', 'head.weight', 'head_dist.bias', 'head_dist.weight'] },
-  { file: 'hf_vit.safetensors', expected: 'hf_vit_expected.safetensors', format: 'hf-vit', container: 'safetensors', unused: ['classifier.bias', 'classifier.weight', 'vit.pooler.dense.bias', 'vit.pooler.dense.weight'] },
-  { file: 'hf_vit_pytorch_model.bin', expected: 'hf_vit_expected.safetensors', format: 'hf-vit', container: 'pth', unused: ['classifier.bias', 'classifier.weight', 'vit.pooler.dense.bias', 'vit.pooler.dense.weight'] },
-  { file: 'hf_deit.safetensors', expected: 'hf_deit_expected.safetensors', format: 'hf-deit', container: 'safetensors', unused: ['cls_classifier.bias', 'cls_classifier.weight', 'distillation_classifier.bias', 'distillation_classifier.weight'] },
-  { file: 'hf_deit_pytorch_model.bin', expected: 'hf_deit_expected.safetensors', format: 'hf-deit', container: 'pth', unused: ['cls_classifier.bias', 'cls_classifier.weight', 'distillation_classifier.bias', 'distillation_classifier.weight'] },
+  {
+    file: 'timm_vit.safetensors',
+    expected: 'timm_vit_expected.safetensors',
+    format: 'timm',
+    container: 'safetensors',
+    unused: ['head.bias', 'head.weight'],
+  },
+  {
+    file: 'timm_deit.pth',
+    expected: 'timm_deit_expected.safetensors',
+    format: 'timm',
+    container: 'pth',
+    unused: ['head.bias', 'head.weight', 'head_dist.bias', 'head_dist.weight'],
+  },
+  {
+    file: 'timm_deit_legacy.pth',
+    expected: 'timm_deit_expected.safetensors',
+    format: 'timm',
+    container: 'pth-legacy',
+    unused: ['head.bias', 'head.weight', 'head_dist.bias', 'head_dist.weight'],
+  },
+  {
+    file: 'hf_vit.safetensors',
+    expected: 'hf_vit_expected.safetensors',
+    format: 'hf-vit',
+    container: 'safetensors',
+    unused: ['classifier.bias', 'classifier.weight', 'vit.pooler.dense.bias', 'vit.pooler.dense.weight'],
+  },
+  {
+    file: 'hf_vit_pytorch_model.bin',
+    expected: 'hf_vit_expected.safetensors',
+    format: 'hf-vit',
+    container: 'pth',
+    unused: ['classifier.bias', 'classifier.weight', 'vit.pooler.dense.bias', 'vit.pooler.dense.weight'],
+  },
+  {
+    file: 'hf_deit.safetensors',
+    expected: 'hf_deit_expected.safetensors',
+    format: 'hf-deit',
+    container: 'safetensors',
+    unused: ['cls_classifier.bias', 'cls_classifier.weight', 'distillation_classifier.bias', 'distillation_classifier.weight'],
+  },
+  {
+    file: 'hf_deit_pytorch_model.bin',
+    expected: 'hf_deit_expected.safetensors',
+    format: 'hf-deit',
+    container: 'pth',
+    unused: ['cls_classifier.bias', 'cls_classifier.weight', 'distillation_classifier.bias', 'distillation_classifier.weight'],
+  },
   { file: 'hf_ast.safetensors', expected: 'hf_ast_expected.safetensors', format: 'hf-ast', container: 'safetensors', unused: [] },
   { file: 'hf_ast_pytorch_model.bin', expected: 'hf_ast_expected.safetensors', format: 'hf-ast', container: 'pth', unused: [] },
-  { file: 'ast_original.pth', expected: 'hf_ast_expected.safetensors', format: 'ast', container: 'pth', unused: ['module.v.head.bias', 'module.v.head.weight', 'module.v.head_dist.bias', 'module.v.head_dist.weight'] },
+  {
+    file: 'ast_original.pth',
+    expected: 'hf_ast_expected.safetensors',
+    format: 'ast',
+    container: 'pth',
+    unused: ['module.v.head.bias', 'module.v.head.weight', 'module.v.head_dist.bias', 'module.v.head_dist.weight'],
+  },
 ];
 
 test('every supported layout maps to timm names with the values the fixture script wrote', () => {
@@ -92,12 +145,25 @@ test('wrong, truncated and random files: one-line errors naming the file and the
     });
     const cases: [string, RegExp][] = [
       [w('empty.bin', ''), /the checkpoint file is empty/],
-      [w('random.bin', Buffer.from(Array.from({ length: 500 }, (_, i) => (i * 31 + 7) & 255))), /not a checkpoint: neither safetensors nor a torch\.save file/],
+      [
+        w('random.bin', Buffer.from(Array.from({ length: 500 }, (_, i) => (i * 31 + 7) & 255))),
+        /not a checkpoint: neither safetensors nor a torch\.save file/,
+      ],
       [w('page.safetensors', '<!DOCTYPE html><html>Not found</html>'), /looks like text\/HTML/],
       [w('model.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0])), /gzip-compressed/],
       [w('half.safetensors', st.subarray(0, st.length >> 1)), /not a valid safetensors file/],
       [w('half.bin', bin.subarray(0, bin.length >> 1)), /not a valid zip file/],
-      [w('bad_crc.bin', (() => { const b = Buffer.from(bin); b[b.length >> 1] ^= 0x55; return b; })()), /(CRC-32|not a valid zip|pickle)/],
+      [
+        w(
+          'bad_crc.bin',
+          (() => {
+            const b = Buffer.from(bin);
+            b[b.length >> 1] ^= 0x55;
+            return b;
+          })(),
+        ),
+        /(CRC-32|not a valid zip|pickle)/,
+      ],
       [adapter, /a loaa adapter checkpoint/],
       [other, /not a ViT\/DeiT\/AST checkpoint: none of its 1 keys/],
       [ls, /blocks hold tensors a plain ViT block does not \(blocks\.0\.ls1\.gamma\)/],
@@ -105,12 +171,15 @@ test('wrong, truncated and random files: one-line errors naming the file and the
       [join(dir, 'absent.safetensors'), /checkpoint file does not exist/],
     ];
     for (const [p, re] of cases) {
-      assert.throws(() => loadBackboneStateDict(p), (e: Error) => {
-        assert.match(e.message, re);
-        assert.ok(e.message.startsWith(p), `${e.message} should start with ${p}`);
-        assert.ok(!e.message.includes('\n'), 'one line');
-        return true;
-      });
+      assert.throws(
+        () => loadBackboneStateDict(p),
+        (e: Error) => {
+          assert.match(e.message, re);
+          assert.ok(e.message.startsWith(p), `${e.message} should start with ${p}`);
+          assert.ok(!e.message.includes('\n'), 'one line');
+          return true;
+        },
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -119,33 +188,50 @@ test('wrong, truncated and random files: one-line errors naming the file and the
 
 test('toTimmKeys: DataParallel prefix, missing q/k/v parts, HF names without a prefix', () => {
   const t = (shape: number[]): RawTensor => ({ dtype: 'float32', shape, data: new Uint8Array(4 * shape.reduce((a, b) => a * b, 1)) });
-  const ddp = toTimmKeys(new Map([['module.cls_token', t([1, 1, 2])], ['module.head.weight', t([3, 2])]]), 'ddp.pth');
+  const ddp = toTimmKeys(
+    new Map([
+      ['module.cls_token', t([1, 1, 2])],
+      ['module.head.weight', t([3, 2])],
+    ]),
+    'ddp.pth',
+  );
   assert.equal(ddp.format, 'timm');
   assert.deepEqual([...ddp.tensors.keys()], ['cls_token']);
   assert.deepEqual(ddp.unused, ['module.head.weight']);
 
   assert.throws(
-    () => toTimmKeys(new Map([
-      ['embeddings.cls_token', t([1, 1, 2])],
-      ['encoder.layer.0.attention.attention.query.weight', t([2, 2])],
-      ['encoder.layer.0.attention.attention.value.weight', t([2, 2])],
-    ]), 'qk.bin'),
+    () =>
+      toTimmKeys(
+        new Map([
+          ['embeddings.cls_token', t([1, 1, 2])],
+          ['encoder.layer.0.attention.attention.query.weight', t([2, 2])],
+          ['encoder.layer.0.attention.attention.value.weight', t([2, 2])],
+        ]),
+        'qk.bin',
+      ),
     /qk\.bin: layer 0 has attention query\/value\.weight but no key\.weight/,
   );
-  const bare = toTimmKeys(new Map([
-    ['embeddings.cls_token', t([1, 1, 2])],
-    ['embeddings.distillation_token', t([1, 1, 2])],
-    ['layernorm.weight', t([2])],
-  ]), 'bare.bin');
+  const bare = toTimmKeys(
+    new Map([
+      ['embeddings.cls_token', t([1, 1, 2])],
+      ['embeddings.distillation_token', t([1, 1, 2])],
+      ['layernorm.weight', t([2])],
+    ]),
+    'bare.bin',
+  );
   assert.equal(bare.format, 'hf-deit');
   assert.deepEqual([...bare.tensors.keys()].sort(), ['cls_token', 'dist_token', 'norm.weight']);
   const mixed = (): RawTensor => ({ dtype: 'float16', shape: [2, 2], data: new Uint8Array(8) });
   assert.throws(
-    () => toTimmKeys(new Map([
-      ['vit.encoder.layer.0.attention.attention.query.weight', t([2, 2])],
-      ['vit.encoder.layer.0.attention.attention.key.weight', mixed()],
-      ['vit.encoder.layer.0.attention.attention.value.weight', t([2, 2])],
-    ]), 'mixed.bin'),
+    () =>
+      toTimmKeys(
+        new Map([
+          ['vit.encoder.layer.0.attention.attention.query.weight', t([2, 2])],
+          ['vit.encoder.layer.0.attention.attention.key.weight', mixed()],
+          ['vit.encoder.layer.0.attention.attention.value.weight', t([2, 2])],
+        ]),
+        'mixed.bin',
+      ),
     /mixed\.bin: .*key\.weight is float16 but .*query\.weight is float32/,
   );
 });

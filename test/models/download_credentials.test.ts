@@ -20,8 +20,27 @@ import { downloadFile, redirectHeaders } from '../../src/models/download.js';
 function selfSigned(): { key: Buffer; cert: Buffer } | null {
   const dir = mkdtempSync(join(tmpdir(), 'loaa-tls-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return null;
   return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
 }
@@ -36,7 +55,9 @@ interface Seen {
 }
 
 /** One port speaking TLS and plain HTTP (sniffing the first byte), with `handle` behind both. */
-async function dualServer(handle: (scheme: string, req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<{ port: number; seen: Seen[] }> {
+async function dualServer(
+  handle: (scheme: string, req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<{ port: number; seen: Seen[] }> {
   const seen: Seen[] = [];
   const wrap = (scheme: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
     seen.push({ scheme, path: req.url ?? '', auth: req.headers.authorization });
@@ -64,19 +85,27 @@ async function dualServer(handle: (scheme: string, req: http.IncomingMessage, re
 const body = Buffer.from('weights');
 const opts = { headers: { authorization: 'Bearer secret-token' }, retries: 0, offlineHint: '' };
 
-test('https -> http on the same host and port with a token: refused before any plain request, the token never sent in clear', { skip }, async () => {
+test('https -> http on the same host and port with a token: refused before any plain request, the token never sent in clear', {
+  skip,
+}, async () => {
   https.globalAgent.options.ca = tls!.cert;
   const s = await dualServer((scheme, req, res) => {
     if (scheme === 'https') {
-      res.writeHead(302, { location: `http://127.0.0.1:${(req.socket.localPort)}/file` }).end();
+      res.writeHead(302, { location: `http://127.0.0.1:${req.socket.localPort}/file` }).end();
     } else {
       res.end(body);
     }
   });
   const dir = mkdtempSync(join(tmpdir(), 'loaa-dl-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  await assert.rejects(downloadFile(`https://127.0.0.1:${s.port}/resolve`, join(dir, 'w.bin'), opts), /refusing the redirect to http:\/\/127\.0\.0\.1:\d+\/file: it leaves https for http while a token \(HF_TOKEN\) is set/);
-  assert.deepEqual(s.seen.map((x) => x.scheme), ['https']);
+  await assert.rejects(
+    downloadFile(`https://127.0.0.1:${s.port}/resolve`, join(dir, 'w.bin'), opts),
+    /refusing the redirect to http:\/\/127\.0\.0\.1:\d+\/file: it leaves https for http while a token \(HF_TOKEN\) is set/,
+  );
+  assert.deepEqual(
+    s.seen.map((x) => x.scheme),
+    ['https'],
+  );
   assert.ok(s.seen.every((x) => x.scheme === 'https' || x.auth === undefined));
 });
 
@@ -91,8 +120,17 @@ test('a redirect to another port of the same host drops the token; a same-origin
   after(() => rmSync(dir, { recursive: true, force: true }));
   const r = await downloadFile(`https://127.0.0.1:${hub.port}/resolve`, join(dir, 'w.bin'), opts);
   assert.equal(readFileSync(r.path, 'utf8'), 'weights');
-  assert.deepEqual(hub.seen.map((x) => [x.path, x.auth]), [['/resolve', 'Bearer secret-token'], ['/again', 'Bearer secret-token']]);
-  assert.deepEqual(cdn.seen.map((x) => [x.path, x.auth]), [['/blob', undefined]]);
+  assert.deepEqual(
+    hub.seen.map((x) => [x.path, x.auth]),
+    [
+      ['/resolve', 'Bearer secret-token'],
+      ['/again', 'Bearer secret-token'],
+    ],
+  );
+  assert.deepEqual(
+    cdn.seen.map((x) => [x.path, x.auth]),
+    [['/blob', undefined]],
+  );
 });
 
 test('redirectHeaders: scheme, host and port changes drop Authorization (any case) and cookies; without a token anything goes', () => {
@@ -102,6 +140,9 @@ test('redirectHeaders: scheme, host and port changes drop Authorization (any cas
   assert.deepEqual(redirectHeaders(u('https://hub/a'), u('https://cdn/b'), h), { accept: '*/*' });
   assert.deepEqual(redirectHeaders(u('https://hub/a'), u('https://hub:8443/b'), h), { accept: '*/*' });
   assert.deepEqual(redirectHeaders(u('http://hub/a'), u('https://hub/b'), h), { accept: '*/*' });
-  assert.throws(() => redirectHeaders(u('https://hub/a'), u('http://hub/b'), h), /https:\/\/hub\/a: refusing the redirect to http:\/\/hub\/b/);
+  assert.throws(
+    () => redirectHeaders(u('https://hub/a'), u('http://hub/b'), h),
+    /https:\/\/hub\/a: refusing the redirect to http:\/\/hub\/b/,
+  );
   assert.deepEqual(redirectHeaders(u('https://hub/a'), u('http://hub/b'), { accept: '*/*' }), { accept: '*/*' });
 });

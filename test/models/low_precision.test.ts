@@ -19,10 +19,13 @@ for (const c of cases) {
     try {
       const exp = expectedOf(c);
       const x = caseInput(c);
-      const run = (): Record<string, Float32Array> => noGrad(() => scope(() => {
-        const pooled = model.features(x);
-        return { pooled: pooled.toFloat32(), logits: model.head.forward(pooled).toFloat32() };
-      }));
+      const run = (): Record<string, Float32Array> =>
+        noGrad(() =>
+          scope(() => {
+            const pooled = model.features(x);
+            return { pooled: pooled.toFloat32(), logits: model.head.forward(pooled).toFloat32() };
+          }),
+        );
       const got = autocast('cpu', 'bfloat16', run);
       // the frozen backbone cast once gives the same numbers
       model.freeze();
@@ -34,7 +37,10 @@ for (const c of cases) {
         if (!want) continue;
         const { diff, scale } = maxDiff(got[name], want);
         console.log(`# ${c.name} ${name}: bf16 vs fp32 max diff ${diff.toExponential(2)} (max |value| ${scale.toFixed(3)})`);
-        assert.ok(diff <= BF16_TOL * (1 + scale), `${c.name}: ${name} differs by ${diff.toExponential(2)} (max |value| ${scale.toFixed(3)})`);
+        assert.ok(
+          diff <= BF16_TOL * (1 + scale),
+          `${c.name}: ${name} differs by ${diff.toExponential(2)} (max |value| ${scale.toFixed(3)})`,
+        );
         assert.ok(diff > 0, `${c.name}: ${name}: bf16 should differ from fp32 somewhere (is autocast on?)`);
         assert.deepEqual(cast[name], got[name], `${c.name}: ${name}: cast-once weights change the result`);
       }

@@ -14,7 +14,13 @@ import { loadAst, type AstConfig, type AudioSpectrogramTransformer } from '../..
 import { applyPeft } from '../../src/peft/methods.js';
 import { loadAdapter } from '../../src/peft/checkpoint.js';
 import { fixture } from '../helpers.js';
-import { syntheticTensors, writeSyntheticBackbone, writeSyntheticTensors, type BackboneSpec, type TensorListSpec } from './synthetic_weights.js';
+import {
+  syntheticTensors,
+  writeSyntheticBackbone,
+  writeSyntheticTensors,
+  type BackboneSpec,
+  type TensorListSpec,
+} from './synthetic_weights.js';
 
 export interface FixtureCase {
   name: string;
@@ -33,7 +39,14 @@ export interface FixtureCase {
   pos_embed_path: { time: 'crop' | 'resize'; freq: 'crop' | 'resize' };
   num_classes: number;
   method: string;
-  adapters: { position: 'attn' | 'ffn'; kernel: [number, number]; bottleneck: number; bias: boolean; scale: number; mode: 'parallel' | 'sequential' }[];
+  adapters: {
+    position: 'attn' | 'ffn';
+    kernel: [number, number];
+    bottleneck: number;
+    bias: boolean;
+    scale: number;
+    mode: 'parallel' | 'sequential';
+  }[];
   lora: { rank: number; alpha: number; targets: ('q' | 'k' | 'v')[] } | null;
   prompt: { tokens: number } | null;
   head_file: string | null;

@@ -82,17 +82,31 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
 }
 
 test('NO_PROXY and the proxy variables: which URL goes where', () => {
-  const env = { HTTPS_PROXY: 'proxy.corp:3128', http_proxy: 'http://u:p@proxy.corp:8080', NO_PROXY: 'localhost, .internal.org,mirror.example:8443,10.0.0.7' };
+  const env = {
+    HTTPS_PROXY: 'proxy.corp:3128',
+    http_proxy: 'http://u:p@proxy.corp:8080',
+    NO_PROXY: 'localhost, .internal.org,mirror.example:8443,10.0.0.7',
+  };
   assert.equal(proxyFor(new URL('https://huggingface.co/x'), env)?.href, 'http://proxy.corp:3128/');
   assert.equal(proxyFor(new URL('http://example.com/x'), env)?.host, 'proxy.corp:8080');
-  for (const u of ['https://localhost/x', 'https://a.internal.org/x', 'https://internal.org/x', 'https://mirror.example:8443/x', 'http://10.0.0.7/x']) {
+  for (const u of [
+    'https://localhost/x',
+    'https://a.internal.org/x',
+    'https://internal.org/x',
+    'https://mirror.example:8443/x',
+    'http://10.0.0.7/x',
+  ]) {
     assert.equal(noProxy(new URL(u), env), true, u);
     assert.equal(proxyFor(new URL(u), env), null, u);
   }
-  for (const u of ['https://mirror.example/x', 'https://notinternal.org/x', 'https://10.0.0.70/x']) assert.equal(noProxy(new URL(u), env), false, u);
+  for (const u of ['https://mirror.example/x', 'https://notinternal.org/x', 'https://10.0.0.70/x'])
+    assert.equal(noProxy(new URL(u), env), false, u);
   assert.equal(noProxy(new URL('https://anything/x'), { NO_PROXY: '*' }), true);
   assert.equal(proxyFor(new URL('https://hub/x'), {}), null);
-  assert.throws(() => proxyFor(new URL('https://hub/x'), { HTTPS_PROXY: 'socks5://p:1080' }), /^Error: HTTPS_PROXY: socks5:\/\/ proxies are not supported/);
+  assert.throws(
+    () => proxyFor(new URL('https://hub/x'), { HTTPS_PROXY: 'socks5://p:1080' }),
+    /^Error: HTTPS_PROXY: socks5:\/\/ proxies are not supported/,
+  );
 });
 
 test('HTTP_PROXY: an http download goes through the proxy in absolute form; NO_PROXY bypasses it', { timeout: 60_000 }, async () => {
@@ -120,28 +134,56 @@ test('HTTPS_PROXY: an https download is a CONNECT tunnel with TLS verified end t
   const dir = mkdtempSync(join(tmpdir(), 'loaa-proxy-tls-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  const ssl = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
   if (ssl.error || ssl.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     t.skip(`SKIPPED: openssl could not make a test certificate (${ssl.error?.message ?? ssl.stderr})`);
     return;
   }
-  const target = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_, res) => res.writeHead(200, { 'content-length': BODY.length }).end(BODY));
+  const target = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_, res) =>
+    res.writeHead(200, { 'content-length': BODY.length }).end(BODY),
+  );
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   const url = `https://127.0.0.1:${(target.address() as AddressInfo).port}/model.bin`;
   const proxy = await startProxy();
   // a child: NODE_EXTRA_CA_CERTS is read once at start-up, and this process must not trust the test CA
   const script = join(dir, 'pull.mjs');
-  writeFileSync(script, `const { downloadFile } = await import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'models', 'download.js'))});
+  writeFileSync(
+    script,
+    `const { downloadFile } = await import(${JSON.stringify(join(repoRoot, 'dist', 'src', 'models', 'download.js'))});
 const r = await downloadFile(process.argv[2], process.argv[3], { offlineHint: 'x', retries: 0 });
-console.log(JSON.stringify({ bytes: r.bytes }));`);
-  const run = (out: string, env: Record<string, string>) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    // async spawn: the proxy and the target run in this process's event loop
-    import('node:child_process').then(({ execFile }) => {
-      const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_proxy$/i.test(k)));
-      execFile(process.execPath, [script, url, join(dir, out)], { env: { ...base, ...env } }, (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+console.log(JSON.stringify({ bytes: r.bytes }));`,
+  );
+  const run = (out: string, env: Record<string, string>) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      // async spawn: the proxy and the target run in this process's event loop
+      import('node:child_process').then(({ execFile }) => {
+        const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/_proxy$/i.test(k)));
+        execFile(process.execPath, [script, url, join(dir, out)], { env: { ...base, ...env } }, (err, stdout, stderr) =>
+          resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        );
+      });
     });
-  });
   try {
     const ok = await run('a.bin', { HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: cert });
     assert.equal(ok.status, 0, ok.stderr);

@@ -33,10 +33,11 @@ async function serve(handler: Handler): Promise<{ endpoint: string; seen: Seen[]
   return {
     endpoint: `http://127.0.0.1:${port}`,
     seen,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -59,7 +60,10 @@ function ranged(req: IncomingMessage, res: ServerResponse, body: Buffer = CONTEN
   const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   if (m) {
     const from = Number(m[1]);
-    res.writeHead(206, { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}`, 'content-length': String(body.length - from) });
+    res.writeHead(206, {
+      'content-range': `bytes ${from}-${body.length - 1}/${body.length}`,
+      'content-length': String(body.length - from),
+    });
     res.end(body.subarray(from));
   } else {
     res.writeHead(200, { 'content-length': String(body.length), etag: '"not-a-sha"' });
@@ -110,10 +114,12 @@ test('full download through a redirect, verified against X-Linked-Etag; then ski
 
 test('a dropped connection is resumed with a Range request in the same run', async () => {
   let cdnCalls = 0;
-  const s = await serve(hub((req, res) => {
-    if (++cdnCalls === 1) dropAfter(res, 100_000);
-    else ranged(req, res);
-  }));
+  const s = await serve(
+    hub((req, res) => {
+      if (++cdnCalls === 1) dropAfter(res, 100_000);
+      else ranged(req, res);
+    }),
+  );
   const home = tempDir('pull');
   try {
     const r = await pullBackbone(ARCH, { endpoint: s.endpoint, home, retryDelayMs: 10 });
@@ -154,10 +160,12 @@ test('an interrupted run keeps the .part file; the next run resumes it', async (
 });
 
 test('a server that ignores Range (200) restarts the file from zero', async () => {
-  const s = await serve(hub((_req, res) => {
-    res.writeHead(200, { 'content-length': String(CONTENT.length) });
-    res.end(CONTENT);
-  }));
+  const s = await serve(
+    hub((_req, res) => {
+      res.writeHead(200, { 'content-length': String(CONTENT.length) });
+      res.end(CONTENT);
+    }),
+  );
   const home = tempDir('pull');
   try {
     mkdirSync(join(home, ARCH), { recursive: true });
@@ -194,7 +202,10 @@ test('a corrupted download (sha256 mismatch) is an error and the file is not kep
   const s = await serve(hub((req, res) => ranged(req, res, bad)));
   const home = tempDir('pull');
   try {
-    await assert.rejects(pullBackbone(ARCH, { endpoint: s.endpoint, home }), /sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}; the download was discarded/);
+    await assert.rejects(
+      pullBackbone(ARCH, { endpoint: s.endpoint, home }),
+      /sha256 mismatch: expected [0-9a-f]{64}, got [0-9a-f]{64}; the download was discarded/,
+    );
     assert.ok(!existsSync(join(home, ARCH, 'model.safetensors')));
     assert.ok(!existsSync(join(home, ARCH, 'model.safetensors.part')));
   } finally {
@@ -227,7 +238,10 @@ test('404 and connection refused are clear errors naming the URL', async () => {
   const home = tempDir('pull');
   try {
     await assert.rejects(pullBackbone(ARCH, { endpoint: s.endpoint, home }), (e: Error) => {
-      assert.equal(e.message, `${s.endpoint}${FILE_PATH}: not found (HTTP 404): the endpoint does not serve timm/deit_tiny_patch16_224.fb_in1k/model.safetensors`);
+      assert.equal(
+        e.message,
+        `${s.endpoint}${FILE_PATH}: not found (HTTP 404): the endpoint does not serve timm/deit_tiny_patch16_224.fb_in1k/model.safetensors`,
+      );
       return true;
     });
     const dead = s.endpoint;
@@ -252,7 +266,10 @@ function runCli(argv: string[]): Promise<{ code: number; out: string; err: strin
 test('loaa pull: arguments, --json output, errors on stderr', async () => {
   assert.equal(command.name, 'pull');
   await assert.rejects(command.run([]), (e: Error) => e instanceof UsageError && /<arch>: missing/.test(e.message));
-  await assert.rejects(command.run(['resnet50']), (e: Error) => e instanceof UsageError && /resnet50: unknown architecture/.test(e.message));
+  await assert.rejects(
+    command.run(['resnet50']),
+    (e: Error) => e instanceof UsageError && /resnet50: unknown architecture/.test(e.message),
+  );
   await assert.rejects(command.run([ARCH, '--endpoint', 'ftp://x']), (e: Error) => e instanceof UsageError && /--endpoint/.test(e.message));
   await assert.rejects(command.run([ARCH, '--bogus']), (e: Error) => e instanceof UsageError && /--bogus: unknown option/.test(e.message));
   const help = await runCli(['--help']);
@@ -287,7 +304,13 @@ test('loaa pull: arguments, --json output, errors on stderr', async () => {
 
 test('pull ids: timm name.tag and hf-hub:org/repo resolve to their repos; HF_TOKEN goes to the hub, not the CDN', async () => {
   const { resolvePullId } = await import('../../src/models/hub.js');
-  assert.deepEqual(resolvePullId('deit_tiny_patch16_224.fb_in1k'), { name: 'deit_tiny_patch16_224.fb_in1k', arch: 'deit_tiny_patch16_224', repo: 'timm/deit_tiny_patch16_224.fb_in1k', revision: 'main', file: 'model.safetensors' });
+  assert.deepEqual(resolvePullId('deit_tiny_patch16_224.fb_in1k'), {
+    name: 'deit_tiny_patch16_224.fb_in1k',
+    arch: 'deit_tiny_patch16_224',
+    repo: 'timm/deit_tiny_patch16_224.fb_in1k',
+    revision: 'main',
+    file: 'model.safetensors',
+  });
   assert.equal(resolvePullId('hf-hub:org/my-vit@v2').repo, 'org/my-vit');
   assert.equal(resolvePullId('hf-hub:org/my-vit@v2').revision, 'v2');
   assert.throws(() => resolvePullId('hf-hub:nope'), /hf-hub:nope: expected hf-hub:<org>\/<repo>/);
@@ -327,7 +350,10 @@ test('pull finds a file already in the Hugging Face cache layout; 401 names HF_T
     const r = await pullBackbone(ARCH, { endpoint: 'http://127.0.0.1:9', home, env: { HF_HOME: hf } });
     assert.equal(r.path, join(snap, 'model.safetensors'));
     assert.equal(r.skipped, true);
-    await assert.rejects(pullBackbone('hf-hub:org/gated', { endpoint: s.endpoint, home, env: {} }), /HTTP 401: access denied .*set HF_TOKEN for org\/gated/);
+    await assert.rejects(
+      pullBackbone('hf-hub:org/gated', { endpoint: s.endpoint, home, env: {} }),
+      /HTTP 401: access denied .*set HF_TOKEN for org\/gated/,
+    );
   } finally {
     await s.close();
     rmSync(hf, { recursive: true, force: true });

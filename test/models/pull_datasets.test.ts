@@ -20,12 +20,17 @@ const FSDD_TOP = 'free-spoken-digit-dataset-26eb9aaf76e81b692f806f9140c2d2777410
 const FSDD_NAMES = ['0_george_0.wav', '0_george_5.wav', '1_jackson_0.wav', '1_jackson_7.wav'];
 
 function wavOf(i: number): Buffer {
-  return wavBytes(Array.from({ length: 400 }, (_, k) => Math.sin((k * (i + 1)) / 7) * 0.5), { sampleRate: 8000 });
+  return wavBytes(
+    Array.from({ length: 400 }, (_, k) => Math.sin((k * (i + 1)) / 7) * 0.5),
+    { sampleRate: 8000 },
+  );
 }
 
 /** git's own blob id, computed here independently of the module under test. */
 function blobSha1(data: Buffer): string {
-  return createHash('sha1').update(Buffer.concat([Buffer.from(`blob ${data.length}\0`), data])).digest('hex');
+  return createHash('sha1')
+    .update(Buffer.concat([Buffer.from(`blob ${data.length}\0`), data]))
+    .digest('hex');
 }
 
 function manifestOf(files: Map<string, Buffer>): string {
@@ -64,7 +69,7 @@ function fsddTarball(): { archive: Buffer; files: Map<string, Buffer> } {
 /** ESC-50's branch zip: ESC-50-master/{audio,meta,...}. */
 function esc50Zip(opts: { drop?: string } = {}): { archive: Buffer; spec: DatasetSpec } {
   const clips = ['1-100032-A-0.wav', '1-100038-A-14.wav', '2-100648-A-43.wav'];
-  const csv = 'filename,fold,target,category,esc10,src_file,take\n' + clips.map((c, i) => `${c},${i + 1},${i},cat${i},False,100,A`).join('\n') + '\n';
+  const csv = `filename,fold,target,category,esc10,src_file,take\n${clips.map((c, i) => `${c},${i + 1},${i},cat${i},False,100,A`).join('\n')}\n`;
   const entries = [
     { name: 'ESC-50-master/', data: new Uint8Array(0) },
     { name: 'ESC-50-master/README.md', data: Buffer.from('ESC-50\n') },
@@ -92,7 +97,10 @@ async function mirror(file: string, body: Buffer, opts: { cut?: number } = {}) {
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (m) {
       const from = Number(m[1]);
-      res.writeHead(206, { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}`, 'content-length': String(body.length - from) });
+      res.writeHead(206, {
+        'content-range': `bytes ${from}-${body.length - 1}/${body.length}`,
+        'content-length': String(body.length - from),
+      });
       res.end(body.subarray(from));
     } else if (opts.cut !== undefined && seen.length === 1) {
       res.writeHead(200, { 'content-length': String(body.length) });
@@ -107,10 +115,11 @@ async function mirror(file: string, body: Buffer, opts: { cut?: number } = {}) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     seen,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -179,7 +188,10 @@ test('fsdd: a cut connection is resumed with Range, within the run and by the ne
     const home = tempDir('pull-data');
     try {
       if (retries === 0) {
-        await assert.rejects(pullDataset(spec, { endpoint: s.endpoint, home, retries }), /connection dropped after \d+ bytes.*run the command again to resume/);
+        await assert.rejects(
+          pullDataset(spec, { endpoint: s.endpoint, home, retries }),
+          /connection dropped after \d+ bytes.*run the command again to resume/,
+        );
         assert.ok(existsSync(join(home, 'datasets', `${spec.file}.part`)));
         assert.equal(pulledDataset('fsdd', home), null);
       }
@@ -206,18 +218,30 @@ test('fsdd: a checksum or content mismatch is refused and nothing is kept under 
   const home = tempDir('pull-data');
   try {
     const wrongSha = { ...good, sha256: '0'.repeat(64) };
-    await assert.rejects(pullDataset(wrongSha, { endpoint: s.endpoint, home }), /sha256 mismatch: expected 0{64}, got [0-9a-f]{64}; the download was discarded/);
+    await assert.rejects(
+      pullDataset(wrongSha, { endpoint: s.endpoint, home }),
+      /sha256 mismatch: expected 0{64}, got [0-9a-f]{64}; the download was discarded/,
+    );
     const wrongSize = { ...good, size: archive.length + 1 };
-    await assert.rejects(pullDataset(wrongSize, { endpoint: s.endpoint, home }), new RegExp(`downloaded ${archive.length} bytes but expected ${archive.length + 1}`));
+    await assert.rejects(
+      pullDataset(wrongSize, { endpoint: s.endpoint, home }),
+      new RegExp(`downloaded ${archive.length} bytes but expected ${archive.length + 1}`),
+    );
     // the real pinned manifest: these are not FSDD's recordings
     const realPin = { ...good, manifest: DATASETS.fsdd.manifest };
     await assert.rejects(pullDataset(realPin, { endpoint: s.endpoint, home }), (e: Error) => {
-      assert.match(e.message, /the archive does not hold the expected dataset and was deleted: .*recordings differ from the pinned fsdd release/);
+      assert.match(
+        e.message,
+        /the archive does not hold the expected dataset and was deleted: .*recordings differ from the pinned fsdd release/,
+      );
       assert.ok(e.message.startsWith(`${s.endpoint}/${good.file}: `));
       return true;
     });
     const wrongCount = { ...good, files: files.size + 1 };
-    await assert.rejects(pullDataset(wrongCount, { endpoint: s.endpoint, home }), new RegExp(`${files.size} WAV files, expected ${files.size + 1}`));
+    await assert.rejects(
+      pullDataset(wrongCount, { endpoint: s.endpoint, home }),
+      new RegExp(`${files.size} WAV files, expected ${files.size + 1}`),
+    );
     assert.deepEqual(readdirSync(join(home, 'datasets')), [], 'no dataset folder, archive, .part or temporary folder is left');
   } finally {
     await s.close();
@@ -247,7 +271,10 @@ test('esc50: the branch zip is unpacked to audio/ + meta/ and checked against it
   const s2 = await mirror(broken.spec.file, broken.archive);
   const home2 = tempDir('pull-data');
   try {
-    await assert.rejects(pullDataset({ ...broken.spec, files: 2 }, { endpoint: s2.endpoint, home: home2 }), /lists 3 clips \(expected 2\); 1 of them are not in .*audio, e\.g\. 2-100648-A-43\.wav/);
+    await assert.rejects(
+      pullDataset({ ...broken.spec, files: 2 }, { endpoint: s2.endpoint, home: home2 }),
+      /lists 3 clips \(expected 2\); 1 of them are not in .*audio, e\.g\. 2-100648-A-43\.wav/,
+    );
   } finally {
     await s2.close();
     rmSync(home2, { recursive: true, force: true });
@@ -296,16 +323,25 @@ test('tar reader: unsafe names are refused, a truncated archive is an error nami
   });
   assert.ok(names.includes(`${FSDD_TOP}/utils/${'a'.repeat(60)}/${'b'.repeat(60)}.py`), 'a pax long name is read');
   assert.ok(names.includes(`${FSDD_TOP}/recordings/0_george_0.wav`));
-  await assert.rejects(readTar(Readable.from([raw.subarray(0, 1500)]), 'cut.tar', () => {}), /^Error: cut\.tar: truncated tar archive/);
+  await assert.rejects(
+    readTar(Readable.from([raw.subarray(0, 1500)]), 'cut.tar', () => {}),
+    /^Error: cut\.tar: truncated tar archive/,
+  );
   const bad = Buffer.from(raw);
   bad[10] ^= 0xff; // inside the first header's name
-  await assert.rejects(readTar(Readable.from([bad]), 'bad.tar', () => {}), /bad\.tar: corrupt tar header at byte 0 /);
+  await assert.rejects(
+    readTar(Readable.from([bad]), 'bad.tar', () => {}),
+    /bad\.tar: corrupt tar header at byte 0 /,
+  );
 
   const evil = buildZip([{ name: 'ESC-50-master/../../evil.wav', data: new Uint8Array(4) }]);
   const s = await mirror(DATASETS.esc50.file, evil);
   const home = tempDir('pull-data');
   try {
-    await assert.rejects(pullDataset({ ...DATASETS.esc50, files: 1 }, { endpoint: s.endpoint, home }), /unsafe entry name "ESC-50-master\/\.\.\/\.\.\/evil\.wav"/);
+    await assert.rejects(
+      pullDataset({ ...DATASETS.esc50, files: 1 }, { endpoint: s.endpoint, home }),
+      /unsafe entry name "ESC-50-master\/\.\.\/\.\.\/evil\.wav"/,
+    );
     assert.ok(!existsSync(join(home, 'evil.wav')));
   } finally {
     await s.close();
@@ -347,7 +383,10 @@ test('a corrupt archive is deleted so the next run downloads afresh; an incomple
     mkdirSync(join(home, 'datasets'));
     // a cached archive that is not a zip (say, an HTML error page saved by hand)
     writeFileSync(join(home, 'datasets', spec.file), '<html>rate limited</html>');
-    await assert.rejects(pullDataset(spec, { endpoint: good.endpoint, home }), /the archive does not hold the expected dataset and was deleted: .*ESC-50-master\.zip/);
+    await assert.rejects(
+      pullDataset(spec, { endpoint: good.endpoint, home }),
+      /the archive does not hold the expected dataset and was deleted: .*ESC-50-master\.zip/,
+    );
     assert.equal(good.seen.length, 0);
     assert.ok(!existsSync(join(home, 'datasets', spec.file)));
     const r = await pullDataset(spec, { endpoint: good.endpoint, home });
@@ -358,7 +397,10 @@ test('a corrupt archive is deleted so the next run downloads afresh; an incomple
     // a folder made by hand that is missing clips: not taken, and the way out is named
     rmSync(join(r.path, '.loaa-dataset.json'));
     rmSync(join(r.path, 'audio', '1-100032-A-0.wav'));
-    await assert.rejects(pullDataset(spec, { endpoint: good.endpoint, home }), /esc50: present but not a complete esc50 copy \(.*2 WAV files, expected 3\); remove it or pass --force to download again/);
+    await assert.rejects(
+      pullDataset(spec, { endpoint: good.endpoint, home }),
+      /esc50: present but not a complete esc50 copy \(.*2 WAV files, expected 3\); remove it or pass --force to download again/,
+    );
     const forced = await pullDataset(spec, { endpoint: good.endpoint, home, force: true });
     assert.equal(forced.files, 3);
     assert.equal(forced.skipped, false);

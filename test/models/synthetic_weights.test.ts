@@ -6,9 +6,18 @@ import { join } from 'node:path';
 import { readSafetensors, rawToFloat32 } from '../../src/io/safetensors.js';
 import { fixture } from '../helpers.js';
 import {
-  BACKBONE_INIT, GENERATOR, fnv1a32, stateDictDigest, syntheticBits, syntheticFloat32, syntheticStateDict,
-  syntheticTensors, writeSyntheticBackbone, writeSyntheticTensors,
-  type BackboneSpec, type TensorListSpec,
+  BACKBONE_INIT,
+  GENERATOR,
+  fnv1a32,
+  stateDictDigest,
+  syntheticBits,
+  syntheticFloat32,
+  syntheticStateDict,
+  syntheticTensors,
+  writeSyntheticBackbone,
+  writeSyntheticTensors,
+  type BackboneSpec,
+  type TensorListSpec,
 } from './synthetic_weights.js';
 
 interface Manifest {
@@ -33,7 +42,10 @@ test('synthetic weights: the core formula matches the Python test vector', () =>
   assert.equal(fnv1a32(v.name), v.fnv1a32);
   assert.deepEqual([...syntheticBits(v.name, v.u.length, v.seed)], v.u);
   const got = syntheticFloat32(v.name, [v.values.length], v.seed, v.std, v.mean);
-  assert.deepEqual([...got], v.values.map((x) => Math.fround(x)));
+  assert.deepEqual(
+    [...got],
+    v.values.map((x) => Math.fround(x)),
+  );
 });
 
 test('synthetic weights: FNV-1a matches the published test vectors', () => {
@@ -44,8 +56,16 @@ test('synthetic weights: FNV-1a matches the published test vectors', () => {
 
 test('synthetic weights: the statistics follow the rule (uniform, requested mean and std)', () => {
   const x = syntheticFloat32('blocks.0.attn.qkv.weight', [200_000], 1, 0.12, 0);
-  let s = 0, s2 = 0, lo = Infinity, hi = -Infinity;
-  for (const v of x) { s += v; s2 += v * v; lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  let s = 0,
+    s2 = 0,
+    lo = Infinity,
+    hi = -Infinity;
+  for (const v of x) {
+    s += v;
+    s2 += v * v;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
   const mean = s / x.length;
   const std = Math.sqrt(s2 / x.length - mean * mean);
   assert.ok(Math.abs(mean) < 2e-3, `mean ${mean}`);

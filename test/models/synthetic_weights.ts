@@ -121,20 +121,31 @@ export function timmVitShapes(spec: BackboneSpec): Record<string, number[]> {
   const grid = Math.floor(spec.img_size / P);
   const C = spec.image_num_classes;
   const shapes: Record<string, number[]> = {
-    'patch_embed.proj.weight': [D, 3, P, P], 'patch_embed.proj.bias': [D],
-    cls_token: [1, 1, D], pos_embed: [1, grid * grid + S, D],
-    'norm.weight': [D], 'norm.bias': [D], 'head.weight': [C, D], 'head.bias': [C],
+    'patch_embed.proj.weight': [D, 3, P, P],
+    'patch_embed.proj.bias': [D],
+    cls_token: [1, 1, D],
+    pos_embed: [1, grid * grid + S, D],
+    'norm.weight': [D],
+    'norm.bias': [D],
+    'head.weight': [C, D],
+    'head.bias': [C],
   };
   if (spec.distilled) Object.assign(shapes, { dist_token: [1, 1, D], 'head_dist.weight': [C, D], 'head_dist.bias': [C] });
   for (let i = 0; i < spec.depth; i++) {
     const p = `blocks.${i}.`;
     Object.assign(shapes, {
-      [p + 'norm1.weight']: [D], [p + 'norm1.bias']: [D],
-      [p + 'attn.qkv.weight']: [3 * D, D], [p + 'attn.qkv.bias']: [3 * D],
-      [p + 'attn.proj.weight']: [D, D], [p + 'attn.proj.bias']: [D],
-      [p + 'norm2.weight']: [D], [p + 'norm2.bias']: [D],
-      [p + 'mlp.fc1.weight']: [H, D], [p + 'mlp.fc1.bias']: [H],
-      [p + 'mlp.fc2.weight']: [D, H], [p + 'mlp.fc2.bias']: [D],
+      [`${p}norm1.weight`]: [D],
+      [`${p}norm1.bias`]: [D],
+      [`${p}attn.qkv.weight`]: [3 * D, D],
+      [`${p}attn.qkv.bias`]: [3 * D],
+      [`${p}attn.proj.weight`]: [D, D],
+      [`${p}attn.proj.bias`]: [D],
+      [`${p}norm2.weight`]: [D],
+      [`${p}norm2.bias`]: [D],
+      [`${p}mlp.fc1.weight`]: [H, D],
+      [`${p}mlp.fc1.bias`]: [H],
+      [`${p}mlp.fc2.weight`]: [D, H],
+      [`${p}mlp.fc2.bias`]: [D],
     });
   }
   return shapes;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { removeStaleUnpacking } from '../../src/models/datasets.js';
 import { tempDir } from '../helpers.js';
 
-test('a dead pull\'s .unpacking-<pid> folder is removed, a live one and look-alikes are kept', () => {
+test("a dead pull's .unpacking-<pid> folder is removed, a live one and look-alikes are kept", () => {
   const home = tempDir('unpacking');
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
   const deadPid = Number(dead.stdout);

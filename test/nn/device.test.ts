@@ -26,7 +26,10 @@ test('--device: cpu and auto resolve here; a missing GPU is a one-line error', (
   assert.throws(() => T.resolveDevice('gpu'), /^Error: --device: expected cpu, cuda, cuda:N or auto, not "gpu"$/);
   if (!T.cudaAvailable()) {
     for (const d of ['cuda', 'cuda:1']) {
-      assert.throws(() => T.resolveDevice(d, 'train.device'), (e: Error) => e.message.startsWith(`train.device: ${d} requested but `) && !e.message.includes('\n'));
+      assert.throws(
+        () => T.resolveDevice(d, 'train.device'),
+        (e: Error) => e.message.startsWith(`train.device: ${d} requested but `) && !e.message.includes('\n'),
+      );
     }
   }
 });
@@ -40,7 +43,12 @@ test('Module.to keeps the handles layers and optimizers hold; parameters stay tr
     assert.equal(net.a.weight, handle);
     assert.equal(net.device, 'cpu');
     assert.ok(handle.requiresGrad && handle.isLeaf);
-    T.scope(() => net.forward(T.randn([3, 6], { seed: 2 })).sum().backward());
+    T.scope(() =>
+      net
+        .forward(T.randn([3, 6], { seed: 2 }))
+        .sum()
+        .backward(),
+    );
     opt.step();
     assert.ok(net.a.weight.grad !== null);
     // casting in place through the same mechanism: every holder sees the new dtype
@@ -52,7 +60,7 @@ test('Module.to keeps the handles layers and optimizers hold; parameters stay tr
   }
 });
 
-test('checkpoints are device-independent: saved via the CPU, loaded onto the module\'s device', () => {
+test("checkpoints are device-independent: saved via the CPU, loaded onto the module's device", () => {
   const dir = mkdtempSync(join(tmpdir(), 'loaa-device-'));
   const src = new Net(4);
   const dst = new Net(9);

@@ -37,16 +37,48 @@ class Net extends Module {
   }
 }
 
-
 test('named parameters have dotted names, in registration order; buffers are separate', () => {
   const net = new Net();
-  assert.deepEqual([...net.namedParameters()].map(([n]) => n), [
-    'blocks.0.norm.weight', 'blocks.0.norm.bias', 'blocks.0.mlp.fc1.weight', 'blocks.0.mlp.fc1.bias', 'blocks.0.mlp.fc2.weight', 'blocks.0.mlp.fc2.bias',
-    'blocks.1.norm.weight', 'blocks.1.norm.bias', 'blocks.1.mlp.fc1.weight', 'blocks.1.mlp.fc1.bias', 'blocks.1.mlp.fc2.weight', 'blocks.1.mlp.fc2.bias',
-    'head.weight', 'head.bias',
-  ]);
-  assert.deepEqual([...net.namedBuffers()].map(([n]) => n), ['stats']);
-  assert.deepEqual([...net.namedModules()].map(([n]) => n), ['', 'blocks.0', 'blocks.0.norm', 'blocks.0.mlp', 'blocks.0.mlp.fc1', 'blocks.0.mlp.fc2', 'blocks.1', 'blocks.1.norm', 'blocks.1.mlp', 'blocks.1.mlp.fc1', 'blocks.1.mlp.fc2', 'head']);
+  assert.deepEqual(
+    [...net.namedParameters()].map(([n]) => n),
+    [
+      'blocks.0.norm.weight',
+      'blocks.0.norm.bias',
+      'blocks.0.mlp.fc1.weight',
+      'blocks.0.mlp.fc1.bias',
+      'blocks.0.mlp.fc2.weight',
+      'blocks.0.mlp.fc2.bias',
+      'blocks.1.norm.weight',
+      'blocks.1.norm.bias',
+      'blocks.1.mlp.fc1.weight',
+      'blocks.1.mlp.fc1.bias',
+      'blocks.1.mlp.fc2.weight',
+      'blocks.1.mlp.fc2.bias',
+      'head.weight',
+      'head.bias',
+    ],
+  );
+  assert.deepEqual(
+    [...net.namedBuffers()].map(([n]) => n),
+    ['stats'],
+  );
+  assert.deepEqual(
+    [...net.namedModules()].map(([n]) => n),
+    [
+      '',
+      'blocks.0',
+      'blocks.0.norm',
+      'blocks.0.mlp',
+      'blocks.0.mlp.fc1',
+      'blocks.0.mlp.fc2',
+      'blocks.1',
+      'blocks.1.norm',
+      'blocks.1.mlp',
+      'blocks.1.mlp.fc1',
+      'blocks.1.mlp.fc2',
+      'head',
+    ],
+  );
   assert.equal(net.getChild('head'), net.head);
   assert.ok(net.parameters().every((p) => p.kept && p.requiresGrad));
   assert.equal(net.stats.requiresGrad, false);
@@ -58,10 +90,16 @@ test('freeze / unfreeze by pattern; countParameters', () => {
   const total = 2 * (4 + 4 + 32 + 8 + 32 + 4) + 12 + 3;
   assert.deepEqual(countParameters(net), { total, trainable: total, frozen: 0 });
   net.freeze().unfreeze([/^head\./, /\.norm\./]);
-  assert.deepEqual(net.trainableParameters().map(([n]) => n), ['blocks.0.norm.weight', 'blocks.0.norm.bias', 'blocks.1.norm.weight', 'blocks.1.norm.bias', 'head.weight', 'head.bias']);
+  assert.deepEqual(
+    net.trainableParameters().map(([n]) => n),
+    ['blocks.0.norm.weight', 'blocks.0.norm.bias', 'blocks.1.norm.weight', 'blocks.1.norm.bias', 'head.weight', 'head.bias'],
+  );
   assert.deepEqual(countParameters(net), { total, trainable: 16 + 15, frozen: total - 31 });
   net.freeze([/bias$/]);
-  assert.deepEqual(net.trainableParameters().map(([n]) => n), ['blocks.0.norm.weight', 'blocks.1.norm.weight', 'head.weight']);
+  assert.deepEqual(
+    net.trainableParameters().map(([n]) => n),
+    ['blocks.0.norm.weight', 'blocks.1.norm.weight', 'head.weight'],
+  );
   net.dispose();
 });
 
@@ -127,7 +165,10 @@ test('state dict round trip through safetensors, atomically written', () => {
     assert.deepEqual(h.metadata, { note: 'head only' });
     const partial = b.loadSafetensors(join(dir, 'head.safetensors'));
     assert.equal(partial.missing.length, 13);
-    assert.throws(() => b.loadSafetensors(join(dir, 'head.safetensors'), { strict: true }), (e: Error) => e.message.startsWith(`${join(dir, 'head.safetensors')}: missing 13 tensor(s): blocks.0.norm.weight`));
+    assert.throws(
+      () => b.loadSafetensors(join(dir, 'head.safetensors'), { strict: true }),
+      (e: Error) => e.message.startsWith(`${join(dir, 'head.safetensors')}: missing 13 tensor(s): blocks.0.norm.weight`),
+    );
     a.dispose();
     b.dispose();
   } finally {
@@ -143,7 +184,10 @@ test('writeSafetensors is atomic: a failed write leaves the old file and no temp
     writeSafetensors(path, good);
     const before = readFileSync(path);
     // inconsistent tensor: refused before anything is written
-    assert.throws(() => writeSafetensors(path, { x: { dtype: 'float32', shape: [2], data: new Uint8Array(4) } }), /tensor "x" has 4 bytes, float32 \[2\] needs 8/);
+    assert.throws(
+      () => writeSafetensors(path, { x: { dtype: 'float32', shape: [2], data: new Uint8Array(4) } }),
+      /tensor "x" has 4 bytes, float32 \[2\] needs 8/,
+    );
     assert.deepEqual(readFileSync(path), before);
     // the target is a directory: the rename fails, the temp file is removed
     const asDir = join(dir, 'adir');
@@ -164,10 +208,16 @@ test('loadStateDict: a shape mismatch names the key and both shapes; nothing is 
   T.noGrad(() => b.blocks[0].norm.weight.mul_(2));
   const changed = b.blocks[0].norm.weight.toArray();
   assert.notDeepEqual(changed, before);
-  assert.throws(() => b.loadStateDict(sd, { source: 'ckpt.pth' }), (e: Error) => {
-    assert.match(e.message, /^ckpt\.pth: shape mismatch: head\.weight: expected \[5, 4\], found \[3, 4\]; head\.bias: expected \[5\], found \[3\]/);
-    return true;
-  });
+  assert.throws(
+    () => b.loadStateDict(sd, { source: 'ckpt.pth' }),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        /^ckpt\.pth: shape mismatch: head\.weight: expected \[5, 4\], found \[3, 4\]; head\.bias: expected \[5\], found \[3\]/,
+      );
+      return true;
+    },
+  );
   assert.deepEqual(b.blocks[0].norm.weight.toArray(), changed, 'a failed load changes nothing');
   for (const t of sd.values()) t.dispose();
   a.dispose();
@@ -186,8 +236,11 @@ test('loadStateDict converts dtypes, reports unused keys, and accepts RawTensors
   assert.equal(r.missing.length, 13);
   assert.equal(net.head.bias!.dtype, 'float32');
   assert.deepEqual(net.head.bias!.toArray(), [1, 2, 3]);
-  assert.deepEqual(net.head.weight.toArray(), Array.from({ length: 12 }, (_, i) => i));
-  assert.equal(w.disposed, false, 'a Tensor source is not the loader\'s to dispose');
+  assert.deepEqual(
+    net.head.weight.toArray(),
+    Array.from({ length: 12 }, (_, i) => i),
+  );
+  assert.equal(w.disposed, false, "a Tensor source is not the loader's to dispose");
   w.dispose();
   net.dispose();
 });

@@ -13,10 +13,18 @@ const LOAA = join(repoRoot, 'bin', 'loaa.js');
 
 test('loaa/onnx loads neither libtorch nor the addon (child process, /proc/self/maps)', () => {
   const entry = join(repoRoot, 'dist', 'src', 'onnx', 'index.js');
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
 const m = await import(${JSON.stringify(entry)});
 const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
-console.log(JSON.stringify({ exports: Object.keys(m).sort(), torch: /libtorch|libc10|loaa_native/.test(maps) }));`], { encoding: 'utf8' });
+console.log(JSON.stringify({ exports: Object.keys(m).sort(), torch: /libtorch|libc10|loaa_native/.test(maps) }));`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { exports: string[]; torch: boolean };
   assert.equal(out.torch, false);
@@ -30,14 +38,20 @@ function protoWith(meta: Record<string, string>): Uint8Array {
   const lenField = (field: number, body: number[]) => {
     bytes.push((field << 3) | 2);
     for (let n = body.length; ; n >>= 7) {
-      if (n < 0x80) { bytes.push(n); break; }
+      if (n < 0x80) {
+        bytes.push(n);
+        break;
+      }
       bytes.push((n & 0x7f) | 0x80);
     }
     bytes.push(...body);
   };
   for (const [k, v] of Object.entries(meta)) {
     const body: number[] = [];
-    for (const [f, s] of [[1, k], [2, v]] as const) {
+    for (const [f, s] of [
+      [1, k],
+      [2, v],
+    ] as const) {
       const b = [...enc.encode(s)];
       body.push((f << 3) | 2, b.length, ...b);
     }
@@ -52,7 +66,10 @@ test('modelInfo: labels and front end from metadata_props; errors name the file 
   assert.deepEqual(info, { labels: ['a', 'b'], frontend: fe, spec: specFromFile(fe) });
   assert.equal(info.spec.targetLength, 100);
   assert.throws(() => modelInfo(protoWith({ frontend: JSON.stringify(fe) }), 'x.onnx'), /^Error: x\.onnx: no "labels"/);
-  assert.throws(() => modelInfo(protoWith({ labels: '[1]', frontend: JSON.stringify(fe) }), 'x.onnx'), /x\.onnx: metadata_props "labels" is not a list of strings/);
+  assert.throws(
+    () => modelInfo(protoWith({ labels: '[1]', frontend: JSON.stringify(fe) }), 'x.onnx'),
+    /x\.onnx: metadata_props "labels" is not a list of strings/,
+  );
   assert.throws(() => modelInfo(protoWith({ labels: '["a"]', frontend: '{"sample_rate":16000}' }), 'x.onnx'), /"frontend"\.num_mel_bins/);
   assert.throws(() => onnxMetadata(new Uint8Array([0x72, 0x40, 1]), 'y.onnx'), /^Error: y\.onnx: truncated protobuf field 14/);
 });
@@ -67,11 +84,14 @@ test('featuresOf: the clip extent (validFrames) before the padding', () => {
   assert.equal(long.validFrames, 100);
   assert.equal(long.frames, 100);
   const s = topK([0, Math.log(3)], ['x', 'y'], 2);
-  assert.deepEqual(s.map((x) => x.label), ['y', 'x']);
+  assert.deepEqual(
+    s.map((x) => x.label),
+    ['y', 'x'],
+  );
   assert.ok(Math.abs(s[0]!.score - 0.75) < 1e-12);
 });
 
-test('OnnxClassifier in-tree: an exported fixture model gives loaa predict\'s top-k', async (t) => {
+test("OnnxClassifier in-tree: an exported fixture model gives loaa predict's top-k", async (t) => {
   const { exportCase } = await import('../export/export_cases.js');
   const { freshDir } = await import('../models/model_cases.js');
   const { OnnxClassifier } = await import('../../src/onnx/classifier.js');
@@ -85,10 +105,17 @@ test('OnnxClassifier in-tree: an exported fixture model gives loaa predict\'s to
   assert.deepEqual(await clf.classify(new Uint8Array(readFileSync(wav)), { topK: 3 }), got);
   await clf.dispose();
   await assert.rejects(clf.classify(wav), /has been disposed/);
-  const p = spawnSync(process.execPath, [LOAA, 'predict', wav, '--backbone', backbone, '--adapter', adapter, '--top-k', '3', '--jsonl'], { encoding: 'utf8' });
+  const p = spawnSync(process.execPath, [LOAA, 'predict', wav, '--backbone', backbone, '--adapter', adapter, '--top-k', '3', '--jsonl'], {
+    encoding: 'utf8',
+  });
   assert.equal(p.status, 0, p.stderr);
   const want = JSON.parse(p.stdout) as { top: { label: string; score: number }[] };
-  assert.deepEqual(got.map((x) => x.label), want.top.map((x) => x.label));
-  got.forEach((x, i) => { assert.ok(Math.abs(x.score - want.top[i]!.score) < 1e-4, `${x.label} ${x.score} vs ${want.top[i]!.score}`); });
+  assert.deepEqual(
+    got.map((x) => x.label),
+    want.top.map((x) => x.label),
+  );
+  got.forEach((x, i) => {
+    assert.ok(Math.abs(x.score - want.top[i]!.score) < 1e-4, `${x.label} ${x.score} vs ${want.top[i]!.score}`);
+  });
   t.diagnostic(`top-1 ${got[0]!.label} ${got[0]!.score.toFixed(4)}`);
 });

@@ -8,7 +8,17 @@ import { Adam, AdamW, SGD, clipGradNorm, type Optimizer, type GroupOptions } fro
 import { fixture } from '../helpers.js';
 
 type Nested = number[] | number[][];
-interface Group { params: string[]; lr: number; momentum?: number; dampening?: number; weight_decay?: number; nesterov?: boolean; betas?: [number, number]; eps?: number; amsgrad?: boolean }
+interface Group {
+  params: string[];
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weight_decay?: number;
+  nesterov?: boolean;
+  betas?: [number, number];
+  eps?: number;
+  amsgrad?: boolean;
+}
 interface Case {
   name: string;
   optimizer: 'sgd' | 'adam' | 'adamw';
@@ -16,7 +26,12 @@ interface Case {
   clip: { max_norm: number; norm_type: number } | null;
   steps: { params: Record<string, Nested>; grad_norm?: number; clipped_grads?: Record<string, Nested> }[];
 }
-interface Fixture { initial: Record<string, Nested>; shapes: Record<string, number[]>; grads: Record<string, Nested>[]; cases: Case[] }
+interface Fixture {
+  initial: Record<string, Nested>;
+  shapes: Record<string, number[]>;
+  grads: Record<string, Nested>[];
+  cases: Case[];
+}
 
 const fx = JSON.parse(readFileSync(fixture('optim', 'optim_cases.json'), 'utf8')) as Fixture;
 const NAMES = ['W', 'b'];
@@ -71,8 +86,15 @@ function runSteps(c: Case, params: Record<string, Tensor>, opt: Optimizer<GroupO
     setGrads(params, k);
     const rec = c.steps[k];
     if (c.clip) {
-      const total = clipGradNorm(NAMES.map((n) => params[n]), c.clip.max_norm, c.clip.norm_type);
-      assert.ok(Math.abs(total - rec.grad_norm!) <= 1e-12 * Math.max(1, rec.grad_norm!), `${c.name} step ${k} grad norm ${total} vs ${rec.grad_norm}`);
+      const total = clipGradNorm(
+        NAMES.map((n) => params[n]),
+        c.clip.max_norm,
+        c.clip.norm_type,
+      );
+      assert.ok(
+        Math.abs(total - rec.grad_norm!) <= 1e-12 * Math.max(1, rec.grad_norm!),
+        `${c.name} step ${k} grad norm ${total} vs ${rec.grad_norm}`,
+      );
       for (const n of NAMES) assertClose(params[n].grad!, rec.clipped_grads![n], `${c.name} step ${k} clipped ${n}`);
     }
     opt.step();
@@ -81,9 +103,10 @@ function runSteps(c: Case, params: Record<string, Tensor>, opt: Optimizer<GroupO
 }
 
 test('the fixture has the 8 cases the README lists', () => {
-  assert.deepEqual(fx.cases.map((c) => c.name), [
-    'sgd_plain', 'sgd_momentum_wd', 'adam_wd', 'adamw', 'adamw_two_groups', 'sgd_momentum_two_groups', 'sgd_momentum_clip', 'adamw_clip',
-  ]);
+  assert.deepEqual(
+    fx.cases.map((c) => c.name),
+    ['sgd_plain', 'sgd_momentum_wd', 'adam_wd', 'adamw', 'adamw_two_groups', 'sgd_momentum_two_groups', 'sgd_momentum_clip', 'adamw_clip'],
+  );
 });
 
 for (const c of fx.cases) {
@@ -108,7 +131,10 @@ for (const c of fx.cases) {
       // lr changed after construction must come back from the file too
       for (const g of opt2.groups) g.lr = 123;
       opt2.loadSafetensors(file);
-      assert.deepEqual(opt2.groups.map((g) => g.lr), c.groups.map((g) => g.lr));
+      assert.deepEqual(
+        opt2.groups.map((g) => g.lr),
+        c.groups.map((g) => g.lr),
+      );
       runSteps(c, params, opt2, 2, c.steps.length);
       opt2.dispose();
     } finally {
@@ -124,13 +150,26 @@ test('stateDict is plain bytes + JSON, keyed by global parameter index', () => {
   setGrads(params, 0);
   opt.step();
   const sd = opt.stateDict();
-  assert.deepEqual(Object.keys(sd.tensors).sort(), ['0.exp_avg', '0.exp_avg_sq', '0.max_exp_avg_sq', '1.exp_avg', '1.exp_avg_sq', '1.max_exp_avg_sq']);
+  assert.deepEqual(Object.keys(sd.tensors).sort(), [
+    '0.exp_avg',
+    '0.exp_avg_sq',
+    '0.max_exp_avg_sq',
+    '1.exp_avg',
+    '1.exp_avg_sq',
+    '1.max_exp_avg_sq',
+  ]);
   assert.equal(sd.tensors['0.exp_avg'].dtype, 'float64');
   assert.deepEqual(sd.tensors['0.exp_avg'].shape, [3, 4]);
   const meta = JSON.parse(JSON.stringify(sd.meta));
   assert.deepEqual(meta.state, { 0: { step: 1 }, 1: { step: 1 } });
   assert.equal(meta.kind, 'adamw');
-  assert.deepEqual(meta.groups.map((g: { lr: number; params: number[] }) => [g.lr, g.params]), [[1e-2, [0]], [1e-4, [1]]]);
+  assert.deepEqual(
+    meta.groups.map((g: { lr: number; params: number[] }) => [g.lr, g.params]),
+    [
+      [1e-2, [0]],
+      [1e-4, [1]],
+    ],
+  );
   opt.dispose();
   for (const n of NAMES) params[n].dispose();
 });
@@ -144,9 +183,15 @@ test('loadStateDict rejects a state of another shape, kind or group layout, nami
   const other = tensor(new Float64Array(5), [5]).keep();
   other.requiresGrad = true;
   const wrongShape = new Adam([params.W, other], { lr: 1e-2 });
-  assert.throws(() => wrongShape.loadStateDict(sd, 'ckpt.safetensors'), /ckpt\.safetensors: group 0 parameter 1: saved shape \[4\], parameter is \[5\]/);
+  assert.throws(
+    () => wrongShape.loadStateDict(sd, 'ckpt.safetensors'),
+    /ckpt\.safetensors: group 0 parameter 1: saved shape \[4\], parameter is \[5\]/,
+  );
   assert.throws(() => new SGD([params.W, params.b], { lr: 1 }).loadStateDict(sd), /state of a adam optimizer, this is sgd/);
-  assert.throws(() => new Adam([{ params: [params.W] }, { params: [params.b] }]).loadStateDict(sd), /1 parameter group\(s\), this optimizer has 2/);
+  assert.throws(
+    () => new Adam([{ params: [params.W] }, { params: [params.b] }]).loadStateDict(sd),
+    /1 parameter group\(s\), this optimizer has 2/,
+  );
   const lying = { ...sd, tensors: { ...sd.tensors, '7.exp_avg': sd.tensors['0.exp_avg'] } };
   assert.throws(() => new Adam([params.W, params.b]).loadStateDict(lying), /"7\.exp_avg" is for parameter 7, which no group has/);
   opt.dispose();
@@ -159,9 +204,18 @@ test('amsgrad keeps the running max of the second moment (torch order, hand-comp
   const p = tensor(Float64Array.from([1]), [1]).keep();
   p.requiresGrad = true;
   const opt = new Adam([p], { lr: 0.1, amsgrad: true });
-  const b1 = 0.9, b2 = 0.999, eps = 1e-8;
-  let x = 1, m = 0, v = 0, vmax = 0;
-  for (const [k, g] of [[1, 1], [2, 0.1], [3, 0.5]]) {
+  const b1 = 0.9,
+    b2 = 0.999,
+    eps = 1e-8;
+  let x = 1,
+    m = 0,
+    v = 0,
+    vmax = 0;
+  for (const [k, g] of [
+    [1, 1],
+    [2, 0.1],
+    [3, 0.5],
+  ]) {
     p.grad = tensor(Float64Array.from([g]), [1]);
     opt.step();
     m = m * b1 + (1 - b1) * g;
@@ -250,14 +304,23 @@ test('float32 parameters keep float32 state; lr scaling keeps group ratios', () 
   const q = tensor([1]).keep();
   p.requiresGrad = true;
   q.requiresGrad = true;
-  const opt = new AdamW([{ params: [p], lr: 1e-3 }, { params: [q], lr: 1e-2 }]);
+  const opt = new AdamW([
+    { params: [p], lr: 1e-3 },
+    { params: [q], lr: 1e-2 },
+  ]);
   p.grad = tensor([0.1, 0.2, 0.3]);
   opt.step();
   assert.equal(opt.stateDict().tensors['0.exp_avg'].dtype, 'float32');
   opt.scaleLr(0.5);
-  assert.deepEqual(opt.groups.map((g) => g.lr), [5e-4, 5e-3]);
+  assert.deepEqual(
+    opt.groups.map((g) => g.lr),
+    [5e-4, 5e-3],
+  );
   opt.setLr(1);
-  assert.deepEqual(opt.groups.map((g) => g.lr), [1, 1]);
+  assert.deepEqual(
+    opt.groups.map((g) => g.lr),
+    [1, 1],
+  );
   opt.dispose();
   p.dispose();
   q.dispose();

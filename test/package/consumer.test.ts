@@ -27,10 +27,17 @@ test('npm pack, install offline into a fresh project, classify through the API a
   try {
     const { tarball, files } = pack(work);
     assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts') && files.includes('scripts/install.mjs'));
-    assert.ok(!files.some((f) => /^(src|test|fixtures|tools)\//.test(f) || f.startsWith('dist/test/') || f.endsWith('.map')), 'no sources, tests or fixtures in the tarball');
+    assert.ok(
+      !files.some((f) => /^(src|test|fixtures|tools)\//.test(f) || f.startsWith('dist/test/') || f.endsWith('.map')),
+      'no sources, tests or fixtures in the tarball',
+    );
 
     const app = freshApp(join(work, 'app'), runtimeDeps());
-    sh('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], app, { ...process.env, npm_config_update_notifier: 'false', LOAA_ADDON: addon });
+    sh('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], app, {
+      ...process.env,
+      npm_config_update_notifier: 'false',
+      LOAA_ADDON: addon,
+    });
     assert.ok(existsSync(join(app, 'node_modules', 'loaa', 'build', 'Release', 'loaa_native.node')));
 
     // an adapter that records its backbone, and a clip
@@ -40,10 +47,15 @@ test('npm pack, install offline into a fresh project, classify through the API a
     recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbonePath(C.backbone)));
     const sr = 16000;
     const wav = join(work, 'clip.wav');
-    writeFileSync(wav, encodeWav({ sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] }));
+    writeFileSync(
+      wav,
+      encodeWav({ sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] }),
+    );
 
     const script = join(app, 'classify.mjs');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
 import { AudioClassifier } from 'loaa';
 import { decodeAudio } from 'loaa/audio';
 import { applyPeft } from 'loaa/peft';
@@ -55,7 +67,8 @@ let deep = 'exported';
 try { await import('loaa/dist/src/cli/main.js'); } catch (e) { deep = e.code; }
 console.log(JSON.stringify({ top, fns: [typeof decodeAudio, typeof applyPeft, typeof loadAst], deep }));
 clf.dispose();
-`);
+`,
+    );
     const api = JSON.parse(sh(process.execPath, [script, adapter, wav], app));
     assert.equal(api.top.length, 3);
     assert.deepEqual(api.fns, ['function', 'function', 'function']);
@@ -64,8 +77,13 @@ clf.dispose();
     const cli = sh('npx', ['--offline', 'loaa', 'predict', wav, '--adapter', adapter, '--top-k', '3', '--jsonl'], app);
     const rec = JSON.parse(cli.trim());
     assert.equal(rec.input, wav);
-    assert.deepEqual(rec.top.map((x: { label: string }) => x.label), api.top.map((x: { label: string }) => x.label));
-    rec.top.forEach((x: { score: number }, i: number) => { assert.ok(Math.abs(x.score - api.top[i].score) < 1e-6); });
+    assert.deepEqual(
+      rec.top.map((x: { label: string }) => x.label),
+      api.top.map((x: { label: string }) => x.label),
+    );
+    rec.top.forEach((x: { score: number }, i: number) => {
+      assert.ok(Math.abs(x.score - api.top[i].score) < 1e-6);
+    });
     assert.match(sh('npx', ['--offline', 'loaa', '--version'], app), /^\d+\.\d+\.\d+/);
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -77,7 +95,7 @@ test('package.json: exports map, files list, prepack and install hooks', async (
   const pkg = createRequire(import.meta.url)(join(repoRoot, 'package.json'));
   for (const sub of ['.', './audio', './models', './peft', './train', './onnx']) {
     const e = pkg.exports[sub];
-    assert.ok(e && e.types && e.default, `exports["${sub}"]`);
+    assert.ok(e?.types && e.default, `exports["${sub}"]`);
     assert.ok(existsSync(join(repoRoot, e.default)), `${e.default} is built`);
     assert.ok(existsSync(join(repoRoot, e.types)), `${e.types} is built`);
   }

@@ -24,7 +24,9 @@ import { addon, bytesUnder, cleanEnv, closure, copyPackages, freshApp, pack, run
 const OPTIONAL = ['onnxruntime-node', 'onnxruntime-web', 'esbuild'];
 const MB = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, loaa/onnx without libtorch', { timeout: 600_000 }, async (t) => {
+test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, loaa/onnx without libtorch', {
+  timeout: 600_000,
+}, async (t) => {
   if (!existsSync(join(repoRoot, 'dist', 'src', 'index.js')) || !existsSync(addon)) {
     t.skip('the package is not built here (dist/src/index.js or the addon missing): run the setup first');
     return;
@@ -33,14 +35,26 @@ test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, 
   const work = mkdtempSync(join(tmpdir(), 'loaa-lean-'));
   try {
     const { tarball, files } = pack(work);
-    for (const f of ['dist/src/onnx/index.js', 'dist/src/onnx/index.d.ts', 'dist/web/app.js', 'dist/web/index.html', 'dist/web/ort-wasm-simd-threaded.wasm', 'dist/web/ort-wasm-simd-threaded.mjs']) {
+    for (const f of [
+      'dist/src/onnx/index.js',
+      'dist/src/onnx/index.d.ts',
+      'dist/web/app.js',
+      'dist/web/index.html',
+      'dist/web/ort-wasm-simd-threaded.wasm',
+      'dist/web/ort-wasm-simd-threaded.mjs',
+    ]) {
       assert.ok(files.includes(f), `the tarball holds ${f}`);
     }
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     for (const o of OPTIONAL) assert.ok(!(o in pkg.dependencies), `${o} is not a required dependency`);
 
     const app = freshApp(join(work, 'app'), runtimeDeps());
-    const install = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], { cwd: app, encoding: 'utf8', env: cleanEnv({ LOAA_ADDON: addon }), timeout: 300_000 });
+    const install = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], {
+      cwd: app,
+      encoding: 'utf8',
+      env: cleanEnv({ LOAA_ADDON: addon }),
+      timeout: 300_000,
+    });
     assert.equal(install.status, 0, install.stderr);
     for (const o of OPTIONAL) assert.ok(!existsSync(join(app, 'node_modules', o)), `${o} is not installed by default`);
     assert.match(install.stderr + install.stdout, /\[loaa install\] using the addon from LOAA_ADDON/);
@@ -48,7 +62,10 @@ test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, 
     t.diagnostic(`lean install: node_modules ${MB(lean)} (loaa itself ${MB(bytesUnder(join(app, 'node_modules', 'loaa')))})`);
 
     // the core and the CLI
-    assert.match(sh(process.execPath, ['--input-type=module', '-e', "const m = await import('loaa'); console.log(typeof m.AudioClassifier)"], app), /^function/);
+    assert.match(
+      sh(process.execPath, ['--input-type=module', '-e', "const m = await import('loaa'); console.log(typeof m.AudioClassifier)"], app),
+      /^function/,
+    );
     assert.match(sh('npx', ['--offline', 'loaa', '--help'], app), /export/);
 
     // an adapter recording its backbone, and a clip
@@ -59,25 +76,42 @@ test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, 
     const sr = 16000;
     const wav = join(work, 'clip.wav');
     // float32 samples: the file holds exactly the samples the script passes as { samples }
-    writeFileSync(wav, encodeWav({ sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] }, 'float32'));
+    writeFileSync(
+      wav,
+      encodeWav(
+        { sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] },
+        'float32',
+      ),
+    );
 
     // export --web from the installed package: the prebuilt page, no esbuild or onnxruntime-web
     const model = join(work, 'model.onnx');
     const site = join(work, 'site');
     sh('npx', ['--offline', 'loaa', 'export', adapter, '--out', model, '--web', site], app);
-    for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'model.onnx']) assert.ok(existsSync(join(site, f)), `--web wrote ${f}`);
-    assert.deepEqual(readFileSync(join(site, 'app.js')), readFileSync(join(repoRoot, 'dist', 'web', 'app.js')), 'the page is the one bundled at pack time');
+    for (const f of ['index.html', 'app.js', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'model.onnx'])
+      assert.ok(existsSync(join(site, f)), `--web wrote ${f}`);
+    assert.deepEqual(
+      readFileSync(join(site, 'app.js')),
+      readFileSync(join(repoRoot, 'dist', 'web', 'app.js')),
+      'the page is the one bundled at pack time',
+    );
 
     // a failed export leaves nothing behind: the page cannot be written (its directory is under a file)
     writeFileSync(join(work, 'a-file'), '');
     const stray = join(work, 'stray.onnx');
-    const bad = spawnSync('npx', ['--offline', 'loaa', 'export', adapter, '--out', stray, '--web', join(work, 'a-file', 'site')], { cwd: app, encoding: 'utf8', env: cleanEnv() });
+    const bad = spawnSync('npx', ['--offline', 'loaa', 'export', adapter, '--out', stray, '--web', join(work, 'a-file', 'site')], {
+      cwd: app,
+      encoding: 'utf8',
+      env: cleanEnv(),
+    });
     assert.notEqual(bad.status, 0);
     assert.ok(!existsSync(stray), `no stray ${stray} after a failed export: ${bad.stderr}`);
 
     // loaa/onnx before onnxruntime-node is installed: one line naming the command
     const script = join(app, 'onnx.mjs');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
 import { OnnxClassifier } from 'loaa/onnx';
 import { readFileSync } from 'node:fs';
 const clf = await OnnxClassifier.load(process.argv[2]);
@@ -87,7 +121,8 @@ const samples = await clf.classify({ samples: new Float32Array(12000).map((_, i)
 await clf.dispose();
 const maps = readFileSync('/proc/self/maps', 'utf8');
 console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /libtorch|libc10|loaa_native/.test(maps), ort: /onnxruntime/.test(maps) }));
-`);
+`,
+    );
     const missing = spawnSync(process.execPath, [script, model, wav], { cwd: app, encoding: 'utf8', env: cleanEnv() });
     assert.notEqual(missing.status, 0);
     assert.ok(missing.stderr.includes(INSTALL_ORT_NODE), `the error names the install command: ${missing.stderr}`);
@@ -99,15 +134,32 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
     assert.deepEqual([assign, ...cmd], ['ONNXRUNTIME_NODE_INSTALL=skip', 'npm', 'install', 'onnxruntime-node']);
     const ortDir = join(repoRoot, 'node_modules', 'onnxruntime-node');
     const ortTgz = JSON.parse(sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ortDir))[0].filename as string;
-    copyPackages(app, closure(['onnxruntime-node']).filter((p) => p !== 'onnxruntime-node'));
+    copyPackages(
+      app,
+      closure(['onnxruntime-node']).filter((p) => p !== 'onnxruntime-node'),
+    );
     // npm's records of the last install would make it ask the registry about the copies: without
     // them npm reads the tree from disk, as it did for the first install
     rmSync(join(app, 'node_modules', '.package-lock.json'), { force: true });
     rmSync(join(app, 'package-lock.json'), { force: true });
-    sh('npm', ['install', '--offline', '--no-audit', '--no-fund', join(work, ortTgz)], app, cleanEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip', LOAA_ADDON: addon }));
-    t.diagnostic(`with onnxruntime-node: node_modules ${MB(bytesUnder(join(app, 'node_modules')))} (+${MB(bytesUnder(join(app, 'node_modules')) - lean)})`);
+    sh(
+      'npm',
+      ['install', '--offline', '--no-audit', '--no-fund', join(work, ortTgz)],
+      app,
+      cleanEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip', LOAA_ADDON: addon }),
+    );
+    t.diagnostic(
+      `with onnxruntime-node: node_modules ${MB(bytesUnder(join(app, 'node_modules')))} (+${MB(bytesUnder(join(app, 'node_modules')) - lean)})`,
+    );
 
-    const r = JSON.parse(sh(process.execPath, [script, model, wav], app)) as { file: { label: string; score: number }[]; bytes: unknown; samples: unknown; labels: string[]; torch: boolean; ort: boolean };
+    const r = JSON.parse(sh(process.execPath, [script, model, wav], app)) as {
+      file: { label: string; score: number }[];
+      bytes: unknown;
+      samples: unknown;
+      labels: string[];
+      torch: boolean;
+      ort: boolean;
+    };
     assert.equal(r.torch, false, 'libtorch (or the addon) was loaded by loaa/onnx');
     assert.equal(r.ort, true, 'onnxruntime ran');
     assert.equal(r.file.length, 3);
@@ -115,14 +167,30 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
     assert.deepEqual(r.samples, r.file, 'samples give what the file gives');
     assert.deepEqual(r.labels, readAdapterConfig(adapter).labels);
     // the same answer as loaa predict (libtorch) on the same file
-    const rec = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', wav, '--adapter', adapter, '--top-k', '3', '--jsonl'], app).trim()) as { top: { label: string; score: number }[] };
-    assert.deepEqual(r.file.map((x) => x.label), rec.top.map((x) => x.label));
-    r.file.forEach((x, i) => { assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`); });
+    const rec = JSON.parse(
+      sh('npx', ['--offline', 'loaa', 'predict', wav, '--adapter', adapter, '--top-k', '3', '--jsonl'], app).trim(),
+    ) as { top: { label: string; score: number }[] };
+    assert.deepEqual(
+      r.file.map((x) => x.label),
+      rec.top.map((x) => x.label),
+    );
+    r.file.forEach((x, i) => {
+      assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`);
+    });
 
     // a long recording: segments covering all of a 20-s file (one more predict, ~40 one-second windows)
     const long = join(work, 'long.wav');
-    writeFileSync(long, encodeWav({ sampleRate: sr, channels: [new Float32Array(20 * sr).map((_, i) => 0.3 * Math.sin((2 * Math.PI * (200 + (i % sr) / 40) * i) / sr))] }));
-    const tl = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', long, '--timeline', '--adapter', adapter, '--json'], app)) as { duration: number; segments: { start: number; end: number }[] };
+    writeFileSync(
+      long,
+      encodeWav({
+        sampleRate: sr,
+        channels: [new Float32Array(20 * sr).map((_, i) => 0.3 * Math.sin((2 * Math.PI * (200 + (i % sr) / 40) * i) / sr))],
+      }),
+    );
+    const tl = JSON.parse(sh('npx', ['--offline', 'loaa', 'predict', long, '--timeline', '--adapter', adapter, '--json'], app)) as {
+      duration: number;
+      segments: { start: number; end: number }[];
+    };
     assert.equal(tl.duration, 20);
     assert.equal(tl.segments[0]!.start, 0);
     assert.equal(tl.segments.at(-1)!.end, 20);

@@ -28,11 +28,14 @@ function runInstall(found: object): { status: number | null; stderr: string } {
 test('install.mjs names the libtorch it builds against; PyTorch 2.x: no warning', () => {
   const r = runInstall({ source: 'PyTorch wheel in /opt/venv', libdir: '/opt/venv/torch/lib', version: { major: 2, minor: 13 } });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /\[loaa install\] building the native addon against libtorch 2\.13: PyTorch wheel in \/opt\/venv \(\/opt\/venv\/torch\/lib\)/);
+  assert.match(
+    r.stderr,
+    /\[loaa install\] building the native addon against libtorch 2\.13: PyTorch wheel in \/opt\/venv \(\/opt\/venv\/torch\/lib\)/,
+  );
   assert.doesNotMatch(r.stderr, /warning/);
 });
 
-test('install.mjs warns, with the fix, on Debian\'s libtorch 1.13', () => {
+test("install.mjs warns, with the fix, on Debian's libtorch 1.13", () => {
   const r = runInstall({ source: 'system (Debian libtorch-dev)', libdir: '/usr/lib/x86_64-linux-gnu', version: { major: 1, minor: 13 } });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /against libtorch 1\.13: system \(Debian libtorch-dev\)/);

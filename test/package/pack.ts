@@ -32,7 +32,10 @@ export interface Packed {
 /** `npm pack` without prepack (dist/ is fresh: the suite compiles before it runs); the page is bundled as prepack would. */
 export function pack(dest: string): Packed {
   sh(process.execPath, [join(repoRoot, 'scripts', 'build-web.mjs')], repoRoot);
-  const out = JSON.parse(sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dest], repoRoot)) as { filename: string; files: { path: string }[] }[];
+  const out = JSON.parse(sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dest], repoRoot)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   return { tarball: join(dest, out[0]!.filename), files: out[0]!.files.map((f) => f.path) };
 }
 
@@ -44,7 +47,10 @@ export function closure(names: string[]): string[] {
     const dir = join(repoRoot, 'node_modules', name);
     if (!existsSync(dir)) return;
     seen.add(name);
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
     for (const d of [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})]) walk(d);
   };
   names.forEach(walk);

@@ -21,7 +21,13 @@ after(() => rmSync(root, { recursive: true, force: true }));
 const ROWS = ['Attn(L) + FFN(L)', 'Attn(T) + FFN(T)', 'Attn(F) + FFN(F)', 'Attn(T) + FFN(F)', 'Attn(F) + FFN(T)'];
 const KEYS = ['L+L', 'T+T', 'F+F', 'T+F', 'F+T'];
 /** the paper's Table 3, 5% and 10%, in ROWS' order */
-const PAPER = [['53.40', '53.85'], ['53.55', '54.01'], ['54.05', '54.35'], ['54.14', '54.11'], ['53.90', '54.04']];
+const PAPER = [
+  ['53.40', '53.85'],
+  ['53.55', '54.01'],
+  ['54.05', '54.35'],
+  ['54.14', '54.11'],
+  ['53.90', '54.04'],
+];
 
 interface Results {
   params: { trainable: number };
@@ -31,14 +37,40 @@ interface Results {
 }
 interface ReportJson {
   summary: { runs: number; finished: number };
-  tables: { title: string; rows: string[]; cols: string[]; row_keys: string[][]; col_keys: string[][]; row_labels: string[][]; col_labels: string[][]; cells: { mean: number | null; n: number; text: string }[][]; row_kinds?: string[] }[];
+  tables: {
+    title: string;
+    rows: string[];
+    cols: string[];
+    row_keys: string[][];
+    col_keys: string[][];
+    row_labels: string[][];
+    col_labels: string[][];
+    cells: { mean: number | null; n: number; text: string }[][];
+    row_kinds?: string[];
+  }[];
 }
 
-test('rehearsal of Table 3 on FSDD in the EPIC-SOUNDS layout: 10 real runs, the report in the paper layout', { skip, timeout: 300_000 }, () => {
+test('rehearsal of Table 3 on FSDD in the EPIC-SOUNDS layout: 10 real runs, the report in the paper layout', {
+  skip,
+  timeout: 300_000,
+}, () => {
   const out = join(root, 'runs');
   const r = spawnSync(
     process.execPath,
-    [join(repoRoot, 'tools', 'rehearsal', 'rehearse.mjs'), 'paper_table3', '--size', 'min', '--data', join(root, 'data'), '--out', out, '--report', join(root, 'report'), '--set', 'optim.lr=0.01'],
+    [
+      join(repoRoot, 'tools', 'rehearsal', 'rehearse.mjs'),
+      'paper_table3',
+      '--size',
+      'min',
+      '--data',
+      join(root, 'data'),
+      '--out',
+      out,
+      '--report',
+      join(root, 'report'),
+      '--set',
+      'optim.lr=0.01',
+    ],
     { encoding: 'utf8', env: { ...process.env, LOAA_NUM_THREADS: '1' } },
   );
   assert.equal(r.status, 0, `rehearse.mjs failed:\n${r.stdout}\n${r.stderr}`);
@@ -46,7 +78,8 @@ test('rehearsal of Table 3 on FSDD in the EPIC-SOUNDS layout: 10 real runs, the 
 
   // the stand-in data is in the real layout
   const epic = join(root, 'data', 'epic-sounds');
-  for (const f of ['EPIC_Sounds_train.csv', 'EPIC_Sounds_validation.csv', 'EPIC-KITCHENS-100_audio.hdf5', 'REHEARSAL']) assert.ok(existsSync(join(epic, f)), f);
+  for (const f of ['EPIC_Sounds_train.csv', 'EPIC_Sounds_validation.csv', 'EPIC-KITCHENS-100_audio.hdf5', 'REHEARSAL'])
+    assert.ok(existsSync(join(epic, f)), f);
 
   // every planned run trained for real: two epochs, a best checkpoint, the stand-in's 44 classes
   const runs = readdirSync(out).filter((d) => d.startsWith('adapters='));
@@ -55,8 +88,17 @@ test('rehearsal of Table 3 on FSDD in the EPIC-SOUNDS layout: 10 real runs, the 
   for (const d of runs) {
     const res = JSON.parse(readFileSync(join(out, d, 'results.json'), 'utf8')) as Results;
     assert.equal(res.epochs, 2, d);
-    assert.equal(readFileSync(join(out, d, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2, d);
-    const cfg = JSON.parse(readFileSync(join(out, d, 'best', 'adapter_config.json'), 'utf8')) as { num_classes: number; adapters: { kernel: number[] }[] };
+    assert.equal(
+      readFileSync(join(out, d, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n').length,
+      2,
+      d,
+    );
+    const cfg = JSON.parse(readFileSync(join(out, d, 'best', 'adapter_config.json'), 'utf8')) as {
+      num_classes: number;
+      adapters: { kernel: number[] }[];
+    };
     assert.equal(cfg.num_classes, 44, d);
     results.set(d, res);
   }
@@ -81,15 +123,28 @@ test('rehearsal of Table 3 on FSDD in the EPIC-SOUNDS layout: 10 real runs, the 
   // (the best checkpoint's 5-view test), the paper's own values in a row under each of ours
   const rep = JSON.parse(readFileSync(join(root, 'report', 'report.json'), 'utf8')) as ReportJson;
   assert.deepEqual(rep.summary, { ...rep.summary, runs: 10, finished: 10 });
-  assert.deepEqual(rep.tables.map((t) => t.title), ['Table 3 (top-1 %)', 'Table 3, mAP (not in the paper)']);
-  for (const [ti, metric] of [[0, 'top1'], [1, 'mAP']] as const) {
+  assert.deepEqual(
+    rep.tables.map((t) => t.title),
+    ['Table 3 (top-1 %)', 'Table 3, mAP (not in the paper)'],
+  );
+  for (const [ti, metric] of [
+    [0, 'top1'],
+    [1, 'mAP'],
+  ] as const) {
     const t = rep.tables[ti]!;
     const paperRows = ti === 0;
-    assert.deepEqual(t.row_labels.map((l) => l[0]), paperRows ? ROWS.flatMap((r) => [r, `${r} (paper)`]) : ROWS);
+    assert.deepEqual(
+      t.row_labels.map((l) => l[0]),
+      paperRows ? ROWS.flatMap((r) => [r, `${r} (paper)`]) : ROWS,
+    );
     assert.deepEqual(t.col_labels, [['5%'], ['10%']]);
     t.row_keys.forEach(([k], i) => {
       if (paperRows && t.row_kinds![i] === 'paper') {
-        assert.deepEqual(t.cells[i]!.map((c) => c.text), PAPER[KEYS.indexOf(k!)], k);
+        assert.deepEqual(
+          t.cells[i]!.map((c) => c.text),
+          PAPER[KEYS.indexOf(k!)],
+          k,
+        );
         return;
       }
       t.col_keys.forEach(([b], j) => {
@@ -106,5 +161,8 @@ test('rehearsal of Table 3 on FSDD in the EPIC-SOUNDS layout: 10 real runs, the 
   assert.match(md, /top1 \(%\) on the paper's protocol/);
   // the list of runs follows the grid's order (axes nested as in the file), not the directory names'
   const listed = [...md.matchAll(/^\| adapters=(\S+) budget=(\S+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
-  assert.deepEqual(listed, KEYS.flatMap((k) => [`${k} 5%`, `${k} 10%`]));
+  assert.deepEqual(
+    listed,
+    KEYS.flatMap((k) => [`${k} 5%`, `${k} 10%`]),
+  );
 });

@@ -22,27 +22,57 @@ const grid = {
     { name: 'budget', values: [{ name: '5%' }, { name: '10%' }] },
     { name: 'fold', values: [{ name: '1' }, { name: '2' }] },
   ],
-  report: { metric: 'top1', split: 'fold-best', labels: { method: { loaa: 'LoAA Attn(T)' } }, tables: [{ rows: ['method'], cols: ['budget'] }] },
+  report: {
+    metric: 'top1',
+    split: 'fold-best',
+    labels: { method: { loaa: 'LoAA Attn(T)' } },
+    tables: [{ rows: ['method'], cols: ['budget'] }],
+  },
 };
 
 function writeRun(axes: Record<string, string>, top1: number[]): void {
-  const dir = join(root, Object.entries(axes).map(([a, v]) => `${a}=${v}`).join('__'));
+  const dir = join(
+    root,
+    Object.entries(axes)
+      .map(([a, v]) => `${a}=${v}`)
+      .join('__'),
+  );
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'grid_run.json'), JSON.stringify({ axes }));
-  writeFileSync(join(dir, 'metrics.jsonl'), top1.map((v, i) => JSON.stringify({ epoch: i + 1, split: `fold${axes.fold}`, train_loss: 1, val: { top1: v } })).join('\n') + '\n');
+  writeFileSync(
+    join(dir, 'metrics.jsonl'),
+    `${top1.map((v, i) => JSON.stringify({ epoch: i + 1, split: `fold${axes.fold}`, train_loss: 1, val: { top1: v } })).join('\n')}\n`,
+  );
   const last = top1.length - 1;
   writeFileSync(
     join(dir, 'results.json'),
-    JSON.stringify({ params: { total: 100, trainable: 10 }, epochs: top1.length, final: { epoch: top1.length, metrics: { top1: top1[last] } }, best: { epoch: 1, metrics: { top1: top1[0] } }, test: null }),
+    JSON.stringify({
+      params: { total: 100, trainable: 10 },
+      epochs: top1.length,
+      final: { epoch: top1.length, metrics: { top1: top1[last] } },
+      best: { epoch: 1, metrics: { top1: top1[0] } },
+      test: null,
+    }),
   );
 }
 
 test('report of cross-validated runs: the runs in grid order, the curve over the held-out folds', () => {
   // written in an order that is neither the grid's nor the names'
-  for (const fold of ['2', '1']) for (const budget of ['10%', '5%']) for (const method of ['adapter', 'loaa']) writeRun({ method, budget, fold }, [0.1 * Number(fold), 0.2]);
+  for (const fold of ['2', '1'])
+    for (const budget of ['10%', '5%'])
+      for (const method of ['adapter', 'loaa']) writeRun({ method, budget, fold }, [0.1 * Number(fold), 0.2]);
   const rep = buildReport(loadReportInput([root], grid));
   const listed = [...rep.markdown.matchAll(/^\| method=(\S+) budget=(\S+) fold=(\d) \|/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]}`);
-  assert.deepEqual(listed, ['loaa 5% 1', 'loaa 5% 2', 'loaa 10% 1', 'loaa 10% 2', 'adapter 5% 1', 'adapter 5% 2', 'adapter 10% 1', 'adapter 10% 2']);
+  assert.deepEqual(listed, [
+    'loaa 5% 1',
+    'loaa 5% 2',
+    'loaa 10% 1',
+    'loaa 10% 2',
+    'adapter 5% 1',
+    'adapter 5% 2',
+    'adapter 10% 1',
+    'adapter 10% 2',
+  ]);
   const curve = rep.plots.find((p) => p.name.startsWith('top1'));
   assert.ok(curve, 'a validation curve');
   assert.match(curve.svg, /Validation top1 \(held-out folds\)/);

@@ -22,25 +22,36 @@ function trained(dim: number, kernel: [number, number], r = 4, bias = false): Lo
 
 /** Which tokens' adapter output changes when input token `tok` is perturbed. */
 function changedTokens(a: LookAsideAdapter, nPre: number, grid: [number, number], tok: number): Set<number> {
-  return noGrad(() => scope(() => {
-    const D = a.dim;
-    const L = nPre + grid[0] * grid[1];
-    const u = randn([1, L, D], { seed: 11 });
-    const y0 = a.forward(u, nPre, grid).toFloat32();
-    const delta = randn([1, 1, D], { seed: 13 });
-    const parts = [u.narrow(1, 0, tok), u.narrow(1, tok, 1).add(delta), u.narrow(1, tok + 1, L - tok - 1)];
-    const y1 = a.forward(cat(parts.filter((p) => p.shape[1] > 0), 1), nPre, grid).toFloat32();
-    const out = new Set<number>();
-    for (let i = 0; i < L; i++) {
-      for (let d = 0; d < D; d++) {
-        if (Math.abs(y1[i * D + d] - y0[i * D + d]) > 1e-7) {
-          out.add(i);
-          break;
+  return noGrad(() =>
+    scope(() => {
+      const D = a.dim;
+      const L = nPre + grid[0] * grid[1];
+      const u = randn([1, L, D], { seed: 11 });
+      const y0 = a.forward(u, nPre, grid).toFloat32();
+      const delta = randn([1, 1, D], { seed: 13 });
+      const parts = [u.narrow(1, 0, tok), u.narrow(1, tok, 1).add(delta), u.narrow(1, tok + 1, L - tok - 1)];
+      const y1 = a
+        .forward(
+          cat(
+            parts.filter((p) => p.shape[1] > 0),
+            1,
+          ),
+          nPre,
+          grid,
+        )
+        .toFloat32();
+      const out = new Set<number>();
+      for (let i = 0; i < L; i++) {
+        for (let d = 0; d < D; d++) {
+          if (Math.abs(y1[i * D + d] - y0[i * D + d]) > 1e-7) {
+            out.add(i);
+            break;
+          }
         }
       }
-    }
-    return out;
-  }));
+      return out;
+    }),
+  );
 }
 
 test('a time kernel (1x3) mixes only along time, within reach of the two convolutions', () => {
@@ -83,30 +94,43 @@ test('special tokens are their own 1x1 grid: only the centre tap, nothing leaks 
   const changed = changedTokens(a, 2, grid, 1);
   assert.deepEqual([...changed], [1]);
   // and the special token's output is the centre-tap linear map
-  noGrad(() => scope(() => {
-    const u = randn([2, 2 + 20, 16], { seed: 21 });
-    const y = a.forward(u, 2, grid).narrow(1, 0, 2);
-    const wd = a.down.weight.select(3, 1).select(2, 1);
-    const wu = a.up.weight.select(3, 1).select(2, 1);
-    const want = linear(linear(u.narrow(1, 0, 2), wd, a.down.bias).gelu(), wu, a.up.bias);
-    assert.ok(maxDiff(y.toFloat32(), want.toFloat32()).diff < 1e-6);
-  }));
+  noGrad(() =>
+    scope(() => {
+      const u = randn([2, 2 + 20, 16], { seed: 21 });
+      const y = a.forward(u, 2, grid).narrow(1, 0, 2);
+      const wd = a.down.weight.select(3, 1).select(2, 1);
+      const wu = a.up.weight.select(3, 1).select(2, 1);
+      const want = linear(linear(u.narrow(1, 0, 2), wd, a.down.bias).gelu(), wu, a.up.bias);
+      assert.ok(maxDiff(y.toFloat32(), want.toFloat32()).diff < 1e-6);
+    }),
+  );
   a.dispose();
 });
 
 test('grid tokens: the adapter is Up(GELU(Down(.))) as convolutions on [B, D, f, t]; 1x1 equals its fast path', () => {
-  for (const kernel of [[1, 3], [3, 1], [3, 3], [1, 1], [5, 3]] as [number, number][]) {
+  for (const kernel of [
+    [1, 3],
+    [3, 1],
+    [3, 3],
+    [1, 1],
+    [5, 3],
+  ] as [number, number][]) {
     const a = trained(8, kernel, 3, true);
-    noGrad(() => scope(() => {
-      const [f, t] = [3, 4];
-      const u = randn([2, 1 + f * t, 8], { seed: 31 });
-      const y = a.forward(u, 1, [f, t]).narrow(1, 1, f * t);
-      const pad = [kernel[0] >> 1, kernel[1] >> 1];
-      const g = u.narrow(1, 1, f * t).transpose(1, 2).reshape(2, 8, f, t);
-      const h = conv2d(conv2d(g, a.down.weight, a.down.bias, { padding: pad }).gelu(), a.up.weight, a.up.bias, { padding: pad });
-      const want = h.reshape(2, 8, f * t).transpose(1, 2);
-      assert.ok(maxDiff(y.toFloat32(), want.toFloat32()).diff < 1e-5, `kernel ${kernel}`);
-    }));
+    noGrad(() =>
+      scope(() => {
+        const [f, t] = [3, 4];
+        const u = randn([2, 1 + f * t, 8], { seed: 31 });
+        const y = a.forward(u, 1, [f, t]).narrow(1, 1, f * t);
+        const pad = [kernel[0] >> 1, kernel[1] >> 1];
+        const g = u
+          .narrow(1, 1, f * t)
+          .transpose(1, 2)
+          .reshape(2, 8, f, t);
+        const h = conv2d(conv2d(g, a.down.weight, a.down.bias, { padding: pad }).gelu(), a.up.weight, a.up.bias, { padding: pad });
+        const want = h.reshape(2, 8, f * t).transpose(1, 2);
+        assert.ok(maxDiff(y.toFloat32(), want.toFloat32()).diff < 1e-5, `kernel ${kernel}`);
+      }),
+    );
     a.dispose();
   }
 });
@@ -121,7 +145,10 @@ test('scale multiplies the adapter output; Up starts at zero; Down has torch Con
   a.dispose();
   assert.equal(adapterParamCount({ kernel: [1, 3], bottleneck: 36 }, 768), 165888);
   assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [2, 3], bottleneck: 4 }), /adapter\.kernel: expected two odd/);
-  assert.throws(() => checkAdapterSpec({ position: 'mlp' as 'attn', kernel: [1, 3], bottleneck: 4 }, 'adapters.0'), /adapters\.0\.position/);
+  assert.throws(
+    () => checkAdapterSpec({ position: 'mlp' as 'attn', kernel: [1, 3], bottleneck: 4 }, 'adapters.0'),
+    /adapters\.0\.position/,
+  );
   assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [1, 3], bottleneck: 0 }), /bottleneck/);
   assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [1, 3], bottleneck: 2, mode: 'serial' as 'parallel' }), /mode/);
 });
@@ -137,9 +164,21 @@ test('with a zero Up (and zero LoRA B) the adapted model computes exactly the ba
   try {
     const bare = logits();
     const configs: PeftConfig[] = [
-      { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 8 }, { position: 'ffn', kernel: [3, 1], bottleneck: 8, bias: true }] },
+      {
+        method: 'loaa',
+        adapters: [
+          { position: 'attn', kernel: [1, 3], bottleneck: 8 },
+          { position: 'ffn', kernel: [3, 1], bottleneck: 8, bias: true },
+        ],
+      },
       { method: 'adapter' },
-      { method: 'adapter', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 8, mode: 'sequential', bias: true, scale: 0.5 }, { position: 'ffn', kernel: [1, 1], bottleneck: 8, mode: 'sequential' }] },
+      {
+        method: 'adapter',
+        adapters: [
+          { position: 'attn', kernel: [1, 3], bottleneck: 8, mode: 'sequential', bias: true, scale: 0.5 },
+          { position: 'ffn', kernel: [1, 1], bottleneck: 8, mode: 'sequential' },
+        ],
+      },
       { method: 'lora', lora: { rank: 4, alpha: 8, targets: ['q', 'k', 'v'] } },
       { method: 'loaa', adapters: [{ position: 'attn', kernel: [3, 3], bottleneck: 4 }], lora: { rank: 2, alpha: 2 } },
     ];
@@ -158,7 +197,11 @@ test('with a zero Up (and zero LoRA B) the adapted model computes exactly the ba
 
 test('mergeLora folds the update into qkv: same logits, no LoRA modules left', () => {
   const c = caseNamed('lora_qv_r4');
-  const { model } = loadAst(backbonePath(c.backbone), { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 2 }, { seed: 4 });
+  const { model } = loadAst(
+    backbonePath(c.backbone),
+    { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 2 },
+    { seed: 4 },
+  );
   const x = caseInput(c);
   try {
     applyPeft(model, { method: 'lora', lora: { rank: 4, alpha: 8, targets: ['q', 'v'] } }, { seed: 2 });

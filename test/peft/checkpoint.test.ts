@@ -8,7 +8,12 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import { loadAst, type AudioSpectrogramTransformer } from '../../src/models/ast.js';
 import { applyPeft, peftOf, type PeftConfig } from '../../src/peft/methods.js';
 import {
-  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter, readAdapterConfig, removeAdapter, saveAdapter,
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  loadAdapter,
+  readAdapterConfig,
+  removeAdapter,
+  saveAdapter,
 } from '../../src/peft/checkpoint.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { adapterDir, astConfigOf, backbonePath, caseInput, caseNamed, freshDir, maxDiff } from '../models/model_cases.js';
@@ -33,7 +38,13 @@ function logits(model: AudioSpectrogramTransformer, x: Tensor): Float32Array {
 }
 
 const CONFIGS: PeftConfig[] = [
-  { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 6 }, { position: 'ffn', kernel: [3, 1], bottleneck: 6, bias: true, scale: 0.5 }] },
+  {
+    method: 'loaa',
+    adapters: [
+      { position: 'attn', kernel: [1, 3], bottleneck: 6 },
+      { position: 'ffn', kernel: [3, 1], bottleneck: 6, bias: true, scale: 0.5 },
+    ],
+  },
   { method: 'adapter', adapters: [{ position: 'attn', kernel: [1, 1], bottleneck: 5, mode: 'sequential' }] },
   { method: 'lora', lora: { rank: 2, alpha: 4, targets: ['q', 'v'] } },
   { method: 'prompt', prompt: { tokens: 3 } },
@@ -63,7 +74,14 @@ test('save -> load into a fresh backbone gives identical logits, for every metho
         assert.deepEqual(readAdapterConfig(dir), cfg);
         // the file holds exactly the trainable tensors, float32
         const t = readSafetensors(join(dir, ADAPTER_WEIGHTS_FILE)).tensors;
-        assert.deepEqual([...t.keys()].sort(), a.trainableParameters().map(([n]) => n).sort(), p.method);
+        assert.deepEqual(
+          [...t.keys()].sort(),
+          a
+            .trainableParameters()
+            .map(([n]) => n)
+            .sort(),
+          p.method,
+        );
         assert.ok([...t.values()].every((v) => v.dtype === 'float32'));
         const r = loadAdapter(dir, b);
         assert.deepEqual(peftOf(b), peftOf(a));
@@ -82,7 +100,13 @@ test('save -> load into a fresh backbone gives identical logits, for every metho
 test('adapter checkpoint names follow the interface (blocks.{i}.attn_adapter.down.weight [r, D, kF, kT], head.*)', () => {
   const m = load();
   try {
-    applyPeft(m, { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 6 }, { position: 'ffn', kernel: [3, 1], bottleneck: 6 }] });
+    applyPeft(m, {
+      method: 'loaa',
+      adapters: [
+        { position: 'attn', kernel: [1, 3], bottleneck: 6 },
+        { position: 'ffn', kernel: [3, 1], bottleneck: 6 },
+      ],
+    });
     const dir = freshDir('names');
     saveAdapter(dir, m);
     const t = readSafetensors(join(dir, ADAPTER_WEIGHTS_FILE)).tensors;
@@ -130,7 +154,11 @@ test('loading an adapter into the wrong backbone says what does not fit', () => 
   // another architecture
   const other = loadAst(backbonePath('deit_tiny_patch16_224_depth2'), { ...CFG, arch: 'deit_tiny_patch16_224' }).model;
   try {
-    assert.throws(() => loadAdapter(dir, other), (e: Error) => e.message === `${cfgFile}: arch: the adapter is for deit_tiny_distilled_patch16_224, the backbone is deit_tiny_patch16_224`);
+    assert.throws(
+      () => loadAdapter(dir, other),
+      (e: Error) =>
+        e.message === `${cfgFile}: arch: the adapter is for deit_tiny_distilled_patch16_224, the backbone is deit_tiny_patch16_224`,
+    );
     assert.equal(peftOf(other), undefined, 'a failed load leaves the model alone');
   } finally {
     other.dispose();
@@ -138,7 +166,10 @@ test('loading an adapter into the wrong backbone says what does not fit', () => 
   // another input geometry
   const wide = load({ ...CFG, tdim: 300 });
   try {
-    assert.throws(() => loadAdapter(dir, wide), /adapter_config\.json: input: the adapter was trained on 100 frames x 128 mel bins at stride 10x10 \(grid 12x9\), the model is built for 300 frames .*grid 12x29/);
+    assert.throws(
+      () => loadAdapter(dir, wide),
+      /adapter_config\.json: input: the adapter was trained on 100 frames x 128 mel bins at stride 10x10 \(grid 12x9\), the model is built for 300 frames .*grid 12x29/,
+    );
   } finally {
     wide.dispose();
   }
@@ -157,7 +188,10 @@ test('loading an adapter into the wrong backbone says what does not fit', () => 
   writeFileSync(join(bad, ADAPTER_CONFIG_FILE), JSON.stringify(cfg));
   const m = load();
   try {
-    assert.throws(() => loadAdapter(bad, m), /adapter_model\.safetensors: shape mismatch with the backbone: blocks\.0\.attn_adapter\.down\.weight: expected \[8, 192, 1, 3\], found \[36, 192, 1, 3\]/);
+    assert.throws(
+      () => loadAdapter(bad, m),
+      /adapter_model\.safetensors: shape mismatch with the backbone: blocks\.0\.attn_adapter\.down\.weight: expected \[8, 192, 1, 3\], found \[36, 192, 1, 3\]/,
+    );
     cfg.adapters = [{ ...cfg.adapters[0], bottleneck: 36, position: 'ffn' }];
     writeFileSync(join(bad, ADAPTER_CONFIG_FILE), JSON.stringify(cfg));
     assert.throws(() => loadAdapter(bad, m), /tensors a loaa, ffn 1x3 r 36 adapter does not have: blocks\.0\.attn_adapter/);
@@ -175,7 +209,11 @@ test('readAdapterConfig: errors name the file and the key', () => {
     const c = structuredClone(good);
     mutate(c);
     writeFileSync(file, JSON.stringify(c));
-    assert.throws(() => readAdapterConfig(dir), (e: Error) => e.message.startsWith(file + ': ') && re.test(e.message), `${re}`);
+    assert.throws(
+      () => readAdapterConfig(dir),
+      (e: Error) => e.message.startsWith(`${file}: `) && re.test(e.message),
+      `${re}`,
+    );
   };
   check((c) => delete c.format, /format: missing/);
   check((c) => (c.format = 'loaa-adapter/9'), /format: unsupported "loaa-adapter\/9"/);
@@ -236,7 +274,7 @@ test('one frozen backbone serves several adapters: swapping never reloads or cha
   }
 });
 
-test('a BitFit model trained in place restores the shared backbone\'s biases when its PEFT is removed', () => {
+test("a BitFit model trained in place restores the shared backbone's biases when its PEFT is removed", () => {
   const m = load();
   try {
     const before = Buffer.from(m.blocks.at(1).mlp.fc1.bias!.bytes());

@@ -75,7 +75,10 @@ test('feature cache key: backbone sha256, front-end settings (any key order) and
   cache.features(m, { backbone: SHA_A, frontend: { sr: 16000, bins: 64 } }, ['a', 'b'], batch(0));
   cache.features(m, ctx, ['a', 'c'], batch(0));
   assert.equal(m.calls, 4);
-  assert.throws(() => cache.features(m, { backbone: 'abc', frontend: {} }, ['a'], batch(0)), /^Error: FeatureCache: backbone must be a sha256/);
+  assert.throws(
+    () => cache.features(m, { backbone: 'abc', frontend: {} }, ['a'], batch(0)),
+    /^Error: FeatureCache: backbone must be a sha256/,
+  );
   assert.throws(() => cache.features(m, ctx, ['z'], batch(0)), /^Error: FeatureCache: 1 clip names for a batch of 2/);
 });
 

@@ -43,8 +43,13 @@ function adapterRun(a: LookAsideAdapter, impl: AdapterImpl, nPre: number, grid: 
     const u = randn([B, L, a.dim], { seed: 31 }).requiresGrad_();
     const y = a.forward(u, nPre, grid);
     // a random cotangent so that every output element carries its own weight in the gradients
-    y.mul(randn(y.shape, { seed: 37 })).sum().backward();
-    const out = new Map<string, Float32Array>([['y', y.toFloat32()], ['du', u.grad!.toFloat32()]]);
+    y.mul(randn(y.shape, { seed: 37 }))
+      .sum()
+      .backward();
+    const out = new Map<string, Float32Array>([
+      ['y', y.toFloat32()],
+      ['du', u.grad!.toFloat32()],
+    ]);
     for (const [name, p] of a.namedParameters()) {
       out.set(`d${name}`, p.grad!.toFloat32());
       noGrad(() => p.grad!.zero_());
@@ -64,14 +69,25 @@ function trained(dim: number, kernel: [number, number], r: number, bias: boolean
 }
 
 test('token-layout LoAA equals the Conv2d path: outputs and all gradients, every kernel, bias, special tokens', () => {
-  const kernels: [number, number][] = [[1, 3], [3, 1], [3, 3], [1, 1], [5, 3], [1, 5]];
+  const kernels: [number, number][] = [
+    [1, 3],
+    [3, 1],
+    [3, 3],
+    [1, 1],
+    [5, 3],
+    [1, 5],
+  ];
   let checked = 0;
   for (const kernel of kernels) {
     for (const bias of [false, true]) {
       for (const nPre of [0, 1, 2, 5]) {
         const a = trained(12, kernel, 4, bias);
         // grids smaller than the kernel's reach too, where every tap meets the zero padding
-        for (const grid of [[4, 7], [1, 3], [2, 1]] as [number, number][]) {
+        for (const grid of [
+          [4, 7],
+          [1, 3],
+          [2, 1],
+        ] as [number, number][]) {
           const ref = adapterRun(a, 'conv', nPre, grid, 2);
           const fast = adapterRun(a, 'tokens', nPre, grid, 2);
           assert.deepEqual([...fast.keys()], [...ref.keys()]);
@@ -90,18 +106,20 @@ test('token-layout LoAA equals the Conv2d path: outputs and all gradients, every
 
 test('token-layout LoAA under bf16 autocast: stays in bf16 (the bias does not promote it) and tracks the conv path', () => {
   const a = trained(16, [1, 3], 4, true);
-  noGrad(() => scope(() => {
-    const u = randn([2, 2 + 3 * 5, 16], { seed: 43 });
-    a.impl = 'conv';
-    const ref = autocast('cpu', 'bfloat16', () => a.forward(u, 2, [3, 5]));
-    a.impl = 'tokens';
-    const fast = autocast('cpu', 'bfloat16', () => a.forward(u, 2, [3, 5]));
-    assert.equal(fast.dtype, 'bfloat16');
-    assert.equal(fast.dtype, ref.dtype);
-    // bf16 keeps 8 bits of mantissa: the two summation orders differ by a few units in the last place
-    const rel = relDiff(fast.toFloat32(), ref.toFloat32(), 'bf16');
-    assert.ok(rel <= 3e-2, `bf16 relative difference ${rel}`);
-  }));
+  noGrad(() =>
+    scope(() => {
+      const u = randn([2, 2 + 3 * 5, 16], { seed: 43 });
+      a.impl = 'conv';
+      const ref = autocast('cpu', 'bfloat16', () => a.forward(u, 2, [3, 5]));
+      a.impl = 'tokens';
+      const fast = autocast('cpu', 'bfloat16', () => a.forward(u, 2, [3, 5]));
+      assert.equal(fast.dtype, 'bfloat16');
+      assert.equal(fast.dtype, ref.dtype);
+      // bf16 keeps 8 bits of mantissa: the two summation orders differ by a few units in the last place
+      const rel = relDiff(fast.toFloat32(), ref.toFloat32(), 'bf16');
+      assert.ok(rel <= 3e-2, `bf16 relative difference ${rel}`);
+    }),
+  );
   a.dispose();
 });
 
@@ -120,7 +138,10 @@ function modelRun(model: AudioSpectrogramTransformer, x: Tensor, impl: AdapterIm
   for (const a of adapters(model)) a.impl = impl;
   return scope(() => {
     const logits = model.forward(x);
-    logits.mul(randn(logits.shape, { seed: 41 })).sum().backward();
+    logits
+      .mul(randn(logits.shape, { seed: 41 }))
+      .sum()
+      .backward();
     const out = new Map<string, Float32Array>([['logits', logits.toFloat32()]]);
     for (const [name, p] of model.trainableParameters()) {
       if (!p.grad) continue;
@@ -139,10 +160,16 @@ for (const name of ['loaa_attn_1x3_ffn_3x1_s10', 'loaa_ffn_3x1_bias_half', 'loaa
     const { model } = loadCase(c);
     const x = caseInput(c);
     const found = adapters(model);
-    assert.ok(found.some((a) => a.spec.kernel[0] * a.spec.kernel[1] > 1), `${name} has no LoAA kernel to compare`);
+    assert.ok(
+      found.some((a) => a.spec.kernel[0] * a.spec.kernel[1] > 1),
+      `${name} has no LoAA kernel to compare`,
+    );
     const ref = modelRun(model, x, 'conv');
     const fast = modelRun(model, x, 'tokens');
-    assert.ok([...ref.keys()].some((k) => k.includes('_adapter.')), `${name}: no adapter gradient was compared`);
+    assert.ok(
+      [...ref.keys()].some((k) => k.includes('_adapter.')),
+      `${name}: no adapter gradient was compared`,
+    );
     assert.deepEqual([...fast.keys()], [...ref.keys()]);
     for (const [k, v] of ref) {
       const rel = normRel(fast.get(k)!, v, `${name} ${k}`);

@@ -10,7 +10,13 @@ import { isBitfitParam } from '../../src/peft/bitfit.js';
 import { backbonePath, caseInput, caseNamed } from '../models/model_cases.js';
 
 const METHODS: PeftConfig[] = [
-  { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4 }, { position: 'ffn', kernel: [3, 1], bottleneck: 4, bias: true }] },
+  {
+    method: 'loaa',
+    adapters: [
+      { position: 'attn', kernel: [1, 3], bottleneck: 4 },
+      { position: 'ffn', kernel: [3, 1], bottleneck: 4, bias: true },
+    ],
+  },
   { method: 'adapter', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4, mode: 'sequential' }] },
   { method: 'lora', lora: { rank: 2, alpha: 4 } },
   { method: 'prompt', prompt: { tokens: 2 } },
@@ -26,7 +32,11 @@ for (const peft of METHODS) {
   test(`training ${peft.method}${peft.adapters?.[0]?.mode === 'sequential' ? ' (sequential)' : ''}: frozen tensors stay bit-identical, only trainable ones get gradients`, () => {
     const c = caseNamed('tinycls_s16_t100_f128');
     const path = backbonePath(c.backbone);
-    const { model } = loadAst(path, { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: c.depth }, { seed: 1 });
+    const { model } = loadAst(
+      path,
+      { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: c.depth },
+      { seed: 1 },
+    );
     const x = caseInput(c);
     const y = tensor([0, 2], [2], 'int64');
     try {
@@ -34,10 +44,18 @@ for (const peft of METHODS) {
       const names = trainableNames(model);
       assert.ok(names.includes('head.fc.weight'));
       for (const [n, p] of model.namedParameters()) assert.equal(p.requiresGrad, isTrainable(n, resolved), n);
-      if (peft.method === 'bitfit') assert.deepEqual(names.filter((n) => !n.startsWith('head.')), [...model.namedParameters()].map(([n]) => n).filter(isBitfitParam));
-      if (peft.method === 'linear') assert.deepEqual(names.sort(), ['head.fc.bias', 'head.fc.weight', 'head.norm.bias', 'head.norm.weight']);
+      if (peft.method === 'bitfit')
+        assert.deepEqual(
+          names.filter((n) => !n.startsWith('head.')),
+          [...model.namedParameters()].map(([n]) => n).filter(isBitfitParam),
+        );
+      if (peft.method === 'linear')
+        assert.deepEqual(names.sort(), ['head.fc.bias', 'head.fc.weight', 'head.norm.bias', 'head.norm.weight']);
       const before = new Map([...model.namedParameters()].map(([n, p]) => [n, bytes(p)]));
-      const opt = new Adam(model.trainableParameters().map(([, p]) => p), { lr: 1e-2 });
+      const opt = new Adam(
+        model.trainableParameters().map(([, p]) => p),
+        { lr: 1e-2 },
+      );
       model.train();
       for (let step = 0; step < 3; step++) {
         opt.zeroGrad();
@@ -67,9 +85,21 @@ for (const peft of METHODS) {
       // and the trainable ones moved (Up and LoRA B start at zero; the head always moves)
       const moved = names.filter((n) => !bytes(new Map(model.namedParameters()).get(n)!).equals(before.get(n)!));
       assert.ok(moved.includes('head.fc.weight'));
-      if (peft.adapters) assert.ok(moved.some((n) => n.endsWith('adapter.up.weight')), 'Up did not train');
-      if (peft.lora) assert.ok(moved.some((n) => n.endsWith('.B')), 'LoRA B did not train');
-      if (peft.prompt) assert.ok(moved.some((n) => n.endsWith('.prompt')), 'prompts did not train');
+      if (peft.adapters)
+        assert.ok(
+          moved.some((n) => n.endsWith('adapter.up.weight')),
+          'Up did not train',
+        );
+      if (peft.lora)
+        assert.ok(
+          moved.some((n) => n.endsWith('.B')),
+          'LoRA B did not train',
+        );
+      if (peft.prompt)
+        assert.ok(
+          moved.some((n) => n.endsWith('.prompt')),
+          'prompts did not train',
+        );
       opt.zeroGrad();
     } finally {
       x.dispose();
@@ -81,7 +111,11 @@ for (const peft of METHODS) {
 
 test('full fine-tuning trains everything', () => {
   const c = caseNamed('tinycls_s16_t100_f128');
-  const { model } = loadAst(backbonePath(c.backbone), { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 1 }, { seed: 1 });
+  const { model } = loadAst(
+    backbonePath(c.backbone),
+    { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 1 },
+    { seed: 1 },
+  );
   try {
     applyPeft(model, { method: 'full' });
     assert.equal(trainableNames(model).length, [...model.namedParameters()].length);

@@ -10,10 +10,30 @@ import { adapterDir, backbonePath, caseNamed } from '../models/model_cases.js';
 
 const C = caseNamed('loaa_attn_1x3_s10');
 
-test('loaa serve: real model behind the server, two adapter names, --json startup line, SIGTERM exits 0', { timeout: 120_000 }, async () => {
+test('loaa serve: real model behind the server, two adapter names, --json startup line, SIGTERM exits 0', {
+  timeout: 120_000,
+}, async () => {
   const backbone = backbonePath(C.backbone);
   const adapter = adapterDir(C)!;
-  const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'loaa.js'), 'serve', '--adapter', adapter, '--adapter', `twin=${adapter}`, '--backbone', backbone, '--port', '0', '--json', '--top-k', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(repoRoot, 'bin', 'loaa.js'),
+      'serve',
+      '--adapter',
+      adapter,
+      '--adapter',
+      `twin=${adapter}`,
+      '--backbone',
+      backbone,
+      '--port',
+      '0',
+      '--json',
+      '--top-k',
+      '2',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   proc.stderr!.on('data', (c) => (stderr += c));
   const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
@@ -31,9 +51,17 @@ test('loaa serve: real model behind the server, two adapter names, --json startu
   assert.equal(body.top.length, 2);
   const local = await AudioClassifier.fromPretrained(adapter, { backbone });
   try {
-    const want = await local.classify({ samples: (await import('../../src/audio/wav.js')).parseWav(wav, 'x').channels[0], sampleRate: 16000 }, { topK: 2 });
-    assert.deepEqual(body.top.map((t) => t.label), want.map((t) => t.label));
-    body.top.forEach((t, i) => { assert.ok(Math.abs(t.score - want[i].score) < 1e-5); });
+    const want = await local.classify(
+      { samples: (await import('../../src/audio/wav.js')).parseWav(wav, 'x').channels[0], sampleRate: 16000 },
+      { topK: 2 },
+    );
+    assert.deepEqual(
+      body.top.map((t) => t.label),
+      want.map((t) => t.label),
+    );
+    body.top.forEach((t, i) => {
+      assert.ok(Math.abs(t.score - want[i].score) < 1e-5);
+    });
   } finally {
     local.dispose();
   }

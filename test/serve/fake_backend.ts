@@ -17,7 +17,7 @@ export function scoresOf(input: ClassifyInput, adapter: string): number[] {
   }
   const n = Math.max(1, x.length);
   const bias = adapter === 'second' ? 1 : 0;
-  const logits = [s / n, Math.sqrt(s2 / n) + bias, (input.kind === 'audio' ? input.sampleRate / 16000 : 1) * (n % 7) / 7];
+  const logits = [s / n, Math.sqrt(s2 / n) + bias, ((input.kind === 'audio' ? input.sampleRate / 16000 : 1) * (n % 7)) / 7];
   const m = Math.max(...logits);
   const e = logits.map((v) => Math.exp(v - m));
   const z = e.reduce((a, b) => a + b, 0);
@@ -25,13 +25,19 @@ export function scoresOf(input: ClassifyInput, adapter: string): number[] {
 }
 
 export function topOf(scores: number[], k: number): Scored[] {
-  return scores.map((score, i) => ({ label: LABELS[i], score })).sort((a, b) => b.score - a.score).slice(0, k);
+  return scores
+    .map((score, i) => ({ label: LABELS[i], score }))
+    .sort((a, b) => b.score - a.score)
+    .slice(0, k);
 }
 
 export class FakeBackend implements ClassifierBackend {
   readonly batches: number[] = [];
   calls = 0;
-  constructor(readonly delayMs = 0, readonly names = ['default', 'second']) {}
+  constructor(
+    readonly delayMs = 0,
+    readonly names = ['default', 'second'],
+  ) {}
   adapters(): string[] {
     return this.names;
   }
@@ -43,7 +49,8 @@ export class FakeBackend implements ClassifierBackend {
       if (input.kind === 'features' && (input.shape.length !== 2 || input.shape[0] !== 4 || input.shape[1] !== 3)) {
         return new Error(`features: shape [${input.shape.join(', ')}], the model takes [4, 3]`);
       }
-      if (input.kind === 'audio' && input.samples.length < 100) return new Error(`audio: ${input.samples.length} samples is shorter than the model's window`);
+      if (input.kind === 'audio' && input.samples.length < 100)
+        return new Error(`audio: ${input.samples.length} samples is shorter than the model's window`);
       return topOf(scoresOf(input, adapter), topK);
     });
   }

@@ -35,13 +35,19 @@ async function stop(c: Child): Promise<{ answered: number; ok: number }> {
   return JSON.parse(last.value as string);
 }
 
-const GOOD = Array.from({ length: 8 }, (_, k) => wavBytes(Array.from({ length: 1600 + 97 * k }, (_, i) => 0.3 * Math.sin(i * (0.05 + 0.01 * k)))));
+const GOOD = Array.from({ length: 8 }, (_, k) =>
+  wavBytes(Array.from({ length: 1600 + 97 * k }, (_, i) => 0.3 * Math.sin(i * (0.05 + 0.01 * k)))),
+);
 const BAD = [Buffer.from('not audio'), GOOD[0].subarray(0, 40), Buffer.from('RIFF\x00\x00\x00\x00WAVEjunk', 'latin1')];
 
 /** Every tenth request is malformed. */
 function mixed(i: number): LoadRequest {
   const bad = i % 10 === 9;
-  return { path: '/v1/classify?top_k=2', body: bad ? BAD[i % BAD.length] : GOOD[i % GOOD.length], headers: { 'content-type': 'audio/wav' } };
+  return {
+    path: '/v1/classify?top_k=2',
+    body: bad ? BAD[i % BAD.length] : GOOD[i % GOOD.length],
+    headers: { 'content-type': 'audio/wav' },
+  };
 }
 
 /** The server's memory after a full garbage collection (see fake_server.ts). */
@@ -58,8 +64,12 @@ test('load at concurrency 1, 8 and 32 with 10% malformed: no crash, every malfor
     for (const concurrency of [1, 8, 32]) {
       const total = 400;
       const r = await runLoad({ url: c.url, concurrency, total, make: mixed });
-      r.outcomes.forEach((code, i) => { assert.equal(code, i % 10 === 9 ? 400 : 200, `request ${i} at concurrency ${concurrency}`); });
-      console.log(`concurrency ${concurrency}: ${total} requests, ${r.throughput.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
+      r.outcomes.forEach((code, i) => {
+        assert.equal(code, i % 10 === 9 ? 400 : 200, `request ${i} at concurrency ${concurrency}`);
+      });
+      console.log(
+        `concurrency ${concurrency}: ${total} requests, ${r.throughput.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`,
+      );
     }
     assert.equal(c.proc.exitCode, null, 'the server is still running');
   } finally {
@@ -85,12 +95,17 @@ test('RSS stays flat (within 10%) over 10,000 requests; what the heap retains to
     assert.equal(r.codes['200'] + r.codes['400'], n);
     const mib = (x: number) => (x / 2 ** 20).toFixed(1);
     const retained = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external;
-    console.log(`RSS over ${n} requests: ${mib(before.rss)} MiB -> ${mib(after.rss)} MiB (${(((after.rss - before.rss) / before.rss) * 100).toFixed(1)}%); heap used + external ${mib(retained(before))} -> ${mib(retained(after))} MiB`);
+    console.log(
+      `RSS over ${n} requests: ${mib(before.rss)} MiB -> ${mib(after.rss)} MiB (${(((after.rss - before.rss) / before.rss) * 100).toFixed(1)}%); heap used + external ${mib(retained(before))} -> ${mib(retained(after))} MiB`,
+    );
     assert.ok(after.rss <= before.rss * 1.1, `RSS grew from ${before.rss} to ${after.rss}`);
     // heap used + external is ~10 MiB and moves by a few MiB with the requests in flight when the
     // sample is taken (seen: 7.6 -> 9.9 MiB on a loaded machine); a leak of even 1 KiB a request
     // is 10 MiB here, so its growth is bounded by the same 10% of RSS.
-    assert.ok(retained(after) - retained(before) <= 0.1 * before.rss, `retained memory grew from ${retained(before)} to ${retained(after)}`);
+    assert.ok(
+      retained(after) - retained(before) <= 0.1 * before.rss,
+      `retained memory grew from ${retained(before)} to ${retained(after)}`,
+    );
   } finally {
     await stop(c);
   }

@@ -48,7 +48,9 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   }
 }
 
-test('multipart/form-data: a file part (FormData, curl -F) classifies like the raw body; top_k and adapter as fields', { timeout: 120_000 }, async () => {
+test('multipart/form-data: a file part (FormData, curl -F) classifies like the raw body; top_k and adapter as fields', {
+  timeout: 120_000,
+}, async () => {
   const wav = wavBytes(tone(4000));
   const samples = toMono(await decodeAudio(wav, 'x'));
   const want = topOf(scoresOf({ kind: 'audio', samples, sampleRate: 16000 }, 'default'), 2);
@@ -72,7 +74,12 @@ test('multipart/form-data: a file part (FormData, curl -F) classifies like the r
       writeFileSync(join(dir, 'x.wav'), wav);
       // async: the server answers from this process's event loop
       const c = await new Promise<{ error?: Error; stdout: string; stderr: string }>((resolve) => {
-        execFile('curl', ['-sS', '--no-keepalive', '-F', `file=@${join(dir, 'x.wav')}`, `${url}/v1/classify?top_k=2`], { encoding: 'utf8', timeout: 30_000 }, (error, stdout, stderr) => resolve({ error: error ?? undefined, stdout, stderr }));
+        execFile(
+          'curl',
+          ['-sS', '--no-keepalive', '-F', `file=@${join(dir, 'x.wav')}`, `${url}/v1/classify?top_k=2`],
+          { encoding: 'utf8', timeout: 30_000 },
+          (error, stdout, stderr) => resolve({ error: error ?? undefined, stdout, stderr }),
+        );
       });
       if ((c.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return; // no curl: FormData above sent the same bytes
       assert.equal(c.error, undefined, c.stderr);
@@ -104,7 +111,7 @@ test('a url-encoded form (curl -d @clip.wav) is 415 naming the accepted forms', 
     assert.match(e, /multipart\/form-data/);
     assert.match(e, /application\/json/);
     const text = await post(`${url}/v1/classify`, 'nope', { 'content-type': 'text/plain' });
-    assert.equal(text.status, 400, 'any other type is tried as audio: 400 with the decoder\'s reason');
+    assert.equal(text.status, 400, "any other type is tried as audio: 400 with the decoder's reason");
   });
 });
 

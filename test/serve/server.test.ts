@@ -34,7 +34,11 @@ function tone(n: number, f = 440, rate = 16000): number[] {
   return Array.from({ length: n }, (_, i) => 0.5 * Math.sin((2 * Math.PI * f * i) / rate));
 }
 
-async function withServer(backend: FakeBackend, opts: ServeOptions, fn: (url: string, h: Awaited<ReturnType<typeof startServer>>) => Promise<void>): Promise<void> {
+async function withServer(
+  backend: FakeBackend,
+  opts: ServeOptions,
+  fn: (url: string, h: Awaited<ReturnType<typeof startServer>>) => Promise<void>,
+): Promise<void> {
   const h = await startServer(backend, { port: 0, ...opts });
   try {
     await fn(h.url, h);
@@ -76,17 +80,29 @@ test('classify: raw WAV body and base64 JSON give the same answer; top_k and ada
     const raw = await call(`${url}/v1/classify?top_k=2`, 'POST', wav, { 'content-type': 'audio/wav' });
     assert.equal(raw.status, 200, raw.text);
     assert.deepEqual(raw.json(), { adapter: 'default', top: want });
-    const b64 = await call(`${url}/v1/classify`, 'POST', JSON.stringify({ audio: wav.toString('base64'), top_k: 2 }), { 'content-type': 'application/json' });
+    const b64 = await call(`${url}/v1/classify`, 'POST', JSON.stringify({ audio: wav.toString('base64'), top_k: 2 }), {
+      'content-type': 'application/json',
+    });
     assert.deepEqual(b64.json(), { adapter: 'default', top: want });
     const second = await call(`${url}/v1/classify?adapter=second`, 'POST', wav);
     assert.deepEqual(second.json(), { adapter: 'second', top: wantSecond });
-    const viaBody = await call(`${url}/v1/classify`, 'POST', JSON.stringify({ audio: wav.toString('base64'), adapter: 'second', top_k: 3 }), { 'content-type': 'application/json' });
+    const viaBody = await call(
+      `${url}/v1/classify`,
+      'POST',
+      JSON.stringify({ audio: wav.toString('base64'), adapter: 'second', top_k: 3 }),
+      { 'content-type': 'application/json' },
+    );
     assert.deepEqual(viaBody.json(), { adapter: 'second', top: wantSecond });
   });
 });
 
 test('classify: features as rows or flat with a shape; a shape the model cannot take is 400 with its message', async () => {
-  const rows = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9], [1, 1.1, 1.2]];
+  const rows = [
+    [0.1, 0.2, 0.3],
+    [0.4, 0.5, 0.6],
+    [0.7, 0.8, 0.9],
+    [1, 1.1, 1.2],
+  ];
   const want = topOf(scoresOf({ kind: 'features', data: new Float32Array(rows.flat()), shape: [4, 3] }, 'default'), 5);
   await withServer(new FakeBackend(), {}, async (url) => {
     const j = { 'content-type': 'application/json' };
@@ -95,7 +111,17 @@ test('classify: features as rows or flat with a shape; a shape the model cannot 
     assert.deepEqual(a.json().top, want);
     const b = await call(`${url}/v1/classify`, 'POST', JSON.stringify({ features: rows.flat(), shape: [4, 3] }), j);
     assert.deepEqual(b.json().top, want);
-    const bad = await call(`${url}/v1/classify`, 'POST', JSON.stringify({ features: [[1, 2], [3, 4]] }), j);
+    const bad = await call(
+      `${url}/v1/classify`,
+      'POST',
+      JSON.stringify({
+        features: [
+          [1, 2],
+          [3, 4],
+        ],
+      }),
+      j,
+    );
     assert.equal(bad.status, 400);
     assert.equal(bad.json().error, 'features: shape [2, 2], the model takes [4, 3]');
     const ragged = await call(`${url}/v1/classify`, 'POST', JSON.stringify({ features: [[1, 2], [3]] }), j);
@@ -136,7 +162,10 @@ test('malformed requests are 400 with the reason; unknown adapter 404; too large
     assert.equal((await call(`${url}/v1/classify`, 'POST', wavBytes(tone(400)))).status, 200);
   });
   // only the two well-formed-but-short/ok audio requests reached the model
-  assert.equal(backend.batches.reduce((a, b) => a + b, 0), 2);
+  assert.equal(
+    backend.batches.reduce((a, b) => a + b, 0),
+    2,
+  );
 });
 
 test('dynamic batching: concurrent requests share model calls of at most maxBatch', async () => {
@@ -144,9 +173,29 @@ test('dynamic batching: concurrent requests share model calls of at most maxBatc
   await withServer(backend, { maxBatch: 4, maxWaitMs: 20 }, async (url) => {
     const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => call(`${url}/v1/classify`, 'POST', wavBytes(tone(500 + i)))));
     assert.ok(replies.every((r) => r.status === 200));
-    const wants = Array.from({ length: 12 }, (_, i) => topOf(scoresOf({ kind: 'audio', samples: toMono({ sampleRate: 16000, channels: [new Float32Array(tone(500 + i).map((v) => Math.round(v * 32767) / 32767))] }), sampleRate: 16000 }, 'default'), 5).map((x) => x.label));
-    replies.forEach((r, i) => { assert.deepEqual(r.json().top.map((x: { label: string }) => x.label), wants[i]); });
-    assert.ok(backend.batches.every((n) => n >= 1 && n <= 4), String(backend.batches));
+    const wants = Array.from({ length: 12 }, (_, i) =>
+      topOf(
+        scoresOf(
+          {
+            kind: 'audio',
+            samples: toMono({ sampleRate: 16000, channels: [new Float32Array(tone(500 + i).map((v) => Math.round(v * 32767) / 32767))] }),
+            sampleRate: 16000,
+          },
+          'default',
+        ),
+        5,
+      ).map((x) => x.label),
+    );
+    replies.forEach((r, i) => {
+      assert.deepEqual(
+        r.json().top.map((x: { label: string }) => x.label),
+        wants[i],
+      );
+    });
+    assert.ok(
+      backend.batches.every((n) => n >= 1 && n <= 4),
+      String(backend.batches),
+    );
     assert.ok(backend.calls < 12, `12 requests took ${backend.calls} model calls`);
     const m = await call(`${url}/metrics`, 'GET');
     assert.match(m.text, new RegExp(`^loaa_batch_size_count ${backend.calls}$`, 'm'));
@@ -158,7 +207,10 @@ test('bounded queue: overload is 503 with Retry-After, everything else is answer
   await withServer(backend, { maxBatch: 1, maxQueue: 2, maxWaitMs: 0, retryAfterS: 3 }, async (url) => {
     const replies = await Promise.all(Array.from({ length: 10 }, () => call(`${url}/v1/classify`, 'POST', wavBytes(tone(400)))));
     const codes = replies.map((r) => r.status);
-    assert.ok(codes.every((c) => c === 200 || c === 503), String(codes));
+    assert.ok(
+      codes.every((c) => c === 200 || c === 503),
+      String(codes),
+    );
     const busy = replies.filter((r) => r.status === 503);
     assert.ok(busy.length > 0 && busy.length < 10, String(codes));
     for (const r of busy) {
@@ -185,7 +237,10 @@ test('close(): requests already received are answered, new connections are refus
   while (h.inFlight() < 8) await new Promise((r) => setTimeout(r, 5));
   const closed = h.close();
   const replies = await Promise.all(pending);
-  assert.deepEqual(replies.map((r) => r.status), new Array(8).fill(200));
+  assert.deepEqual(
+    replies.map((r) => r.status),
+    new Array(8).fill(200),
+  );
   await closed;
   await assert.rejects(call(`${h.url}/healthz`, 'GET'), /ECONNREFUSED/);
 });

@@ -8,7 +8,7 @@ const seeded = (shape: number[], seed: number): T.Tensor => T.randn(shape, { see
 // libtorch's CPU op lists, the same as torch.autocast('cpu') in Python: losses are float32 ops;
 // softmax and layer norm keep bf16 tensors but accumulate in float32 inside the kernel (on CUDA the
 // lists put them in float32 too).
-test('autocast(bf16): linear and matmul run in bfloat16, losses in float32 (libtorch\'s CPU lists)', () => {
+test("autocast(bf16): linear and matmul run in bfloat16, losses in float32 (libtorch's CPU lists)", () => {
   T.scope(() => {
     const x = seeded([4, 8], 1);
     const w = seeded([6, 8], 2);
@@ -30,11 +30,20 @@ test('autocast regions nest and restore the outer state, also when the body thro
   T.autocast('cpu', 'bfloat16', () => {
     T.autocast('cpu', 'float16', () => assert.equal(T.autocastDtype('cpu'), 'float16'));
     assert.equal(T.autocastDtype('cpu'), 'bfloat16');
-    assert.throws(() => T.autocast('cpu', 'float16', () => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        T.autocast('cpu', 'float16', () => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(T.autocastDtype('cpu'), 'bfloat16');
   });
   assert.equal(T.autocastDtype('cpu'), null);
-  assert.equal(T.autocast('cpu', null, () => T.autocastDtype('cpu')), null);
+  assert.equal(
+    T.autocast('cpu', null, () => T.autocastDtype('cpu')),
+    null,
+  );
 });
 
 test('gradients of autocast(bf16) reach float32 master weights and match float32 within bf16 rounding', () => {
@@ -80,7 +89,9 @@ class Net extends Module {
   }
 }
 
-test('frozen weights cast once give exactly what autocast computes, and only under autocast', { skip: T.cpuAutocastLimitation() ?? false }, () => {
+test('frozen weights cast once give exactly what autocast computes, and only under autocast', {
+  skip: T.cpuAutocastLimitation() ?? false,
+}, () => {
   const net = new Net();
   try {
     net.freeze().unfreeze([/^head\./]);
@@ -113,7 +124,12 @@ test('attention: the fused kernel (2.x) agrees with the composite in float32', (
     const k = seeded([2, 3, 10, 8], 12);
     const v = seeded([2, 3, 10, 8], 13);
     const fused = T.attention(q, k, v, 8 ** -0.5).toFloat32();
-    const composite = q.matmul(k.T).mul(8 ** -0.5).softmax(-1).matmul(v).toFloat32();
+    const composite = q
+      .matmul(k.T)
+      .mul(8 ** -0.5)
+      .softmax(-1)
+      .matmul(v)
+      .toFloat32();
     let diff = 0;
     for (let i = 0; i < fused.length; i++) diff = Math.max(diff, Math.abs(fused[i] - composite[i]));
     assert.ok(diff < 1e-5, `fused attention differs by ${diff}`);

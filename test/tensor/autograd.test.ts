@@ -74,7 +74,9 @@ test('frozen tensors get no gradient, trainable ones do; the input gradient stil
 test('requiresGrad on a non-float tensor is an Error, not a crash', () => {
   T.scope(() => {
     const i = T.tensor([1, 2], [2], 'int64');
-    assert.throws(() => { i.requiresGrad = true; }, /requiresGrad: .*floating point/);
+    assert.throws(() => {
+      i.requiresGrad = true;
+    }, /requiresGrad: .*floating point/);
     assert.throws(() => i.requiresGrad_(), /requiresGrad_.*floating point/);
   });
 });
@@ -113,16 +115,24 @@ test('nested scopes hand returned tensors to the parent, which disposes them in 
 
 test('a throwing scope disposes everything it made; a Promise-returning one is refused', () => {
   let made!: T.Tensor;
-  assert.throws(() => T.scope(() => {
-    made = T.ones([2]);
-    throw new Error('inside');
-  }), /inside/);
+  assert.throws(
+    () =>
+      T.scope(() => {
+        made = T.ones([2]);
+        throw new Error('inside');
+      }),
+    /inside/,
+  );
   assert.equal(made.disposed, true);
   let leaked!: T.Tensor;
-  assert.throws(() => T.scope(() => {
-    leaked = T.ones([1]);
-    return Promise.resolve(1);
-  }), /scope: the function returned a Promise/);
+  assert.throws(
+    () =>
+      T.scope(() => {
+        leaked = T.ones([1]);
+        return Promise.resolve(1);
+      }),
+    /scope: the function returned a Promise/,
+  );
   assert.equal(leaked.disposed, true);
 });
 

@@ -97,7 +97,10 @@ test('seeded random creation is reproducible; different seeds differ', () => {
     assert.ok(u.every((v) => v >= 0 && v < 1));
     const n = T.randint(-3, 3, [1000], { seed: 1 }).toArray();
     assert.ok(n.every((v) => v >= -3 && v < 3 && Number.isInteger(v)));
-    assert.deepEqual([...T.randperm(20, 1).toArray()].sort((x, y) => x - y), [...Array(20).keys()]);
+    assert.deepEqual(
+      [...T.randperm(20, 1).toArray()].sort((x, y) => x - y),
+      [...Array(20).keys()],
+    );
     const un = T.zeros([2000]).uniform_(2, 3, 4).toArray();
     assert.ok(un.every((v) => v >= 2 && v <= 3));
     const nm = T.zeros([20000], { dtype: 'float64' }).normal_(1, 2, 4);
@@ -128,34 +131,36 @@ test('to, clone, detach, contiguous, alias and sameStorage', () => {
 });
 
 test('in-place ops: add_, mul_, div_, addcmul_, addcdiv_, sqrt_, maximum_, copy_, zero_, fill_', () => {
-  T.noGrad(() => T.scope(() => {
-    const t = T.tensor([1, 4, 9], [3], 'float64');
-    const o = T.tensor([1, 1, 2], [3], 'float64');
-    assert.equal(t.add_(o, 2), t);
-    assert.deepEqual(t.toArray(), [3, 6, 13]);
-    t.add_(1);
-    assert.deepEqual(t.toArray(), [4, 7, 14]);
-    t.mul_(o);
-    assert.deepEqual(t.toArray(), [4, 7, 28]);
-    t.mul_(0.5).div_(o);
-    assert.deepEqual(t.toArray(), [2, 3.5, 7]);
-    t.div_(2);
-    assert.deepEqual(t.toArray(), [1, 1.75, 3.5]);
-    t.addcmul_(o, o, 3);
-    assert.deepEqual(t.toArray(), [4, 4.75, 15.5]);
-    t.addcdiv_(o, o, -1);
-    assert.deepEqual(t.toArray(), [3, 3.75, 14.5]);
-    t.copy_(T.tensor([4, 9, 16], [3], 'float64')).sqrt_();
-    assert.deepEqual(t.toArray(), [2, 3, 4]);
-    t.maximum_(T.tensor([3, 1, 5], [3], 'float64'));
-    assert.deepEqual(t.toArray(), [3, 3, 5]);
-    t.copy_(T.tensor([1, 2, 3])); // copies across dtypes
-    assert.deepEqual(t.toArray(), [1, 2, 3]);
-    t.fill_(0.5);
-    assert.deepEqual(t.toArray(), [0.5, 0.5, 0.5]);
-    t.zero_();
-    assert.deepEqual(t.toArray(), [0, 0, 0]);
-  }));
+  T.noGrad(() =>
+    T.scope(() => {
+      const t = T.tensor([1, 4, 9], [3], 'float64');
+      const o = T.tensor([1, 1, 2], [3], 'float64');
+      assert.equal(t.add_(o, 2), t);
+      assert.deepEqual(t.toArray(), [3, 6, 13]);
+      t.add_(1);
+      assert.deepEqual(t.toArray(), [4, 7, 14]);
+      t.mul_(o);
+      assert.deepEqual(t.toArray(), [4, 7, 28]);
+      t.mul_(0.5).div_(o);
+      assert.deepEqual(t.toArray(), [2, 3.5, 7]);
+      t.div_(2);
+      assert.deepEqual(t.toArray(), [1, 1.75, 3.5]);
+      t.addcmul_(o, o, 3);
+      assert.deepEqual(t.toArray(), [4, 4.75, 15.5]);
+      t.addcdiv_(o, o, -1);
+      assert.deepEqual(t.toArray(), [3, 3.75, 14.5]);
+      t.copy_(T.tensor([4, 9, 16], [3], 'float64')).sqrt_();
+      assert.deepEqual(t.toArray(), [2, 3, 4]);
+      t.maximum_(T.tensor([3, 1, 5], [3], 'float64'));
+      assert.deepEqual(t.toArray(), [3, 3, 5]);
+      t.copy_(T.tensor([1, 2, 3])); // copies across dtypes
+      assert.deepEqual(t.toArray(), [1, 2, 3]);
+      t.fill_(0.5);
+      assert.deepEqual(t.toArray(), [0.5, 0.5, 0.5]);
+      t.zero_();
+      assert.deepEqual(t.toArray(), [0, 0, 0]);
+    }),
+  );
 });
 
 test('dropout: identity when not training or p = 0, else zeros ~p and scales by 1/(1-p)', () => {
@@ -182,6 +187,12 @@ test('runtime: thread count, engine info, grad mode', () => {
   assert.equal(T.isGradEnabled(), true);
   T.noGrad(() => assert.equal(T.isGradEnabled(), false));
   assert.equal(T.isGradEnabled(), true);
-  assert.throws(() => T.noGrad(() => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      T.noGrad(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(T.isGradEnabled(), true, 'noGrad restores the mode after a throw');
 });

@@ -22,15 +22,27 @@ test('shape errors name the op and the input shapes, per op family', () => {
   T.scope(() => {
     throwsMsg(() => f32(2, 3).matmul(f32(4, 1)), /^matmul\(float32\[2, 3\], float32\[4, 1\]\): .*cannot be multiplied/);
     throwsMsg(() => T.linear(f32(2, 3), f32(4, 5)), /^linear\(float32\[2, 3\], float32\[4, 5\], _\): /);
-    throwsMsg(() => T.conv2d(f32(1, 3, 5, 5), f32(2, 4, 3, 3), null), /^conv2d\(float32\[1, 3, 5, 5\], float32\[2, 4, 3, 3\], _, \[1, 1\], \[0, 0\], \[1, 1\], 1\): .*channels/);
-    throwsMsg(() => T.conv1d(f32(1, 2, 3), f32(1, 2, 5), null), /^conv1d\(float32\[1, 2, 3\], float32\[1, 2, 5\].*kernel size can't be greater/i);
+    throwsMsg(
+      () => T.conv2d(f32(1, 3, 5, 5), f32(2, 4, 3, 3), null),
+      /^conv2d\(float32\[1, 3, 5, 5\], float32\[2, 4, 3, 3\], _, \[1, 1\], \[0, 0\], \[1, 1\], 1\): .*channels/,
+    );
+    throwsMsg(
+      () => T.conv1d(f32(1, 2, 3), f32(1, 2, 5), null),
+      /^conv1d\(float32\[1, 2, 3\], float32\[1, 2, 5\].*kernel size can't be greater/i,
+    );
     throwsMsg(() => T.layerNorm(f32(2, 5), [4], null, null, 1e-5), /^layerNorm\(float32\[2, 5\], \[4\], _, _, 1e-05\): .*normalized_shape/);
     throwsMsg(() => f32(2, 3).softmax(2), /^softmax\(float32\[2, 3\], 2\): Dimension out of range/);
     throwsMsg(() => f32(2, 3).logSoftmax(-3), /^logSoftmax\(float32\[2, 3\], -3\): Dimension out of range/);
-    throwsMsg(() => T.attention(f32(1, 2, 3, 4), f32(1, 2, 3, 5), f32(1, 2, 3, 5), 1), /^(attention|sdpa)\(float32\[1, 2, 3, 4\], float32\[1, 2, 3, 5\], float32\[1, 2, 3, 5\], 1\): /);
+    throwsMsg(
+      () => T.attention(f32(1, 2, 3, 4), f32(1, 2, 3, 5), f32(1, 2, 3, 5), 1),
+      /^(attention|sdpa)\(float32\[1, 2, 3, 4\], float32\[1, 2, 3, 5\], float32\[1, 2, 3, 5\], 1\): /,
+    );
     throwsMsg(() => T.interpolateBilinear(f32(2, 3, 4), [2, 2]), /^upsampleBilinear2d\(float32\[2, 3, 4\], \[2, 2\], _\): /);
     throwsMsg(() => T.pad(f32(2, 3), [1, 2, 3]), /^pad\(float32\[2, 3\], \[1, 2, 3\], 0\): .*even/);
-    throwsMsg(() => T.crossEntropy(f32(3, 4), T.tensor([1, 2], [2], 'int64')), /^crossEntropy\(float32\[3, 4\], int64\[2\], "mean", 0\): .*batch_size/);
+    throwsMsg(
+      () => T.crossEntropy(f32(3, 4), T.tensor([1, 2], [2], 'int64')),
+      /^crossEntropy\(float32\[3, 4\], int64\[2\], "mean", 0\): .*batch_size/,
+    );
     throwsMsg(() => T.bceWithLogits(f32(3, 4), f32(3, 5)), /^bceWithLogits\(float32\[3, 4\], float32\[3, 5\], "mean", _\): /);
     throwsMsg(() => T.mseLoss(f32(3), f32(4)), /^mseLoss\(float32\[3\], float32\[4\], "mean"\): /);
     throwsMsg(() => f32(2, 3).sum(5), /^sum\(float32\[2, 3\], \[5\], _\): Dimension out of range/);
@@ -50,9 +62,18 @@ test('shape errors name the op and the input shapes, per op family', () => {
 test('dtype errors name the op and the input dtypes', () => {
   T.scope(() => {
     const f64 = T.ones([2, 1], { dtype: 'float64' });
-    throwsMsg(() => f32(1, 2).matmul(f64), /^matmul\(float32\[1, 2\], float64\[2, 1\]\): (expected scalar type Float but found Double|expected m1 and m2 to have the same dtype)/);
-    throwsMsg(() => T.conv2d(T.ones([1, 3, 5, 5], { dtype: 'int64' }), f32(2, 3, 3, 3), null), /^conv2d\(int64\[1, 3, 5, 5\], float32\[2, 3, 3, 3\]/);
-    throwsMsg(() => T.crossEntropy(f32(3, 4), T.tensor([1, 2, 3], [3], 'int32')), /^crossEntropy\(float32\[3, 4\], int32\[3\], "mean", 0\): expected (scalar type Long|target dtype to be Long)/);
+    throwsMsg(
+      () => f32(1, 2).matmul(f64),
+      /^matmul\(float32\[1, 2\], float64\[2, 1\]\): (expected scalar type Float but found Double|expected m1 and m2 to have the same dtype)/,
+    );
+    throwsMsg(
+      () => T.conv2d(T.ones([1, 3, 5, 5], { dtype: 'int64' }), f32(2, 3, 3, 3), null),
+      /^conv2d\(int64\[1, 3, 5, 5\], float32\[2, 3, 3, 3\]/,
+    );
+    throwsMsg(
+      () => T.crossEntropy(f32(3, 4), T.tensor([1, 2, 3], [3], 'int32')),
+      /^crossEntropy\(float32\[3, 4\], int32\[3\], "mean", 0\): expected (scalar type Long|target dtype to be Long)/,
+    );
     throwsMsg(() => f32(2, 3).indexSelect(0, T.tensor([0])), /^indexSelect\(float32\[2, 3\], 0, float32\[1\]\): .*int32 or int64/);
     throwsMsg(() => f32(2, 3).gather(1, f32(2, 3)), /^gather\(float32\[2, 3\], 1, float32\[2, 3\]\): /);
     throwsMsg(() => T.layerNorm(T.ones([2, 4], { dtype: 'int64' }), [4], null, null, 1e-5), /^layerNorm\(int64\[2, 4\]/);
@@ -85,17 +106,29 @@ test('a non-tensor where a tensor belongs is a TypeError', () => {
     throwsMsg(() => nativeOps.cat([f32(1).native, 5], 0), /^cat argument 0: expected a tensor/, TypeError);
     throwsMsg(() => nativeOps.reshape(f32(2).native, 'abc'), /^reshape argument 1: expected an array of integers/, TypeError);
     throwsMsg(() => nativeOps.reshape(f32(2).native, [1.5, 2]), /^reshape argument 1: expected an array of integers/, TypeError);
-    throwsMsg(() => nativeOps.fromBytes(new Float32Array(3), [2, 2], 'float32'), /^fromBytes argument 0: holds 12 bytes but float32 \[2, 2\] needs 16/, TypeError);
+    throwsMsg(
+      () => nativeOps.fromBytes(new Float32Array(3), [2, 2], 'float32'),
+      /^fromBytes argument 0: holds 12 bytes but float32 \[2, 2\] needs 16/,
+      TypeError,
+    );
     throwsMsg(() => nativeOps.fromBytes([1, 2], [2], 'float32'), /^fromBytes argument 0: expected a TypedArray/, TypeError);
-    throwsMsg(() => nativeOps.crossEntropy(f32(2, 2).native, T.tensor([0, 1], [2], 'int64').native, 'avg'), /reduction must be mean, sum or none, not "avg"/, TypeError);
+    throwsMsg(
+      () => nativeOps.crossEntropy(f32(2, 2).native, T.tensor([0, 1], [2], 'int64').native, 'avg'),
+      /reduction must be mean, sum or none, not "avg"/,
+      TypeError,
+    );
   });
 });
 
 test('assigning a gradient of the wrong shape or dtype is an Error at the assignment', () => {
   T.scope(() => {
     const x = f32(3).requiresGrad_();
-    throwsMsg(() => { x.grad = f32(5); }, /^grad: assigned gradient float32\[5\] on cpu does not match the tensor's float32\[3\] on cpu/);
-    throwsMsg(() => { x.grad = T.ones([3], { dtype: 'float64' }); }, /assigned gradient float64\[3\]/);
+    throwsMsg(() => {
+      x.grad = f32(5);
+    }, /^grad: assigned gradient float32\[5\] on cpu does not match the tensor's float32\[3\] on cpu/);
+    throwsMsg(() => {
+      x.grad = T.ones([3], { dtype: 'float64' });
+    }, /assigned gradient float64\[3\]/);
     x.grad = f32(3);
     assert.deepEqual(x.grad!.shape, [3]);
   });
@@ -110,8 +143,13 @@ test('fuzz: every native op with random arguments returns or throws an Error (no
   const names = Object.keys(nativeOps).filter((n) => !SKIP.has(n));
   assert.ok(names.length > 100);
   const pool = () => [
-    T.ones([2, 3]).native, T.zeros([3]).native, T.ones([1, 2, 3, 3]).native, T.tensor([1, 0], [2], 'int64').native,
-    T.tensor([1, 0], [2], 'bool').native, T.ones([], { dtype: 'float64' }).native, T.zeros([0, 2]).native,
+    T.ones([2, 3]).native,
+    T.zeros([3]).native,
+    T.ones([1, 2, 3, 3]).native,
+    T.tensor([1, 0], [2], 'int64').native,
+    T.tensor([1, 0], [2], 'bool').native,
+    T.ones([], { dtype: 'float64' }).native,
+    T.zeros([0, 2]).native,
   ];
   const junk = fc.oneof(
     fc.integer({ min: 0, max: 6 }).map((i) => ({ tensor: i })),
@@ -127,12 +165,15 @@ test('fuzz: every native op with random arguments returns or throws an Error (no
     fc.property(fc.constantFrom(...names), fc.array(junk, { maxLength: 7 }), (name, args) => {
       T.scope(() => {
         const tensors = pool();
-        const real = args.map((a) => (a !== null && typeof a === 'object' && 'tensor' in a ? tensors[(a as { tensor: number }).tensor] : a));
+        const real = args.map((a) =>
+          a !== null && typeof a === 'object' && 'tensor' in a ? tensors[(a as { tensor: number }).tensor] : a,
+        );
         const prevGrad = nativeOps.isGradEnabled();
         try {
           const r = nativeOps[name](...real);
           calls++;
-          for (const x of Array.isArray(r) ? r : [r]) if (x instanceof (tensors[0].constructor as new () => object)) (x as { dispose(): void }).dispose();
+          for (const x of Array.isArray(r) ? r : [r])
+            if (x instanceof (tensors[0].constructor as new () => object)) (x as { dispose(): void }).dispose();
         } catch (e) {
           assert.ok(e instanceof Error, `${name} threw a non-Error: ${String(e)}`);
           assert.ok((e as Error).message.length > 0);

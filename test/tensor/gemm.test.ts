@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../../src/tensor/index.js';
 import type { Tensor } from '../../src/tensor/index.js';
-import { chooseGemm, gemmCachePath, gemmKernels, GEMM_KERNELS, gemmMm, resetGemmChoice, setGemm, type GemmKernel } from '../../src/tensor/gemm.js';
+import {
+  chooseGemm,
+  gemmCachePath,
+  gemmKernels,
+  GEMM_KERNELS,
+  gemmMm,
+  resetGemmChoice,
+  setGemm,
+  type GemmKernel,
+} from '../../src/tensor/gemm.js';
 
 const avail = gemmKernels();
 const others = GEMM_KERNELS.filter((k) => k !== 'torch');
@@ -42,7 +51,9 @@ function withKernel<R>(k: GemmKernel, fn: () => R): R {
 
 for (const k of others) {
   const why = avail[k];
-  test(`gemm ${k}: products equal libtorch's on contiguous, transposed and sliced operands, with a bias`, { skip: why ? `${k} unavailable here: ${why}` : false }, () => {
+  test(`gemm ${k}: products equal libtorch's on contiguous, transposed and sliced operands, with a bias`, {
+    skip: why ? `${k} unavailable here: ${why}` : false,
+  }, () => {
     T.scope(() => {
       const a = T.randn([37, 53], { seed: 1 });
       const b = T.randn([53, 29], { seed: 2 });
@@ -51,7 +62,14 @@ for (const k of others) {
       const bT = T.randn([29, 53], { seed: 5 }).transpose(0, 1);
       const aS = T.randn([37, 80], { seed: 6 }).narrow(1, 10, 53); // row stride 80
       const aStep = T.randn([74, 106], { seed: 7 }).slice(0, 0, 74, 2).slice(1, 0, 106, 2); // no unit stride
-      for (const [name, x, y] of [['contiguous', a, b], ['transposed a', aT, b], ['transposed b', a, bT], ['both transposed', aT, bT], ['row stride', aS, b], ['no unit stride', aStep, b]] as const) {
+      for (const [name, x, y] of [
+        ['contiguous', a, b],
+        ['transposed a', aT, b],
+        ['transposed b', a, bT],
+        ['both transposed', aT, bT],
+        ['row stride', aS, b],
+        ['no unit stride', aStep, b],
+      ] as const) {
         assertClose(gemmMm(k, x, y), x.matmul(y), `${k} ${name}`);
         assertClose(gemmMm(k, x, y, bias), x.matmul(y).add(bias), `${k} ${name} + bias`);
       }
@@ -63,41 +81,51 @@ for (const k of others) {
     });
   });
 
-  test(`gemm ${k}: linear and matmul forward and backward equal libtorch's`, { skip: why ? `${k} unavailable here: ${why}` : false }, () => {
+  test(`gemm ${k}: linear and matmul forward and backward equal libtorch's`, {
+    skip: why ? `${k} unavailable here: ${why}` : false,
+  }, () => {
     T.scope(() => {
-      const run = (kernel: GemmKernel): Tensor[] => withKernel(kernel, () => {
-        // x as a permuted (non-contiguous) [2, 5, 7], w as a transposed view of a [7, 3] leaf
-        const x = T.randn([5, 2, 7], { seed: 11 }).requiresGrad_();
-        const wBase = T.randn([7, 3], { seed: 12 }).requiresGrad_();
-        const b = T.randn([3], { seed: 13 }).requiresGrad_();
-        const m = T.randn([7, 4], { seed: 14 }).requiresGrad_();
-        const xp = x.permute(1, 0, 2);
-        const y = T.linear(xp, wBase.transpose(0, 1), b);
-        const z = xp.matmul(m);
-        const R = T.randn(y.shape, { seed: 15 });
-        const S = T.randn(z.shape, { seed: 16 });
-        y.mul(R).sum().add(z.mul(S).sum()).backward();
-        // a frozen weight: only the input's gradient
-        const x2 = T.randn([4, 7], { seed: 17 }).requiresGrad_();
-        const frozen = T.randn([6, 7], { seed: 18 });
-        T.linear(x2, frozen).mul(T.randn([4, 6], { seed: 19 })).sum().backward();
-        return [y, z, x.grad!, wBase.grad!, b.grad!, m.grad!, x2.grad!, T.noGrad(() => T.linear(x2, frozen, null))];
-      });
+      const run = (kernel: GemmKernel): Tensor[] =>
+        withKernel(kernel, () => {
+          // x as a permuted (non-contiguous) [2, 5, 7], w as a transposed view of a [7, 3] leaf
+          const x = T.randn([5, 2, 7], { seed: 11 }).requiresGrad_();
+          const wBase = T.randn([7, 3], { seed: 12 }).requiresGrad_();
+          const b = T.randn([3], { seed: 13 }).requiresGrad_();
+          const m = T.randn([7, 4], { seed: 14 }).requiresGrad_();
+          const xp = x.permute(1, 0, 2);
+          const y = T.linear(xp, wBase.transpose(0, 1), b);
+          const z = xp.matmul(m);
+          const R = T.randn(y.shape, { seed: 15 });
+          const S = T.randn(z.shape, { seed: 16 });
+          y.mul(R).sum().add(z.mul(S).sum()).backward();
+          // a frozen weight: only the input's gradient
+          const x2 = T.randn([4, 7], { seed: 17 }).requiresGrad_();
+          const frozen = T.randn([6, 7], { seed: 18 });
+          T.linear(x2, frozen)
+            .mul(T.randn([4, 6], { seed: 19 }))
+            .sum()
+            .backward();
+          return [y, z, x.grad!, wBase.grad!, b.grad!, m.grad!, x2.grad!, T.noGrad(() => T.linear(x2, frozen, null))];
+        });
       const ref = run('torch');
       const got = run(k);
       const names = ['linear y', 'matmul z', 'dx', 'dw', 'db', 'dm', 'dx (frozen w)', 'no-grad linear'];
-      names.forEach((n, i) => { assertClose(got[i], ref[i], `${k} ${n}`); });
+      names.forEach((n, i) => {
+        assertClose(got[i], ref[i], `${k} ${n}`);
+      });
     });
   });
 
   test(`gemm ${k}: under bf16 autocast linear stays libtorch's (bf16 out)`, { skip: why ? `${k} unavailable here: ${why}` : false }, () => {
-    T.scope(() => withKernel(k, () => {
-      const x = T.randn([8, 16], { seed: 21 });
-      const w = T.randn([4, 16], { seed: 22 });
-      const y = T.autocast('cpu', 'bfloat16', () => T.linear(x, w, null));
-      assert.equal(y.dtype, 'bfloat16');
-      assert.equal(T.linear(x, w, null).dtype, 'float32');
-    }));
+    T.scope(() =>
+      withKernel(k, () => {
+        const x = T.randn([8, 16], { seed: 21 });
+        const w = T.randn([4, 16], { seed: 22 });
+        const y = T.autocast('cpu', 'bfloat16', () => T.linear(x, w, null));
+        assert.equal(y.dtype, 'bfloat16');
+        assert.equal(T.linear(x, w, null).dtype, 'float32');
+      }),
+    );
   });
 }
 
@@ -107,7 +135,9 @@ test('gemm choice: measured once, cached, and read back; corrupt and foreign cac
   const home = mkdtempSync(join(tmpdir(), 'loaa-gemm-'));
   try {
     const warnings: string[] = [];
-    const warn = (l: string): void => { warnings.push(l); };
+    const warn = (l: string): void => {
+      warnings.push(l);
+    };
     resetGemmChoice();
     const first = chooseGemm({ env: {}, home, warn, ...tiny });
     assert.equal(first.source, 'measured');
@@ -132,12 +162,19 @@ test('gemm choice: measured once, cached, and read back; corrupt and foreign cac
     assert.match(warnings[0], /gemm-choice\.json: ignored/);
 
     resetGemmChoice();
-    writeFileSync(path, JSON.stringify({ ...file, key: 'Some Other CPU | flags 0 | libtorch 1.0 | 64 threads', kernel: 'torch', rates: { torch: 1 } }));
+    writeFileSync(
+      path,
+      JSON.stringify({ ...file, key: 'Some Other CPU | flags 0 | libtorch 1.0 | 64 threads', kernel: 'torch', rates: { torch: 1 } }),
+    );
     const foreign = chooseGemm({ env: {}, home, warn, ...tiny });
     assert.equal(foreign.source, 'measured');
     assert.equal(warnings.length, 2);
     assert.match(warnings[1], /another machine or setup \(Some Other CPU/);
-    assert.notEqual(JSON.parse(readFileSync(path, 'utf8')).key, 'Some Other CPU | flags 0 | libtorch 1.0 | 64 threads', 'rewritten for this machine');
+    assert.notEqual(
+      JSON.parse(readFileSync(path, 'utf8')).key,
+      'Some Other CPU | flags 0 | libtorch 1.0 | 64 threads',
+      'rewritten for this machine',
+    );
   } finally {
     resetGemmChoice();
     rmSync(home, { recursive: true, force: true });
@@ -154,7 +191,10 @@ test('gemm choice: LOAA_GEMM forces a kernel; a bad name is an Error naming LOAA
       assert.ok(c.gflops! > 0);
     }
     resetGemmChoice();
-    assert.throws(() => chooseGemm({ env: { LOAA_GEMM: 'mkl' }, home, ...tiny }), /^Error: LOAA_GEMM: must be torch, onednn, openblas, blis, not "mkl"/);
+    assert.throws(
+      () => chooseGemm({ env: { LOAA_GEMM: 'mkl' }, home, ...tiny }),
+      /^Error: LOAA_GEMM: must be torch, onednn, openblas, blis, not "mkl"/,
+    );
   } finally {
     resetGemmChoice();
     rmSync(home, { recursive: true, force: true });
@@ -188,11 +228,19 @@ test('gemm choice: a missing BLAS library makes its kernel unavailable; forcing 
   }
 });
 
-test('LOAA_GEMM set when the addon loads routes linear through that kernel without chooseGemm', { skip: avail.openblas ? `openblas unavailable here: ${avail.openblas}` : false }, () => {
+test('LOAA_GEMM set when the addon loads routes linear through that kernel without chooseGemm', {
+  skip: avail.openblas ? `openblas unavailable here: ${avail.openblas}` : false,
+}, () => {
   const mod = fileURLToPath(new URL('../../src/tensor/gemm.js', import.meta.url));
   const script = `import(${JSON.stringify(mod)}).then((g) => process.stdout.write(g.activeGemm()));`;
-  for (const [env, want] of [['openblas', 'openblas'], ['nope', 'torch']]) {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LOAA_GEMM: env } });
+  for (const [env, want] of [
+    ['openblas', 'openblas'],
+    ['nope', 'torch'],
+  ]) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, LOAA_GEMM: env },
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, want, `LOAA_GEMM=${env}`);
   }
@@ -200,6 +248,9 @@ test('LOAA_GEMM set when the addon loads routes linear through that kernel witho
 
 test('the engine line names the kernel and its measured GFLOP/s, with the others measured', async () => {
   const { describeGemm } = await import('../../src/tensor/gemm.js');
-  assert.equal(describeGemm({ kernel: 'onednn', gflops: 139.4, rates: { torch: 90.2, onednn: 139.4, openblas: 176 }, source: 'measured' }), 'fp32 GEMM onednn 139 GFLOP/s (measured; torch 90, openblas 176)');
+  assert.equal(
+    describeGemm({ kernel: 'onednn', gflops: 139.4, rates: { torch: 90.2, onednn: 139.4, openblas: 176 }, source: 'measured' }),
+    'fp32 GEMM onednn 139 GFLOP/s (measured; torch 90, openblas 176)',
+  );
   assert.equal(describeGemm({ kernel: 'torch', gflops: null, rates: {}, source: 'forced' }), 'fp32 GEMM torch (forced)');
 });

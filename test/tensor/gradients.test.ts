@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
 import type { Tensor } from '../../src/tensor/index.js';
 
-interface InputSpec { shape: number[]; positive?: boolean }
+interface InputSpec {
+  shape: number[];
+  positive?: boolean;
+}
 
 function draw(spec: InputSpec, seed: number): Float64Array {
   const t = T.randn(spec.shape, { seed, dtype: 'float64' });
@@ -34,7 +37,14 @@ function gradcheck(specs: InputSpec[], f: (xs: Tensor[]) => Tensor, seed = 1, h 
       return g.toArray();
     });
     const value = (ds: Float64Array[]): number =>
-      T.noGrad(() => T.scope(() => f(ds.map((d, i) => T.tensor(d, specs[i].shape))).mul(R).sum().item()));
+      T.noGrad(() =>
+        T.scope(() =>
+          f(ds.map((d, i) => T.tensor(d, specs[i].shape)))
+            .mul(R)
+            .sum()
+            .item(),
+        ),
+      );
     for (let i = 0; i < specs.length; i++) {
       for (let k = 0; k < data[i].length; k++) {
         const orig = data[i][k];
@@ -44,7 +54,10 @@ function gradcheck(specs: InputSpec[], f: (xs: Tensor[]) => Tensor, seed = 1, h 
         minus[i][k] = orig - h;
         const numeric = (value(plus) - value(minus)) / (2 * h);
         const a = analytic[i][k];
-        assert.ok(Math.abs(a - numeric) <= tol * (1 + Math.abs(numeric)), `input ${i} element ${k}: autograd ${a}, finite difference ${numeric}`);
+        assert.ok(
+          Math.abs(a - numeric) <= tol * (1 + Math.abs(numeric)),
+          `input ${i} element ${k}: autograd ${a}, finite difference ${numeric}`,
+        );
       }
     }
   });
@@ -61,7 +74,9 @@ test('grad: matmul (2-d, batched with broadcasting)', () => {
 });
 
 test('grad: conv2d (padding, stride, groups) and conv1d', () => {
-  gradcheck([{ shape: [2, 2, 5, 4] }, { shape: [3, 2, 3, 2] }, { shape: [3] }], ([x, w, b]) => T.conv2d(x, w, b, { stride: [2, 1], padding: [1, 0] }));
+  gradcheck([{ shape: [2, 2, 5, 4] }, { shape: [3, 2, 3, 2] }, { shape: [3] }], ([x, w, b]) =>
+    T.conv2d(x, w, b, { stride: [2, 1], padding: [1, 0] }),
+  );
   gradcheck([{ shape: [1, 4, 4, 4] }, { shape: [4, 2, 2, 2] }], ([x, w]) => T.conv2d(x, w, null, { groups: 2, padding: 1, stride: 2 }));
   gradcheck([{ shape: [1, 2, 6] }, { shape: [2, 2, 3] }, { shape: [2] }], ([x, w, b]) => T.conv1d(x, w, b, { padding: 1 }));
 });

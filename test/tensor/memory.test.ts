@@ -34,7 +34,10 @@ class TinyTransformer extends Module {
 const gc = (globalThis as { gc?: () => void }).gc;
 
 test('200 training steps inside scope keep RSS within 10% of step 20', () => {
-  const B = 8, N = 32, D = 64, C = 5;
+  const B = 8,
+    N = 32,
+    D = 64,
+    C = 5;
   const model = new TinyTransformer(16, D, 2, 4, C);
   const opt = new AdamW(model.parameters(), { lr: 1e-3 });
   const x = T.randn([B, N, 16], { seed: 5 }).keep();
@@ -64,8 +67,12 @@ test('200 training steps inside scope keep RSS within 10% of step 20', () => {
   assert.equal(T.scopeDepth(), depth);
   assert.ok(last < first, `the loss goes down (${first} -> ${last})`);
   const growth = (rss200 - rss20) / rss20;
-  if (process.env.LOAA_TEST_VERBOSE) console.log(`rss step 20 ${(rss20 / 2 ** 20).toFixed(1)} MiB, step 200 ${(rss200 / 2 ** 20).toFixed(1)} MiB`);
-  assert.ok(growth < 0.1, `RSS grew ${(growth * 100).toFixed(1)}% from step 20 (${(rss20 / 2 ** 20).toFixed(1)} MiB) to step 200 (${(rss200 / 2 ** 20).toFixed(1)} MiB)`);
+  if (process.env.LOAA_TEST_VERBOSE)
+    console.log(`rss step 20 ${(rss20 / 2 ** 20).toFixed(1)} MiB, step 200 ${(rss200 / 2 ** 20).toFixed(1)} MiB`);
+  assert.ok(
+    growth < 0.1,
+    `RSS grew ${(growth * 100).toFixed(1)}% from step 20 (${(rss20 / 2 ** 20).toFixed(1)} MiB) to step 200 (${(rss200 / 2 ** 20).toFixed(1)} MiB)`,
+  );
   // every parameter and every optimizer state tensor is still alive: nothing kept was freed
   assert.ok(model.parameters().every((p) => !p.disposed));
   opt.dispose();

@@ -11,7 +11,14 @@ import { nativeOps } from '../../src/tensor/tensor.js';
 import type { Tensor } from '../../src/tensor/index.js';
 import { fixture } from '../helpers.js';
 
-interface Case { name: string; op: string; inputs: string[]; args: Record<string, unknown>; outputs: string[]; dtype: string | null }
+interface Case {
+  name: string;
+  op: string;
+  inputs: string[];
+  args: Record<string, unknown>;
+  outputs: string[];
+  dtype: string | null;
+}
 const spec = JSON.parse(readFileSync(fixture('tensor', 'ops.json'), 'utf8')) as { cases: Case[] };
 const file = readSafetensors(fixture('tensor', 'ops.safetensors')).tensors;
 
@@ -97,7 +104,25 @@ const OPS: Record<string, (i: In, a: Args) => Out> = {
   ge: (i, a) => i.x.ge(other(i, a)),
   to: (i, a) => i.x.to(a.dtype),
 };
-for (const u of ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sign', 'tanh', 'sigmoid', 'relu', 'erf', 'sin', 'cos', 'floor', 'reciprocal', 'isfinite', 'logicalNot'] as const) {
+for (const u of [
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'abs',
+  'sign',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'erf',
+  'sin',
+  'cos',
+  'floor',
+  'reciprocal',
+  'isfinite',
+  'logicalNot',
+] as const) {
   OPS[u] = (i) => i.x[u]();
 }
 
@@ -105,7 +130,10 @@ function outputs(out: Out, names: string[]): Map<string, Tensor> {
   if (out instanceof T.Tensor) return new Map([['out', out]]);
   if (Array.isArray(out)) return new Map(out.map((t, k) => [`out${k}`, t]));
   assert.deepEqual(names, ['values', 'indices']);
-  return new Map([['values', out.values], ['indices', out.indices]]);
+  return new Map([
+    ['values', out.values],
+    ['indices', out.indices],
+  ]);
 }
 
 /** Relative+absolute tolerance by dtype; NaN must match NaN, infinities exactly. */
@@ -124,8 +152,14 @@ export function assertAllClose(got: Tensor, want: Tensor, what: string, tol?: nu
 
 test('the fixture covers every op the runner knows, and the runner knows every op of the fixture', () => {
   const inFixture = new Set(spec.cases.map((c) => c.op));
-  assert.deepEqual([...inFixture].filter((o) => !(o in OPS)), []);
-  assert.deepEqual(Object.keys(OPS).filter((o) => !inFixture.has(o)), []);
+  assert.deepEqual(
+    [...inFixture].filter((o) => !(o in OPS)),
+    [],
+  );
+  assert.deepEqual(
+    Object.keys(OPS).filter((o) => !inFixture.has(o)),
+    [],
+  );
   assert.ok(spec.cases.length > 140);
 });
 

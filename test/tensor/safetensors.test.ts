@@ -22,12 +22,15 @@ function file(header: unknown, dataBytes = 0, rawHeader?: Uint8Array): Uint8Arra
 }
 
 function rejects(buf: Uint8Array, re: RegExp): void {
-  assert.throws(() => parseSafetensors(buf, SRC), (e: unknown) => {
-    assert.ok(e instanceof Error);
-    assert.match(e.message, PREFIX);
-    assert.match(e.message, re);
-    return true;
-  });
+  assert.throws(
+    () => parseSafetensors(buf, SRC),
+    (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.match(e.message, PREFIX);
+      assert.match(e.message, re);
+      return true;
+    },
+  );
 }
 
 const f32 = (shape: number[], b: number, e: number) => ({ dtype: 'F32', shape, data_offsets: [b, e] });
@@ -85,7 +88,8 @@ test('unknown dtype, invalid shape', () => {
   rejects(file({ a: f32([1.5], 0, 4) }, 4), /invalid shape/);
   rejects(file({ a: { dtype: 'F32', shape: 'x', data_offsets: [0, 4] } }, 4), /invalid shape "x"/);
   // prototype names are not dtypes either
-  for (const dt of ['toString', 'constructor', '__proto__']) rejects(file({ a: { dtype: dt, shape: [1], data_offsets: [0, 4] } }, 4), /tensor "a"/);
+  for (const dt of ['toString', 'constructor', '__proto__'])
+    rejects(file({ a: { dtype: dt, shape: [1], data_offsets: [0, 4] } }, 4), /tensor "a"/);
 });
 
 test('offsets out of range, inconsistent with the shape, or overlapping', () => {
@@ -102,9 +106,15 @@ test('a missing file is an Error naming the path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loaa-st-'));
   try {
     const p = join(dir, 'nope.safetensors');
-    assert.throws(() => readSafetensors(p), (e: Error) => e.message.startsWith(`${p}: cannot read safetensors file`));
+    assert.throws(
+      () => readSafetensors(p),
+      (e: Error) => e.message.startsWith(`${p}: cannot read safetensors file`),
+    );
     writeFileSync(p, new Uint8Array(3));
-    assert.throws(() => readSafetensors(p), (e: Error) => e.message.startsWith(`${p}: not a valid safetensors file`));
+    assert.throws(
+      () => readSafetensors(p),
+      (e: Error) => e.message.startsWith(`${p}: not a valid safetensors file`),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -126,30 +136,53 @@ function parsesOrNamesFile(buf: Uint8Array): void {
 test('fuzz: random bytes', () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), parsesOrNamesFile), { numRuns: 2000, seed: 1 });
   // a plausible length prefix followed by junk
-  fc.assert(fc.property(fc.integer({ min: 0, max: 80 }), fc.uint8Array({ maxLength: 80 }), (n, rest) => {
-    const b = new Uint8Array(8 + rest.byteLength);
-    new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
-    b.set(rest, 8);
-    parsesOrNamesFile(b);
-  }), { numRuns: 2000, seed: 2 });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 80 }), fc.uint8Array({ maxLength: 80 }), (n, rest) => {
+      const b = new Uint8Array(8 + rest.byteLength);
+      new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+      b.set(rest, 8);
+      parsesOrNamesFile(b);
+    }),
+    { numRuns: 2000, seed: 2 },
+  );
 });
 
 test('fuzz: byte flips and truncations of a valid file', () => {
   const v = valid();
-  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(v.byteLength - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(v.byteLength), (flips, cut) => {
-    const b = v.slice(0, Math.max(cut, 1) === v.byteLength ? v.byteLength : cut);
-    for (const [i, x] of flips) if (i < b.byteLength) b[i] = x;
-    parsesOrNamesFile(b);
-  }), { numRuns: 3000, seed: 3 });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(v.byteLength - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.nat(v.byteLength),
+      (flips, cut) => {
+        const b = v.slice(0, Math.max(cut, 1) === v.byteLength ? v.byteLength : cut);
+        for (const [i, x] of flips) if (i < b.byteLength) b[i] = x;
+        parsesOrNamesFile(b);
+      },
+    ),
+    { numRuns: 3000, seed: 3 },
+  );
 });
 
 test('fuzz: lying headers (random JSON values in every field)', () => {
   const anyJson = fc.jsonValue({ maxDepth: 2 });
-  const entry = fc.record({
-    dtype: fc.oneof(fc.constantFrom('F32', 'F64', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'F8', 'toString', 'valueOf'), anyJson),
-    shape: fc.oneof(fc.array(fc.integer({ min: -2, max: 2 ** 31 }), { maxLength: 3 }), fc.array(fc.nat(4), { maxLength: 3 }), anyJson),
-    data_offsets: fc.oneof(fc.tuple(fc.nat(40), fc.nat(40)), fc.array(fc.integer({ min: -5, max: 2 ** 53 }), { maxLength: 3 }), anyJson),
-  }, { requiredKeys: [] });
-  const header = fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('__metadata__', '__proto__', 'constructor')), fc.oneof(entry, anyJson), { maxKeys: 4 });
-  fc.assert(fc.property(header, fc.nat(48), (h, data) => parsesOrNamesFile(file(h, data))), { numRuns: 3000, seed: 4 });
+  const entry = fc.record(
+    {
+      dtype: fc.oneof(
+        fc.constantFrom('F32', 'F64', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'F8', 'toString', 'valueOf'),
+        anyJson,
+      ),
+      shape: fc.oneof(fc.array(fc.integer({ min: -2, max: 2 ** 31 }), { maxLength: 3 }), fc.array(fc.nat(4), { maxLength: 3 }), anyJson),
+      data_offsets: fc.oneof(fc.tuple(fc.nat(40), fc.nat(40)), fc.array(fc.integer({ min: -5, max: 2 ** 53 }), { maxLength: 3 }), anyJson),
+    },
+    { requiredKeys: [] },
+  );
+  const header = fc.dictionary(
+    fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('__metadata__', '__proto__', 'constructor')),
+    fc.oneof(entry, anyJson),
+    { maxKeys: 4 },
+  );
+  fc.assert(
+    fc.property(header, fc.nat(48), (h, data) => parsesOrNamesFile(file(h, data))),
+    { numRuns: 3000, seed: 4 },
+  );
 });

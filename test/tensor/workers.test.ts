@@ -41,7 +41,9 @@ import(workerData.url).then((T) => work(T, workerData.seed)).then(
     const w = new Worker(code, { eval: true, workerData: { url: tensorIndex, seed } });
     w.once('message', (m: { sum?: number; error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m.sum!)));
     w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new Error(`worker exited with ${code}`)); });
+    w.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`worker exited with ${code}`));
+    });
   });
 }
 
@@ -71,7 +73,10 @@ import(workerData.url).then((T) => {
     w.once('error', reject);
   });
   if (msg.native !== undefined) {
-    assert.throws(() => nativeOps.add(msg.native, 1), (e: Error) => e instanceof TypeError && /expected a tensor/.test(e.message));
+    assert.throws(
+      () => nativeOps.add(msg.native, 1),
+      (e: Error) => e instanceof TypeError && /expected a tensor/.test(e.message),
+    );
   } else {
     assert.ok(msg.refused);
   }

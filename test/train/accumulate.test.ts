@@ -25,23 +25,38 @@ const C = 4;
 function batchOf(x: Float32Array, labels: number[], from: number, to: number): Batch {
   const per = F * T;
   const targets = new Float32Array((to - from) * C);
-  labels.slice(from, to).forEach((l, i) => { targets[i * C + l] = 1; });
+  labels.slice(from, to).forEach((l, i) => {
+    targets[i * C + l] = 1;
+  });
   return {
-    epoch: 0, index: 0, size: to - from, frames: T, bins: F, numClasses: C,
-    x: x.slice(from * per, to * per), targets, labels: Int32Array.from(labels.slice(from, to)), soft: false,
-    ids: labels.slice(from, to).map((_, i) => String(from + i)), clipIndices: labels.slice(from, to).map((_, i) => from + i),
+    epoch: 0,
+    index: 0,
+    size: to - from,
+    frames: T,
+    bins: F,
+    numClasses: C,
+    x: x.slice(from * per, to * per),
+    targets,
+    labels: Int32Array.from(labels.slice(from, to)),
+    soft: false,
+    ids: labels.slice(from, to).map((_, i) => String(from + i)),
+    clipIndices: labels.slice(from, to).map((_, i) => from + i),
   };
 }
 
 function tinyModel(): { model: AudioSpectrogramTransformer; ctx: StepContext } {
-  const model = new AudioSpectrogramTransformer({ arch: 'deit_tiny_distilled_patch16_224', numClasses: C, fdim: F, tdim: T, fstride: 16, tstride: 16, depth: 1 }, { seed: 4 });
+  const model = new AudioSpectrogramTransformer(
+    { arch: 'deit_tiny_distilled_patch16_224', numClasses: C, fdim: F, tdim: T, fstride: 16, tstride: 16, depth: 1 },
+    { seed: 4 },
+  );
   applyPeft(model, { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4 }] }, { seed: 4 });
   const params = model.trainableParameters().map(([, p]) => p);
   const opt = new SGD(params, { lr: 0.5, momentum: 0 });
   return { model, ctx: { model, opt: opt as unknown as StepContext['opt'], params, loss: 'ce', labelSmoothing: 0, gradClip: null } };
 }
 
-const values = (m: AudioSpectrogramTransformer): Map<string, Float32Array> => new Map(m.trainableParameters().map(([n, p]) => [n, p.data<'float32'>().slice()]));
+const values = (m: AudioSpectrogramTransformer): Map<string, Float32Array> =>
+  new Map(m.trainableParameters().map(([n, p]) => [n, p.data<'float32'>().slice()]));
 
 test('accumulate 4 x 8 equals one batch of 32 within float tolerance (and differs from one batch of 8)', () => {
   const rng = new Rng(9);
@@ -54,7 +69,11 @@ test('accumulate 4 x 8 equals one batch of 32 within float tolerance (and differ
     const before = values(big.model);
     const vBig = trainStep(big.ctx, batchOf(x, labels, 0, 32));
     const seen: number[] = [];
-    const losses = accumulateStep(acc.ctx, [0, 8, 16, 24].map((s) => batchOf(x, labels, s, s + 8)), (k) => seen.push(k));
+    const losses = accumulateStep(
+      acc.ctx,
+      [0, 8, 16, 24].map((s) => batchOf(x, labels, s, s + 8)),
+      (k) => seen.push(k),
+    );
     trainStep(one.ctx, batchOf(x, labels, 0, 8));
     assert.deepEqual(seen, [0, 1, 2, 3]);
     // the batches' own mean losses average to the big batch's
@@ -94,7 +113,10 @@ test('uneven groups: each batch weighs its share of the clips (8 + 8 + 2 = one b
     accumulateStep(acc.ctx, [batchOf(x, labels, 0, 8), batchOf(x, labels, 8, 16), batchOf(x, labels, 16, 18)]);
     const a = values(big.model);
     const b = values(acc.model);
-    for (const [name, va] of a) va.forEach((v, i) => { assert.ok(Math.abs(v - b.get(name)![i]!) < 1e-5, name); });
+    for (const [name, va] of a)
+      va.forEach((v, i) => {
+        assert.ok(Math.abs(v - b.get(name)![i]!) < 1e-5, name);
+      });
   } finally {
     big.model.dispose();
     acc.model.dispose();
@@ -112,7 +134,12 @@ test('the trainer: batch 8 x accumulate 4 ends with the weights of batch 32 (SGD
   });
   const run = async (name: string, batch: number, accumulate: number): Promise<{ steps: number; w: Map<string, Float32Array> }> => {
     const out = join(dir, name);
-    const r = await train({ recipe: recipeFromObject(tinyRecipe(data, over(batch, accumulate))), out, log: () => undefined, progress: { silent: true } });
+    const r = await train({
+      recipe: recipeFromObject(tinyRecipe(data, over(batch, accumulate))),
+      out,
+      log: () => undefined,
+      progress: { silent: true },
+    });
     const file = readdirSync(join(out, 'final')).find((f) => f.endsWith('.safetensors'))!;
     const st = readSafetensors(join(out, 'final', file));
     const w = new Map<string, Float32Array>();
@@ -145,9 +172,23 @@ test('accumulation with data parallelism is refused before anything trains, nami
   const never = (): never => {
     throw new Error('not reached');
   };
-  const parallel = { rank: 0, worldSize: 2, allReduceGradients: never, evalShard: never, barrier: never, device: (d: string) => d, gatherEval: never };
+  const parallel = {
+    rank: 0,
+    worldSize: 2,
+    allReduceGradients: never,
+    evalShard: never,
+    barrier: never,
+    device: (d: string) => d,
+    gatherEval: never,
+  };
   await assert.rejects(
-    train({ recipe: recipeFromObject(tinyRecipe(data, { train: { accumulate: 2 } })), out: join(dir, 'run'), parallel, log: () => undefined, progress: { silent: true } }),
+    train({
+      recipe: recipeFromObject(tinyRecipe(data, { train: { accumulate: 2 } })),
+      out: join(dir, 'run'),
+      parallel,
+      log: () => undefined,
+      progress: { silent: true },
+    }),
     /^Error: train\.accumulate: 2 with data parallelism is not supported/,
   );
 });

@@ -5,7 +5,9 @@ import { Linear } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { GradScaler } from '../../src/train/amp.js';
 
-test('fp16 loss scaler: an injected overflow skips the step and halves the scale; training then continues', { skip: T.cpuAutocastLimitation() ?? false }, () => {
+test('fp16 loss scaler: an injected overflow skips the step and halves the scale; training then continues', {
+  skip: T.cpuAutocastLimitation() ?? false,
+}, () => {
   const lin = new Linear(4, 3, { seed: 1 });
   const params = lin.parameters();
   const opt = new SGD(params, { lr: 0.1 });
@@ -54,7 +56,10 @@ test('fp16 loss scaler: an injected overflow skips the step and halves the scale
 test('the scaler passes through when disabled (bf16, fp32) and rejects bad settings', () => {
   const s = new GradScaler({ enabled: false });
   let ran = 0;
-  assert.equal(s.step([], () => ran++), true);
+  assert.equal(
+    s.step([], () => ran++),
+    true,
+  );
   assert.equal(ran, 1);
   assert.throws(() => new GradScaler({ backoffFactor: 1 }), /^RangeError: GradScaler: backoffFactor/);
   assert.throws(() => new GradScaler({ initScale: 0 }), /^RangeError: GradScaler: initScale/);

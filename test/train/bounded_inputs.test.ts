@@ -23,15 +23,24 @@ test('YAML with 80,000 keys in one mapping is refused at once, naming the file; 
   let text = 'name: x\nextra:\n';
   for (let i = 0; i < 80_000; i++) text += `  k${i}: ${i}\n`;
   const t0 = performance.now();
-  assert.throws(() => parseYamlBounded(text, 'many.yaml'), /^Error: many\.yaml: 1257795 characters, more than the 524288 a YAML recipe or grid may have/);
+  assert.throws(
+    () => parseYamlBounded(text, 'many.yaml'),
+    /^Error: many\.yaml: 1257795 characters, more than the 524288 a YAML recipe or grid may have/,
+  );
   // short keys fit the size: the line count refuses them before any parsing
   let short = '';
   for (let i = 0; i < 80_000; i++) short += `${i % 10}:\n`;
-  assert.throws(() => parseYamlBounded(short, 'short.yaml'), /^Error: short\.yaml: 80001 lines, more than the 20000 .* \(too many keys or items\)/);
+  assert.throws(
+    () => parseYamlBounded(short, 'short.yaml'),
+    /^Error: short\.yaml: 80001 lines, more than the 20000 .* \(too many keys or items\)/,
+  );
   assert.ok(performance.now() - t0 < 1000, `${performance.now() - t0} ms`);
   let flow = 'a: 1\nextra: {';
   for (let i = 0; i < 12_000; i++) flow += `k${i}: ${i}, `;
-  assert.throws(() => parseYamlBounded(`${flow}}\n`, 'flow.yaml'), /^Error: flow\.yaml: line 2: a mapping with 12000 keys, more than 10000/);
+  assert.throws(
+    () => parseYamlBounded(`${flow}}\n`, 'flow.yaml'),
+    /^Error: flow\.yaml: line 2: a mapping with 12000 keys, more than 10000/,
+  );
 });
 
 test('YAML at the key limit parses in linear time; duplicate keys are still an error naming the key and line', () => {
@@ -46,7 +55,10 @@ test('YAML at the key limit parses in linear time; duplicate keys are still an e
   assert.throws(() => parseYamlBounded('x'.repeat(YAML_LIMITS.bytes + 1), 'huge.yaml'), /huge\.yaml: \d+ characters, more than/);
 });
 
-test('a FIFO as the recipe or the grid file is refused at once, naming it', { skip: haveMkfifo ? false : 'mkfifo is not available', timeout: 10_000 }, () => {
+test('a FIFO as the recipe or the grid file is refused at once, naming it', {
+  skip: haveMkfifo ? false : 'mkfifo is not available',
+  timeout: 10_000,
+}, () => {
   const d = tempDir('fifo-recipe');
   mkfifo(join(d, 'r.yaml'));
   mkfifo(join(d, 'g.yaml'));
@@ -56,7 +68,10 @@ test('a FIFO as the recipe or the grid file is refused at once, naming it', { sk
 
 test('recipe geometry: target_length 100000 at stride 1 is refused naming the key and the token count', () => {
   const d = tempDir('geometry-recipe');
-  writeFileSync(join(d, 'r.yaml'), `extends: ${join(recipes, 'esc50_loaa.yaml')}\nfrontend:\n  target_length: 100000\nmodel:\n  fstride: 1\n  tstride: 1\n`);
+  writeFileSync(
+    join(d, 'r.yaml'),
+    `extends: ${join(recipes, 'esc50_loaa.yaml')}\nfrontend:\n  target_length: 100000\nmodel:\n  fstride: 1\n  tstride: 1\n`,
+  );
   assert.throws(() => loadRecipe(join(d, 'r.yaml')), /r\.yaml: frontend\.target_length: .* make \d+ tokens, over the limit of 8192/);
 });
 
@@ -69,14 +84,26 @@ test('adapter config: input.tdim 100000 at stride 1 and a bottleneck of 1e9 are 
     return join(d, name);
   };
   const tdim = dir('tdim', { input: { ...cfg.input, tdim: 100000, tstride: 1, fstride: 1 }, frontend: undefined });
-  assert.throws(() => readAdapterConfig(tdim), /adapter_config\.json: input: .* tokens, over the limit of 8192 \(about \d+ GiB of attention scores per layer\)/);
+  assert.throws(
+    () => readAdapterConfig(tdim),
+    /adapter_config\.json: input: .* tokens, over the limit of 8192 \(about \d+ GiB of attention scores per layer\)/,
+  );
   const adapters = cfg.adapters.map((a: Record<string, unknown>) => ({ ...a, bottleneck: 1e9 }));
   const wide = dir('wide', { adapters });
   assert.throws(() => readAdapterConfig(wide), /adapter_config\.json: adapters\.0\.bottleneck: 1000000000 is over the limit of 65536/);
-  assert.throws(() => checkAdapterSpec({ position: 'attn', kernel: [99, 1], bottleneck: 8 }), /adapter\.kernel: \[99,1\] has a side over 31/);
+  assert.throws(
+    () => checkAdapterSpec({ position: 'attn', kernel: [99, 1], bottleneck: 8 }),
+    /adapter\.kernel: \[99,1\] has a side over 31/,
+  );
 });
 
 test('the adapter memory estimate is checked before Conv2d allocates, naming bottleneck', () => {
-  assert.throws(() => checkAdapterBytes({ position: 'attn', kernel: [31, 31], bottleneck: 4096, bias: false }, 768), /^Error: bottleneck: 4096 on width 768 with a 31x31 kernel \(the attn adapter\) needs [\d.]+ GiB/);
-  assert.throws(() => new LookAsideAdapter(768, { position: 'ffn', kernel: [31, 31], bottleneck: 65536 }), /bottleneck: 65536 on width 768/);
+  assert.throws(
+    () => checkAdapterBytes({ position: 'attn', kernel: [31, 31], bottleneck: 4096, bias: false }, 768),
+    /^Error: bottleneck: 4096 on width 768 with a 31x31 kernel \(the attn adapter\) needs [\d.]+ GiB/,
+  );
+  assert.throws(
+    () => new LookAsideAdapter(768, { position: 'ffn', kernel: [31, 31], bottleneck: 65536 }),
+    /bottleneck: 65536 on width 768/,
+  );
 });

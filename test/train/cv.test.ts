@@ -35,13 +35,22 @@ test('cross-validation: per-fold results, mean +/- std, AST epoch; resumes fold 
   const mtime = (k: number) => statSync(join(out, `fold${k}`, 'results.json')).mtimeMs;
   const before = [1, 2, 3].map(mtime);
   const r2 = await runCv({ recipe, folds: 3, out, ...quiet });
-  assert.deepEqual(r2.folds.map((f) => f.reused), [true, true, true]);
+  assert.deepEqual(
+    r2.folds.map((f) => f.reused),
+    [true, true, true],
+  );
   assert.deepEqual([1, 2, 3].map(mtime), before);
   rmSync(join(out, 'fold3'), { recursive: true });
   const r3 = await runCv({ recipe, folds: 3, out, ...quiet });
-  assert.deepEqual(r3.folds.map((f) => f.reused), [true, true, false]);
+  assert.deepEqual(
+    r3.folds.map((f) => f.reused),
+    [true, true, false],
+  );
   assert.deepEqual([1, 2].map(mtime), before.slice(0, 2));
   assert.deepEqual(r3.final, r.final, 'a re-run fold gives the same numbers');
   // a different recipe in the same directory is refused
-  await assert.rejects(runCv({ recipe: { ...recipe, optim: { ...recipe.optim, lr: 0.5 } }, folds: 3, out, ...quiet }), /fold 1 was run with a different recipe \(optim\.lr\)/);
+  await assert.rejects(
+    runCv({ recipe: { ...recipe, optim: { ...recipe.optim, lr: 0.5 } }, folds: 3, out, ...quiet }),
+    /fold 1 was run with a different recipe \(optim\.lr\)/,
+  );
 });

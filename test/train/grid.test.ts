@@ -59,13 +59,29 @@ test('grid file: axes, named and key/values forms, exclude, overrides as --set, 
   assert.equal(g.name, 'small');
   assert.equal(g.base, join(root, 'recipes', 'tiny.yaml'));
   assert.equal(g.out, join(root, 'runs', 'small'));
-  assert.deepEqual(g.axes.map((a) => [a.name, a.values.map((v) => v.name)]), [['method', ['loaa_t', 'loaa_f', 'linear']], ['seed', ['0', '1']]]);
+  assert.deepEqual(
+    g.axes.map((a) => [a.name, a.values.map((v) => v.name)]),
+    [
+      ['method', ['loaa_t', 'loaa_f', 'linear']],
+      ['seed', ['0', '1']],
+    ],
+  );
   assert.deepEqual(g.set, { 'train.epochs': 3, 'data.root': join(root, 'data', 'elsewhere') });
   const runs = await planGrid(g, g.out!, ['train.batch_size=2']);
-  assert.deepEqual(runs.map((r) => r.id), ['method=loaa_t__seed=0', 'method=loaa_t__seed=1', 'method=loaa_f__seed=0', 'method=loaa_f__seed=1', 'method=linear__seed=0']);
+  assert.deepEqual(
+    runs.map((r) => r.id),
+    ['method=loaa_t__seed=0', 'method=loaa_t__seed=1', 'method=loaa_f__seed=0', 'method=loaa_f__seed=1', 'method=linear__seed=0'],
+  );
   const lin = runs[4]!;
   assert.deepEqual(lin.axes, { method: 'linear', seed: '0' });
-  assert.deepEqual(lin.sets, ['train.epochs=3', `data.root=${join(root, 'data', 'elsewhere')}`, 'peft.method=linear', 'peft.adapters=[]', 'seed=0', 'train.batch_size=2']);
+  assert.deepEqual(lin.sets, [
+    'train.epochs=3',
+    `data.root=${join(root, 'data', 'elsewhere')}`,
+    'peft.method=linear',
+    'peft.adapters=[]',
+    'seed=0',
+    'train.batch_size=2',
+  ]);
   assert.equal(lin.dir, join(root, 'runs', 'small', 'method=linear__seed=0'));
   const args = trainArgs({ run: lin, resume: false });
   assert.deepEqual(args.slice(0, 5), ['train', '--config', g.base, '--set', 'train.epochs=3']);
@@ -78,14 +94,31 @@ test('grid file: axes, named and key/values forms, exclude, overrides as --set, 
 });
 
 test('grid file: clear errors naming the file and the key', async () => {
-  const bad = (name: string, text: string, re: RegExp) => assert.throws(() => readGrid(gridFile(name, text)), (e: Error) => e instanceof GridError && re.test(e.message), name);
+  const bad = (name: string, text: string, re: RegExp) =>
+    assert.throws(
+      () => readGrid(gridFile(name, text)),
+      (e: Error) => e instanceof GridError && re.test(e.message),
+      name,
+    );
   bad('b1.yaml', 'base: ../recipes/tiny.yaml\n', /b1\.yaml: axes: expected a mapping/);
-  bad('b3.yaml', 'base: ../recipes/nope.yaml\naxes: {seed: {key: seed, values: [1]}}\n', /b3\.yaml: base: recipe .*nope\.yaml does not exist/);
+  bad(
+    'b3.yaml',
+    'base: ../recipes/nope.yaml\naxes: {seed: {key: seed, values: [1]}}\n',
+    /b3\.yaml: base: recipe .*nope\.yaml does not exist/,
+  );
   bad('b4.yaml', 'base: ../recipes/tiny.yaml\naxis: {}\n', /b4\.yaml: axis: unknown key \(known: name, description, base/);
   bad('b5.yaml', 'base: ../recipes/tiny.yaml\naxes: {seed: [1, 2]}\n', /b5\.yaml: axes\.seed: expected named values/);
   bad('b6.yaml', 'base: ../recipes/tiny.yaml\naxes: {m: {a: 3}}\n', /b6\.yaml: axes\.m\.a: expected a mapping of recipe overrides/);
-  bad('b7.yaml', 'base: ../recipes/tiny.yaml\naxes: {seed: {key: seed, values: [1]}}\nexclude: [{sed: 1}]\n', /b7\.yaml: exclude\.0\.sed: no such axis/);
-  bad('b8.yaml', 'base: ../recipes/tiny.yaml\naxes: {seed: {key: seed, values: [1]}}\nexclude: [{seed: 2}]\n', /b8\.yaml: exclude\.0\.seed: no value "2"/);
+  bad(
+    'b7.yaml',
+    'base: ../recipes/tiny.yaml\naxes: {seed: {key: seed, values: [1]}}\nexclude: [{sed: 1}]\n',
+    /b7\.yaml: exclude\.0\.sed: no such axis/,
+  );
+  bad(
+    'b8.yaml',
+    'base: ../recipes/tiny.yaml\naxes: {seed: {key: seed, values: [1]}}\nexclude: [{seed: 2}]\n',
+    /b8\.yaml: exclude\.0\.seed: no value "2"/,
+  );
   bad('b9.yaml', 'base: [\n', /b9\.yaml: not valid YAML/);
   bad('b10.yaml', 'base: ../recipes/tiny.yaml\naxes: {m: {"a b": {}, "a/b": {}}}\n', /share a directory name/);
   // overrides are checked against the recipe schema when planning, per run
@@ -111,7 +144,11 @@ axes:
     ),
   );
   const runs = await planGrid(g, join(root, 'b'));
-  const r = (id: string) => runs.find((x) => x.id === id)!.sets.filter((s) => s.includes('bottleneck=')).at(-1);
+  const r = (id: string) =>
+    runs
+      .find((x) => x.id === id)!
+      .sets.filter((s) => s.includes('bottleneck='))
+      .at(-1);
   assert.equal(r('kernel=T__budget=r36'), 'peft.adapters.0.bottleneck=36');
   assert.equal(r('kernel=P__budget=r36'), 'peft.adapters.0.bottleneck=108'); // the paper's 1x1 r 108 = 1x3 r 36
   const rt = Number(r('kernel=T__budget=small')!.split('=')[1]);
@@ -140,29 +177,60 @@ rules:
   );
   assert.equal(g.base, null);
   const runs = await planGrid(g, join(root, 'c'));
-  assert.deepEqual(runs.map((r) => r.base), [join(root, 'recipes', 'tiny.yaml'), join(root, 'recipes', 'other.yaml')]);
-  assert.deepEqual(runs[0]!.sets, ['peft.adapters=[{"position":"attn","bottleneck":4},{"position":"ffn","bottleneck":4}]', 'peft.adapters.0.kernel=[3,1]', 'peft.adapters.1.kernel=[3,1]']);
+  assert.deepEqual(
+    runs.map((r) => r.base),
+    [join(root, 'recipes', 'tiny.yaml'), join(root, 'recipes', 'other.yaml')],
+  );
+  assert.deepEqual(runs[0]!.sets, [
+    'peft.adapters=[{"position":"attn","bottleneck":4},{"position":"ffn","bottleneck":4}]',
+    'peft.adapters.0.kernel=[3,1]',
+    'peft.adapters.1.kernel=[3,1]',
+  ]);
   assert.deepEqual(runs[1]!.sets.slice(1), ['train.epochs=7', 'peft.adapters.0.kernel=[3,1]', 'peft.adapters.1.kernel=[3,1]']);
   const { loadRecipe } = await import('../../src/train/recipe.js');
   const r = loadRecipe(runs[1]!.base, { set: runs[1]!.sets });
-  assert.deepEqual(r.peft.adapters.map((a) => [a.position, a.kernel]), [['attn', [3, 1]], ['ffn', [3, 1]]]);
+  assert.deepEqual(
+    r.peft.adapters.map((a) => [a.position, a.kernel]),
+    [
+      ['attn', [3, 1]],
+      ['ffn', [3, 1]],
+    ],
+  );
   assert.equal(r.train.batch_size, 8);
   assert.equal(r.train.epochs, 7);
   // a base named by the axis values
   const tg = readGrid(gridFile('templ.yaml', 'base: ../recipes/{name}.yaml\naxes: {name: {tiny: {}, other: {}, nope: {}}}\n'));
   await assert.rejects(planGrid(tg, join(root, 't')), /templ\.yaml: run name=nope: base: recipe .*nope\.yaml does not exist/);
   tg.axes[0]!.values.pop();
-  assert.deepEqual((await planGrid(tg, join(root, 't'))).map((r) => r.base), [join(root, 'recipes', 'tiny.yaml'), join(root, 'recipes', 'other.yaml')]);
+  assert.deepEqual(
+    (await planGrid(tg, join(root, 't'))).map((r) => r.base),
+    [join(root, 'recipes', 'tiny.yaml'), join(root, 'recipes', 'other.yaml')],
+  );
   const tb = readGrid(gridFile('templ2.yaml', 'base: ../recipes/{dataset}.yaml\naxes: {name: {tiny: {}}}\n'));
   await assert.rejects(planGrid(tb, join(root, 't')), /templ2\.yaml: run name=tiny: base: \{dataset\} is not an axis \(axes: name\)/);
   // no base anywhere
   const nb = readGrid(gridFile('nobase.yaml', 'axes: {seed: {key: seed, values: [1]}}\n'));
   await assert.rejects(planGrid(nb, join(root, 'x')), /nobase\.yaml: run seed=1: no base recipe/);
-  assert.throws(() => readGrid(gridFile('badrule.yaml', 'base: ../recipes/tiny.yaml\naxes: {seed: {key: seed, values: [1]}}\nrules: [{when: {seed: 1}, sett: {}}]\n')), /badrule\.yaml: rules\.0\.sett: unknown key/);
+  assert.throws(
+    () =>
+      readGrid(
+        gridFile(
+          'badrule.yaml',
+          'base: ../recipes/tiny.yaml\naxes: {seed: {key: seed, values: [1]}}\nrules: [{when: {seed: 1}, sett: {}}]\n',
+        ),
+      ),
+    /badrule\.yaml: rules\.0\.sett: unknown key/,
+  );
 });
 
 test('the grid files in grids/ read and plan (every run a valid recipe)', async () => {
-  const counts: Record<string, number> = { 'fsdd_small.yaml': 4, 'paper_table1.yaml': 24, 'paper_table2.yaml': 49, 'paper_table3.yaml': 10, 'beyond_paper_methods.yaml': 35 };
+  const counts: Record<string, number> = {
+    'fsdd_small.yaml': 4,
+    'paper_table1.yaml': 24,
+    'paper_table2.yaml': 49,
+    'paper_table3.yaml': 10,
+    'beyond_paper_methods.yaml': 35,
+  };
   for (const f of readdirSync(join(repoRoot, 'grids')).filter((x) => x.endsWith('.yaml'))) {
     const g = readGrid(join(repoRoot, 'grids', f));
     const runs = await planGrid(g, join(root, 'plan', f));
@@ -170,9 +238,20 @@ test('the grid files in grids/ read and plan (every run a valid recipe)', async 
     const { parseReportSpec } = await import('../../src/viz/report.js');
     const spec = parseReportSpec(g.report, `${f}: report`);
     const axes = g.axes.map((a) => a.name);
-    const used = [...spec.tables.flatMap((t) => [...(t.rows ?? []), ...(t.cols ?? []), ...Object.keys(t.filter ?? {})]), ...(spec.curves.group ?? []), ...(spec.curves.split ?? []), ...(spec.replicates ?? [])];
+    const used = [
+      ...spec.tables.flatMap((t) => [...(t.rows ?? []), ...(t.cols ?? []), ...Object.keys(t.filter ?? {})]),
+      ...(spec.curves.group ?? []),
+      ...(spec.curves.split ?? []),
+      ...(spec.replicates ?? []),
+    ];
     for (const a of used) assert.ok(axes.includes(a), `${f}: report names axis ${a}`);
-    for (const t of spec.tables) for (const [a, vs] of Object.entries(t.filter ?? {})) for (const v of vs) assert.ok(g.axes.find((x) => x.name === a)!.values.some((x) => x.name === v), `${f}: filter ${a}=${v}`);
+    for (const t of spec.tables)
+      for (const [a, vs] of Object.entries(t.filter ?? {}))
+        for (const v of vs)
+          assert.ok(
+            g.axes.find((x) => x.name === a)!.values.some((x) => x.name === v),
+            `${f}: filter ${a}=${v}`,
+          );
   }
 });
 
@@ -183,9 +262,12 @@ function fakeRunner(calls: RunContext[], fail = new Set<string>()): (ctx: RunCon
     const d = ctx.run.dir;
     writeFileSync(join(d, 'recipe.json'), JSON.stringify({ sets: ctx.run.sets }));
     await new Promise((r) => setTimeout(r, 20));
-    writeFileSync(join(d, 'metrics.jsonl'), JSON.stringify({ epoch: 1, train_loss: 1, val: { top1: 0.5 } }) + '\n');
+    writeFileSync(join(d, 'metrics.jsonl'), `${JSON.stringify({ epoch: 1, train_loss: 1, val: { top1: 0.5 } })}\n`);
     if (fail.has(ctx.run.id)) return 3;
-    writeFileSync(join(d, 'results.json'), JSON.stringify({ params: { total: 100, trainable: 5 }, final: { epoch: 1, split: 'validation', metrics: { top1: 0.5 } } }));
+    writeFileSync(
+      join(d, 'results.json'),
+      JSON.stringify({ params: { total: 100, trainable: 5 }, final: { epoch: 1, split: 'validation', metrics: { top1: 0.5 } } }),
+    );
     return 0;
   };
 }
@@ -204,8 +286,13 @@ test('runGrid: a queue that resumes: finished runs are skipped, a crashed one re
   assert.ok(calls.every((c) => c.threads === 1 && c.cpus.length === 1 && !c.resume));
   assert.deepEqual(new Set(calls.map((c) => c.cpus[0])), new Set([0, 1]), 'two jobs on two different cores');
   assert.ok(existsSync(join(out, 'grid.yaml')) && existsSync(join(out, 'grid_status.json')));
-  const status = JSON.parse(readFileSync(join(out, 'grid_status.json'), 'utf8')) as { runs: { id: string; state: string; exit_code?: number }[] };
-  assert.deepEqual(status.runs.find((r) => r.id === crash), { ...status.runs.find((r) => r.id === crash), state: 'failed', exit_code: 3 });
+  const status = JSON.parse(readFileSync(join(out, 'grid_status.json'), 'utf8')) as {
+    runs: { id: string; state: string; exit_code?: number }[];
+  };
+  assert.deepEqual(
+    status.runs.find((r) => r.id === crash),
+    { ...status.runs.find((r) => r.id === crash), state: 'failed', exit_code: 3 },
+  );
   const gr = JSON.parse(readFileSync(join(runs[0]!.dir, 'grid_run.json'), 'utf8')) as { axes: Record<string, string>; command: string[] };
   assert.deepEqual(gr.axes, { method: 'loaa_t', seed: '0' });
   assert.equal(gr.command[0], 'loaa');
@@ -218,7 +305,10 @@ test('runGrid: a queue that resumes: finished runs are skipped, a crashed one re
   calls.length = 0;
   events.length = 0;
   s = await runGrid(g, runs, { out, jobs: 2, runner: fakeRunner(calls) });
-  assert.deepEqual(calls.map((c) => [c.run.id, c.resume]), [[crash, true]]);
+  assert.deepEqual(
+    calls.map((c) => [c.run.id, c.resume]),
+    [[crash, true]],
+  );
   assert.equal(s.skipped, 4);
   assert.equal(s.done, 1);
   assert.deepEqual(s.failed, []);
@@ -256,7 +346,10 @@ test('runGrid: a run another live process holds is left alone; a stale lock is t
     },
   });
   assert.deepEqual(s.busy, [runs[0]!.id]);
-  assert.deepEqual(calls.map((c) => c.run.id), [runs[1]!.id, runs[2]!.id]);
+  assert.deepEqual(
+    calls.map((c) => c.run.id),
+    [runs[1]!.id, runs[2]!.id],
+  );
   assert.equal(s.left, 2);
   assert.ok(existsSync(join(runs[0]!.dir, '.grid-lock')), 'the other process keeps its lock');
 });
@@ -289,10 +382,16 @@ report:
   const s = JSON.parse(r.stdout) as { done: number; skipped: number; failed: string[] };
   assert.deepEqual([s.done, s.skipped, s.failed], [2, 0, []]);
   const runDir = join(e2e, 'runs', 'method=loaa_t');
-  for (const f of ['recipe.json', 'metrics.jsonl', 'results.json', 'grid_run.json', 'train.log', 'best/adapter_config.json']) assert.ok(existsSync(join(runDir, f)), f);
+  for (const f of ['recipe.json', 'metrics.jsonl', 'results.json', 'grid_run.json', 'train.log', 'best/adapter_config.json'])
+    assert.ok(existsSync(join(runDir, f)), f);
   assert.ok(!readdirSync(runDir).includes('.grid-lock'));
-  const recipe = JSON.parse(readFileSync(join(runDir, 'recipe.json'), 'utf8')) as { peft: { adapters: { kernel: number[]; bottleneck: number }[] } };
-  assert.deepEqual(recipe.peft.adapters.map((a) => [a.kernel, a.bottleneck]), [[[1, 3], 4]]);
+  const recipe = JSON.parse(readFileSync(join(runDir, 'recipe.json'), 'utf8')) as {
+    peft: { adapters: { kernel: number[]; bottleneck: number }[] };
+  };
+  assert.deepEqual(
+    recipe.peft.adapters.map((a) => [a.kernel, a.bottleneck]),
+    [[[1, 3], 4]],
+  );
 
   // again: nothing to do
   r = loaaIn(['grid', 'g.yaml', '--out', 'runs']);
@@ -309,10 +408,25 @@ report:
 
   const wav = join(data, 'test', readdirSync(join(data, 'test'))[0]!);
   const wavFile = join(wav, readdirSync(wav)[0]!);
-  r = loaaIn(['attention', wavFile, '--backbone', 'random:deit_tiny_distilled_patch16_224', '--seed', '3', '--adapter', join(runDir, 'best'), '--out', 'map.png', '--json']);
+  r = loaaIn([
+    'attention',
+    wavFile,
+    '--backbone',
+    'random:deit_tiny_distilled_patch16_224',
+    '--seed',
+    '3',
+    '--adapter',
+    join(runDir, 'best'),
+    '--out',
+    'map.png',
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const a = JSON.parse(r.stdout) as { size: [number, number]; rows: { label: string }[]; grid: [number, number] };
-  assert.deepEqual(a.rows.map((x) => x.label), ['BACKBONE (RANDOM)', 'method=loaa_t/best']);
+  assert.deepEqual(
+    a.rows.map((x) => x.label),
+    ['BACKBONE (RANDOM)', 'method=loaa_t/best'],
+  );
   assert.deepEqual(a.grid, [2, 4]); // 32 mel bins x 64 frames
   const img = readPng(join(e2e, 'map.png'));
   assert.deepEqual([img.width, img.height], a.size);

@@ -32,7 +32,11 @@ test('Table 1: 4 kernels x 2 positions x 3 budgets on EPIC-SOUNDS, r 18/36/72 (3
   const R: Record<string, number[]> = { '1x3': [18, 36, 72], '3x1': [18, 36, 72], '3x3': [6, 12, 24], '1x1': [54, 108, 216] };
   const paper = ['1.2%', '2.3%', '4.6%'];
   const want: string[] = [];
-  for (const k of Object.keys(R)) for (const pos of ['attn', 'ffn']) R[k]!.forEach((r) => { want.push(`${pos}:${k}:r${r}`); });
+  for (const k of Object.keys(R))
+    for (const pos of ['attn', 'ffn'])
+      R[k]!.forEach((r) => {
+        want.push(`${pos}:${k}:r${r}`);
+      });
   assert.deepEqual(runs.map(adaptersOf).sort(), want.sort());
   for (const c of runs) {
     assert.equal(c.recipe.data.type, 'epic', c.run.id);
@@ -53,11 +57,32 @@ test('Table 2: the paper rows on ESC-50 (5 folds), Speech Commands and EPIC-SOUN
   const rows: Record<string, { method: string; adapters: [number, number, number][]; share?: string } | { method: string; full: true }> = {
     full: { method: 'full', full: true },
     linear: { method: 'linear', adapters: [] },
-    adapter: { method: 'adapter', adapters: [[1, 1, 108], [1, 1, 108]], share: '5' },
+    adapter: {
+      method: 'adapter',
+      adapters: [
+        [1, 1, 108],
+        [1, 1, 108],
+      ],
+      share: '5',
+    },
     attnT_2: { method: 'loaa', adapters: [[1, 3, 36]], share: '2' },
     ffnF_2: { method: 'loaa', adapters: [[3, 1, 36]], share: '2' },
-    'attnT+ffnF_5': { method: 'loaa', adapters: [[1, 3, 36], [3, 1, 36]], share: '5' },
-    'attnT+ffnF_10': { method: 'loaa', adapters: [[1, 3, 72], [3, 1, 72]], share: '9' },
+    'attnT+ffnF_5': {
+      method: 'loaa',
+      adapters: [
+        [1, 3, 36],
+        [3, 1, 36],
+      ],
+      share: '5',
+    },
+    'attnT+ffnF_10': {
+      method: 'loaa',
+      adapters: [
+        [1, 3, 72],
+        [3, 1, 72],
+      ],
+      share: '9',
+    },
   };
   assert.deepEqual([...new Set(runs.map((c) => c.run.axes.method))], Object.keys(rows));
   for (const c of runs) {
@@ -77,7 +102,8 @@ test('Table 2: the paper rows on ESC-50 (5 folds), Speech Commands and EPIC-SOUN
     // Attn(T) 2%, Attn(T)FFN(F) 5% and 10% are rounded labels of 2.3%, 4.6% and 9.3%
     if (row.share) assert.equal((100 * c.paperShare).toFixed(0), row.share, `${c.run.id}: ${c.paperShare}`);
     // the linear probe's 0.04% (EPIC-SOUNDS' 44-class head: 35,372 / 87,630,032)
-    if (row.method === 'linear' && ds === 'epic_sounds') assert.equal((100 * c.paperShare).toFixed(2), '0.04', `${c.run.id}: ${c.paperShare}`);
+    if (row.method === 'linear' && ds === 'epic_sounds')
+      assert.equal((100 * c.paperShare).toFixed(2), '0.04', `${c.run.id}: ${c.paperShare}`);
   }
 });
 
@@ -96,7 +122,17 @@ test('Table 3: every Attn x FFN combination of T and F, and L+L, at 5% and 10% o
   for (const c of runs) {
     assert.equal(c.recipe.data.type, 'epic', c.run.id);
     const r = c.run.axes.budget === '5%' ? 36 : 72;
-    assert.equal(c.counts.trainable, expected([[1, 3, r], [1, 3, r]], 44), c.run.id);
+    assert.equal(
+      c.counts.trainable,
+      expected(
+        [
+          [1, 3, r],
+          [1, 3, r],
+        ],
+        44,
+      ),
+      c.run.id,
+    );
   }
 });
 
@@ -109,16 +145,47 @@ test('the dry-run listing shows one line per paper row with the labels and count
   assert.match(lines[0]!, /dataset\s+method\s+trains\s+trainable\s+share\s+paper share\s+runs/);
   const esc = lines.find((l) => l.includes('ESC-50') && l.includes('LoAA Attn(T) FFN(F) 5%'))!;
   assert.ok(esc, text);
-  assert.match(esc, new RegExp(`${expected([[1, 3, 36], [3, 1, 36]], 50).toLocaleString('en-US')}\\s+4\\.49%\\s+4\\.59%\\s+5$`));
+  assert.match(
+    esc,
+    new RegExp(
+      `${expected(
+        [
+          [1, 3, 36],
+          [3, 1, 36],
+        ],
+        50,
+      ).toLocaleString('en-US')}\\s+4\\.49%\\s+4\\.59%\\s+5$`,
+    ),
+  );
 });
 
 test('loaa grid --dry-run prints the rows with their counts (text and --json), without data or weights', () => {
   const bin = join(repoRoot, 'bin', 'loaa.js');
-  const text = spawnSync(process.execPath, [bin, 'grid', join(repoRoot, 'grids', 'paper_table3.yaml'), '--dry-run', '--out', join(repoRoot, 'runs', 'dry-run-test')], { encoding: 'utf8' });
+  const text = spawnSync(
+    process.execPath,
+    [bin, 'grid', join(repoRoot, 'grids', 'paper_table3.yaml'), '--dry-run', '--out', join(repoRoot, 'runs', 'dry-run-test')],
+    { encoding: 'utf8' },
+  );
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /^adapters\s+budget\s+trains\s+trainable\s+share\s+paper share$/m);
-  assert.match(text.stdout, new RegExp(`^Attn\\(L\\) \\+ FFN\\(L\\)\\s+10%\\s+loaa: attn 1x1 r216 \\+ ffn 1x1 r216\\s+${expected([[1, 1, 216], [1, 1, 216]], 44).toLocaleString('en-US')}\\s+8\\.56%\\s+9\\.13%$`, 'm'));
-  const js = spawnSync(process.execPath, [bin, 'grid', join(repoRoot, 'grids', 'paper_table1.yaml'), '--dry-run', '--json', '--out', join(repoRoot, 'runs', 'dry-run-test')], { encoding: 'utf8' });
+  assert.match(
+    text.stdout,
+    new RegExp(
+      `^Attn\\(L\\) \\+ FFN\\(L\\)\\s+10%\\s+loaa: attn 1x1 r216 \\+ ffn 1x1 r216\\s+${expected(
+        [
+          [1, 1, 216],
+          [1, 1, 216],
+        ],
+        44,
+      ).toLocaleString('en-US')}\\s+8\\.56%\\s+9\\.13%$`,
+      'm',
+    ),
+  );
+  const js = spawnSync(
+    process.execPath,
+    [bin, 'grid', join(repoRoot, 'grids', 'paper_table1.yaml'), '--dry-run', '--json', '--out', join(repoRoot, 'runs', 'dry-run-test')],
+    { encoding: 'utf8' },
+  );
   assert.equal(js.status, 0, js.stderr);
   const out = JSON.parse(js.stdout) as { runs: { axes: Record<string, string>; trainable: number; paper_share: number; state: string }[] };
   assert.equal(out.runs.length, 24);

@@ -110,26 +110,23 @@ test('Float32Array scores give the same results as their float64 values', () => 
 
 test('AUC equals the pairwise (Mann-Whitney) count with ties as half', () => {
   fc.assert(
-    fc.property(
-      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 5 })), { minLength: 2, maxLength: 30 }),
-      (rows) => {
-        const y = rows.map((r) => (r[0] ? 1 : 0));
-        const s = rows.map((r) => r[1]);
-        let pairs = 0;
-        let wins = 0;
-        for (let i = 0; i < y.length; i++) {
-          for (let j = 0; j < y.length; j++) {
-            if (y[i] === 1 && y[j] === 0) {
-              pairs++;
-              wins += s[i]! > s[j]! ? 1 : s[i] === s[j] ? 0.5 : 0;
-            }
+    fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 5 })), { minLength: 2, maxLength: 30 }), (rows) => {
+      const y = rows.map((r) => (r[0] ? 1 : 0));
+      const s = rows.map((r) => r[1]);
+      let pairs = 0;
+      let wins = 0;
+      for (let i = 0; i < y.length; i++) {
+        for (let j = 0; j < y.length; j++) {
+          if (y[i] === 1 && y[j] === 0) {
+            pairs++;
+            wins += s[i]! > s[j]! ? 1 : s[i] === s[j] ? 0.5 : 0;
           }
         }
-        const auc = rocAuc(y, s);
-        if (pairs === 0) return Number.isNaN(auc);
-        return Math.abs(auc - wins / pairs) < 1e-12;
-      },
-    ),
+      }
+      const auc = rocAuc(y, s);
+      if (pairs === 0) return Number.isNaN(auc);
+      return Math.abs(auc - wins / pairs) < 1e-12;
+    }),
   );
 });
 
@@ -141,7 +138,10 @@ test('AP is 1 for a perfect ranking and invariant to an order-preserving score m
       const y = rows.map((r) => (r[0] ? 1 : 0));
       const s = rows.map((r) => r[1]);
       const a = averagePrecision(y, s);
-      const b = averagePrecision(y, s.map((v) => 4 * v));
+      const b = averagePrecision(
+        y,
+        s.map((v) => 4 * v),
+      );
       return (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) < 1e-12 || a === b;
     }),
   );
@@ -151,8 +151,28 @@ test('bad inputs name the argument at fault', () => {
   assert.throws(() => evaluate(new Float32Array(6), [0, 1]), /^Error: numClasses:/);
   assert.throws(() => evaluate(new Float32Array(7), [0, 1], { numClasses: 3 }), /^Error: scores: length 7/);
   assert.throws(() => evaluate([[0, 1], [1]], [0, 1]), /^Error: scores: row 1 has 1 values/);
-  assert.throws(() => evaluate([[0, 1], [1, 0]], [0, 2]), /^Error: targets: row 1 has class index 2/);
-  assert.throws(() => evaluate([[0, 1], [1, 0]], [0, 1, 1]), /^Error: targets: length 3/);
+  assert.throws(
+    () =>
+      evaluate(
+        [
+          [0, 1],
+          [1, 0],
+        ],
+        [0, 2],
+      ),
+    /^Error: targets: row 1 has class index 2/,
+  );
+  assert.throws(
+    () =>
+      evaluate(
+        [
+          [0, 1],
+          [1, 0],
+        ],
+        [0, 1, 1],
+      ),
+    /^Error: targets: length 3/,
+  );
   assert.throws(() => evaluate([[0, NaN]], [0]), /^Error: scores: NaN at row 0, class 1/);
   assert.throws(() => topKAccuracy([[0, 1]], [0], 0), /^Error: k:/);
 });

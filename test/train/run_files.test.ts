@@ -28,9 +28,15 @@ test('results.json as a character device is refused naming it (report used to ab
   assert.throws(() => readResults(out), /results\.json: cannot read run results: it is a character device/);
 });
 
-test('a FIFO as the lock file is refused at once, naming it and what to do', { skip: haveMkfifo ? false : 'mkfifo is not available', timeout: 20_000 }, async () => {
+test('a FIFO as the lock file is refused at once, naming it and what to do', {
+  skip: haveMkfifo ? false : 'mkfifo is not available',
+  timeout: 20_000,
+}, async () => {
   const out = tempDir('lock-fifo');
   mkdirSync(join(out, 'run'));
   mkfifo(join(out, 'run', '.train-lock'));
-  await assert.rejects(FileLock.acquireWaiting(join(out, 'run', '.train-lock'), 'test', 100), /\.train-lock: cannot read lock: it is a FIFO .*remove it/);
+  await assert.rejects(
+    FileLock.acquireWaiting(join(out, 'run', '.train-lock'), 'test', 100),
+    /\.train-lock: cannot read lock: it is a FIFO .*remove it/,
+  );
 });

@@ -25,7 +25,7 @@ export function tinyFolds(root: string, folds = 3, perClassPerFold = 2): string 
       }
     }
   }
-  writeFileSync(join(root, 'manifest.csv'), lines.join('\n') + '\n');
+  writeFileSync(join(root, 'manifest.csv'), `${lines.join('\n')}\n`);
   return root;
 }
 
@@ -55,9 +55,10 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-      ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
-      : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

@@ -16,9 +16,15 @@ test('a run writes metrics.jsonl, best/ and final/ adapters and results.json', a
   const recipe = recipeFromObject(tinyRecipe(data, { train: { epochs: 2, checkpoint_every: 2 }, data: { workers: 1 } }));
   const lines: string[] = [];
   const r = await train({ recipe, out, log: (s) => lines.push(s), progress: { silent: true } });
-  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(metrics.length, 2);
-  assert.deepEqual(metrics.map((m) => m.epoch), [1, 2]);
+  assert.deepEqual(
+    metrics.map((m) => m.epoch),
+    [1, 2],
+  );
   for (const m of metrics) {
     assert.equal(typeof m.train_loss, 'number');
     assert.equal(m.split, 'validation');
@@ -53,7 +59,9 @@ test('a run writes metrics.jsonl, best/ and final/ adapters and results.json', a
 
 test('a non-finite loss stops the run naming the step; the last good checkpoint stays', async () => {
   const out = join(tempDir('trainer-nan'), 'run');
-  const recipe = recipeFromObject(tinyRecipe(data, { optim: { lr: 1e30 }, train: { epochs: 3, checkpoint_every: 1 }, data: { validation: null, test: null } }));
+  const recipe = recipeFromObject(
+    tinyRecipe(data, { optim: { lr: 1e30 }, train: { epochs: 3, checkpoint_every: 1 }, data: { validation: null, test: null } }),
+  );
   let err: unknown;
   try {
     await train({ recipe, out, ...quiet });
@@ -84,12 +92,25 @@ test('resume in process: stop after some steps, continue, same weights as one go
   rmSync(join(dir, 'b', 'results.json'));
   const resumed = await train({ recipe: recipeFromObject(base), out: join(dir, 'b'), resume: true, ...quiet });
   assert.equal(resumed.steps, whole.steps);
-  assert.ok(readFileSync(join(dir, 'a', 'final', 'adapter_model.safetensors')).equals(readFileSync(join(dir, 'b', 'final', 'adapter_model.safetensors'))));
+  assert.ok(
+    readFileSync(join(dir, 'a', 'final', 'adapter_model.safetensors')).equals(
+      readFileSync(join(dir, 'b', 'final', 'adapter_model.safetensors')),
+    ),
+  );
   assert.deepEqual(resumed.best, whole.best);
   assert.deepEqual(resumed.test?.metrics, whole.test?.metrics);
-  const ma = readFileSync(join(dir, 'a', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).val);
-  const mb = readFileSync(join(dir, 'b', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).val);
+  const ma = readFileSync(join(dir, 'a', 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).val);
+  const mb = readFileSync(join(dir, 'b', 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).val);
   assert.deepEqual(mb, ma);
   // a changed recipe cannot resume
-  await assert.rejects(train({ recipe: recipeFromObject(base, 'r', ['optim.lr=0.5']), out: join(dir, 'b'), resume: true, ...quiet }), /--resume: the recipe differs from the run's .* in optim\.lr/);
+  await assert.rejects(
+    train({ recipe: recipeFromObject(base, 'r', ['optim.lr=0.5']), out: join(dir, 'b'), resume: true, ...quiet }),
+    /--resume: the recipe differs from the run's .* in optim\.lr/,
+  );
 });

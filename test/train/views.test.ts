@@ -23,7 +23,7 @@ const RATE = 24000;
 const FE: FrontendSpec = { type: 'epic', sampleRate: RATE, numMelBins: 32, targetLength: 400 };
 const C = 3;
 
-test('5-view evaluation: each clip scores the mean of its 5 windows\' logits; loss and metrics follow', async () => {
+test("5-view evaluation: each clip scores the mean of its 5 windows' logits; loss and metrics follow", async () => {
   const dir = tempDir('views');
   const rng = new Rng(3);
   const clips: ClipRef[] = [];
@@ -36,7 +36,10 @@ test('5-view evaluation: each clip scores the mean of its 5 windows\' logits; lo
     clips.push({ id: `c${k}`, path, label: k });
     waves.push(s);
   }
-  const model = new AudioSpectrogramTransformer({ arch: 'deit_tiny_distilled_patch16_224', numClasses: C, fdim: 32, tdim: 400, fstride: 16, tstride: 16, depth: 1 }, { seed: 2 });
+  const model = new AudioSpectrogramTransformer(
+    { arch: 'deit_tiny_distilled_patch16_224', numClasses: C, fdim: 32, tdim: 400, fstride: 16, tstride: 16, depth: 1 },
+    { seed: 2 },
+  );
   try {
     model.eval();
     const w: WindowSpec = { seconds: 1.999, position: 'start', views: 5 };
@@ -55,11 +58,14 @@ test('5-view evaluation: each clip scores the mean of its 5 windows\' logits; lo
         const spec = epicLogMel(waves[i]!.subarray(s, e), { sampleRate: RATE, numMelBins: 32, numFrames: 400 });
         const lg = noGrad(() => scope(() => Array.from(model.forward(tensor(spec.data, [1, 400, 32])).data<'float32'>())));
         single.push(lg);
-        lg.forEach((x, j) => { mean[j] += x / 5; });
+        lg.forEach((x, j) => {
+          mean[j] += x / 5;
+        });
       }
       // the views differ (else the test would not tell a mean from one view)
       assert.notDeepEqual(single[0], single[4]);
-      for (let j = 0; j < C; j++) assert.ok(Math.abs(r.logits[i * C + j]! - mean[j]!) < 1e-5, `clip ${i} class ${j}: ${r.logits[i * C + j]} vs ${mean[j]}`);
+      for (let j = 0; j < C; j++)
+        assert.ok(Math.abs(r.logits[i * C + j]! - mean[j]!) < 1e-5, `clip ${i} class ${j}: ${r.logits[i * C + j]} vs ${mean[j]}`);
       const lse = Math.log(mean.reduce((a, x) => a + Math.exp(x), 0));
       loss += lse - mean[clip.label as number]!;
       if (mean.indexOf(Math.max(...mean)) === clip.label) correct++;

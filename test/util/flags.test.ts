@@ -28,16 +28,27 @@ test('parseFlags types numbers once, with the messages every command and script 
     [['--r'], /^--r: missing value$/],
     [['--nn', '1'], /^--nn: unknown option \(did you mean --n\?\) \(see x --help\)$/],
   ];
-  for (const [argv, re] of bad) assert.throws(() => parseFlags(argv, FLAGS, 'x --help'), (e: Error) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+  for (const [argv, re] of bad)
+    assert.throws(
+      () => parseFlags(argv, FLAGS, 'x --help'),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+      argv.join(' '),
+    );
   // the CLI's UsageError is this one (main.ts maps it to exit 2)
   assert.equal(CliUsageError, UsageError);
 });
 
 test('the bench scripts parse their flags with it: a bad value names the flag', () => {
-  const check = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'bench', 'dist_check.js'), '--mib', 'lots'], { encoding: 'utf8', timeout: 60_000 });
+  const check = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'bench', 'dist_check.js'), '--mib', 'lots'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(check.status, 1, check.stderr);
   assert.deepEqual(JSON.parse(check.stdout), { ok: false, error: '--mib: expected a positive number, got "lots"' });
-  const scaling = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'bench', 'dist_scaling.js'), 'bytes', '--tdim', '8'], { encoding: 'utf8', timeout: 60_000 });
+  const scaling = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'bench', 'dist_scaling.js'), 'bytes', '--tdim', '8'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(scaling.status, 2);
   assert.match(scaling.stderr, /^dist_scaling: --tdim: expected an integer >= 16, got "8"/);
 });

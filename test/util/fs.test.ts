@@ -18,14 +18,23 @@ test('readRegularFile refuses FIFOs, devices and directories by name, without bl
     const fifo = join(dir, 'pipe.wav');
     execFileSync('mkfifo', [fifo]);
     // a blocking open of a FIFO without a writer never returns: this test would hang, not fail
-    assert.throws(() => readRegularFile(fifo, 'audio file'), (e: Error) => e.message === `${fifo}: cannot read audio file: it is a FIFO (named pipe), not a regular file`);
-    assert.throws(() => readRegularFile('/dev/zero', 'checkpoint'), /^Error: \/dev\/zero: cannot read checkpoint: it is a character device/);
+    assert.throws(
+      () => readRegularFile(fifo, 'audio file'),
+      (e: Error) => e.message === `${fifo}: cannot read audio file: it is a FIFO (named pipe), not a regular file`,
+    );
+    assert.throws(
+      () => readRegularFile('/dev/zero', 'checkpoint'),
+      /^Error: \/dev\/zero: cannot read checkpoint: it is a character device/,
+    );
     assert.throws(() => readRegularFile(dir, 'recipe'), new RegExp(`^Error: ${dir}: cannot read recipe: it is a directory`));
     assert.throws(() => readRegularFile(join(dir, 'nope'), 'x'), /nope: cannot read x: no such file/);
     const f = join(dir, 'a.bin');
     writeFileSync(f, Buffer.alloc(1000, 7));
     assert.equal(readRegularFile(f, 'x').length, 1000);
-    assert.throws(() => readRegularFile(f, 'audio file', { maxBytes: 999, override: 'LOAA_MAX_AUDIO_BYTES' }), /a\.bin: audio file is 1000 bytes, more than the 999-byte limit \(raise it with LOAA_MAX_AUDIO_BYTES\)/);
+    assert.throws(
+      () => readRegularFile(f, 'audio file', { maxBytes: 999, override: 'LOAA_MAX_AUDIO_BYTES' }),
+      /a\.bin: audio file is 1000 bytes, more than the 999-byte limit \(raise it with LOAA_MAX_AUDIO_BYTES\)/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -51,7 +60,10 @@ test('writeFileAtomic never replaces a FIFO, a device or a symlink', () => {
     // a regular file is replaced, and no temp file stays behind
     writeFileAtomic(target, 'new');
     assert.equal(readFileSync(target, 'utf8'), 'new');
-    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes('.tmp-')),
+      [],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -88,7 +100,10 @@ test('write errors name the target and keep the errno code (as ENOSPC does)', ()
     const blocker = join(dir, 'run');
     writeFileSync(blocker, 'not a folder');
     const target = join(blocker, 'results.json');
-    assert.throws(() => writeFileAtomic(target, 'x'), (e: NodeJS.ErrnoException) => e.message.startsWith(`${target}: `) && typeof e.code === 'string');
+    assert.throws(
+      () => writeFileAtomic(target, 'x'),
+      (e: NodeJS.ErrnoException) => e.message.startsWith(`${target}: `) && typeof e.code === 'string',
+    );
     assert.equal(readFileSync(blocker, 'utf8'), 'not a folder');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -8,40 +8,71 @@ import assert from 'node:assert/strict';
 import { lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  appendGuarded, copyFileGuarded, forEachChunk, openPartWriter, readInput, readInputJson, renameGuarded, writeFileNew,
+  appendGuarded,
+  copyFileGuarded,
+  forEachChunk,
+  openPartWriter,
+  readInput,
+  readInputJson,
+  renameGuarded,
+  writeFileNew,
 } from '../../src/util/guarded_fs.js';
 import { tempDir } from '../helpers.js';
 import { haveMkfifo, mkfifo, unixSocket } from './special_files.js';
 
 const noFifo = haveMkfifo ? false : 'mkfifo is not available';
 
-test('readInput: a FIFO is refused at once by name, a device is refused, a file over maxBytes names the cap', { skip: noFifo, timeout: 10_000 }, () => {
+test('readInput: a FIFO is refused at once by name, a device is refused, a file over maxBytes names the cap', {
+  skip: noFifo,
+  timeout: 10_000,
+}, () => {
   const d = tempDir('guarded-in');
   const fifo = join(d, 'recipe.yaml');
   mkfifo(fifo);
-  assert.throws(() => readInput(fifo, { what: 'recipe' }), /recipe\.yaml: cannot read recipe: it is a FIFO \(named pipe\), not a regular file/);
-  assert.throws(() => readInput('/dev/zero', { what: 'backbone checkpoint' }), /\/dev\/zero: cannot read backbone checkpoint: it is a character device/);
+  assert.throws(
+    () => readInput(fifo, { what: 'recipe' }),
+    /recipe\.yaml: cannot read recipe: it is a FIFO \(named pipe\), not a regular file/,
+  );
+  assert.throws(
+    () => readInput('/dev/zero', { what: 'backbone checkpoint' }),
+    /\/dev\/zero: cannot read backbone checkpoint: it is a character device/,
+  );
   writeFileSync(join(d, 'big.json'), '{"a": 1}          ');
-  assert.throws(() => readInput(join(d, 'big.json'), { what: 'results', maxBytes: 8, override: 'LOAA_X' }), /big\.json: results is 18 bytes, more than the 8-byte limit \(raise it with LOAA_X\)/);
+  assert.throws(
+    () => readInput(join(d, 'big.json'), { what: 'results', maxBytes: 8, override: 'LOAA_X' }),
+    /big\.json: results is 18 bytes, more than the 8-byte limit \(raise it with LOAA_X\)/,
+  );
   assert.throws(() => readInputJson(fifo, { what: 'grid file' }), /recipe\.yaml: cannot read grid file: it is a FIFO/);
   writeFileSync(join(d, 'bad.json'), '{');
   assert.throws(() => readInputJson(join(d, 'bad.json'), { what: 'run results' }), /^Error: .*bad\.json: run results is not valid JSON/);
   // noFollow: files the program wrote itself are never read through a planted link
   symlinkSync(join(d, 'big.json'), join(d, 'metrics.jsonl'));
-  assert.throws(() => readInput(join(d, 'metrics.jsonl'), { what: 'metrics log', noFollow: true }), /metrics\.jsonl: cannot read metrics log: it is a symbolic link/);
+  assert.throws(
+    () => readInput(join(d, 'metrics.jsonl'), { what: 'metrics log', noFollow: true }),
+    /metrics\.jsonl: cannot read metrics log: it is a symbolic link/,
+  );
 });
 
 test('forEachChunk hashes up to the size fstat gave and refuses a character device instead of spinning', () => {
   let n = 0;
-  assert.throws(() => forEachChunk('/dev/zero', { what: 'the backbone checkpoint' }, (b) => (n += b.length)), /\/dev\/zero: .*character device/);
+  assert.throws(
+    () => forEachChunk('/dev/zero', { what: 'the backbone checkpoint' }, (b) => (n += b.length)),
+    /\/dev\/zero: .*character device/,
+  );
   assert.equal(n, 0);
 });
 
-test('appendGuarded refuses a planted symlink (the target is untouched), a FIFO and a socket, and appends to a file', { skip: noFifo, timeout: 10_000 }, async () => {
+test('appendGuarded refuses a planted symlink (the target is untouched), a FIFO and a socket, and appends to a file', {
+  skip: noFifo,
+  timeout: 10_000,
+}, async () => {
   const d = tempDir('guarded-append');
   writeFileSync(join(d, 'victim.txt'), 'keep');
   symlinkSync(join(d, 'victim.txt'), join(d, 'metrics.jsonl'));
-  assert.throws(() => appendGuarded(join(d, 'metrics.jsonl'), 'metrics line', 'x\n'), /metrics\.jsonl: refusing to append metrics line: it is a symbolic link/);
+  assert.throws(
+    () => appendGuarded(join(d, 'metrics.jsonl'), 'metrics line', 'x\n'),
+    /metrics\.jsonl: refusing to append metrics line: it is a symbolic link/,
+  );
   assert.equal(readFileSync(join(d, 'victim.txt'), 'utf8'), 'keep');
   mkfifo(join(d, 'log.fifo'));
   assert.throws(() => appendGuarded(join(d, 'log.fifo'), 'the run log', 'x'), /log\.fifo: refusing to append the run log: it is a FIFO/);
@@ -52,11 +83,17 @@ test('appendGuarded refuses a planted symlink (the target is untouched), a FIFO 
   assert.equal(readFileSync(join(d, 'ok.log'), 'utf8'), 'ab');
 });
 
-test('openPartWriter: a planted <out>.part symlink, a socket or a FIFO as the target are refused; a stale .part is replaced', { skip: noFifo, timeout: 10_000 }, async () => {
+test('openPartWriter: a planted <out>.part symlink, a socket or a FIFO as the target are refused; a stale .part is replaced', {
+  skip: noFifo,
+  timeout: 10_000,
+}, async () => {
   const d = tempDir('guarded-part');
   writeFileSync(join(d, 'victim'), 'keep');
   symlinkSync(join(d, 'victim'), join(d, 'out.jsonl.part'));
-  assert.throws(() => openPartWriter(join(d, 'out.jsonl'), 'the results'), /out\.jsonl\.part: refusing to write the results: it is a symbolic link/);
+  assert.throws(
+    () => openPartWriter(join(d, 'out.jsonl'), 'the results'),
+    /out\.jsonl\.part: refusing to write the results: it is a symbolic link/,
+  );
   assert.equal(readFileSync(join(d, 'victim'), 'utf8'), 'keep');
   await unixSocket(join(d, 'out.sock'));
   assert.throws(() => openPartWriter(join(d, 'out.sock'), 'the results'), /out\.sock: refusing to write: it is a socket/);
@@ -76,7 +113,10 @@ test('copyFileGuarded never writes through a symlinked target (export --web mode
   writeFileSync(join(d, 'model-src.onnx'), Buffer.alloc(3 << 20, 7));
   writeFileSync(join(d, 'victim'), 'keep');
   symlinkSync(join(d, 'victim'), join(d, 'model.onnx'));
-  assert.throws(() => copyFileGuarded(join(d, 'model-src.onnx'), join(d, 'model.onnx'), 'the model'), /model\.onnx: refusing to write: it is a symbolic link/);
+  assert.throws(
+    () => copyFileGuarded(join(d, 'model-src.onnx'), join(d, 'model.onnx'), 'the model'),
+    /model\.onnx: refusing to write: it is a symbolic link/,
+  );
   assert.equal(readFileSync(join(d, 'victim'), 'utf8'), 'keep');
   copyFileGuarded(join(d, 'model-src.onnx'), join(d, 'copy.onnx'), 'the model');
   assert.deepEqual(readFileSync(join(d, 'copy.onnx')), readFileSync(join(d, 'model-src.onnx')));
@@ -88,10 +128,16 @@ test('renameGuarded refuses a symlink or a node where the result goes; writeFile
   writeFileSync(join(d, 'tmp'), 'new');
   writeFileSync(join(d, 'victim'), 'keep');
   symlinkSync(join(d, 'victim'), join(d, 'dest'));
-  assert.throws(() => renameGuarded(join(d, 'tmp'), join(d, 'dest'), 'the download'), /dest: refusing to replace the download: it is a symbolic link/);
+  assert.throws(
+    () => renameGuarded(join(d, 'tmp'), join(d, 'dest'), 'the download'),
+    /dest: refusing to replace the download: it is a symbolic link/,
+  );
   renameGuarded(join(d, 'tmp'), join(d, 'fresh'), 'the download');
   assert.equal(readFileSync(join(d, 'fresh'), 'utf8'), 'new');
   symlinkSync(join(d, 'victim'), join(d, '001.wav'));
-  assert.throws(() => writeFileNew(join(d, '001.wav'), 'synthetic clip', 'x'), /001\.wav: refusing to write synthetic clip: it is a symbolic link/);
+  assert.throws(
+    () => writeFileNew(join(d, '001.wav'), 'synthetic clip', 'x'),
+    /001\.wav: refusing to write synthetic clip: it is a symbolic link/,
+  );
   assert.equal(readFileSync(join(d, 'victim'), 'utf8'), 'keep');
 });

@@ -46,7 +46,10 @@ test('one process takes a lock; others see its owner; release frees it', () => {
     const a = FileLock.acquire(p, 'first');
     const owner = lockOwner(p);
     assert.equal(owner?.pid, process.pid);
-    assert.throws(() => FileLock.acquire(p, 'second'), (e: Error) => e.message.startsWith(`${p}: locked by first (pid ${process.pid}`));
+    assert.throws(
+      () => FileLock.acquire(p, 'second'),
+      (e: Error) => e.message.startsWith(`${p}: locked by first (pid ${process.pid}`),
+    );
     a.release();
     assert.equal(lockOwner(p), null);
     FileLock.acquire(p, 'third').release();

@@ -40,14 +40,24 @@ test('patchAttention: averages the query rows, separates the special tokens', ()
   const r = patchAttention({ label: 'm', probs, nPre }, [2, 6], G);
   assert.equal(r.toSpecial, 0.125);
   assert.deepEqual([...r.map], [0, 0, 0, 0, 0, 0.375, 0, 0.5]);
-  assert.throws(() => patchAttention({ label: 'bad', probs: new Float32Array(10), nPre }, [0], G), /bad: attention has 10 values, expected 10x10/);
+  assert.throws(
+    () => patchAttention({ label: 'bad', probs: new Float32Array(10), nPre }, [0], G),
+    /bad: attention has 10 values, expected 10x10/,
+  );
 });
 
 test('upsampling: nearest gives the 16x16 patch areas, bilinear interpolates between centres', () => {
   const map = Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]); // row 0 (low bins) = 0..3, row 1 = 4..7
   const near = upsampleToInput(map, G, 'nearest');
   const at = (a: Float32Array, bin: number, frame: number) => a[bin * G.frames + frame]!;
-  for (const [bin, frame, want] of [[0, 0, 0], [15, 15, 0], [0, 16, 1], [15, 63, 3], [16, 0, 4], [31, 40, 6]] as const) {
+  for (const [bin, frame, want] of [
+    [0, 0, 0],
+    [15, 15, 0],
+    [0, 16, 1],
+    [15, 63, 3],
+    [16, 0, 4],
+    [31, 40, 6],
+  ] as const) {
     assert.equal(at(near, bin, frame), want, `bin ${bin}, frame ${frame}`);
   }
   const bil = upsampleToInput(map, G, 'bilinear');

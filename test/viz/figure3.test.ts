@@ -5,7 +5,11 @@ import { heatmapCanvas, hzTicks, melBinCentresHz, renderFigure3, type Figure3Row
 import type { PatchGeometry } from '../../src/viz/attention.js';
 
 test('mel bin centres: increasing, inside (20 Hz, Nyquist), equally spaced on the mel scale', () => {
-  for (const [bins, sr] of [[128, 16000], [128, 24000], [64, 8000]] as const) {
+  for (const [bins, sr] of [
+    [128, 16000],
+    [128, 24000],
+    [64, 8000],
+  ] as const) {
     const c = melBinCentresHz(bins, sr);
     assert.equal(c.length, bins);
     assert.ok(c[0]! > 20 && c[bins - 1]! < sr / 2, `${bins} ${sr}`);
@@ -14,7 +18,10 @@ test('mel bin centres: increasing, inside (20 Hz, Nyquist), equally spaced on th
     for (const x of d) assert.ok(Math.abs(x - d[0]!) < 1e-6 && x > 0);
   }
   const ticks = hzTicks(melBinCentresHz(128, 16000));
-  assert.deepEqual(ticks.map((t) => t.hz), [100, 200, 500, 1000, 2000, 4000]);
+  assert.deepEqual(
+    ticks.map((t) => t.hz),
+    [100, 200, 500, 1000, 2000, 4000],
+  );
   for (let i = 1; i < ticks.length; i++) assert.ok(ticks[i]!.bin > ticks[i - 1]!.bin);
 });
 
@@ -56,7 +63,16 @@ test('rows with different patch grids share the time axis; padding is cropped; t
   const { svg, info } = renderFigure3({ spec, validFrames: valid, sampleRate: 16000, rows, title: 'Figure 3' });
   assert.equal(info.frames, valid);
   assert.equal(info.panels.length, 2);
-  for (const s of ['Figure 3', 'ImageNet backbone', 'audio-pretrained backbone', 'time (s)', '4 kHz', '500 Hz', 'log-mel', '8x31 patches, query frames 48-64']) {
+  for (const s of [
+    'Figure 3',
+    'ImageNet backbone',
+    'audio-pretrained backbone',
+    'time (s)',
+    '4 kHz',
+    '500 Hz',
+    'log-mel',
+    '8x31 patches, query frames 48-64',
+  ]) {
     assert.ok(svg.includes(`>${s}`), `missing text ${s}`);
   }
   // the last time tick is inside the 1.6 s of audio, none in the padding
@@ -85,5 +101,8 @@ test('heat map cells are k x k pixel blocks with the lowest row at the bottom', 
   assert.deepEqual(c.get(3, 3), hot);
   assert.deepEqual(c.get(1, 1), hot); // (row 1, col 0) = 1, top-left
   assert.notDeepEqual(c.get(4, 1), hot);
-  assert.throws(() => renderFigure3({ spec: { data: new Float32Array(4), frames: 2, bins: 2 }, validFrames: 2, sampleRate: 16000, rows: [] }), /no rows/);
+  assert.throws(
+    () => renderFigure3({ spec: { data: new Float32Array(4), frames: 2, bins: 2 }, validFrames: 2, sampleRate: 16000, rows: [] }),
+    /no rows/,
+  );
 });

@@ -27,7 +27,9 @@ test('--row specs: name, backbone, adapter and geometry keys; errors name the ke
 
 const clip = join(fsddDir, '7_jackson_0.wav');
 
-test('rows with their own backbones and input lengths share the time axis', { skip: existsSync(clip) ? false : `${clip} missing (../shared data)` }, async () => {
+test('rows with their own backbones and input lengths share the time axis', {
+  skip: existsSync(clip) ? false : `${clip} missing (../shared data)`,
+}, async () => {
   const { svg, info, rows } = await runFigureRows(
     clip,
     [
@@ -37,29 +39,72 @@ test('rows with their own backbones and input lengths share the time axis', { sk
     ],
     { frames: [16, 32] },
   );
-  assert.deepEqual(rows.map((r) => [r.geometry.fDim, r.geometry.tDim]), [[8, 8], [8, 16], [8, 16]]);
+  assert.deepEqual(
+    rows.map((r) => [r.geometry.fDim, r.geometry.tDim]),
+    [
+      [8, 8],
+      [8, 16],
+      [8, 16],
+    ],
+  );
   assert.deepEqual(rows[1]!.map, rows[2]!.map); // deterministic
   for (const r of rows) assert.deepEqual(r.query, [16, 32]);
   // the clip is about 0.41 s: the figure shows its frames only, whatever each row's input length
   assert.ok(info.frames > 30 && info.frames < 128, String(info.frames));
   for (const n of ['short input', 'long input', '8x16 patches, query frames 16-32']) assert.ok(svg.includes(`>${n}`), n);
-  await assert.rejects(runFigureRows(clip, [{ name: 'x', backbone: 'random:deit_tiny_patch16_224', depth: 1, targetLength: 128 }], { frames: [120, 140] }), /ends? after its input's 128 frames/);
+  await assert.rejects(
+    runFigureRows(clip, [{ name: 'x', backbone: 'random:deit_tiny_patch16_224', depth: 1, targetLength: 128 }], { frames: [120, 140] }),
+    /ends? after its input's 128 frames/,
+  );
 });
 
-test('loaa attention --row: one model per row into an SVG; --row does not mix with --backbone; --out must be .svg', { skip: existsSync(clip) ? false : `${clip} missing (../shared data)` }, () => {
+test('loaa attention --row: one model per row into an SVG; --row does not mix with --backbone; --out must be .svg', {
+  skip: existsSync(clip) ? false : `${clip} missing (../shared data)`,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'loaa-fig3-'));
   try {
     const bin = join(repoRoot, 'bin', 'loaa.js');
     const out = join(dir, 'fig.svg');
-    const r = spawnSync(process.execPath, [bin, 'attention', clip, '--row', 'name=short,backbone=random:deit_tiny_patch16_224,depth=1,target_length=128', '--row', 'name="long, 256",backbone=random:deit_tiny_patch16_224,depth=1,target_length=256', '--frames', '16:32', '--out', out, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'attention',
+        clip,
+        '--row',
+        'name=short,backbone=random:deit_tiny_patch16_224,depth=1,target_length=128',
+        '--row',
+        'name="long, 256",backbone=random:deit_tiny_patch16_224,depth=1,target_length=256',
+        '--frames',
+        '16:32',
+        '--out',
+        out,
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { rows: { label: string; grid: number[]; query: number[] }[] };
-    assert.deepEqual(s.rows.map((x) => [x.label, x.grid.join('x'), x.query.join(':')]), [['short', '8x8', '16:32'], ['long, 256', '8x16', '16:32']]);
+    assert.deepEqual(
+      s.rows.map((x) => [x.label, x.grid.join('x'), x.query.join(':')]),
+      [
+        ['short', '8x8', '16:32'],
+        ['long, 256', '8x16', '16:32'],
+      ],
+    );
     assert.ok(readFileSync(out, 'utf8').includes('>long, 256</text>'));
-    const mixed = spawnSync(process.execPath, [bin, 'attention', clip, '--row', 'name=a,backbone=random:deit_tiny_patch16_224', '--backbone', 'pretrained', '--out', out], { encoding: 'utf8' });
+    const mixed = spawnSync(
+      process.execPath,
+      [bin, 'attention', clip, '--row', 'name=a,backbone=random:deit_tiny_patch16_224', '--backbone', 'pretrained', '--out', out],
+      { encoding: 'utf8' },
+    );
     assert.notEqual(mixed.status, 0);
     assert.match(mixed.stderr, /--backbone: not with --row/);
-    const png = spawnSync(process.execPath, [bin, 'attention', clip, '--row', 'name=a,backbone=random:deit_tiny_patch16_224', '--out', join(dir, 'x.png')], { encoding: 'utf8' });
+    const png = spawnSync(
+      process.execPath,
+      [bin, 'attention', clip, '--row', 'name=a,backbone=random:deit_tiny_patch16_224', '--out', join(dir, 'x.png')],
+      { encoding: 'utf8' },
+    );
     assert.match(png.stderr, /--out: with --row the figure is an SVG/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -69,5 +69,8 @@ test('drawGrid: row 0 at the bottom with flipY, values through the colour map', 
   assert.deepEqual(c.get(0, 3), low); // bottom-left = row 0, col 0
   assert.deepEqual(c.get(3, 3), high);
   assert.deepEqual(c.get(0, 0), high); // top-left = row 1, col 0
-  assert.throws(() => drawGrid(c, { x: 0, y: 0, w: 1, h: 1 }, new Float32Array(3), 2, 2, { colormap: 'viridis', lo: 0, hi: 1 }), /3 values for a 2x2 grid/);
+  assert.throws(
+    () => drawGrid(c, { x: 0, y: 0, w: 1, h: 1 }, new Float32Array(3), 2, 2, { colormap: 'viridis', lo: 0, hi: 1 }),
+    /3 values for a 2x2 grid/,
+  );
 });

@@ -12,13 +12,30 @@ function run(axes: Record<string, string>, top1: number | null, trainable = 1000
   return {
     dir: `/runs/${Object.values(axes).join('_')}`,
     axes,
-    results: top1 === null ? null : { params: { total: 100000, trainable }, final: { epoch: epochs.length, split: 'validation', metrics: { top1 } } },
+    results:
+      top1 === null
+        ? null
+        : { params: { total: 100000, trainable }, final: { epoch: epochs.length, split: 'validation', metrics: { top1 } } },
     epochs: epochs.map((v, i) => ({ epoch: i + 1, train_loss: 1 / (i + 1), val: { top1: v } })),
     problems: [],
   };
 }
 
-const SPEC: TableSpec = { title: 't', rows: ['method'], cols: ['dataset'], filter: {}, metric: 'top1', split: 'auto', params: true, best: 'column', better: 'higher', percent: true, digits: 1, extra: [], labels: {} };
+const SPEC: TableSpec = {
+  title: 't',
+  rows: ['method'],
+  cols: ['dataset'],
+  filter: {},
+  metric: 'top1',
+  split: 'auto',
+  params: true,
+  best: 'column',
+  better: 'higher',
+  percent: true,
+  digits: 1,
+  extra: [],
+  labels: {},
+};
 
 test('table: mean +/- std over seeds, best bold and second underlined per column, ties share, unfinished left out', () => {
   const runs = [
@@ -67,7 +84,13 @@ test('formatting: values, counts, ticks', () => {
   assert.deepEqual(niceTicks(1, 10, 8), [2, 4, 6, 8, 10]);
   assert.deepEqual(niceTicks(1, 4, 3), [1, 2, 3, 4]);
   assert.deepEqual(niceTicks(-0.35, 0.1, 4), [-0.2, 0]);
-  const svg = linePlot({ title: 'T <1>', xlabel: 'epoch', ylabel: 'acc', percent: true, series: [{ label: 'a&b', x: [1, 2, 3], y: [0.2, NaN, 0.5] }] });
+  const svg = linePlot({
+    title: 'T <1>',
+    xlabel: 'epoch',
+    ylabel: 'acc',
+    percent: true,
+    series: [{ label: 'a&b', x: [1, 2, 3], y: [0.2, NaN, 0.5] }],
+  });
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /T &lt;1&gt;/);
   assert.match(svg, /a&amp;b/);
@@ -76,26 +99,40 @@ test('formatting: values, counts, ticks', () => {
 });
 
 test('report spec: checked with the key named; curves and tables built', () => {
-  assert.throws(() => parseReportSpec({ tables: [{ rows: 'method', colz: [] }] }, 'g.yaml: report'), /g\.yaml: report\.tables\.0\.colz: unknown key/);
+  assert.throws(
+    () => parseReportSpec({ tables: [{ rows: 'method', colz: [] }] }, 'g.yaml: report'),
+    /g\.yaml: report\.tables\.0\.colz: unknown key/,
+  );
   assert.throws(() => parseReportSpec({ split: 'dev' }), /report\.split: expected one of test, best, final, auto/);
   assert.throws(() => parseReportSpec({ tables: [{ best: 'max' }] }), /report\.tables\.0\.best: expected one of column, row, table, none/);
-  const runs = [run({ method: 'a', seed: '0' }, 0.9, 1000, [0.5, 0.9]), run({ method: 'a', seed: '1' }, 0.8, 1000, [0.4, 0.8]), run({ method: 'b', seed: '0' }, 0.7, 1000, [0.6, 0.7])];
+  const runs = [
+    run({ method: 'a', seed: '0' }, 0.9, 1000, [0.5, 0.9]),
+    run({ method: 'a', seed: '1' }, 0.8, 1000, [0.4, 0.8]),
+    run({ method: 'b', seed: '0' }, 0.7, 1000, [0.6, 0.7]),
+  ];
   const spec = parseReportSpec({ title: 'My grid', tables: [{ title: 'Main', rows: ['method'] }] });
   const r = buildReport({ runs, spec, order: {}, roots: ['/runs'] });
   assert.match(r.markdown, /^# My grid/);
   assert.match(r.markdown, /\| a \| 1\.0K \(1\.00%\) \| \*\*85\.00 ± 5\.00\*\* \|/);
   assert.match(r.markdown, /\| b \| 1\.0K \(1\.00%\) \| <u>70\.00<\/u> \|/);
-  assert.deepEqual(r.plots.map((p) => p.name), ['loss.svg', 'top1.svg']);
+  assert.deepEqual(
+    r.plots.map((p) => p.name),
+    ['loss.svg', 'top1.svg'],
+  );
   assert.match(r.html, /<b>85\.00 ± 5\.00<\/b>/);
   assert.match(r.html, /<u>70\.00<\/u>/);
   assert.ok(r.html.includes('<svg') && !/<link|<script|src="http/.test(r.html), 'self-contained');
-  assert.throws(() => buildReport({ runs, spec: parseReportSpec({ tables: [{ rows: ['kernel'] }] }), order: {}, roots: [] }), /no axis "kernel"/);
+  assert.throws(
+    () => buildReport({ runs, spec: parseReportSpec({ tables: [{ rows: ['kernel'] }] }), order: {}, roots: [] }),
+    /no axis "kernel"/,
+  );
 });
 
 test('runs: found under folders, loaa cv fold directories are folds of one run, a torn last metrics line dropped', () => {
   const root = mkdtempSync(join(tmpdir(), 'loaa-runs-'));
   try {
-    const res = (top1: number) => JSON.stringify({ params: { total: 10, trainable: 1 }, final: { epoch: 1, split: 'v', metrics: { top1 } } });
+    const res = (top1: number) =>
+      JSON.stringify({ params: { total: 10, trainable: 1 }, final: { epoch: 1, split: 'v', metrics: { top1 } } });
     for (const k of [1, 2]) {
       mkdirSync(join(root, 'cv', `fold${k}`, 'best'), { recursive: true });
       writeFileSync(join(root, 'cv', `fold${k}`, 'results.json'), res(0.5 + k / 10));
@@ -104,7 +141,10 @@ test('runs: found under folders, loaa cv fold directories are folds of one run, 
     mkdirSync(join(root, 'single'));
     writeFileSync(join(root, 'single', 'metrics.jsonl'), '{"epoch":1,"train_loss":2}\n{"epoch":2,"tr');
     const runs = collectRuns([root]);
-    assert.deepEqual(runs.map((r) => r.axes), [{ run: 'cv', fold: '1' }, { run: 'cv', fold: '2' }, { run: 'single' }]);
+    assert.deepEqual(
+      runs.map((r) => r.axes),
+      [{ run: 'cv', fold: '1' }, { run: 'cv', fold: '2' }, { run: 'single' }],
+    );
     // the trainer's reader (src/train/run_dir.ts): a torn last line is a crash mid-append, dropped
     assert.equal(runs[2]!.epochs.length, 1);
     assert.equal(runs[2]!.epochs[0]!.train_loss, 2);
@@ -120,7 +160,11 @@ test('runs: found under folders, loaa cv fold directories are folds of one run, 
 test('runs: a damaged metrics.jsonl (not only its last line) is a problem of that run, not a failed report', () => {
   const root = mkdtempSync(join(tmpdir(), 'loaa-runs-'));
   try {
-    for (const [name, text] of [['damaged', '{"epoch":1}\n{"ep\n{"epoch":3}\n'], ['unnumbered', '{"epoch":1,"train_loss":1}\n{"train_loss":2}\n'], ['good', '{"epoch":1}\n{"epoch":2}\n']] as const) {
+    for (const [name, text] of [
+      ['damaged', '{"epoch":1}\n{"ep\n{"epoch":3}\n'],
+      ['unnumbered', '{"epoch":1,"train_loss":1}\n{"train_loss":2}\n'],
+      ['good', '{"epoch":1}\n{"epoch":2}\n'],
+    ] as const) {
       mkdirSync(join(root, name));
       writeFileSync(join(root, name, 'metrics.jsonl'), text);
     }
@@ -128,9 +172,15 @@ test('runs: a damaged metrics.jsonl (not only its last line) is a problem of tha
     const by = Object.fromEntries(runs.map((r) => [r.axes.run, r]));
     assert.deepEqual(by.damaged!.epochs, []);
     assert.match(by.damaged!.problems.join('\n'), /damaged[\\/]metrics\.jsonl: line 2: not valid JSON/);
-    assert.deepEqual(by.unnumbered!.epochs.map((e) => e.train_loss), [1]);
+    assert.deepEqual(
+      by.unnumbered!.epochs.map((e) => e.train_loss),
+      [1],
+    );
     assert.match(by.unnumbered!.problems.join('\n'), /unnumbered[\\/]metrics\.jsonl: 1 line\(s\) with no epoch number/);
-    assert.deepEqual(by.good!.epochs.map((e) => e.epoch), [1, 2]);
+    assert.deepEqual(
+      by.good!.epochs.map((e) => e.epoch),
+      [1, 2],
+    );
     assert.deepEqual(by.good!.problems, []);
     const r = buildReport({ runs, spec: parseReportSpec(null), order: {}, roots: [root] });
     assert.match(r.markdown, /3 unfinished, not counted in the tables/);

@@ -13,7 +13,10 @@ function run(axes: Record<string, string>, top1: number): RunRecord {
     dir: `/runs/${Object.values(axes).join('_')}`,
     axes,
     results: { params: { total: 100000, trainable: 1000 }, final: { epoch: 2, split: 'validation', metrics: { top1 } } },
-    epochs: [{ epoch: 1, train_loss: 1, val: { top1 } }, { epoch: 2, train_loss: 0.5, val: { top1 } }],
+    epochs: [
+      { epoch: 1, train_loss: 1, val: { top1 } },
+      { epoch: 2, train_loss: 0.5, val: { top1 } },
+    ],
     problems: ['/runs/x: <img src=x onerror=alert(3)> unreadable'],
   };
 }
@@ -30,6 +33,6 @@ test('no raw HTML from names or titles reaches report.md; the marks report.md ma
   assert.match(r.markdown, /\| &lt;img src=x onerror=alert\(2\)&gt; \|/);
   assert.match(r.markdown, /\| b&amp;c \|/);
   assert.match(r.markdown, /\*\*90\.00\*\*/);
-  assert.match(r.markdown, /<u>70\.00<\/u>/, 'the second-best mark is report.md\'s own HTML');
+  assert.match(r.markdown, /<u>70\.00<\/u>/, "the second-best mark is report.md's own HTML");
   assert.doesNotMatch(r.html, /<script>alert|<img src=x/);
 });

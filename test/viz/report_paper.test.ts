@@ -44,7 +44,10 @@ function writeRun(run: PlannedRun, rnd: () => number): Fake {
   // Speech Commands' test split; EPIC-SOUNDS' "test" is the validation split with 5 views (data.window.test_views)
   const test = run.axes.dataset === 'speechcommands' || run.base.includes('epic_sounds') ? 0.5 + 0.4 * rnd() : null;
   writeFileSync(join(run.dir, 'grid_run.json'), JSON.stringify({ id: run.id, axes: run.axes }));
-  writeFileSync(join(run.dir, 'metrics.jsonl'), curve.map((c, i) => JSON.stringify({ epoch: i + 1, train_loss: 1 / (i + 1), val: c })).join('\n') + '\n');
+  writeFileSync(
+    join(run.dir, 'metrics.jsonl'),
+    `${curve.map((c, i) => JSON.stringify({ epoch: i + 1, train_loss: 1 / (i + 1), val: c })).join('\n')}\n`,
+  );
   writeFileSync(
     join(run.dir, 'results.json'),
     JSON.stringify({
@@ -82,15 +85,27 @@ test("Table 1 report: the paper's layout (budget rows under ATTN and FFN, kernel
   const t = rep.tables[0]!;
   assert.deepEqual(t.colLabels, [['(1,1)'], ['F (3,1)'], ['T (1,3)'], ['(3,3)']]);
   const budgets = ['1.031M (1.2%)', '2.026M (2.3%)', '4.017M (4.6%)'];
-  assert.deepEqual(t.rowLabels, ['ATTN Block', 'FFN Block'].flatMap((p) => budgets.flatMap((b) => [[p, b], [p, `${b} (paper)`]])));
-  assert.deepEqual(t.rowKinds, Array.from({ length: 12 }, (_, i) => (i % 2 ? 'paper' : 'ours')));
+  assert.deepEqual(
+    t.rowLabels,
+    ['ATTN Block', 'FFN Block'].flatMap((p) =>
+      budgets.flatMap((b) => [
+        [p, b],
+        [p, `${b} (paper)`],
+      ]),
+    ),
+  );
+  assert.deepEqual(
+    t.rowKinds,
+    Array.from({ length: 12 }, (_, i) => (i % 2 ? 'paper' : 'ours')),
+  );
   for (const r of runs) {
     const i = t.rowKeys.findIndex((k, n) => ours(t, n) && k[0] === r.axes.position && k[1] === r.axes.budget);
     const j = t.colKeys.findIndex((k) => k[0] === r.axes.kernel);
     // the paper's protocol: the best checkpoint tested (5 views) when the run has that, as EPIC runs do
     assert.equal(t.cells[i]![j]!.text, pct(fakes.get(r.id)!.test!), r.id);
   }
-  const paperRow = (pos: string, budget: string): string[] => t.cells[t.rowKeys.findIndex((k, n) => !ours(t, n) && k[0] === pos && k[1] === budget)]!.map((c) => c.text);
+  const paperRow = (pos: string, budget: string): string[] =>
+    t.cells[t.rowKeys.findIndex((k, n) => !ours(t, n) && k[0] === pos && k[1] === budget)]!.map((c) => c.text);
   assert.deepEqual(paperRow('attn', '1.2%'), ['53.38', '53.79', '53.43', '53.20']);
   assert.deepEqual(paperRow('attn', '2.3%'), ['53.33', '54.44', '54.52', '53.64']);
   assert.deepEqual(paperRow('ffn', '4.6%'), ['53.30', '53.73', '54.01', '53.24']);
@@ -112,13 +127,31 @@ test("Table 2 report: MAE-AST and SSAST as the paper quotes them, the paper's ro
   const rep = report('paper_table2.yaml', out);
   const t = rep.tables[0]!;
   assert.deepEqual(t.colLabels, [['EPIC-SOUNDS'], ['ESC-50'], ['SPC-V2'], ['EPIC-SOUNDS mAP'], ['ESC-50 last epoch']]);
-  const methods = ['Full fine-tuning', 'Linear probing', 'Adapter (1x1) 5%', 'LoAA Attn(T) 2%', 'LoAA FFN(F) 2%', 'LoAA Attn(T) FFN(F) 5%', 'LoAA Attn(T) FFN(F) 10%'];
+  const methods = [
+    'Full fine-tuning',
+    'Linear probing',
+    'Adapter (1x1) 5%',
+    'LoAA Attn(T) 2%',
+    'LoAA FFN(F) 2%',
+    'LoAA Attn(T) FFN(F) 5%',
+    'LoAA Attn(T) FFN(F) 10%',
+  ];
   assert.deepEqual(
     t.rowLabels.map((r) => r[0]),
-    ['MAE-AST [21] Full FT, AS+LS (reported by its paper)', 'SSAST [10] Full FT, AS+LS (reported by its paper)', ...methods.flatMap((m) => [m, `${m} (paper)`])],
+    [
+      'MAE-AST [21] Full FT, AS+LS (reported by its paper)',
+      'SSAST [10] Full FT, AS+LS (reported by its paper)',
+      ...methods.flatMap((m) => [m, `${m} (paper)`]),
+    ],
   );
-  assert.deepEqual(t.cells[0]!.map((c) => c.text), ['-', '90.0', '97.9', '-', '-']);
-  assert.deepEqual(t.cells[1]!.map((c) => c.text), ['53.75', '88.8', '98.0', '0.237', '-']);
+  assert.deepEqual(
+    t.cells[0]!.map((c) => c.text),
+    ['-', '90.0', '97.9', '-', '-'],
+  );
+  assert.deepEqual(
+    t.cells[1]!.map((c) => c.text),
+    ['53.75', '88.8', '98.0', '0.237', '-'],
+  );
   assert.deepEqual(t.params[1], { trainable: [], total: [], text: '100%' });
   for (const [i, [method]] of t.rowKeys.entries()) {
     if (!ours(t, i)) continue;
@@ -147,7 +180,10 @@ test("Table 2 report: MAE-AST and SSAST as the paper quotes them, the paper's ro
   assert.deepEqual(paper('LoAA Attn(T) FFN(F) 10%'), ['54.11', '88.3', '97.0', '0.240', '']);
   assert.equal(t.params[t.rowLabels.findIndex((r) => r[0] === 'Linear probing (paper)')]!.text, '0.04%');
   assert.match(rep.markdown, /\| method \| trainable params \| EPIC-SOUNDS \| ESC-50 \| SPC-V2 \| EPIC-SOUNDS mAP \| ESC-50 last epoch \|/);
-  assert.match(rep.markdown, /\| SSAST \[10\] Full FT, AS\+LS \(reported by its paper\) \| 100% \| 53\.75 \| 88\.8 \| 98\.0 \| 0\.237 \| - \|/);
+  assert.match(
+    rep.markdown,
+    /\| SSAST \[10\] Full FT, AS\+LS \(reported by its paper\) \| 100% \| 53\.75 \| 88\.8 \| 98\.0 \| 0\.237 \| - \|/,
+  );
   assert.match(rep.markdown, /column "EPIC-SOUNDS mAP": mAP \(a fraction\)/);
   assert.match(rep.markdown, /fold-averaged best epochs: Full fine-tuning @ ESC-50: epoch \d/);
   assert.match(rep.html, /<th rowspan="1">EPIC-SOUNDS mAP<\/th>/);
@@ -160,7 +196,19 @@ test("Table 3 report: the paper's five combinations in its order, 5% and 10%, it
   const t = rep.tables[0]!;
   assert.deepEqual(t.colLabels, [['5%'], ['10%']]);
   const combos = ['Attn(L) + FFN(L)', 'Attn(T) + FFN(T)', 'Attn(F) + FFN(F)', 'Attn(T) + FFN(F)', 'Attn(F) + FFN(T)'];
-  assert.deepEqual(t.rowLabels.map((r) => r[0]), combos.flatMap((c) => [c, `${c} (paper)`]));
+  assert.deepEqual(
+    t.rowLabels.map((r) => r[0]),
+    combos.flatMap((c) => [c, `${c} (paper)`]),
+  );
   assert.ok(t.cells.every((row, i) => !ours(t, i) || row.every((c) => c.values.length === 1 && c.text !== '-')));
-  assert.deepEqual(t.cells.filter((_, i) => !ours(t, i)).map((row) => row.map((c) => c.text)), [['53.40', '53.85'], ['53.55', '54.01'], ['54.05', '54.35'], ['54.14', '54.11'], ['53.90', '54.04']]);
+  assert.deepEqual(
+    t.cells.filter((_, i) => !ours(t, i)).map((row) => row.map((c) => c.text)),
+    [
+      ['53.40', '53.85'],
+      ['53.55', '54.01'],
+      ['54.05', '54.35'],
+      ['54.14', '54.11'],
+      ['53.90', '54.04'],
+    ],
+  );
 });

@@ -12,14 +12,14 @@ function tarHeader(name, size, flag) {
   const h = Buffer.alloc(512);
   h.write(name, 0, 'utf8');
   h.write('0000644\0', 100, 'ascii');
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
   h.write(flag, 156, 'ascii');
   h.write('ustar\0', 257, 'ascii');
   h.write('00', 263, 'ascii');
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
   return h;
 }
 
@@ -35,7 +35,10 @@ function namesBomb(Pickle, zip, keyChars, levels, tensors) {
   for (let i = 0; i < tensors; i++) pk.int(i).get(1);
   pk.op(0x75);
   for (let l = 0; l < levels; l++) pk.op(0x73);
-  return zip([{ name: 'archive/data.pkl', data: pk.bytes() }, { name: 'archive/data/0', data: Buffer.alloc(4) }]);
+  return zip([
+    { name: 'archive/data.pkl', data: pk.bytes() },
+    { name: 'archive/data/0', data: Buffer.alloc(4) },
+  ]);
 }
 
 export function addIssue25Cases({ p, add, loaa, probe, repo, Pickle, zip, goodWav }) {
@@ -75,8 +78,22 @@ export function addIssue25Cases({ p, add, loaa, probe, repo, Pickle, zip, goodWa
     writeFileSync(join(p(name), 'adapter_config.json'), JSON.stringify({ ...cfg, ...o }));
     return p(name);
   };
-  add('adapter-tdim-100000-stride-1', 25, [probe, 'adapter-config', adapterDir('adapter_tdim', { input: { ...cfg.input, tdim: 100000, fstride: 1, tstride: 1 }, frontend: undefined })], ['adapter_config.json', 'tokens']);
-  add('adapter-bottleneck-1e9', 25, [probe, 'adapter-config', adapterDir('adapter_wide', { adapters: cfg.adapters.map((a) => ({ ...a, bottleneck: 1e9 })) })], ['adapter_config.json', 'bottleneck']);
+  add(
+    'adapter-tdim-100000-stride-1',
+    25,
+    [
+      probe,
+      'adapter-config',
+      adapterDir('adapter_tdim', { input: { ...cfg.input, tdim: 100000, fstride: 1, tstride: 1 }, frontend: undefined }),
+    ],
+    ['adapter_config.json', 'tokens'],
+  );
+  add(
+    'adapter-bottleneck-1e9',
+    25,
+    [probe, 'adapter-config', adapterDir('adapter_wide', { adapters: cfg.adapters.map((a) => ({ ...a, bottleneck: 1e9 })) })],
+    ['adapter_config.json', 'bottleneck'],
+  );
 
   // report over a run whose results.json is /dev/zero and whose metrics.jsonl is a FIFO
   const run = p('report_runs/r1');

@@ -21,7 +21,10 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
     what: 'AST inference, 512 frames, stride 16 and 10, batch 1 and 8, each in a fresh process (speed and peak RSS)',
     run: async () => (await import('../../bench/inference.js')).benchInference(),
   },
-  speed: { what: 'frozen-backbone levers (#12): token-layout LoAA step vs Conv2d, cached linear probe vs plain loop', run: async () => (await import('../../bench/speed_rows.js')).benchSpeed() },
+  speed: {
+    what: 'frozen-backbone levers (#12): token-layout LoAA step vs Conv2d, cached linear probe vs plain loop',
+    run: async () => (await import('../../bench/speed_rows.js')).benchSpeed(),
+  },
   training: {
     what: 'end-to-end LoAA training throughput (ESC-50 geometry, batch 8, data loading included)',
     run: async () => (await import('../../bench/train.js')).benchTraining(),
@@ -51,39 +54,64 @@ such variant (probe and front end: CPU fp32 only; rss: CPU fp32 or bf16) are not
 says why. --device cuda without a GPU is a one-line error.
 
 --only runs the older sections and prints their JSON:
-${Object.entries(SECTIONS).map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`).join('\n')}`;
+${Object.entries(SECTIONS)
+  .map(([k, v]) => `  ${k.padEnd(10)} ${v.what}`)
+  .join('\n')}`;
 
 const FLAGS = {
   rounds: { type: 'int', min: 1, max: 100, help: 'interleaved rounds per row (default 5; 1 with --quick)' },
   quick: { type: 'boolean', help: 'one round, batch 2, fewer repetitions, no warm-up step: checks that every\nrow runs' },
-  rows: { type: 'string', value: 'GROUPS', help: `comma-separated row groups (default gemm,step,inference,probe,frontend,rss; also inference-bf16)` },
+  rows: {
+    type: 'string',
+    value: 'GROUPS',
+    help: `comma-separated row groups (default gemm,step,inference,probe,frontend,rss; also inference-bf16)`,
+  },
   batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
-  profile: { type: 'boolean', help: 'per-op profile of one LoAA training step (libtorch\'s op recording)' },
+  profile: { type: 'boolean', help: "per-op profile of one LoAA training step (libtorch's op recording)" },
   ...DEVICE_FLAGS,
-  shapes: { type: 'boolean', help: '--profile: split each op by its input shapes (recording the shapes slows the\ncheap ops: compare calls, not their times)' },
+  shapes: {
+    type: 'boolean',
+    help: '--profile: split each op by its input shapes (recording the shapes slows the\ncheap ops: compare calls, not their times)',
+  },
   top: { type: 'int', min: 1, max: 1000, default: 25, help: 'ops listed by --profile' },
   only: { type: 'string', value: 'SECTIONS', help: `older JSON sections instead of the table: ${Object.keys(SECTIONS).join(',')}` },
 } as const;
 
 function list(flag: string, v: string, known: readonly string[]): string[] {
-  const xs = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const xs = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = xs.filter((s) => !known.includes(s));
-  if (xs.length === 0 || bad.length) throw new UsageError(`--${flag}: unknown ${bad.length ? bad.join(', ') : '(empty list)'} (known: ${known.join(', ')})`);
+  if (xs.length === 0 || bad.length)
+    throw new UsageError(`--${flag}: unknown ${bad.length ? bad.join(', ') : '(empty list)'} (known: ${known.join(', ')})`);
   return xs;
 }
 
 export const command = defineCommand({
   name: 'bench',
-  usage: ['[--rounds N] [--quick] [--rows GROUPS] [--device D] [--precision P] [--json]', '--profile [--precision fp32|bf16] [--batch N] [--shapes]', '--only SECTIONS'],
+  usage: [
+    '[--rounds N] [--quick] [--rows GROUPS] [--device D] [--precision P] [--json]',
+    '--profile [--precision fp32|bf16] [--batch N] [--shapes]',
+    '--only SECTIONS',
+  ],
   description: DESCRIPTION,
   flags: FLAGS,
-  examples: ['npm run bench', 'loaa bench --quick', 'loaa bench --rows step --rounds 3', 'loaa bench --rows step,inference --device cuda --precision bf16', 'loaa bench --profile --precision bf16', 'loaa bench --only engine,frontend'],
+  examples: [
+    'npm run bench',
+    'loaa bench --quick',
+    'loaa bench --rows step --rounds 3',
+    'loaa bench --rows step,inference --device cuda --precision bf16',
+    'loaa bench --profile --precision bf16',
+    'loaa bench --only engine,frontend',
+  ],
   async run({ flags, positionals, json, log }) {
     if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
     if (flags.only !== undefined && flags.profile) throw new UsageError('--only: not with --profile');
     for (const f of ['device', 'precision'] as const) {
-      if (flags.only !== undefined && flags[f] !== undefined) throw new UsageError(`--${f}: not with --only (the older sections run on the CPU, as each says)`);
+      if (flags.only !== undefined && flags[f] !== undefined)
+        throw new UsageError(`--${f}: not with --only (the older sections run on the CPU, as each says)`);
     }
     // the device and precision first: a GPU that is not there should not cost a model build
     const { resolveDevice } = await import('../../tensor/device.js');
@@ -98,7 +126,12 @@ export const command = defineCommand({
     const os = await import('node:os');
     const { engineInfo } = await import('../../tensor/functional.js');
     const info = engineInfo();
-    const machine = { cpu: os.cpus()[0]?.model, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+    const machine = {
+      cpu: os.cpus()[0]?.model,
+      cores: os.availableParallelism(),
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    };
     const engine = { torch: info.torchVersion, threads: info.threads, openblasCoretype: info.openblasCoretype, cuda: info.cuda };
 
     if (flags.only !== undefined) {
@@ -125,7 +158,10 @@ export const command = defineCommand({
       process.stderr.write(`[bench] profiling one LoAA training step (${pp}, batch ${batch})\n`);
       const p = profileStep({ batch, precision: pp, shapes: flags.shapes });
       if (json) console.log(JSON.stringify({ machine, engine, precision: pp, batch, ...p }, null, 2));
-      else log(`Per-op profile of one LoAA training step (deit_base_distilled_patch16_384, 512 frames, stride 16, batch ${batch}, ${pp}), libtorch ${engine.torch}, ${engine.threads} threads; self time excludes nested ops.\n\n${profileTable(p, flags.top)}`);
+      else
+        log(
+          `Per-op profile of one LoAA training step (deit_base_distilled_patch16_384, 512 frames, stride 16, batch ${batch}, ${pp}), libtorch ${engine.torch}, ${engine.threads} threads; self time excludes nested ops.\n\n${profileTable(p, flags.top)}`,
+        );
       return 0;
     }
 
@@ -145,25 +181,60 @@ export const command = defineCommand({
       log: (s: string) => void process.stderr.write(`[bench]${s}\n`),
     };
     if (precision && precision !== 'bf16' && o.groups.includes('inference-bf16')) {
-      throw new UsageError(`--rows: inference-bf16 is the bf16 inference rows, not ${precision} (--rows inference --precision ${precision} runs those)`);
+      throw new UsageError(
+        `--rows: inference-bf16 is the bf16 inference rows, not ${precision} (--rows inference --precision ${precision} runs those)`,
+      );
     }
     const r = await benchRows(o);
     const rows = r.rows.map(summarise);
     if (json) {
-      console.log(JSON.stringify({ machine, engine, device, precision: precision ?? null, pytorch: r.pytorch, peakGflops: r.peakGflops, gemm: r.gemm ?? null, gemmChoice: r.gemmChoice ?? null, rounds: o.rounds, quick: flags.quick, seconds: r.seconds, rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })), skipped: r.skipped }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            machine,
+            engine,
+            device,
+            precision: precision ?? null,
+            pytorch: r.pytorch,
+            peakGflops: r.peakGflops,
+            gemm: r.gemm ?? null,
+            gemmChoice: r.gemmChoice ?? null,
+            rounds: o.rounds,
+            quick: flags.quick,
+            seconds: r.seconds,
+            rows: rows.map((s, i) => ({ ...s, samples: { loaa: r.rows[i].loaa, pytorch: r.rows[i].pytorch } })),
+            skipped: r.skipped,
+          },
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     const py = r.pytorch;
-    log([
-      `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; loaa on libtorch ${engine.torch}, ${engine.threads} threads${device === 'cpu' ? '' : `, rows on ${device}`}; PyTorch ${String(py.torch ?? py.error ?? 'not started (no row here needs it)')} (${String(py.python)}).`,
-      `Peak matmul (${r.gemm?.best ? `fp32: the best kernel below, ${r.gemm.best.kernel}; otherwise ` : ''}2064x768 by 768x3072${device === 'cpu' ? '' : `, ${device}`}): ${Object.entries(r.peakGflops).map(([p, v]) => `${Math.round(v)} GFLOP/s ${p}`).join(', ') || 'not measured'}. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.${r.gemmChoice ? ` loaa's fp32 rows: ${describeGemm(r.gemmChoice)}.` : ''}`,
-      '',
-      ...(r.gemm ? [`fp32 GEMM kernels at the model's shapes (${shapesText(r.gemm.shapes)}; GFLOP/s over all of them), ${engine.threads} threads:`, '', gemmTable(r.gemm), ''] : []),
-      rows.length ? markdownTable(rows) : '(no row ran)',
-      ...r.skipped.map((k) => `Not run: ${k.work}: ${k.reason}.`),
-      '',
-      `(${Math.round(r.seconds)} s)`,
-    ].join('\n'));
+    log(
+      [
+        `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; loaa on libtorch ${engine.torch}, ${engine.threads} threads${device === 'cpu' ? '' : `, rows on ${device}`}; PyTorch ${String(py.torch ?? py.error ?? 'not started (no row here needs it)')} (${String(py.python)}).`,
+        `Peak matmul (${r.gemm?.best ? `fp32: the best kernel below, ${r.gemm.best.kernel}; otherwise ` : ''}2064x768 by 768x3072${device === 'cpu' ? '' : `, ${device}`}): ${
+          Object.entries(r.peakGflops)
+            .map(([p, v]) => `${Math.round(v)} GFLOP/s ${p}`)
+            .join(', ') || 'not measured'
+        }. ${o.rounds} interleaved round(s)${flags.quick ? ' (--quick: a smoke check, not a measurement)' : ''}; median (min-max); loaa advantage = PyTorch / loaa, median of per-round ratios.${r.gemmChoice ? ` loaa's fp32 rows: ${describeGemm(r.gemmChoice)}.` : ''}`,
+        '',
+        ...(r.gemm
+          ? [
+              `fp32 GEMM kernels at the model's shapes (${shapesText(r.gemm.shapes)}; GFLOP/s over all of them), ${engine.threads} threads:`,
+              '',
+              gemmTable(r.gemm),
+              '',
+            ]
+          : []),
+        rows.length ? markdownTable(rows) : '(no row ran)',
+        ...r.skipped.map((k) => `Not run: ${k.work}: ${k.reason}.`),
+        '',
+        `(${Math.round(r.seconds)} s)`,
+      ].join('\n'),
+    );
     return 0;
   },
 });

@@ -48,15 +48,22 @@ export const command = defineCommand({
     if (dist.launched !== null) return dist.launched;
     let r: Awaited<ReturnType<typeof runCv>>;
     try {
-      r = await runCv({ recipe, folds: flags.folds, out: flags.out, log, progress: { stream }, ...(dist.hooks ? { parallel: dist.hooks } : {}) });
+      r = await runCv({
+        recipe,
+        folds: flags.folds,
+        out: flags.out,
+        log,
+        progress: { stream },
+        ...(dist.hooks ? { parallel: dist.hooks } : {}),
+      });
       dist.group?.close();
     } catch (e) {
       dist.group?.markFailed((e as Error).message);
       throw e;
     }
     if (dist.group && !dist.group.isMain) return 0;
-    if (json) process.stdout.write(JSON.stringify(r) + '\n');
-    else log('\n' + formatCv(r));
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else log(`\n${formatCv(r)}`);
     return 0;
   },
 });

@@ -21,7 +21,11 @@ function repoRoot(): string {
 const DEFAULT_FSDD = '../shared/data/fsdd/recordings';
 
 const FLAGS = {
-  data: { type: 'string', value: 'PATH', help: `FSDD recordings folder (default ${DEFAULT_FSDD} relative to the repository,\nelse the copy \`loaa pull fsdd\` put in $LOAA_HOME/datasets/fsdd)` },
+  data: {
+    type: 'string',
+    value: 'PATH',
+    help: `FSDD recordings folder (default ${DEFAULT_FSDD} relative to the repository,\nelse the copy \`loaa pull fsdd\` put in $LOAA_HOME/datasets/fsdd)`,
+  },
   synthetic: { type: 'boolean', help: 'use the synthetic set even when FSDD is there' },
   out: { type: 'string', value: 'DIR', default: 'runs/demo', help: 'where the runs go' },
   epochs: { type: 'int', min: 1, max: 1000, help: 'epochs per method (default 5; 2 with --quick)' },
@@ -75,7 +79,8 @@ export const command = defineCommand({
     const { pulledDataset } = await import('../../models/datasets.js');
 
     // ---- data
-    if (dataArg !== undefined && !synthetic && !existsSync(resolve(dataArg))) throw new UsageError(`--data: ${resolve(dataArg)}: no such folder`);
+    if (dataArg !== undefined && !synthetic && !existsSync(resolve(dataArg)))
+      throw new UsageError(`--data: ${resolve(dataArg)}: no such folder`);
     const found = synthetic ? null : findFsdd(dataArg, pulledDataset('fsdd'));
     const fsdd = found?.dir ?? '';
     const useFsdd = found !== null;
@@ -100,7 +105,9 @@ export const command = defineCommand({
     const pretrained = existsSync(backbonePath(ARCH));
     log(`loaa demo`);
     log(`  data:     ${what}`);
-    log(`  backbone: ${ARCH} geometry, ${pretrained ? `ImageNet weights from ${backbonePath(ARCH)}` : `random initialisation (no pretrained weights: \`loaa pull ${ARCH}\` fetches them)`}`);
+    log(
+      `  backbone: ${ARCH} geometry, ${pretrained ? `ImageNet weights from ${backbonePath(ARCH)}` : `random initialisation (no pretrained weights: \`loaa pull ${ARCH}\` fetches them)`}`,
+    );
 
     const base: Record<string, unknown> = {
       seed: 0,
@@ -111,8 +118,26 @@ export const command = defineCommand({
       train: { epochs: epochs ?? (quick ? 2 : 5), batch_size: quick ? 8 : 32, log_every: 5 },
     };
     const methods: [string, Record<string, unknown>][] = [
-      ['loaa', { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 36 }, { position: 'ffn', kernel: [3, 1], bottleneck: 36 }] }],
-      ['adapter', { method: 'adapter', adapters: [{ position: 'attn', kernel: [1, 1], bottleneck: 108 }, { position: 'ffn', kernel: [1, 1], bottleneck: 108 }] }],
+      [
+        'loaa',
+        {
+          method: 'loaa',
+          adapters: [
+            { position: 'attn', kernel: [1, 3], bottleneck: 36 },
+            { position: 'ffn', kernel: [3, 1], bottleneck: 36 },
+          ],
+        },
+      ],
+      [
+        'adapter',
+        {
+          method: 'adapter',
+          adapters: [
+            { position: 'attn', kernel: [1, 1], bottleneck: 108 },
+            { position: 'ffn', kernel: [1, 1], bottleneck: 108 },
+          ],
+        },
+      ],
       ['linear', { method: 'linear' }],
     ];
 
@@ -145,7 +170,10 @@ export const command = defineCommand({
     const table = [
       '',
       `method    trainable params   validation top-1 (best)   test top-1   time`,
-      ...rows.map((r) => `${r.method.padEnd(8)}  ${r.trainable.toLocaleString('en-US').padStart(16)}   ${pct(r.valTop1).padStart(23)}   ${pct(r.testTop1).padStart(10)}   ${r.seconds.toFixed(0).padStart(3)} s`),
+      ...rows.map(
+        (r) =>
+          `${r.method.padEnd(8)}  ${r.trainable.toLocaleString('en-US').padStart(16)}   ${pct(r.valTop1).padStart(23)}   ${pct(r.testTop1).padStart(10)}   ${r.seconds.toFixed(0).padStart(3)} s`,
+      ),
     ];
     log(table.join('\n'));
 
@@ -159,7 +187,9 @@ export const command = defineCommand({
     const seconds = (performance.now() - t0) / 1000;
     log(`\ndemo finished in ${seconds.toFixed(0)} s`);
     if (json) {
-      process.stdout.write(JSON.stringify({ data: useFsdd ? 'fsdd' : 'synthetic', ...(found ? { data_dir: found.dir, data_source: found.source } : {}), backbone: pretrained ? 'pretrained' : 'random', runs: rows, adapter: adapterDir, prediction: { input: clip.path, label: runData.labels[clip.label as number], top: prediction }, seconds }) + '\n');
+      process.stdout.write(
+        `${JSON.stringify({ data: useFsdd ? 'fsdd' : 'synthetic', ...(found ? { data_dir: found.dir, data_source: found.source } : {}), backbone: pretrained ? 'pretrained' : 'random', runs: rows, adapter: adapterDir, prediction: { input: clip.path, label: runData.labels[clip.label as number], top: prediction }, seconds })}\n`,
+      );
     }
     return 0;
   },
@@ -186,7 +216,12 @@ export function findFsdd(
 }
 
 /** Top-3 labels of one audio file with an adapter directory (the front end from its config). */
-async function classify(adapterDir: string, file: string, recipe: import('../../train/recipe.js').Recipe, numClasses: number): Promise<{ label: string; score: number }[]> {
+async function classify(
+  adapterDir: string,
+  file: string,
+  recipe: import('../../train/recipe.js').Recipe,
+  numClasses: number,
+): Promise<{ label: string; score: number }[]> {
   const { Classifier } = await import('../../infer/classifier.js');
   const trainer = await import('../../train/trainer.js');
   const clf = Classifier.onModel(trainer.buildModel(recipe, numClasses).model, adapterDir);

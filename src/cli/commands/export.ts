@@ -11,15 +11,32 @@ the front-end settings go into the model's metadata_props ("labels", "frontend",
 1.8 GB go to <out>.data beside the model (ONNX external data). See docs/deploy.md.`;
 
 const FLAGS = {
-  backbone: { type: 'string', value: 'FILE', help: 'the backbone checkpoint the adapter was trained on (default: the one its\nadapter_config.json records, checked by sha256; a random one is rebuilt from its seed)' },
+  backbone: {
+    type: 'string',
+    value: 'FILE',
+    help: 'the backbone checkpoint the adapter was trained on (default: the one its\nadapter_config.json records, checked by sha256; a random one is rebuilt from its seed)',
+  },
   force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
   format: { type: 'string', value: 'FORMAT', default: 'onnx', choices: ['onnx'], help: 'the model format' },
   out: { type: 'string', value: 'FILE', help: 'the .onnx file to write' },
-  frames: { type: 'int', min: 16, max: 1_000_000, help: 'input frames (default: the adapter\'s target length)' },
+  frames: { type: 'int', min: 16, max: 1_000_000, help: "input frames (default: the adapter's target length)" },
   batch: { type: 'string', value: 'B', default: 'dynamic', help: '"dynamic" or a fixed batch size' },
-  precision: { type: 'string', value: 'P', default: 'fp32', choices: ['fp32', 'fp16'], help: 'fp16: float16 weights, half the size, computed in float32' },
-  verify: { type: 'boolean', help: 'run the file in onnxruntime-node on random inputs and compare with loaa\'s logits\n(within 1e-4 x (1 + max|logit|) for fp32, 1e-2 x (...) for fp16); exit 1 if not' },
-  web: { type: 'string', value: 'DIR', help: 'also write a static page (index.html, app.js, onnxruntime-web\'s wasm, model.onnx)\nthat classifies a chosen or dropped audio file; serve DIR with any static server' },
+  precision: {
+    type: 'string',
+    value: 'P',
+    default: 'fp32',
+    choices: ['fp32', 'fp16'],
+    help: 'fp16: float16 weights, half the size, computed in float32',
+  },
+  verify: {
+    type: 'boolean',
+    help: "run the file in onnxruntime-node on random inputs and compare with loaa's logits\n(within 1e-4 x (1 + max|logit|) for fp32, 1e-2 x (...) for fp16); exit 1 if not",
+  },
+  web: {
+    type: 'string',
+    value: 'DIR',
+    help: "also write a static page (index.html, app.js, onnxruntime-web's wasm, model.onnx)\nthat classifies a chosen or dropped audio file; serve DIR with any static server",
+  },
 } as const;
 
 export const command = defineCommand({
@@ -42,7 +59,8 @@ export const command = defineCommand({
     let batch: number | 'dynamic' = 'dynamic';
     if (flags.batch !== 'dynamic') {
       batch = Number(flags.batch);
-      if (!/^\d+$/.test(flags.batch) || batch < 1) throw new UsageError(`--batch: expected "dynamic" or a positive integer, got "${flags.batch}"`);
+      if (!/^\d+$/.test(flags.batch) || batch < 1)
+        throw new UsageError(`--batch: expected "dynamic" or a positive integer, got "${flags.batch}"`);
     }
     const precision = flags.precision as 'fp32' | 'fp16';
     const { exportModel, loadForExport } = await import('../../export/export.js');
@@ -53,13 +71,21 @@ export const command = defineCommand({
       const original = readAdapterConfig(adapter);
       const recorded = readBackbone(adapter);
       if (!flags.backbone && !recorded) {
-        throw new Error(`--backbone: missing: ${adapter}/adapter_config.json records no backbone (an adapter saved before provenance); pass the checkpoint it was trained on`);
+        throw new Error(
+          `--backbone: missing: ${adapter}/adapter_config.json records no backbone (an adapter saved before provenance); pass the checkpoint it was trained on`,
+        );
       }
       if (!flags.backbone && recorded?.source === 'random' && flags.frames !== undefined && flags.frames !== original.input.tdim) {
-        throw new Error(`--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.tdim} frames only`);
+        throw new Error(
+          `--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.tdim} frames only`,
+        );
       }
       // the recorded backbone (or --backbone, checked against the record), built for the export's frames
-      loaded = loadForExport(adapter, (cfg) => resolveBackbone(adapter, cfg, { backbone: flags.backbone, force: flags.force }).model, flags.frames);
+      loaded = loadForExport(
+        adapter,
+        (cfg) => resolveBackbone(adapter, cfg, { backbone: flags.backbone, force: flags.force }).model,
+        flags.frames,
+      );
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -75,27 +101,41 @@ export const command = defineCommand({
       const r = exportModel(model, config, { out: resolve(flags.out), batch, precision });
       written = [r.file, ...(r.dataFile ? [r.dataFile] : [])];
       const report: Record<string, unknown> = {
-        file: r.file, bytes: r.bytes, ...(r.dataFile ? { data_file: r.dataFile, data_bytes: r.dataBytes } : {}),
-        input: { name: 'fbank', shape: r.inputShape }, output: { name: 'logits', shape: [r.inputShape[0], config.num_classes] },
-        precision, nodes: r.nodes, export_ms: Math.round(performance.now() - t0),
+        file: r.file,
+        bytes: r.bytes,
+        ...(r.dataFile ? { data_file: r.dataFile, data_bytes: r.dataBytes } : {}),
+        input: { name: 'fbank', shape: r.inputShape },
+        output: { name: 'logits', shape: [r.inputShape[0], config.num_classes] },
+        precision,
+        nodes: r.nodes,
+        export_ms: Math.round(performance.now() - t0),
       };
       const { verifyOnnx } = flags.verify ? await import('../../export/verify.js') : { verifyOnnx: undefined };
       const v = verifyOnnx ? await verifyOnnx(r.file, model, { precision, batch: batch === 'dynamic' ? 2 : batch, inputs: 4 }) : undefined;
       if (v) report.verify = v;
       if (web && webDir) report.web = await web.writeWebApp(webDir, r.file);
       if (json) {
-        process.stdout.write(JSON.stringify(report) + '\n');
+        process.stdout.write(`${JSON.stringify(report)}\n`);
       } else {
         const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
-        process.stdout.write(`${r.file}: ${mb(r.bytes)}${r.dataFile ? ` + ${r.dataFile} ${mb(r.dataBytes)}` : ''}, ${precision}, input fbank [${r.inputShape.join(', ')}], logits [${r.inputShape[0]}, ${config.num_classes}]\n`);
+        process.stdout.write(
+          `${r.file}: ${mb(r.bytes)}${r.dataFile ? ` + ${r.dataFile} ${mb(r.dataBytes)}` : ''}, ${precision}, input fbank [${r.inputShape.join(', ')}], logits [${r.inputShape[0]}, ${config.num_classes}]\n`,
+        );
         if (v) {
-          process.stdout.write(`verify: ${v.ok ? 'ok' : 'FAILED'}: max |onnxruntime - loaa| ${v.maxDiff.toExponential(2)} (bound ${v.bound.toExponential(2)}) on ${v.inputs} random inputs, top-1 ${v.top1Agrees ? 'agrees' : 'differs'}; `
-            + `time per input: onnxruntime-node ${v.ortMsPerInput.toFixed(1)} ms, loaa ${v.loaaMsPerInput.toFixed(1)} ms (${v.threads ?? 'default'} thread${v.threads === 1 ? '' : 's'} each)\n`);
+          process.stdout.write(
+            `verify: ${v.ok ? 'ok' : 'FAILED'}: max |onnxruntime - loaa| ${v.maxDiff.toExponential(2)} (bound ${v.bound.toExponential(2)}) on ${v.inputs} random inputs, top-1 ${v.top1Agrees ? 'agrees' : 'differs'}; ` +
+              `time per input: onnxruntime-node ${v.ortMsPerInput.toFixed(1)} ms, loaa ${v.loaaMsPerInput.toFixed(1)} ms (${v.threads ?? 'default'} thread${v.threads === 1 ? '' : 's'} each)\n`,
+          );
         }
-        if (flags.web) process.stdout.write(`web page: ${resolve(flags.web)}/index.html (serve the directory: python3 -m http.server -d ${flags.web})\n`);
+        if (flags.web)
+          process.stdout.write(
+            `web page: ${resolve(flags.web)}/index.html (serve the directory: python3 -m http.server -d ${flags.web})\n`,
+          );
       }
       if (v && !v.ok) {
-        process.stderr.write(`loaa export: ${r.file}: onnxruntime-node's logits differ from loaa's beyond the tolerance; the file is kept for inspection\n`);
+        process.stderr.write(
+          `loaa export: ${r.file}: onnxruntime-node's logits differ from loaa's beyond the tolerance; the file is kept for inspection\n`,
+        );
         return 1;
       }
       written = [];

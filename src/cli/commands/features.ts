@@ -23,13 +23,18 @@ const FLAGS = {
 
 export const command = defineCommand({
   name: 'features',
-  usage: [`<audio> --out <file.safetensors> [--sample-rate ${SAMPLE_RATE}] [--num-mel-bins 128]`, '         [--target-length N] [--mean M --std S] [--json]'],
+  usage: [
+    `<audio> --out <file.safetensors> [--sample-rate ${SAMPLE_RATE}] [--num-mel-bins 128]`,
+    '         [--target-length N] [--mean M --std S] [--json]',
+  ],
   description: DESCRIPTION,
   flags: FLAGS,
   examples: ['loaa features dog.wav --out dog.safetensors --target-length 512 --mean -6.6268077 --std 5.358466'],
   async run({ flags, positionals, json }) {
     if (positionals.length !== 1) {
-      throw new UsageError(positionals.length === 0 ? '<audio>: missing input file' : `<audio>: expected one input file, got ${positionals.length}`);
+      throw new UsageError(
+        positionals.length === 0 ? '<audio>: missing input file' : `<audio>: expected one input file, got ${positionals.length}`,
+      );
     }
     const input = positionals[0]!;
     const out = flags.out;
@@ -38,7 +43,8 @@ export const command = defineCommand({
     const numMelBins = flags['num-mel-bins'];
     const targetLength = flags['target-length'];
     const { mean, std } = flags;
-    if ((mean === undefined) !== (std === undefined)) throw new UsageError(`${mean === undefined ? '--mean' : '--std'}: required with ${mean === undefined ? '--std' : '--mean'}`);
+    if ((mean === undefined) !== (std === undefined))
+      throw new UsageError(`${mean === undefined ? '--mean' : '--std'}: required with ${mean === undefined ? '--std' : '--mean'}`);
     if (std !== undefined && !(std > 0)) throw new UsageError(`--std: must be positive, got ${std}`);
     let spec: ReturnType<typeof astFeatures>;
     try {
@@ -48,13 +54,17 @@ export const command = defineCommand({
       throw new UsageError((e as Error).message);
     }
     try {
-      writeSafetensors(out, { fbank: rawFromFloat32(spec.data, [spec.frames, spec.bins]) }, {
-        frontend: 'ast-kaldi-fbank',
-        sample_rate: String(sampleRate),
-        num_mel_bins: String(numMelBins),
-        ...(targetLength !== undefined ? { target_length: String(targetLength) } : {}),
-        ...(mean !== undefined ? { mean: String(mean), std: String(std) } : {}),
-      });
+      writeSafetensors(
+        out,
+        { fbank: rawFromFloat32(spec.data, [spec.frames, spec.bins]) },
+        {
+          frontend: 'ast-kaldi-fbank',
+          sample_rate: String(sampleRate),
+          num_mel_bins: String(numMelBins),
+          ...(targetLength !== undefined ? { target_length: String(targetLength) } : {}),
+          ...(mean !== undefined ? { mean: String(mean), std: String(std) } : {}),
+        },
+      );
     } catch (e) {
       throw new UsageError(`${out}: cannot write: ${(e as Error).message}`);
     }
@@ -67,7 +77,7 @@ export const command = defineCommand({
       target_length: targetLength ?? null,
       normalized: mean !== undefined,
     };
-    if (json) process.stdout.write(JSON.stringify(info) + '\n');
+    if (json) process.stdout.write(`${JSON.stringify(info)}\n`);
     else process.stdout.write(`${out}: fbank [${spec.frames}, ${spec.bins}] from ${input}\n`);
     return 0;
   },

@@ -18,8 +18,13 @@ Grid file: see grids/*.yaml and the comment at the top of src/train/grid.ts.`;
 
 const FLAGS = {
   out: { type: 'string', value: 'DIR', help: 'where the runs go (default: the grid file\'s "out", else runs/<grid name>)' },
-  jobs: { type: 'int', min: 1, max: 256, help: 'runs at once, each a child process with its share of the cores\n(default: the grid file\'s "jobs", else 1)' },
-  set: { type: 'list', value: 'KEY=VALUE', help: 'an override for every run (after the grid\'s own)' },
+  jobs: {
+    type: 'int',
+    min: 1,
+    max: 256,
+    help: 'runs at once, each a child process with its share of the cores\n(default: the grid file\'s "jobs", else 1)',
+  },
+  set: { type: 'list', value: 'KEY=VALUE', help: "an override for every run (after the grid's own)" },
   'dry-run': {
     type: 'boolean',
     help: 'list the runs with their trainable parameters and share (no data or weights needed),\ntheir state (done / pending / interrupted / running) and the train command of each,\nand run nothing',
@@ -33,7 +38,8 @@ export const command = defineCommand({
   flags: FLAGS,
   examples: ['loaa grid grids/fsdd_small.yaml --jobs 2', 'loaa grid grids/paper_table1.yaml --dry-run'],
   async run({ flags, positionals, json, log: say }) {
-    if (positionals.length !== 1) throw new UsageError(positionals.length ? `${positionals[1]}: one grid file at a time` : '<grid.yaml>: missing grid file');
+    if (positionals.length !== 1)
+      throw new UsageError(positionals.length ? `${positionals[1]}: one grid file at a time` : '<grid.yaml>: missing grid file');
     const sets = flags.set;
     for (const s of sets) if (!/^[^=]+=/.test(s)) throw new UsageError(`--set ${s}: expected key.path=value`);
     const { readGrid, planGrid, GridError } = await import('../../train/grid.js');
@@ -61,16 +67,28 @@ export const command = defineCommand({
       const { countGrid, formatGridCounts } = await import('../../train/grid_plan.js');
       const counts = countGrid(runs);
       if (json) {
-        process.stdout.write(JSON.stringify({ grid: grid.name, out: outDir, runs: states.map(({ run, state }, i) => ({ id: run.id, dir: run.dir, axes: run.axes, state, trainable: counts[i]!.counts.trainable, total: counts[i]!.counts.total, share: counts[i]!.share, paper_share: counts[i]!.paperShare, command: ['loaa', ...trainArgs({ run, resume: state === 'interrupted' })] })) }) + '\n');
+        process.stdout.write(
+          `${JSON.stringify({ grid: grid.name, out: outDir, runs: states.map(({ run, state }, i) => ({ id: run.id, dir: run.dir, axes: run.axes, state, trainable: counts[i]!.counts.trainable, total: counts[i]!.counts.total, share: counts[i]!.share, paper_share: counts[i]!.paperShare, command: ['loaa', ...trainArgs({ run, resume: state === 'interrupted' })] })) })}\n`,
+        );
       } else {
         say(formatGridCounts(grid, counts));
-        say('(share: trainable / total as built; paper share: trainable / 87,630,032 (the ImageNet DeiT-B/384), the paper\'s convention)\n');
+        say("(share: trainable / total as built; paper share: trainable / 87,630,032 (the ImageNet DeiT-B/384), the paper's convention)\n");
         const count = (s: string): number => states.filter((x) => x.state === s).length;
-        say(`${grid.name}: ${runs.length} runs (${grid.axes.map((x) => `${x.values.length} ${x.name}`).join(' x ')}${grid.exclude.length ? ', some excluded' : ''}) in ${rel(outDir)}`);
-        say(`  ${count('done')} done, ${count('pending')} pending, ${count('interrupted')} interrupted, ${count('running')} running elsewhere`);
+        say(
+          `${grid.name}: ${runs.length} runs (${grid.axes.map((x) => `${x.values.length} ${x.name}`).join(' x ')}${grid.exclude.length ? ', some excluded' : ''}) in ${rel(outDir)}`,
+        );
+        say(
+          `  ${count('done')} done, ${count('pending')} pending, ${count('interrupted')} interrupted, ${count('running')} running elsewhere`,
+        );
         for (const { run, state } of states) {
           say(`${state.padEnd(11)} ${run.id}`);
-          if (state !== 'done') say(`            loaa ${trainArgs({ run, base: rel(run.base), resume: state === 'interrupted' }).map((x) => (/[\s"'{}[\],]/.test(x) ? `'${x}'` : x)).join(' ').replace(run.dir, rel(run.dir))}`);
+          if (state !== 'done')
+            say(
+              `            loaa ${trainArgs({ run, base: rel(run.base), resume: state === 'interrupted' })
+                .map((x) => (/[\s"'{}[\],]/.test(x) ? `'${x}'` : x))
+                .join(' ')
+                .replace(run.dir, rel(run.dir))}`,
+            );
         }
       }
       return 0;
@@ -97,7 +115,13 @@ export const command = defineCommand({
           const pos = `[${String(e.index).padStart(width)}/${e.total}]`;
           if (e.kind === 'start') say(`${pos} ${e.resume ? 'resume' : 'start '} ${e.run.id}  (log: ${rel(e.run.dir)}/train.log)`);
           else if (e.kind === 'done') say(`${pos} done   ${e.run.id}  ${(e.seconds! / 60).toFixed(1)} min`);
-          else if (e.kind === 'fail') say(`${pos} FAILED ${e.run.id}  exit ${e.code} after ${(e.seconds! / 60).toFixed(1)} min; last lines of ${rel(e.run.dir)}/train.log:\n${e.tail!.split('\n').map((l) => '      | ' + l).join('\n')}`);
+          else if (e.kind === 'fail')
+            say(
+              `${pos} FAILED ${e.run.id}  exit ${e.code} after ${(e.seconds! / 60).toFixed(1)} min; last lines of ${rel(e.run.dir)}/train.log:\n${e
+                .tail!.split('\n')
+                .map((l) => `      | ${l}`)
+                .join('\n')}`,
+            );
           else if (e.kind === 'busy') say(`${' '.repeat(pos.length)} busy   ${e.run.id}  (another loaa grid is training it)`);
         },
       });
@@ -106,9 +130,12 @@ export const command = defineCommand({
       process.off('SIGTERM', onSignal);
     }
     const left = summary.left;
-    say(`${grid.name}: ${summary.skipped} already done, ${summary.done} finished now, ${summary.failed.length} failed${summary.busy.length ? `, ${summary.busy.length} running elsewhere` : ''}${left ? `, ${left} not started` : ''} (of ${summary.total}); status: ${rel(outDir)}/grid_status.json`);
-    if (summary.failed.length) say(`failed (run the same command again to retry them):\n${summary.failed.map((id) => '  ' + id).join('\n')}`);
-    if (json) process.stdout.write(JSON.stringify({ grid: grid.name, out: outDir, ...summary }) + '\n');
+    say(
+      `${grid.name}: ${summary.skipped} already done, ${summary.done} finished now, ${summary.failed.length} failed${summary.busy.length ? `, ${summary.busy.length} running elsewhere` : ''}${left ? `, ${left} not started` : ''} (of ${summary.total}); status: ${rel(outDir)}/grid_status.json`,
+    );
+    if (summary.failed.length)
+      say(`failed (run the same command again to retry them):\n${summary.failed.map((id) => `  ${id}`).join('\n')}`);
+    if (json) process.stdout.write(`${JSON.stringify({ grid: grid.name, out: outDir, ...summary })}\n`);
     if (interrupted) return 130;
     return summary.failed.length ? 1 : 0;
   },

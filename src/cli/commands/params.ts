@@ -3,7 +3,18 @@ import { UsageError } from '../command.js';
 import { defineCommand, parseCommandArgs, type FlagDef } from '../define.js';
 import { ARCH_NAMES, getArch } from '../../models/archs.js';
 import { astGrid } from '../../models/ast.js';
-import { defaultAdapters, defaultBottleneck, isPeftMethod, LORA_DEFAULTS, parsePeft, PEFT_METHODS, PROMPT_DEFAULTS, type AdapterSpec, type PeftConfig, type ResolvedPeft } from '../../peft/config.js';
+import {
+  defaultAdapters,
+  defaultBottleneck,
+  isPeftMethod,
+  LORA_DEFAULTS,
+  parsePeft,
+  PEFT_METHODS,
+  PROMPT_DEFAULTS,
+  type AdapterSpec,
+  type PeftConfig,
+  type ResolvedPeft,
+} from '../../peft/config.js';
 import { bottleneckForBudget, countAst, equalizeAdapters, type AstGeometry } from '../../peft/params.js';
 
 /** the range of the size flags */
@@ -12,20 +23,40 @@ const SIZE = { min: 1, max: 1 << 24 } as const;
 const FLAGS = {
   arch: { type: 'string', value: 'NAME', help: ARCH_NAMES.join(', ') },
   method: {
-    type: 'string', value: 'M', help: `loaa (default): Look-Aside Adapters, default attn:1x3 + ffn:3x1
+    type: 'string',
+    value: 'M',
+    help: `loaa (default): Look-Aside Adapters, default attn:1x3 + ffn:3x1
 adapter: parallel (Houlsby) adapters, default attn:1x1 + ffn:1x1
 linear: head only; full: everything; lora: LoRA on q,v (r ${LORA_DEFAULTS.rank}, alpha ${LORA_DEFAULTS.alpha});
 bitfit: backbone biases + head; prompt: ${PROMPT_DEFAULTS.tokens} deep prompts per block`,
   },
-  adapter: { type: 'list', value: 'POS:KFxKT', help: `an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
+  adapter: {
+    type: 'list',
+    value: 'POS:KFxKT',
+    help: `an adapter at POS (attn or ffn) with kernel KF (frequency) x KT (time), odd sizes;
 repeat for both positions; suffixes :bias (Down/Up biases), :sequential;
-adapters may be added to any method (every added tensor trains)` },
-  bottleneck: { type: 'int', min: 1, max: 1 << 20, value: 'R', help: `adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)` },
-  budget: { type: 'string', value: 'P%', help: `instead: the largest r whose trainable share (trainable / total) is at most P
-(also a fraction: 0.02)` },
-  equalize: { type: 'string', value: 'KFxKT', help: `R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
+adapters may be added to any method (every added tensor trains)`,
+  },
+  bottleneck: {
+    type: 'int',
+    min: 1,
+    max: 1 << 20,
+    value: 'R',
+    help: `adapter bottleneck r (default ${defaultBottleneck('loaa')}; ${defaultBottleneck('adapter')} for --method adapter)`,
+  },
+  budget: {
+    type: 'string',
+    value: 'P%',
+    help: `instead: the largest r whose trainable share (trainable / total) is at most P
+(also a fraction: 0.02)`,
+  },
+  equalize: {
+    type: 'string',
+    value: 'KFxKT',
+    help: `R is the bottleneck of a KFxKT adapter: each adapter gets the largest r with no more
 parameters than that (bigger kernels, smaller r; --equalize 1x1 --bottleneck 108
-gives 1x3 adapters r 36)` },
+gives 1x3 adapters r 36)`,
+  },
   classes: { type: 'int', ...SIZE, default: 50, value: 'C', help: 'classes of the head' },
   fdim: { type: 'int', ...SIZE, default: 128, value: 'F', help: 'mel bins' },
   tdim: { type: 'int', ...SIZE, default: 512, value: 'T', help: 'frames' },
@@ -35,7 +66,12 @@ gives 1x3 adapters r 36)` },
   'lora-rank': { type: 'int', ...SIZE, value: 'r', help: `LoRA rank (default ${LORA_DEFAULTS.rank})` },
   'lora-alpha': { type: 'number', positive: true, value: 'a', help: `LoRA alpha (default ${LORA_DEFAULTS.alpha})` },
   'lora-targets': { type: 'string', value: 'q,v', help: 'LoRA targets (default q,v)' },
-  'prompt-tokens': { type: 'int', ...SIZE, value: 'N', help: `deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)` },
+  'prompt-tokens': {
+    type: 'int',
+    ...SIZE,
+    value: 'N',
+    help: `deep prompts per block (default ${PROMPT_DEFAULTS.tokens}; with another method: adds prompts)`,
+  },
 } as const satisfies Record<string, FlagDef>;
 
 const DESCRIPTION = `Prints the total, trainable and frozen parameter counts of the AST as built for this input (1-channel
@@ -56,7 +92,8 @@ export function parseAdapterFlag(s: string, bottleneck: number): AdapterSpec {
   const parts = s.split(':');
   const where = `--adapter ${s}`;
   const position = parts[0];
-  if (position !== 'attn' && position !== 'ffn') throw new UsageError(`${where}: position must be attn or ffn, got ${JSON.stringify(position)}`);
+  if (position !== 'attn' && position !== 'ffn')
+    throw new UsageError(`${where}: position must be attn or ffn, got ${JSON.stringify(position)}`);
   if (parts.length < 2) throw new UsageError(`${where}: expected POS:KFxKT such as attn:1x3`);
   const spec: AdapterSpec = { position, kernel: kernelOf(parts[1], where), bottleneck };
   for (const extra of parts.slice(2)) {
@@ -72,7 +109,8 @@ function fraction(s: string): number {
   const pct = t.endsWith('%');
   const n = Number(pct ? t.slice(0, -1) : t);
   const f = pct ? n / 100 : n;
-  if (!Number.isFinite(n) || !(f > 0 && f <= 1)) throw new UsageError(`--budget: expected a percentage such as 2% (or a fraction in (0, 1]), got ${JSON.stringify(s)}`);
+  if (!Number.isFinite(n) || !(f > 0 && f <= 1))
+    throw new UsageError(`--budget: expected a percentage such as 2% (or a fraction in (0, 1]), got ${JSON.stringify(s)}`);
   return f;
 }
 
@@ -109,7 +147,15 @@ export function computeParams(argv: string[]): ParamsResult {
   }
   const method = f.method ?? 'loaa';
   if (!isPeftMethod(method)) throw new UsageError(`--method: expected one of ${PEFT_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
-  const geom: AstGeometry = { arch: arch.name, numClasses: f.classes, fdim: f.fdim, tdim: f.tdim, fstride: f.fstride, tstride: f.tstride, depth: f.depth };
+  const geom: AstGeometry = {
+    arch: arch.name,
+    numClasses: f.classes,
+    fdim: f.fdim,
+    tdim: f.tdim,
+    fstride: f.fstride,
+    tstride: f.tstride,
+    depth: f.depth,
+  };
   let grid: ReturnType<typeof astGrid>;
   try {
     grid = astGrid(geom);
@@ -127,13 +173,18 @@ export function computeParams(argv: string[]): ParamsResult {
   const loraGiven = ['lora-rank', 'lora-alpha', 'lora-targets'].some((n) => p.given.has(n));
   if (method === 'lora' || loraGiven) {
     const targets = (f['lora-targets'] ?? LORA_DEFAULTS.targets.join(',')).split(',').map((t) => t.trim());
-    if (!targets.every((t) => t === 'q' || t === 'k' || t === 'v')) throw new UsageError(`--lora-targets: expected a list of q, k, v, got ${JSON.stringify(f['lora-targets'])}`);
-    cfg.lora = { rank: f['lora-rank'] ?? LORA_DEFAULTS.rank, alpha: f['lora-alpha'] ?? LORA_DEFAULTS.alpha, targets: targets as ('q' | 'k' | 'v')[] };
+    if (!targets.every((t) => t === 'q' || t === 'k' || t === 'v'))
+      throw new UsageError(`--lora-targets: expected a list of q, k, v, got ${JSON.stringify(f['lora-targets'])}`);
+    cfg.lora = {
+      rank: f['lora-rank'] ?? LORA_DEFAULTS.rank,
+      alpha: f['lora-alpha'] ?? LORA_DEFAULTS.alpha,
+      targets: targets as ('q' | 'k' | 'v')[],
+    };
   }
   if (method === 'prompt' || p.given.has('prompt-tokens')) cfg.prompt = { tokens: f['prompt-tokens'] ?? PROMPT_DEFAULTS.tokens };
   const eqS = f.equalize;
   const equalize = eqS === undefined ? undefined : kernelOf(eqS, '--equalize');
-  if ((budget !== undefined || equalize) && !(cfg.adapters && cfg.adapters.length)) {
+  if ((budget !== undefined || equalize) && !cfg.adapters?.length) {
     throw new UsageError(`${budget !== undefined ? '--budget' : '--equalize'}: method ${method} has no adapters (add --adapter)`);
   }
   try {
@@ -144,7 +195,9 @@ export function computeParams(argv: string[]): ParamsResult {
     }
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`${budget !== undefined ? '--budget' : '--equalize'}: ${(e as Error).message.replace(/^(budget|equalize): /, '')}`);
+    throw new UsageError(
+      `${budget !== undefined ? '--budget' : '--equalize'}: ${(e as Error).message.replace(/^(budget|equalize): /, '')}`,
+    );
   }
   let peft: ResolvedPeft;
   try {
@@ -176,7 +229,10 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
 
 function describe(r: ParamsResult): string {
   const parts: string[] = [];
-  for (const a of r.adapters) parts.push(`${a.position} ${a.kernel[0]}x${a.kernel[1]} r ${a.bottleneck}${a.bias ? ' +bias' : ''}${a.mode === 'sequential' ? ' sequential' : ''}`);
+  for (const a of r.adapters)
+    parts.push(
+      `${a.position} ${a.kernel[0]}x${a.kernel[1]} r ${a.bottleneck}${a.bias ? ' +bias' : ''}${a.mode === 'sequential' ? ' sequential' : ''}`,
+    );
   if (r.lora) parts.push(`LoRA ${r.lora.targets.join(',')} r ${r.lora.rank} alpha ${r.lora.alpha}`);
   if (r.prompt) parts.push(`${r.prompt.tokens} prompts/block`);
   return parts.length ? ` (${parts.join('; ')})` : '';
@@ -196,7 +252,7 @@ export const command = defineCommand({
   async run({ json, argv }) {
     const r = computeParams(argv);
     if (json) {
-      process.stdout.write(JSON.stringify(r) + '\n');
+      process.stdout.write(`${JSON.stringify(r)}\n`);
       return 0;
     }
     const w = fmt(r.total).length;

@@ -22,7 +22,11 @@ are the model input as they are (tensor "fbank", [frames, mel] or [batch, frames
 and normalised, as written by \`loaa features --target-length N --mean M --std S\`).`;
 
 const FLAGS = {
-  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (file or Hugging Face model directory); default: the\none the adapter records (a random one is rebuilt from its seed)' },
+  backbone: {
+    type: 'string',
+    value: 'FILE',
+    help: 'backbone checkpoint (file or Hugging Face model directory); default: the\none the adapter records (a random one is rebuilt from its seed)',
+  },
   adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
   features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
   'top-k': { type: 'int', positive: true, default: 5, value: 'K', help: 'labels per input (at most the class count)' },
@@ -31,10 +35,16 @@ const FLAGS = {
 
 const single = defineCommand({
   name: 'predict',
-  usage: ['<audio...> --adapter <adapter or run dir> [--backbone <checkpoint>] [--top-k K] [--json]', '--features <file.safetensors> [--features ...] --adapter <adapter or run dir> [--backbone <checkpoint>]'],
+  usage: [
+    '<audio...> --adapter <adapter or run dir> [--backbone <checkpoint>] [--top-k K] [--json]',
+    '--features <file.safetensors> [--features ...] --adapter <adapter or run dir> [--backbone <checkpoint>]',
+  ],
   description: DESCRIPTION,
   flags: FLAGS,
-  examples: ['loaa predict clip.wav --adapter runs/esc50 --top-k 3', 'loaa predict clip.wav --backbone deit.safetensors --adapter runs/esc50/best --top-k 3'],
+  examples: [
+    'loaa predict clip.wav --adapter runs/esc50 --top-k 3',
+    'loaa predict clip.wav --backbone deit.safetensors --adapter runs/esc50/best --top-k 3',
+  ],
   async run({ flags, positionals, json }) {
     const { backbone, features } = flags;
     if (!flags.adapter) throw new UsageError('--adapter: missing (an adapter checkpoint directory, or a run directory)');
@@ -60,7 +70,8 @@ const single = defineCommand({
       }
     };
     for (const f of features) inputs.push(...usage(() => readFeaturesFile(f, [cfg.input.tdim, cfg.input.fdim])));
-    if (positionals.length && !cfg.frontend) throw new UsageError(`${adapter}/adapter_config.json: frontend: missing, so audio cannot be turned into features (pass --features)`);
+    if (positionals.length && !cfg.frontend)
+      throw new UsageError(`${adapter}/adapter_config.json: frontend: missing, so audio cannot be turned into features (pass --features)`);
     for (const f of positionals) {
       const fe = frontendSpec(cfg.frontend!);
       const x = await featuresOfFile(f, fe).catch((e: Error) => {
@@ -72,16 +83,22 @@ const single = defineCommand({
     try {
       await engineUsage(() => clf.useEngine(parseInferEngine(flags.engine)));
       const results: Prediction[] = [];
-      for (const r of await clf.classifyManyAsync(inputs.map((x) => x.fbank), k, { names: inputs.map((x) => x.name), batchSize: 1 })) {
+      for (const r of await clf.classifyManyAsync(
+        inputs.map((x) => x.fbank),
+        k,
+        { names: inputs.map((x) => x.name), batchSize: 1 },
+      )) {
         if (r instanceof Error) throw r;
         results.push(r);
       }
       if (json) {
-        process.stdout.write(JSON.stringify({ results: results.map(jsonResult) }) + '\n');
+        process.stdout.write(`${JSON.stringify({ results: results.map(jsonResult) })}\n`);
       } else {
         for (const r of results) {
           process.stdout.write(`${r.input}\n`);
-          r.top.forEach((t, i) => process.stdout.write(`  ${String(i + 1).padStart(2)}. ${t.label}  ${t.score.toFixed(4)}\n`));
+          r.top.forEach((t, i) => {
+            process.stdout.write(`  ${String(i + 1).padStart(2)}. ${t.label}  ${t.score.toFixed(4)}\n`);
+          });
         }
       }
     } finally {
@@ -97,5 +114,10 @@ const asked = (argv: string[]): boolean => !argv.includes('--help') && !argv.inc
 export const command: Command = {
   ...single,
   help: single.help + batchHelp + timelineHelp,
-  run: (argv) => (asked(argv) && isTimelinePredict(argv) ? runPredictTimeline(argv) : asked(argv) && isBatchPredict(argv) ? runPredictBatch(argv) : single.run(argv)),
+  run: (argv) =>
+    asked(argv) && isTimelinePredict(argv)
+      ? runPredictTimeline(argv)
+      : asked(argv) && isBatchPredict(argv)
+        ? runPredictBatch(argv)
+        : single.run(argv),
 };

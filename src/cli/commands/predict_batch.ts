@@ -18,7 +18,7 @@ import { adapterDirOf } from '../adapter_args.js';
 
 const FLAGS = {
   adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
-  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (default: the adapter\'s recorded one)' },
+  backbone: { type: 'string', value: 'FILE', help: "backbone checkpoint (default: the adapter's recorded one)" },
   jsonl: { type: 'boolean', help: 'one {"input", "top": [{"label", "score"}], "logits"} (or {"input", "error"}) per line' },
   csv: { type: 'boolean', help: 'input,status,label1,score1,...,error' },
   out: { type: 'string', value: 'FILE', help: 'write there instead of stdout' },
@@ -45,10 +45,17 @@ ${optionLines(Object.fromEntries(BATCH_ONLY.map((n) => [n, FLAGS[n as keyof type
 /** Whether this `loaa predict` call is the batch form. */
 export function isBatchPredict(argv: string[]): boolean {
   if (BATCH_ONLY.some((n) => argv.some((t) => t === `--${n}` || t.startsWith(`--${n}=`)))) return true;
-  let p;
+  // the single form's flags, untyped: only the shape of the command line matters here
+  const shape = {
+    backbone: FLAGS.backbone,
+    adapter: FLAGS.adapter,
+    features: { type: 'list', help: '' },
+    'top-k': { type: 'string', help: '' },
+    engine: { type: 'string', help: '' },
+  } as const;
+  let p: ReturnType<typeof parseCommandArgs<typeof shape>>;
   try {
-    // the single form's flags, untyped: only the shape of the command line matters here
-    p = parseCommandArgs(argv, { backbone: FLAGS.backbone, adapter: FLAGS.adapter, features: { type: 'list', help: '' }, 'top-k': { type: 'string', help: '' }, engine: { type: 'string', help: '' } }, 'predict');
+    p = parseCommandArgs(argv, shape, 'predict');
   } catch {
     return false; // the single-input form reports the problem in its own words
   }
@@ -61,7 +68,9 @@ export function isBatchPredict(argv: string[]): boolean {
  * A result as `--json` prints it: each label's probability is `score` (as serve, batch predict and
  * the API say), with `p`, the name before, kept beside it for readers of the old output.
  */
-export function jsonResult<R extends { top: { label: string; score: number }[] }>(r: R): R & { top: { label: string; score: number; p: number }[] } {
+export function jsonResult<R extends { top: { label: string; score: number }[] }>(
+  r: R,
+): R & { top: { label: string; score: number; p: number }[] } {
   return { ...r, top: r.top.map((t) => ({ label: t.label, score: t.score, p: t.score })) };
 }
 
@@ -73,7 +82,14 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
   if (f.jsonl && f.csv) throw new UsageError('--jsonl, --csv: choose one');
   const json = f.json;
   if (json && (f.jsonl || f.csv || f.out)) throw new UsageError('--json: not with --jsonl, --csv or --out');
-  const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, ...engineOptions(f), engine: f.engine as InferEngineSpec | undefined }));
+  const clf = await engineUsage(() =>
+    AudioClassifier.fromPretrained(adapter, {
+      backbone: f.backbone,
+      force: f.force,
+      ...engineOptions(f),
+      engine: f.engine as InferEngineSpec | undefined,
+    }),
+  );
   try {
     // --json: one object at the end, as the single-input form prints it
     let collected = '';
@@ -93,10 +109,15 @@ export async function runPredictBatch(argv: string[]): Promise<number> {
       adapter: clf.activeAdapter,
     });
     if (json) {
-      const recs = collected.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { input: string; top?: { label: string; score: number }[]; logits?: number[]; error?: string });
-      const results = recs.filter((r) => r.top).map((r) => jsonResult({ input: r.input, ...(r.logits ? { logits: r.logits } : {}), top: r.top! }));
+      const recs = collected
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { input: string; top?: { label: string; score: number }[]; logits?: number[]; error?: string });
+      const results = recs
+        .filter((r) => r.top)
+        .map((r) => jsonResult({ input: r.input, ...(r.logits ? { logits: r.logits } : {}), top: r.top! }));
       const errors = recs.filter((r) => r.error !== undefined).map((r) => ({ input: r.input, error: r.error }));
-      process.stdout.write(JSON.stringify({ results, ...(errors.length ? { errors } : {}) }) + '\n');
+      process.stdout.write(`${JSON.stringify({ results, ...(errors.length ? { errors } : {}) })}\n`);
     }
     return code;
   } finally {

@@ -15,10 +15,10 @@ import { adapterDirOf } from '../adapter_args.js';
 
 const FLAGS = {
   timeline: { type: 'boolean', help: 'segments over the whole recording (sliding windows; same labels merged)' },
-  window: { type: 'number', value: 'S', help: 'seconds per window (default: the model\'s clip length)' },
+  window: { type: 'number', value: 'S', help: "seconds per window (default: the model's clip length)" },
   hop: { type: 'number', value: 'S', help: 'seconds between window starts, at most the window (default: window / 2)' },
   adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
-  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint (default: the adapter\'s recorded one)' },
+  backbone: { type: 'string', value: 'FILE', help: "backbone checkpoint (default: the adapter's recorded one)" },
   force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
   'batch-size': { type: 'int', default: 8, min: 1, help: 'windows per forward pass' },
   ...DEVICE_FLAGS,
@@ -52,7 +52,7 @@ export async function runPredictTimeline(argv: string[]): Promise<number> {
   const file = positionals[0]!;
   const adapter = adapterDirOf(f.adapter);
   // the flags against the adapter's front end first: a bad --hop should not cost a backbone load
-  let config;
+  let config: ReturnType<typeof readAdapterConfig>;
   try {
     config = readAdapterConfig(adapter);
   } catch (e) {
@@ -66,7 +66,9 @@ export async function runPredictTimeline(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`--${(e as Error).message}`);
   }
-  const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, ...engineOptions(f) }));
+  const clf = await engineUsage(() =>
+    AudioClassifier.fromPretrained(adapter, { backbone: f.backbone, force: f.force, ...engineOptions(f) }),
+  );
   const tty = Boolean(process.stderr.isTTY);
   try {
     const t = await clf.timeline(file, {
@@ -77,9 +79,11 @@ export async function runPredictTimeline(argv: string[]): Promise<number> {
     });
     if (tty) process.stderr.write('\n');
     if (f.json) {
-      process.stdout.write(JSON.stringify({ file, duration: t.duration, window: t.window, hop: t.hop, windows: t.windows, segments: t.segments }) + '\n');
+      process.stdout.write(
+        `${JSON.stringify({ file, duration: t.duration, window: t.window, hop: t.hop, windows: t.windows, segments: t.segments })}\n`,
+      );
     } else {
-      for (const s of t.segments) process.stdout.write(segmentLine(s) + '\n');
+      for (const s of t.segments) process.stdout.write(`${segmentLine(s)}\n`);
     }
   } finally {
     clf.dispose();

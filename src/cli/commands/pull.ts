@@ -26,7 +26,11 @@ architectures:
 ${ARCH_NAMES.map((n) => `  ${n.padEnd(34)} ${ARCHS[n].hub.repo}`).join('\n')}`;
 
 const FLAGS = {
-  endpoint: { type: 'string', value: 'URL', help: `hub or mirror base URL (default $HF_ENDPOINT, then ${DEFAULT_ENDPOINT};\nfor datasets $${DATASETS_ENDPOINT_ENV}, then the upstream URL)` },
+  endpoint: {
+    type: 'string',
+    value: 'URL',
+    help: `hub or mirror base URL (default $HF_ENDPOINT, then ${DEFAULT_ENDPOINT};\nfor datasets $${DATASETS_ENDPOINT_ENV}, then the upstream URL)`,
+  },
   force: { type: 'boolean', help: 'download again even if the file is present' },
 } as const;
 
@@ -45,14 +49,20 @@ function endpointArg(v: string | undefined): string | undefined {
 
 function archArg(positional: string[]): string {
   if (positional.length !== 1) {
-    throw new UsageError(positional.length === 0 ? '<arch>: missing architecture name (see loaa pull --help)' : `<arch>: expected one architecture, got ${positional.length}`);
+    throw new UsageError(
+      positional.length === 0
+        ? '<arch>: missing architecture name (see loaa pull --help)'
+        : `<arch>: expected one architecture, got ${positional.length}`,
+    );
   }
   const arch = positional[0]!;
   if (isDatasetName(arch)) return arch;
   try {
     resolvePullId(arch);
   } catch {
-    throw new UsageError(`${arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')}; or <arch>.<tag>, or hf-hub:<org>/<repo>; datasets: ${DATASET_NAMES.join(', ')})`);
+    throw new UsageError(
+      `${arch}: unknown architecture (known: ${ARCH_NAMES.join(', ')}; or <arch>.<tag>, or hf-hub:<org>/<repo>; datasets: ${DATASET_NAMES.join(', ')})`,
+    );
   }
   return arch;
 }
@@ -113,11 +123,16 @@ export const command = defineCommand({
       const r = await pullBackbone(args.arch, { endpoint: args.endpoint, force: args.force, onProgress: (p) => progress.update(p) });
       progress.done();
       if (args.json) {
-        process.stdout.write(JSON.stringify(r) + '\n');
+        process.stdout.write(`${JSON.stringify(r)}\n`);
       } else if (r.skipped) {
         process.stdout.write(`${r.path} is already present (use --force to download again)\n`);
       } else {
-        const check = r.verified === 'sha256' ? `sha256 ${r.sha256} verified` : r.verified === 'size' ? 'size verified (no sha256 announced)' : 'not verified (no size or sha256 announced)';
+        const check =
+          r.verified === 'sha256'
+            ? `sha256 ${r.sha256} verified`
+            : r.verified === 'size'
+              ? 'size verified (no sha256 announced)'
+              : 'not verified (no size or sha256 announced)';
         process.stdout.write(`${r.path}: ${r.bytes} bytes, ${check}\n`);
       }
       return 0;
@@ -146,13 +161,20 @@ async function pullDatasetCommand(
     });
     progress.done();
     if (args.json) {
-      process.stdout.write(JSON.stringify(r) + '\n');
+      process.stdout.write(`${JSON.stringify(r)}\n`);
     } else if (r.skipped) {
       process.stdout.write(`${r.path} is already present (${r.files} clips; use --force to download again)\n`);
     } else {
       const a = r.archive!;
-      const check = a.verified === 'sha256' ? `archive sha256 ${a.sha256} verified` : a.verified === 'size' ? `archive size verified (sha256 ${a.sha256}, not pinned upstream)` : `archive sha256 ${a.sha256} (no size or hash to check against)`;
-      process.stdout.write(`${r.path}: ${r.files} clips${r.manifest === 'verified' ? ', every recording matches the pinned release' : ''}; ${check}\n`);
+      const check =
+        a.verified === 'sha256'
+          ? `archive sha256 ${a.sha256} verified`
+          : a.verified === 'size'
+            ? `archive size verified (sha256 ${a.sha256}, not pinned upstream)`
+            : `archive sha256 ${a.sha256} (no size or hash to check against)`;
+      process.stdout.write(
+        `${r.path}: ${r.files} clips${r.manifest === 'verified' ? ', every recording matches the pinned release' : ''}; ${check}\n`,
+      );
     }
     return 0;
   } catch (e) {

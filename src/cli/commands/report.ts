@@ -27,14 +27,17 @@ const FLAGS = {
     choices: ['auto', 'test', 'best', 'final', 'fold-best', 'paper'],
     help: "auto (test set if the run has one, else the last epoch), test, best, final,\nfold-best (AST's ESC-50: the epoch with the best fold-averaged accuracy),\npaper (fold-best for folds, else test, else the best validation epoch)",
   },
-  rows: { type: 'string', value: 'A,B', help: 'one table with these axes on the rows (replaces the grid\'s tables)' },
+  rows: { type: 'string', value: 'A,B', help: "one table with these axes on the rows (replaces the grid's tables)" },
   cols: { type: 'string', value: 'C', help: '... and these on the columns' },
-  title: { type: 'string', value: 'TEXT', help: 'the report\'s title' },
+  title: { type: 'string', value: 'TEXT', help: "the report's title" },
 } as const;
 
 function axesList(s: string | undefined): string[] | undefined {
   if (s === undefined) return undefined;
-  return s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 }
 
 export const command = defineCommand({
@@ -70,7 +73,8 @@ export const command = defineCommand({
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    if (!input.runs.length) throw new UsageError(`${positionals.join(', ')}: no runs found (a run directory holds results.json or metrics.jsonl)`);
+    if (!input.runs.length)
+      throw new UsageError(`${positionals.join(', ')}: no runs found (a run directory holds results.json or metrics.jsonl)`);
     const metric = flags.metric;
     if (metric) {
       input.spec.metric = metric;
@@ -96,9 +100,11 @@ export const command = defineCommand({
     const files = writeReport(out, report);
     const s = report.summary;
     if (json) {
-      process.stdout.write(JSON.stringify({ out, files, summary: s }) + '\n');
+      process.stdout.write(`${JSON.stringify({ out, files, summary: s })}\n`);
     } else {
-      process.stdout.write(`${out}: ${report.tables.length} table(s), ${report.plots.length} plot(s) from ${s.finished} finished run(s)${s.unfinished ? ` (${s.unfinished} unfinished)` : ''}\n`);
+      process.stdout.write(
+        `${out}: ${report.tables.length} table(s), ${report.plots.length} plot(s) from ${s.finished} finished run(s)${s.unfinished ? ` (${s.unfinished} unfinished)` : ''}\n`,
+      );
       for (const f of files) process.stdout.write(`  ${f}\n`);
       if (s.problems.length) process.stdout.write(`${s.problems.length} problem(s) reading the runs (listed in the report)\n`);
     }

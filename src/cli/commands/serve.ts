@@ -22,7 +22,11 @@ finish the requests in flight, then exit.`;
 
 // the server's own defaults apply where a flag is absent, so those flags carry no `default` here
 const FLAGS = {
-  adapter: { type: 'list', value: '[NAME=]DIR', help: 'adapter directory (the first is the default; names default to\n"default" for the first and the folder name for the others)' },
+  adapter: {
+    type: 'list',
+    value: '[NAME=]DIR',
+    help: 'adapter directory (the first is the default; names default to\n"default" for the first and the folder name for the others)',
+  },
   backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint instead of the recorded one' },
   force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
   host: { type: 'string', value: 'HOST', default: '127.0.0.1', help: 'address to bind (the default is local only)' },
@@ -69,12 +73,20 @@ export const command = defineCommand({
       timeoutMs: flags['timeout-ms'],
       topK: flags['top-k'],
     };
-    const clf = await engineUsage(() => AudioClassifier.fromPretrained(adapters[0]!.dir, { backbone: flags.backbone, force: flags.force, name: adapters[0]!.name, ...engineOptions(flags), engine: flags.engine as InferEngineSpec | undefined }));
+    const clf = await engineUsage(() =>
+      AudioClassifier.fromPretrained(adapters[0]!.dir, {
+        backbone: flags.backbone,
+        force: flags.force,
+        name: adapters[0]!.name,
+        ...engineOptions(flags),
+        engine: flags.engine as InferEngineSpec | undefined,
+      }),
+    );
     try {
       for (const x of adapters.slice(1)) clf.addAdapter(x.name, x.dir);
       const h = await startServer(clf, opts);
       const info = { url: h.url, adapters: clf.adapters(), backbone: clf.backbone, device: clf.device, precision: clf.precision };
-      if (json) process.stdout.write(JSON.stringify(info) + '\n');
+      if (json) process.stdout.write(`${JSON.stringify(info)}\n`);
       else process.stderr.write(`loaa serve: listening on ${h.url} (adapters: ${clf.adapters().join(', ')})\n`);
       await closeOnSignals(h);
       return 0;

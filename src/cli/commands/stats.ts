@@ -65,7 +65,7 @@ export const command = defineCommand({
       sumStd += s.std;
     }
     const result = { mean: sumMean / files.length, std: sumStd / files.length, clips: files.length };
-    if (json) process.stdout.write(JSON.stringify(result) + '\n');
+    if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else process.stdout.write(`mean ${result.mean.toPrecision(8)}  std ${result.std.toPrecision(8)}  (${result.clips} clips)\n`);
     return 0;
   },

@@ -14,13 +14,26 @@ A non-finite loss stops the run with the step named; the last good checkpoint is
 
 const FLAGS = {
   ...RECIPE_FLAGS,
-  config: { type: 'string', value: 'FILE', help: 'the recipe: a .yaml file or a packaged recipe by name (fsdd_loaa, ...); optional with --resume (the run\'s own is used)' },
+  config: {
+    type: 'string',
+    value: 'FILE',
+    help: "the recipe: a .yaml file or a packaged recipe by name (fsdd_loaa, ...); optional with --resume (the run's own is used)",
+  },
   out: { type: 'string', value: 'DIR', help: 'the run directory (created)' },
-  resume: { type: 'boolean', help: 'continue an interrupted run in --out from its last checkpoint; it ends with\nthe same weights as an uninterrupted run (at the same thread count)' },
-  'allow-thread-change': { type: 'boolean', help: 'resume with another thread count than the run was started with: training\ncontinues correctly, but the weights differ from an uninterrupted run in the last bits' },
+  resume: {
+    type: 'boolean',
+    help: 'continue an interrupted run in --out from its last checkpoint; it ends with\nthe same weights as an uninterrupted run (at the same thread count)',
+  },
+  'allow-thread-change': {
+    type: 'boolean',
+    help: 'resume with another thread count than the run was started with: training\ncontinues correctly, but the weights differ from an uninterrupted run in the last bits',
+  },
   ...ENGINE_FLAGS,
   ...DIST_FLAGS,
-  'dry-run': { type: 'boolean', help: 'print the resolved recipe and the plan (trainable parameters, steps per epoch,\neffective batch, the lr of every epoch) and exit: no data or weights are read' },
+  'dry-run': {
+    type: 'boolean',
+    help: 'print the resolved recipe and the plan (trainable parameters, steps per epoch,\neffective batch, the lr of every epoch) and exit: no data or weights are read',
+  },
 } as const;
 
 export const command = defineCommand({
@@ -46,7 +59,7 @@ export const command = defineCommand({
       const { planLines, planTraining } = await import('../../train/plan.js');
       const plan = planTraining(loadRecipe(flags.config, { set: [...flags.set, ...engineSets(flags)], dataRoot: flags['data-root'] }));
       if (json) {
-        process.stdout.write(JSON.stringify(plan) + '\n');
+        process.stdout.write(`${JSON.stringify(plan)}\n`);
       } else {
         const { stringify } = await import('yaml');
         process.stdout.write(stringify(plan.recipe));
@@ -80,7 +93,15 @@ export const command = defineCommand({
     if (dist.launched !== null) return dist.launched;
     let r: Awaited<ReturnType<typeof train>>;
     try {
-      r = await train({ recipe, out, resume: flags.resume, allowThreadChange: flags['allow-thread-change'], log, progress: { stream }, ...(dist.hooks ? { parallel: dist.hooks() } : {}) });
+      r = await train({
+        recipe,
+        out,
+        resume: flags.resume,
+        allowThreadChange: flags['allow-thread-change'],
+        log,
+        progress: { stream },
+        ...(dist.hooks ? { parallel: dist.hooks() } : {}),
+      });
       dist.group?.close();
     } catch (e) {
       dist.group?.markFailed((e as Error).message);
@@ -88,11 +109,13 @@ export const command = defineCommand({
     }
     if (dist.group && !dist.group.isMain) return 0;
     if (json) {
-      process.stdout.write(JSON.stringify(r) + '\n');
+      process.stdout.write(`${JSON.stringify(r)}\n`);
     } else {
-      const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : (100 * v).toFixed(2) + '%');
+      const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(2)}%`);
       log('');
-      log(`done: ${r.epochs} epochs, ${r.steps} steps, ${r.seconds_per_epoch.toFixed(1)} s/epoch, ${r.params.trainable.toLocaleString('en-US')} trainable parameters`);
+      log(
+        `done: ${r.epochs} epochs, ${r.steps} steps, ${r.seconds_per_epoch.toFixed(1)} s/epoch, ${r.params.trainable.toLocaleString('en-US')} trainable parameters`,
+      );
       if (r.best) log(`best (epoch ${r.best.epoch}, ${r.best.split ?? 'last epoch'}): top1 ${pct(r.best.metrics?.top1)}`);
       if (r.test) log(`test (${r.test.split}, ${r.test.checkpoint} checkpoint): top1 ${pct(r.test.metrics.top1)}`);
       log(`run directory: ${r.out} (adapter: ${join(r.out, 'best')})`);
