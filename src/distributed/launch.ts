@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { rankEnv, threadsPerRank, type LaunchPlan } from './env.js';
 import { openOutputStream } from '../util/guarded_fs.js';
+import { chooseGemm } from '../tensor/gemm.js';
 import { PARENT_PID_ENV } from '../util/lock.js';
 
 export interface LaunchOptions {
@@ -79,6 +80,9 @@ export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
   const cpus = allowedCpus();
   const cores = o.cores ?? cpus?.length ?? threadsPerRank(1);
   const threads = threadsPerRank(plan.nproc, cores);
+  // every rank computes with one fp32 GEMM kernel, chosen here once: ranks that each measured could
+  // choose differently (they time at the same moment) and round every step differently
+  const gemm = plan.backend === 'nccl' || base.LOAA_GEMM ? null : chooseGemm({ env: base, warn: () => {} }).kernel;
   if (o.logDir) mkdirSync(o.logDir, { recursive: true });
 
   const children: { rank: number; child: ChildProcess }[] = [];
@@ -102,6 +106,7 @@ export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
       // every rank watches this launcher (exitWithParent): after kill -9 of the launcher they stop
       // within a second instead of training on as orphans
       env[PARENT_PID_ENV] = String(process.pid);
+      if (gemm) env.LOAA_GEMM = gemm;
       // Each rank on its own cores: OpenMP would otherwise bind every rank's first thread to core 0.
       if (cpus && base.OMP_PLACES === undefined && cpus.length >= plan.nproc * threads) {
         env.OMP_PLACES = cpus
