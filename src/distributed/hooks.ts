@@ -5,7 +5,7 @@
  * update), so that any drift between ranks' starting weights ends there. Evaluation is sharded
  * (`evalShard`) and its rows gathered back into clip order on every rank (`gatherEval`).
  */
-import type { EvalRows } from '../train/step.js';
+import { emptyRows, type EvalRows } from '../train/step.js';
 import type { ParallelHooks } from '../train/trainer.js';
 import { tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
@@ -60,14 +60,7 @@ export function gatherEvalRows(group: ProcessGroup, rows: EvalRows, n: number): 
     const onDevice = group.device === 'cpu' ? local : local.to(null, group.device);
     return gatherRows(group, onDevice, n).data<'float32'>();
   });
-  const out: EvalRows = {
-    numClasses: C,
-    logits: new Float32Array(n * C),
-    targets: new Float32Array(n * C),
-    labels: new Int32Array(n),
-    lossSum: 0,
-    soft: false,
-  };
+  const out = emptyRows(C, n);
   for (let i = 0; i < n; i++) {
     out.logits.set(all.subarray(i * w, i * w + C), i * C);
     out.targets.set(all.subarray(i * w + C, i * w + 2 * C), i * C);

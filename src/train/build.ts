@@ -72,19 +72,10 @@ export function makeOptimizer(recipe: Recipe, params: Tensor[]): Optimizer<Group
   const o = recipe.optim;
   switch (o.name) {
     case 'adam':
-      return new Adam(params, {
-        lr: o.lr,
-        betas: [o.betas[0], o.betas[1]],
-        eps: o.eps,
-        weightDecay: o.weight_decay,
-      }) as unknown as Optimizer<GroupOptions>;
-    case 'adamw':
-      return new AdamW(params, {
-        lr: o.lr,
-        betas: [o.betas[0], o.betas[1]],
-        eps: o.eps,
-        weightDecay: o.weight_decay,
-      }) as unknown as Optimizer<GroupOptions>;
+    case 'adamw': {
+      const opts = { lr: o.lr, betas: [o.betas[0], o.betas[1]] as [number, number], eps: o.eps, weightDecay: o.weight_decay };
+      return (o.name === 'adam' ? new Adam(params, opts) : new AdamW(params, opts)) as unknown as Optimizer<GroupOptions>;
+    }
     case 'sgd':
       return new SGD(params, { lr: o.lr, momentum: o.momentum, weightDecay: o.weight_decay }) as unknown as Optimizer<GroupOptions>;
   }

@@ -156,8 +156,16 @@ export interface EvalRows {
   soft: boolean;
 }
 
-export function emptyRows(numClasses: number): EvalRows {
-  return { numClasses, logits: new Float32Array(0), targets: new Float32Array(0), labels: new Int32Array(0), lossSum: 0, soft: false };
+/** Rows for `n` clips, zero-filled (none by default), to be filled in place. */
+export function emptyRows(numClasses: number, n = 0, soft = false): EvalRows {
+  return {
+    numClasses,
+    logits: new Float32Array(n * numClasses),
+    targets: new Float32Array(n * numClasses),
+    labels: new Int32Array(n),
+    lossSum: 0,
+    soft,
+  };
 }
 
 /** The forward pass of an evaluation over a loader (no augmentation, no gradients), no metrics yet. */
@@ -180,14 +188,7 @@ export async function evaluateRows(
   model.eval();
   const C = loader.numClasses;
   const n = loader.samplesPerEpoch;
-  const rows: EvalRows = {
-    numClasses: C,
-    logits: new Float32Array(n * C),
-    targets: new Float32Array(n * C),
-    labels: new Int32Array(n),
-    lossSum: 0,
-    soft: false,
-  };
+  const rows = emptyRows(C, n);
   const ids: string[] = [];
   let at = 0;
   try {

@@ -5,7 +5,7 @@
  * classes the same and keeps the loss on the scale of one view. The loss is recomputed from the
  * averaged logits, as if the model had produced them.
  */
-import type { EvalRows } from './step.js';
+import { emptyRows, type EvalRows } from './step.js';
 
 function logSumExp(x: Float32Array | Float64Array, from: number, n: number): number {
   let m = -Infinity;
@@ -46,14 +46,7 @@ export function averageViews(rows: EvalRows, views: number, loss: 'ce' | 'bce'):
   const m = rows.labels.length;
   if (m % views !== 0) throw new Error(`views: ${m} evaluated windows are not ${views} per clip`);
   const n = m / views;
-  const out: EvalRows = {
-    numClasses: C,
-    logits: new Float32Array(n * C),
-    targets: new Float32Array(n * C),
-    labels: new Int32Array(n),
-    lossSum: 0,
-    soft: rows.soft,
-  };
+  const out = emptyRows(C, n, rows.soft);
   const acc = new Float64Array(C);
   for (let i = 0; i < n; i++) {
     acc.fill(0);
