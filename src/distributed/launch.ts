@@ -6,12 +6,13 @@
  * lost rank), then stops them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { rankEnv, threadsPerRank, type LaunchPlan } from './env.js';
 import { openOutputStream } from '../util/guarded_fs.js';
 import { chooseGemm } from '../tensor/gemm.js';
+import { allowedCpus } from '../native/env.js';
 import { PARENT_PID_ENV } from '../util/lock.js';
 
 export interface LaunchOptions {
@@ -55,20 +56,6 @@ export function freePort(addr = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** The CPUs this process may use (Linux), or null. */
-function allowedCpus(): number[] | null {
-  try {
-    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (!m) return null;
-    return m[1]!.split(',').flatMap((r) => {
-      const [a, b] = r.split('-').map(Number) as [number, number | undefined];
-      return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
-    });
-  } catch {
-    return null;
-  }
-}
-
 export function describeExit(e: RankExit): string {
   return e.signal ? `was killed by ${e.signal}` : `exited with status ${e.code}`;
 }
@@ -77,7 +64,7 @@ export async function launchLocal(o: LaunchOptions): Promise<LaunchResult> {
   const base = o.env ?? process.env;
   const masterPort = o.plan.masterPort ?? (await freePort(o.plan.masterAddr));
   const plan = { ...o.plan, masterPort };
-  const cpus = allowedCpus();
+  const cpus = allowedCpus('self');
   const cores = o.cores ?? cpus?.length ?? threadsPerRank(1);
   const threads = threadsPerRank(plan.nproc, cores);
   // every rank computes with one fp32 GEMM kernel, chosen here once: ranks that each measured could

@@ -1,9 +1,9 @@
 /** Loads the compiled addon once per thread, after the thread environment is set. */
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { configureThreadEnv } from './env.js';
+import { allowedCpus, configureThreadEnv } from './env.js';
 import type { NativeAddon } from './types.js';
 
 function findAddon(): string {
@@ -25,22 +25,8 @@ function findAddon(): string {
   );
 }
 
-/** The CPUs this thread may run on (Linux: /proc/thread-self/status), or null where unknown. */
-function allowedCpus(): number[] | null {
-  try {
-    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'));
-    if (!m) return null;
-    return m[1].split(',').flatMap((r) => {
-      const [a, b] = r.split('-').map(Number);
-      return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
-    });
-  } catch {
-    return null;
-  }
-}
-
 const settings = configureThreadEnv();
-const cpusBefore = allowedCpus();
+const cpusBefore = allowedCpus('thread-self');
 const require = createRequire(import.meta.url);
 export const native: NativeAddon = require(findAddon());
 native.ops.setNumThreads(settings.threads);
@@ -49,7 +35,7 @@ native.ops.setNumThreads(settings.threads);
 // bench) would inherit that one-CPU mask and queue behind the OpenMP master. Give the loading
 // thread its CPUs back; the OpenMP pool threads stay bound to their places.
 if (cpusBefore && process.env.LOAA_PIN_MAIN_THREAD !== '1') {
-  const after = allowedCpus();
+  const after = allowedCpus('thread-self');
   if (after && after.length < cpusBefore.length) native.ops.setThreadAffinity(cpusBefore);
 }
 export const threadSettings = settings;

@@ -11,13 +11,31 @@ export interface ThreadSettings {
   coretype: string | undefined;
 }
 
-function cpuFlags(): Set<string> {
+/** The CPU's feature flags (Linux: /proc/cpuinfo), in the kernel's order; empty where unknown. */
+export function cpuFlags(): Set<string> {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
     const line = info.split('\n').find((l) => l.startsWith('flags'));
     return new Set(line ? line.split(':')[1].trim().split(/\s+/) : []);
   } catch {
     return new Set();
+  }
+}
+
+/**
+ * The CPUs this thread (`thread-self`) or process (`self`) may run on (Linux:
+ * /proc/<who>/status), or null where unknown.
+ */
+export function allowedCpus(who: 'thread-self' | 'self'): number[] | null {
+  try {
+    const m = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${who}/status`, 'utf8'));
+    if (!m) return null;
+    return m[1]!.split(',').flatMap((r) => {
+      const [a, b] = r.split('-').map(Number) as [number, number | undefined];
+      return Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i);
+    });
+  } catch {
+    return null;
   }
 }
 

@@ -8,11 +8,12 @@
  * Under autocast, and off the CPU, libtorch's own path runs whatever the choice.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { native } from '../native/binding.js';
+import { cpuFlags } from '../native/env.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { readInputJson } from '../util/guarded_fs.js';
 import { engineInfo, noGrad, randn } from './functional.js';
@@ -97,17 +98,8 @@ export const gemmCachePath = (home: string): string => join(home, 'gemm-choice.j
 
 /** What makes a measurement valid elsewhere: the CPU (model and flags), libtorch, the thread count. */
 export function gemmCacheKey(): string {
-  let flags = '';
-  try {
-    flags =
-      readFileSync('/proc/cpuinfo', 'utf8')
-        .split('\n')
-        .find((l) => l.startsWith('flags'))
-        ?.split(':')[1]
-        ?.trim() ?? '';
-  } catch {
-    /* no /proc: the model name alone */
-  }
+  // no /proc: the model name alone
+  const flags = [...cpuFlags()].join(' ');
   const info = engineInfo();
   const flagHash = createHash('sha256').update(flags).digest('hex').slice(0, 16);
   return `${cpus()[0]?.model ?? 'unknown cpu'} | flags ${flagHash} | libtorch ${info.torchVersion} | ${info.threads} threads`;

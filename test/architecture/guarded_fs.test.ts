@@ -40,13 +40,10 @@ const BANNED = new Set([
  * that are not regular files a size check could vet anyway.
  */
 const ALLOWED: Record<string, { names: string[]; why: string }> = {
-  'src/native/binding.ts': {
+  'src/native/env.ts': {
     names: ['readFileSync'],
-    why: '/proc/thread-self/status (the CPUs this thread may use); src/native imports nothing',
+    why: '/proc/cpuinfo (CPU features) and /proc/<self|thread-self>/status (the CPUs we may use); src/native imports nothing',
   },
-  'src/native/env.ts': { names: ['readFileSync'], why: '/proc/cpuinfo (CPU features); src/native imports nothing' },
-  'src/distributed/launch.ts': { names: ['readFileSync'], why: '/proc/self/status (the CPUs to share out among ranks)' },
-  'src/tensor/gemm.ts': { names: ['readFileSync'], why: '/proc/cpuinfo (the CPU model and flags that key the GEMM choice)' },
   'src/bench/rss_child.ts': { names: ['readFileSync'], why: "/proc/self/status (the child's peak RSS)" },
 };
 
