@@ -215,8 +215,9 @@ export function buildReport(input: ReportInput): ReportOutput {
   }
 
   const title = spec.title || 'loaa report';
-  const markdown = renderMarkdown(title, spec, input, tables, plots, replicates, { finished, problems });
-  const html = renderHtml(title, spec, input, tables, plots, replicates, { finished, problems });
+  const doc: ReportDoc = { title, spec, input, tables, plots, replicates, info: { finished, problems } };
+  const markdown = renderMarkdown(doc);
+  const html = renderHtml(doc);
   return { markdown, html, plots, tables, summary: { runs: runs.length, finished, unfinished: runs.length - finished, problems } };
 }
 
@@ -285,15 +286,19 @@ function mdText(s: string): string {
   return mdEscape(s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
 }
 
-function renderMarkdown(
-  title: string,
-  spec: ReportSpec,
-  input: ReportInput,
-  tables: Table[],
-  plots: ReportOutput['plots'],
-  replicates: string[],
-  info: { finished: number; problems: string[] },
-): string {
+/** What both renderings of a report are made from. */
+interface ReportDoc {
+  title: string;
+  spec: ReportSpec;
+  input: ReportInput;
+  tables: Table[];
+  plots: ReportOutput['plots'];
+  replicates: string[];
+  info: { finished: number; problems: string[] };
+}
+
+function renderMarkdown(d: ReportDoc): string {
+  const { title, spec, input, tables, plots, replicates, info } = d;
   const L: string[] = [`# ${mdText(title)}`, ''];
   if (spec.description) L.push(mdText(spec.description), '');
   L.push(...intro(input, replicates, info.finished).map(mdText), '');
@@ -431,15 +436,8 @@ function htmlTable(t: Table): string {
   return H.join('\n');
 }
 
-function renderHtml(
-  title: string,
-  spec: ReportSpec,
-  input: ReportInput,
-  tables: Table[],
-  plots: ReportOutput['plots'],
-  replicates: string[],
-  info: { finished: number; problems: string[] },
-): string {
+function renderHtml(d: ReportDoc): string {
+  const { title, spec, input, tables, plots, replicates, info } = d;
   const B: string[] = [];
   B.push(
     '<!DOCTYPE html>',
