@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "loaa_native",
-      "sources": ["native/addon.cc", "native/tensor_wrap.cc", "native/ops.cc", "native/device_ops.cc", "native/distributed.cc", "native/profiler.cc", "native/gemm.cc"],
+      "sources": ["native/addon.cc", "native/tensor_wrap.cc", "native/ops.cc", "native/device_ops.cc", "native/distributed.cc", "native/profiler.cc", "native/gemm.cc", "native/attention.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/find-libtorch.mjs include)"

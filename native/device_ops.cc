@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include "args.h"
+#include "gemm.h"
 #include "ops.h"
 
 #define LOAA_TORCH_AT_LEAST(maj, min) \
@@ -114,12 +115,14 @@ const std::vector<OpDef>& table() {
          return a.raw(0);
        }},
 
-      // ---- fused attention: softmax(q k^T * scale) v over [.., L, d]
+      // ---- attention: softmax(q k^T * scale) v over [.., L, d]: the GEMM kernel's, fused, or composite
       {"sdpa", [](Args& a) -> V {
          auto& q = a.tensor(0);
          auto& k = a.tensor(1);
          auto& v = a.tensor(2);
          double scale = a.num(3);
+         // fp32 on the CPU with a GEMM kernel faster than libtorch's own: its products through it
+         if (at::Tensor o = gemm::attention(q, k, v, scale); o.defined()) return wrap(a.env(), o);
 #if LOAA_TORCH_AT_LEAST(2, 1)
          return wrap(a.env(), at::scaled_dot_product_attention(q, k, v, c10::nullopt, 0.0, false, scale));
 #else

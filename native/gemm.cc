@@ -106,24 +106,33 @@ Operand operand(const at::Tensor& m) {
   return {m.contiguous(), false, static_cast<int>(std::max<int64_t>(1, c))};
 }
 
-// out[M,N] = beta * out + a[M,K] @ b[K,N]; out contiguous.
-void run(Kernel k, const at::Tensor& a, const at::Tensor& b, at::Tensor& out, float beta) {
+// out[M,N] = beta * out + alpha * a[M,K] @ b[K,N]; out contiguous. 3-D operands are a batch of
+// such products ([B,M,K] @ [B,K,N] into [B,M,N]): oneDNN takes the batch whole, a BLAS one by one.
+void run(Kernel k, const at::Tensor& a, const at::Tensor& b, at::Tensor& out, float beta, float alpha = 1.f) {
   RECORD_FUNCTION(k == Kernel::OneDnn ? "loaa::mm_onednn" : k == Kernel::OpenBlas ? "loaa::mm_openblas" : "loaa::mm_blis",
                   std::vector<c10::IValue>({a, b}));
-  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  if (M == 0 || N == 0) return;
+  const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  if (M == 0 || N == 0 || out.numel() == 0) return;
   if (K == 0) {
     if (beta == 0.f) out.zero_();
+    else out.mul_(beta);
     return;
   }
   if (k == Kernel::OneDnn) {
-    mkldnnMatmul()(a, b, out, beta, 1.f);
+    mkldnnMatmul()(a, b, out, beta, alpha);
+    return;
+  }
+  if (a.dim() == 3) {
+    for (int64_t i = 0; i < a.size(0); ++i) {
+      at::Tensor o = out.select(0, i);
+      run(k, a.select(0, i), b.select(0, i), o, beta, alpha);
+    }
     return;
   }
   const Blas& lib = k == Kernel::OpenBlas ? openblas() : blis();
   Operand A = operand(a), B = operand(b);
   lib.sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans, B.trans ? CblasTrans : CblasNoTrans, static_cast<int>(M),
-            static_cast<int>(N), static_cast<int>(K), 1.f, A.t.data_ptr<float>(), A.ld, B.t.data_ptr<float>(), B.ld, beta,
+            static_cast<int>(N), static_cast<int>(K), alpha, A.t.data_ptr<float>(), A.ld, B.t.data_ptr<float>(), B.ld, beta,
             out.data_ptr<float>(), static_cast<int>(N));
 }
 
@@ -228,6 +237,15 @@ std::string unavailable(Kernel k) {
 
 Kernel active() { return static_cast<Kernel>(g_kernel.load(std::memory_order_relaxed)); }
 
+bool takes(Kernel k, const at::Tensor& t) { return k != Kernel::Torch && !autocastCpu() && plainCpuFloat(t); }
+
+at::Tensor bmm(Kernel k, const at::Tensor& a, const at::Tensor& b, float alpha) {
+  at::Tensor out = at::empty({a.size(0), a.size(1), b.size(2)}, a.options());
+  if (k == Kernel::Torch) return at::bmm_out(out, a, b).mul_(alpha);
+  run(k, a, b, out, 0.f, alpha);
+  return out;
+}
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& b) {
   const Kernel k = active();
   if (!ours(k, x, w, b ? &*b : nullptr)) return at::linear(x, w, b);
@@ -275,16 +293,20 @@ const std::vector<OpDef>& ops() {
          g_kernel.store(static_cast<int>(k));
          return a.env().Undefined();
        }},
-      {"gemmMm", [](Args& a) -> V {  // (name, a [M,K], b [K,N], bias?): a @ b with that kernel, no autograd
+      {"gemmMm", [](Args& a) -> V {  // (name, a [M,K], b [K,N], bias?) or (name, a [B,M,K], b [B,K,N]): a @ b with that kernel, no autograd
          Kernel k = parseKernel(a, 0);
          std::string why = unavailable(k);
          if (!why.empty()) a.fail(0, std::string(kNames[static_cast<int>(k)]) + " is unavailable: " + why);
          const at::Tensor &x = a.tensor(1), &y = a.tensor(2);
-         if (x.dim() != 2 || y.dim() != 2 || x.size(1) != y.size(0)) a.fail(2, "expected 2-D operands [M,K] and [K,N]");
          if (!plainCpuFloat(x) || !plainCpuFloat(y)) a.fail(1, "expected float32 CPU tensors");
+         at::NoGradGuard ng;
+         if (x.dim() == 3 && !a.has(3)) {  // a batch of products [B,M,K] @ [B,K,N]
+           if (y.dim() != 3 || x.size(0) != y.size(0) || x.size(2) != y.size(1)) a.fail(2, "expected 3-D operands [B,M,K] and [B,K,N]");
+           return wrap(a.env(), bmm(k, x, y, 1.f));
+         }
+         if (x.dim() != 2 || y.dim() != 2 || x.size(1) != y.size(0)) a.fail(2, "expected 2-D operands [M,K] and [K,N]");
          at::Tensor bias = a.has(3) ? a.tensor(3) : at::Tensor();
          if (bias.defined() && (!plainCpuFloat(bias) || bias.dim() != 1 || bias.size(0) != y.size(1))) a.fail(3, "expected a float32 bias [N]");
-         at::NoGradGuard ng;
          return wrap(a.env(), mm(k, x, y, bias));
        }},
   };
