@@ -226,7 +226,12 @@ export function numFrames(n: number, windowSize: number, windowShift: number, sn
   return Math.floor((n + Math.floor(windowShift / 2)) / windowShift);
 }
 
-export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spectrogram {
+/**
+ * `rows` (AST's target_length) gives the output that many frames: the clip's first `rows`, then zero
+ * frames; what `padOrCrop` does to the whole spectrogram, in one array and without computing the
+ * frames it would drop (with `subtractMean` those count in the mean, so all are computed).
+ */
+export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}, rows?: number): Spectrogram {
   const o = { ...KALDI_DEFAULTS, ...stripUndefined(options) };
   const fail = (m: string): never => {
     throw new Error(`fbank: ${m}`);
@@ -238,6 +243,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   if (!WINDOW_TYPES.includes(o.windowType)) fail(`unknown windowType ${JSON.stringify(o.windowType)} (one of ${WINDOW_TYPES.join(', ')})`);
   if (!Number.isSafeInteger(o.numMelBins) || o.numMelBins < 4) fail(`numMelBins must be an integer >= 4, got ${o.numMelBins}`);
   if (o.dither !== 0 && !options.rng) fail('dither needs a seeded rng (options.rng)');
+  if (rows !== undefined && !(Number.isSafeInteger(rows) && rows >= 1)) fail(`rows must be a positive integer, got ${rows}`);
   const { windowShift, windowSize, paddedSize } = frameLayout(o);
   const n = wave.length;
   if (!(windowSize >= 2 && windowSize <= n)) {
@@ -249,7 +255,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   if (paddedSize % 2 !== 0) fail(`the padded window size ${paddedSize} must be even: use roundToPowerOfTwo or change frameLength`);
   const bank = flatBank(o.numMelBins, paddedSize, o.sampleFrequency, o.lowFreq, o.highFreq);
   const bins = o.numMelBins + (o.useEnergy ? 1 : 0);
-  if (n < o.minDuration * o.sampleFrequency) return { data: new Float32Array(0), frames: 0, bins };
+  if (n < o.minDuration * o.sampleFrequency) return { data: new Float32Array((rows ?? 0) * bins), frames: rows ?? 0, bins };
 
   // the samples frame i reads start at src[i * shift]: the caller's own typed array when it can be
   // (no copy of the clip), else one float64 copy with the edges reflected
@@ -265,14 +271,17 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
     for (let i = n - 1; i >= 0; i--) padded[q++] = wave[i];
     src = padded;
   }
-  const frames = numFrames(n, windowSize, windowShift, o.snipEdges);
+  const all = numFrames(n, windowSize, windowShift, o.snipEdges);
+  const outRows = rows ?? all;
+  // the frames computed: those kept
+  const frames = o.subtractMean ? all : Math.min(all, outRows);
   const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
   const spec = realSpectrum(paddedSize);
   const buf = new Float64Array(paddedSize); // the zero padding past windowSize is never written
   const frame = new Float64Array(windowSize);
   const pw = new Float64Array(paddedSize / 2 + 1);
   const mel = new LogRow(bank.bins);
-  const out = new Float32Array(frames * bins);
+  const out = new Float32Array(Math.max(frames, outRows) * bins); // rows past `frames`: the zero padding
   const logFloor = o.energyFloor === 0 ? -Infinity : Math.log(o.energyFloor);
   const logEnergy = (e: number): number => Math.max(Math.log(Math.max(e, EPSILON)), logFloor);
   const p = o.preemphasisCoefficient;
@@ -375,7 +384,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
       for (let f = 0; f < frames; f++) out[f * bins + b] -= m;
     }
   }
-  return { data: out, frames, bins };
+  return { data: frames > outRows ? out.slice(0, outRows * bins) : out, frames: outRows, bins };
 }
 
 // The frame loop's steps are small functions of their own: V8 optimises each tightly, where the
