@@ -4,7 +4,7 @@
  * filterbank itself is computed with float32 rounding step by step as torchaudio does, so that the
  * filters' zero/non-zero pattern (which decides whether a narrow bin is floored at epsilon) agrees.
  */
-import { realSpectrum } from './fft.js';
+import { realSpectrum, type RealSpectrum } from './fft.js';
 import { pairSpectrum, type PairSpectrum } from './fft_wasm.js';
 import { LogRow } from './log_table.js';
 import type { Rng } from './rng.js';
@@ -276,11 +276,16 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}, rows?
   // the frames computed: those kept
   const frames = o.subtractMean ? all : Math.min(all, outRows);
   const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
-  const spec = realSpectrum(paddedSize);
-  const buf = new Float64Array(paddedSize); // the zero padding past windowSize is never written
-  const frame = new Float64Array(windowSize);
-  const pw = new Float64Array(paddedSize / 2 + 1);
-  const mel = new LogRow(bank.bins);
+  // frames go through the transform two at a time, one per f64x2 lane of fft_wasm.ts, where
+  // WebAssembly runs (the same spectra as fft.ts's, bit for bit), else one at a time through fft.ts
+  const pair = pairSpectrum(paddedSize, bank, window, (CHUNK_FRAMES - 1) * windowShift + windowSize);
+  // the JavaScript path's buffers, made only where they are used
+  const none = new Float64Array(0);
+  const spec = pair ? null : realSpectrum(paddedSize);
+  const buf = pair ? none : new Float64Array(paddedSize); // the zero padding past windowSize is never written
+  const frame = o.dither !== 0 ? new Float64Array(windowSize) : none;
+  const pw = pair ? none : new Float64Array(paddedSize / 2 + 1);
+  const mel = new LogRow(pair && o.useLogFbank ? 0 : bank.bins);
   const out = new Float32Array(Math.max(frames, outRows) * bins); // rows past `frames`: the zero padding
   const logFloor = o.energyFloor === 0 ? -Infinity : Math.log(o.energyFloor);
   const logEnergy = (e: number): number => Math.max(Math.log(Math.max(e, EPSILON)), logFloor);
@@ -294,9 +299,6 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}, rows?
   // difference exact to ~1e-12 of the running sum)
   const sums = { lo: 0, hi: 0, loAt: 0, hiAt: 0 };
 
-  // frames go through the transform two at a time, one per f64x2 lane of fft_wasm.ts, where
-  // WebAssembly runs (the same spectra as fft.ts's, bit for bit), else one at a time through fft.ts
-  const pair = pairSpectrum(paddedSize, bank, window, (CHUNK_FRAMES - 1) * windowShift + windowSize);
   // without dither or energy the pair kernel windows the frames too, from float64 copies of the clip
   // CHUNK_FRAMES frames at a time
   const wasmWindow = pair !== null && dither === 0 && !useEnergy;
@@ -360,7 +362,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}, rows?
         pair.logs();
       }
     } else {
-      spec.power(buf, pw);
+      (spec as RealSpectrum).power(buf, pw);
       if (!usePower) for (let k = 0; k < pw.length; k++) pw[k] = Math.sqrt(pw[k]);
     }
     for (let l = 0; l < lanes && f0 + l < frames; l++) {
