@@ -117,8 +117,8 @@ function scratchFor(samples: number): Float32Array | undefined {
 /**
  * x -= mean(x) in place (the sum in float64, in order). Each loop is a function of its own: with both
  * in astWaveform's body, V8 compiled the first loop on stack replacement before the second had run,
- * and that code was thrown away ("insufficient type feedback") at the second loop on every call,
- * which then ran in the interpreter: ~1.5 ms of a 5-s clip's front end.
+ * and threw that code away ("insufficient type feedback") at the second loop on every call of the
+ * bench's first round (0.1-0.3 ms of a 5-s clip's 4 ms; docs/performance.md).
  */
 function removeMean(x: Float32Array): void {
   subtractInPlace(x, sumOf(x) / x.length);
