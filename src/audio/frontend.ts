@@ -8,9 +8,9 @@
  * A clip is cut to the samples the kept frames need before anything else, so a long (or lying)
  * file costs what `targetLength` frames cost.
  */
-import { AST_FBANK, fbank, frameLayout, type FbankOptions } from './kaldi.js';
+import { AST_FBANK, fbank, frameLayout, numFrames, type FbankOptions, type FrameLayout } from './kaldi.js';
 import { EPIC_DEFAULTS, epicLogMel } from './epic.js';
-import { resample } from './resample.js';
+import { resample, resampledLength, resampleInto } from './resample.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, toMono, type DecodedAudio, type Spectrogram } from './types.js';
 import { LIMITS } from '../util/bounds.js';
 import { namedError } from '../util/errors.js';
@@ -85,20 +85,67 @@ export const NORM_STATS = {
 
 export type NormStatsName = keyof typeof NORM_STATS;
 
-/** Mono waveform -> resampled, mean-removed waveform at `sampleRate`. */
-export function astWaveform(mono: Float32Array, inputRate: number, sampleRate = SAMPLE_RATE): Float32Array {
-  const x = inputRate === sampleRate ? new Float32Array(mono) : resample(mono, inputRate, sampleRate);
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m += x[i];
-  m /= x.length;
-  for (let i = 0; i < x.length; i++) x[i] -= m;
+/**
+ * Mono waveform -> resampled, mean-removed waveform at `sampleRate`: a new array, or a view of `out`
+ * (at least the resampled length) when it is given.
+ */
+export function astWaveform(mono: Float32Array, inputRate: number, sampleRate = SAMPLE_RATE, out?: Float32Array): Float32Array {
+  const x = out
+    ? resampleInto(mono, inputRate, sampleRate, out)
+    : inputRate === sampleRate
+      ? new Float32Array(mono)
+      : resample(mono, inputRate, sampleRate);
+  removeMean(x);
   return x;
 }
 
-/** AST fbank of a waveform that is already mono, resampled and centred. */
-export function astFbankOfWaveform(wave: Float32Array, sampleRate = SAMPLE_RATE, numMelBins = 128): Spectrogram {
+/**
+ * The waveform `features()` computes and drops, kept from clip to clip on this thread: a new array
+ * per clip (320 KB for 5 s) is fresh pages each time once the allocator hands memory back, and on the
+ * VM we measure on touching them cost more than resampling into them (docs/performance.md). Longer
+ * waveforms than this get an array of their own.
+ */
+const SCRATCH_SAMPLES = 1 << 21;
+let scratch = new Float32Array(0);
+
+function scratchFor(samples: number): Float32Array | undefined {
+  if (samples > SCRATCH_SAMPLES) return undefined;
+  if (scratch.length < samples) scratch = new Float32Array(Math.min(SCRATCH_SAMPLES, Math.max(samples, 2 * scratch.length)));
+  return scratch;
+}
+
+/**
+ * x -= mean(x) in place (the sum in float64, in order). Each loop is a function of its own: with both
+ * in astWaveform's body, V8 compiled the first loop on stack replacement before the second had run,
+ * and threw that code away ("insufficient type feedback") at the second loop on every call of the
+ * bench's first round (0.1-0.3 ms of a 5-s clip's 4 ms; docs/performance.md).
+ */
+function removeMean(x: Float32Array): void {
+  subtractInPlace(x, sumOf(x) / x.length);
+}
+
+function sumOf(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  return s;
+}
+
+function subtractInPlace(x: Float32Array, m: number): void {
+  for (let i = 0; i < x.length; i++) x[i] -= m;
+}
+
+/**
+ * AST fbank of a waveform that is already mono, resampled and centred; with `targetLength`, padded
+ * with zero frames or cropped to it (`padOrCrop`), in the one output array.
+ */
+export function astFbankOfWaveform(wave: Float32Array, sampleRate = SAMPLE_RATE, numMelBins = 128, targetLength?: number): Spectrogram {
   const opts: FbankOptions = { ...AST_FBANK, sampleFrequency: sampleRate, numMelBins };
-  return fbank(wave, opts);
+  return fbank(wave, opts, targetLength);
+}
+
+/** AST's frame geometry at `rate` (25 ms frames every 10 ms, padded to a power of two) */
+function astFrames(rate: number): FrameLayout {
+  return frameLayout({ sampleFrequency: rate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
 }
 
 /** Most frames a target length may ask for (100k frames is 1000 s at a 10 ms shift). */
@@ -133,7 +180,7 @@ export function samplesForFrames(frames: number, inRate: number, outRate: number
     const { hopLength: hop, nFft, winLength } = EPIC_DEFAULTS;
     outSamples = (frames - 1) * hop + Math.floor((nFft - winLength) / 2) + winLength - Math.floor(nFft / 2) + 1;
   } else {
-    const { windowShift, windowSize } = frameLayout({ sampleFrequency: outRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
+    const { windowShift, windowSize } = astFrames(outRate);
     outSamples = (frames - 1) * windowShift + windowSize;
   }
   // the resampler reaches ~6 / rolloff input periods of the slower rate either side
@@ -167,21 +214,27 @@ export interface FeatureOptions {
  * long (a shorter clip is padded with silence, with a warning, as padding frames would be).
  */
 export function frontendWaveform(mono: Float32Array, rate: number, spec: FrontendSpec, opts: FeatureOptions = {}): Float32Array {
+  return waveformOf(mono, rate, spec, opts, false);
+}
+
+/** `frontendWaveform`, into this thread's scratch array when `reuse` (the caller drops it before the next clip) */
+function waveformOf(mono: Float32Array, rate: number, spec: FrontendSpec, opts: FeatureOptions, reuse: boolean): Float32Array {
   if (mono.length === 0) throw new Error('zero samples');
   if (spec.targetLength > 0) {
     const keep = samplesForFrames(spec.targetLength, rate, spec.sampleRate, spec.type);
     if (mono.length > keep) mono = mono.subarray(0, keep);
   }
   if (spec.type === 'epic') return rate === spec.sampleRate ? mono : resample(mono, rate, spec.sampleRate);
-  const wave = astWaveform(mono, rate, spec.sampleRate);
-  const { windowSize } = frameLayout({ sampleFrequency: spec.sampleRate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
+  const out = reuse ? scratchFor(rate === spec.sampleRate ? mono.length : resampledLength(mono.length, rate, spec.sampleRate)) : undefined;
+  const wave = astWaveform(mono, rate, spec.sampleRate, out);
+  const { windowSize } = astFrames(spec.sampleRate);
   if (wave.length >= windowSize) return wave;
+  const padded = new Float32Array(windowSize);
+  padded.set(wave); // before the warning: a callback that runs the front end again reuses the scratch
   const ms = (1000 * mono.length) / rate;
   (opts.warn ?? console.warn)(
     `${opts.source ?? 'audio'}: ${ms.toFixed(1)} ms of audio is shorter than one 25 ms analysis window: padded with silence`,
   );
-  const padded = new Float32Array(windowSize);
-  padded.set(wave);
   return padded;
 }
 
@@ -194,14 +247,21 @@ export function frontendSpectrogram(wave: Float32Array, spec: FrontendSpec): Cli
       validFrames: valid,
     };
   }
-  const bare = astFbankOfWaveform(wave, spec.sampleRate, spec.numMelBins);
-  const out = spec.targetLength > 0 ? padOrCrop(bare, spec.targetLength) : bare;
-  return { ...out, validFrames: Math.min(bare.frames, out.frames) };
+  const target = spec.targetLength > 0 ? spec.targetLength : undefined;
+  const out = astFbankOfWaveform(wave, spec.sampleRate, spec.numMelBins, target);
+  const { windowShift, windowSize } = astFrames(spec.sampleRate);
+  return { ...out, validFrames: Math.min(numFrames(wave.length, windowSize, windowShift, true), out.frames) };
 }
 
 /** `(x - mean) / (2 std)` when the spec has both, else the spectrogram as it is. */
 export function frontendNormalize<S extends Spectrogram>(spec: S, fe: FrontendSpec): S {
   return fe.mean !== undefined && fe.std !== undefined ? { ...spec, ...normalize(spec, fe.mean, fe.std) } : spec;
+}
+
+/** `frontendNormalize` over the spectrogram's own array (features() made it and hands it out once) */
+function normalizeOwn<S extends Spectrogram>(spec: S, fe: FrontendSpec): S {
+  if (fe.mean !== undefined && fe.std !== undefined) normalize(spec, fe.mean, fe.std, spec.data);
+  return spec;
 }
 
 /** The whole front end on decoded audio: crop, resample, spectrogram, pad, normalise. */
@@ -212,8 +272,9 @@ export function features(audio: DecodedAudio, spec: FrontendSpec, opts: FeatureO
     const keep = spec.targetLength > 0 ? samplesForFrames(spec.targetLength, audio.sampleRate, spec.sampleRate, spec.type) : Infinity;
     const cut =
       audio.channels[0] && audio.channels[0].length > keep ? { ...audio, channels: audio.channels.map((c) => c.subarray(0, keep)) } : audio;
-    const wave = frontendWaveform(toMono(cut), audio.sampleRate, spec, opts);
-    return frontendNormalize(frontendSpectrogram(wave, spec), spec);
+    // the waveform lives until the spectrogram is made: this thread's scratch array holds it
+    const wave = waveformOf(toMono(cut), audio.sampleRate, spec, opts, true);
+    return normalizeOwn(frontendSpectrogram(wave, spec), spec);
   } catch (e) {
     throw namedError(source, e, 'this clip');
   }
@@ -240,11 +301,17 @@ export function padEdgeOrCrop(spec: Spectrogram, target: number): Spectrogram {
   return { data, frames: target, bins };
 }
 
-/** `(x - mean) / (2 * std)`, AST's normalisation, into a new spectrogram. */
-export function normalize(spec: Spectrogram, mean: number, std: number): Spectrogram {
+/** `(x - mean) / (2 * std)`, AST's normalisation, into a new spectrogram (or into `data`, which may be spec.data). */
+export function normalize(
+  spec: Spectrogram,
+  mean: number,
+  std: number,
+  data: Float32Array = new Float32Array(spec.data.length),
+): Spectrogram {
   if (!Number.isFinite(mean)) throw new Error(`normalisation mean must be finite, got ${mean}`);
   if (!(std > 0) || !Number.isFinite(std)) throw new Error(`normalisation std must be positive, got ${std}`);
-  const data = new Float32Array(spec.data.length);
+  if (data.length !== spec.data.length)
+    throw new Error(`normalize: the output holds ${data.length} values, the spectrogram ${spec.data.length}`);
   const k = 1 / (2 * std);
   for (let i = 0; i < data.length; i++) data[i] = (spec.data[i] - mean) * k;
   return { data, frames: spec.frames, bins: spec.bins };

@@ -4,7 +4,7 @@
  * filterbank itself is computed with float32 rounding step by step as torchaudio does, so that the
  * filters' zero/non-zero pattern (which decides whether a narrow bin is floored at epsilon) agrees.
  */
-import { realSpectrum } from './fft.js';
+import { realSpectrum, type RealSpectrum } from './fft.js';
 import { pairSpectrum, type PairSpectrum } from './fft_wasm.js';
 import { LogRow } from './log_table.js';
 import type { Rng } from './rng.js';
@@ -226,7 +226,12 @@ export function numFrames(n: number, windowSize: number, windowShift: number, sn
   return Math.floor((n + Math.floor(windowShift / 2)) / windowShift);
 }
 
-export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spectrogram {
+/**
+ * `rows` (AST's target_length) gives the output that many frames: the clip's first `rows`, then zero
+ * frames; what `padOrCrop` does to the whole spectrogram, in one array and without computing the
+ * frames it would drop (with `subtractMean` those count in the mean, so all are computed).
+ */
+export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}, rows?: number): Spectrogram {
   const o = { ...KALDI_DEFAULTS, ...stripUndefined(options) };
   const fail = (m: string): never => {
     throw new Error(`fbank: ${m}`);
@@ -238,6 +243,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   if (!WINDOW_TYPES.includes(o.windowType)) fail(`unknown windowType ${JSON.stringify(o.windowType)} (one of ${WINDOW_TYPES.join(', ')})`);
   if (!Number.isSafeInteger(o.numMelBins) || o.numMelBins < 4) fail(`numMelBins must be an integer >= 4, got ${o.numMelBins}`);
   if (o.dither !== 0 && !options.rng) fail('dither needs a seeded rng (options.rng)');
+  if (rows !== undefined && !(Number.isSafeInteger(rows) && rows >= 1)) fail(`rows must be a positive integer, got ${rows}`);
   const { windowShift, windowSize, paddedSize } = frameLayout(o);
   const n = wave.length;
   if (!(windowSize >= 2 && windowSize <= n)) {
@@ -249,7 +255,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   if (paddedSize % 2 !== 0) fail(`the padded window size ${paddedSize} must be even: use roundToPowerOfTwo or change frameLength`);
   const bank = flatBank(o.numMelBins, paddedSize, o.sampleFrequency, o.lowFreq, o.highFreq);
   const bins = o.numMelBins + (o.useEnergy ? 1 : 0);
-  if (n < o.minDuration * o.sampleFrequency) return { data: new Float32Array(0), frames: 0, bins };
+  if (n < o.minDuration * o.sampleFrequency) return { data: new Float32Array((rows ?? 0) * bins), frames: rows ?? 0, bins };
 
   // the samples frame i reads start at src[i * shift]: the caller's own typed array when it can be
   // (no copy of the clip), else one float64 copy with the edges reflected
@@ -265,14 +271,22 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
     for (let i = n - 1; i >= 0; i--) padded[q++] = wave[i];
     src = padded;
   }
-  const frames = numFrames(n, windowSize, windowShift, o.snipEdges);
+  const all = numFrames(n, windowSize, windowShift, o.snipEdges);
+  const outRows = rows ?? all;
+  // the frames computed: those kept
+  const frames = o.subtractMean ? all : Math.min(all, outRows);
   const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
-  const spec = realSpectrum(paddedSize);
-  const buf = new Float64Array(paddedSize); // the zero padding past windowSize is never written
-  const frame = new Float64Array(windowSize);
-  const pw = new Float64Array(paddedSize / 2 + 1);
-  const mel = new LogRow(bank.bins);
-  const out = new Float32Array(frames * bins);
+  // frames go through the transform two at a time, one per f64x2 lane of fft_wasm.ts, where
+  // WebAssembly runs (the same spectra as fft.ts's, bit for bit), else one at a time through fft.ts
+  const pair = pairSpectrum(paddedSize, bank, window, (CHUNK_FRAMES - 1) * windowShift + windowSize);
+  // the JavaScript path's buffers, made only where they are used
+  const none = new Float64Array(0);
+  const spec = pair ? null : realSpectrum(paddedSize);
+  const buf = pair ? none : new Float64Array(paddedSize); // the zero padding past windowSize is never written
+  const frame = o.dither !== 0 ? new Float64Array(windowSize) : none;
+  const pw = pair ? none : new Float64Array(paddedSize / 2 + 1);
+  const mel = new LogRow(pair && o.useLogFbank ? 0 : bank.bins);
+  const out = new Float32Array(Math.max(frames, outRows) * bins); // rows past `frames`: the zero padding
   const logFloor = o.energyFloor === 0 ? -Infinity : Math.log(o.energyFloor);
   const logEnergy = (e: number): number => Math.max(Math.log(Math.max(e, EPSILON)), logFloor);
   const p = o.preemphasisCoefficient;
@@ -285,9 +299,6 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
   // difference exact to ~1e-12 of the running sum)
   const sums = { lo: 0, hi: 0, loAt: 0, hiAt: 0 };
 
-  // frames go through the transform two at a time, one per f64x2 lane of fft_wasm.ts, where
-  // WebAssembly runs (the same spectra as fft.ts's, bit for bit), else one at a time through fft.ts
-  const pair = pairSpectrum(paddedSize, bank, window, (CHUNK_FRAMES - 1) * windowShift + windowSize);
   // without dither or energy the pair kernel windows the frames too, from float64 copies of the clip
   // CHUNK_FRAMES frames at a time
   const wasmWindow = pair !== null && dither === 0 && !useEnergy;
@@ -351,7 +362,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
         pair.logs();
       }
     } else {
-      spec.power(buf, pw);
+      (spec as RealSpectrum).power(buf, pw);
       if (!usePower) for (let k = 0; k < pw.length; k++) pw[k] = Math.sqrt(pw[k]);
     }
     for (let l = 0; l < lanes && f0 + l < frames; l++) {
@@ -375,7 +386,7 @@ export function fbank(wave: ArrayLike<number>, options: FbankOptions = {}): Spec
       for (let f = 0; f < frames; f++) out[f * bins + b] -= m;
     }
   }
-  return { data: out, frames, bins };
+  return { data: frames > outRows ? out.slice(0, outRows * bins) : out, frames: outRows, bins };
 }
 
 // The frame loop's steps are small functions of their own: V8 optimises each tightly, where the

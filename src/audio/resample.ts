@@ -81,10 +81,25 @@ export function resample(x: Float32Array, origRate: number, newRate: number, opt
 }
 
 /**
+ * `resample` written into `out` (at least `resampledLength` samples long): the front end's own
+ * buffer, reused clip after clip, instead of a new array. Returns the samples written, a view of `out`.
+ */
+export function resampleInto(x: Float32Array, origRate: number, newRate: number, out: Float32Array): Float32Array {
+  return resampleWith(x, origRate, newRate, {}, true, out);
+}
+
+/**
  * `resample`, choosing the loop: the WebAssembly one where it runs (`wasm`), else this file's own.
  * Exported so tests can hold the two to each other; callers use `resample`.
  */
-export function resampleWith(x: Float32Array, origRate: number, newRate: number, opts: ResampleOptions, wasm: boolean): Float32Array {
+export function resampleWith(
+  x: Float32Array,
+  origRate: number,
+  newRate: number,
+  opts: ResampleOptions,
+  wasm: boolean,
+  out?: Float32Array,
+): Float32Array {
   for (const [name, r] of [
     ['original', origRate],
     ['new', newRate],
@@ -95,14 +110,20 @@ export function resampleWith(x: Float32Array, origRate: number, newRate: number,
   const rolloff = opts.rolloff ?? 0.99;
   if (!(lpw > 0)) throw new Error(`resample: lowpassFilterWidth must be positive, got ${lpw}`);
   if (!(rolloff > 0 && rolloff <= 1)) throw new Error(`resample: rolloff must be in (0, 1], got ${rolloff}`);
-  if (origRate === newRate) return new Float32Array(x);
+  const outLen = origRate === newRate ? x.length : resampledLength(x.length, origRate, newRate);
+  if (out && out.length < outLen) throw new Error(`resample: the output holds ${out.length} samples, ${outLen} are needed`);
+  const y = out ? out.subarray(0, outLen) : new Float32Array(outLen);
+  if (origRate === newRate) {
+    y.set(x);
+    return y;
+  }
+  if (outLen === 0) return y;
   const kernel = kernelFor(origRate, newRate, lpw, rolloff);
-  const outLen = resampledLength(x.length, origRate, newRate);
-  if (outLen === 0) return new Float32Array(0);
-  return (wasm ? wasmResampler()?.resample(kernel, x, outLen) : null) ?? scalarLoop(kernel, x, outLen);
+  return (wasm ? wasmResampler()?.resample(kernel, x, y) : null) ?? scalarLoop(kernel, x, y);
 }
 
-function scalarLoop(kernel: Kernel, x: Float32Array, outLen: number): Float32Array {
+function scalarLoop(kernel: Kernel, x: Float32Array, y: Float32Array): Float32Array {
+  const outLen = y.length;
   const { orig, target, width, stride, start, taps } = kernel;
   const L = x.length;
   // a float64 copy with zero margins: no bounds tests in the inner loop, no float32 loads
@@ -111,7 +132,6 @@ function scalarLoop(kernel: Kernel, x: Float32Array, outLen: number): Float32Arr
   const margin = width + orig + reach;
   const xp = new Float64Array(L + 2 * margin);
   xp.set(x, margin);
-  const y = new Float32Array(outLen);
   const blocks = Math.ceil(outLen / target);
   for (let k = 0; k < blocks; k++) {
     const base = k * orig - width + margin;

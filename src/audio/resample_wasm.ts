@@ -185,12 +185,17 @@ export class WasmResampler {
     return m && new WasmResampler(m.exports.run as Run, m.memory);
   }
 
+  /** the kernel whose taps and starts are in memory now, and where */
+  private laidOut: { k: FlatKernel; startsAt: number; buffer: ArrayBufferLike } | null = null;
+
   /**
-   * `x` resampled with `k` into `outLen` samples, in chunks of input so the module's memory stays a
+   * `x` resampled with `k` into `y` (all of it), in chunks of input so the module's memory stays a
    * few MiB whatever the clip's length. Null when that memory cannot be had (the caller then runs its
-   * own loop).
+   * own loop). The kernel's tables are copied in only when they change: a batch of clips at one
+   * rate pair costs its samples.
    */
-  resample(k: FlatKernel, x: Float32Array, outLen: number): Float32Array | null {
+  resample(k: FlatKernel, x: Float32Array, y: Float32Array): Float32Array | null {
+    const outLen = y.length;
     const { orig, target, width, stride, start } = k;
     const L = x.length;
     let reach = 0;
@@ -207,12 +212,15 @@ export class WasmResampler {
     if (end > MAX_BYTES) return null;
     if (!ensureBytes(this.memory, end)) return null;
     const buf = this.memory.buffer;
-    new Float64Array(buf, 0, k.taps.length).set(k.taps);
-    const starts = new Int32Array(buf, startsAt, target);
-    for (let j = 0; j < target; j++) starts[j] = 8 * start[j];
+    const had = this.laidOut;
+    if (!had || had.k !== k || had.startsAt !== startsAt || had.buffer !== buf) {
+      new Float64Array(buf, 0, k.taps.length).set(k.taps);
+      const starts = new Int32Array(buf, startsAt, target);
+      for (let j = 0; j < target; j++) starts[j] = 8 * start[j];
+      this.laidOut = { k, startsAt, buffer: buf };
+    }
     const xr = new Float64Array(buf, xAt, span);
     const yr = new Float32Array(buf, yAt, per * target);
-    const y = new Float32Array(outLen);
     for (let k0 = 0; k0 < blocks; k0 += per) {
       const n = Math.min(per, blocks - k0);
       // xr[i] = x[lo + i], zero outside the clip
