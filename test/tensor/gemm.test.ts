@@ -131,6 +131,25 @@ for (const k of others) {
   });
 }
 
+test('linear of one row through every kernel leaves its bias as it was (batch-1 inference, a last batch of one)', () => {
+  for (const k of GEMM_KERNELS.filter((n) => avail[n] === '')) {
+    T.scope(() =>
+      withKernel(k, () => {
+        const w = T.randn([5, 16], { seed: 31 });
+        const b = T.randn([5], { seed: 32 });
+        const before = b.toArray();
+        const x = T.randn([1, 16], { seed: 33 });
+        const y1 = T.noGrad(() => T.linear(x, w, b)).toArray();
+        const y2 = T.noGrad(() => T.linear(x, w, b)).toArray();
+        assert.deepEqual(b.toArray(), before, `${k}: the bias changed`);
+        assert.deepEqual(y2, y1, `${k}: a second forward differs`);
+        const want = T.noGrad(() => withKernel('torch', () => T.linear(x, w, b))).toArray();
+        for (const [i, v] of y1.entries()) assert.ok(Math.abs(v - want[i]!) < 1e-5, `${k}: y[${i}] ${v} vs ${want[i]}`);
+      }),
+    );
+  }
+});
+
 const tiny = { shapes: [[48, 32, 40]] as [number, number, number][], reps: 1 };
 
 test('gemm choice: measured once, cached, and read back; corrupt and foreign caches are ignored with a warning', () => {
