@@ -45,8 +45,9 @@ stride 16 and 10), engines (inference through the public API, AudioClassifier wi
 (and engine torch where auto chose onnxruntime), against a plain onnxruntime-node session on the
 same exported graph with loaa's thread count: fbank features to logits, fp32, batch 1 and 8, AST-B
 and the FSDD recipe's DeiT-tiny, random weights; the onnxruntime column stands in the PyTorch
-column, and says why where onnxruntime-node is not installed), probe (linear probe, cached features vs PyTorch's plain loop), frontend (vs
-torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step);
+column, and says why where onnxruntime-node is not installed), probe (linear probe, cached
+features vs PyTorch's plain loop), frontend (vs torchaudio, which exists here only for Debian's
+torch 1.13), rss (peak RSS of the training step);
 inference-bf16 (the inference rows under bf16 autocast) runs only when --rows names it.
 Goals (issue #21): the fp32 step >= 1.8x where PyTorch's fp32 GEMM (the torch kernel's row) is
 under half the best kernel of the same run, else >= 1.1x (the output says which, and what it
