@@ -66,6 +66,9 @@ export function engineCacheFile(home: string = loaaHome()): string {
 
 type CacheFile = Record<string, Measured>;
 
+/** The most verdicts the cache keeps (machine x model shape x GEMM kernel; the oldest measured go first). */
+export const ENGINE_CACHE_ENTRIES = 32;
+
 function validEntry(v: unknown): v is Measured {
   const m = v as Measured;
   return (
@@ -117,8 +120,10 @@ export async function chooseMeasured(
   if (hit) return { ...hit, cached: true };
   const { torchMs, onnxMs } = await measure();
   const m: Measured = { engine: onnxMs < torchMs ? 'onnx' : 'torch', torchMs, onnxMs };
+  delete cache[key];
+  const kept = Object.fromEntries([...Object.entries(cache), [key, m]].slice(-ENGINE_CACHE_ENTRIES));
   try {
-    writeFileAtomic(file, `${JSON.stringify({ ...cache, [key]: m }, null, 1)}\n`);
+    writeFileAtomic(file, `${JSON.stringify(kept, null, 1)}\n`);
   } catch (e) {
     warn(`loaa: ${(e as Error).message} (the engine measurement is not remembered)`);
   }

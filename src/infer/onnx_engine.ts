@@ -7,6 +7,7 @@ import type { AudioSpectrogramTransformer } from '../models/ast.js';
 import type { AdapterConfigFile } from '../peft/checkpoint.js';
 import { exportModelBytes } from '../export/export.js';
 import { loadOrtNode, type Ort } from '../onnx/runtime.js';
+import { getNumThreads } from '../tensor/functional.js';
 
 type Session = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 
@@ -27,7 +28,8 @@ export class OnnxEngine {
   private session(name: string, model: AudioSpectrogramTransformer, config: AdapterConfigFile): Promise<Session> {
     let s = this.sessions.get(name);
     if (!s) {
-      s = this.ort.InferenceSession.create(exportModelBytes(model, config));
+      // loaa's thread count (LOAA_NUM_THREADS), as libtorch runs with, not onnxruntime's own default
+      s = this.ort.InferenceSession.create(exportModelBytes(model, config), { intraOpNumThreads: getNumThreads() });
       this.sessions.set(name, s);
     }
     return s;

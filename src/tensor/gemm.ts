@@ -3,8 +3,8 @@
  * libtorch's own (MKL in the wheel), oneDNN's fp32 matmul, or a BLAS built for the CPU (OpenBLAS,
  * BLIS). MKL runs at about a quarter of the chip's rate on AMD CPUs and near the best on Intel, so
  * the choice is measured, never guessed from the vendor: the first time on a machine each available
- * kernel runs the model's GEMM shapes and the fastest wins; the result is cached under $LOAA_HOME
- * keyed by CPU, libtorch version and thread count. `LOAA_GEMM=torch|onednn|openblas|blis` forces one.
+ * kernel runs the model's GEMM shapes and the fastest wins; the result is cached under $LOAA_HOME,
+ * one entry per CPU, libtorch version and thread count (the newest 16). `LOAA_GEMM=torch|onednn|openblas|blis` forces one.
  * Under autocast, and off the CPU, libtorch's own path runs whatever the choice.
  */
 import { createHash } from 'node:crypto';
@@ -105,37 +105,63 @@ export function gemmCacheKey(): string {
   return `${cpus()[0]?.model ?? 'unknown cpu'} | flags ${flagHash} | libtorch ${info.torchVersion} | ${info.threads} threads`;
 }
 
-interface CacheFile {
-  format: 'loaa-gemm-choice';
-  version: 1;
-  key: string;
+/** One setup's measurement in the cache. */
+interface CacheEntry {
   kernel: GemmKernel;
   rates: Partial<Record<GemmKernel, number>>;
 }
 
-/** The cached choice for this machine, or null with a warning where the file is corrupt or foreign. */
-function readCache(path: string, key: string, warn: (l: string) => void): CacheFile | null {
-  if (!existsSync(path)) return null;
-  let c: CacheFile;
+/**
+ * Version 2: a map from setup key to its measurement, newest last, so a machine with two libtorch
+ * builds or thread counts (CI runs the wheel's and Debian's 1.13) keeps both instead of
+ * overwriting one with the other and measuring again. Version 1 held one key; it is read as one entry.
+ */
+interface CacheFileV2 {
+  format: 'loaa-gemm-choice';
+  version: 2;
+  entries: Record<string, CacheEntry>;
+}
+
+/** The most setups one cache file remembers (the oldest measured go first). */
+export const GEMM_CACHE_ENTRIES = 16;
+
+function checkEntry(v: unknown): CacheEntry {
+  const e = v as CacheEntry;
+  const ratesOk =
+    !!e &&
+    typeof e.rates === 'object' &&
+    e.rates !== null &&
+    Object.entries(e.rates).every(([k, r]) => isKernel(k) && typeof r === 'number' && r > 0);
+  if (!ratesOk || typeof e.kernel !== 'string' || !isKernel(e.kernel)) throw new Error('not a GEMM choice file');
+  return { kernel: e.kernel, rates: e.rates };
+}
+
+/** The cache's entries, newest last; empty with a warning where the file is corrupt or not a GEMM choice file. */
+function readCache(path: string, warn: (l: string) => void): Map<string, CacheEntry> {
+  const entries = new Map<string, CacheEntry>();
+  if (!existsSync(path)) return entries;
   try {
-    c = readInputJson<CacheFile>(path, { what: 'the GEMM choice cache', maxBytes: 1 << 20 });
-    const ratesOk =
-      c &&
-      typeof c.rates === 'object' &&
-      c.rates !== null &&
-      Object.entries(c.rates).every(([k, v]) => isKernel(k) && typeof v === 'number' && v > 0);
-    if (c?.format !== 'loaa-gemm-choice' || c.version !== 1 || typeof c.key !== 'string' || !isKernel(c.kernel) || !ratesOk) {
-      throw new Error('not a GEMM choice file');
-    }
+    const c = readInputJson<Record<string, unknown>>(path, { what: 'the GEMM choice cache', maxBytes: 1 << 20 });
+    if (c?.format !== 'loaa-gemm-choice') throw new Error('not a GEMM choice file');
+    if (c.version === 1 && typeof c.key === 'string') entries.set(c.key, checkEntry(c));
+    else if (c.version === 2 && c.entries && typeof c.entries === 'object' && !Array.isArray(c.entries)) {
+      for (const [k, v] of Object.entries(c.entries as Record<string, unknown>)) entries.set(k, checkEntry(v));
+    } else throw new Error(`not a GEMM choice file of version 1 or 2 (version ${JSON.stringify(c.version)})`);
   } catch (e) {
     warn(`${path}: ignored, ${(e as Error).message.split('\n')[0]}; measuring the GEMM kernels again`);
-    return null;
+    entries.clear();
   }
-  if (c.key !== key) {
-    warn(`${path}: ignored, measured on another machine or setup (${c.key}); measuring the GEMM kernels again`);
-    return null;
-  }
-  return c;
+  return entries;
+}
+
+/** Adds `key`'s measurement as the newest entry, keeping the newest GEMM_CACHE_ENTRIES. */
+function writeCache(path: string, entries: Map<string, CacheEntry>, key: string, entry: CacheEntry): void {
+  entries.delete(key);
+  entries.set(key, entry);
+  const kept = [...entries].slice(-GEMM_CACHE_ENTRIES);
+  const file: CacheFileV2 = { format: 'loaa-gemm-choice', version: 2, entries: Object.fromEntries(kept) };
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
 }
 
 let chosen: GemmChoice | undefined;
@@ -161,7 +187,8 @@ export function chooseGemm(o: ChooseOptions = {}): GemmChoice {
     if (avail[forced] === '') want = forced;
     else warn(`LOAA_GEMM=${forced}: unavailable (${avail[forced]}); choosing the GEMM kernel by measurement`);
   }
-  const cache = readCache(path, key, warn);
+  const entries = readCache(path, warn);
+  const cache = entries.get(key) ?? null;
   if (want) {
     const rate = cache?.rates[want] ?? measureGemm(want, o.shapes, o.reps);
     chosen = { kernel: want, gflops: rate, rates: { ...cache?.rates, [want]: rate }, source: 'forced' };
@@ -173,9 +200,7 @@ export function chooseGemm(o: ChooseOptions = {}): GemmChoice {
     const best = (Object.keys(rates) as GemmKernel[]).reduce((a, b) => (rates[b]! > rates[a]! ? b : a), 'torch');
     chosen = { kernel: best, gflops: rates[best]!, rates, source: 'measured' };
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      const file: CacheFile = { format: 'loaa-gemm-choice', version: 1, key, kernel: best, rates };
-      writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+      writeCache(path, entries, key, { kernel: best, rates });
     } catch (e) {
       warn(`${path}: cannot cache the GEMM choice (${(e as Error).message.split('\n')[0]})`);
     }

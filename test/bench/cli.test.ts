@@ -102,7 +102,12 @@ test('bench rows that cannot run a device or precision are named with the reason
     ] as const)
       assert.equal(groupLimit(g, d, p), null, `${g} ${d} ${p}`);
   }
-  for (const g of ['gemm', 'probe', 'frontend', 'rss']) assert.equal(groupLimit(g, 'cpu', undefined), null, g);
+  for (const g of ['gemm', 'engines', 'probe', 'frontend', 'rss']) assert.equal(groupLimit(g, 'cpu', undefined), null, g);
+  assert.equal(groupLimit('engines', 'cpu', 'fp32'), null);
+  assert.match(
+    groupLimit('engines', 'cuda:0', undefined) ?? '',
+    /^onnxruntime-node runs on the CPU in fp32 only \(asked: --device cuda:0\)$/,
+  );
   assert.match(
     groupLimit('gemm', 'cuda:0', undefined) ?? '',
     /^the GEMM kernel rows are the CPU's fp32 kernels \(asked: --device cuda:0\)$/,

@@ -61,7 +61,16 @@ test('an EPIC-SOUNDS adapter keeps its front end through save and load, and clas
       got.logits.forEach((v, i) => {
         assert.ok(Math.abs(v - want[i]!) < 1e-4, `logit ${i}: ${v} vs ${want[i]}`);
       });
-      assert.deepEqual(got.top, topK(want, ['a', 'b', 'c'], 2));
+      // within the logits' bound: the classifier computes fp32 on the CPU through the GEMM kernel chosen
+      // for this machine, the reference above through libtorch's own
+      const wantTop = topK(want, ['a', 'b', 'c'], 2);
+      assert.deepEqual(
+        got.top.map((t) => t.label),
+        wantTop.map((t) => t.label),
+      );
+      got.top.forEach((t, i) => {
+        assert.ok(Math.abs(t.score - wantTop[i]!.score) < 1e-5, `score ${i}: ${t.score} vs ${wantTop[i]!.score}`);
+      });
       // the AST front end would have fed other features: the type is what makes the difference
       const ast = await featuresOfFile(wav, frontendSpec({ ...EPIC, type: undefined, sample_rate: 16000 }));
       assert.ok(ast.data.some((v, i) => Math.abs(v - x.data[i]!) > 1e-3));

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AudioClassifier } from '../../src/api/classifier.js';
 import { Classifier } from '../../src/infer/classifier.js';
-import { engineBeforeMeasuring, engineCacheFile, machineKey } from '../../src/infer/engine_choice.js';
+import { chooseMeasured, ENGINE_CACHE_ENTRIES, engineBeforeMeasuring, engineCacheFile, machineKey } from '../../src/infer/engine_choice.js';
+import { activeGemm, GEMM_KERNELS, gemmChoice, gemmKernels, resetGemmChoice } from '../../src/tensor/gemm.js';
 import { FP32_TOLERANCE } from '../../src/export/verify.js';
 import { INSTALL_ORT_NODE } from '../../src/onnx/runtime.js';
 import { command as predict } from '../../src/cli/commands/predict.js';
@@ -116,6 +117,8 @@ test('auto measures once per machine and model shape, caches the verdict, and ig
       >;
       const [key] = Object.keys(cache);
       assert.ok(key!.startsWith(machineKey()), key);
+      // measured against libtorch on this process's GEMM kernel: another kernel is another verdict
+      assert.ok(key!.endsWith(`| fp32 GEMM ${activeGemm()}`), key);
       const m = cache[key!]!;
       assert.ok(m.torchMs > 0 && m.onnxMs > 0);
       assert.equal(first, m.engine);
@@ -203,4 +206,41 @@ test('serve on the onnx engine answers as the torch engine does', { timeout: 120
     onnx.dispose();
     torch.dispose();
   }
+});
+
+test('the torch engine in fp32 on the CPU runs the chosen GEMM kernel (LOAA_GEMM forces one)', { timeout: 120_000 }, async () => {
+  const avail = gemmKernels();
+  const want = GEMM_KERNELS.find((k) => k !== 'torch' && avail[k] === '');
+  if (!want) return; // only libtorch's kernel here: nothing to choose
+  const saved = process.env.LOAA_GEMM;
+  process.env.LOAA_GEMM = want;
+  resetGemmChoice();
+  try {
+    assert.equal(activeGemm(), 'torch');
+    const clf = await AudioClassifier.fromPretrained(adapter, { backbone, engine: 'torch' });
+    try {
+      assert.equal(clf.engine, 'torch');
+      assert.equal(activeGemm(), want);
+      assert.deepEqual([gemmChoice()?.kernel, gemmChoice()?.source], [want, 'forced']);
+    } finally {
+      clf.dispose();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.LOAA_GEMM;
+    else process.env.LOAA_GEMM = saved;
+    resetGemmChoice();
+  }
+});
+
+test('the engine cache keeps the newest verdicts, up to ENGINE_CACHE_ENTRIES', async () => {
+  const file = join(freshDir('engine-bound'), 'inference_engine.json');
+  const old = Object.fromEntries(
+    Array.from({ length: ENGINE_CACHE_ENTRIES }, (_, i) => [`m | shape ${i}`, { engine: 'torch', torchMs: 1, onnxMs: 2 }]),
+  );
+  writeFileSync(file, JSON.stringify(old));
+  const m = await chooseMeasured('new shape', async () => ({ torchMs: 3, onnxMs: 2 }), { cacheFile: file, warn: assert.fail });
+  assert.deepEqual([m.engine, m.cached], ['onnx', false]);
+  const keys = Object.keys(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>);
+  assert.equal(keys.length, ENGINE_CACHE_ENTRIES);
+  assert.deepEqual([keys[0], keys.at(-1)], ['m | shape 1', `${machineKey()} | new shape`]);
 });

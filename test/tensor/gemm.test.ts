@@ -14,7 +14,9 @@ import * as T from '../../src/tensor/index.js';
 import type { Tensor } from '../../src/tensor/index.js';
 import {
   chooseGemm,
+  gemmCacheKey,
   gemmCachePath,
+  GEMM_CACHE_ENTRIES,
   gemmKernels,
   GEMM_KERNELS,
   gemmMm,
@@ -129,6 +131,25 @@ for (const k of others) {
   });
 }
 
+test('linear of one row through every kernel leaves its bias as it was (batch-1 inference, a last batch of one)', () => {
+  for (const k of GEMM_KERNELS.filter((n) => avail[n] === '')) {
+    T.scope(() =>
+      withKernel(k, () => {
+        const w = T.randn([5, 16], { seed: 31 });
+        const b = T.randn([5], { seed: 32 });
+        const before = b.toArray();
+        const x = T.randn([1, 16], { seed: 33 });
+        const y1 = T.noGrad(() => T.linear(x, w, b)).toArray();
+        const y2 = T.noGrad(() => T.linear(x, w, b)).toArray();
+        assert.deepEqual(b.toArray(), before, `${k}: the bias changed`);
+        assert.deepEqual(y2, y1, `${k}: a second forward differs`);
+        const want = T.noGrad(() => withKernel('torch', () => T.linear(x, w, b))).toArray();
+        for (const [i, v] of y1.entries()) assert.ok(Math.abs(v - want[i]!) < 1e-5, `${k}: y[${i}] ${v} vs ${want[i]}`);
+      }),
+    );
+  }
+});
+
 const tiny = { shapes: [[48, 32, 40]] as [number, number, number][], reps: 1 };
 
 test('gemm choice: measured once, cached, and read back; corrupt and foreign caches are ignored with a warning', () => {
@@ -145,12 +166,14 @@ test('gemm choice: measured once, cached, and read back; corrupt and foreign cac
     for (const k of GEMM_KERNELS) if (avail[k] === '') assert.ok(first.rates[k]! > 0, `${k} measured`);
     assert.equal(T.activeGemm(), first.kernel);
     const path = gemmCachePath(home);
+    const key = gemmCacheKey();
     const file = JSON.parse(readFileSync(path, 'utf8'));
-    assert.equal(file.kernel, first.kernel);
+    assert.deepEqual([file.format, file.version, Object.keys(file.entries)], ['loaa-gemm-choice', 2, [key]]);
+    assert.equal(file.entries[key].kernel, first.kernel);
 
     // a fabricated cache for this machine decides without measuring
     resetGemmChoice();
-    writeFileSync(path, JSON.stringify({ ...file, kernel: 'torch', rates: { torch: 12345 } }));
+    writeFileSync(path, JSON.stringify({ ...file, entries: { [key]: { kernel: 'torch', rates: { torch: 12345 } } } }));
     const cached = chooseGemm({ env: {}, home, warn, ...tiny });
     assert.deepEqual([cached.source, cached.kernel, cached.gflops], ['cache', 'torch', 12345]);
     assert.deepEqual(warnings, []);
@@ -161,20 +184,57 @@ test('gemm choice: measured once, cached, and read back; corrupt and foreign cac
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /gemm-choice\.json: ignored/);
 
+    // another program's JSON, and an entry that is not a measurement: ignored with a warning each
+    for (const foreign of [
+      { format: 'something-else', version: 2, entries: {} },
+      { ...file, entries: { [key]: { kernel: 'mkl', rates: {} } } },
+    ]) {
+      resetGemmChoice();
+      writeFileSync(path, JSON.stringify(foreign));
+      assert.equal(chooseGemm({ env: {}, home, warn, ...tiny }).source, 'measured');
+      assert.match(warnings.at(-1)!, /gemm-choice\.json: ignored, not a GEMM choice file; measuring the GEMM kernels again/);
+    }
+    assert.equal(warnings.length, 3);
+    assert.deepEqual(Object.keys(JSON.parse(readFileSync(path, 'utf8')).entries), [key], 'rewritten with this setup only');
+  } finally {
     resetGemmChoice();
-    writeFileSync(
-      path,
-      JSON.stringify({ ...file, key: 'Some Other CPU | flags 0 | libtorch 1.0 | 64 threads', kernel: 'torch', rates: { torch: 1 } }),
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('gemm choice: setups coexist in one cache (v2), a version-1 file is read as one entry, the newest 16 are kept', () => {
+  const home = mkdtempSync(join(tmpdir(), 'loaa-gemm-'));
+  try {
+    const warn = (l: string): void => assert.fail(`no warning expected: ${l}`);
+    const path = gemmCachePath(home);
+    const key = gemmCacheKey();
+    const other = 'Some Other CPU | flags 0 | libtorch 1.13.0 | 64 threads';
+    // a version-1 file of another setup: kept beside this setup's new measurement
+    writeFileSync(path, JSON.stringify({ format: 'loaa-gemm-choice', version: 1, key: other, kernel: 'blis', rates: { blis: 7 } }));
+    resetGemmChoice();
+    assert.equal(chooseGemm({ env: {}, home, warn, ...tiny }).source, 'measured');
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    assert.equal(file.version, 2);
+    assert.deepEqual(Object.keys(file.entries), [other, key]);
+    assert.deepEqual(file.entries[other], { kernel: 'blis', rates: { blis: 7 } });
+    // a version-1 file of this setup decides without measuring
+    writeFileSync(path, JSON.stringify({ format: 'loaa-gemm-choice', version: 1, key, kernel: 'torch', rates: { torch: 54321 } }));
+    resetGemmChoice();
+    assert.deepEqual((({ source, kernel, gflops }) => [source, kernel, gflops])(chooseGemm({ env: {}, home, warn, ...tiny })), [
+      'cache',
+      'torch',
+      54321,
+    ]);
+    // full of other setups: this one's measurement is added and the oldest goes
+    const many = Object.fromEntries(
+      Array.from({ length: GEMM_CACHE_ENTRIES }, (_, i) => [`setup ${i}`, { kernel: 'torch', rates: { torch: i + 1 } }]),
     );
-    const foreign = chooseGemm({ env: {}, home, warn, ...tiny });
-    assert.equal(foreign.source, 'measured');
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[1], /another machine or setup \(Some Other CPU/);
-    assert.notEqual(
-      JSON.parse(readFileSync(path, 'utf8')).key,
-      'Some Other CPU | flags 0 | libtorch 1.0 | 64 threads',
-      'rewritten for this machine',
-    );
+    writeFileSync(path, JSON.stringify({ format: 'loaa-gemm-choice', version: 2, entries: many }));
+    resetGemmChoice();
+    assert.equal(chooseGemm({ env: {}, home, warn, ...tiny }).source, 'measured');
+    const keys = Object.keys(JSON.parse(readFileSync(path, 'utf8')).entries);
+    assert.equal(keys.length, GEMM_CACHE_ENTRIES);
+    assert.deepEqual([keys[0], keys.at(-1)], ['setup 1', key]);
   } finally {
     resetGemmChoice();
     rmSync(home, { recursive: true, force: true });

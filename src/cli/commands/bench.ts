@@ -31,7 +31,7 @@ const SECTIONS: Record<string, { what: string; run: () => Promise<Record<string,
   },
 };
 
-const ROW_GROUPS = ['gemm', 'step', 'inference', 'probe', 'frontend', 'rss', 'inference-bf16'];
+const ROW_GROUPS = ['gemm', 'step', 'inference', 'engines', 'probe', 'frontend', 'rss', 'inference-bf16'];
 
 const DESCRIPTION = `Without --only or --profile: the table of issue #12. Each row runs the same work in loaa and in
 PyTorch (the project's .venv, PyTorch 2.13, the libtorch the addon is built on; the reference AST with
@@ -41,9 +41,18 @@ fraction of the GEMM-bound limit (the work's FLOPs / this machine's matmul rate 
 Rows (--rows picks groups): gemm (the fp32 GEMM rate of every kernel here at the model's shapes:
 libtorch's MKL, oneDNN, OpenBLAS/BLIS, onnxruntime's MLAS; the best is the fp32 GEMM limit of the
 fraction columns), step (LoAA training step fp32 and bf16), inference (batch 1 and 8 x
-stride 16 and 10), probe (linear probe, cached features vs PyTorch's plain loop), frontend (vs
-torchaudio, which exists here only for Debian's torch 1.13), rss (peak RSS of the training step);
+stride 16 and 10), engines (inference through the public API, AudioClassifier with engine auto
+(and engine torch where auto chose onnxruntime), against a plain onnxruntime-node session on the
+same exported graph with loaa's thread count: fbank features to logits, fp32, batch 1 and 8, AST-B
+and the FSDD recipe's DeiT-tiny, random weights; the onnxruntime column stands in the PyTorch
+column, and says why where onnxruntime-node is not installed), probe (linear probe, cached
+features vs PyTorch's plain loop), frontend (vs torchaudio, which exists here only for Debian's
+torch 1.13), rss (peak RSS of the training step);
 inference-bf16 (the inference rows under bf16 autocast) runs only when --rows names it.
+Goals (issue #21): the fp32 step >= 1.8x where PyTorch's fp32 GEMM (the torch kernel's row) is
+under half the best kernel of the same run, else >= 1.1x (the output says which, and what it
+assumed when the gemm rows did not run); the bf16 step >= 1.1x; inference >= 1.3x; the engines
+rows >= 0.9x onnxruntime; the front end >= 1.0x.
 The default run should take about 9 minutes on a quiet 2-core Xeon; --quick is a smoke check (one
 round, small batches), not a measurement.
 
@@ -64,7 +73,7 @@ const FLAGS = {
   rows: {
     type: 'string',
     value: 'GROUPS',
-    help: `comma-separated row groups (default gemm,step,inference,probe,frontend,rss; also inference-bf16)`,
+    help: `comma-separated row groups (default gemm,step,inference,engines,probe,frontend,rss; also\ninference-bf16)`,
   },
   batch: { type: 'int', min: 1, max: 256, help: 'training-step batch (default 8; 2 with --quick)' },
   steps: { type: 'int', min: 1, max: 100, help: 'timed training steps per side and round (default 1)' },
@@ -102,6 +111,7 @@ export const command = defineCommand({
     'npm run bench',
     'loaa bench --quick',
     'loaa bench --rows step --rounds 3',
+    'loaa bench --rows engines --rounds 2',
     'loaa bench --rows step,inference --device cuda --precision bf16',
     'loaa bench --profile --precision bf16',
     'loaa bench --only engine,frontend',
@@ -199,6 +209,7 @@ export const command = defineCommand({
             peakGflops: r.peakGflops,
             gemm: r.gemm ?? null,
             gemmChoice: r.gemmChoice ?? null,
+            goalBasis: r.goalBasis ?? null,
             rounds: o.rounds,
             quick: flags.quick,
             seconds: r.seconds,
@@ -230,6 +241,7 @@ export const command = defineCommand({
             ]
           : []),
         rows.length ? markdownTable(rows) : '(no row ran)',
+        ...(r.goalBasis ? [`Goal: ${r.goalBasis}.`] : []),
         ...r.skipped.map((k) => `Not run: ${k.work}: ${k.reason}.`),
         '',
         `(${Math.round(r.seconds)} s)`,
