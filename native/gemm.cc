@@ -141,7 +141,9 @@ at::Tensor mm(Kernel k, const at::Tensor& a, const at::Tensor& b, const at::Tens
   if (k == Kernel::Torch) return bias.defined() ? at::addmm(bias, a, b) : at::mm(a, b);
   at::Tensor out;
   if (bias.defined()) {
-    out = bias.expand({a.size(0), b.size(1)}).contiguous();
+    // a fresh tensor: for one row, expand(...).contiguous() is the bias itself, and run() accumulates into it
+    out = at::empty({a.size(0), b.size(1)}, a.options());
+    out.copy_(bias.expand({a.size(0), b.size(1)}));
     run(k, a, b, out, 1.f);
   } else {
     out = at::empty({a.size(0), b.size(1)}, a.options());

@@ -136,21 +136,7 @@ export const where = (cond: Tensor, a: Tensor, b: Tensor): Tensor => wrap(ops.wh
 export const pad = (x: Tensor, pads: number[], value = 0): Tensor => wrap(ops.pad(x.native, pads, value));
 
 // ---- layers
-export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
-  // native/gemm.cc's mm starts a biased product from bias.expand(M, N).contiguous(), which for one
-  // row is the bias itself, and accumulates into it: each one-row forward through a kernel other
-  // than libtorch's moved the bias (batch-1 inference, a last batch of one). Until it copies there,
-  // a one-row product adds its bias outside the kernel.
-  if (b && x.numel === x.shape[x.shape.length - 1] && ops.gemmKernel() !== 'torch') {
-    const y = ops.linear(x.native, w.native, null);
-    try {
-      return wrap(ops.add(y, b.native));
-    } finally {
-      y.dispose();
-    }
-  }
-  return wrap(ops.linear(x.native, w.native, b ? b.native : null));
-}
+export const linear = (x: Tensor, w: Tensor, b?: Tensor | null): Tensor => wrap(ops.linear(x.native, w.native, b ? b.native : null));
 
 export interface ConvOptions {
   stride?: number | number[];

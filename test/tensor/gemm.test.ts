@@ -141,6 +141,9 @@ test('linear of one row through every kernel leaves its bias as it was (batch-1 
         const x = T.randn([1, 16], { seed: 33 });
         const y1 = T.noGrad(() => T.linear(x, w, b)).toArray();
         const y2 = T.noGrad(() => T.linear(x, w, b)).toArray();
+        // through autograd (training's path): a last batch of one
+        const xg = T.randn([1, 16], { seed: 34 }).requiresGrad_();
+        T.linear(xg, w, b).sum().backward();
         assert.deepEqual(b.toArray(), before, `${k}: the bias changed`);
         assert.deepEqual(y2, y1, `${k}: a second forward differs`);
         const want = T.noGrad(() => withKernel('torch', () => T.linear(x, w, b))).toArray();
