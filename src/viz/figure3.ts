@@ -17,7 +17,7 @@ export interface Figure3Row {
   label: string;
   /** a second line under the name: backbone, grid, adapter */
   note?: string;
-  /** mean attention paid to each patch, [fDim, tDim] row-major, frequency row 0 = lowest bins */
+  /** mean attention paid to each patch, [gridRows, gridCols] row-major, frequency row 0 = lowest bins */
   map: Float32Array;
   geometry: PatchGeometry;
   /** the query frames, in this row's input frames */
@@ -256,8 +256,8 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
 
   const maps = rows.map((r) => {
     const g = r.geometry;
-    if (r.map.length !== g.fDim * g.tDim)
-      throw new Error(`${r.label}: attention map has ${r.map.length} values, expected ${g.fDim}x${g.tDim}`);
+    if (r.map.length !== g.gridRows * g.gridCols)
+      throw new Error(`${r.label}: attention map has ${r.map.length} values, expected ${g.gridRows}x${g.gridCols}`);
     if (g.bins !== F) throw new Error(`${r.label}: ${g.bins} mel bins, the spectrogram has ${F}`);
     const up = upsampleToInput(r.map, g, input.upsample ?? 'nearest');
     // rows whose input is shorter than the shown frames are padded with NaN (drawn as the lowest colour)
@@ -282,7 +282,7 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
     }
     const g = r.geometry;
     out.push(
-      `<text x="14" y="${ny}" class="note">${escapeXml(`${g.fDim}x${g.tDim} patches, query frames ${r.query[0]}-${r.query[1]}`)}</text>`,
+      `<text x="14" y="${ny}" class="note">${escapeXml(`${g.gridRows}x${g.gridCols} patches, query frames ${r.query[0]}-${r.query[1]}`)}</text>`,
     );
     if (r.toSpecial !== undefined)
       out.push(`<text x="14" y="${ny + 14}" class="note">${escapeXml(`${(100 * r.toSpecial).toFixed(1)}% to cls/dist tokens`)}</text>`);

@@ -75,9 +75,9 @@ export const command = defineCommand({
           `--backbone: missing: ${adapter}/adapter_config.json records no backbone (an adapter saved before provenance); pass the checkpoint it was trained on`,
         );
       }
-      if (!flags.backbone && recorded?.source === 'random' && flags.frames !== undefined && flags.frames !== original.input.tdim) {
+      if (!flags.backbone && recorded?.source === 'random' && flags.frames !== undefined && flags.frames !== original.input.frames) {
         throw new Error(
-          `--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.tdim} frames only`,
+          `--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.frames} frames only`,
         );
       }
       // the recorded backbone (or --backbone, checked against the record), built for the export's frames

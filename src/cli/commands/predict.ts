@@ -69,7 +69,7 @@ const single = defineCommand({
         throw new UsageError((e as Error).message);
       }
     };
-    for (const f of features) inputs.push(...usage(() => readFeaturesFile(f, [cfg.input.tdim, cfg.input.fdim])));
+    for (const f of features) inputs.push(...usage(() => readFeaturesFile(f, [cfg.input.frames, cfg.input.melBins])));
     if (positionals.length && !cfg.frontend)
       throw new UsageError(`${adapter}/adapter_config.json: frontend: missing, so audio cannot be turned into features (pass --features)`);
     for (const f of positionals) {
