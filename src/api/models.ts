@@ -11,7 +11,7 @@ export {
   type LoadedAst,
 } from '../models/ast.js';
 export type { WithAttentions } from '../models/vit.js';
-export type { InputGeometry, LegacyInputNames } from '../models/input_geometry.js';
+export type { InputGeometry, LegacyInputNames, PatchGrid } from '../models/input_geometry.js';
 export { ARCHS, ARCH_NAMES, isArchName, getArch, inferArch, checkBackbone, type ArchName, type ArchSpec } from '../models/archs.js';
 export { pullBackbone, backbonePath, loaaHome, type PullOptions, type PullResult } from '../models/pull.js';
 export {

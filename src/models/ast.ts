@@ -34,6 +34,7 @@ import {
   legacyGetters,
   resolveInputNames,
   type InputGeometry,
+  type PatchGrid,
   type WithLegacyInputNames,
 } from './input_geometry.js';
 
@@ -58,11 +59,8 @@ export const AST_HEAD_LN_EPS = 1e-5;
 /** Hugging Face ViT/DeiT/AST `layer_norm_eps` */
 export const HF_LN_EPS = 1e-12;
 
-/** The patch grid: rows along frequency, columns along time. */
-export interface AstGrid {
-  gridRows: number;
-  gridCols: number;
-  /** special tokens (cls, dist) */
+/** A model's patch grid and its special tokens (cls, dist) before the patches. */
+export interface AstGrid extends PatchGrid {
   special: number;
 }
 
@@ -70,11 +68,7 @@ export interface AstGrid {
  * AST's f_dim = (F - 16) // fstride + 1 rows and t_dim = (T - 16) // tstride + 1 columns, with checks
  * naming the bad value by its name in `keys` (a file's or a flag's; default the TypeScript name).
  */
-export function astGrid(
-  cfg: InputGeometry,
-  patchSize = 16,
-  keys: Partial<Record<keyof InputGeometry, string>> = {},
-): { gridRows: number; gridCols: number } {
+export function astGrid(cfg: InputGeometry, patchSize = 16, keys: Partial<Record<keyof InputGeometry, string>> = {}): PatchGrid {
   for (const k of ['melBins', 'frames', 'fstride', 'tstride'] as const) {
     const v = cfg[k];
     if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${keys[k] ?? k}: expected a positive integer, got ${v}`);

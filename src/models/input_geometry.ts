@@ -16,6 +16,12 @@ export interface InputGeometry {
   tstride: number;
 }
 
+/** The patch grid over the input: rows along frequency, columns along time (AST's f_dim x t_dim). */
+export interface PatchGrid {
+  gridRows: number;
+  gridCols: number;
+}
+
 /** The file and flag form of an input geometry (adapter_config.json's `input`, `loaa.input`). */
 export interface InputGeometryFile {
   fdim: number;
