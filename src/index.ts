@@ -3,7 +3,7 @@
  * versions; deeper modules are reachable only through the subpaths in package.json's `exports`
  * (`loaa/audio`, `loaa/models`, `loaa/peft`, `loaa/train`).
  */
-export { loadAst, AudioSpectrogramTransformer, type AstConfig } from './models/ast.js';
+export { loadAst, AudioSpectrogramTransformer, type AstConfig, type AstOptions } from './models/ast.js';
 export { pullBackbone } from './models/pull.js';
 export { applyPeft } from './peft/methods.js';
 export { parsePeft, type PeftConfig } from './peft/config.js';

@@ -250,12 +250,13 @@ export class AudioClassifier implements LogitsBackend {
   }
 
   private inputFeatures(input: ClassifyInput): Float32Array {
-    const [tdim, fdim] = this.core.inputShape;
+    const [frames, melBins] = this.core.inputShape;
     if (input.kind === 'audio') return this.core.audioFeatures({ sampleRate: input.sampleRate, channels: [input.samples] }, 'audio').data;
     const s = input.shape;
-    const ok = (s.length === 2 && s[0] === tdim && s[1] === fdim) || (s.length === 3 && s[0] === 1 && s[1] === tdim && s[2] === fdim);
+    const ok =
+      (s.length === 2 && s[0] === frames && s[1] === melBins) || (s.length === 3 && s[0] === 1 && s[1] === frames && s[2] === melBins);
     if (!ok)
-      throw new Error(`features: shape [${s.join(', ')}], the model takes [${tdim}, ${fdim}] (frames x mel bins, already normalised)`);
+      throw new Error(`features: shape [${s.join(', ')}], the model takes [${frames}, ${melBins}] (frames x mel bins, already normalised)`);
     return input.data;
   }
 

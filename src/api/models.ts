@@ -5,10 +5,13 @@ export {
   astFromImageStateDict,
   astFromAudioStateDict,
   type AstConfig,
+  type AstOptions,
+  type AstGrid,
   type AstForwardOptions,
   type LoadedAst,
 } from '../models/ast.js';
 export type { WithAttentions } from '../models/vit.js';
+export type { InputGeometry, LegacyInputNames, PatchGrid } from '../models/input_geometry.js';
 export { ARCHS, ARCH_NAMES, isArchName, getArch, inferArch, checkBackbone, type ArchName, type ArchSpec } from '../models/archs.js';
 export { pullBackbone, backbonePath, loaaHome, type PullOptions, type PullResult } from '../models/pull.js';
 export {

@@ -26,4 +26,4 @@ export {
   type AdapterMeta,
 } from '../peft/checkpoint.js';
 export { mergeLora } from '../peft/lora.js';
-export { countAst, countModel, bottleneckForBudget, type ParamCounts } from '../peft/params.js';
+export { countAst, countModel, bottleneckForBudget, type ParamCounts, type AstGeometry, type AstGeometryOptions } from '../peft/params.js';

@@ -57,6 +57,23 @@ export const F64_MUL = 0xa2;
 export const F64_DIV = 0xa3;
 export const AND = 0x71;
 export const ELSE = 0x05;
+/** Locals set in order: `assign([J, i32(0)], [P, get(Q)])` is j = 0; p = q. */
+export const assign = (...pairs: [number, Code][]): Code => pairs.flatMap(([x, value]) => [...value, ...set(x)]);
+/** local `x` += `step` (i32) */
+export const addTo = (x: number, step: Code): Code => [...get(x), ...step, ADD, ...set(x)];
+/** The back edge of a counted loop: local `x` += `step`, round again while `x` < `limit` (unsigned), then the loop's END. */
+export const nextWhileBelow = (x: number, step: Code, limit: Code): Code => [
+  ...get(x),
+  ...step,
+  ADD,
+  ...tee(x),
+  ...limit,
+  LT_U,
+  ...brIf(0),
+  END,
+];
+/** The back edge of a loop run local `x` times: `x` -= 1, round again while it is not 0, then the loop's END. */
+export const countDown = (x: number): Code => [...get(x), ...i32(1), SUB, ...tee(x), ...brIf(0), END];
 export const f64Load = (offset: number): Code => [0x2b, 3, ...uleb(offset)];
 export const i32LoadAt = (offset: number): Code => [0x28, 2, ...uleb(offset)];
 export const f32StoreAt = (offset: number): Code => [0x38, 2, ...uleb(offset)];

@@ -55,8 +55,8 @@ function build(method: PeftConfig): AudioSpectrogramTransformer {
     {
       arch: flags.arch,
       numClasses: flags.classes,
-      fdim: flags.fdim,
-      tdim: flags.tdim,
+      melBins: flags.fdim,
+      frames: flags.tdim,
       fstride: 16,
       tstride: 16,
     },

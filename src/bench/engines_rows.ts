@@ -40,11 +40,11 @@ export function engineModels(): EngineModel[] {
   return [
     {
       label: 'AST-B (deit_base_distilled_patch16_384, 512 frames x 128 bins, stride 16, LoAA attn 1x3 + ffn 3x1 r36)',
-      cfg: { arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
+      cfg: { arch: 'deit_base_distilled_patch16_384', numClasses: 50, melBins: 128, frames: 512, fstride: 16, tstride: 16 },
       peft: { method: 'loaa', adapters: ADAPTERS },
     },
     {
-      label: `DeiT-tiny FSDD (${tiny.arch}, ${tiny.tdim} frames x ${tiny.fdim} bins, recipe fsdd_loaa)`,
+      label: `DeiT-tiny FSDD (${tiny.arch}, ${tiny.frames} frames x ${tiny.melBins} bins, recipe fsdd_loaa)`,
       cfg: tiny,
       peft: peftConfig(fsdd),
     },
@@ -102,7 +102,7 @@ async function modelRows(o: EnginesOptions, m: EngineModel, ort: Ort | null, ort
       sides.push({ name: 'engine torch', clf: torch });
     }
     if (ort) session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: getNumThreads() });
-    const { tdim: T, fdim: F } = m.cfg;
+    const { frames: T, melBins: F } = m.cfg;
     const rows: RowSamples[] = [];
     for (const batch of o.batches) {
       const x = Float32Array.from({ length: batch * T * F }, (_, i) => Math.sin(i * 0.37));

@@ -7,7 +7,7 @@ const stride = Number(process.argv[2]);
 const batch = Number(process.argv[3]);
 manualSeed(0);
 const model = new AudioSpectrogramTransformer(
-  { arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: stride, tstride: stride },
+  { arch: 'deit_base_distilled_patch16_384', numClasses: 50, melBins: 128, frames: 512, fstride: stride, tstride: stride },
   { seed: 0 },
 ).eval();
 const x = randn([batch, 512, 128], { seed: 1 }).keep();

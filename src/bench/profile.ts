@@ -69,7 +69,7 @@ export function profileStep(o: { batch: number; precision: Exclude<Precision, 'f
   // fp32 GEMMs through the kernel training would use on this machine (they show as loaa::mm_<kernel>)
   if (o.precision === 'fp32') chooseGemm();
   const model = new AudioSpectrogramTransformer(
-    { arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
+    { arch: 'deit_base_distilled_patch16_384', numClasses: 50, melBins: 128, frames: 512, fstride: 16, tstride: 16 },
     { seed: 0 },
   );
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });

@@ -196,12 +196,12 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Peak,
   const dtype = precisionDtype(p);
   for (const stride of [16, 10]) {
     manualSeed(0);
-    const cfg = { arch: ARCH, numClasses: 50, fdim: BINS, tdim: FRAMES, fstride: stride, tstride: stride };
+    const cfg = { arch: ARCH, numClasses: 50, melBins: BINS, frames: FRAMES, fstride: stride, tstride: stride };
     const model = new AudioSpectrogramTransformer(cfg, { seed: 0 }).eval();
     if (device !== 'cpu') model.to(device);
     model.castFrozenWeights(dtype);
-    const { fDim, tDim } = astGrid(cfg);
-    const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
+    const { gridRows, gridCols } = astGrid(cfg);
+    const perClip = forwardFlops(2 + gridRows * gridCols, gridRows * gridCols, false).backbone;
     try {
       for (const batch of [1, 8]) {
         const x = onDevice(randn([batch, FRAMES, BINS], { seed: 1 }), device).keep();
@@ -217,7 +217,7 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Peak,
           return performance.now() - t0;
         };
         const row: RowSamples = {
-          work: `inference ${low(p)}, batch ${batch}, stride ${stride} (${2 + fDim * tDim} tokens)${where(device)}`,
+          work: `inference ${low(p)}, batch ${batch}, stride ${stride} (${2 + gridRows * gridCols} tokens)${where(device)}`,
           unit: 'ms/batch',
           lowerIsBetter: true,
           loaa: [],
@@ -250,7 +250,7 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Peak,
 async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Promise<RowSamples> {
   const frames = 100; // FSDD: 1-s clips at 8 kHz, 100 fbank frames at the 16-kHz front end
   manualSeed(0);
-  const cfg = { arch: ARCH, numClasses: 10, fdim: BINS, tdim: frames, fstride: 16, tstride: 16 };
+  const cfg = { arch: ARCH, numClasses: 10, melBins: BINS, frames, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
   applyPeft(model, { method: 'linear' }, { seed: 0 });
   model.eval();
@@ -282,8 +282,8 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
     opt.dispose();
     return ms;
   };
-  const { fDim, tDim } = astGrid(cfg);
-  const perClip = forwardFlops(2 + fDim * tDim, fDim * tDim, false).backbone;
+  const { gridRows, gridCols } = astGrid(cfg);
+  const perClip = forwardFlops(2 + gridRows * gridCols, gridRows * gridCols, false).backbone;
   const row: RowSamples = {
     work: `linear probe, ${o.probeEpochs} epochs of ${o.probeClips} FSDD-sized clips (1 s, ${frames} frames), batch ${batch}, fp32 (loaa: cached features; PyTorch: plain loop)`,
     unit: 'ms',

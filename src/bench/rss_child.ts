@@ -20,7 +20,7 @@ if (process.argv[4] !== undefined && !bf16 && process.argv[4] !== 'fp32')
   throw new Error(`rss_child: precision: expected fp32 or bf16, not ${process.argv[4]}`);
 manualSeed(0);
 const model = new AudioSpectrogramTransformer(
-  { arch: 'deit_base_distilled_patch16_384', numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
+  { arch: 'deit_base_distilled_patch16_384', numClasses: 50, melBins: 128, frames: 512, fstride: 16, tstride: 16 },
   { seed: 0 },
 );
 applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });

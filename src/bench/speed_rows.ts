@@ -116,7 +116,7 @@ export function loaaStepBench(
   device = 'cpu',
 ): { model: AudioSpectrogramTransformer; flops: number; step: (p: Precision) => number; dispose: () => void } {
   manualSeed(0);
-  const cfg = { arch: ARCH, numClasses: 50, fdim: 128, tdim: 512, fstride: 16, tstride: 16 };
+  const cfg = { arch: ARCH, numClasses: 50, melBins: 128, frames: 512, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
   applyPeft(model, { method: 'loaa', adapters: ADAPTERS }, { seed: 0 });
   if (device !== 'cpu') model.to(device);
@@ -124,8 +124,8 @@ export function loaaStepBench(
   const opt = new Adam(params, { lr: 1e-4 }) as unknown as Optimizer<GroupOptions>;
   const x = onDevice(randn([batch, 512, 128], { seed: 3 }), device).keep();
   const y = onDevice(randint(0, 50, [batch], { seed: 4 }), device).keep();
-  const { fDim, tDim } = astGrid(cfg);
-  const f = forwardFlops(2 + fDim * tDim, fDim * tDim, true);
+  const { gridRows, gridCols } = astGrid(cfg);
+  const f = forwardFlops(2 + gridRows * gridCols, gridRows * gridCols, true);
   const amp = deviceType(device);
   const scaler = new GradScaler();
   const step = (p: Precision): number => {
@@ -186,7 +186,7 @@ function stepRows(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', numbe
 
 function probeRow(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', number>): Record<string, unknown> {
   manualSeed(0);
-  const cfg = { arch: ARCH, numClasses: 10, fdim: 128, tdim: 100, fstride: 16, tstride: 16 };
+  const cfg = { arch: ARCH, numClasses: 10, melBins: 128, frames: 100, fstride: 16, tstride: 16 };
   const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
   applyPeft(model, { method: 'linear' }, { seed: 0 });
   model.eval();
@@ -219,8 +219,8 @@ function probeRow(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', numbe
     ms.cached.push(run(new FeatureCache()));
     ms.plain.push(run(null));
   }
-  const { fDim, tDim } = astGrid(cfg);
-  const f = forwardFlops(2 + fDim * tDim, fDim * tDim, false);
+  const { gridRows, gridCols } = astGrid(cfg);
+  const f = forwardFlops(2 + gridRows * gridCols, gridRows * gridCols, false);
   const cached = stats(ms.cached);
   const plain = stats(ms.plain);
   const flops = o.clips * f.backbone; // the cached run's work: each clip's backbone once

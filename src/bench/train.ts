@@ -100,7 +100,7 @@ async function nodeSide(
   manualSeed(0);
   const numClasses = 50;
   const model = new AudioSpectrogramTransformer(
-    { arch: 'deit_base_distilled_patch16_384', numClasses, fdim: 128, tdim: 512, fstride: 16, tstride: 16 },
+    { arch: 'deit_base_distilled_patch16_384', numClasses, melBins: 128, frames: 512, fstride: 16, tstride: 16 },
     { seed: 0 },
   );
   applyPeft(

@@ -3,7 +3,7 @@
  * the parser (src/util/flags.ts), the typed values and the `--help` text all come from that
  * declaration. Usage errors exit 2 (main.ts), failures 1.
  */
-import type { Command } from './command.js';
+import { UsageError, type Command } from './command.js';
 import { parseFlags, type FlagDef, type FlagValues } from '../util/flags.js';
 import { isCommandName, SUMMARIES } from './summaries.js';
 
@@ -29,6 +29,11 @@ export interface CommandDef<F extends Record<string, FlagDef>> {
   /** paragraphs between the usage and the options */
   description?: string;
   flags: F;
+  /**
+   * The command takes no positional argument: one is a usage error, checked here before `run`
+   * (`extra: unexpected argument`, with this text in parentheses when it is a string).
+   */
+  optionsOnly?: true | string;
   /** `--json` prints results as one JSON object on stdout (default true) */
   json?: boolean;
   examples?: string[];
@@ -103,6 +108,10 @@ export function defineCommand<F extends Record<string, FlagDef>>(def: CommandDef
       if (all.help === true) {
         process.stdout.write(help);
         return 0;
+      }
+      if (def.optionsOnly && p.positionals.length) {
+        const why = typeof def.optionsOnly === 'string' ? ` (${def.optionsOnly})` : '';
+        throw new UsageError(`${p.positionals[0]}: unexpected argument${why}`);
       }
       const json = all.json === true;
       const stream = json ? process.stderr : process.stdout;

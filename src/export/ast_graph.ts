@@ -33,8 +33,8 @@ export interface AstGraphSpec {
   depth: number;
   distilled: boolean;
   patchSize: number;
-  fdim: number;
-  tdim: number;
+  melBins: number;
+  frames: number;
   fstride: number;
   tstride: number;
   numClasses: number;
@@ -61,8 +61,8 @@ class AstGraph {
   readonly g = new GraphBuilder();
   readonly D: number;
   readonly S: number;
-  readonly fDim: number;
-  readonly tDim: number;
+  readonly gridRows: number;
+  readonly gridCols: number;
   #batchShape?: string;
 
   constructor(
@@ -71,8 +71,8 @@ class AstGraph {
   ) {
     this.D = spec.embedDim;
     this.S = spec.distilled ? 2 : 1;
-    this.fDim = Math.floor((spec.fdim - spec.patchSize) / spec.fstride) + 1;
-    this.tDim = Math.floor((spec.tdim - spec.patchSize) / spec.tstride) + 1;
+    this.gridRows = Math.floor((spec.melBins - spec.patchSize) / spec.fstride) + 1;
+    this.gridCols = Math.floor((spec.frames - spec.patchSize) / spec.tstride) + 1;
   }
 
   /** The tensor `name` with the expected shape; the error names the key. */
@@ -127,13 +127,13 @@ class AstGraph {
     const { g, D, S, spec } = this;
     const P = spec.patchSize;
     const batch = spec.batch === 'dynamic' ? 'batch' : spec.batch;
-    const inp = g.input('fbank', [batch, spec.tdim, spec.fdim]);
+    const inp = g.input('fbank', [batch, spec.frames, spec.melBins]);
     // [B, T, F] -> [B, 1, F, T]
     const img = g.node('Unsqueeze', [g.node('Transpose', [inp], { perm: [0, 2, 1] }, 'fbank_ft'), g.ints([1])], {}, 'image');
     const pw = g.weight('patch_embed.proj.weight', this.t('patch_embed.proj.weight', [D, 1, P, P]).data, [D, 1, P, P]);
     const pb = g.weight('patch_embed.proj.bias', this.t('patch_embed.proj.bias', [D]).data, [D]);
     const conv = g.node('Conv', [img, pw, pb], { kernel_shape: [P, P], strides: [spec.fstride, spec.tstride] }, 'patch_conv');
-    const N = this.fDim * this.tDim;
+    const N = this.gridRows * this.gridCols;
     const patches = g.node(
       'Transpose',
       [g.node('Reshape', [conv, g.ints([0, D, N])], {}, 'patch_flat')],
@@ -278,13 +278,13 @@ class AstGraph {
       return this.linear(h, centre(wuS, D, r), D, r, bu, `${name}.up_c${tag}`);
     };
     if (kF === 1 && kT === 1) return centreBranch(u, '');
-    const N = this.fDim * this.tDim;
+    const N = this.gridRows * this.gridCols;
     const pads = [cF, cT, cF, cT];
     const gridIn = g.node(
       'Reshape',
       [
         g.node('Transpose', [this.tokens(u, nPre, 1 << 30, `${name}.grid_tokens`)], { perm: [0, 2, 1] }, `${name}.grid_t`),
-        g.ints([0, D, this.fDim, this.tDim]),
+        g.ints([0, D, this.gridRows, this.gridCols]),
       ],
       {},
       `${name}.grid`,

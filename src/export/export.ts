@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAst, type AudioSpectrogramTransformer } from '../models/ast.js';
-import { astConfigFromAdapter, loadAdapter, readAdapterConfig, ADAPTER_CONFIG_FILE, type AdapterConfigFile } from '../peft/checkpoint.js';
+import {
+  astConfigFromAdapter,
+  loadAdapter,
+  readAdapterConfig,
+  ADAPTER_CONFIG_FILE,
+  type AdapterConfigFile,
+  type AdapterConfigJson,
+} from '../peft/checkpoint.js';
+import { inputToFile } from '../models/input_geometry.js';
 import { buildAstGraph, type AstGraphSpec, type StateDict } from './ast_graph.js';
 import { encodeOnnx, writeOnnx, type WrittenOnnx } from './onnx_file.js';
 import { copyFileGuarded, readInputJson } from '../util/guarded_fs.js';
@@ -53,8 +61,8 @@ export function graphSpecOf(
     depth: model.depth,
     distilled: model.grid.special === 2,
     patchSize: model.arch.patchSize,
-    fdim: c.fdim,
-    tdim: c.tdim,
+    melBins: c.melBins,
+    frames: c.frames,
     fstride: c.fstride,
     tstride: c.tstride,
     numClasses: model.numClasses,
@@ -75,7 +83,7 @@ export function exportMetadata(config: AdapterConfigFile, frames: number): Recor
     'loaa.format': 'loaa-onnx/1',
     'loaa.arch': config.arch,
     'loaa.method': config.method,
-    'loaa.input': JSON.stringify({ ...config.input, tdim: frames }),
+    'loaa.input': JSON.stringify(inputToFile({ ...config.input, frames })),
     labels: JSON.stringify(labels),
     ...(fe ? { frontend: JSON.stringify(fe) } : {}),
     'loaa.io': 'input fbank [batch, frames, mel] float32, normalised (x - mean) / (2 std); output logits [batch, classes]',
@@ -88,12 +96,13 @@ export function exportMetadata(config: AdapterConfigFile, frames: number): Recor
  */
 function withFrames(dir: string, config: AdapterConfigFile, frames: number): string {
   if (config.method === 'full')
-    throw new Error(`--frames: a full fine-tuning checkpoint's positional table is fixed at ${config.input.tdim} frames`);
+    throw new Error(`--frames: a full fine-tuning checkpoint's positional table is fixed at ${config.input.frames} frames`);
   const tmp = mkdtempSync(join(tmpdir(), 'loaa-export-'));
   // the adapter's regular files only (a link or node in it is neither followed nor recreated)
   for (const e of readdirSync(dir, { withFileTypes: true }))
     if (e.isFile()) copyFileGuarded(join(dir, e.name), join(tmp, e.name), 'adapter file');
-  const raw = readInputJson<AdapterConfigFile>(join(dir, ADAPTER_CONFIG_FILE), { what: 'adapter config' });
+  // the file as it is, every key kept; `tdim` is the file's name for frames
+  const raw = readInputJson<AdapterConfigJson>(join(dir, ADAPTER_CONFIG_FILE), { what: 'adapter config' });
   raw.input = { ...raw.input, tdim: frames };
   if (raw.frontend) raw.frontend = { ...raw.frontend, target_length: frames };
   writeFileAtomic(join(tmp, ADAPTER_CONFIG_FILE), JSON.stringify(raw));
@@ -117,10 +126,10 @@ export function loadForExport(
   frames?: number,
 ): { model: AudioSpectrogramTransformer; config: AdapterConfigFile } {
   const config = readAdapterConfig(adapterDir);
-  const f = frames ?? config.input.tdim;
-  const dir = f === config.input.tdim ? adapterDir : withFrames(adapterDir, config, f);
+  const f = frames ?? config.input.frames;
+  const dir = f === config.input.frames ? adapterDir : withFrames(adapterDir, config, f);
   try {
-    const cfgF = f === config.input.tdim ? config : readAdapterConfig(dir);
+    const cfgF = f === config.input.frames ? config : readAdapterConfig(dir);
     const model = typeof backbone === 'string' ? loadAst(backbone, astConfigFromAdapter(cfgF)).model : backbone(cfgF);
     try {
       loadAdapter(dir, model);
@@ -144,14 +153,14 @@ export function exportModel(
   const batch = opts.batch ?? 'dynamic';
   const spec = graphSpecOf(model, config, batch);
   const g = buildAstGraph(stateDictOf(model), spec);
-  const metadata = exportMetadata(config, spec.tdim);
+  const metadata = exportMetadata(config, spec.frames);
   const written = writeOnnx(g, opts.out, {
     precision: opts.precision,
     metadata,
     externalThreshold: opts.externalThreshold,
     producerVersion: packageVersion(),
   });
-  return { ...written, config, metadata, inputShape: [batch, spec.tdim, spec.fdim] };
+  return { ...written, config, metadata, inputShape: [batch, spec.frames, spec.melBins] };
 }
 
 /**
@@ -162,7 +171,7 @@ export function exportModelBytes(model: AudioSpectrogramTransformer, config: Ada
   const spec = graphSpecOf(model, config, 'dynamic');
   const g = buildAstGraph(stateDictOf(model), spec);
   return encodeOnnx(g, 'model.onnx.data', {
-    metadata: exportMetadata(config, spec.tdim),
+    metadata: exportMetadata(config, spec.frames),
     externalThreshold: Infinity,
     producerVersion: packageVersion(),
   }).bytes;

@@ -63,7 +63,7 @@ export async function verifyOnnx(
   opts: { precision?: 'fp32' | 'fp16'; inputs?: number; batch?: number; seed?: number; tolerance?: number } = {},
 ): Promise<VerifyResult> {
   const ort = await loadOrt();
-  const { tdim, fdim } = model.cfg;
+  const { frames, melBins } = model.cfg;
   const C = model.numClasses;
   const batch = opts.batch ?? 2;
   const rounds = Math.max(1, Math.ceil((opts.inputs ?? 4) / batch));
@@ -79,7 +79,7 @@ export async function verifyOnnx(
   let top1Agrees = true;
   let ortMs = 0;
   let loaaMs = 0;
-  const inputOf = (r: number) => noGrad(() => scope(() => randn([batch, tdim, fdim], { seed: (opts.seed ?? 1234) + r }).toFloat32()));
+  const inputOf = (r: number) => noGrad(() => scope(() => randn([batch, frames, melBins], { seed: (opts.seed ?? 1234) + r }).toFloat32()));
   try {
     // a warm-up run of each (allocators, thread pools, onnxruntime's first-run planning) stays out of the timings
     const w = inputOf(-1);
@@ -87,11 +87,11 @@ export async function verifyOnnx(
       scope(() =>
         model
           .eval()
-          .forward(tensor(w, [batch, tdim, fdim]))
+          .forward(tensor(w, [batch, frames, melBins]))
           .toFloat32(),
       ),
     );
-    await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', w, [batch, tdim, fdim]) });
+    await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', w, [batch, frames, melBins]) });
     for (let r = 0; r < rounds; r++) {
       const x = inputOf(r);
       let t0 = performance.now();
@@ -99,13 +99,13 @@ export async function verifyOnnx(
         scope(() =>
           model
             .eval()
-            .forward(tensor(x, [batch, tdim, fdim]))
+            .forward(tensor(x, [batch, frames, melBins]))
             .toFloat32(),
         ),
       );
       loaaMs += performance.now() - t0;
       t0 = performance.now();
-      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, tdim, fdim]) });
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, frames, melBins]) });
       ortMs += performance.now() - t0;
       const got = out[session.outputNames[0]].data as Float32Array;
       if (got.length !== want.length) throw new Error(`${file}: logits have ${got.length} values, loaa's ${want.length}`);

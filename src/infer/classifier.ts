@@ -176,7 +176,7 @@ export class Classifier {
     if (spec === 'auto') {
       const c = this.model.cfg;
       // the kernel too: a verdict against libtorch on MKL says nothing about libtorch on oneDNN
-      const shape = `${this.config.arch} depth ${this.model.depth} ${c.tdim}x${c.fdim} ${this.model.numClasses} classes ${this.config.method} | fp32 GEMM ${activeGemm()}`;
+      const shape = `${this.config.arch} depth ${this.model.depth} ${c.frames}x${c.melBins} ${this.model.numClasses} classes ${this.config.method} | fp32 GEMM ${activeGemm()}`;
       const m = await chooseMeasured(shape, () => this.timeEngines(ort), { ...opts, warn });
       if (m.engine === 'torch') {
         ort.dispose();
@@ -236,7 +236,7 @@ export class Classifier {
 
   /** [frames, mel bins] the model takes. */
   get inputShape(): [number, number] {
-    return [this.model.cfg.tdim, this.model.cfg.fdim];
+    return [this.model.cfg.frames, this.model.cfg.melBins];
   }
 
   /** Adds an adapter trained on the same backbone (checked when both record it) under `name`. */

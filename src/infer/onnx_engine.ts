@@ -44,8 +44,8 @@ export class OnnxEngine {
     n: number,
   ): Promise<number[][]> {
     const session = await this.session(name, model, config);
-    const { tdim, fdim } = model.cfg;
-    const x = new this.ort.Tensor('float32', fbank, [n, tdim, fdim]);
+    const { frames, melBins } = model.cfg;
+    const x = new this.ort.Tensor('float32', fbank, [n, frames, melBins]);
     const out = await session.run({ [session.inputNames[0]!]: x });
     const flat = out[session.outputNames[0]!]!.data as Float32Array;
     const C = flat.length / n;

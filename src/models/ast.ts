@@ -28,16 +28,19 @@ import { assertBackbone, expectedBackboneShapes, getArch, inferArch, type ArchSp
 import { loadBackboneStateDict, type Container, type KeyFormat } from './checkpoint_keys.js';
 import { SeedSeq, VIT_LN_EPS, VitTrunk, type AttentionRequest, type WithAttentions } from './vit.js';
 import { readInputJson } from '../util/guarded_fs.js';
+import {
+  LEGACY_GRID_GETTERS,
+  LEGACY_INPUT_GETTERS,
+  legacyGetters,
+  resolveInputNames,
+  type InputGeometry,
+  type PatchGrid,
+  type WithLegacyInputNames,
+} from './input_geometry.js';
 
-export interface AstConfig {
+export interface AstConfig extends InputGeometry {
   arch: string;
   numClasses: number;
-  /** mel bins F of the input */
-  fdim: number;
-  /** frames T of the input */
-  tdim: number;
-  fstride: number;
-  tstride: number;
   /** blocks to build (reduced-depth tests); default the architecture's */
   depth?: number;
   /** LayerNorm eps of the blocks and the final norm (default timm's 1e-6) */
@@ -46,28 +49,37 @@ export interface AstConfig {
   headNormEps?: number;
 }
 
+/**
+ * An `AstConfig` as the constructor and loaders take it: `melBins` / `frames` may be given by their
+ * deprecated names `fdim` / `tdim` (the names of adapter_config.json and the CLI flags).
+ */
+export type AstOptions = WithLegacyInputNames<AstConfig>;
+
 export const AST_HEAD_LN_EPS = 1e-5;
 /** Hugging Face ViT/DeiT/AST `layer_norm_eps` */
 export const HF_LN_EPS = 1e-12;
 
-export interface AstGrid {
-  fDim: number;
-  tDim: number;
-  /** special tokens (cls, dist) */
+/** A model's patch grid and its special tokens (cls, dist) before the patches. */
+export interface AstGrid extends PatchGrid {
   special: number;
 }
 
-/** f_dim = (F - 16) // fstride + 1, t_dim = (T - 16) // tstride + 1, with checks naming the bad value. */
-export function astGrid(cfg: Pick<AstConfig, 'fdim' | 'tdim' | 'fstride' | 'tstride'>, patchSize = 16): { fDim: number; tDim: number } {
-  for (const k of ['fdim', 'tdim', 'fstride', 'tstride'] as const) {
+/**
+ * AST's f_dim = (F - 16) // fstride + 1 rows and t_dim = (T - 16) // tstride + 1 columns, with checks
+ * naming the bad value by its name in `keys` (a file's or a flag's; default the TypeScript name).
+ */
+export function astGrid(cfg: InputGeometry, patchSize = 16, keys: Partial<Record<keyof InputGeometry, string>> = {}): PatchGrid {
+  for (const k of ['melBins', 'frames', 'fstride', 'tstride'] as const) {
     const v = cfg[k];
-    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${k}: expected a positive integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${keys[k] ?? k}: expected a positive integer, got ${v}`);
   }
-  if (cfg.fdim < patchSize) throw new Error(`fdim: ${cfg.fdim} mel bins are fewer than the ${patchSize}-bin patch`);
-  if (cfg.tdim < patchSize) throw new Error(`tdim: ${cfg.tdim} frames are fewer than the ${patchSize}-frame patch`);
+  if (cfg.melBins < patchSize)
+    throw new Error(`${keys.melBins ?? 'melBins'}: ${cfg.melBins} mel bins are fewer than the ${patchSize}-bin patch`);
+  if (cfg.frames < patchSize)
+    throw new Error(`${keys.frames ?? 'frames'}: ${cfg.frames} frames are fewer than the ${patchSize}-frame patch`);
   return {
-    fDim: Math.floor((cfg.fdim - patchSize) / cfg.fstride) + 1,
-    tDim: Math.floor((cfg.tdim - patchSize) / cfg.tstride) + 1,
+    gridRows: Math.floor((cfg.melBins - patchSize) / cfg.fstride) + 1,
+    gridCols: Math.floor((cfg.frames - patchSize) / cfg.tstride) + 1,
   };
 }
 
@@ -138,21 +150,25 @@ export class AudioSpectrogramTransformer extends VitTrunk {
   #head: AstHead;
   loadInfo?: AstLoadInfo;
 
-  constructor(cfg: AstConfig, opts: { seed?: number } = {}) {
+  /** `cfg.fdim` / `cfg.tdim` are accepted as the deprecated names of `melBins` / `frames`. */
+  constructor(options: AstOptions, opts: { seed?: number } = {}) {
+    const cfg = resolveInputNames<AstConfig>(options);
     const arch = astArch(cfg);
     const g = astGrid(cfg, arch.patchSize);
     const seeds = new SeedSeq(opts.seed);
     super(arch, {
       inChans: 1,
       stride: [cfg.fstride, cfg.tstride],
-      posGrid: [g.fDim, g.tDim],
+      posGrid: [g.gridRows, g.gridCols],
       depth: arch.depth,
       eps: cfg.normEps ?? VIT_LN_EPS,
       seeds,
     });
-    this.#cfg = Object.freeze({ ...cfg });
+    this.#cfg = frozenConfig(cfg);
     this.embedDim = arch.embedDim;
-    this.grid = Object.freeze({ fDim: g.fDim, tDim: g.tDim, special: this.numPrefixTokens });
+    this.grid = Object.freeze(
+      legacyGetters({ gridRows: g.gridRows, gridCols: g.gridCols, special: this.numPrefixTokens }, LEGACY_GRID_GETTERS),
+    );
     this.#head = this.child('head', new AstHead(this.embedDim, cfg.numClasses, cfg.headNormEps ?? AST_HEAD_LN_EPS, seeds.next()));
   }
 
@@ -167,7 +183,7 @@ export class AudioSpectrogramTransformer extends VitTrunk {
   }
   /** Patch tokens f_dim * t_dim. */
   get numPatches(): number {
-    return this.grid.fDim * this.grid.tDim;
+    return this.grid.gridRows * this.grid.gridCols;
   }
 
   /** Replaces the head by a fresh one with `numClasses` outputs (the old one is disposed). */
@@ -176,15 +192,15 @@ export class AudioSpectrogramTransformer extends VitTrunk {
     const eps = opts.eps ?? old?.norm.eps ?? AST_HEAD_LN_EPS;
     old?.dispose();
     this.#head = this.child('head', new AstHead(this.embedDim, numClasses, eps, opts.seed));
-    this.#cfg = Object.freeze({ ...this.#cfg, numClasses });
+    this.#cfg = frozenConfig({ ...this.#cfg, numClasses });
     return this.#head;
   }
 
   /** fbank [B, T, F] -> the stem's image [B, 1, F, T] (rows = frequency), with the shape checked. */
   #image(fbank: Tensor): Tensor {
     const s = fbank.shape;
-    if (s.length !== 3 || s[1] !== this.cfg.tdim || s[2] !== this.cfg.fdim) {
-      throw new Error(`fbank: expected [batch, ${this.cfg.tdim} frames, ${this.cfg.fdim} mel bins], got [${s.join(', ')}]`);
+    if (s.length !== 3 || s[1] !== this.cfg.frames || s[2] !== this.cfg.melBins) {
+      throw new Error(`fbank: expected [batch, ${this.cfg.frames} frames, ${this.cfg.melBins} mel bins], got [${s.join(', ')}]`);
     }
     return fbank.unsqueeze(1).transpose(2, 3);
   }
@@ -224,6 +240,11 @@ export class AudioSpectrogramTransformer extends VitTrunk {
   }
 }
 
+/** The config a model hands out: frozen, and still readable by the deprecated `fdim` / `tdim`. */
+function frozenConfig(cfg: AstConfig): Readonly<AstConfig> {
+  return Object.freeze(legacyGetters({ ...cfg }, LEGACY_INPUT_GETTERS));
+}
+
 // ---------------------------------------------------------------------------------------- conversion
 
 /**
@@ -232,7 +253,7 @@ export class AudioSpectrogramTransformer extends VitTrunk {
  */
 export function resizePosEmbed(pos: Tensor, nSpecial: number, from: readonly [number, number], to: readonly [number, number]): Tensor {
   const [rows, cols] = from;
-  const [fDim, tDim] = to;
+  const [gridRows, gridCols] = to;
   const D = pos.shape[2];
   if (pos.ndim !== 3 || pos.shape[1] !== nSpecial + rows * cols) {
     throw new Error(`pos_embed: expected [1, ${nSpecial + rows * cols}, D] for a ${rows}x${cols} grid, got [${pos.shape.join(', ')}]`);
@@ -242,11 +263,11 @@ export function resizePosEmbed(pos: Tensor, nSpecial: number, from: readonly [nu
       .narrow(1, nSpecial, rows * cols)
       .transpose(1, 2)
       .reshape(1, D, rows, cols);
-    if (tDim <= cols) p = p.narrow(3, Math.floor(cols / 2) - Math.floor(tDim / 2), tDim);
-    else p = interpolateBilinear(p.contiguous(), [rows, tDim]);
-    if (fDim <= rows) p = p.narrow(2, Math.floor(rows / 2) - Math.floor(fDim / 2), fDim);
-    else p = interpolateBilinear(p.contiguous(), [fDim, tDim]);
-    const grid = p.reshape(1, D, fDim * tDim).transpose(1, 2);
+    if (gridCols <= cols) p = p.narrow(3, Math.floor(cols / 2) - Math.floor(gridCols / 2), gridCols);
+    else p = interpolateBilinear(p.contiguous(), [rows, gridCols]);
+    if (gridRows <= rows) p = p.narrow(2, Math.floor(rows / 2) - Math.floor(gridRows / 2), gridRows);
+    else p = interpolateBilinear(p.contiguous(), [gridRows, gridCols]);
+    const grid = p.reshape(1, D, gridRows * gridCols).transpose(1, 2);
     return cat([pos.narrow(1, 0, nSpecial), grid], 1).contiguous();
   });
 }
@@ -313,7 +334,7 @@ function convertAndLoad(tensors: Map<string, RawTensor>, cfg: AstConfig, source:
       const w1 = w32.shape[1] === 1 ? w32 : w32.sum(1, true);
       const pos = fromRaw(tensors.get('pos_embed')!);
       const pos32 = pos.to('float32');
-      const newPos = resizePosEmbed(pos32, S, sourceGrid, [model.grid.fDim, model.grid.tDim]);
+      const newPos = resizePosEmbed(pos32, S, sourceGrid, [model.grid.gridRows, model.grid.gridCols]);
       owned.push(w, w32, w1, pos, pos32, newPos);
       load.set('patch_embed.proj.weight', w1);
       load.set('pos_embed', newPos);
@@ -349,7 +370,7 @@ function convertAndLoad(tensors: Map<string, RawTensor>, cfg: AstConfig, source:
  */
 export function astFromImageStateDict(
   tensors: Map<string, RawTensor>,
-  cfg: AstConfig,
+  cfg: AstOptions,
   source: string,
   opts: { seed?: number } = {},
 ): AudioSpectrogramTransformer {
@@ -357,7 +378,7 @@ export function astFromImageStateDict(
   if (patch && patch.shape.length === 4 && patch.shape[1] === 1) {
     throw new Error(`${source}: a 1-channel patch embedding: this is an audio (AST) checkpoint, not an image one (load it with loadAst)`);
   }
-  return convertAndLoad(tensors, cfg, source, { kind: 'image', seed: opts.seed });
+  return convertAndLoad(tensors, resolveInputNames<AstConfig>(cfg), source, { kind: 'image', seed: opts.seed });
 }
 
 /**
@@ -366,11 +387,15 @@ export function astFromImageStateDict(
  */
 export function astFromAudioStateDict(
   tensors: Map<string, RawTensor>,
-  cfg: AstConfig,
+  cfg: AstOptions,
   source: string,
   opts: { sourceGrid?: [number, number]; seed?: number } = {},
 ): AudioSpectrogramTransformer {
-  return convertAndLoad(tensors, cfg, source, { kind: 'audio', sourceGrid: opts.sourceGrid, seed: opts.seed });
+  return convertAndLoad(tensors, resolveInputNames<AstConfig>(cfg), source, {
+    kind: 'audio',
+    sourceGrid: opts.sourceGrid,
+    seed: opts.seed,
+  });
 }
 
 /** [f, t] of an audio checkpoint's n patch positions when nothing says: 12 rows (128 bins, stride 10), else square. */
@@ -422,13 +447,14 @@ export interface LoadedAst {
  */
 export function loadAst(
   path: string,
-  cfg: AstConfig,
+  options: AstOptions,
   opts: { strict?: boolean; sourceGrid?: [number, number]; seed?: number } = {},
 ): LoadedAst {
   const sd = loadBackboneStateDict(path);
   const patch = sd.tensors.get('patch_embed.proj.weight');
   const audio = sd.format === 'hf-ast' || sd.format === 'ast' || (patch !== undefined && patch.shape.length === 4 && patch.shape[1] === 1);
   const hf = sd.format.startsWith('hf-');
+  const cfg = resolveInputNames<AstConfig>(options);
   const c: AstConfig = { ...cfg };
   if (hf && c.normEps === undefined) c.normEps = HF_LN_EPS;
   const hasHead = sd.tensors.get('head.fc.weight')?.shape[0] === cfg.numClasses;

@@ -24,6 +24,15 @@ import { readRegularText, writeFileAtomic } from '../util/fs.js';
 import { readInputJson } from '../util/guarded_fs.js';
 import { checkPatchTokens, LIMITS } from '../util/bounds.js';
 import { astGrid, type AudioSpectrogramTransformer, type AstConfig } from '../models/ast.js';
+import {
+  inputFromFile,
+  inputToFile,
+  LEGACY_INPUT_GETTERS,
+  legacyGetters,
+  INPUT_FILE_KEYS,
+  type InputGeometry,
+  type InputGeometryFile,
+} from '../models/input_geometry.js';
 import { isArchName, getArch } from '../models/archs.js';
 import { isTrainable, isAddedParam, applyPeft, peftOf, removePeft, resolvePeft } from './methods.js';
 import { describePeft, parsePeft, type PeftConfig, type ResolvedAdapter, type ResolvedPeft } from './config.js';
@@ -51,6 +60,11 @@ export interface BackboneRecord {
   sha256: string;
 }
 
+/**
+ * adapter_config.json as read and written: the file's keys, except that `input`'s `fdim` / `tdim`
+ * are `melBins` / `frames` in memory (renamed on reading and back on writing; `input.fdim` and
+ * `input.tdim` of a config this module hands out still read, deprecated).
+ */
 export interface AdapterConfigFile {
   format: typeof ADAPTER_FORMAT;
   arch: string;
@@ -58,7 +72,7 @@ export interface AdapterConfigFile {
   adapters: ResolvedAdapter[];
   lora?: NonNullable<ResolvedPeft['lora']>;
   prompt?: NonNullable<ResolvedPeft['prompt']>;
-  input: { fdim: number; tdim: number; fstride: number; tstride: number };
+  input: InputGeometry;
   num_classes: number;
   labels?: string[];
   frontend?: FrontendConfig;
@@ -120,13 +134,22 @@ export function peftFromConfig(c: AdapterConfigFile): ResolvedPeft {
 
 /** The AST config an adapter config was trained with. */
 export function astConfigFromAdapter(c: AdapterConfigFile): AstConfig {
-  return { arch: c.arch, numClasses: c.num_classes, ...c.input, ...(c.depth !== undefined ? { depth: c.depth } : {}) };
+  const { melBins, frames, fstride, tstride } = c.input;
+  return {
+    arch: c.arch,
+    numClasses: c.num_classes,
+    melBins,
+    frames,
+    fstride,
+    tstride,
+    ...(c.depth !== undefined ? { depth: c.depth } : {}),
+  };
 }
 
 /** Geometry of a built model (for analytic shapes). */
 function geometryOf(model: AudioSpectrogramTransformer, numClasses = model.numClasses): AstGeometry {
   const c = model.cfg;
-  return { arch: c.arch, numClasses, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: model.depth };
+  return { arch: c.arch, numClasses, melBins: c.melBins, frames: c.frames, fstride: c.fstride, tstride: c.tstride, depth: model.depth };
 }
 
 /** Names of the tensors an adapter checkpoint of this config holds: what trains. */
@@ -174,7 +197,7 @@ export function saveAdapter(
     })),
     ...(p.lora ? { lora: { rank: p.lora.rank, alpha: p.lora.alpha, targets: [...p.lora.targets] } } : {}),
     ...(p.prompt ? { prompt: { tokens: p.prompt.tokens } } : {}),
-    input: { fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride },
+    input: inputWithLegacyNames({ melBins: c.melBins, frames: c.frames, fstride: c.fstride, tstride: c.tstride }),
     num_classes: C,
     labels: meta.labels ?? Array.from({ length: C }, (_, i) => String(i)),
     ...(meta.frontend ? { frontend: meta.frontend } : {}),
@@ -182,8 +205,20 @@ export function saveAdapter(
     ...(meta.backbone ? { backbone: backboneJson(parseBackboneRecord(meta.backbone, 'meta.backbone')) } : {}),
   };
   writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), raw, { format: 'pt', loaa: ADAPTER_FORMAT });
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 1)}\n`);
+  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(adapterConfigJson(config), null, 1)}\n`);
   return config;
+}
+
+/** adapter_config.json as the file holds it. */
+export type AdapterConfigJson = Omit<AdapterConfigFile, 'input'> & { input: InputGeometryFile };
+
+/** The file form of a config: `input` with the format's `fdim` / `tdim`, every other key as it is. */
+export function adapterConfigJson(c: AdapterConfigFile): AdapterConfigJson {
+  return { ...c, input: inputToFile(c.input) };
+}
+
+function inputWithLegacyNames(g: InputGeometry): InputGeometry {
+  return legacyGetters(g, LEGACY_INPUT_GETTERS);
 }
 
 // ---------------------------------------------------------------------------------------- reading
@@ -244,9 +279,9 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
   const inp = o.input as Record<string, unknown>;
   for (const k of ['fdim', 'tdim', 'fstride', 'tstride'])
     if (!posInt(inp[k])) bad(`input.${k}`, `expected a positive integer, got ${JSON.stringify(inp[k])}`);
-  const input = { fdim: inp.fdim as number, tdim: inp.tdim as number, fstride: inp.fstride as number, tstride: inp.tstride as number };
+  const input = inputWithLegacyNames(inputFromFile(inp as unknown as InputGeometryFile));
   try {
-    astGrid(input);
+    astGrid(input, 16, INPUT_FILE_KEYS);
   } catch (e) {
     bad('input', (e as Error).message);
   }
@@ -284,8 +319,8 @@ export function readAdapterConfig(dir: string): AdapterConfigFile {
       bad('frontend.mean', `expected a number, got ${JSON.stringify(f.mean)}`);
     if (hasStd && (typeof f.std !== 'number' || !(f.std > 0)))
       bad('frontend.std', `expected a positive number, got ${JSON.stringify(f.std)}`);
-    if (f.num_mel_bins !== input.fdim) bad('frontend.num_mel_bins', `${f.num_mel_bins} does not match input.fdim ${input.fdim}`);
-    if (f.target_length !== input.tdim) bad('frontend.target_length', `${f.target_length} does not match input.tdim ${input.tdim}`);
+    if (f.num_mel_bins !== input.melBins) bad('frontend.num_mel_bins', `${f.num_mel_bins} does not match input.fdim ${input.melBins}`);
+    if (f.target_length !== input.frames) bad('frontend.target_length', `${f.target_length} does not match input.tdim ${input.frames}`);
     if (f.type !== undefined && f.type !== 'ast' && f.type !== 'epic')
       bad('frontend.type', `expected "ast" or "epic", got ${JSON.stringify(f.type)}`);
     frontend = {
@@ -346,12 +381,12 @@ export function loadAdapter(dir: string, model: AudioSpectrogramTransformer): Lo
     throw new Error(`${cfgFile}: arch: the adapter is for ${config.arch}, the backbone is ${m.arch}`);
   }
   const inp = config.input;
-  if (inp.fdim !== m.fdim || inp.tdim !== m.tdim || inp.fstride !== m.fstride || inp.tstride !== m.tstride) {
+  if (inp.melBins !== m.melBins || inp.frames !== m.frames || inp.fstride !== m.fstride || inp.tstride !== m.tstride) {
     const g = astGrid(inp);
-    const desc = (x: typeof inp, f: number, t: number) =>
-      `${x.tdim} frames x ${x.fdim} mel bins at stride ${x.fstride}x${x.tstride} (grid ${f}x${t})`;
+    const desc = (x: InputGeometry, f: number, t: number) =>
+      `${x.frames} frames x ${x.melBins} mel bins at stride ${x.fstride}x${x.tstride} (grid ${f}x${t})`;
     throw new Error(
-      `${cfgFile}: input: the adapter was trained on ${desc(inp, g.fDim, g.tDim)}, the model is built for ${desc(m, model.grid.fDim, model.grid.tDim)}`,
+      `${cfgFile}: input: the adapter was trained on ${desc(inp, g.gridRows, g.gridCols)}, the model is built for ${desc(m, model.grid.gridRows, model.grid.gridCols)}`,
     );
   }
   if (!existsSync(wFile))

@@ -12,11 +12,14 @@
 import { numel } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { astArch, astGrid, type AstConfig } from '../models/ast.js';
+import { resolveInputNames, type WithLegacyInputNames } from '../models/input_geometry.js';
 import { expectedBackboneShapes } from '../models/archs.js';
 import { adapterParamCount, type AdapterSpec } from './adapter.js';
 import { isTrainable, resolvePeft, type PeftConfig, type ResolvedPeft } from './methods.js';
 
-export type AstGeometry = Pick<AstConfig, 'arch' | 'numClasses' | 'fdim' | 'tdim' | 'fstride' | 'tstride' | 'depth'>;
+export type AstGeometry = Pick<AstConfig, 'arch' | 'numClasses' | 'melBins' | 'frames' | 'fstride' | 'tstride' | 'depth'>;
+/** An `AstGeometry` as the public counters take it: `fdim` / `tdim` are the deprecated names of `melBins` / `frames`. */
+export type AstGeometryOptions = WithLegacyInputNames<AstGeometry>;
 
 export interface ParamCounts {
   total: number;
@@ -35,14 +38,15 @@ function counts(total: number, trainable: number): ParamCounts {
  * backbone's table (src/models/archs.ts) on a 1-channel patch embedding and the AST's token grid,
  * the method's tensors in their blocks, then the AST head.
  */
-export function astParamShapes(geom: AstGeometry, peft: PeftConfig | ResolvedPeft): Map<string, number[]> {
+export function astParamShapes(options: AstGeometryOptions, peft: PeftConfig | ResolvedPeft): Map<string, number[]> {
+  const geom = resolveInputNames<AstGeometry>(options);
   const arch = astArch(geom);
   const p = resolvePeft(peft);
-  const { fDim, tDim } = astGrid(geom, arch.patchSize);
+  const { gridRows, gridCols } = astGrid(geom, arch.patchSize);
   const D = arch.embedDim;
   const m = expectedBackboneShapes(arch, {
     inChans: 1,
-    posTokens: arch.numPrefixTokens + fDim * tDim,
+    posTokens: arch.numPrefixTokens + gridRows * gridCols,
     afterAttention: (b) =>
       p.lora
         ? p.lora.targets.flatMap((t): [string, number[]][] => [
@@ -73,7 +77,7 @@ export function astParamShapes(geom: AstGeometry, peft: PeftConfig | ResolvedPef
 }
 
 /** Counts of the AST with `peft` applied, from the config alone. */
-export function countAst(geom: AstGeometry, peft: PeftConfig | ResolvedPeft): ParamCounts {
+export function countAst(geom: AstGeometryOptions, peft: PeftConfig | ResolvedPeft): ParamCounts {
   const p = resolvePeft(peft);
   let total = 0;
   let trainable = 0;
@@ -132,7 +136,7 @@ export function equalizeAdapters(adapters: AdapterSpec[], dim: number, reference
  */
 export function bottleneckForBudget(
   peft: PeftConfig,
-  geom: AstGeometry,
+  geom: AstGeometryOptions,
   fraction: number,
   opts: { equalize?: [number, number] } = {},
 ): { bottleneck: number; adapters: AdapterSpec[]; counts: ParamCounts } {

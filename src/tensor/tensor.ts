@@ -31,6 +31,7 @@ const ops = native.ops;
 /** The op functions of the addon, for the few places (functional.ts) that need ones without a method. */
 export const nativeOps = ops;
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged interface declares the elementwise methods that the UNARY / BINARY tables put on the prototype at load
 export class Tensor implements Disposable {
   /** @internal */
   readonly native: NativeTensor;
@@ -102,25 +103,8 @@ export class Tensor implements Disposable {
   /** A copy of the data as the natural typed array of the dtype (float16/bfloat16: raw Uint16Array). */
   data<D extends DType = DType>(): TypedArrayFor<D> {
     const buf: ArrayBuffer = ops.toBytes(this.native);
-    switch (this.dtype) {
-      case 'float32':
-        return new Float32Array(buf) as TypedArrayFor<D>;
-      case 'float64':
-        return new Float64Array(buf) as TypedArrayFor<D>;
-      case 'int64':
-        return new BigInt64Array(buf) as TypedArrayFor<D>;
-      case 'int32':
-        return new Int32Array(buf) as TypedArrayFor<D>;
-      case 'int16':
-        return new Int16Array(buf) as TypedArrayFor<D>;
-      case 'int8':
-        return new Int8Array(buf) as TypedArrayFor<D>;
-      case 'uint8':
-      case 'bool':
-        return new Uint8Array(buf) as TypedArrayFor<D>;
-      default:
-        return new Uint16Array(buf) as TypedArrayFor<D>;
-    }
+    // a dtype this table lacks came back as raw 16-bit words before the table too
+    return new (ARRAY_OF[this.dtype] ?? Uint16Array)(buf) as TypedArrayFor<D>;
   }
   /** The data as float32 (converted when the dtype differs). */
   toFloat32(): Float32Array {
@@ -226,21 +210,13 @@ export class Tensor implements Disposable {
     return new Tensor(ops.flip(this.native, dims));
   }
 
-  // ---- arithmetic (broadcasting; the second operand may be a number)
+  // ---- arithmetic (broadcasting; the second operand may be a number); the plain elementwise ops
+  // (mul, div, pow, comparisons, exp, log, ...) come from the tables UNARY and BINARY below the class
   add(o: TensorLike, alpha?: number): Tensor {
     return new Tensor(ops.add(this.native, operand(o), alpha));
   }
   sub(o: TensorLike, alpha?: number): Tensor {
     return new Tensor(ops.sub(this.native, operand(o), alpha));
-  }
-  mul(o: TensorLike): Tensor {
-    return new Tensor(ops.mul(this.native, operand(o)));
-  }
-  div(o: TensorLike): Tensor {
-    return new Tensor(ops.div(this.native, operand(o)));
-  }
-  pow(o: TensorLike): Tensor {
-    return new Tensor(ops.pow(this.native, operand(o)));
   }
   maximum(o: Tensor): Tensor {
     return new Tensor(ops.maximum(this.native, o.native));
@@ -248,80 +224,11 @@ export class Tensor implements Disposable {
   minimum(o: Tensor): Tensor {
     return new Tensor(ops.minimum(this.native, o.native));
   }
-  eq(o: TensorLike): Tensor {
-    return new Tensor(ops.eq(this.native, operand(o)));
-  }
-  ne(o: TensorLike): Tensor {
-    return new Tensor(ops.ne(this.native, operand(o)));
-  }
-  lt(o: TensorLike): Tensor {
-    return new Tensor(ops.lt(this.native, operand(o)));
-  }
-  le(o: TensorLike): Tensor {
-    return new Tensor(ops.le(this.native, operand(o)));
-  }
-  gt(o: TensorLike): Tensor {
-    return new Tensor(ops.gt(this.native, operand(o)));
-  }
-  ge(o: TensorLike): Tensor {
-    return new Tensor(ops.ge(this.native, operand(o)));
-  }
   maskedFill(mask: Tensor, value: number): Tensor {
     return new Tensor(ops.maskedFill(this.native, mask.native, value));
   }
   clamp(min: number | null, max: number | null = null): Tensor {
     return new Tensor(ops.clamp(this.native, min, max));
-  }
-  neg(): Tensor {
-    return new Tensor(ops.neg(this.native));
-  }
-  exp(): Tensor {
-    return new Tensor(ops.exp(this.native));
-  }
-  log(): Tensor {
-    return new Tensor(ops.log(this.native));
-  }
-  sqrt(): Tensor {
-    return new Tensor(ops.sqrt(this.native));
-  }
-  rsqrt(): Tensor {
-    return new Tensor(ops.rsqrt(this.native));
-  }
-  abs(): Tensor {
-    return new Tensor(ops.abs(this.native));
-  }
-  sign(): Tensor {
-    return new Tensor(ops.sign(this.native));
-  }
-  tanh(): Tensor {
-    return new Tensor(ops.tanh(this.native));
-  }
-  sigmoid(): Tensor {
-    return new Tensor(ops.sigmoid(this.native));
-  }
-  relu(): Tensor {
-    return new Tensor(ops.relu(this.native));
-  }
-  erf(): Tensor {
-    return new Tensor(ops.erf(this.native));
-  }
-  sin(): Tensor {
-    return new Tensor(ops.sin(this.native));
-  }
-  cos(): Tensor {
-    return new Tensor(ops.cos(this.native));
-  }
-  floor(): Tensor {
-    return new Tensor(ops.floor(this.native));
-  }
-  reciprocal(): Tensor {
-    return new Tensor(ops.reciprocal(this.native));
-  }
-  isfinite(): Tensor {
-    return new Tensor(ops.isfinite(this.native));
-  }
-  logicalNot(): Tensor {
-    return new Tensor(ops.logicalNot(this.native));
   }
   /** GELU, exact (erf) by default as in timm; 'tanh' for the approximation. */
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
@@ -452,6 +359,60 @@ export class Tensor implements Disposable {
   backward(grad?: Tensor, retainGraph = false): void {
     ops.backward(this.native, grad ? grad.native : null, retainGraph);
   }
+}
+
+/** The typed array of each dtype's data (float16 / bfloat16: their raw 16-bit words), as `TypedArrayFor` says. */
+const ARRAY_OF: Record<DType, new (buf: ArrayBuffer) => TypedArrayFor<DType>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int16: Int16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+};
+
+/** Elementwise ops of one tensor, each libtorch's op of the same name: `t.exp()`. */
+const UNARY = [
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'abs',
+  'sign',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'erf',
+  'sin',
+  'cos',
+  'floor',
+  'reciprocal',
+  'isfinite',
+  'logicalNot',
+] as const;
+/** Elementwise ops of a tensor and a tensor or number (broadcasting), libtorch's of the same name: `t.mul(2)`, `t.lt(u)`. */
+const BINARY = ['mul', 'div', 'pow', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+
+type UnaryOps = { [K in (typeof UNARY)[number]]: () => Tensor };
+type BinaryOps = { [K in (typeof BINARY)[number]]: (o: TensorLike) => Tensor };
+/** The table-made methods, declared on the class (their prototype entries are set right below). */
+export interface Tensor extends UnaryOps, BinaryOps {}
+for (const name of UNARY) {
+  const op = ops[name]!;
+  Tensor.prototype[name] = function (this: Tensor): Tensor {
+    return new Tensor(op(this.native));
+  };
+}
+for (const name of BINARY) {
+  const op = ops[name]!;
+  Tensor.prototype[name] = function (this: Tensor, o: TensorLike): Tensor {
+    return new Tensor(op(this.native, operand(o)));
+  };
 }
 
 function operand(o: TensorLike): NativeTensor | number {

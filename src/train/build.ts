@@ -22,8 +22,8 @@ export function astConfig(recipe: Recipe, numClasses: number): AstConfig {
   const cfg: AstConfig = {
     arch: m.arch,
     numClasses,
-    fdim: recipe.frontend.num_mel_bins,
-    tdim: recipe.frontend.target_length,
+    melBins: recipe.frontend.num_mel_bins,
+    frames: recipe.frontend.target_length,
     fstride: m.fstride,
     tstride: m.tstride,
   };

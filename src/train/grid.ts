@@ -337,8 +337,8 @@ async function budgetSets(budget: unknown, classes: unknown, recipe: Recipe, whe
     {
       arch: m.arch,
       numClasses: C,
-      fdim: fe.num_mel_bins,
-      tdim: fe.target_length,
+      melBins: fe.num_mel_bins,
+      frames: fe.target_length,
       fstride: m.fstride,
       tstride: m.tstride,
       ...(m.depth !== null ? { depth: m.depth } : {}),

@@ -52,8 +52,8 @@ export function recipeGeometry(recipe: Recipe, classes: number): AstGeometry {
   return {
     arch: m.arch,
     numClasses: classes,
-    fdim: recipe.frontend.num_mel_bins,
-    tdim: recipe.frontend.target_length,
+    melBins: recipe.frontend.num_mel_bins,
+    frames: recipe.frontend.target_length,
     fstride: m.fstride,
     tstride: m.tstride,
     ...(m.depth !== null ? { depth: m.depth } : {}),

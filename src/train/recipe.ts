@@ -414,7 +414,7 @@ function crossCheck(r: Recipe): void {
   }
   if (r.data.prefetch < 1) throw new RecipeError('data.prefetch', 'must be >= 1');
   // the geometry sizes attention quadratically: refused here, before data or a model is touched
-  const g = { fdim: fe.num_mel_bins, tdim: fe.target_length, fstride: r.model.fstride, tstride: r.model.tstride };
+  const g = { melBins: fe.num_mel_bins, frames: fe.target_length, fstride: r.model.fstride, tstride: r.model.tstride };
   try {
     checkPatchTokens(g, 'frontend.target_length', 16, r.peft.prompt?.tokens ?? 0);
   } catch (e) {

@@ -30,23 +30,23 @@ export const LIMITS = {
 } as const;
 
 /**
- * The patch-token count of an input geometry, checked before any model is built: tdim 100000 at
+ * The patch-token count of an input geometry, checked before any model is built: 100000 frames at
  * stride 1 is 1.2 million tokens (a quadratic attention of terabytes) and is refused naming `key`
  * with the estimate, instead of a process that allocates for minutes.
  */
 export function checkPatchTokens(
-  g: { fdim: number; tdim: number; fstride: number; tstride: number },
+  g: { melBins: number; frames: number; fstride: number; tstride: number },
   key: string,
   patch = 16,
   extra = 0,
 ): number {
-  const f = Math.max(0, Math.floor((g.fdim - patch) / g.fstride) + 1);
-  const t = Math.max(0, Math.floor((g.tdim - patch) / g.tstride) + 1);
+  const f = Math.max(0, Math.floor((g.melBins - patch) / g.fstride) + 1);
+  const t = Math.max(0, Math.floor((g.frames - patch) / g.tstride) + 1);
   const tokens = f * t + extra;
   if (tokens > LIMITS.patchTokens) {
     const gib = (tokens * tokens * 12 * 4) / 2 ** 30;
     throw new Error(
-      `${key}: ${g.fdim} mel bins x ${g.tdim} frames at stride ${g.fstride}x${g.tstride} make ${tokens} tokens, over the limit of ${LIMITS.patchTokens} ` +
+      `${key}: ${g.melBins} mel bins x ${g.frames} frames at stride ${g.fstride}x${g.tstride} make ${tokens} tokens, over the limit of ${LIMITS.patchTokens} ` +
         `(about ${gib.toFixed(gib < 10 ? 1 : 0)} GiB of attention scores per layer): use fewer frames or a larger stride`,
     );
   }

@@ -5,15 +5,15 @@
  * models and hands over the probability matrices.
  *
  * Geometry (docs/adapter-format.md section 1): the input fbank is [T frames, F mel bins]; patch token
- * (f, t) has index `nPre + f * tDim + t` and covers bins [f*fs, f*fs+16) and frames [t*ts, t*ts+16).
+ * (f, t) has index `nPre + f * gridCols + t` and covers bins [f*fs, f*fs+16) and frames [t*ts, t*ts+16).
  */
 import { Canvas, drawColorbar, drawGrid, textWidth, type Rgb } from './png.js';
 
 export interface PatchGeometry {
   frames: number;
   bins: number;
-  fDim: number;
-  tDim: number;
+  gridRows: number;
+  gridCols: number;
   fstride: number;
   tstride: number;
   patch: number;
@@ -46,7 +46,7 @@ export function highestEnergyRange(fbank: Float32Array, g: PatchGeometry, valid 
   }
   let best = 0;
   let bestE = -Infinity;
-  for (let c = 0; c < g.tDim; c++) {
+  for (let c = 0; c < g.gridCols; c++) {
     const a = c * g.tstride;
     const b = Math.min(a + g.patch, g.frames);
     // columns that start in the padding only when nothing else exists
@@ -72,7 +72,7 @@ export function queryColumns(range: FrameRange, g: PatchGeometry): number[] {
   const cols: number[] = [];
   let bestCol = -1;
   let bestOv = 0;
-  for (let c = 0; c < g.tDim; c++) {
+  for (let c = 0; c < g.gridCols; c++) {
     const s = c * g.tstride;
     const ov = Math.min(b, s + g.patch) - Math.max(a, s);
     if (ov >= need && ov > 0) cols.push(c);
@@ -83,20 +83,20 @@ export function queryColumns(range: FrameRange, g: PatchGeometry): number[] {
   }
   if (!cols.length && bestCol >= 0) cols.push(bestCol);
   if (!cols.length)
-    throw new Error(`--frames: ${a}:${b} overlaps no patch (patches cover frames 0..${(g.tDim - 1) * g.tstride + g.patch})`);
+    throw new Error(`--frames: ${a}:${b} overlaps no patch (patches cover frames 0..${(g.gridCols - 1) * g.tstride + g.patch})`);
   return cols;
 }
 
 /** Patch-token indices (within the grid, without nPre) of every frequency row of `cols`. */
 export function queryTokens(cols: number[], g: PatchGeometry): number[] {
   const out: number[] = [];
-  for (let f = 0; f < g.fDim; f++) for (const c of cols) out.push(f * g.tDim + c);
+  for (let f = 0; f < g.gridRows; f++) for (const c of cols) out.push(f * g.gridCols + c);
   return out;
 }
 
 export interface PatchAttention {
   label: string;
-  /** mean attention paid to each patch token, [fDim, tDim] row-major (row = frequency, bottom row 0) */
+  /** mean attention paid to each patch token, [gridRows, gridCols] row-major (row = frequency, bottom row 0) */
   map: Float32Array;
   /** attention paid to the tokens in front (cls, dist, prompts), averaged over the queries */
   toSpecial: number;
@@ -104,10 +104,12 @@ export interface PatchAttention {
 
 /** Averages the query rows of one attention matrix. */
 export function patchAttention(m: AttentionMatrix, queries: number[], g: PatchGeometry): PatchAttention {
-  const nP = g.fDim * g.tDim;
+  const nP = g.gridRows * g.gridCols;
   const L = m.nPre + nP;
   if (m.probs.length !== L * L)
-    throw new Error(`${m.label}: attention has ${m.probs.length} values, expected ${L}x${L} (${m.nPre} + ${g.fDim}x${g.tDim} tokens)`);
+    throw new Error(
+      `${m.label}: attention has ${m.probs.length} values, expected ${L}x${L} (${m.nPre} + ${g.gridRows}x${g.gridCols} tokens)`,
+    );
   const map = new Float32Array(nP);
   let special = 0;
   for (const q of queries) {
@@ -133,17 +135,17 @@ export function upsampleToInput(map: Float32Array, g: PatchGeometry, mode: Upsam
     const i1 = Math.min(n - 1, i0 + 1);
     return [i0, i1, u - i0];
   };
-  const tc = Array.from({ length: g.frames }, (_, t) => coord(t, g.tstride, g.tDim));
+  const tc = Array.from({ length: g.frames }, (_, t) => coord(t, g.tstride, g.gridCols));
   for (let f = 0; f < g.bins; f++) {
-    const [f0, f1, wf] = coord(f, g.fstride, g.fDim);
+    const [f0, f1, wf] = coord(f, g.fstride, g.gridRows);
     for (let t = 0; t < g.frames; t++) {
       const [t0, t1, wt] = tc[t]!;
       let v: number;
       if (mode === 'nearest') {
-        v = map[(wf < 0.5 ? f0 : f1) * g.tDim + (wt < 0.5 ? t0 : t1)]!;
+        v = map[(wf < 0.5 ? f0 : f1) * g.gridCols + (wt < 0.5 ? t0 : t1)]!;
       } else {
-        const a = map[f0 * g.tDim + t0]! * (1 - wt) + map[f0 * g.tDim + t1]! * wt;
-        const b = map[f1 * g.tDim + t0]! * (1 - wt) + map[f1 * g.tDim + t1]! * wt;
+        const a = map[f0 * g.gridCols + t0]! * (1 - wt) + map[f0 * g.gridCols + t1]! * wt;
+        const b = map[f1 * g.gridCols + t0]! * (1 - wt) + map[f1 * g.gridCols + t1]! * wt;
         v = a * (1 - wf) + b * wf;
       }
       out[f * g.frames + t] = v;

@@ -92,8 +92,8 @@ function backboneConfig(o: AttentionRunOptions, first: AdapterConfigFile | undef
   return {
     arch,
     numClasses: 1,
-    fdim: o.numMelBins ?? 128,
-    tdim: o.targetLength ?? 0, // filled from the input when not given
+    melBins: o.numMelBins ?? 128,
+    frames: o.targetLength ?? 0, // filled from the input when not given
     fstride: o.fstride ?? 16,
     tstride: o.tstride ?? 16,
     ...(o.depth !== undefined ? { depth: o.depth } : {}),
@@ -125,8 +125,8 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
   const cfg = backboneConfig(o, first);
   const fe = first?.frontend;
   const sampleRate = o.sampleRate ?? fe?.sample_rate ?? SAMPLE_RATE;
-  const numMelBins = first ? cfg.fdim : (o.numMelBins ?? 128);
-  const targetLength = first ? cfg.tdim : o.targetLength;
+  const numMelBins = first ? cfg.melBins : (o.numMelBins ?? 128);
+  const targetLength = first ? cfg.frames : o.targetLength;
   const mean = o.mean ?? fe?.mean;
   const std = o.std ?? fe?.std;
   if ((mean === undefined) !== (std === undefined)) throw new Error(`${o.input}: normalisation needs both mean and std`);
@@ -137,12 +137,22 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
     targetLength: targetLength ?? 0,
     ...(mean !== undefined && std !== undefined ? { mean, std } : {}),
   });
-  if (cfg.tdim === 0) cfg.tdim = input.frames;
-  if (input.frames !== cfg.tdim || input.bins !== cfg.fdim) {
-    throw new Error(`${o.input}: the input is ${input.frames} frames x ${input.bins} mel bins, the model takes ${cfg.tdim} x ${cfg.fdim}`);
+  if (cfg.frames === 0) cfg.frames = input.frames;
+  if (input.frames !== cfg.frames || input.bins !== cfg.melBins) {
+    throw new Error(
+      `${o.input}: the input is ${input.frames} frames x ${input.bins} mel bins, the model takes ${cfg.frames} x ${cfg.melBins}`,
+    );
   }
-  const { fDim, tDim } = astGrid(cfg);
-  const geometry: PatchGeometry = { frames: cfg.tdim, bins: cfg.fdim, fDim, tDim, fstride: cfg.fstride, tstride: cfg.tstride, patch: 16 };
+  const { gridRows, gridCols } = astGrid(cfg);
+  const geometry: PatchGeometry = {
+    frames: cfg.frames,
+    bins: cfg.melBins,
+    gridRows,
+    gridCols,
+    fstride: cfg.fstride,
+    tstride: cfg.tstride,
+    patch: 16,
+  };
 
   let model: AudioSpectrogramTransformer;
   if (o.backbone.startsWith('random:')) {
@@ -178,7 +188,7 @@ export async function runAttentionModels(o: AttentionRunOptions): Promise<Attent
       }),
     );
     const L = Math.round(Math.sqrt(probs.length));
-    matrices.push({ label, probs, nPre: L - fDim * tDim });
+    matrices.push({ label, probs, nPre: L - gridRows * gridCols });
   };
   try {
     if (o.backboneRow !== false) run(o.backbone.startsWith('random:') ? 'BACKBONE (RANDOM)' : 'BACKBONE');

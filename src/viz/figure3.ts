@@ -17,7 +17,7 @@ export interface Figure3Row {
   label: string;
   /** a second line under the name: backbone, grid, adapter */
   note?: string;
-  /** mean attention paid to each patch, [fDim, tDim] row-major, frequency row 0 = lowest bins */
+  /** mean attention paid to each patch, [gridRows, gridCols] row-major, frequency row 0 = lowest bins */
   map: Float32Array;
   geometry: PatchGeometry;
   /** the query frames, in this row's input frames */
@@ -105,19 +105,22 @@ export function heatmapCanvas(
   return c;
 }
 
-function heatmapUri(
-  values: Float32Array,
-  rows: number,
-  cols: number,
-  lo: number,
-  hi: number,
-  cmap: ColormapName,
-  shadeFrom: number,
-  pw: number,
-  ph: number,
-): string {
-  const k = Math.max(1, Math.min(8, Math.ceil(Math.max(pw / cols, ph / rows))));
-  return `data:image/png;base64,${heatmapCanvas(values, rows, cols, lo, hi, cmap, shadeFrom, k).toPng().toString('base64')}`;
+/** A heat map to draw: `values` [rows, cols] coloured over [lo, hi]; columns from `shadeFrom` on are padding (shaded). */
+interface Heatmap {
+  values: Float32Array;
+  rows: number;
+  cols: number;
+  lo: number;
+  hi: number;
+  cmap: ColormapName;
+  shadeFrom: number;
+}
+
+/** The map as an SVG `<image>` of w x h at (x, y), its PNG at up to 8 pixels a cell (see heatmapCanvas). */
+function heatmapImage(m: Heatmap, x: number, y: number, w: number, h: number): string {
+  const k = Math.max(1, Math.min(8, Math.ceil(Math.max(w / m.cols, h / m.rows))));
+  const png = heatmapCanvas(m.values, m.rows, m.cols, m.lo, m.hi, m.cmap, m.shadeFrom, k).toPng().toString('base64');
+  return `<image x="${x}" y="${y}" width="${w}" height="${h}" preserveAspectRatio="none" href="data:image/png;base64,${png}"/>`;
 }
 
 /** The [bins, frames] values restricted to the first `keep` frames. */
@@ -247,7 +250,13 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
   if (!crop && valid < T)
     out.push(`<text x="14" y="${y + 46}" class="note">${escapeXml(`padding to ${(T * hop).toFixed(2)} s shaded`)}</text>`);
   out.push(
-    `<image x="${x0}" y="${y}" width="${pw}" height="${ph}" preserveAspectRatio="none" href="${heatmapUri(cropFrames(specFT, F, T, shown), F, shown, slo, shi, 'magma', valid, pw, ph)}"/>`,
+    heatmapImage(
+      { values: cropFrames(specFT, F, T, shown), rows: F, cols: shown, lo: slo, hi: shi, cmap: 'magma', shadeFrom: valid },
+      x0,
+      y,
+      pw,
+      ph,
+    ),
   );
   axes(y, false);
   bracket(y, rows[0]!.query, T);
@@ -256,8 +265,8 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
 
   const maps = rows.map((r) => {
     const g = r.geometry;
-    if (r.map.length !== g.fDim * g.tDim)
-      throw new Error(`${r.label}: attention map has ${r.map.length} values, expected ${g.fDim}x${g.tDim}`);
+    if (r.map.length !== g.gridRows * g.gridCols)
+      throw new Error(`${r.label}: attention map has ${r.map.length} values, expected ${g.gridRows}x${g.gridCols}`);
     if (g.bins !== F) throw new Error(`${r.label}: ${g.bins} mel bins, the spectrogram has ${F}`);
     const up = upsampleToInput(r.map, g, input.upsample ?? 'nearest');
     // rows whose input is shorter than the shown frames are padded with NaN (drawn as the lowest colour)
@@ -282,14 +291,13 @@ export function renderFigure3(input: Figure3Input): { svg: string; info: Figure3
     }
     const g = r.geometry;
     out.push(
-      `<text x="14" y="${ny}" class="note">${escapeXml(`${g.fDim}x${g.tDim} patches, query frames ${r.query[0]}-${r.query[1]}`)}</text>`,
+      `<text x="14" y="${ny}" class="note">${escapeXml(`${g.gridRows}x${g.gridCols} patches, query frames ${r.query[0]}-${r.query[1]}`)}</text>`,
     );
     if (r.toSpecial !== undefined)
       out.push(`<text x="14" y="${ny + 14}" class="note">${escapeXml(`${(100 * r.toSpecial).toFixed(1)}% to cls/dist tokens`)}</text>`);
     const [lo, hi] = scales[i]!;
-    out.push(
-      `<image x="${x0}" y="${y}" width="${pw}" height="${ph}" preserveAspectRatio="none" href="${heatmapUri(maps[i]!, F, shown, lo, hi, 'viridis', crop ? shown : Math.min(valid, g.frames), pw, ph)}"/>`,
-    );
+    const shadeFrom = crop ? shown : Math.min(valid, g.frames);
+    out.push(heatmapImage({ values: maps[i]!, rows: F, cols: shown, lo, hi, cmap: 'viridis', shadeFrom }, x0, y, pw, ph));
     axes(y, i === rows.length - 1);
     bracket(y, r.query, g.frames);
     panels.push({ label: r.label, x: x0, y, w: pw, h: ph });

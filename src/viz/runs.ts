@@ -181,3 +181,24 @@ export function foldBest(
   }
   return best < 0 ? null : { epoch: best + 1, values: curves.map((c) => c[best]!) };
 }
+
+/** The runs grouped by their values of `axes`, groups in the grid file's order of those values (others last, by name). */
+export function groupBy(runs: RunRecord[], axes: string[], order: Record<string, string[]>): { key: string[]; runs: RunRecord[] }[] {
+  const m = new Map<string, { key: string[]; runs: RunRecord[] }>();
+  for (const r of runs) {
+    const key = axes.map((a) => r.axes[a] ?? '-');
+    const k = JSON.stringify(key);
+    (m.get(k) ?? m.set(k, { key, runs: [] }).get(k)!).runs.push(r);
+  }
+  const rank = (a: string, v: string): number => {
+    const i = order[a]?.indexOf(v) ?? -1;
+    return i < 0 ? 1e9 : i;
+  };
+  return [...m.values()].sort((p, q) => {
+    for (let i = 0; i < axes.length; i++) {
+      const d = rank(axes[i]!, p.key[i]!) - rank(axes[i]!, q.key[i]!) || p.key[i]!.localeCompare(q.key[i]!, 'en', { numeric: true });
+      if (d) return d;
+    }
+    return 0;
+  });
+}

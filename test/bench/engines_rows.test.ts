@@ -13,7 +13,7 @@ import { markdownTable, stats, summarise } from '../../src/bench/summary.js';
 
 const TINY: EngineModel = {
   label: 'tiny (deit_tiny, 1 block, 32 frames x 32 bins)',
-  cfg: { arch: 'deit_tiny_distilled_patch16_224', numClasses: 3, fdim: 32, tdim: 32, fstride: 16, tstride: 16, depth: 1 },
+  cfg: { arch: 'deit_tiny_distilled_patch16_224', numClasses: 3, melBins: 32, frames: 32, fstride: 16, tstride: 16, depth: 1 },
   peft: { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4 }] },
 };
 

@@ -40,7 +40,7 @@ test('the EPIC recipe: lr 1e-4 for epochs 1-25 and 1e-5 for 26-30, batch 32 x 4 
   assert.equal(plan.classes, 44);
   // the counts of the backbone name's geometry (128 x 400 input), as `loaa params` gives them
   const want = countAst(
-    { arch: 'deit_base_distilled_patch16_384', numClasses: 44, fdim: 128, tdim: 400, fstride: 16, tstride: 16 },
+    { arch: 'deit_base_distilled_patch16_384', numClasses: 44, melBins: 128, frames: 400, fstride: 16, tstride: 16 },
     plan.recipe.peft,
   );
   assert.deepEqual(plan.params, want);

@@ -71,7 +71,7 @@ test('fp16 weights: half the file, logits within the documented tolerance', asyn
 test('dynamic batch: batch 1 and batch 4 give the same logits; a fixed batch is declared as such', async () => {
   const { dir, backbone } = exportCase('loaa_attn_1x3_s10');
   const { model, config } = loadForExport(dir, backbone);
-  const { tdim, fdim } = model.cfg;
+  const { frames, melBins } = model.cfg;
   const C = model.numClasses;
   const d = freshDir('batch');
   let fixed: string;
@@ -82,19 +82,23 @@ test('dynamic batch: batch 1 and batch 4 give the same logits; a fixed batch is 
   } finally {
     model.dispose();
   }
-  const per = tdim * fdim;
+  const per = frames * melBins;
   const x = new Float32Array(4 * per);
   for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 1.3;
-  const all = await ortLogits(dyn, x, [4, tdim, fdim]);
+  const all = await ortLogits(dyn, x, [4, frames, melBins]);
   for (let b = 0; b < 4; b++) {
-    const one = await ortLogits(dyn, x.subarray(b * per, (b + 1) * per), [1, tdim, fdim]);
+    const one = await ortLogits(dyn, x.subarray(b * per, (b + 1) * per), [1, frames, melBins]);
     const ref = all.subarray(b * C, (b + 1) * C);
     const scale = Math.max(...ref.map(Math.abs));
     for (let k = 0; k < C; k++) assert.ok(Math.abs(one[k] - ref[k]) <= 1e-5 * (1 + scale), `item ${b} class ${k}: ${one[k]} vs ${ref[k]}`);
   }
-  const f = await ortLogits(fixed, x, [4, tdim, fdim]);
+  const f = await ortLogits(fixed, x, [4, frames, melBins]);
   for (let k = 0; k < all.length; k++) assert.ok(Math.abs(f[k] - all[k]) <= 1e-5 * (1 + Math.abs(all[k])));
-  await assert.rejects(ortLogits(fixed, x.subarray(0, per), [1, tdim, fdim]), /dimension|shape|Got/i, 'a batch-4 model refuses batch 1');
+  await assert.rejects(
+    ortLogits(fixed, x.subarray(0, per), [1, frames, melBins]),
+    /dimension|shape|Got/i,
+    'a batch-4 model refuses batch 1',
+  );
   const { onnx } = onnxProto;
   const dim0 = (file: string) => onnx.ModelProto.decode(readFileSync(file)).graph?.input?.[0]?.type?.tensorType?.shape?.dim?.[0];
   assert.equal(dim0(dyn)?.dimParam, 'batch');

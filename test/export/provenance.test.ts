@@ -39,7 +39,7 @@ test('export without --backbone uses the recorded file backbone: the same ONNX f
   // another frame count: the recorded file backbone is re-cropped the same way --backbone is
   const f = loaa(['export', dir, '--out', join(d, 'f64.onnx'), '--frames', '64', '--json']);
   assert.equal(f.status, 0, f.stderr);
-  assert.deepEqual(JSON.parse(f.stdout).input.shape, ['dynamic', 64, cfg.input.fdim]);
+  assert.deepEqual(JSON.parse(f.stdout).input.shape, ['dynamic', 64, cfg.input.melBins]);
 });
 
 test('export: a backbone other than the recorded one is the named-hash error; --force overrides it', () => {
@@ -75,7 +75,7 @@ test('export: a random backbone is rebuilt from its recorded seed; no record and
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).verify.ok, true);
   assert.match(
-    errorLine(loaa(['export', dir, '--out', join(d, 'f.onnx'), '--frames', String(cfg.input.tdim + 16)])),
+    errorLine(loaa(['export', dir, '--out', join(d, 'f.onnx'), '--frames', String(cfg.input.frames + 16)])),
     /--frames: the adapter's random backbone \(seed 1234\) is rebuilt for its \d+ frames only/,
   );
 

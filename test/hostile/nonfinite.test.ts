@@ -88,7 +88,7 @@ function post(url: string, body: string): Promise<{ status: number; json: { erro
 
 test('serve: NaN weights answer 400 with the message, and the server keeps serving', async () => {
   const dir = nanAdapter();
-  const { tdim: T, fdim: F } = readAdapterConfig(dir).input;
+  const { frames: T, melBins: F } = readAdapterConfig(dir).input;
   const clf = await AudioClassifier.fromPretrained(dir, { backbone });
   const h = await startServer(clf, { port: 0 });
   try {

@@ -16,7 +16,7 @@ import { Classifier, topK } from '../../src/infer/classifier.js';
 import { frontendSpec, featuresOfFile } from '../../src/infer/features.js';
 import { freshDir } from '../models/model_cases.js';
 
-const CFG: AstConfig = { arch: 'deit_tiny_patch16_224', numClasses: 3, fdim: 32, tdim: 48, fstride: 16, tstride: 16, depth: 1 };
+const CFG: AstConfig = { arch: 'deit_tiny_patch16_224', numClasses: 3, melBins: 32, frames: 48, fstride: 16, tstride: 16, depth: 1 };
 const EPIC: FrontendConfig = { type: 'epic', sample_rate: 24000, num_mel_bins: 32, target_length: 48, mean: -4, std: 3 };
 
 function trainedModel(): AudioSpectrogramTransformer {

@@ -43,7 +43,7 @@ for (const c of cases) {
             out.embed = e.toFloat32();
             out.block0 = model.blocks
               .at(0)
-              .forward(e, { nSpecial: model.grid.special, grid: [model.grid.fDim, model.grid.tDim] })
+              .forward(e, { nSpecial: model.grid.special, grid: [model.grid.gridRows, model.grid.gridCols] })
               .out.toFloat32();
           }
           if (wantAttn) out.attn_last = model.forward(x, { attention: 'last' }).attentions[model.depth - 1]!.toFloat32();
@@ -66,7 +66,7 @@ for (const c of cases) {
         c.params,
         `${c.name}: analytic params`,
       );
-      assert.deepEqual(model.grid, { fDim: c.f_dim, tDim: c.t_dim, special: manifest.backbones[c.backbone].distilled ? 2 : 1 });
+      assert.deepEqual(model.grid, { gridRows: c.f_dim, gridCols: c.t_dim, special: manifest.backbones[c.backbone].distilled ? 2 : 1 });
     } finally {
       model.dispose();
     }
@@ -108,7 +108,7 @@ test('astFromImageStateDict: a raw timm state dict; image heads listed as unused
   const spec = manifest.backbones.deit_tiny_patch16_224_depth2;
   const m = astFromImageStateDict(
     syntheticStateDict(spec),
-    { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 },
+    { arch: 'deit_tiny_patch16_224', numClasses: 2, melBins: 128, frames: 100, fstride: 16, tstride: 16, depth: 2 },
     'synthetic',
   );
   try {
@@ -122,7 +122,7 @@ test('astFromImageStateDict: a raw timm state dict; image heads listed as unused
     () =>
       astFromImageStateDict(
         syntheticStateDict(spec),
-        { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16 },
+        { arch: 'deit_tiny_patch16_224', numClasses: 2, melBins: 128, frames: 100, fstride: 16, tstride: 16 },
         'synthetic',
       ),
     /^Error: synthetic: this checkpoint is .*depth 2.*not deit_tiny_patch16_224 \(depth 12, width 192\): missing blocks\.2\./,
@@ -131,7 +131,7 @@ test('astFromImageStateDict: a raw timm state dict; image heads listed as unused
 
 test('loadAst: the wrong architecture is a one-line error naming the checkpoint and what it is', () => {
   const path = backbonePath('deit_tiny_distilled_patch16_224');
-  const cfg = { arch: 'deit_small_distilled_patch16_224', numClasses: 3, fdim: 128, tdim: 100, fstride: 16, tstride: 16 };
+  const cfg = { arch: 'deit_small_distilled_patch16_224', numClasses: 3, melBins: 128, frames: 100, fstride: 16, tstride: 16 };
   assert.throws(
     () => loadAst(path, cfg),
     (e: Error) => {
@@ -152,7 +152,7 @@ test('loadAst: the wrong architecture is a one-line error naming the checkpoint 
 
 test('loadAst: reduced depth leaves extra blocks unused; strict refuses them', () => {
   const path = backbonePath('deit_tiny_distilled_patch16_224');
-  const cfg = { arch: 'deit_tiny_distilled_patch16_224', numClasses: 3, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 };
+  const cfg = { arch: 'deit_tiny_distilled_patch16_224', numClasses: 3, melBins: 128, frames: 100, fstride: 16, tstride: 16, depth: 2 };
   const { model, unused } = loadAst(path, cfg);
   assert.equal(model.depth, 2);
   assert.ok(unused.includes('blocks.2.attn.qkv.weight'));
@@ -162,7 +162,7 @@ test('loadAst: reduced depth leaves extra blocks unused; strict refuses them', (
 
 test('forward: a wrong input shape names the expected frames and mel bins', () => {
   const m = new AudioSpectrogramTransformer(
-    { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 1 },
+    { arch: 'deit_tiny_patch16_224', numClasses: 2, melBins: 128, frames: 100, fstride: 16, tstride: 16, depth: 1 },
     { seed: 1 },
   );
   try {
@@ -176,10 +176,10 @@ test('forward: a wrong input shape names the expected frames and mel bins', () =
 });
 
 test('astGrid follows the AST formula and names bad values', () => {
-  assert.deepEqual(astGrid({ fdim: 128, tdim: 1024, fstride: 10, tstride: 10 }), { fDim: 12, tDim: 101 });
-  assert.deepEqual(astGrid({ fdim: 128, tdim: 400, fstride: 16, tstride: 16 }), { fDim: 8, tDim: 25 });
-  assert.throws(() => astGrid({ fdim: 128, tdim: 8, fstride: 16, tstride: 16 }), /^Error: tdim: 8 frames/);
-  assert.throws(() => astGrid({ fdim: 128, tdim: 100, fstride: 0, tstride: 16 }), /^Error: fstride/);
+  assert.deepEqual(astGrid({ melBins: 128, frames: 1024, fstride: 10, tstride: 10 }), { gridRows: 12, gridCols: 101 });
+  assert.deepEqual(astGrid({ melBins: 128, frames: 400, fstride: 16, tstride: 16 }), { gridRows: 8, gridCols: 25 });
+  assert.throws(() => astGrid({ melBins: 128, frames: 8, fstride: 16, tstride: 16 }), /^Error: frames: 8 frames/);
+  assert.throws(() => astGrid({ melBins: 128, frames: 100, fstride: 0, tstride: 16 }), /^Error: fstride/);
 });
 
 test('attention maps: last block averaged over heads, or every block per head; same logits either way', () => {
@@ -263,8 +263,8 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
   const src = loadAst(backbonePath('deit_tiny_patch16_224_depth2'), {
     arch: 'deit_tiny_patch16_224',
     numClasses: 4,
-    fdim: 128,
-    tdim: 1024,
+    melBins: 128,
+    frames: 1024,
     fstride: 10,
     tstride: 10,
     depth: 2,
@@ -272,7 +272,7 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
   const dir = freshDir('hf-ast');
   const file = join(dir, 'model.safetensors');
   try {
-    assert.deepEqual([src.grid.fDim, src.grid.tDim], [12, 101]);
+    assert.deepEqual([src.grid.gridRows, src.grid.gridCols], [12, 101]);
     writeSafetensors(file, toHfAst(src));
     // same geometry: the same model (its head included); HF's LayerNorm eps 1e-12 is used
     const same = loadAst(dir, { ...src.cfg });
@@ -295,7 +295,15 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
       same.model.dispose();
     }
     // a shorter input: its pos table is cropped from the 12x101 grid by the same rule; another class count: fresh head
-    const short = loadAst(file, { arch: 'deit_tiny_patch16_224', numClasses: 7, fdim: 128, tdim: 100, fstride: 10, tstride: 10, depth: 2 });
+    const short = loadAst(file, {
+      arch: 'deit_tiny_patch16_224',
+      numClasses: 7,
+      melBins: 128,
+      frames: 100,
+      fstride: 10,
+      tstride: 10,
+      depth: 2,
+    });
     try {
       assert.equal(short.model.loadInfo!.headLoaded, false);
       // the reader renames AST heads to head.*; with another class count they stay unused
@@ -318,7 +326,7 @@ test('loadAst: a Hugging Face AST checkpoint (1-channel, its own 12x101 grid) ke
 
 test('integer tensors where float weights belong are refused naming source, key and both dtypes; float16 still loads', () => {
   const spec = manifest.backbones.deit_tiny_patch16_224_depth2;
-  const cfg = { arch: 'deit_tiny_patch16_224', numClasses: 2, fdim: 128, tdim: 100, fstride: 16, tstride: 16, depth: 2 };
+  const cfg = { arch: 'deit_tiny_patch16_224', numClasses: 2, melBins: 128, frames: 100, fstride: 16, tstride: 16, depth: 2 };
   // same bytes, relabelled: the silent cast would turn each float's bit pattern into a large integer-valued weight
   const asInt = (t: RawTensor): RawTensor => ({ ...t, dtype: 'int32' });
   for (const key of ['blocks.1.mlp.fc1.weight', 'pos_embed', 'patch_embed.proj.weight']) {

@@ -115,7 +115,15 @@ export function adapterDir(c: FixtureCase): string | null {
 }
 
 export function astConfigOf(c: FixtureCase): AstConfig {
-  return { arch: c.arch, numClasses: c.num_classes, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: c.depth };
+  return {
+    arch: c.arch,
+    numClasses: c.num_classes,
+    melBins: c.fdim,
+    frames: c.tdim,
+    fstride: c.fstride,
+    tstride: c.tstride,
+    depth: c.depth,
+  };
 }
 
 /** The case input fbank [B, T, F]. */

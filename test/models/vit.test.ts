@@ -63,7 +63,7 @@ test('the image model and the AST agree when the AST sees the image (224x224, st
   const sd = loadBackboneStateDict(path);
   const arch = getArch('deit_tiny_distilled_patch16_224');
   const vit = new VisionTransformer(arch, { numClasses: 0 });
-  const ast = loadAst(path, { arch: arch.name, numClasses: 3, fdim: 224, tdim: 224, fstride: 16, tstride: 16 }).model;
+  const ast = loadAst(path, { arch: arch.name, numClasses: 3, melBins: 224, frames: 224, fstride: 16, tstride: 16 }).model;
   try {
     vit.loadStateDict(sd.tensors, { strict: true });
     noGrad(() =>
@@ -88,7 +88,7 @@ test('one trunk: the image model and the AST are both VitTrunk, and both forward
   const arch = getArch('deit_tiny_distilled_patch16_224');
   const vit = new VisionTransformer(arch, { numClasses: 3, depth: 2, seed: 5 });
   const ast = new AudioSpectrogramTransformer(
-    { arch: arch.name, numClasses: 3, fdim: 32, tdim: 48, fstride: 16, tstride: 16, depth: 2 },
+    { arch: arch.name, numClasses: 3, melBins: 32, frames: 48, fstride: 16, tstride: 16, depth: 2 },
     { seed: 5 },
   );
   try {

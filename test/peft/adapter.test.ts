@@ -157,7 +157,7 @@ test('scale multiplies the adapter output; Up starts at zero; Down has torch Con
 
 test('with a zero Up (and zero LoRA B) the adapted model computes exactly the bare backbone', () => {
   const c = caseNamed('loaa_attn_1x3_ffn_3x1_s10');
-  const cfg = { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 3 };
+  const cfg = { arch: c.arch, numClasses: 3, melBins: c.fdim, frames: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 3 };
   const { model } = loadAst(backbonePath(c.backbone), cfg, { seed: 4 });
   const x = caseInput(c);
   const logits = () => noGrad(() => scope(() => model.eval().forward(x).toFloat32()));
@@ -199,7 +199,7 @@ test('mergeLora folds the update into qkv: same logits, no LoRA modules left', (
   const c = caseNamed('lora_qv_r4');
   const { model } = loadAst(
     backbonePath(c.backbone),
-    { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 2 },
+    { arch: c.arch, numClasses: 3, melBins: c.fdim, frames: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 2 },
     { seed: 4 },
   );
   const x = caseInput(c);

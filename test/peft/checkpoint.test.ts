@@ -10,6 +10,7 @@ import { applyPeft, peftOf, type PeftConfig } from '../../src/peft/methods.js';
 import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
+  adapterConfigJson,
   loadAdapter,
   readAdapterConfig,
   removeAdapter,
@@ -64,13 +65,13 @@ test('save -> load into a fresh backbone gives identical logits, for every metho
         applyPeft(a, p, { seed: 5 });
         perturb(a, 100 * i);
         const dir = freshDir(`save-${p.method}`);
-        const frontend = { sample_rate: 16000, num_mel_bins: CFG.fdim, target_length: CFG.tdim, mean: -4.5, std: 4.2 };
+        const frontend = { sample_rate: 16000, num_mel_bins: CFG.melBins, target_length: CFG.frames, mean: -4.5, std: 4.2 };
         const cfg = saveAdapter(dir, a, undefined, { labels: ['a', 'b', 'c', 'd'], frontend });
         assert.deepEqual(readdirSync(dir).sort(), [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE], 'no temp files left');
         assert.equal(cfg.format, 'loaa-adapter/1');
         assert.equal(cfg.depth, 2);
         const onDisk = JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG_FILE), 'utf8'));
-        assert.deepEqual(onDisk, cfg);
+        assert.deepEqual(onDisk, adapterConfigJson(cfg), 'the file form: input as {fdim, tdim, fstride, tstride}');
         assert.deepEqual(readAdapterConfig(dir), cfg);
         // the file holds exactly the trainable tensors, float32
         const t = readSafetensors(join(dir, ADAPTER_WEIGHTS_FILE)).tensors;
@@ -164,7 +165,7 @@ test('loading an adapter into the wrong backbone says what does not fit', () => 
     other.dispose();
   }
   // another input geometry
-  const wide = load({ ...CFG, tdim: 300 });
+  const wide = load({ ...CFG, frames: 300 });
   try {
     assert.throws(
       () => loadAdapter(dir, wide),

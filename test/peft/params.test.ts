@@ -38,8 +38,8 @@ const rows = (JSON.parse(readFileSync(fixture('models', 'param_counts.json'), 'u
 const geomOf = (r: Row): AstGeometry => ({
   arch: r.arch,
   numClasses: r.classes,
-  fdim: r.fdim,
-  tdim: r.tdim,
+  melBins: r.fdim,
+  frames: r.tdim,
   fstride: r.fstride,
   tstride: r.tstride,
 });
@@ -50,7 +50,7 @@ const peftOfRow = (r: Row): PeftConfig => ({
   ...(r.prompt ? { prompt: r.prompt } : {}),
 });
 
-const PAPER = { arch: 'deit_base_distilled_patch16_384', numClasses: 44, fdim: 128, tdim: 400, fstride: 16, tstride: 16 };
+const PAPER = { arch: 'deit_base_distilled_patch16_384', numClasses: 44, melBins: 128, frames: 400, fstride: 16, tstride: 16 };
 
 test("the paper's trainable counts (deit_base_distilled_patch16_384, 44 classes, 128x400, stride 16)", () => {
   const T = (p: PeftConfig) => countAst(PAPER, p).trainable;
@@ -116,8 +116,8 @@ test("analytic counts and shapes equal a built model's (small archs, every metho
     },
   ];
   const geoms: AstGeometry[] = [
-    { arch: 'deit_tiny_distilled_patch16_224', numClasses: 7, fdim: 128, tdim: 100, fstride: 10, tstride: 10, depth: 2 },
-    { arch: 'deit_tiny_patch16_224', numClasses: 3, fdim: 64, tdim: 300, fstride: 16, tstride: 12, depth: 1 },
+    { arch: 'deit_tiny_distilled_patch16_224', numClasses: 7, melBins: 128, frames: 100, fstride: 10, tstride: 10, depth: 2 },
+    { arch: 'deit_tiny_patch16_224', numClasses: 3, melBins: 64, frames: 300, fstride: 16, tstride: 12, depth: 1 },
   ];
   for (const g of geoms) {
     const model = new AudioSpectrogramTransformer(g, { seed: 1 });

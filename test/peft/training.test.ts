@@ -34,7 +34,7 @@ for (const peft of METHODS) {
     const path = backbonePath(c.backbone);
     const { model } = loadAst(
       path,
-      { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: c.depth },
+      { arch: c.arch, numClasses: 3, melBins: c.fdim, frames: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: c.depth },
       { seed: 1 },
     );
     const x = caseInput(c);
@@ -113,7 +113,7 @@ test('full fine-tuning trains everything', () => {
   const c = caseNamed('tinycls_s16_t100_f128');
   const { model } = loadAst(
     backbonePath(c.backbone),
-    { arch: c.arch, numClasses: 3, fdim: c.fdim, tdim: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 1 },
+    { arch: c.arch, numClasses: 3, melBins: c.fdim, frames: c.tdim, fstride: c.fstride, tstride: c.tstride, depth: 1 },
     { seed: 1 },
   );
   try {

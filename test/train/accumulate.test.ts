@@ -46,7 +46,7 @@ function batchOf(x: Float32Array, labels: number[], from: number, to: number): B
 
 function tinyModel(): { model: AudioSpectrogramTransformer; ctx: StepContext } {
   const model = new AudioSpectrogramTransformer(
-    { arch: 'deit_tiny_distilled_patch16_224', numClasses: C, fdim: F, tdim: T, fstride: 16, tstride: 16, depth: 1 },
+    { arch: 'deit_tiny_distilled_patch16_224', numClasses: C, melBins: F, frames: T, fstride: 16, tstride: 16, depth: 1 },
     { seed: 4 },
   );
   applyPeft(model, { method: 'loaa', adapters: [{ position: 'attn', kernel: [1, 3], bottleneck: 4 }] }, { seed: 4 });

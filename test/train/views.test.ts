@@ -37,7 +37,7 @@ test("5-view evaluation: each clip scores the mean of its 5 windows' logits; los
     waves.push(s);
   }
   const model = new AudioSpectrogramTransformer(
-    { arch: 'deit_tiny_distilled_patch16_224', numClasses: C, fdim: 32, tdim: 400, fstride: 16, tstride: 16, depth: 1 },
+    { arch: 'deit_tiny_distilled_patch16_224', numClasses: C, melBins: 32, frames: 400, fstride: 16, tstride: 16, depth: 1 },
     { seed: 2 },
   );
   try {

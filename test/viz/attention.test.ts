@@ -11,7 +11,7 @@ import {
 } from '../../src/viz/attention.js';
 
 // 64 frames x 32 bins, stride 16: a 2 x 4 patch grid
-const G: PatchGeometry = { frames: 64, bins: 32, fDim: 2, tDim: 4, fstride: 16, tstride: 16, patch: 16 };
+const G: PatchGeometry = { frames: 64, bins: 32, gridRows: 2, gridCols: 4, fstride: 16, tstride: 16, patch: 16 };
 
 test('query range: the loudest patch column among the real frames; columns overlapping a range', () => {
   const fb = new Float32Array(G.frames * G.bins).fill(-10);
@@ -26,7 +26,7 @@ test('query range: the loudest patch column among the real frames; columns overl
   assert.deepEqual(queryColumns([20, 30], G), [1]); // 10 frames in column 1 >= half of the range
   assert.deepEqual(queryColumns([14, 17], G), [0]); // 2 of the 3 frames lie in column 0
   assert.throws(() => queryColumns([200, 210], G), /--frames: 200:210 overlaps no patch/);
-  assert.deepEqual(queryTokens([2], G), [2, 6]); // f * tDim + t, both frequency rows
+  assert.deepEqual(queryTokens([2], G), [2, 6]); // f * gridCols + t, both frequency rows
 });
 
 test('patchAttention: averages the query rows, separates the special tokens', () => {

@@ -27,8 +27,8 @@ test('mel bin centres: increasing, inside (20 Hz, Nyquist), equally spaced on th
 
 /** one hot patch (f, t) in an otherwise flat map */
 function hotMap(g: PatchGeometry, f: number, t: number): Float32Array {
-  const m = new Float32Array(g.fDim * g.tDim).fill(0.01);
-  m[f * g.tDim + t] = 1;
+  const m = new Float32Array(g.gridRows * g.gridCols).fill(0.01);
+  m[f * g.gridCols + t] = 1;
   return m;
 }
 
@@ -53,8 +53,8 @@ test('rows with different patch grids share the time axis; padding is cropped; t
   const bins = 128;
   const spec = { data: new Float32Array(256 * bins).map((_, i) => Math.sin(i / 7)), frames: 256, bins };
   // an ImageNet-style row: 8x15 patches over 256 frames; an audio-pretrained one: input of 512 frames, 8x31 patches
-  const gA: PatchGeometry = { frames: 256, bins, fDim: 8, tDim: 15, fstride: 16, tstride: 16, patch: 16 } as PatchGeometry;
-  const gB: PatchGeometry = { frames: 512, bins, fDim: 8, tDim: 31, fstride: 16, tstride: 16, patch: 16 } as PatchGeometry;
+  const gA: PatchGeometry = { frames: 256, bins, gridRows: 8, gridCols: 15, fstride: 16, tstride: 16, patch: 16 } as PatchGeometry;
+  const gB: PatchGeometry = { frames: 512, bins, gridRows: 8, gridCols: 31, fstride: 16, tstride: 16, patch: 16 } as PatchGeometry;
   const rows: Figure3Row[] = [
     { label: 'ImageNet backbone', map: hotMap(gA, 2, 3), geometry: gA, query: [48, 64] },
     { label: 'audio-pretrained backbone', note: '16x16 patches', map: hotMap(gB, 2, 3), geometry: gB, query: [48, 64] },

@@ -40,7 +40,7 @@ test('rows with their own backbones and input lengths share the time axis', {
     { frames: [16, 32] },
   );
   assert.deepEqual(
-    rows.map((r) => [r.geometry.fDim, r.geometry.tDim]),
+    rows.map((r) => [r.geometry.gridRows, r.geometry.gridCols]),
     [
       [8, 8],
       [8, 16],

@@ -131,7 +131,7 @@ async function runRows({ flags, given, json }: AttentionArgs, input: string, row
     frames: info.frames,
     rows: rows.map((r) => ({
       label: r.label,
-      grid: [r.geometry.fDim, r.geometry.tDim],
+      grid: [r.geometry.gridRows, r.geometry.gridCols],
       input_shape: [r.geometry.frames, r.geometry.bins],
       query: r.query,
       to_special: r.toSpecial ?? null,
@@ -264,7 +264,7 @@ export const command = defineCommand({
       frames: query,
       query_columns: cols,
       query_tokens: tokens.length,
-      grid: [g.fDim, g.tDim],
+      grid: [g.gridRows, g.gridCols],
       input_shape: [g.frames, g.bins],
       size: [info.width, info.height],
       scale: info.scale,
@@ -274,8 +274,8 @@ export const command = defineCommand({
       rows: rows.map((row) => {
         let k = 0;
         for (let i = 1; i < row.map.length; i++) if (row.map[i]! > row.map[k]!) k = i;
-        const f = Math.floor(k / g.tDim);
-        const t = k % g.tDim;
+        const f = Math.floor(k / g.gridCols);
+        const t = k % g.gridCols;
         return {
           label: row.label,
           to_special: row.toSpecial,

@@ -107,6 +107,7 @@ export const command = defineCommand({
   ],
   description: DESCRIPTION,
   flags: FLAGS,
+  optionsOnly: true,
   examples: [
     'npm run bench',
     'loaa bench --quick',
@@ -116,8 +117,7 @@ export const command = defineCommand({
     'loaa bench --profile --precision bf16',
     'loaa bench --only engine,frontend',
   ],
-  async run({ flags, positionals, json, log }) {
-    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
+  async run({ flags, json, log }) {
     if (flags.only !== undefined && flags.profile) throw new UsageError('--only: not with --profile');
     for (const f of ['device', 'precision'] as const) {
       if (flags.only !== undefined && flags[f] !== undefined)

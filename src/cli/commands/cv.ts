@@ -32,12 +32,12 @@ export const command = defineCommand({
   ],
   description: DESCRIPTION,
   flags: FLAGS,
+  optionsOnly: true,
   examples: [
     'loaa cv --config recipes/esc50_loaa.yaml --data-root ~/data/ESC-50-master --folds 5 --out runs/esc50_loaa_cv',
     'loaa cv --config recipes/esc50_loaa.yaml --data-root ~/data/ESC-50-master --folds 5 --nproc 2 --out runs/esc50_loaa_cv_x2',
   ],
-  async run({ flags, positionals, argv, json, log, stream }) {
-    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
+  async run({ flags, argv, json, log, stream }) {
     if (!flags.config) throw new UsageError('--config: a recipe file is required');
     if (!flags.out) throw new UsageError('--out: a directory for the fold runs is required');
     distFlags(flags);

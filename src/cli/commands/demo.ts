@@ -59,9 +59,9 @@ export const command = defineCommand({
   usage: '[--data PATH | --synthetic] [--out DIR] [--epochs N] [--train-clips N] [--quick] [--json]',
   description: DESCRIPTION,
   flags: FLAGS,
+  optionsOnly: 'loaa demo takes only options',
   examples: ['npm run demo', 'loaa demo --synthetic --epochs 3'],
-  async run({ flags, positionals, json, log, stream }) {
-    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument (loaa demo takes only options)`);
+  async run({ flags, json, log, stream }) {
     const dataArg = flags.data;
     const synthetic = flags.synthetic;
     const outArg = flags.out;

@@ -3,6 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
+import { FORCE_FLAG } from '../adapter_flags.js';
 
 const DESCRIPTION = `Writes the AST with the adapter (any kernel, attn/ffn, parallel or sequential; LoRA merged; prompts;
 the head) as one ONNX model (opset 17): input "fbank" [batch, frames, mel] float32, already
@@ -16,7 +17,7 @@ const FLAGS = {
     value: 'FILE',
     help: 'the backbone checkpoint the adapter was trained on (default: the one its\nadapter_config.json records, checked by sha256; a random one is rebuilt from its seed)',
   },
-  force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
+  ...FORCE_FLAG,
   format: { type: 'string', value: 'FORMAT', default: 'onnx', choices: ['onnx'], help: 'the model format' },
   out: { type: 'string', value: 'FILE', help: 'the .onnx file to write' },
   frames: { type: 'int', min: 16, max: 1_000_000, help: "input frames (default: the adapter's target length)" },
@@ -75,9 +76,9 @@ export const command = defineCommand({
           `--backbone: missing: ${adapter}/adapter_config.json records no backbone (an adapter saved before provenance); pass the checkpoint it was trained on`,
         );
       }
-      if (!flags.backbone && recorded?.source === 'random' && flags.frames !== undefined && flags.frames !== original.input.tdim) {
+      if (!flags.backbone && recorded?.source === 'random' && flags.frames !== undefined && flags.frames !== original.input.frames) {
         throw new Error(
-          `--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.tdim} frames only`,
+          `--frames: the adapter's random backbone (seed ${recorded.seed}) is rebuilt for its ${original.input.frames} frames only`,
         );
       }
       // the recorded backbone (or --backbone, checked against the record), built for the export's frames

@@ -16,6 +16,7 @@ import {
   type ResolvedPeft,
 } from '../../peft/config.js';
 import { bottleneckForBudget, countAst, equalizeAdapters, type AstGeometry } from '../../peft/params.js';
+import { inputToFile, type InputGeometryFile } from '../../models/input_geometry.js';
 
 /** the range of the size flags */
 const SIZE = { min: 1, max: 1 << 24 } as const;
@@ -127,7 +128,8 @@ export interface ParamsResult {
   lora: ResolvedPeft['lora'];
   prompt: ResolvedPeft['prompt'];
   classes: number;
-  input: { fdim: number; tdim: number; fstride: number; tstride: number };
+  /** the --json output keeps adapter_config.json's names */
+  input: InputGeometryFile;
   grid: { f_dim: number; t_dim: number };
   depth: number;
 }
@@ -150,18 +152,17 @@ export function computeParams(argv: string[]): ParamsResult {
   const geom: AstGeometry = {
     arch: arch.name,
     numClasses: f.classes,
-    fdim: f.fdim,
-    tdim: f.tdim,
+    melBins: f.fdim,
+    frames: f.tdim,
     fstride: f.fstride,
     tstride: f.tstride,
     depth: f.depth,
   };
   let grid: ReturnType<typeof astGrid>;
   try {
-    grid = astGrid(geom);
+    grid = astGrid(geom, 16, { melBins: '--fdim', frames: '--tdim', fstride: '--fstride', tstride: '--tstride' });
   } catch (e) {
-    const msg = (e as Error).message;
-    throw new UsageError(`--${msg.split(':')[0]}${msg.slice(msg.indexOf(':'))}`);
+    throw new UsageError((e as Error).message);
   }
   const budget = f.budget;
   if (budget !== undefined && p.given.has('bottleneck')) throw new UsageError('--budget: give either --bottleneck or --budget, not both');
@@ -219,8 +220,8 @@ export function computeParams(argv: string[]): ParamsResult {
     lora: peft.lora,
     prompt: peft.prompt,
     classes: geom.numClasses,
-    input: { fdim: geom.fdim, tdim: geom.tdim, fstride: geom.fstride, tstride: geom.tstride },
-    grid: { f_dim: grid.fDim, t_dim: grid.tDim },
+    input: inputToFile(geom),
+    grid: { f_dim: grid.gridRows, t_dim: grid.gridCols },
     depth: geom.depth ?? arch.depth,
   };
 }

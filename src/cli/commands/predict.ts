@@ -8,6 +8,7 @@ import { batchHelp, isBatchPredict, jsonResult, runPredictBatch } from './predic
 import { adapterDirOf } from '../adapter_args.js';
 import { isTimelinePredict, runPredictTimeline, timelineHelp } from './predict_timeline.js';
 import { ENGINE_FLAG, engineUsage } from '../engine_flags.js';
+import { ADAPTER_FLAG, BACKBONE_FLAG } from '../adapter_flags.js';
 import { parseInferEngine } from '../../infer/engine_choice.js';
 
 export type { Prediction } from '../../infer/classifier.js';
@@ -22,12 +23,8 @@ are the model input as they are (tensor "fbank", [frames, mel] or [batch, frames
 and normalised, as written by \`loaa features --target-length N --mean M --std S\`).`;
 
 const FLAGS = {
-  backbone: {
-    type: 'string',
-    value: 'FILE',
-    help: 'backbone checkpoint (file or Hugging Face model directory); default: the\none the adapter records (a random one is rebuilt from its seed)',
-  },
-  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
+  ...BACKBONE_FLAG,
+  ...ADAPTER_FLAG,
   features: { type: 'list', value: 'FILE', help: 'a features file instead of audio' },
   'top-k': { type: 'int', positive: true, default: 5, value: 'K', help: 'labels per input (at most the class count)' },
   ...ENGINE_FLAG,
@@ -69,7 +66,7 @@ const single = defineCommand({
         throw new UsageError((e as Error).message);
       }
     };
-    for (const f of features) inputs.push(...usage(() => readFeaturesFile(f, [cfg.input.tdim, cfg.input.fdim])));
+    for (const f of features) inputs.push(...usage(() => readFeaturesFile(f, [cfg.input.frames, cfg.input.melBins])));
     if (positionals.length && !cfg.frontend)
       throw new UsageError(`${adapter}/adapter_config.json: frontend: missing, so audio cannot be turned into features (pass --features)`);
     for (const f of positionals) {

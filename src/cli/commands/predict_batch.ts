@@ -15,16 +15,17 @@ import { AudioClassifier } from '../../api/classifier.js';
 import { runBatchPredict } from '../../batch/cli.js';
 import { hasGlob } from '../../batch/glob.js';
 import { adapterDirOf } from '../adapter_args.js';
+import { ADAPTER_FLAG, BACKBONE_FLAG, FORCE_FLAG } from '../adapter_flags.js';
 
 const FLAGS = {
-  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
-  backbone: { type: 'string', value: 'FILE', help: "backbone checkpoint (default: the adapter's recorded one)" },
+  ...ADAPTER_FLAG,
+  ...BACKBONE_FLAG,
   jsonl: { type: 'boolean', help: 'one {"input", "top": [{"label", "score"}], "logits"} (or {"input", "error"}) per line' },
   csv: { type: 'boolean', help: 'input,status,label1,score1,...,error' },
   out: { type: 'string', value: 'FILE', help: 'write there instead of stdout' },
   'batch-size': { type: 'int', default: 8, min: 1, help: 'clips per forward pass' },
   'top-k': { type: 'int', value: 'K', default: 5, min: 1, help: 'labels per input (at most the class count)' },
-  force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
+  ...FORCE_FLAG,
   ...DEVICE_FLAGS,
   ...ENGINE_FLAG,
 } as const;

@@ -12,14 +12,15 @@ import { frontendSpec } from '../../infer/features.js';
 import { windowAndHop } from '../../infer/file_timeline.js';
 import type { Segment } from '../../infer/timeline.js';
 import { adapterDirOf } from '../adapter_args.js';
+import { ADAPTER_FLAG, BACKBONE_FLAG, FORCE_FLAG } from '../adapter_flags.js';
 
 const FLAGS = {
   timeline: { type: 'boolean', help: 'segments over the whole recording (sliding windows; same labels merged)' },
   window: { type: 'number', value: 'S', help: "seconds per window (default: the model's clip length)" },
   hop: { type: 'number', value: 'S', help: 'seconds between window starts, at most the window (default: window / 2)' },
-  adapter: { type: 'string', value: 'DIR', help: 'adapter checkpoint directory, or a run directory (its best/)' },
-  backbone: { type: 'string', value: 'FILE', help: "backbone checkpoint (default: the adapter's recorded one)" },
-  force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
+  ...ADAPTER_FLAG,
+  ...BACKBONE_FLAG,
+  ...FORCE_FLAG,
   'batch-size': { type: 'int', default: 8, min: 1, help: 'windows per forward pass' },
   ...DEVICE_FLAGS,
 } as const;

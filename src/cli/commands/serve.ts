@@ -2,6 +2,7 @@
 import { UsageError } from '../command.js';
 import { defineCommand } from '../define.js';
 import { DEVICE_FLAGS, ENGINE_FLAG, engineOptions, engineUsage } from '../engine_flags.js';
+import { BACKBONE_FLAG, FORCE_FLAG } from '../adapter_flags.js';
 import type { InferEngineSpec } from '../../infer/engine_choice.js';
 import { AudioClassifier } from '../../api/classifier.js';
 import { closeOnSignals, startServer } from '../../serve/server.js';
@@ -27,8 +28,8 @@ const FLAGS = {
     value: '[NAME=]DIR',
     help: 'adapter directory (the first is the default; names default to\n"default" for the first and the folder name for the others)',
   },
-  backbone: { type: 'string', value: 'FILE', help: 'backbone checkpoint instead of the recorded one' },
-  force: { type: 'boolean', help: 'use --backbone even if its sha256 is not the recorded one' },
+  ...BACKBONE_FLAG,
+  ...FORCE_FLAG,
   host: { type: 'string', value: 'HOST', default: '127.0.0.1', help: 'address to bind (the default is local only)' },
   port: { type: 'int', min: 0, max: 65535, default: 8080, help: 'port (0 picks a free one)' },
   'max-batch': { type: 'int', min: 1, help: 'requests per model call (default 8)' },
@@ -59,8 +60,8 @@ export const command = defineCommand({
   usage: '--adapter DIR [--adapter NAME=DIR ...] [--backbone FILE] [--host 127.0.0.1] [--port 8080] [--device D] [--precision P]',
   description: DESCRIPTION,
   flags: FLAGS,
-  async run({ flags, positionals, json }) {
-    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument (see loaa serve --help)`);
+  optionsOnly: 'see loaa serve --help',
+  async run({ flags, json }) {
     const adapters = adapterArgs(flags.adapter);
     const mb = flags['max-body-mb'];
     const opts = {

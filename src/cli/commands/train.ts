@@ -46,13 +46,13 @@ export const command = defineCommand({
   ],
   description: DESCRIPTION,
   flags: FLAGS,
+  optionsOnly: 'the recipe goes after --config',
   examples: [
     'loaa train --config recipes/fsdd_loaa.yaml --out runs/fsdd_loaa',
     'loaa train --config recipes/esc50_loaa.yaml --set data.fold=1 --data-root ~/data/ESC-50-master --out runs/esc50_f1',
     'loaa train --config recipes/fsdd_loaa.yaml --nproc 2 --out runs/fsdd_loaa_x2',
   ],
-  async run({ flags, positionals, argv, json, log, stream }) {
-    if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument (the recipe goes after --config)`);
+  async run({ flags, argv, json, log, stream }) {
     if (flags['dry-run']) {
       if (!flags.config) throw new UsageError('--dry-run: --config is required');
       const { loadRecipe } = await import('../../train/recipe.js');
