@@ -15,14 +15,11 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AudioSpectrogramTransformer, astGrid } from '../models/ast.js';
-import { applyPeft } from '../peft/methods.js';
-import { FeatureCache, type FeatureContext } from '../peft/feature_cache.js';
-import { Adam } from '../optim/adam.js';
-import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
+import { FeatureCache } from '../peft/feature_cache.js';
 import { autocast, deviceType, precisionDtype } from '../tensor/autocast.js';
-import { crossEntropy, getNumThreads, manualSeed, noGrad, randint, randn } from '../tensor/functional.js';
+import { getNumThreads, manualSeed, noGrad, randn } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { PROBE_FRAMES, probeWork } from './probe.js';
 import { forwardFlops, loaaStepBench, onDevice, peakGflops, syncDevice, type Precision } from './speed_rows.js';
 import { runPythonJson, torchaudioPython, torchPython } from './python.js';
 import { stats, type RowSamples } from './summary.js';
@@ -248,41 +245,10 @@ async function inferenceRows(o: RowsOptions, py: TorchWorker | null, peak: Peak,
 }
 
 async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Promise<RowSamples> {
-  const frames = 100; // FSDD: 1-s clips at 8 kHz, 100 fbank frames at the 16-kHz front end
-  manualSeed(0);
-  const cfg = { arch: ARCH, numClasses: 10, melBins: BINS, frames, fstride: 16, tstride: 16 };
-  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
-  applyPeft(model, { method: 'linear' }, { seed: 0 });
-  model.eval();
-  const clips = randn([o.probeClips, frames, BINS], { seed: 5 }).keep();
-  const labels = randint(0, 10, [o.probeClips], { seed: 6 }).keep();
-  const ctx: FeatureContext = { backbone: '0'.repeat(64), frontend: { bench: 'random fbank', frames, bins: BINS } };
+  const frames = PROBE_FRAMES;
   const batch = 8;
-  // loaa's path: frozen features once through FeatureCache (a fresh cache per round), then the head
-  const run = (): number => {
-    const cache = new FeatureCache();
-    const opt = new Adam(
-      model.trainableParameters().map(([, p]) => p),
-      { lr: 1e-3 },
-    ) as unknown as Optimizer<GroupOptions>;
-    const t0 = performance.now();
-    for (let e = 0; e < o.probeEpochs; e++) {
-      for (let s = 0; s < o.probeClips; s += batch) {
-        const n = Math.min(batch, o.probeClips - s);
-        scope(() => {
-          opt.zeroGrad();
-          const names = Array.from({ length: n }, (_, i) => `clip${s + i}`);
-          const logits = model.head.forward(cache.features(model, ctx, names, (): Tensor => clips.narrow(0, s, n)));
-          crossEntropy(logits, labels.narrow(0, s, n)).backward();
-          opt.step();
-        });
-      }
-    }
-    const ms = performance.now() - t0;
-    opt.dispose();
-    return ms;
-  };
-  const { gridRows, gridCols } = astGrid(cfg);
+  const work = probeWork(ARCH, o.probeClips, BINS);
+  const { gridRows, gridCols } = astGrid(work.cfg);
   const perClip = forwardFlops(2 + gridRows * gridCols, gridRows * gridCols, false).backbone;
   const row: RowSamples = {
     work: `linear probe, ${o.probeEpochs} epochs of ${o.probeClips} FSDD-sized clips (1 s, ${frames} frames), batch ${batch}, fp32 (loaa: cached features; PyTorch: plain loop)`,
@@ -299,7 +265,8 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
   try {
     for (let r = 0; r < o.rounds; r++) {
       o.log(`  linear probe round ${r + 1}/${o.rounds}`);
-      row.loaa.push(run());
+      // loaa's path: frozen features once through a fresh FeatureCache per round, then the head
+      row.loaa.push(work.run(o.probeEpochs, batch, new FeatureCache()));
       if (py)
         await pySide(
           row,
@@ -307,9 +274,7 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
         );
     }
   } finally {
-    clips.dispose();
-    labels.dispose();
-    model.dispose();
+    work.dispose();
   }
   return row;
 }

@@ -11,13 +11,14 @@
 import { AudioSpectrogramTransformer, astGrid } from '../models/ast.js';
 import { applyPeft } from '../peft/methods.js';
 import { LookAsideAdapter, type AdapterImpl } from '../peft/adapter.js';
-import { FeatureCache, type FeatureContext } from '../peft/feature_cache.js';
+import { FeatureCache } from '../peft/feature_cache.js';
 import { Adam } from '../optim/adam.js';
 import type { GroupOptions, Optimizer } from '../optim/optimizer.js';
 import { autocast, deviceType, precisionDtype } from '../tensor/autocast.js';
 import { toDevice } from '../tensor/device.js';
 import { crossEntropy, manualSeed, randint, randn, tensor } from '../tensor/functional.js';
 import { scope } from '../tensor/scope.js';
+import { probeWork } from './probe.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { GradScaler } from '../train/amp.js';
 import { medianMs } from './timing.js';
@@ -185,48 +186,18 @@ function stepRows(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', numbe
 }
 
 function probeRow(o: Required<SpeedOptions>, peak: Record<'fp32' | 'bf16', number>): Record<string, unknown> {
-  manualSeed(0);
-  const cfg = { arch: ARCH, numClasses: 10, melBins: 128, frames: 100, fstride: 16, tstride: 16 };
-  const model = new AudioSpectrogramTransformer(cfg, { seed: 0 });
-  applyPeft(model, { method: 'linear' }, { seed: 0 });
-  model.eval();
-  const clips = randn([o.clips, 100, 128], { seed: 5 }).keep();
-  const labels = randint(0, 10, [o.clips], { seed: 6 }).keep();
-  const ctx: FeatureContext = { backbone: '0'.repeat(64), frontend: { bench: 'random fbank', frames: 100, bins: 128 } };
-  const run = (cache: FeatureCache | null): number => {
-    const opt = new Adam(
-      model.trainableParameters().map(([, p]) => p),
-      { lr: 1e-3 },
-    ) as unknown as Optimizer<GroupOptions>;
-    const t0 = performance.now();
-    for (let e = 0; e < o.epochs; e++) {
-      for (let s = 0; s < o.clips; s += o.batch) {
-        const n = Math.min(o.batch, o.clips - s);
-        scope(() => {
-          opt.zeroGrad();
-          const xb = (): Tensor => clips.narrow(0, s, n);
-          const names = Array.from({ length: n }, (_, i) => `clip${s + i}`);
-          const logits = cache ? model.head.forward(cache.features(model, ctx, names, xb)) : model.forward(xb());
-          crossEntropy(logits, labels.narrow(0, s, n)).backward();
-          opt.step();
-        });
-      }
-    }
-    return performance.now() - t0;
-  };
+  const work = probeWork(ARCH, o.clips);
   const ms: { cached: number[]; plain: number[] } = { cached: [], plain: [] };
   for (let i = 0; i < o.rounds; i++) {
-    ms.cached.push(run(new FeatureCache()));
-    ms.plain.push(run(null));
+    ms.cached.push(work.run(o.epochs, o.batch, new FeatureCache()));
+    ms.plain.push(work.run(o.epochs, o.batch, null));
   }
-  const { gridRows, gridCols } = astGrid(cfg);
+  const { gridRows, gridCols } = astGrid(work.cfg);
   const f = forwardFlops(2 + gridRows * gridCols, gridRows * gridCols, false);
   const cached = stats(ms.cached);
   const plain = stats(ms.plain);
   const flops = o.clips * f.backbone; // the cached run's work: each clip's backbone once
-  clips.dispose();
-  labels.dispose();
-  model.dispose();
+  work.dispose();
   return {
     row: `linear probe, ${o.epochs} epochs, ${o.clips} FSDD-sized clips (1 s, 100 frames), batch ${o.batch}, fp32`,
     ms_per_run: { feature_cache: cached, plain_loop: plain },
