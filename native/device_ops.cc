@@ -123,12 +123,18 @@ const std::vector<OpDef>& table() {
          double scale = a.num(3);
          // fp32 on the CPU with a GEMM kernel faster than libtorch's own: its products through it
          if (at::Tensor o = gemm::attention(q, k, v, scale); o.defined()) return wrap(a.env(), o);
+         // bf16/fp16 on the CPU: the composite, with autocast's semantics op by op. libtorch's
+         // fused CPU kernel in bf16 took a third of a LoAA training step on an AMD EPYC with
+         // avx512_bf16 (one step 2.17 s fused, 1.63 s composite: its products run on oneDNN's bf16
+         // GEMM); on CUDA the fused kernels stay.
+         const bool lowCpu = q.device().is_cpu() && (autocastEnabled(c10::DeviceType::CPU) || q.scalar_type() != at::kFloat);
 #if LOAA_TORCH_AT_LEAST(2, 1)
-         return wrap(a.env(), at::scaled_dot_product_attention(q, k, v, c10::nullopt, 0.0, false, scale));
+         if (!lowCpu) return wrap(a.env(), at::scaled_dot_product_attention(q, k, v, c10::nullopt, 0.0, false, scale));
 #else
+         (void)lowCpu;
+#endif
          auto attn = at::softmax(at::matmul(q, k.transpose(-2, -1)).mul_(scale), -1);
          return wrap(a.env(), at::matmul(attn, v));
-#endif
        }},
       {"hasFusedAttention", [](Args& a) -> V { return Napi::Boolean::New(a.env(), LOAA_TORCH_AT_LEAST(2, 1)); }},
   };

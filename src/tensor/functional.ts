@@ -162,15 +162,15 @@ export const layerNorm = (x: Tensor, normalizedShape: number[], w: Tensor | null
   wrap(ops.layerNorm(x.native, normalizedShape, w ? w.native : null, b ? b.native : null, eps));
 export const dropout = (x: Tensor, p: number, training: boolean): Tensor => wrap(ops.dropout(x.native, p, training));
 // fp32 on the CPU with a GEMM kernel other than libtorch's own (gemm.ts): its products through that
-// kernel (native/attention.cc); otherwise fused scaled_dot_product_attention where libtorch has it
-// (2.x), the composite elsewhere. LOAA_ATTENTION=composite forces libtorch's composite (benchmarks,
+// kernel (native/attention.cc); bf16/fp16 on the CPU: libtorch's composite (its products on oneDNN);
+// otherwise fused scaled_dot_product_attention where libtorch has it (2.x), the composite elsewhere. LOAA_ATTENTION=composite forces libtorch's composite (benchmarks,
 // bisecting a difference).
 const compositeAttention = process.env.LOAA_ATTENTION === 'composite';
 const fusedAttention = (ops.hasFusedAttention() as boolean) && !compositeAttention;
 /** softmax(q k^T * scale) v over the last two dims. */
 export const attention = (q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor =>
   wrap(compositeAttention ? ops.attention(q.native, k.native, v.native, scale) : ops.sdpa(q.native, k.native, v.native, scale));
-/** Whether `attention` runs libtorch's fused kernel where the GEMM kernel does not take it. */
+/** Whether `attention` can run libtorch's fused kernel (2.x): on CUDA, and fp32 on the CPU with libtorch's own GEMM kernel. */
 export const usesFusedAttention = (): boolean => fusedAttention;
 /** Bilinear resize of [N, C, H, W] to `size` = [h, w] (align_corners false, as AST's pos-embed resize). */
 export const interpolateBilinear = (x: Tensor, size: [number, number], alignCorners = false): Tensor =>
