@@ -280,7 +280,6 @@ async function probeRow(o: RowsOptions, py: TorchWorker | null, peak: Peak): Pro
 }
 
 async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
-  const { benchFrontEnd } = await import('./frontend_clips.js');
   const python = torchaudioPython();
   const note = python ? 'torchaudio on Debian torch 1.13 (none for 2.13 here)' : 'torchaudio not installed';
   const mk = (work: string): RowSamples => ({
@@ -301,7 +300,14 @@ async function frontendRows(o: RowsOptions): Promise<RowSamples[]> {
   ];
   for (let r = 0; r < o.rounds; r++) {
     o.log(`  front end round ${r + 1}/${o.rounds}`);
-    const ours = await benchFrontEnd(o.frontendReps);
+    // a fresh process a round, as torchaudio's side (frontend_child.ts says why)
+    const child = spawnSync(process.execPath, [join(here, 'frontend_child.js'), String(o.frontendReps)], {
+      encoding: 'utf8',
+      env: process.env,
+      timeout: 600_000,
+    });
+    if (child.status !== 0) throw new Error(`frontend_child.js: exit ${child.status}: ${(child.stderr || '').trim().split('\n').pop()}`);
+    const ours = JSON.parse(child.stdout.trim().split('\n').pop()!) as Record<string, number>;
     for (const [key, row] of rows) row.loaa.push(ours[key]);
     if (python && !rows[0][1].pytorchNote?.startsWith('error')) {
       try {
