@@ -23,7 +23,8 @@ import { getNumThreads } from '../tensor/functional.js';
 import { astConfig, peftConfig } from '../train/build.js';
 import { loadRecipe } from '../train/recipe.js';
 import { ADAPTERS } from './speed_rows.js';
-import { stats, type RowSamples } from './summary.js';
+import type { RowSamples } from './summary.js';
+import { medianMsAsync } from './timing.js';
 
 /** One model of the group: its AST geometry and PEFT method (random weights from `seed`). */
 export interface EngineModel {
@@ -72,16 +73,6 @@ function writeCheckpoint(dir: string, m: EngineModel): Uint8Array {
   } finally {
     model.dispose();
   }
-}
-
-async function median(reps: number, f: () => Promise<unknown>): Promise<number> {
-  const ms: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    ms.push(performance.now() - t0);
-  }
-  return stats(ms).median;
 }
 
 type Session = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
@@ -137,11 +128,11 @@ async function modelRows(o: EnginesOptions, m: EngineModel, ort: Ort | null, ort
       if (input) await plain();
       const reps = Math.max(o.reps, Math.min(50, Math.ceil(500 / ((performance.now() - t0) / (sides.length + (input ? 1 : 0))))));
       const timeLoaa = async (): Promise<void> => {
-        for (const [j, s] of sides.entries()) mine[j]!.loaa.push(await median(reps, loaa(s.clf)));
+        for (const [j, s] of sides.entries()) mine[j]!.loaa.push(await medianMsAsync(loaa(s.clf), reps));
       };
       const timePlain = async (): Promise<void> => {
         if (!input) return;
-        const ms = await median(reps, plain);
+        const ms = await medianMsAsync(plain, reps);
         for (const row of mine) row.pytorch.push(ms);
       };
       for (let r = 0; r < o.rounds; r++) {

@@ -9,18 +9,13 @@
  * touched; on a VM each costs microseconds). Medians per call, one JSON line per round.
  */
 import { frontEndCases } from './frontend_clips.js';
+import { median } from './timing.js';
 import { parseFlags } from '../util/flags.js';
 
 const FLAGS = {
   rounds: { type: 'int', min: 1, default: 3, help: 'rounds over the rows in one process' },
   reps: { type: 'int', min: 1, default: 20, help: 'timed calls per row (the 1-s row: 5x)' },
 } as const;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function cost(call: () => unknown, reps: number, warm = 3): { wall_ms: number; cpu_ms: number; faults: number } {
   for (let i = 0; i < warm; i++) call();

@@ -7,28 +7,16 @@
  * For batch 1 and 8: the median of N timed forward passes (after 2 warm-ups) of the classifier's
  * logits on each engine, divided by the batch; the front end is left out (both engines share it).
  */
-import { performance } from 'node:perf_hooks';
 import { Classifier } from '../infer/classifier.js';
 import { getNumThreads } from '../tensor/functional.js';
 import { parseFlags } from '../util/flags.js';
+import { medianMsAsync } from './timing.js';
 
 const FLAGS = {
   adapter: { type: 'string', help: 'adapter checkpoint directory' },
   backbone: { type: 'string', help: 'backbone checkpoint (default: the one the adapter records)' },
   reps: { type: 'int', min: 1, default: 20, help: 'timed passes per engine and batch' },
 } as const;
-
-async function median(reps: number, f: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 2; i++) await f();
-  const ms: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    ms.push(performance.now() - t0);
-  }
-  ms.sort((a, b) => a - b);
-  return ms[Math.floor(ms.length / 2)]!;
-}
 
 async function main(): Promise<void> {
   const { flags } = parseFlags(process.argv.slice(2), FLAGS, 'infer_engines');
@@ -41,7 +29,7 @@ async function main(): Promise<void> {
       await clf.useEngine(engine);
       for (const batch of [1, 8]) {
         const x = Float32Array.from({ length: batch * T * F }, (_, i) => Math.sin(i * 0.37));
-        const ms = await median(flags.reps, () => clf.logitsAsync(x, batch));
+        const ms = await medianMsAsync(() => clf.logitsAsync(x, batch), flags.reps, 2);
         rows.push({ engine, batch, msPerInput: +(ms / batch).toFixed(2) });
       }
     }

@@ -5,6 +5,7 @@
  * each side's fraction of the GEMM-bound limit; and the markdown table the README quotes. Pure
  * functions over plain numbers, so they are tested on fake timings.
  */
+import { median } from './timing.js';
 
 export interface Stats {
   median: number;
@@ -15,9 +16,7 @@ export interface Stats {
 
 export function stats(xs: readonly number[]): Stats {
   if (xs.length === 0) throw new Error('stats: no samples');
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return { median: s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2, min: s[0], max: s[s.length - 1], n: s.length };
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
 
 /** One row's raw material: a sample per round and side, in the row's unit. */
