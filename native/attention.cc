@@ -7,6 +7,9 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <utility>
+#include <vector>
+
 #include "gemm.h"
 
 namespace loaa {
@@ -16,23 +19,32 @@ namespace {
 // [.., L, d] as [B, L, d]: a view where the leading dims merge, a copy otherwise
 at::Tensor batch3(const at::Tensor& t) { return t.reshape({-1, t.size(-2), t.size(-1)}); }
 
+// q's leading dims and length with v's width: the output's sizes
+std::vector<int64_t> outSizes(const at::Tensor& q, const at::Tensor& v) {
+  auto sizes = q.sizes().vec();
+  sizes.back() = v.size(-1);
+  return sizes;
+}
+
+// the probabilities softmax(q k^T * scale) and the output p v, over [B, L, d] operands
+std::pair<at::Tensor, at::Tensor> products(Kernel kn, const at::Tensor& q3, const at::Tensor& k3, const at::Tensor& v3, double scale) {
+  at::Tensor p = at::_softmax(bmm(kn, q3, k3.transpose(1, 2), static_cast<float>(scale)), -1, false);
+  at::Tensor o = bmm(kn, p, v3, 1.f);
+  return {p, o};
+}
+
 struct AttentionFn : public torch::autograd::Function<AttentionFn> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             double scale, int64_t kernel) {
-    const Kernel kn = static_cast<Kernel>(kernel);
     at::Tensor q3 = batch3(q), k3 = batch3(k), v3 = batch3(v);
-    at::Tensor p = bmm(kn, q3, k3.transpose(1, 2), static_cast<float>(scale));
-    p = at::_softmax(p, -1, false);
-    at::Tensor o = bmm(kn, p, v3, 1.f);
+    auto [p, o] = products(static_cast<Kernel>(kernel), q3, k3, v3, scale);
     ctx->saved_data["kernel"] = kernel;
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["q_sizes"] = q.sizes().vec();
     ctx->saved_data["k_sizes"] = k.sizes().vec();
     ctx->saved_data["v_sizes"] = v.sizes().vec();
     ctx->save_for_backward({q3, k3, v3, p});
-    auto sizes = q.sizes().vec();
-    sizes.back() = v.size(-1);
-    return o.view(sizes);
+    return o.view(outSizes(q, v));
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list g) {
@@ -66,11 +78,7 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     return AttentionFn::apply(q, k, v, scale, static_cast<int64_t>(kn));
   }
   at::NoGradGuard ng;
-  at::Tensor q3 = batch3(q), k3 = batch3(k), v3 = batch3(v);
-  at::Tensor p = at::_softmax(bmm(kn, q3, k3.transpose(1, 2), static_cast<float>(scale)), -1, false);
-  auto sizes = q.sizes().vec();
-  sizes.back() = v.size(-1);
-  return bmm(kn, p, v3, 1.f).view(sizes);
+  return products(kn, batch3(q), batch3(k), batch3(v), scale).second.view(outSizes(q, v));
 }
 
 }  // namespace gemm

@@ -199,8 +199,7 @@ bool plainCpuFloat(const at::Tensor& t) {
 // Our kernel only for fp32 CPU math outside autocast: under autocast libtorch's linear casts to the
 // low-precision dtype, and everything else (CUDA, other dtypes, batched matmul) stays libtorch's.
 bool ours(Kernel k, const at::Tensor& x, const at::Tensor& w, const at::Tensor* b) {
-  if (k == Kernel::Torch || x.dim() < 1 || w.dim() != 2 || autocastCpu()) return false;
-  if (!plainCpuFloat(x) || !plainCpuFloat(w) || (b && !plainCpuFloat(*b))) return false;
+  if (x.dim() < 1 || w.dim() != 2 || !takes(k, x) || !takes(k, w) || (b && !takes(k, *b))) return false;
   if (b && (b->dim() != 1 || b->size(0) != w.size(0))) return false;
   return x.size(-1) == w.size(1) && x.numel() > 0;
 }
