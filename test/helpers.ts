@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after } from 'node:test';
@@ -56,6 +56,44 @@ export function tempDir(tag: string): string {
   const dir = mkdtempSync(join(tmpdir(), `loaa-${tag}-`));
   after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A self-signed certificate for 127.0.0.1 made by openssl: its PEM files and their bytes. */
+export interface LoopbackCert {
+  keyPath: string;
+  certPath: string;
+  key: Buffer;
+  cert: Buffer;
+}
+
+/** `LoopbackCert` in a `tempDir`, or the reason openssl could not make one (tests skip with it). */
+export function loopbackCert(): LoopbackCert | { error: string } {
+  const dir = tempDir('tls');
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.error || r.status !== 0) return { error: `openssl could not make a test certificate (${r.error?.message ?? r.stderr})` };
+  return { keyPath, certPath, key: readFileSync(keyPath), cert: readFileSync(certPath) };
 }
 
 export const loaaBin = join(repoRoot, 'bin', 'loaa.js');

@@ -7,46 +7,18 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createServer as netServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loopbackCert } from '../helpers.js';
 import { downloadFile, redirectHeaders } from '../../src/models/download.js';
 
-/** A self-signed certificate for 127.0.0.1 (openssl), or null where openssl is missing. */
-function selfSigned(): { key: Buffer; cert: Buffer } | null {
-  const dir = mkdtempSync(join(tmpdir(), 'loaa-tls-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) return null;
-  return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-}
-
-const tls = selfSigned();
-const skip = tls ? false : 'openssl is not available to make a loopback certificate';
+const made = loopbackCert();
+const tls = 'error' in made ? null : made;
+const skip = 'error' in made ? made.error : false;
 
 interface Seen {
   scheme: string;

@@ -5,14 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers.js';
+import { loopbackCert, repoRoot } from '../helpers.js';
 import { downloadFile } from '../../src/models/download.js';
 import { noProxy, proxyFor } from '../../src/models/proxy.js';
 
@@ -131,36 +130,14 @@ test('HTTP_PROXY: an http download goes through the proxy in absolute form; NO_P
 });
 
 test('HTTPS_PROXY: an https download is a CONNECT tunnel with TLS verified end to end', { timeout: 120_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'loaa-proxy-tls-'));
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  const ssl = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (ssl.error || ssl.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    t.skip(`SKIPPED: openssl could not make a test certificate (${ssl.error?.message ?? ssl.stderr})`);
+  const tls = loopbackCert();
+  if ('error' in tls) {
+    t.skip(`SKIPPED: ${tls.error}`);
     return;
   }
-  const target = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_, res) =>
+  const dir = mkdtempSync(join(tmpdir(), 'loaa-proxy-tls-'));
+  const cert = tls.certPath;
+  const target = https.createServer({ key: tls.key, cert: tls.cert }, (_, res) =>
     res.writeHead(200, { 'content-length': BODY.length }).end(BODY),
   );
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
