@@ -8,15 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot } from '../helpers.js';
-import { encodeWav } from '../../src/audio/wav.js';
-import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
-import { readAdapterConfig } from '../../src/peft/checkpoint.js';
-import { adapterDir, backbonePath, caseNamed } from '../models/model_cases.js';
-import { addon, freshApp, pack, runtimeDeps, sh } from './pack.js';
+import { adapterAndClip, addon, freshApp, pack, runtimeDeps, sh } from './pack.js';
 
 test('npm pack, install offline into a fresh project, classify through the API and npx loaa predict', { timeout: 600_000 }, async (t) => {
   if (!existsSync(join(repoRoot, 'dist', 'src', 'index.js')) || !existsSync(addon)) {
@@ -41,16 +37,7 @@ test('npm pack, install offline into a fresh project, classify through the API a
     assert.ok(existsSync(join(app, 'node_modules', 'loaa', 'build', 'Release', 'loaa_native.node')));
 
     // an adapter that records its backbone, and a clip
-    const C = caseNamed('loaa_attn_1x3_s10');
-    const adapter = join(work, 'adapter');
-    cpSync(adapterDir(C)!, adapter, { recursive: true });
-    recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbonePath(C.backbone)));
-    const sr = 16000;
-    const wav = join(work, 'clip.wav');
-    writeFileSync(
-      wav,
-      encodeWav({ sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] }),
-    );
+    const { adapter, wav } = adapterAndClip(work);
 
     const script = join(app, 'classify.mjs');
     writeFileSync(

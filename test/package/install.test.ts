@@ -10,16 +10,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
 import { encodeWav } from '../../src/audio/wav.js';
-import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
 import { readAdapterConfig } from '../../src/peft/checkpoint.js';
 import { INSTALL_ORT_NODE } from '../../src/onnx/runtime.js';
-import { adapterDir, backbonePath, caseNamed } from '../models/model_cases.js';
-import { addon, bytesUnder, cleanEnv, closure, copyPackages, freshApp, pack, runtimeDeps, sh } from './pack.js';
+import { adapterAndClip, addon, bytesUnder, cleanEnv, closure, copyPackages, freshApp, pack, runtimeDeps, sh } from './pack.js';
 
 const OPTIONAL = ['onnxruntime-node', 'onnxruntime-web', 'esbuild'];
 const MB = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -68,21 +66,9 @@ test('lean install: no onnxruntime/esbuild, no env; loaa, --help, export --web, 
     );
     assert.match(sh('npx', ['--offline', 'loaa', '--help'], app), /export/);
 
-    // an adapter recording its backbone, and a clip
-    const C = caseNamed('loaa_attn_1x3_s10');
-    const adapter = join(work, 'adapter');
-    cpSync(adapterDir(C)!, adapter, { recursive: true });
-    recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbonePath(C.backbone)));
-    const sr = 16000;
-    const wav = join(work, 'clip.wav');
-    // float32 samples: the file holds exactly the samples the script passes as { samples }
-    writeFileSync(
-      wav,
-      encodeWav(
-        { sampleRate: sr, channels: [new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr))] },
-        'float32',
-      ),
-    );
+    // an adapter recording its backbone, and a clip; float32 samples: the file holds exactly the
+    // samples the script passes as { samples }
+    const { adapter, wav } = adapterAndClip(work, 'float32');
 
     // export --web from the installed package: the prebuilt page, no esbuild or onnxruntime-web
     const model = join(work, 'model.onnx');
@@ -178,6 +164,7 @@ console.log(JSON.stringify({ file, bytes, samples, labels: clf.labels, torch: /l
       assert.ok(Math.abs(x.score - rec.top[i]!.score) < 1e-4, `${x.label}: ${x.score} vs loaa predict ${rec.top[i]!.score}`);
     });
 
+    const sr = 16000;
     // a long recording: segments covering all of a 20-s file (one more predict, ~40 one-second windows)
     const long = join(work, 'long.wav');
     writeFileSync(

@@ -8,6 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers.js';
+import { encodeWav } from '../../src/audio/wav.js';
+import { fileProvenance, recordBackbone } from '../../src/infer/provenance.js';
+import { readAdapterConfig } from '../../src/peft/checkpoint.js';
+import { adapterDir, backbonePath, caseNamed } from '../models/model_cases.js';
 
 export const addon = join(repoRoot, 'build', 'Release', 'loaa_native.node');
 
@@ -84,4 +88,20 @@ export function bytesUnder(dir: string): number {
     else if (f.isFile()) n += statSync(p).size;
   }
   return n;
+}
+
+/**
+ * In `work`: a copy of the loaa_attn_1x3_s10 fixture adapter recording its backbone file, and a
+ * 0.75-s 440 Hz clip at 16 kHz (`encoding` as encodeWav takes it).
+ */
+export function adapterAndClip(work: string, encoding?: 'int16' | 'float32'): { adapter: string; wav: string } {
+  const C = caseNamed('loaa_attn_1x3_s10');
+  const adapter = join(work, 'adapter');
+  cpSync(adapterDir(C)!, adapter, { recursive: true });
+  recordBackbone(adapter, fileProvenance(readAdapterConfig(adapter).arch, backbonePath(C.backbone)));
+  const sr = 16000;
+  const wav = join(work, 'clip.wav');
+  const samples = new Float32Array(12000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / sr));
+  writeFileSync(wav, encodeWav({ sampleRate: sr, channels: [samples] }, encoding));
+  return { adapter, wav };
 }
