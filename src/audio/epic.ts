@@ -10,7 +10,7 @@
  */
 import { realSpectrum } from './fft.js';
 import { padEdgeOrCrop } from './frontend.js';
-import { sparseFilter, type MelFilter } from './kaldi.js';
+import { sparseFilter, type MelFilter } from './mel_bank.js';
 import type { Spectrogram } from './types.js';
 
 export interface EpicOptions {

@@ -9,20 +9,17 @@ export { resample, resampledLength, type ResampleOptions } from './resample.js';
 export { realSpectrum, type RealSpectrum } from './fft.js';
 export {
   fbank,
-  kaldiMelBanks,
   featureWindow,
   frameLayout,
   numFrames,
-  melScale,
-  inverseMelScale,
   AST_FBANK,
   KALDI_DEFAULTS,
   EPSILON,
   WINDOW_TYPES,
   type FbankOptions,
   type WindowType,
-  type MelFilter,
 } from './kaldi.js';
+export { kaldiMelBanks, melScale, inverseMelScale, type MelFilter } from './mel_bank.js';
 export {
   features,
   specFromFile,

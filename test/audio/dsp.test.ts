@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { realSpectrum } from '../../src/audio/fft.js';
-import { EPSILON, fbank, frameLayout, kaldiMelBanks, numFrames } from '../../src/audio/kaldi.js';
+import { EPSILON, fbank, frameLayout, numFrames } from '../../src/audio/kaldi.js';
+import { kaldiMelBanks } from '../../src/audio/mel_bank.js';
 import { clipStats, NORM_STATS, normalize, normStats, padEdgeOrCrop, padOrCrop } from '../../src/audio/frontend.js';
 import { epicLogMel } from '../../src/audio/epic.js';
 import { resample, resampledLength } from '../../src/audio/resample.js';
