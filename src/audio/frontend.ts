@@ -8,7 +8,7 @@
  * A clip is cut to the samples the kept frames need before anything else, so a long (or lying)
  * file costs what `targetLength` frames cost.
  */
-import { AST_FBANK, fbank, frameLayout, numFrames, type FbankOptions, type FrameLayout } from './kaldi.js';
+import { AST_FBANK, fbank, frameLayout, KALDI_DEFAULTS, numFrames, type FbankOptions, type FrameLayout } from './kaldi.js';
 import { EPIC_DEFAULTS, epicLogMel } from './epic.js';
 import { resample, resampledLength, resampleInto } from './resample.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, toMono, type DecodedAudio, type Spectrogram } from './types.js';
@@ -143,9 +143,9 @@ export function astFbankOfWaveform(wave: Float32Array, sampleRate = SAMPLE_RATE,
   return fbank(wave, opts, targetLength);
 }
 
-/** AST's frame geometry at `rate` (25 ms frames every 10 ms, padded to a power of two) */
+/** AST's frame geometry at `rate` (Kaldi's 25 ms frames, AST's 10 ms shift, padded to a power of two) */
 function astFrames(rate: number): FrameLayout {
-  return frameLayout({ sampleFrequency: rate, frameLength: 25, frameShift: 10, roundToPowerOfTwo: true });
+  return frameLayout({ ...KALDI_DEFAULTS, ...AST_FBANK, sampleFrequency: rate });
 }
 
 /** Most frames a target length may ask for (100k frames is 1000 s at a 10 ms shift). */
